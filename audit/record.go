@@ -1,0 +1,46 @@
+// Package audit holds the audit record of the product's schema and the time
+// window it is exported in. Sources produce records, sinks consume them;
+// neither depends on the other.
+package audit
+
+import (
+	"fmt"
+	"time"
+)
+
+// Record is one audit log record, normalized: Time is UTC, InstanceID is nil
+// when the source sent null. Field names follow the output schema.
+type Record struct {
+	UUID          string
+	Time          time.Time
+	Category      string
+	User          string
+	Tenant        string
+	Account       string
+	Application   string
+	Message       string
+	InstanceID    *string
+	FormatVersion string
+}
+
+// Window is the half-open interval [Start, End) of one account's export.
+type Window struct {
+	Account string
+	Start   time.Time
+	End     time.Time
+}
+
+// Contains reports whether t falls in [Start, End).
+func (w Window) Contains(t time.Time) bool {
+	return !t.Before(w.Start) && t.Before(w.End)
+}
+
+// String renders the window as "account 2026-11-24T10:00:00Z/2026-11-24T11:00:00Z".
+func (w Window) String() string {
+	return fmt.Sprintf("%s %s/%s", w.Account, w.Start.UTC().Format(time.RFC3339), w.End.UTC().Format(time.RFC3339))
+}
+
+// Span renders only the interval, for log fields.
+func (w Window) Span() string {
+	return w.Start.UTC().Format(time.RFC3339) + "/" + w.End.UTC().Format(time.RFC3339)
+}

@@ -1,0 +1,68 @@
+// Command neo-sim serves the Neo audit log API simulator on its own, for
+// manual testing and benchmarks against a real HTTP endpoint.
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/auditlog-exporter/auditlog-exporter/odata/neosim"
+)
+
+func main() {
+	listen := flag.String("listen", "127.0.0.1:8001", "address to serve on")
+	account := flag.String("account", "demoacct", "technical subaccount name the credentials may read")
+	clientID := flag.String("client-id", "demo-client", "OAuth client id")
+	clientSecret := flag.String("client-secret", "", "OAuth client secret (default: from NEO_SIM_CLIENT_SECRET, else \"demo-secret\")")
+	hours := flag.Int("hours", 24, "generate records for this many hours before now")
+	perHour := flag.Int("per-hour", 2000, "records per hour")
+	seed := flag.Uint64("seed", 1, "data and fault seed")
+	latency := flag.Duration("latency", 0, "added latency per API response")
+	r429 := flag.Float64("rate-429", 0, "fraction of API requests answered 429")
+	r5xx := flag.Float64("rate-5xx", 0, "fraction answered 500/502/503")
+	rDrop := flag.Float64("rate-drop", 0, "fraction of connections dropped")
+	rTrunc := flag.Float64("rate-truncate", 0, "fraction of bodies cut short")
+	rHTML := flag.Float64("rate-html", 0, "fraction answered with an HTML page")
+	rDup := flag.Float64("rate-duplicate", 0, "fraction of pages repeating a record")
+	tokenUses := flag.Int("token-max-uses", 0, "tokens expire early after this many API requests (0: off)")
+	ttl := flag.Duration("token-ttl", 1500*time.Second, "expires_in of issued tokens")
+	flag.Parse()
+
+	secret := *clientSecret
+	if secret == "" {
+		secret = os.Getenv("NEO_SIM_CLIENT_SECRET")
+	}
+	if secret == "" {
+		secret = "demo-secret"
+	}
+	sim := neosim.New(neosim.Options{Accounts: []string{*account}, ClientID: *clientID, ClientSecret: secret, TokenTTL: *ttl, Seed: *seed})
+	now := time.Now().UTC()
+	recs, vis := neosim.Generate(neosim.GenOptions{Account: *account, From: now.Add(-time.Duration(*hours) * time.Hour), To: now, PerHour: *perHour, Seed: *seed})
+	sim.Add(vis, recs...)
+	sim.SetFaults(neosim.Faults{Latency: *latency, Rate429: *r429, Rate5xx: *r5xx, RateDrop: *rDrop, RateTruncate: *rTrunc, RateHTML: *rHTML, RateDuplicate: *rDup, TokenMaxUses: *tokenUses})
+
+	ln, err := net.Listen("tcp", *listen)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "neo-sim:", err)
+		os.Exit(1)
+	}
+	srv := &http.Server{Handler: sim, ReadHeaderTimeout: 10 * time.Second}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	go func() {
+		<-ctx.Done()
+		_ = srv.Shutdown(context.Background())
+	}()
+	fmt.Fprintf(os.Stderr, "neo-sim: %d records for account %q on http://%s (client id %q)\n", len(recs), *account, ln.Addr(), *clientID)
+	if err := srv.Serve(ln); err != nil && err != http.ErrServerClosed {
+		fmt.Fprintln(os.Stderr, "neo-sim:", err)
+		os.Exit(1)
+	}
+}

@@ -1,0 +1,447 @@
+// Package odata is the source side of the exporter: a client of the SAP BTP
+// Neo Audit Log Retrieval API (OData v4). It gets and renews the OAuth token,
+// builds the window query, follows @odata.nextLink pages, decodes and
+// normalizes records, and retries what is worth retrying.
+package odata
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/auditlog-exporter/auditlog-exporter/audit"
+	"github.com/auditlog-exporter/auditlog-exporter/errclass"
+	"github.com/cenkalti/backoff/v4"
+	"github.com/rs/zerolog"
+	"golang.org/x/oauth2"
+	"golang.org/x/oauth2/clientcredentials"
+	"golang.org/x/time/rate"
+)
+
+// Config configures a Client for one subaccount.
+type Config struct {
+	APIURL       string // https://api.<region host>
+	Account      string // technical subaccount name
+	ClientID     string
+	ClientSecret string
+	Filter       string // extra OData filter on User/Category/Application, ANDed
+
+	Timeout              time.Duration // per HTTP request; default 60s
+	MaxRequestsPerSecond float64       // shared by all users of this Client; 0 = unlimited
+	MaxElapsed           time.Duration // give up on one request after this long; default 10m
+	CAFile               string        // extra PEM CA bundle
+	MaxPageBytes         int64         // largest response body accepted; default 64 MiB
+
+	// InitialBackoff is the first retry delay (default 500ms); tests shorten it.
+	InitialBackoff time.Duration
+	// Sleep waits between retries; nil means a real, cancellable sleep.
+	Sleep func(ctx context.Context, d time.Duration) error
+	// Now is the clock for token expiry; nil means time.Now.
+	Now func() time.Time
+	// Transport overrides the HTTP transport (tests inject faults with it).
+	Transport http.RoundTripper
+}
+
+// DefaultMaxPageBytes caps one response body.
+const DefaultMaxPageBytes = 64 << 20
+
+// ServerPageSize is the documented server page size.
+const ServerPageSize = 1000
+
+// Client fetches audit records of one subaccount. Safe for concurrent use;
+// all callers share one token and one request rate limit.
+type Client struct {
+	cfg         Config
+	base        *url.URL
+	recordsURL  *url.URL
+	httpc       *http.Client
+	tokens      *tokenSource
+	limiter     *rate.Limiter
+	log         zerolog.Logger
+	sleep       func(context.Context, time.Duration) error
+	maxPageSize int64
+}
+
+// New validates cfg and builds a Client. It does no I/O.
+func New(cfg Config, log zerolog.Logger) (*Client, error) {
+	base, err := ParseAPIURL(cfg.APIURL)
+	if err != nil {
+		return nil, errclass.Mark(errclass.Config, err)
+	}
+	if cfg.Account == "" {
+		return nil, errclass.Mark(errclass.Config, errors.New("account is required"))
+	}
+	if cfg.Timeout <= 0 {
+		cfg.Timeout = 60 * time.Second
+	}
+	if cfg.MaxElapsed <= 0 {
+		cfg.MaxElapsed = 10 * time.Minute
+	}
+	if cfg.MaxPageBytes <= 0 {
+		cfg.MaxPageBytes = DefaultMaxPageBytes
+	}
+	if cfg.InitialBackoff <= 0 {
+		cfg.InitialBackoff = 500 * time.Millisecond
+	}
+	if cfg.Sleep == nil {
+		cfg.Sleep = sleepCtx
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	transport := cfg.Transport
+	if transport == nil {
+		tlsCfg := &tls.Config{MinVersion: tls.VersionTLS12}
+		if cfg.CAFile != "" {
+			pem, err := os.ReadFile(cfg.CAFile)
+			if err != nil {
+				return nil, errclass.Mark(errclass.Config, fmt.Errorf("ca_file: %w", err))
+			}
+			pool, err := x509.SystemCertPool()
+			if err != nil || pool == nil {
+				pool = x509.NewCertPool()
+			}
+			if !pool.AppendCertsFromPEM(pem) {
+				return nil, errclass.Mark(errclass.Config, fmt.Errorf("ca_file %s: no PEM certificate found", cfg.CAFile))
+			}
+			tlsCfg.RootCAs = pool
+		}
+		t := http.DefaultTransport.(*http.Transport).Clone()
+		t.TLSClientConfig = tlsCfg
+		t.MaxIdleConnsPerHost = 16
+		t.ResponseHeaderTimeout = cfg.Timeout
+		transport = t
+	}
+	httpc := &http.Client{
+		Transport: transport,
+		Timeout:   cfg.Timeout,
+		// Never follow redirects: the Authorization header must not travel
+		// anywhere but the configured API, and the API does not redirect.
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+	}
+	recordsPath := strings.TrimSuffix(base.EscapedPath(), "/") + "/auditlog/v1/accounts/" + url.PathEscape(cfg.Account) + "/AuditLogRecords"
+	recordsURL := &url.URL{Scheme: base.Scheme, Host: base.Host}
+	if err := setEscapedPath(recordsURL, recordsPath); err != nil {
+		return nil, errclass.Mark(errclass.Config, err)
+	}
+	c := &Client{
+		cfg:        cfg,
+		base:       base,
+		recordsURL: recordsURL,
+		httpc:      httpc,
+		log:        log,
+		sleep:      cfg.Sleep,
+		limiter:    rate.NewLimiter(rate.Inf, 1),
+	}
+	if cfg.MaxRequestsPerSecond > 0 {
+		c.limiter = rate.NewLimiter(rate.Limit(cfg.MaxRequestsPerSecond), 1)
+	}
+	c.tokens = &tokenSource{
+		cc: clientcredentials.Config{
+			ClientID:     cfg.ClientID,
+			ClientSecret: cfg.ClientSecret,
+			TokenURL:     strings.TrimSuffix(base.String(), "/") + tokenPath,
+			AuthStyle:    oauth2.AuthStyleInHeader,
+		},
+		httpc: httpc,
+		now:   cfg.Now,
+		sleep: cfg.Sleep,
+		delay: func(attempt int) time.Duration { return cfg.InitialBackoff * time.Duration(1<<attempt) },
+	}
+	return c, nil
+}
+
+// ParseAPIURL checks an API base URL: absolute, https (http only for a
+// loopback host: credentials travel in a Basic header), no query or fragment.
+func ParseAPIURL(s string) (*url.URL, error) {
+	if s == "" {
+		return nil, errors.New("api_url is required (https://api.<region host>)")
+	}
+	u, err := url.Parse(s)
+	if err != nil {
+		return nil, fmt.Errorf("api_url %q: %w", s, err)
+	}
+	if u.Host == "" || u.Opaque != "" {
+		return nil, fmt.Errorf("api_url %q: want an absolute URL like https://api.hana.ondemand.com", s)
+	}
+	if u.User != nil || u.RawQuery != "" || u.Fragment != "" {
+		return nil, fmt.Errorf("api_url %q: must not contain credentials, a query or a fragment", s)
+	}
+	switch u.Scheme {
+	case "https":
+	case "http":
+		if !isLoopback(u.Hostname()) {
+			return nil, fmt.Errorf("api_url %q: http:// is only allowed for a loopback host (credentials would travel unencrypted); use https://", s)
+		}
+	default:
+		return nil, fmt.Errorf("api_url %q: scheme must be https", s)
+	}
+	return u, nil
+}
+
+func isLoopback(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+// Token obtains (or reuses) the access token; check uses it to prove the
+// credentials early.
+func (c *Client) Token(ctx context.Context) error {
+	_, err := c.tokens.Token(ctx)
+	return err
+}
+
+// TokensIssued counts the access tokens obtained so far.
+func (c *Client) TokensIssued() int { return c.tokens.Issued() }
+
+// Stats describes one window fetch.
+type Stats struct {
+	Pages       int   // pages fetched
+	Records     int   // records delivered (inside the window, first copy)
+	Outside     int   // records of the padded query outside the window
+	Duplicates  int   // repeated Uuids dropped
+	ServerCount int64 // @odata.count for the padded query, -1 if not sent
+	Retries     int   // requests repeated after a retryable failure
+}
+
+// Fetch streams every record of window w to emit, oldest page first, each
+// Uuid once. The record passed to emit is reused after emit returns: copy
+// it to keep it. At most one page is held in memory. An error from emit
+// stops the fetch and is returned as is.
+func (c *Client) Fetch(ctx context.Context, w audit.Window, emit func(*audit.Record) error) (Stats, error) {
+	st := Stats{ServerCount: -1}
+	u := *c.recordsURL
+	u.RawQuery = "$filter=" + queryEscape(WindowFilter(w.Start, w.End, c.cfg.Filter)) + "&$count=true"
+	next := &u
+	seenLinks := map[string]struct{}{}
+	seen := map[string]struct{}{}
+	distinct := 0 // distinct Uuids in the padded range
+	maxPages := int64(1 << 20)
+	dec := newPageDecoder()
+	var page Page
+	for next != nil {
+		cur := next
+		st.Pages++
+		if int64(st.Pages) > maxPages {
+			return st, errclass.Mark(errclass.Permanent, fmt.Errorf("window %s: more pages (%d) than %d records can fill; the server's nextLinks do not end", w, st.Pages, st.ServerCount))
+		}
+		retries, err := c.getPage(ctx, cur, dec, &page)
+		st.Retries += retries
+		if err != nil {
+			return st, fmt.Errorf("fetch page %d of window %s: %w", st.Pages, w, err)
+		}
+		if st.Pages == 1 && page.HasCount {
+			st.ServerCount = page.Count
+			// Enough pages for the count at any page size the server used,
+			// plus a little for records that appear while we page.
+			perPage := max(int64(len(page.Records)), 1)
+			if page.NextLink == "" {
+				perPage = max(perPage, ServerPageSize)
+			}
+			maxPages = page.Count/perPage + 3
+		}
+		for i := range page.Records {
+			r := &page.Records[i]
+			if _, dup := seen[r.UUID]; dup {
+				st.Duplicates++
+				continue
+			}
+			seen[r.UUID] = struct{}{}
+			distinct++
+			if !w.Contains(r.Time) {
+				st.Outside++
+				continue
+			}
+			if err := emit(r); err != nil {
+				return st, err
+			}
+			st.Records++
+		}
+		next = nil
+		if page.NextLink != "" {
+			n, err := RebaseNextLink(c.base, cur, c.recordsURL.EscapedPath(), page.NextLink)
+			if err != nil {
+				return st, errclass.Mark(errclass.Permanent, fmt.Errorf("window %s, page %d: %w", w, st.Pages, err))
+			}
+			key := n.String()
+			if _, loop := seenLinks[key]; loop {
+				return st, errclass.Mark(errclass.Permanent, fmt.Errorf("window %s, page %d: @odata.nextLink %q repeats an earlier page; refusing to loop", w, st.Pages, page.NextLink))
+			}
+			seenLinks[key] = struct{}{}
+			next = n
+		}
+	}
+	if st.ServerCount >= 0 && int64(distinct) < st.ServerCount {
+		return st, errclass.Mark(errclass.Retryable, fmt.Errorf("window %s: the server counted %d records for the query but served %d distinct ones over %d pages; records may have been skipped while paging",
+			w, st.ServerCount, distinct, st.Pages))
+	}
+	return st, nil
+}
+
+// getPage GETs u with retries and decodes the body into p. It returns how
+// many times the request was repeated.
+func (c *Client) getPage(ctx context.Context, u *url.URL, dec *pageDecoder, p *Page) (int, error) {
+	bo := backoff.NewExponentialBackOff(
+		backoff.WithInitialInterval(c.cfg.InitialBackoff),
+		backoff.WithMaxInterval(30*time.Second),
+		backoff.WithMaxElapsedTime(c.cfg.MaxElapsed),
+	)
+	bo.Reset()
+	renewed := false
+	retries := 0
+	for {
+		err := c.getOnce(ctx, u, dec, p, &renewed)
+		if err == nil {
+			return retries, nil
+		}
+		if errors.Is(err, errTokenRenewed) {
+			retries++
+			continue
+		}
+		if ctx.Err() != nil {
+			return retries, ctx.Err()
+		}
+		if errclass.Classify(err) != errclass.Retryable {
+			return retries, err
+		}
+		d := bo.NextBackOff()
+		if d == backoff.Stop {
+			return retries, fmt.Errorf("giving up after %d attempts in %s (retry.max_elapsed): %w", retries+1, bo.GetElapsedTime().Round(time.Millisecond), err)
+		}
+		if ra := retryAfterOf(err); ra > d {
+			d = ra
+		}
+		retries++
+		c.log.Debug().Err(err).Dur("delay", d).Int("attempt", retries+1).Msg("retrying request")
+		if err := c.sleep(ctx, d); err != nil {
+			return retries, err
+		}
+	}
+}
+
+// getOnce makes one request. A 401 renews the token once per page and asks
+// for an immediate retry.
+func (c *Client) getOnce(ctx context.Context, u *url.URL, dec *pageDecoder, p *Page, renewed *bool) error {
+	if err := c.limiter.Wait(ctx); err != nil {
+		return err
+	}
+	token, err := c.tokens.Token(ctx)
+	if err != nil {
+		return err
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)
+	if err != nil {
+		return errclass.Mark(errclass.Permanent, err)
+	}
+	req.Header.Set("Authorization", "Bearer "+token)
+	req.Header.Set("Accept", "application/json")
+	resp, err := c.httpc.Do(req)
+	if err != nil {
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		return errclass.Mark(errclass.Retryable, fmt.Errorf("GET %s: %w", redact(u), unwrapURLError(err)))
+	}
+	defer func() {
+		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
+		resp.Body.Close()
+	}()
+	if resp.StatusCode == http.StatusOK {
+		body := &limitedReader{r: resp.Body, n: c.cfg.MaxPageBytes}
+		if err := dec.Decode(body, p); err != nil {
+			if body.exceeded {
+				return errclass.Mark(errclass.Permanent, fmt.Errorf("GET %s: response body larger than %d bytes (max page size)", redact(u), c.cfg.MaxPageBytes))
+			}
+			return fmt.Errorf("GET %s: %w", redact(u), err)
+		}
+		return nil
+	}
+	body, _ := io.ReadAll(io.LimitReader(resp.Body, 16<<10))
+	msg := odataMessage(body)
+	status := fmt.Sprintf("GET %s: HTTP %d", redact(u), resp.StatusCode)
+	if msg != "" {
+		status += ": " + msg
+	}
+	switch code := resp.StatusCode; {
+	case code == http.StatusUnauthorized:
+		if !*renewed {
+			*renewed = true
+			c.tokens.Invalidate(token)
+			c.log.Debug().Msg("API answered 401; renewing the access token")
+			return errTokenRenewed
+		}
+		return errclass.Mark(errclass.Auth, fmt.Errorf("%s; the API rejected a freshly issued token: check that the API client has the scope \"Read Audit Logs\"", status))
+	case code == http.StatusForbidden:
+		return errclass.Mark(errclass.Auth, fmt.Errorf("%s; the API client may not read audit logs of account %q: check the account's technical name and the client's scope \"Read Audit Logs\"", status, c.cfg.Account))
+	case code == http.StatusNotFound:
+		return errclass.Mark(errclass.Permanent, fmt.Errorf("%s; check source.api_url (region host) and source.account (the technical name, not the display name)", status))
+	case code == http.StatusTooManyRequests || code >= 500:
+		return &retryAfterError{after: parseRetryAfter(resp.Header.Get("Retry-After"), time.Now()), err: errclass.Mark(errclass.Retryable, errors.New(status))}
+	case code == http.StatusRequestTimeout:
+		return errclass.Mark(errclass.Retryable, errors.New(status))
+	case code >= 300 && code < 400:
+		return errclass.Mark(errclass.Permanent, fmt.Errorf("%s: unexpected redirect to %q; redirects are not followed", status, resp.Header.Get("Location")))
+	default:
+		return errclass.Mark(errclass.Permanent, errors.New(status))
+	}
+}
+
+// errTokenRenewed asks getPage to repeat the request at once with a new token.
+var errTokenRenewed = errors.New("access token renewed after 401")
+
+// redact renders a request URL for messages: path and query only, the
+// query unescaped for readability.
+func redact(u *url.URL) string {
+	q, err := url.QueryUnescape(u.RawQuery)
+	if err != nil {
+		q = u.RawQuery
+	}
+	if q == "" {
+		return u.EscapedPath()
+	}
+	return u.EscapedPath() + "?" + q
+}
+
+func unwrapURLError(err error) error {
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		return ue.Err
+	}
+	return err
+}
+
+// limitedReader reads at most n bytes and records whether the body was longer.
+type limitedReader struct {
+	r        io.Reader
+	n        int64
+	exceeded bool
+}
+
+func (l *limitedReader) Read(p []byte) (int, error) {
+	if l.n <= 0 {
+		var one [1]byte
+		if n, _ := l.r.Read(one[:]); n > 0 {
+			l.exceeded = true
+			return 0, errors.New("body exceeds the page size limit")
+		}
+		return 0, io.EOF
+	}
+	if int64(len(p)) > l.n {
+		p = p[:l.n]
+	}
+	n, err := l.r.Read(p)
+	l.n -= int64(n)
+	return n, err
+}

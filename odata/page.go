@@ -1,0 +1,334 @@
+package odata
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+
+	"github.com/auditlog-exporter/auditlog-exporter/audit"
+	"github.com/auditlog-exporter/auditlog-exporter/errclass"
+	"github.com/go-json-experiment/json"
+	"github.com/go-json-experiment/json/jsontext"
+)
+
+// Page is one decoded response of the AuditLogRecords collection.
+type Page struct {
+	Records  []audit.Record
+	NextLink string // "" on the last page
+	Count    int64  // @odata.count, when HasCount
+	HasCount bool
+}
+
+// pageDecoder decodes pages one at a time, reusing its buffers. Records of
+// the previous page are overwritten by the next Decode. Not safe for
+// concurrent use.
+type pageDecoder struct {
+	dec     *jsontext.Decoder
+	scratch []byte
+	timeRaw []byte
+	// intern keeps one copy of the few distinct values of low-cardinality
+	// fields (category, tenant, account, application, format version).
+	intern map[string]string
+}
+
+func newPageDecoder() *pageDecoder {
+	return &pageDecoder{dec: jsontext.NewDecoder(nil), intern: make(map[string]string)}
+}
+
+// syntaxError marks a body that is not the JSON we expect: cut short, an
+// HTML page from a proxy, garbage. Retrying the same request may help.
+func syntaxError(err error) error {
+	if errors.Is(err, io.EOF) {
+		err = io.ErrUnexpectedEOF
+	}
+	return errclass.Mark(errclass.Retryable, fmt.Errorf("response body is not a complete OData JSON page: %w", err))
+}
+
+// contentError marks a well-formed page whose content we cannot accept (a
+// record without Uuid, a Time we cannot parse). Retrying will not help.
+func contentError(format string, args ...any) error {
+	return errclass.Mark(errclass.Permanent, fmt.Errorf(format, args...))
+}
+
+// Decode reads one page from r into p.
+func (d *pageDecoder) Decode(r io.Reader, p *Page) error {
+	p.Records = p.Records[:0]
+	p.NextLink, p.Count, p.HasCount = "", 0, false
+	if len(d.intern) > 4096 {
+		clear(d.intern)
+	}
+	d.dec.Reset(r)
+	defer d.dec.Reset(nil)
+	tok, err := d.dec.ReadToken()
+	if err != nil {
+		return syntaxError(err)
+	}
+	if tok.Kind() != '{' {
+		return syntaxError(fmt.Errorf("expected a JSON object, found %v", tok.Kind()))
+	}
+	sawValue := false
+	for d.dec.PeekKind() != '}' {
+		name, err := d.dec.ReadValue()
+		if err != nil {
+			return syntaxError(err)
+		}
+		switch string(name) {
+		case `"value"`:
+			if err := d.decodeValue(p); err != nil {
+				return err
+			}
+			sawValue = true
+		case `"@odata.nextLink"`:
+			tok, err := d.dec.ReadToken()
+			if err != nil {
+				return syntaxError(err)
+			}
+			switch tok.Kind() {
+			case '"':
+				p.NextLink = tok.String()
+			case 'n':
+			default:
+				return contentError("@odata.nextLink is a %v, not a string", tok.Kind())
+			}
+		case `"@odata.count"`:
+			tok, err := d.dec.ReadToken()
+			if err != nil {
+				return syntaxError(err)
+			}
+			if tok.Kind() != '0' {
+				return contentError("@odata.count is a %v, not a number", tok.Kind())
+			}
+			n, err := parseCount(tok.String())
+			if err != nil {
+				return contentError("@odata.count %q: %v", tok.String(), err)
+			}
+			p.Count, p.HasCount = n, true
+		case `"error"`:
+			v, err := d.dec.ReadValue()
+			if err != nil {
+				return syntaxError(err)
+			}
+			return contentError("API error in a 200 response: %s", odataMessage(v))
+		default:
+			if err := d.dec.SkipValue(); err != nil {
+				return syntaxError(err)
+			}
+		}
+	}
+	if _, err := d.dec.ReadToken(); err != nil {
+		return syntaxError(err)
+	}
+	// Anything after the object is garbage (two bodies glued together).
+	if _, err := d.dec.ReadToken(); err != io.EOF {
+		if err == nil {
+			err = errors.New("data after the JSON object")
+		}
+		return syntaxError(err)
+	}
+	if !sawValue {
+		return contentError("page has no \"value\" array")
+	}
+	return nil
+}
+
+func parseCount(s string) (int64, error) {
+	var n int64
+	if s == "" || len(s) > 15 {
+		return 0, errors.New("not a count")
+	}
+	for _, c := range []byte(s) {
+		if c < '0' || c > '9' {
+			return 0, errors.New("not a non-negative integer")
+		}
+		n = n*10 + int64(c-'0')
+	}
+	return n, nil
+}
+
+func (d *pageDecoder) decodeValue(p *Page) error {
+	tok, err := d.dec.ReadToken()
+	if err != nil {
+		return syntaxError(err)
+	}
+	if tok.Kind() != '[' {
+		return contentError("\"value\" is a %v, not an array", tok.Kind())
+	}
+	for d.dec.PeekKind() != ']' {
+		if d.dec.PeekKind() == 0 {
+			_, err := d.dec.ReadToken()
+			return syntaxError(err)
+		}
+		p.Records = append(p.Records, audit.Record{})
+		if err := d.decodeRecord(&p.Records[len(p.Records)-1], len(p.Records)-1); err != nil {
+			return err
+		}
+	}
+	if _, err := d.dec.ReadToken(); err != nil {
+		return syntaxError(err)
+	}
+	return nil
+}
+
+func (d *pageDecoder) decodeRecord(r *audit.Record, index int) error {
+	tok, err := d.dec.ReadToken()
+	if err != nil {
+		return syntaxError(err)
+	}
+	if tok.Kind() != '{' {
+		return contentError("value[%d] is a %v, not an object", index, tok.Kind())
+	}
+	d.timeRaw = d.timeRaw[:0]
+	hasTime := false
+	for d.dec.PeekKind() != '}' {
+		name, err := d.dec.ReadValue()
+		if err != nil {
+			return syntaxError(err)
+		}
+		var dst *string
+		interned := false
+		switch string(name) {
+		case `"Uuid"`:
+			dst = &r.UUID
+		case `"Category"`:
+			dst, interned = &r.Category, true
+		case `"User"`:
+			dst = &r.User
+		case `"Tenant"`:
+			dst, interned = &r.Tenant, true
+		case `"Account"`:
+			dst, interned = &r.Account, true
+		case `"Application"`:
+			dst, interned = &r.Application, true
+		case `"Message"`:
+			dst = &r.Message
+		case `"FormatVersion"`:
+			dst, interned = &r.FormatVersion, true
+		case `"Time"`:
+			v, err := d.stringBytes(name)
+			if err != nil {
+				return err
+			}
+			d.timeRaw = append(d.timeRaw, v...)
+			hasTime = true
+			continue
+		case `"InstanceId"`:
+			if d.dec.PeekKind() == 'n' {
+				if _, err := d.dec.ReadToken(); err != nil {
+					return syntaxError(err)
+				}
+				r.InstanceID = nil
+				continue
+			}
+			v, err := d.stringBytes(name)
+			if err != nil {
+				return err
+			}
+			s := string(v)
+			r.InstanceID = &s
+			continue
+		default:
+			if err := d.dec.SkipValue(); err != nil {
+				return syntaxError(err)
+			}
+			continue
+		}
+		v, err := d.stringBytes(name)
+		if err != nil {
+			return err
+		}
+		if interned {
+			*dst = d.internBytes(v)
+		} else {
+			*dst = string(v)
+		}
+	}
+	if _, err := d.dec.ReadToken(); err != nil {
+		return syntaxError(err)
+	}
+	if r.UUID == "" {
+		return contentError("value[%d] has no Uuid (Time %q)", index, d.timeRaw)
+	}
+	if !hasTime {
+		return contentError("record %s has no Time", r.UUID)
+	}
+	t, err := audit.ParseTimeBytes(d.timeRaw)
+	if err != nil {
+		return contentError("record %s: cannot parse Time %q: want e.g. 2018-03-21T09.00.40.572+0000 or RFC 3339", r.UUID, d.timeRaw)
+	}
+	r.Time = t
+	return nil
+}
+
+// stringBytes reads a string (or null, as "") value and returns its unquoted
+// bytes, valid until the next read.
+func (d *pageDecoder) stringBytes(name []byte) ([]byte, error) {
+	v, err := d.dec.ReadValue()
+	if err != nil {
+		return nil, syntaxError(err)
+	}
+	switch v.Kind() {
+	case 'n':
+		return nil, nil
+	case '"':
+	default:
+		return nil, contentError("field %s is a %v, not a string", name, v.Kind())
+	}
+	raw := v[1 : len(v)-1]
+	if bytes.IndexByte(raw, '\\') < 0 {
+		return raw, nil
+	}
+	d.scratch, err = jsontext.AppendUnquote(d.scratch[:0], v)
+	if err != nil {
+		return nil, contentError("field %s: %v", name, err)
+	}
+	return d.scratch, nil
+}
+
+func (d *pageDecoder) internBytes(b []byte) string {
+	if s, ok := d.intern[string(b)]; ok {
+		return s
+	}
+	s := string(b)
+	d.intern[s] = s
+	return s
+}
+
+// odataMessage extracts "code: message" from an OData error body
+// ({"error":{"code","message"}}), or from the inner error object; it falls
+// back to a short prefix of the raw text (an HTML page from a proxy).
+func odataMessage(body []byte) string {
+	var inner struct {
+		Code    string         `json:"code"`
+		Message jsontext.Value `json:"message"`
+	}
+	var outer struct {
+		Error *jsontext.Value `json:"error"`
+	}
+	if json.Unmarshal(body, &outer) == nil && outer.Error != nil {
+		body = *outer.Error
+	}
+	if json.Unmarshal(body, &inner) == nil && (inner.Code != "" || len(inner.Message) > 0) {
+		msg := string(inner.Message)
+		var s string
+		if json.Unmarshal(inner.Message, &s) == nil {
+			msg = s
+		}
+		switch {
+		case inner.Code != "" && msg != "":
+			return inner.Code + ": " + shorten(msg, 500)
+		case inner.Code != "":
+			return inner.Code
+		default:
+			return shorten(msg, 500)
+		}
+	}
+	return shorten(string(bytes.TrimSpace(body)), 200)
+}
+
+func shorten(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "..."
+}

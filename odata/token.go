@@ -1,0 +1,145 @@
+package odata
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/auditlog-exporter/auditlog-exporter/errclass"
+	"golang.org/x/oauth2"
+	"golang.org/x/oauth2/clientcredentials"
+)
+
+// tokenPath is the platform API's OAuth endpoint; grant_type travels in the
+// query as the documentation shows (x/oauth2 also sends it in the body).
+const tokenPath = "/oauth2/apitoken/v1?grant_type=client_credentials"
+
+// tokenAttempts is one try plus at most two retries: the OAuth service
+// rate-limits, and SAP asks clients not to hammer it.
+const tokenAttempts = 3
+
+// tokenSource issues one access token and reuses it until shortly before it
+// expires or until the API rejects it. Safe for concurrent use.
+type tokenSource struct {
+	cc    clientcredentials.Config
+	httpc *http.Client
+	now   func() time.Time
+	sleep func(context.Context, time.Duration) error
+	delay func(attempt int) time.Duration
+
+	mu      sync.Mutex
+	token   string
+	renewAt time.Time
+	issued  int
+}
+
+// Token returns the current access token, fetching a new one when there is
+// none or the current one is about to expire.
+func (t *tokenSource) Token(ctx context.Context) (string, error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.token != "" && t.now().Before(t.renewAt) {
+		return t.token, nil
+	}
+	var last error
+	for attempt := 0; attempt < tokenAttempts; attempt++ {
+		if attempt > 0 {
+			d := t.delay(attempt)
+			if ra := retryAfterOf(last); ra > d {
+				d = ra
+			}
+			if err := t.sleep(ctx, d); err != nil {
+				return "", err
+			}
+		}
+		tok, err := t.fetch(ctx)
+		if err == nil {
+			t.token, t.renewAt = tok.value, tok.renewAt
+			t.issued++
+			return t.token, nil
+		}
+		last = err
+		if errclass.Classify(err) != errclass.Retryable || ctx.Err() != nil {
+			break
+		}
+	}
+	return "", last
+}
+
+// Invalidate drops token if it is still the current one, so the next Token
+// call issues a fresh one. Workers that saw the same 401 renew only once.
+func (t *tokenSource) Invalidate(token string) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.token == token {
+		t.token = ""
+	}
+}
+
+// Issued counts the tokens obtained so far.
+func (t *tokenSource) Issued() int {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.issued
+}
+
+type issuedToken struct {
+	value   string
+	renewAt time.Time
+}
+
+func (t *tokenSource) fetch(ctx context.Context) (issuedToken, error) {
+	start := t.now()
+	tok, err := t.cc.Token(context.WithValue(ctx, oauth2.HTTPClient, t.httpc))
+	if err != nil {
+		return issuedToken{}, classifyTokenError(err)
+	}
+	if tok.TokenType != "" && !strings.EqualFold(tok.TokenType, "bearer") {
+		return issuedToken{}, errclass.Mark(errclass.Permanent, fmt.Errorf("get token: token_type %q is not Bearer", tok.TokenType))
+	}
+	expiresIn, _ := tok.Extra("expires_in").(float64)
+	if expiresIn <= 0 {
+		return issuedToken{}, errclass.Mark(errclass.Permanent, fmt.Errorf("get token: response has no positive expires_in (got %v)", tok.Extra("expires_in")))
+	}
+	life := time.Duration(expiresIn * float64(time.Second))
+	// Renew a minute early, or a tenth of the lifetime for short-lived tokens.
+	early := min(time.Minute, life/10)
+	return issuedToken{value: tok.AccessToken, renewAt: start.Add(life - early)}, nil
+}
+
+func classifyTokenError(err error) error {
+	var re *oauth2.RetrieveError
+	if errors.As(err, &re) && re.Response != nil {
+		code := re.Response.StatusCode
+		detail := ""
+		if re.ErrorCode != "" {
+			detail = " (" + re.ErrorCode
+			if re.ErrorDescription != "" {
+				detail += ": " + re.ErrorDescription
+			}
+			detail += ")"
+		}
+		switch {
+		case code == http.StatusUnauthorized || code == http.StatusForbidden || (code == http.StatusBadRequest && re.ErrorCode == "invalid_client"):
+			return errclass.Mark(errclass.Auth, fmt.Errorf("get token: the OAuth endpoint refused the client credentials (HTTP %d%s); check source.client_id and source.client_secret, and that the API client has the scope \"Read Audit Logs\"", code, detail))
+		case code == http.StatusTooManyRequests || code >= 500:
+			return &retryAfterError{after: parseRetryAfter(re.Response.Header.Get("Retry-After"), time.Now()),
+				err: errclass.Mark(errclass.Retryable, fmt.Errorf("get token: HTTP %d%s", code, detail))}
+		default:
+			return errclass.Mark(errclass.Permanent, fmt.Errorf("get token: HTTP %d%s", code, detail))
+		}
+	}
+	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return fmt.Errorf("get token: %w", err)
+	}
+	// x/oauth2 reports a 2xx response without access_token as a plain error.
+	if strings.Contains(err.Error(), "missing access_token") {
+		return errclass.Mark(errclass.Permanent, errors.New("get token: the response has no access_token"))
+	}
+	// Connection refused, DNS, TLS, timeouts, a body that is not JSON: worth another try.
+	return errclass.Mark(errclass.Retryable, fmt.Errorf("get token: %w", err))
+}
