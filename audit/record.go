@@ -44,3 +44,14 @@ func (w Window) String() string {
 func (w Window) Span() string {
 	return w.Start.UTC().Format(time.RFC3339) + "/" + w.End.UTC().Format(time.RFC3339)
 }
+
+// Equal reports whether r and o hold the same values (InstanceID compared by
+// value, Time by instant).
+func (r *Record) Equal(o *Record) bool {
+	if (r.InstanceID == nil) != (o.InstanceID == nil) || (r.InstanceID != nil && *r.InstanceID != *o.InstanceID) {
+		return false
+	}
+	return r.UUID == o.UUID && r.Time.Equal(o.Time) && r.Category == o.Category && r.User == o.User &&
+		r.Tenant == o.Tenant && r.Account == o.Account && r.Application == o.Application &&
+		r.Message == o.Message && r.FormatVersion == o.FormatVersion
+}

@@ -33,7 +33,7 @@ type pageDecoder struct {
 }
 
 func newPageDecoder() *pageDecoder {
-	return &pageDecoder{dec: jsontext.NewDecoder(nil), intern: make(map[string]string)}
+	return &pageDecoder{dec: jsontext.NewDecoder(emptyReader{}), intern: make(map[string]string)}
 }
 
 // syntaxError marks a body that is not the JSON we expect: cut short, an
@@ -59,7 +59,7 @@ func (d *pageDecoder) Decode(r io.Reader, p *Page) error {
 		clear(d.intern)
 	}
 	d.dec.Reset(r)
-	defer d.dec.Reset(nil)
+	defer d.dec.Reset(emptyReader{}) // drop the reference to r
 	tok, err := d.dec.ReadToken()
 	if err != nil {
 		return syntaxError(err)
@@ -131,6 +131,10 @@ func (d *pageDecoder) Decode(r io.Reader, p *Page) error {
 	}
 	return nil
 }
+
+type emptyReader struct{}
+
+func (emptyReader) Read([]byte) (int, error) { return 0, io.EOF }
 
 func parseCount(s string) (int64, error) {
 	var n int64

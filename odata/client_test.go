@@ -1,0 +1,565 @@
+package odata_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/auditlog-exporter/auditlog-exporter/audit"
+	"github.com/auditlog-exporter/auditlog-exporter/errclass"
+	"github.com/auditlog-exporter/auditlog-exporter/odata"
+	"github.com/auditlog-exporter/auditlog-exporter/odata/neosim"
+	"github.com/rs/zerolog"
+)
+
+const (
+	account  = "abc123xyz"
+	clientID = "test-client"
+	// The secret and tokens must never show up in logs or errors.
+	clientSecret = "s3cr3t-Value-For-Tests"
+)
+
+var winStart = time.Date(2026, 11, 24, 10, 0, 0, 0, time.UTC)
+
+type fixture struct {
+	sim  *neosim.Server
+	srv  *httptest.Server
+	logs *bytes.Buffer
+	win  audit.Window
+}
+
+// newFixture serves a simulator with records from 09:00 to 12:00 (the
+// window under test is 10:00-11:00), plus records exactly on and around
+// the window boundaries.
+func newFixture(t *testing.T, perHour int, opts neosim.Options) *fixture {
+	t.Helper()
+	opts.Accounts = []string{account}
+	opts.ClientID, opts.ClientSecret = clientID, clientSecret
+	opts.Seed = 7
+	sim := neosim.New(opts)
+	recs, _ := neosim.Generate(neosim.GenOptions{Account: account, From: winStart.Add(-time.Hour), To: winStart.Add(2 * time.Hour), PerHour: perHour, Seed: 3})
+	sim.Add(nil, recs...)
+	for i, at := range []time.Time{winStart, winStart.Add(-time.Millisecond), winStart.Add(time.Hour - time.Millisecond), winStart.Add(time.Hour), winStart.Add(500 * time.Millisecond), winStart.Add(time.Hour + 999*time.Millisecond)} {
+		sim.Add(nil, audit.Record{UUID: fmt.Sprintf("edge-%d", i), Time: at, Account: account, Category: "audit.configuration", FormatVersion: "2.2"})
+	}
+	srv := httptest.NewServer(sim)
+	t.Cleanup(srv.Close)
+	return &fixture{sim: sim, srv: srv, logs: &bytes.Buffer{}, win: audit.Window{Account: account, Start: winStart, End: winStart.Add(time.Hour)}}
+}
+
+func (f *fixture) config() odata.Config {
+	return odata.Config{
+		APIURL: f.srv.URL, Account: account, ClientID: clientID, ClientSecret: clientSecret,
+		InitialBackoff: time.Millisecond, MaxElapsed: 30 * time.Second, Timeout: 5 * time.Second,
+	}
+}
+
+func (f *fixture) client(t *testing.T, cfg odata.Config) *odata.Client {
+	t.Helper()
+	var mu sync.Mutex
+	w := zerolog.SyncWriter(writerFunc(func(p []byte) (int, error) { mu.Lock(); defer mu.Unlock(); return f.logs.Write(p) }))
+	c, err := odata.New(cfg, zerolog.New(w).Level(zerolog.DebugLevel))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+type writerFunc func([]byte) (int, error)
+
+func (w writerFunc) Write(p []byte) (int, error) { return w(p) }
+
+func (f *fixture) fetch(t *testing.T, c *odata.Client) ([]audit.Record, odata.Stats, error) {
+	t.Helper()
+	var got []audit.Record
+	st, err := c.Fetch(context.Background(), f.win, func(r *audit.Record) error {
+		got = append(got, *r)
+		return nil
+	})
+	return got, st, err
+}
+
+// assertExact checks got holds each record of the window exactly once, with
+// every field intact.
+func (f *fixture) assertExact(t *testing.T, got []audit.Record) {
+	t.Helper()
+	want := f.sim.Records(account, f.win.Start, f.win.End)
+	if len(want) < 100 {
+		t.Fatalf("fixture too small: %d records", len(want))
+	}
+	byID := map[string]audit.Record{}
+	for _, r := range got {
+		if _, dup := byID[r.UUID]; dup {
+			t.Fatalf("record %s delivered twice", r.UUID)
+		}
+		byID[r.UUID] = r
+	}
+	for _, w := range want {
+		g, ok := byID[w.UUID]
+		if !ok {
+			t.Fatalf("record %s (%s) missing; got %d of %d", w.UUID, w.Time, len(got), len(want))
+		}
+		if !g.Equal(&w) {
+			t.Fatalf("record %s differs:\n got %+v\nwant %+v", w.UUID, g, w)
+		}
+	}
+	if len(got) != len(want) {
+		t.Fatalf("got %d records, want %d", len(got), len(want))
+	}
+	for _, id := range []string{"edge-0", "edge-2", "edge-4"} {
+		if _, ok := byID[id]; !ok {
+			t.Fatalf("boundary record %s missing", id)
+		}
+	}
+	for _, id := range []string{"edge-1", "edge-3", "edge-5"} {
+		if _, ok := byID[id]; ok {
+			t.Fatalf("record %s outside the window delivered", id)
+		}
+	}
+}
+
+func (f *fixture) assertNoSecrets(t *testing.T, extra ...string) {
+	t.Helper()
+	all := f.logs.String() + strings.Join(extra, "\n")
+	if strings.Contains(all, clientSecret) {
+		t.Fatalf("client secret leaked:\n%s", all)
+	}
+	if strings.Contains(all, neosim.BasicAuthHeader(clientID, clientSecret)[6:]) {
+		t.Fatalf("basic credentials leaked")
+	}
+	if strings.Contains(strings.ToLower(all), "bearer ") {
+		t.Fatalf("a bearer token may have leaked:\n%s", all)
+	}
+}
+
+func TestFetchClean(t *testing.T) {
+	f := newFixture(t, 3000, neosim.Options{})
+	c := f.client(t, f.config())
+	got, st, err := f.fetch(t, c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.assertExact(t, got)
+	if st.Pages < 4 || st.ServerCount <= int64(st.Records) || st.Outside == 0 {
+		t.Fatalf("stats %+v: want several pages and a padded count", st)
+	}
+	if n := f.sim.Counters().TokensIssued; n != 1 {
+		t.Fatalf("%d tokens issued for one run, want 1", n)
+	}
+	f.assertNoSecrets(t)
+}
+
+// Each fault alone, then all of them together: the window still comes out
+// exact, and the fault was really injected.
+func TestFetchFaults(t *testing.T) {
+	cases := []struct {
+		name   string
+		faults neosim.Faults
+		key    string
+	}{
+		{"429", neosim.Faults{Rate429: 0.3, RetryAfter: "0"}, "429"},
+		{"5xx", neosim.Faults{Rate5xx: 0.3, RetryAfter: "0"}, "5xx"},
+		{"dropped connections", neosim.Faults{RateDrop: 0.3}, "drop"},
+		{"truncated bodies", neosim.Faults{RateTruncate: 0.3}, "truncate"},
+		{"html bodies", neosim.Faults{RateHTML: 0.3}, "html"},
+		{"early token expiry", neosim.Faults{TokenMaxUses: 2}, "token-expired-early"},
+		{"duplicates", neosim.Faults{RateDuplicate: 0.8}, "duplicate"},
+		{"latency", neosim.Faults{Latency: 20 * time.Millisecond}, ""},
+		{"all together", neosim.Faults{Rate429: 0.1, Rate5xx: 0.1, RateDrop: 0.1, RateTruncate: 0.1, RateHTML: 0.1, TokenMaxUses: 3, RateDuplicate: 0.5, RetryAfter: "0", Latency: time.Millisecond}, ""},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			f := newFixture(t, 3000, neosim.Options{PageSize: 500})
+			f.sim.SetFaults(tc.faults)
+			c := f.client(t, f.config())
+			got, st, err := f.fetch(t, c)
+			if err != nil {
+				t.Fatal(err)
+			}
+			f.assertExact(t, got)
+			cnt := f.sim.Counters()
+			injected := 0
+			for _, v := range cnt.Faults {
+				injected += v
+			}
+			if tc.key != "" && cnt.Faults[tc.key] == 0 || tc.faults.Latency == 0 && injected == 0 {
+				t.Fatalf("no fault injected: %+v", cnt.Faults)
+			}
+			if tc.key == "duplicate" && st.Duplicates == 0 {
+				t.Fatalf("duplicates not reported: %+v", st)
+			}
+			t.Logf("pages %d, retries %d, faults %v, tokens %d", st.Pages, st.Retries, cnt.Faults, cnt.TokensIssued)
+			f.assertNoSecrets(t)
+		})
+	}
+}
+
+// A failed page is retried at its own URL: the first page is fetched once.
+func TestFailedPageRetriedInPlace(t *testing.T) {
+	f := newFixture(t, 3000, neosim.Options{PageSize: 500})
+	var first atomic.Int32
+	var n atomic.Int32
+	f.srv.Config.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.HasSuffix(r.URL.Path, "AuditLogRecords") {
+			if r.URL.Query().Get("$skiptoken") == "" {
+				first.Add(1)
+			}
+			if r.URL.Query().Get("$skiptoken") == "2000" && n.Add(1) <= 3 {
+				http.Error(w, "busy", http.StatusServiceUnavailable)
+				return
+			}
+		}
+		f.sim.ServeHTTP(w, r)
+	})
+	got, st, err := f.fetch(t, f.client(t, f.config()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.assertExact(t, got)
+	if first.Load() != 1 || st.Retries != 3 {
+		t.Fatalf("first page fetched %d times, %d retries; want 1 and 3", first.Load(), st.Retries)
+	}
+}
+
+func TestRetryAfterHonoured(t *testing.T) {
+	for _, ra := range []struct {
+		header string
+		min    time.Duration
+	}{
+		{"7", 7 * time.Second},
+		{time.Now().Add(20 * time.Second).UTC().Format(http.TimeFormat), 15 * time.Second},
+		{"999999999", odata.MaxRetryAfter},
+	} {
+		t.Run(ra.header, func(t *testing.T) {
+			f := newFixture(t, 300, neosim.Options{})
+			var calls atomic.Int32
+			f.srv.Config.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				if strings.HasSuffix(r.URL.Path, "AuditLogRecords") && calls.Add(1) == 1 {
+					w.Header().Set("Retry-After", ra.header)
+					http.Error(w, "slow down", http.StatusTooManyRequests)
+					return
+				}
+				f.sim.ServeHTTP(w, r)
+			})
+			var slept []time.Duration
+			cfg := f.config()
+			cfg.MaxElapsed = time.Hour
+			cfg.Sleep = func(_ context.Context, d time.Duration) error { slept = append(slept, d); return nil }
+			if _, _, err := f.fetch(t, f.client(t, cfg)); err != nil {
+				t.Fatal(err)
+			}
+			if len(slept) != 1 || slept[0] < ra.min || slept[0] > odata.MaxRetryAfter {
+				t.Fatalf("slept %v; want one wait of at least %v, at most %v", slept, ra.min, odata.MaxRetryAfter)
+			}
+		})
+	}
+}
+
+func TestGiveUpAfterMaxElapsed(t *testing.T) {
+	f := newFixture(t, 300, neosim.Options{})
+	f.sim.SetFaults(neosim.Faults{Rate5xx: 1, RetryAfter: "0"})
+	cfg := f.config()
+	cfg.MaxElapsed = 50 * time.Millisecond
+	_, _, err := f.fetch(t, f.client(t, cfg))
+	if err == nil || errclass.Classify(err) != errclass.Retryable || !strings.Contains(err.Error(), "giving up") || !strings.Contains(err.Error(), "fetch page 1 of window abc123xyz") {
+		t.Fatalf("got %v (%v)", err, errclass.Classify(err))
+	}
+}
+
+func TestTokenRenewedBeforeExpiry(t *testing.T) {
+	var mu sync.Mutex
+	now := time.Date(2026, 11, 24, 12, 0, 0, 0, time.UTC)
+	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
+	f := newFixture(t, 3000, neosim.Options{Now: clock, PageSize: 500})
+	cfg := f.config()
+	cfg.Now = clock
+	c := f.client(t, cfg)
+	pages := 0
+	_, err := c.Fetch(context.Background(), f.win, func(*audit.Record) error {
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if f.sim.Counters().TokensIssued != 1 {
+		t.Fatal("want one token")
+	}
+	// Each fetch advances the clock 10 minutes: the 1500 s token must be
+	// renewed before the server sees it expired, without a single 401.
+	for i := 0; i < 6; i++ {
+		mu.Lock()
+		now = now.Add(10 * time.Minute)
+		mu.Unlock()
+		if _, err := c.Fetch(context.Background(), f.win, func(*audit.Record) error { pages++; return nil }); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := f.sim.Counters().TokensIssued; n < 3 || n > 4 {
+		t.Fatalf("%d tokens issued over 60 minutes of 25-minute tokens", n)
+	}
+	if strings.Contains(f.logs.String(), "401") {
+		t.Fatalf("token was used after expiry:\n%s", f.logs.String())
+	}
+}
+
+func TestTokenErrors(t *testing.T) {
+	t.Run("wrong secret is an auth error that names the fix", func(t *testing.T) {
+		f := newFixture(t, 300, neosim.Options{})
+		cfg := f.config()
+		cfg.ClientSecret = "wrong-" + clientSecret
+		_, _, err := f.fetch(t, f.client(t, cfg))
+		if errclass.Classify(err) != errclass.Auth || !strings.Contains(err.Error(), "client_secret") || strings.Contains(err.Error(), "wrong-") {
+			t.Fatalf("got %v (%v)", err, errclass.Classify(err))
+		}
+		if n := f.sim.Counters().TokenRequests; n != 1 {
+			t.Fatalf("rejected credentials retried: %d token requests", n)
+		}
+		f.assertNoSecrets(t, err.Error())
+	})
+	t.Run("throttled token endpoint retried at most twice", func(t *testing.T) {
+		f := newFixture(t, 300, neosim.Options{})
+		f.sim.SetFaults(neosim.Faults{Token429: 2})
+		if _, _, err := f.fetch(t, f.client(t, f.config())); err != nil {
+			t.Fatal(err)
+		}
+		if n := f.sim.Counters().TokenRequests; n != 3 {
+			t.Fatalf("%d token requests, want 3", n)
+		}
+		f2 := newFixture(t, 300, neosim.Options{})
+		f2.sim.SetFaults(neosim.Faults{Token429: 5})
+		err := f2.client(t, f2.config()).Token(context.Background())
+		if err == nil || errclass.Classify(err) != errclass.Retryable || !strings.Contains(err.Error(), "get token: HTTP 429") {
+			t.Fatalf("got %v", err)
+		}
+		if n := f2.sim.Counters().TokenRequests; n != 3 {
+			t.Fatalf("%d token requests, want 3 (one try, two retries)", n)
+		}
+	})
+	t.Run("bad token responses", func(t *testing.T) {
+		for _, body := range []string{`{"token_type":"Bearer","expires_in":1500}`, `{"access_token":"x","token_type":"Bearer","expires_in":0}`, `{"access_token":"x","token_type":"Bearer","expires_in":-5}`, `{"access_token":"x","token_type":"Bearer"}`, `{"access_token":"x","token_type":"MAC","expires_in":1500}`} {
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				w.Header().Set("Content-Type", "application/json")
+				fmt.Fprint(w, body)
+			}))
+			c, err := odata.New(odata.Config{APIURL: srv.URL, Account: account, ClientID: "x", ClientSecret: "y", InitialBackoff: time.Millisecond}, zerolog.Nop())
+			if err != nil {
+				t.Fatal(err)
+			}
+			err = c.Token(context.Background())
+			srv.Close()
+			if err == nil || errclass.Classify(err) != errclass.Permanent {
+				t.Errorf("%s: got %v (%v), want a permanent error", body, err, errclass.Classify(err))
+			}
+		}
+	})
+}
+
+func TestAPIErrors(t *testing.T) {
+	cases := []struct {
+		name   string
+		status int
+		body   string
+		class  errclass.Class
+		msg    string
+	}{
+		{"bad request", 400, `{"error":{"code":"400","message":"The property 'Foo' cannot be used in $filter"}}`, errclass.Permanent, "The property 'Foo' cannot be used"},
+		{"forbidden", 403, `{"error":{"code":"403","message":"Access denied"}}`, errclass.Auth, "Read Audit Logs"},
+		{"not found", 404, `{"error":{"code":"404","message":"Not found"}}`, errclass.Permanent, "technical name"},
+		{"unauthorized twice", 401, `{"error":{"code":"401","message":"Invalid access token"}}`, errclass.Auth, "freshly issued token"},
+		{"conflict", 409, `oops`, errclass.Permanent, "HTTP 409: oops"},
+		{"redirect", 302, ``, errclass.Permanent, "redirect"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			f := newFixture(t, 300, neosim.Options{})
+			var apiCalls atomic.Int32
+			f.srv.Config.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				if strings.HasSuffix(r.URL.Path, "AuditLogRecords") {
+					apiCalls.Add(1)
+					if tc.status == 302 {
+						w.Header().Set("Location", "https://evil.example/")
+					}
+					w.WriteHeader(tc.status)
+					fmt.Fprint(w, tc.body)
+					return
+				}
+				f.sim.ServeHTTP(w, r)
+			})
+			_, _, err := f.fetch(t, f.client(t, f.config()))
+			if err == nil || errclass.Classify(err) != tc.class || !strings.Contains(err.Error(), tc.msg) {
+				t.Fatalf("got %v (%v); want %v containing %q", err, errclass.Classify(err), tc.class, tc.msg)
+			}
+			want := int32(1)
+			if tc.status == 401 {
+				want = 2 // one renewal
+			}
+			if apiCalls.Load() != want {
+				t.Fatalf("%d API calls, want %d", apiCalls.Load(), want)
+			}
+			f.assertNoSecrets(t, err.Error())
+		})
+	}
+	t.Run("forbidden account from the simulator", func(t *testing.T) {
+		f := newFixture(t, 300, neosim.Options{})
+		cfg := f.config()
+		cfg.Account = "someoneelse"
+		_, _, err := f.fetch(t, f.client(t, cfg))
+		if errclass.Classify(err) != errclass.Auth || !strings.Contains(err.Error(), "someoneelse") {
+			t.Fatalf("got %v", err)
+		}
+	})
+	t.Run("bad user filter", func(t *testing.T) {
+		f := newFixture(t, 300, neosim.Options{})
+		cfg := f.config()
+		cfg.Filter = "Message eq 'x'"
+		_, _, err := f.fetch(t, f.client(t, cfg))
+		if errclass.Classify(err) != errclass.Permanent || !strings.Contains(err.Error(), `"Message" cannot be used`) {
+			t.Fatalf("got %v", err)
+		}
+	})
+}
+
+func TestUserFilterANDed(t *testing.T) {
+	f := newFixture(t, 3000, neosim.Options{})
+	cfg := f.config()
+	cfg.Filter = "Category eq 'audit.configuration' or User eq ''"
+	got, _, err := f.fetch(t, f.client(t, cfg))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := 0
+	for _, r := range f.sim.Records(account, f.win.Start, f.win.End) {
+		if r.Category == "audit.configuration" || r.User == "" {
+			want++
+		}
+	}
+	if len(got) != want || want == 0 {
+		t.Fatalf("got %d records, want %d", len(got), want)
+	}
+	for _, r := range got {
+		if r.Category != "audit.configuration" && r.User != "" {
+			t.Fatalf("record %+v does not match the filter", r)
+		}
+	}
+}
+
+// nextLinks that point at another origin are re-based: the other origin
+// never sees a request, let alone the token.
+func TestForeignNextLinkNeverReceivesToken(t *testing.T) {
+	var hits atomic.Int32
+	evil := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { hits.Add(1) }))
+	defer evil.Close()
+	f := newFixture(t, 3000, neosim.Options{PageSize: 300})
+	f.sim.SetFaults(neosim.Faults{ForeignOrigin: evil.URL})
+	got, st, err := f.fetch(t, f.client(t, f.config()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.assertExact(t, got)
+	if hits.Load() != 0 || st.Pages < 5 {
+		t.Fatalf("foreign origin got %d requests over %d pages", hits.Load(), st.Pages)
+	}
+}
+
+func TestNextLinkLoopAndHostileLinks(t *testing.T) {
+	cases := map[string]string{
+		"loop":        `{"value":[],"@odata.nextLink":"http://localhost:8001/auditlog/v1/accounts/abc123xyz/AuditLogRecords?$skiptoken=1"}`,
+		"file scheme": `{"value":[],"@odata.nextLink":"file:///etc/passwd"}`,
+		"other path":  `{"value":[],"@odata.nextLink":"https://evil.example/steal"}`,
+		"endless":     `{"@odata.count":1,"value":[],"@odata.nextLink":"AuditLogRecords?$skiptoken=%d"}`,
+	}
+	for name, body := range cases {
+		t.Run(name, func(t *testing.T) {
+			f := newFixture(t, 300, neosim.Options{})
+			var n atomic.Int32
+			f.srv.Config.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				if strings.HasSuffix(r.URL.Path, "AuditLogRecords") {
+					i := n.Add(1)
+					if i > 50 {
+						t.Error("client kept paging")
+						http.Error(w, "stop", 400)
+						return
+					}
+					b := body
+					if strings.Contains(b, "%d") {
+						b = fmt.Sprintf(b, i)
+					}
+					fmt.Fprint(w, b)
+					return
+				}
+				f.sim.ServeHTTP(w, r)
+			})
+			_, _, err := f.fetch(t, f.client(t, f.config()))
+			if err == nil || errclass.Classify(err) != errclass.Permanent {
+				t.Fatalf("got %v", err)
+			}
+			t.Log(err)
+		})
+	}
+}
+
+// Records that disappear while paging (retention, a skipping server) make
+// the window fail instead of silently coming out short.
+func TestShortWindowFailsLoudly(t *testing.T) {
+	f := newFixture(t, 300, neosim.Options{})
+	f.srv.Config.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.HasSuffix(r.URL.Path, "AuditLogRecords") {
+			fmt.Fprint(w, `{"@odata.count":3,"value":[{"Uuid":"a","Time":"2026-11-24T10.00.00.000+0000"},{"Uuid":"a","Time":"2026-11-24T10.00.00.000+0000"}]}`)
+			return
+		}
+		f.sim.ServeHTTP(w, r)
+	})
+	cfg := f.config()
+	_, _, err := f.fetch(t, f.client(t, cfg))
+	if err == nil || !strings.Contains(err.Error(), "counted 3 records") {
+		t.Fatalf("got %v", err)
+	}
+}
+
+func TestEmitErrorStopsFetch(t *testing.T) {
+	f := newFixture(t, 3000, neosim.Options{})
+	boom := errors.New("sink full")
+	n := 0
+	_, err := f.client(t, f.config()).Fetch(context.Background(), f.win, func(*audit.Record) error {
+		n++
+		if n == 10 {
+			return boom
+		}
+		return nil
+	})
+	if !errors.Is(err, boom) || n != 10 {
+		t.Fatalf("got %v after %d records", err, n)
+	}
+}
+
+func TestCancelStopsFetch(t *testing.T) {
+	f := newFixture(t, 3000, neosim.Options{})
+	f.sim.SetFaults(neosim.Faults{Latency: 50 * time.Millisecond})
+	ctx, cancel := context.WithTimeout(context.Background(), 80*time.Millisecond)
+	defer cancel()
+	_, err := f.client(t, f.config()).Fetch(ctx, f.win, func(*audit.Record) error { return nil })
+	if !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("got %v", err)
+	}
+}
+
+func TestAPIURLValidation(t *testing.T) {
+	for _, u := range []string{"", "api.hana.ondemand.com", "ftp://api.hana.ondemand.com", "http://api.hana.ondemand.com", "https://u:p@api.hana.ondemand.com", "https://api.hana.ondemand.com?x=1", "http://10.0.0.1"} {
+		if _, err := odata.ParseAPIURL(u); err == nil {
+			t.Errorf("ParseAPIURL(%q) accepted", u)
+		}
+	}
+	for _, u := range []string{"https://api.hana.ondemand.com", "http://127.0.0.1:8001", "http://localhost:8001", "http://[::1]:9"} {
+		if _, err := odata.ParseAPIURL(u); err != nil {
+			t.Errorf("ParseAPIURL(%q): %v", u, err)
+		}
+	}
+}

@@ -1,0 +1,226 @@
+package neosim
+
+import (
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/auditlog-exporter/auditlog-exporter/audit"
+)
+
+func rec(uuid string, t time.Time, user, cat, app string) *stored {
+	return &stored{rec: audit.Record{UUID: uuid, Time: t, User: user, Category: cat, Application: app}}
+}
+
+func TestParseFilter(t *testing.T) {
+	t0 := time.Date(2017, 12, 30, 17, 13, 22, 0, time.UTC)
+	r := rec("u", t0.Add(500*time.Millisecond), "O'Brien on behalf of B", "audit.data-access", "app")
+	tests := []struct {
+		filter string
+		match  bool
+		err    string
+	}{
+		// The documented example.
+		{"(Time le '2017-12-30T17.13.22' or Time eq '2017-12-30T17.13.22') and User eq 'O''Brien on behalf of B'", false, ""},
+		{"Time ge '2017-12-30T17.13.22' and Time lt '2017-12-30T17.13.23'", true, ""},
+		{"Time gt '2017-12-30T17.13.22'", true, ""},
+		{"Time le '2017-12-30T17.13.22'", false, ""},
+		{"Category eq 'audit.data-access' and Application ne 'x'", true, ""},
+		{"not (Category eq 'audit.data-access')", false, ""},
+		{"User eq 'x' or (Application eq 'app' and Category ge 'audit')", true, ""},
+		{"Message eq 'x'", false, `"Message" cannot be used`},
+		{"Time eq '2017-12-30T17:13:22'", false, "format yyyy-mm-ddThh.MM.ss"},
+		{"User like 'x'", false, `operator "like"`},
+		{"User eq x", false, "string literal"},
+		{"(User eq 'x'", false, "missing ')'"},
+		{"User eq 'x", false, "unterminated"},
+		{"User eq 'x' and", false, "ends where"},
+		{"User eq 'x' 'y'", false, "at the end"},
+		{"", false, "empty"},
+		{"'x' eq User", false, "property name"},
+		{"startswith(User,'x')", false, "cannot be used"},
+	}
+	for _, tt := range tests {
+		n, err := parseFilter(tt.filter)
+		if tt.err != "" {
+			if err == nil || !strings.Contains(err.Error(), tt.err) {
+				t.Errorf("parseFilter(%q) error %v, want %q", tt.filter, err, tt.err)
+			}
+			continue
+		}
+		if err != nil {
+			t.Errorf("parseFilter(%q): %v", tt.filter, err)
+			continue
+		}
+		if got := n.eval(r); got != tt.match {
+			t.Errorf("%q matched %v, want %v", tt.filter, got, tt.match)
+		}
+	}
+}
+
+func FuzzParseFilter(f *testing.F) {
+	f.Add("(Time le '2017-12-30T17.13.22' or Time eq '2017-12-30T17.13.22') and User eq 'u'")
+	f.Add("not not (Category ne 'a''b')")
+	f.Fuzz(func(t *testing.T, s string) {
+		n, err := parseFilter(s)
+		if err == nil {
+			n.eval(rec("u", time.Unix(0, 0).UTC(), "", "", ""))
+			timeBounds(n)
+		}
+	})
+}
+
+func get(t *testing.T, h http.Handler, target, token string) (int, map[string]any) {
+	t.Helper()
+	req := httptest.NewRequest(http.MethodGet, target, nil)
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	w := httptest.NewRecorder()
+	h.ServeHTTP(w, req)
+	var body map[string]any
+	b, _ := io.ReadAll(w.Body)
+	if err := json.Unmarshal(b, &body); err != nil {
+		t.Fatalf("%s: body %q is not JSON", target, b)
+	}
+	return w.Code, body
+}
+
+func getToken(t *testing.T, s *Server) string {
+	req := httptest.NewRequest(http.MethodPost, "/oauth2/apitoken/v1?grant_type=client_credentials", nil)
+	req.Header.Set("Authorization", BasicAuthHeader("id", "secret"))
+	w := httptest.NewRecorder()
+	s.ServeHTTP(w, req)
+	var tok struct {
+		AccessToken string `json:"access_token"`
+		TokenType   string `json:"token_type"`
+		ExpiresIn   int    `json:"expires_in"`
+	}
+	if err := json.Unmarshal(w.Body.Bytes(), &tok); err != nil || w.Code != 200 || tok.TokenType != "Bearer" || tok.ExpiresIn != 1500 {
+		t.Fatalf("token response %d %s", w.Code, w.Body)
+	}
+	return tok.AccessToken
+}
+
+func TestPagingCountTopSkip(t *testing.T) {
+	s := New(Options{Accounts: []string{"acct"}, ClientID: "id", ClientSecret: "secret", PageSize: 10})
+	from := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	recs, _ := Generate(GenOptions{Account: "acct", From: from, To: from.Add(time.Hour), PerHour: 35, Seed: 1})
+	s.Add(nil, recs...)
+	tok := getToken(t, s)
+	base := "/auditlog/v1/accounts/acct/AuditLogRecords"
+
+	code, body := get(t, s, base+"?$count=true", tok)
+	if code != 200 || body["@odata.count"].(float64) != 35 || len(body["value"].([]any)) != 10 {
+		t.Fatalf("first page: %d %v", code, body["@odata.count"])
+	}
+	link := body["@odata.nextLink"].(string)
+	if !strings.HasPrefix(link, "http://localhost:8001"+base+"?") || !strings.Contains(link, "%24skiptoken=10") {
+		t.Fatalf("nextLink %q", link)
+	}
+	// Follow the links: 35 distinct records, not in time order.
+	seen := map[string]bool{}
+	var times []string
+	for link != "" {
+		u, _ := url.Parse(link)
+		_, body = get(t, s, u.RequestURI(), tok)
+		for _, v := range body["value"].([]any) {
+			m := v.(map[string]any)
+			seen[m["Uuid"].(string)] = true
+			times = append(times, m["Time"].(string))
+		}
+		link, _ = body["@odata.nextLink"].(string)
+	}
+	_, first := get(t, s, base, tok)
+	for _, v := range first["value"].([]any) {
+		m := v.(map[string]any)
+		seen[m["Uuid"].(string)] = true
+		times = append(times, m["Time"].(string))
+	}
+	if len(seen) != 35 {
+		t.Fatalf("%d distinct records via nextLinks, want 35", len(seen))
+	}
+	sorted := true
+	for i := 1; i < len(times); i++ {
+		if times[i] < times[i-1] {
+			sorted = false
+		}
+	}
+	if sorted {
+		t.Fatal("records came in time order")
+	}
+	_, body = get(t, s, base+"?$top=5&$skip=30", tok)
+	if len(body["value"].([]any)) != 5 || body["@odata.nextLink"] != nil {
+		t.Fatalf("$top/$skip: %v", body)
+	}
+	for _, bad := range []string{"?$orderby=Time", "?$top=-1", "?$count=yes", "?$filter=Foo%20eq%20'x'"} {
+		code, body := get(t, s, base+bad, tok)
+		if code != 400 || body["error"] == nil {
+			t.Fatalf("%s: %d %v", bad, code, body)
+		}
+	}
+	if code, _ := get(t, s, base, ""); code != 401 {
+		t.Fatalf("no token: %d", code)
+	}
+	if code, _ := get(t, s, "/auditlog/v1/accounts/other/AuditLogRecords", tok); code != 403 {
+		t.Fatalf("other account: %d", code)
+	}
+}
+
+func TestLateRecordsBecomeVisible(t *testing.T) {
+	now := time.Date(2026, 1, 1, 1, 0, 0, 0, time.UTC)
+	s := New(Options{Accounts: []string{"acct"}, ClientID: "id", ClientSecret: "secret", Now: func() time.Time { return now }})
+	from := now.Add(-time.Hour)
+	recs, vis := Generate(GenOptions{Account: "acct", From: from, To: now, PerHour: 2000, Seed: 2, LateFraction: 0.2})
+	s.Add(vis, recs...)
+	visible := len(s.Records("acct", from, now))
+	if visible >= len(recs) || visible < len(recs)/2 {
+		t.Fatalf("%d of %d visible now", visible, len(recs))
+	}
+	now = now.Add(time.Hour)
+	if got := len(s.Records("acct", from, from.Add(time.Hour))); got != len(recs) {
+		t.Fatalf("%d of %d visible an hour later", got, len(recs))
+	}
+}
+
+func TestGeneratedDataIsRealistic(t *testing.T) {
+	from := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	recs, _ := Generate(GenOptions{Account: "acct", From: from, To: from.Add(2 * time.Hour), PerHour: 2000, Seed: 9})
+	cats, behalf, multiline, unicode, long, inst, size := map[string]bool{}, 0, 0, 0, 0, 0, 0
+	for _, r := range recs {
+		cats[r.Category] = true
+		if strings.Contains(r.User, "on behalf of") {
+			behalf++
+		}
+		if strings.Contains(r.Message, "\n") {
+			multiline++
+		}
+		if strings.ContainsAny(r.Message, "üöß顧💰") {
+			unicode++
+		}
+		if len(r.Message) > 4000 {
+			long++
+		}
+		if r.InstanceID != nil {
+			inst++
+		}
+		var sb strings.Builder
+		writeRecord(&sb, &r)
+		size += sb.Len()
+	}
+	if len(cats) < 6 || behalf == 0 || multiline == 0 || unicode == 0 || long == 0 || inst == 0 {
+		t.Fatalf("categories %v, behalf %d, multiline %d, unicode %d, long %d, instance %d", cats, behalf, multiline, unicode, long, inst)
+	}
+	if avg := size / len(recs); avg < 400 || avg > 1200 {
+		t.Fatalf("average record size %d bytes", avg)
+	}
+	again, _ := Generate(GenOptions{Account: "acct", From: from, To: from.Add(2 * time.Hour), PerHour: 2000, Seed: 9})
+	if !again[17].Equal(&recs[17]) {
+		t.Fatal("same seed, different data")
+	}
+}
