@@ -1,0 +1,156 @@
+package sinks_test
+
+import (
+	"bytes"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/auditlog-exporter/auditlog-exporter/audit"
+	"github.com/auditlog-exporter/auditlog-exporter/sinks"
+	"github.com/auditlog-exporter/auditlog-exporter/sinks/sinktest"
+)
+
+func fileHarness(format sinks.JSONL) sinktest.Harness {
+	return sinktest.Harness{
+		New: func(t *testing.T) sinks.Sink { return sinks.NewFile(t.TempDir(), format) },
+		Read: func(t *testing.T, s sinks.Sink, w audit.Window) ([]audit.Record, bool) {
+			f, err := os.Open(s.(*sinks.FileSink).Path(w))
+			if os.IsNotExist(err) {
+				return nil, false
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer f.Close()
+			var out []audit.Record
+			if err := sinks.ReadJSONL(f, format.Gzip, func(r audit.Record) error { out = append(out, r); return nil }); err != nil {
+				t.Fatal(err)
+			}
+			return out, true
+		},
+		List: func(t *testing.T, s sinks.Sink) []string {
+			root := strings.TrimSuffix(strings.TrimPrefix(s.Name(), "file:"), " "+format.Ext())
+			var names []string
+			err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+				if err == nil && !d.IsDir() {
+					rel, _ := filepath.Rel(root, p)
+					names = append(names, filepath.ToSlash(rel))
+				}
+				return err
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			return names
+		},
+	}
+}
+
+func TestFileJSONL(t *testing.T)     { sinktest.Run(t, fileHarness(sinks.JSONL{})) }
+func TestFileJSONLGzip(t *testing.T) { sinktest.Run(t, fileHarness(sinks.JSONL{Gzip: true})) }
+
+func TestObjectName(t *testing.T) {
+	w := audit.Window{Account: "abc123xyz", Start: time.Date(2026, 11, 24, 10, 0, 0, 0, time.UTC), End: time.Date(2026, 11, 24, 11, 0, 0, 0, time.UTC)}
+	if got := sinks.ObjectName(w, "parquet"); got != "account=abc123xyz/date=2026-11-24/abc123xyz_20261124T100000Z_20261124T110000Z.parquet" {
+		t.Fatalf("ObjectName = %s", got)
+	}
+}
+
+func TestFileModes(t *testing.T) {
+	dir := t.TempDir()
+	s := sinks.NewFile(filepath.Join(dir, "out"), sinks.JSONL{})
+	w := sinktest.Window("acct", 0)
+	wr, err := s.Open(t.Context(), w)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := wr.Commit(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	fi, err := os.Stat(s.Path(w))
+	if err != nil || fi.Mode().Perm() != 0o600 {
+		t.Fatalf("file mode %v, %v", fi.Mode(), err)
+	}
+	di, _ := os.Stat(filepath.Dir(s.Path(w)))
+	if di.Mode().Perm() != 0o700 {
+		t.Fatalf("dir mode %v", di.Mode())
+	}
+}
+
+// A temporary file left by a killed run is removed by the next export of
+// the same window.
+func TestStaleTempFileRemoved(t *testing.T) {
+	dir := t.TempDir()
+	s := sinks.NewFile(dir, sinks.JSONL{})
+	w := sinktest.Window("acct", 0)
+	final := s.Path(w)
+	os.MkdirAll(filepath.Dir(final), 0o700)
+	stale := filepath.Join(filepath.Dir(final), "."+filepath.Base(final)+".tmp-deadbeef0000")
+	os.WriteFile(stale, []byte("partial"), 0o600)
+	wr, err := s.Open(t.Context(), w)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(stale); !os.IsNotExist(err) {
+		t.Fatal("stale temp file still there")
+	}
+	wr.Abort()
+}
+
+// The JSON lines golden file pins the exact output format.
+func TestJSONLGolden(t *testing.T) {
+	id := "i-1"
+	recs := []audit.Record{
+		{UUID: "3b8a8b-16247c70836-8", Time: time.Date(2018, 3, 21, 9, 0, 40, 572999999, time.UTC), Category: "audit.data-access", User: "A on behalf of B", Tenant: "t", Account: "abc", Application: "app",
+			Message: "Read \"x\"\nline2 \u00fc \u2028 <tag> & \x01", FormatVersion: "2.2"},
+		{UUID: "u2", Time: time.Date(2018, 3, 21, 9, 0, 41, 0, time.UTC), Category: "audit.configuration", User: "", InstanceID: &id, FormatVersion: "2.2"},
+	}
+	var buf bytes.Buffer
+	enc, _ := sinks.JSONL{}.NewEncoder(&buf, audit.Window{})
+	for i := range recs {
+		if err := enc.Encode(&recs[i]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	enc.Close()
+	golden := filepath.Join("testdata", "records.jsonl")
+	if os.Getenv("UPDATE_GOLDEN") != "" {
+		os.MkdirAll("testdata", 0o755)
+		os.WriteFile(golden, buf.Bytes(), 0o644)
+	}
+	want, err := os.ReadFile(golden)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(buf.Bytes(), want) {
+		t.Fatalf("output differs from %s:\n%s\nwant\n%s", golden, buf.Bytes(), want)
+	}
+	var back []audit.Record
+	if err := sinks.ReadJSONL(bytes.NewReader(want), false, func(r audit.Record) error { back = append(back, r); return nil }); err != nil {
+		t.Fatal(err)
+	}
+	recs[0].Time = recs[0].Time.Truncate(time.Millisecond)
+	for i := range recs {
+		if !back[i].Equal(&recs[i]) {
+			t.Fatalf("round trip %d: %+v", i, back[i])
+		}
+	}
+}
+
+func TestReadJSONLRejects(t *testing.T) {
+	for _, in := range []string{
+		`{"uuid":"a","time":"2018-03-21T09:00:40.572Z"}`,                     // no newline
+		`{"uuid":"a","time":"2018-03-21T09:00:40Z","extra":1}` + "\n",        // unknown field
+		`{"uuid":"a","time":"yesterday"}` + "\n",                             // bad time
+		`not json` + "\n",                                                    // garbage
+		`{"uuid":"a","time":"2018-03-21T09:00:40.572Z"} {"uuid":"b"}` + "\n", // two objects
+	} {
+		if err := sinks.ReadJSONL(strings.NewReader(in), false, func(audit.Record) error { return nil }); err == nil {
+			t.Errorf("ReadJSONL(%q) accepted", in)
+		}
+	}
+}

@@ -1,0 +1,63 @@
+// Package sinks writes exported windows. A Sink is a format (JSON lines,
+// ...) on a destination (a local directory, ...). Each window is written to
+// one object whose name depends only on account, window and format, and is
+// invisible until Commit: re-exporting a window replaces it, never adds a
+// second copy.
+package sinks
+
+import (
+	"context"
+	"io"
+	"path"
+	"time"
+
+	"github.com/auditlog-exporter/auditlog-exporter/audit"
+)
+
+// Sink opens windows for writing.
+type Sink interface {
+	// Name identifies the sink in logs and errors ("file:./out jsonl").
+	Name() string
+	// Open starts writing window w. Nothing is visible to readers until
+	// Commit succeeds. Cancelling ctx aborts the write.
+	Open(ctx context.Context, w audit.Window) (Writer, error)
+}
+
+// Writer receives one window's records.
+type Writer interface {
+	// Write appends r. r may be reused by the caller after Write returns.
+	Write(r *audit.Record) error
+	// Commit makes the window visible under its deterministic name,
+	// replacing an earlier export of the same window. It fails, committing
+	// nothing, when ctx is done.
+	Commit(ctx context.Context) error
+	// Abort discards everything written. It is safe to call after Commit
+	// (it then does nothing) and more than once.
+	Abort() error
+}
+
+// Format encodes records into a byte stream.
+type Format interface {
+	// Ext is the file extension without a dot ("jsonl", "jsonl.gz").
+	Ext() string
+	// NewEncoder starts an encoding into w.
+	NewEncoder(w io.Writer, win audit.Window) (Encoder, error)
+}
+
+// Encoder writes records; Close flushes what the format keeps buffered
+// (a gzip trailer, a Parquet footer) but does not close the underlying writer.
+type Encoder interface {
+	Encode(r *audit.Record) error
+	Close() error
+}
+
+// ObjectName is the deterministic name of a window's output, relative to a
+// sink's path or prefix:
+//
+//	account=<account>/date=<YYYY-MM-DD>/<account>_<start>_<end>.<ext>
+func ObjectName(w audit.Window, ext string) string {
+	const stamp = "20060102T150405Z"
+	s, e := w.Start.UTC(), w.End.UTC()
+	return path.Join("account="+w.Account, "date="+s.Format(time.DateOnly),
+		w.Account+"_"+s.Format(stamp)+"_"+e.Format(stamp)+"."+ext)
+}

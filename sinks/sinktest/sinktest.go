@@ -1,0 +1,260 @@
+// Package sinktest is the conformance suite every sink must pass, run
+// against the sink's real backend.
+package sinktest
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/auditlog-exporter/auditlog-exporter/audit"
+	"github.com/auditlog-exporter/auditlog-exporter/sinks"
+)
+
+// Harness connects the suite to one sink implementation.
+type Harness struct {
+	// New returns a fresh sink with nothing committed.
+	New func(t *testing.T) sinks.Sink
+	// Read returns the records committed for w in s, in file order, and
+	// whether an object for w exists at all.
+	Read func(t *testing.T, s sinks.Sink, w audit.Window) ([]audit.Record, bool)
+	// List returns every object name a reader of the destination would see
+	// (Hive-style readers skip names starting with '.' or '_').
+	List func(t *testing.T, s sinks.Sink) []string
+}
+
+var start = time.Date(2026, 11, 24, 10, 0, 0, 0, time.UTC)
+
+// Window returns the i-th hourly test window of account.
+func Window(account string, i int) audit.Window {
+	s := start.Add(time.Duration(i) * time.Hour)
+	return audit.Window{Account: account, Start: s, End: s.Add(time.Hour)}
+}
+
+// Records returns n records inside w with awkward content: quotes,
+// newlines, Unicode, empty users, null and set instance ids.
+func Records(w audit.Window, n int, tag string) []audit.Record {
+	out := make([]audit.Record, n)
+	for i := range out {
+		r := audit.Record{
+			UUID:          fmt.Sprintf("%s-%06d", tag, i),
+			Time:          w.Start.Add(time.Duration(i) * (w.End.Sub(w.Start) / time.Duration(n+1))).Truncate(time.Millisecond),
+			Category:      []string{"audit.security-events", "audit.data-access.my-sub", "audit.configuration"}[i%3],
+			User:          []string{"", "A on behalf of B", "Jürgen \"JM\" Müller"}[i%3],
+			Tenant:        "tenant-1",
+			Account:       w.Account,
+			Application:   "app",
+			Message:       fmt.Sprintf("msg %d: {\"k\":\"v\"}\nline two\ttab \\ 日本語 😀 \u2028", i),
+			FormatVersion: "2.2",
+		}
+		if i%4 == 0 {
+			id := fmt.Sprintf("inst-%d", i)
+			r.InstanceID = &id
+		}
+		out[i] = r
+	}
+	return out
+}
+
+func write(t *testing.T, s sinks.Sink, w audit.Window, recs []audit.Record) sinks.Writer {
+	t.Helper()
+	wr, err := s.Open(context.Background(), w)
+	if err != nil {
+		t.Fatalf("Open(%v): %v", w, err)
+	}
+	for i := range recs {
+		if err := wr.Write(&recs[i]); err != nil {
+			t.Fatalf("Write: %v", err)
+		}
+	}
+	return wr
+}
+
+func assertRecords(t *testing.T, got, want []audit.Record) {
+	t.Helper()
+	if len(got) != len(want) {
+		t.Fatalf("read %d records, want %d", len(got), len(want))
+	}
+	for i := range want {
+		if !got[i].Equal(&want[i]) {
+			t.Fatalf("record %d:\n got %+v\nwant %+v", i, got[i], want[i])
+		}
+	}
+}
+
+func visible(names []string) []string {
+	var out []string
+	for _, n := range names {
+		base := n[strings.LastIndex(n, "/")+1:]
+		if !strings.HasPrefix(base, ".") && !strings.HasPrefix(base, "_") {
+			out = append(out, n)
+		}
+	}
+	return out
+}
+
+// Run runs the suite.
+func Run(t *testing.T, h Harness) {
+	t.Run("CommitRoundTrip", func(t *testing.T) {
+		s := h.New(t)
+		w := Window("acct1", 0)
+		recs := Records(w, 2500, "rt")
+		wr := write(t, s, w, recs)
+		if err := wr.Commit(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		if err := wr.Abort(); err != nil {
+			t.Fatalf("Abort after Commit: %v", err)
+		}
+		got, ok := h.Read(t, s, w)
+		if !ok {
+			t.Fatal("committed window not found")
+		}
+		assertRecords(t, got, recs)
+		names := visible(h.List(t, s))
+		want := sinks.ObjectName(w, "")
+		want = want[:len(want)-1]
+		if len(names) != 1 || !strings.Contains(names[0], want) {
+			t.Fatalf("visible objects %v, want one named like %s*", names, want)
+		}
+	})
+	t.Run("InvisibleUntilCommit", func(t *testing.T) {
+		s := h.New(t)
+		w := Window("acct1", 1)
+		wr := write(t, s, w, Records(w, 100, "inv"))
+		if _, ok := h.Read(t, s, w); ok {
+			t.Fatal("window visible before Commit")
+		}
+		if names := visible(h.List(t, s)); len(names) != 0 {
+			t.Fatalf("objects visible before Commit: %v", names)
+		}
+		if err := wr.Commit(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		if _, ok := h.Read(t, s, w); !ok {
+			t.Fatal("window not visible after Commit")
+		}
+	})
+	t.Run("AbortLeavesNothing", func(t *testing.T) {
+		s := h.New(t)
+		w := Window("acct1", 2)
+		wr := write(t, s, w, Records(w, 100, "ab"))
+		if err := wr.Abort(); err != nil {
+			t.Fatal(err)
+		}
+		if err := wr.Abort(); err != nil {
+			t.Fatalf("second Abort: %v", err)
+		}
+		if _, ok := h.Read(t, s, w); ok {
+			t.Fatal("aborted window visible")
+		}
+		if names := h.List(t, s); len(names) != 0 {
+			t.Fatalf("aborted write left %v", names)
+		}
+		if err := wr.Commit(context.Background()); err == nil {
+			t.Fatal("Commit after Abort succeeded")
+		}
+	})
+	t.Run("ReexportReplaces", func(t *testing.T) {
+		s := h.New(t)
+		w := Window("acct1", 3)
+		first := Records(w, 300, "first")
+		wr := write(t, s, w, first)
+		if err := wr.Commit(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		second := Records(w, 200, "second")
+		wr = write(t, s, w, second)
+		if err := wr.Commit(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		got, _ := h.Read(t, s, w)
+		assertRecords(t, got, second)
+		if names := visible(h.List(t, s)); len(names) != 1 {
+			t.Fatalf("re-export left %d objects: %v", len(names), names)
+		}
+	})
+	t.Run("FailedReexportKeepsCommitted", func(t *testing.T) {
+		s := h.New(t)
+		w := Window("acct1", 4)
+		first := Records(w, 50, "keep")
+		wr := write(t, s, w, first)
+		if err := wr.Commit(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		wr = write(t, s, w, Records(w, 70, "lost"))
+		if err := wr.Abort(); err != nil {
+			t.Fatal(err)
+		}
+		got, _ := h.Read(t, s, w)
+		assertRecords(t, got, first)
+	})
+	t.Run("EmptyWindow", func(t *testing.T) {
+		s := h.New(t)
+		w := Window("acct1", 5)
+		wr := write(t, s, w, nil)
+		if err := wr.Commit(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		got, ok := h.Read(t, s, w)
+		if !ok || len(got) != 0 {
+			t.Fatalf("empty window: found %v, %d records", ok, len(got))
+		}
+	})
+	t.Run("CancelledContextCommitsNothing", func(t *testing.T) {
+		s := h.New(t)
+		w := Window("acct1", 6)
+		ctx, cancel := context.WithCancel(context.Background())
+		wr, err := s.Open(ctx, w)
+		if err != nil {
+			t.Fatal(err)
+		}
+		recs := Records(w, 3000, "cx")
+		for i := range recs[:1000] {
+			if err := wr.Write(&recs[i]); err != nil {
+				t.Fatal(err)
+			}
+		}
+		cancel()
+		var werr error
+		for i := range recs[1000:] {
+			if werr = wr.Write(&recs[1000+i]); werr != nil {
+				break
+			}
+		}
+		cerr := wr.Commit(context.Background())
+		if werr == nil && cerr == nil {
+			t.Fatal("write and commit succeeded after cancel")
+		}
+		_ = wr.Abort()
+		if _, ok := h.Read(t, s, w); ok {
+			t.Fatal("cancelled window visible")
+		}
+		if names := h.List(t, s); len(names) != 0 {
+			t.Fatalf("cancelled write left %v", names)
+		}
+	})
+	t.Run("WindowsAndAccountsDoNotCollide", func(t *testing.T) {
+		s := h.New(t)
+		ws := []audit.Window{Window("acct1", 7), Window("acct1", 8), Window("acct2", 7),
+			{Account: "acct1", Start: Window("acct1", 7).Start, End: Window("acct1", 7).Start.Add(30 * time.Minute)}}
+		for i, w := range ws {
+			wr := write(t, s, w, Records(w, 10+i, fmt.Sprintf("c%d", i)))
+			if err := wr.Commit(context.Background()); err != nil {
+				t.Fatal(err)
+			}
+		}
+		for i, w := range ws {
+			got, _ := h.Read(t, s, w)
+			assertRecords(t, got, Records(w, 10+i, fmt.Sprintf("c%d", i)))
+		}
+		names := visible(h.List(t, s))
+		slices.Sort(names)
+		if len(names) != len(ws) {
+			t.Fatalf("objects %v", names)
+		}
+	})
+}

@@ -1,0 +1,211 @@
+package state
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/auditlog-exporter/auditlog-exporter/errclass"
+)
+
+// FormatVersion is the version of the state file format this build writes.
+const FormatVersion = 1
+
+// LockName is the lock file in a state directory.
+const LockName = ".auditlog-exporter.lock"
+
+// FileStore keeps one JSON file per account in a directory. Opening it
+// takes an exclusive flock on the directory's lock file, held until Close;
+// the kernel releases it when the process dies, however it dies.
+type FileStore struct {
+	dir  string
+	lock *os.File
+	mu   sync.Mutex // serializes Save within the process
+}
+
+var _ Store = (*FileStore)(nil)
+
+var accountName = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]*$`)
+
+// OpenFile opens (creating it 0700 if needed) the state directory dir and
+// locks it. A second opener fails at once with an error naming the lock.
+func OpenFile(dir string) (*FileStore, error) {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, errclass.Mark(errclass.Permanent, fmt.Errorf("state directory: %w", err))
+	}
+	path := filepath.Join(dir, LockName)
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return nil, errclass.Mark(errclass.Permanent, fmt.Errorf("state lock: %w", err))
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		f.Close()
+		if errors.Is(err, syscall.EWOULDBLOCK) {
+			return nil, errclass.Mark(errclass.Retryable, fmt.Errorf("state directory %s is in use by another run (lock %s held); wait for it to finish", dir, path))
+		}
+		return nil, errclass.Mark(errclass.Permanent, fmt.Errorf("lock %s: %w", path, err))
+	}
+	return &FileStore{dir: dir, lock: f}, nil
+}
+
+// Path returns the state file of account.
+func (s *FileStore) Path(account string) string {
+	return filepath.Join(s.dir, account+".json")
+}
+
+// fileState is the on-disk format.
+type fileState struct {
+	Version         int       `json:"version"`
+	Account         string    `json:"account"`
+	Watermark       time.Time `json:"watermark"`
+	Window          string    `json:"window"`
+	UpdatedAt       time.Time `json:"updated_at"`
+	ExporterVersion string    `json:"exporter_version,omitempty"`
+}
+
+// Load implements Store.
+func (s *FileStore) Load(ctx context.Context, account string) (State, error) {
+	if !accountName.MatchString(account) {
+		return State{}, errclass.Mark(errclass.Config, fmt.Errorf("account %q is not a valid technical name", account))
+	}
+	b, err := os.ReadFile(s.Path(account))
+	if errors.Is(err, os.ErrNotExist) {
+		return State{}, ErrNotFound
+	}
+	if err != nil {
+		return State{}, errclass.Mark(errclass.Permanent, fmt.Errorf("read state: %w", err))
+	}
+	st, err := Decode(b, account)
+	if err != nil {
+		return State{}, errclass.Mark(errclass.Config, fmt.Errorf("state file %s: %w; fix it or set the watermark with `state set`", s.Path(account), err))
+	}
+	st.Rev = rev(b)
+	return st, nil
+}
+
+// Decode parses and checks a serialized state for account.
+func Decode(b []byte, account string) (State, error) {
+	var fs fileState
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&fs); err != nil {
+		return State{}, fmt.Errorf("corrupt: %w", err)
+	}
+	if dec.More() {
+		return State{}, errors.New("corrupt: data after the JSON object")
+	}
+	switch {
+	case fs.Version > FormatVersion:
+		return State{}, fmt.Errorf("written by a newer exporter (format version %d, this build reads %d)", fs.Version, FormatVersion)
+	case fs.Version < 1:
+		return State{}, fmt.Errorf("corrupt: format version %d", fs.Version)
+	case fs.Account != account:
+		return State{}, fmt.Errorf("belongs to account %q, not %q", fs.Account, account)
+	case fs.Watermark.IsZero():
+		return State{}, errors.New("corrupt: no watermark")
+	}
+	win, err := time.ParseDuration(fs.Window)
+	if err != nil || win <= 0 {
+		return State{}, fmt.Errorf("corrupt: window %q", fs.Window)
+	}
+	return State{Account: fs.Account, Watermark: fs.Watermark.UTC(), Window: win, UpdatedAt: fs.UpdatedAt.UTC(), ExporterVersion: fs.ExporterVersion}, nil
+}
+
+// Encode serializes st.
+func Encode(st State) ([]byte, error) {
+	b, err := json.MarshalIndent(fileState{Version: FormatVersion, Account: st.Account, Watermark: st.Watermark.UTC(),
+		Window: st.Window.String(), UpdatedAt: st.UpdatedAt.UTC(), ExporterVersion: st.ExporterVersion}, "", "  ")
+	if err != nil {
+		return nil, err
+	}
+	return append(b, '\n'), nil
+}
+
+func rev(b []byte) string {
+	h := sha256.Sum256(b)
+	return hex.EncodeToString(h[:8])
+}
+
+// Save implements Store: temp file, fsync, rename, fsync the directory.
+func (s *FileStore) Save(ctx context.Context, st State) (string, error) {
+	if err := ctx.Err(); err != nil {
+		return "", err
+	}
+	if !accountName.MatchString(st.Account) {
+		return "", errclass.Mark(errclass.Config, fmt.Errorf("account %q is not a valid technical name", st.Account))
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	path := s.Path(st.Account)
+	cur, err := os.ReadFile(path)
+	switch {
+	case errors.Is(err, os.ErrNotExist):
+		if st.Rev != "" {
+			return "", fmt.Errorf("save state %s: %w (the file was removed)", path, ErrConflict)
+		}
+	case err != nil:
+		return "", fmt.Errorf("save state: %w", err)
+	case rev(cur) != st.Rev:
+		return "", fmt.Errorf("save state %s: %w", path, ErrConflict)
+	}
+	b, err := Encode(st)
+	if err != nil {
+		return "", err
+	}
+	var rnd [6]byte
+	_, _ = rand.Read(rnd[:])
+	tmp := path + ".tmp-" + hex.EncodeToString(rnd[:])
+	if err := writeSync(tmp, b); err != nil {
+		os.Remove(tmp)
+		return "", errclass.Mark(errclass.Retryable, fmt.Errorf("save state: %w", err))
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		os.Remove(tmp)
+		return "", errclass.Mark(errclass.Retryable, fmt.Errorf("save state: %w", err))
+	}
+	if d, err := os.Open(s.dir); err == nil {
+		err = d.Sync()
+		d.Close()
+		if err != nil {
+			return "", fmt.Errorf("save state: fsync %s: %w", s.dir, err)
+		}
+	}
+	return rev(b), nil
+}
+
+func writeSync(path string, b []byte) error {
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return err
+	}
+	if _, err := f.Write(b); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
+}
+
+// Close releases the lock.
+func (s *FileStore) Close() error {
+	if s.lock == nil {
+		return nil
+	}
+	err := s.lock.Close() // closing the descriptor drops the flock
+	s.lock = nil
+	return err
+}

@@ -1,0 +1,134 @@
+package state_test
+
+import (
+	"context"
+	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/auditlog-exporter/auditlog-exporter/errclass"
+	"github.com/auditlog-exporter/auditlog-exporter/state"
+	"github.com/auditlog-exporter/auditlog-exporter/state/statetest"
+)
+
+func TestFileStore(t *testing.T) {
+	statetest.Run(t, statetest.Harness{
+		New: func(t *testing.T) state.Store {
+			s, err := state.OpenFile(t.TempDir())
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { s.Close() })
+			return s
+		},
+		Corrupt: func(t *testing.T, s state.Store, account string, raw []byte) {
+			if err := os.WriteFile(s.(*state.FileStore).Path(account), raw, 0o600); err != nil {
+				t.Fatal(err)
+			}
+		},
+	})
+}
+
+func TestFileLockExclusive(t *testing.T) {
+	dir := t.TempDir()
+	s, err := state.OpenFile(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = state.OpenFile(dir)
+	if err == nil || !strings.Contains(err.Error(), state.LockName) || errclass.Classify(err) != errclass.Retryable {
+		t.Fatalf("second open: %v", err)
+	}
+	s.Close()
+	s2, err := state.OpenFile(dir)
+	if err != nil {
+		t.Fatalf("open after close: %v", err)
+	}
+	s2.Close()
+}
+
+// A process holding the lock that is SIGKILLed does not block the next run.
+func TestFileLockDiesWithProcess(t *testing.T) {
+	if os.Getenv("STATE_LOCK_HELPER") != "" {
+		if _, err := state.OpenFile(os.Getenv("STATE_LOCK_HELPER")); err != nil {
+			os.Exit(3)
+		}
+		os.Stdout.WriteString("locked\n")
+		time.Sleep(time.Minute)
+		return
+	}
+	dir := t.TempDir()
+	cmd := exec.Command(os.Args[0], "-test.run=^TestFileLockDiesWithProcess$")
+	cmd.Env = append(os.Environ(), "STATE_LOCK_HELPER="+dir)
+	out, _ := cmd.StdoutPipe()
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	buf := make([]byte, 7)
+	if _, err := out.Read(buf); err != nil || string(buf) != "locked\n" {
+		t.Fatalf("helper: %q %v", buf, err)
+	}
+	if _, err := state.OpenFile(dir); err == nil {
+		t.Fatal("lock not held by the helper")
+	}
+	cmd.Process.Kill()
+	cmd.Wait()
+	s, err := state.OpenFile(dir)
+	if err != nil {
+		t.Fatalf("lock survived SIGKILL: %v", err)
+	}
+	s.Close()
+}
+
+func TestFileStateFormat(t *testing.T) {
+	dir := t.TempDir()
+	s, _ := state.OpenFile(dir)
+	defer s.Close()
+	st := state.State{Account: "abc123xyz", Watermark: time.Date(2026, 11, 24, 10, 0, 0, 0, time.UTC), Window: time.Hour, UpdatedAt: time.Date(2026, 11, 24, 10, 16, 0, 0, time.UTC), ExporterVersion: "v1"}
+	if _, err := s.Save(context.Background(), st); err != nil {
+		t.Fatal(err)
+	}
+	b, _ := os.ReadFile(filepath.Join(dir, "abc123xyz.json"))
+	var m map[string]any
+	if err := json.Unmarshal(b, &m); err != nil || m["watermark"] != "2026-11-24T10:00:00Z" || m["window"] != "1h0m0s" || m["version"] != float64(1) {
+		t.Fatalf("state file %s", b)
+	}
+	fi, _ := os.Stat(filepath.Join(dir, "abc123xyz.json"))
+	if fi.Mode().Perm() != 0o600 {
+		t.Fatalf("mode %v", fi.Mode())
+	}
+	entries, _ := os.ReadDir(dir)
+	for _, e := range entries {
+		if strings.Contains(e.Name(), ".tmp-") {
+			t.Fatalf("temp file left: %s", e.Name())
+		}
+	}
+	if _, err := s.Load(context.Background(), "../etc/passwd"); errclass.Classify(err) != errclass.Config {
+		t.Fatalf("path traversal account: %v", err)
+	}
+}
+
+func FuzzDecodeState(f *testing.F) {
+	f.Add([]byte(`{"version":1,"account":"a","watermark":"2026-11-24T10:00:00Z","window":"1h0m0s","updated_at":"2026-11-24T10:00:00Z"}`))
+	f.Add([]byte(`{}`))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		st, err := state.Decode(b, "a")
+		if err != nil {
+			return
+		}
+		if st.Account != "a" || st.Window <= 0 || st.Watermark.IsZero() {
+			t.Fatalf("accepted bad state %+v", st)
+		}
+		again, err := state.Encode(st)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if st2, err := state.Decode(again, "a"); err != nil || !st2.Watermark.Equal(st.Watermark) {
+			t.Fatalf("round trip: %+v %v", st2, err)
+		}
+	})
+}

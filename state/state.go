@@ -1,0 +1,46 @@
+// Package state keeps the per-account watermark: the end of the last window
+// every sink has committed. Stores replace it atomically and refuse to
+// overwrite a state that changed since it was loaded.
+package state
+
+import (
+	"context"
+	"errors"
+	"time"
+)
+
+// State is one account's export progress.
+type State struct {
+	Account string
+	// Watermark is the end of the last exported window: every window ending
+	// at or before it is committed in every sink.
+	Watermark time.Time
+	// Window is the grid size the watermark was written with.
+	Window time.Duration
+	// UpdatedAt is when the state was last saved.
+	UpdatedAt time.Time
+	// ExporterVersion wrote the state.
+	ExporterVersion string
+	// Rev identifies the stored version this State was loaded from ("" when
+	// there was none). Save succeeds only if the stored version is still Rev.
+	Rev string
+}
+
+// Store loads and saves states.
+type Store interface {
+	// Load returns account's state, or ErrNotFound.
+	Load(ctx context.Context, account string) (State, error)
+	// Save replaces account's state with st if the stored state is still
+	// st.Rev (absent when st.Rev is ""), and returns the new Rev. Otherwise
+	// it returns ErrConflict and changes nothing.
+	Save(ctx context.Context, st State) (string, error)
+	// Close releases the store (locks, connections).
+	Close() error
+}
+
+var (
+	// ErrNotFound: no state saved for the account yet.
+	ErrNotFound = errors.New("no state saved")
+	// ErrConflict: another run changed the state since it was loaded.
+	ErrConflict = errors.New("the state was changed by another run since it was loaded")
+)
