@@ -206,6 +206,12 @@ func (c *Client) Token(ctx context.Context) error {
 // TokensIssued counts the access tokens obtained so far.
 func (c *Client) TokensIssued() int { return c.tokens.Issued() }
 
+// ErrIncomplete means the pages served fewer distinct records than the
+// server counted for the query: records were skipped while paging (the
+// collection changed under $skiptoken paging). Fetching the window again
+// usually succeeds.
+var ErrIncomplete = errors.New("records may have been skipped while paging")
+
 // Stats describes one window fetch.
 type Stats struct {
 	Pages       int   // pages fetched
@@ -284,8 +290,8 @@ func (c *Client) Fetch(ctx context.Context, w audit.Window, emit func(*audit.Rec
 		}
 	}
 	if st.ServerCount >= 0 && int64(distinct) < st.ServerCount {
-		return st, errclass.Mark(errclass.Retryable, fmt.Errorf("window %s: the server counted %d records for the query but served %d distinct ones over %d pages; records may have been skipped while paging",
-			w, st.ServerCount, distinct, st.Pages))
+		return st, errclass.Mark(errclass.Retryable, fmt.Errorf("window %s: the server counted %d records for the query but served %d distinct ones over %d pages: %w",
+			w, st.ServerCount, distinct, st.Pages, ErrIncomplete))
 	}
 	return st, nil
 }

@@ -29,8 +29,9 @@ const LockName = ".auditlog-exporter.lock"
 // takes an exclusive flock on the directory's lock file, held until Close;
 // the kernel releases it when the process dies, however it dies.
 type FileStore struct {
-	dir  string
-	lock *os.File
+	dir      string
+	lock     *os.File
+	readOnly bool
 	mu   sync.Mutex // serializes Save within the process
 }
 
@@ -57,6 +58,19 @@ func OpenFile(dir string) (*FileStore, error) {
 		return nil, errclass.Mark(errclass.Permanent, fmt.Errorf("lock %s: %w", path, err))
 	}
 	return &FileStore{dir: dir, lock: f}, nil
+}
+
+// OpenFileReadOnly opens dir for Load only, without the lock, so the state
+// can be inspected while a run holds it. Save fails.
+func OpenFileReadOnly(dir string) (*FileStore, error) {
+	fi, err := os.Stat(dir)
+	if err != nil {
+		return nil, errclass.Mark(errclass.Permanent, fmt.Errorf("state directory: %w", err))
+	}
+	if !fi.IsDir() {
+		return nil, errclass.Mark(errclass.Config, fmt.Errorf("state directory %s is not a directory", dir))
+	}
+	return &FileStore{dir: dir, readOnly: true}, nil
 }
 
 // Path returns the state file of account.
@@ -88,7 +102,7 @@ func (s *FileStore) Load(ctx context.Context, account string) (State, error) {
 	}
 	st, err := Decode(b, account)
 	if err != nil {
-		return State{}, errclass.Mark(errclass.Config, fmt.Errorf("state file %s: %w; fix it or set the watermark with `state set`", s.Path(account), err))
+		return State{}, errclass.Mark(errclass.Config, fmt.Errorf("state file %s: %w; move it away to start over from export.start, or replace it with a valid one", s.Path(account), err))
 	}
 	st.Rev = rev(b)
 	return st, nil
@@ -141,6 +155,9 @@ func rev(b []byte) string {
 func (s *FileStore) Save(ctx context.Context, st State) (string, error) {
 	if err := ctx.Err(); err != nil {
 		return "", err
+	}
+	if s.readOnly {
+		return "", errors.New("save state: the store was opened read-only")
 	}
 	if !accountName.MatchString(st.Account) {
 		return "", errclass.Mark(errclass.Config, fmt.Errorf("account %q is not a valid technical name", st.Account))

@@ -1,0 +1,77 @@
+// Command auditlog-exporter exports SAP BTP Neo audit logs to files and
+// object storage, every record exactly once.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+
+	"github.com/auditlog-exporter/auditlog-exporter/errclass"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := execute(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
+}
+
+// Exit codes of the product contract.
+const (
+	exitOK     = 0
+	exitFailed = 1 // a run failed; worth retrying
+	exitConfig = 2 // bad configuration or usage; retrying will not help
+	exitAuth   = 3 // the API refused the credentials or the account
+)
+
+func execute(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	root := newRootCmd(stdout, stderr)
+	root.SetArgs(args)
+	err := root.ExecuteContext(ctx)
+	if err == nil {
+		return exitOK
+	}
+	code := exitCode(err)
+	msg := err.Error()
+	if ctx.Err() != nil {
+		msg = "interrupted: the window in flight was abandoned and the watermark was not moved past it\n" + msg
+	}
+	fmt.Fprintf(stderr, "auditlog-exporter: %s\n", strings.ReplaceAll(msg, "\n", "\n  "))
+	switch code {
+	case exitConfig:
+		fmt.Fprintln(stderr, "(exit 2: fix the configuration or command line; retrying will not help)")
+	case exitAuth:
+		fmt.Fprintln(stderr, "(exit 3: the API refused the credentials or the account)")
+	}
+	return code
+}
+
+func exitCode(err error) int {
+	var ue usageError
+	if errors.As(err, &ue) {
+		return exitConfig
+	}
+	// Cobra's own parse errors.
+	for _, p := range []string{"unknown command", "unknown flag", "unknown shorthand flag", "required flag", "invalid argument", "flag needs an argument", "accepts "} {
+		if strings.HasPrefix(err.Error(), p) {
+			return exitConfig
+		}
+	}
+	switch errclass.Classify(err) {
+	case errclass.Config:
+		return exitConfig
+	case errclass.Auth:
+		return exitAuth
+	}
+	return exitFailed
+}
+
+type usageError struct{ error }
+
+func (u usageError) Unwrap() error { return u.error }

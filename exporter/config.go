@@ -1,0 +1,518 @@
+// Package exporter runs the export: configuration, the window grid, and the
+// loop that moves each window from the source through every sink and then
+// advances the watermark.
+package exporter
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"os"
+	"reflect"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/auditlog-exporter/auditlog-exporter/errclass"
+	"github.com/auditlog-exporter/auditlog-exporter/odata"
+	"gopkg.in/yaml.v3"
+)
+
+// Config is the YAML configuration file.
+type Config struct {
+	Source   *SourceConfig  `yaml:"source"`
+	Accounts []SourceConfig `yaml:"accounts"`
+	Export   ExportConfig   `yaml:"export"`
+	Retry    RetryConfig    `yaml:"retry"`
+	State    StateConfig    `yaml:"state"`
+	Sinks    []SinkConfig   `yaml:"sinks"`
+	Metrics  MetricsConfig  `yaml:"metrics"`
+	Log      LogConfig      `yaml:"log"`
+}
+
+// SourceConfig is one Neo subaccount to export.
+type SourceConfig struct {
+	APIURL               string        `yaml:"api_url"`
+	Account              string        `yaml:"account"`
+	ClientID             string        `yaml:"client_id"`
+	ClientSecret         string        `yaml:"client_secret"`
+	ClientSecretFile     string        `yaml:"client_secret_file"`
+	Filter               string        `yaml:"filter"`
+	Timeout              time.Duration `yaml:"timeout"`
+	MaxRequestsPerSecond float64       `yaml:"max_requests_per_second"`
+	CAFile               string        `yaml:"ca_file"`
+}
+
+// ExportConfig is the window grid and pacing.
+type ExportConfig struct {
+	Start    string        `yaml:"start"`
+	Window   time.Duration `yaml:"window"`
+	Lag      time.Duration `yaml:"lag"`
+	Parallel int           `yaml:"parallel"`
+}
+
+// RetryConfig bounds retries.
+type RetryConfig struct {
+	MaxElapsed time.Duration `yaml:"max_elapsed"`
+}
+
+// StateConfig selects the watermark store.
+type StateConfig struct {
+	Type      string `yaml:"type"`
+	Path      string `yaml:"path"`
+	Bucket    string `yaml:"bucket"`
+	Key       string `yaml:"key"`
+	Prefix    string `yaml:"prefix"`
+	Region    string `yaml:"region"`
+	Endpoint  string `yaml:"endpoint"`
+	PathStyle bool   `yaml:"path_style"`
+}
+
+// SinkConfig is one output.
+type SinkConfig struct {
+	Type         string `yaml:"type"`
+	Format       string `yaml:"format"`
+	Path         string `yaml:"path"`
+	Compression  string `yaml:"compression"`
+	Bucket       string `yaml:"bucket"`
+	Prefix       string `yaml:"prefix"`
+	Region       string `yaml:"region"`
+	Endpoint     string `yaml:"endpoint"`
+	PathStyle    bool   `yaml:"path_style"`
+	SSE          string `yaml:"sse"`
+	KMSKeyID     string `yaml:"kms_key_id"`
+	StorageClass string `yaml:"storage_class"`
+}
+
+// MetricsConfig is where metrics go.
+type MetricsConfig struct {
+	PushgatewayURL string `yaml:"pushgateway_url"`
+	Textfile       string `yaml:"textfile"`
+	Listen         string `yaml:"listen"`
+}
+
+// LogConfig is the log level and format.
+type LogConfig struct {
+	Level  string `yaml:"level"`
+	Format string `yaml:"format"`
+}
+
+// Defaults.
+const (
+	DefaultWindow     = time.Hour
+	DefaultLag        = 15 * time.Minute
+	DefaultTimeout    = 60 * time.Second
+	DefaultRPS        = 4.0
+	DefaultMaxElapsed = 10 * time.Minute
+	// DefaultStart is Neo's default retention: a first run exports
+	// everything the API still holds.
+	DefaultStart = "-4824h"
+)
+
+// DefaultConfig returns a Config with every default set and no source or sink.
+func DefaultConfig() *Config {
+	return &Config{
+		Export: ExportConfig{Start: DefaultStart, Window: DefaultWindow, Lag: DefaultLag, Parallel: 1},
+		Retry:  RetryConfig{MaxElapsed: DefaultMaxElapsed},
+		State:  StateConfig{Type: "file", Path: "./state"},
+		Log:    LogConfig{Level: "info", Format: "json"},
+	}
+}
+
+// DefaultSource returns a SourceConfig with the defaults of optional keys.
+func DefaultSource() SourceConfig {
+	return SourceConfig{Timeout: DefaultTimeout, MaxRequestsPerSecond: DefaultRPS}
+}
+
+// UnmarshalYAML applies defaults before decoding a source.
+func (s *SourceConfig) UnmarshalYAML(n *yaml.Node) error {
+	*s = DefaultSource()
+	type plain SourceConfig
+	return n.Decode((*plain)(s))
+}
+
+// UnmarshalYAML applies defaults before decoding a sink.
+func (s *SinkConfig) UnmarshalYAML(n *yaml.Node) error {
+	*s = SinkConfig{Type: "file", Format: "jsonl"}
+	type plain SinkConfig
+	return n.Decode((*plain)(s))
+}
+
+// FieldError is one problem with one configuration key.
+type FieldError struct {
+	Path string
+	Msg  string
+}
+
+func (e FieldError) Error() string { return e.Path + ": " + e.Msg }
+
+// FieldErrors lists every problem found; it is a Config-class error.
+type FieldErrors []FieldError
+
+func (es FieldErrors) Error() string {
+	msgs := make([]string, len(es))
+	for i, e := range es {
+		msgs[i] = e.Error()
+	}
+	return strings.Join(msgs, "\n")
+}
+
+func (es *FieldErrors) add(path, format string, args ...any) {
+	*es = append(*es, FieldError{Path: path, Msg: fmt.Sprintf(format, args...)})
+}
+
+func (es FieldErrors) err() error {
+	if len(es) == 0 {
+		return nil
+	}
+	return errclass.Mark(errclass.Config, es)
+}
+
+// Load reads, decodes and validates a configuration file, reads secret
+// files, and returns every problem at once.
+func Load(path string, lookupEnv func(string) (string, bool)) (*Config, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, errclass.Mark(errclass.Config, fmt.Errorf("config: %w", err))
+	}
+	cfg, err := Parse(data, lookupEnv)
+	if err != nil {
+		return nil, fmt.Errorf("config %s:\n%w", path, err)
+	}
+	return cfg, nil
+}
+
+// Parse decodes strictly (unknown keys are errors), expands ${VAR} in
+// values, applies defaults, validates, and reads client_secret_file.
+func Parse(data []byte, lookupEnv func(string) (string, bool)) (*Config, error) {
+	var doc yaml.Node
+	if err := yaml.Unmarshal(data, &doc); err != nil {
+		return nil, errclass.Mark(errclass.Config, fmt.Errorf("not valid YAML: %w", err))
+	}
+	cfg := DefaultConfig()
+	if len(doc.Content) == 0 {
+		return nil, FieldErrors{{Path: "(file)", Msg: "empty configuration"}}.err()
+	}
+	var errs FieldErrors
+	lines := map[int]string{}
+	walk(doc.Content[0], reflect.TypeOf(cfg).Elem(), "", &errs, lines, lookupEnv)
+	if err := doc.Content[0].Decode(cfg); err != nil {
+		var te *yaml.TypeError
+		if !errors.As(err, &te) {
+			return nil, errclass.Mark(errclass.Config, err)
+		}
+		for _, msg := range te.Errors {
+			errs = append(errs, typeError(msg, lines))
+		}
+	}
+	errs = append(errs, cfg.validate()...)
+	errs = append(errs, cfg.readSecretFiles()...)
+	if err := errs.err(); err != nil {
+		return nil, err
+	}
+	return cfg, nil
+}
+
+var lineRE = regexp.MustCompile(`^line (\d+): (.*)$`)
+
+// typeError turns "line 7: cannot unmarshal ..." into a path error.
+func typeError(msg string, lines map[int]string) FieldError {
+	if m := lineRE.FindStringSubmatch(msg); m != nil {
+		n, _ := strconv.Atoi(m[1])
+		text := m[2]
+		text = strings.Replace(text, "into time.Duration", "into a duration (like 90s, 15m, 1h)", 1)
+		if p, ok := lines[n]; ok {
+			return FieldError{Path: p, Msg: text}
+		}
+		return FieldError{Path: "line " + m[1], Msg: text}
+	}
+	return FieldError{Path: "(file)", Msg: msg}
+}
+
+var envRE = regexp.MustCompile(`\$\$\{|\$\{([^}]*)\}`)
+
+// walk checks keys against t's yaml tags, recording unknown ones, expands
+// ${VAR} in scalars, and remembers which path each line holds.
+func walk(n *yaml.Node, t reflect.Type, path string, errs *FieldErrors, lines map[int]string, lookupEnv func(string) (string, bool)) {
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	switch n.Kind {
+	case yaml.AliasNode:
+		errs.add(orRoot(path), "YAML aliases are not supported")
+	case yaml.MappingNode:
+		if t.Kind() != reflect.Struct {
+			return // the decoder reports the type mismatch
+		}
+		fields := map[string]reflect.Type{}
+		var names []string
+		for i := 0; i < t.NumField(); i++ {
+			tag := strings.Split(t.Field(i).Tag.Get("yaml"), ",")[0]
+			if tag != "" && tag != "-" {
+				fields[tag] = t.Field(i).Type
+				names = append(names, tag)
+			}
+		}
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			k, v := n.Content[i], n.Content[i+1]
+			p := join(path, k.Value)
+			ft, ok := fields[k.Value]
+			if !ok {
+				sort.Strings(names)
+				errs.add(p, "unknown key (known keys here: %s)", strings.Join(names, ", "))
+				continue
+			}
+			lines[k.Line] = p
+			walk(v, ft, p, errs, lines, lookupEnv)
+		}
+	case yaml.SequenceNode:
+		if t.Kind() != reflect.Slice {
+			return
+		}
+		for i, e := range n.Content {
+			walk(e, t.Elem(), fmt.Sprintf("%s[%d]", path, i), errs, lines, lookupEnv)
+		}
+	case yaml.ScalarNode:
+		lines[n.Line] = orRoot(path)
+		if strings.Contains(n.Value, "${") {
+			var missing []string
+			n.Value = envRE.ReplaceAllStringFunc(n.Value, func(m string) string {
+				if m == "$${" {
+					return "${"
+				}
+				name := m[2 : len(m)-1]
+				v, ok := lookupEnv(name)
+				if !ok {
+					missing = append(missing, name)
+				}
+				return v
+			})
+			for _, name := range missing {
+				errs.add(orRoot(path), "environment variable %s is not set", name)
+			}
+			if n.Style == 0 || n.Style == yaml.TaggedStyle {
+				n.Tag = "" // resolve the expanded value's type afresh
+			}
+		}
+	}
+}
+
+func join(path, key string) string {
+	if path == "" {
+		return key
+	}
+	return path + "." + key
+}
+
+func orRoot(p string) string {
+	if p == "" {
+		return "(root)"
+	}
+	return p
+}
+
+// Sources returns the configured accounts, from source: or accounts:.
+func (c *Config) Sources() []SourceConfig {
+	if c.Source != nil {
+		return []SourceConfig{*c.Source}
+	}
+	return c.Accounts
+}
+
+var (
+	accountRE  = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]*$`)
+	timeWordRE = regexp.MustCompile(`\bTime\b`)
+)
+
+func (c *Config) validate() FieldErrors {
+	var errs FieldErrors
+	switch {
+	case c.Source != nil && len(c.Accounts) > 0:
+		errs.add("accounts", "set either source or accounts, not both")
+	case c.Source == nil && len(c.Accounts) == 0:
+		errs.add("source", "required (or accounts: a list of sources)")
+	}
+	seen := map[string]string{}
+	for i, s := range c.Sources() {
+		p := "source"
+		if c.Source == nil {
+			p = fmt.Sprintf("accounts[%d]", i)
+		}
+		s.validate(p, &errs)
+		if prev, dup := seen[s.Account]; dup && s.Account != "" {
+			errs.add(p+".account", "%q is also configured at %s", s.Account, prev)
+		}
+		seen[s.Account] = p
+	}
+
+	e := c.Export
+	switch {
+	case e.Window < time.Minute:
+		errs.add("export.window", "%s is too small: the smallest window is 1m", e.Window)
+	case (24*time.Hour)%e.Window != 0 || e.Window%time.Second != 0:
+		errs.add("export.window", "%s does not divide 24h; use e.g. 5m, 10m, 15m, 30m, 1h, 2h, 3h, 4h, 6h, 12h or 24h", e.Window)
+	}
+	if e.Lag < 0 {
+		errs.add("export.lag", "must not be negative")
+	}
+	if e.Parallel < 1 {
+		errs.add("export.parallel", "must be at least 1")
+	} else if e.Parallel > 1 {
+		errs.add("export.parallel", "values above 1 are not supported by this version")
+	}
+	if _, err := ParseTimeArg(e.Start, time.Now()); err != nil {
+		errs.add("export.start", "%v", err)
+	}
+	if c.Retry.MaxElapsed <= 0 {
+		errs.add("retry.max_elapsed", "must be positive")
+	}
+
+	switch c.State.Type {
+	case "file":
+		if c.State.Path == "" {
+			errs.add("state.path", "required for state type file")
+		}
+	case "s3":
+		errs.add("state.type", "s3 is not supported by this version; use file")
+	default:
+		errs.add("state.type", "%q is not one of: file, s3", c.State.Type)
+	}
+
+	if len(c.Sinks) == 0 {
+		errs.add("sinks", "at least one sink is required")
+	}
+	dests := map[string]string{}
+	for i, s := range c.Sinks {
+		p := fmt.Sprintf("sinks[%d]", i)
+		switch s.Format {
+		case "jsonl":
+			if s.Compression == "" {
+				c.Sinks[i].Compression = "none"
+			} else if s.Compression != "none" && s.Compression != "gzip" {
+				errs.add(p+".compression", "%q is not one of: none, gzip (for jsonl)", s.Compression)
+			}
+		case "parquet":
+			errs.add(p+".format", "parquet is not supported by this version; use jsonl")
+		default:
+			errs.add(p+".format", "%q is not one of: jsonl, parquet", s.Format)
+		}
+		switch s.Type {
+		case "file":
+			if s.Path == "" {
+				errs.add(p+".path", "required for sink type file")
+			}
+			key := s.Path + "|" + s.Format + "|" + c.Sinks[i].Compression
+			if prev, dup := dests[key]; dup {
+				errs.add(p, "writes the same files as %s", prev)
+			}
+			dests[key] = p
+		case "s3":
+			errs.add(p+".type", "s3 is not supported by this version; use file")
+		default:
+			errs.add(p+".type", "%q is not one of: file, s3", s.Type)
+		}
+	}
+
+	m := c.Metrics
+	for k, v := range map[string]string{"metrics.pushgateway_url": m.PushgatewayURL, "metrics.textfile": m.Textfile, "metrics.listen": m.Listen} {
+		if v != "" {
+			errs.add(k, "metrics are not supported by this version; remove the key")
+		}
+	}
+	switch c.Log.Level {
+	case "debug", "info", "warn", "error":
+	default:
+		errs.add("log.level", "%q is not one of: debug, info, warn, error", c.Log.Level)
+	}
+	switch c.Log.Format {
+	case "json", "console":
+	default:
+		errs.add("log.format", "%q is not one of: json, console", c.Log.Format)
+	}
+	sort.SliceStable(errs, func(i, j int) bool { return errs[i].Path < errs[j].Path })
+	return errs
+}
+
+func (s SourceConfig) validate(p string, errs *FieldErrors) {
+	if _, err := odata.ParseAPIURL(s.APIURL); err != nil {
+		errs.add(p+".api_url", "%v", strings.TrimPrefix(err.Error(), "api_url "))
+	}
+	switch {
+	case s.Account == "":
+		errs.add(p+".account", "required: the subaccount's technical name (not its display name)")
+	case !accountRE.MatchString(s.Account):
+		errs.add(p+".account", "%q is not a technical subaccount name", s.Account)
+	}
+	if s.ClientID == "" {
+		errs.add(p+".client_id", "required")
+	}
+	switch {
+	case s.ClientSecret != "" && s.ClientSecretFile != "":
+		errs.add(p+".client_secret", "set either client_secret or client_secret_file, not both")
+	case s.ClientSecret == "" && s.ClientSecretFile == "":
+		errs.add(p+".client_secret", "required (or client_secret_file)")
+	}
+	if timeWordRE.MatchString(s.Filter) {
+		errs.add(p+".filter", "must not filter on Time: the exporter sets the time range of each window")
+	}
+	if s.Timeout <= 0 {
+		errs.add(p+".timeout", "must be positive")
+	}
+	if s.MaxRequestsPerSecond < 0 {
+		errs.add(p+".max_requests_per_second", "must not be negative (0 means unlimited)")
+	}
+}
+
+// readSecretFiles loads client_secret_file values.
+func (c *Config) readSecretFiles() FieldErrors {
+	var errs FieldErrors
+	fix := func(p string, s *SourceConfig) {
+		if s.ClientSecretFile == "" {
+			return
+		}
+		b, err := os.ReadFile(s.ClientSecretFile)
+		if err != nil {
+			errs.add(p+".client_secret_file", "cannot read the secret: %v", err)
+			return
+		}
+		secret := string(bytes.TrimRight(b, "\r\n"))
+		if secret == "" {
+			errs.add(p+".client_secret_file", "%s is empty", s.ClientSecretFile)
+			return
+		}
+		s.ClientSecret = secret
+	}
+	if c.Source != nil {
+		fix("source", c.Source)
+	}
+	for i := range c.Accounts {
+		fix(fmt.Sprintf("accounts[%d]", i), &c.Accounts[i])
+	}
+	return errs
+}
+
+// ParseTimeArg parses a time given in configuration or on the command line:
+// RFC 3339 ("2026-11-24T10:00:00Z"), a date ("2026-11-24", midnight UTC),
+// or a negative duration relative to now ("-720h", "-30m").
+func ParseTimeArg(s string, now time.Time) (time.Time, error) {
+	s = strings.TrimSpace(s)
+	if s == "" {
+		return time.Time{}, errors.New("empty time: want RFC 3339 (2026-11-24T10:00:00Z), a date (2026-11-24) or a negative duration (-720h)")
+	}
+	if strings.HasPrefix(s, "-") {
+		d, err := time.ParseDuration(s)
+		if err != nil {
+			return time.Time{}, fmt.Errorf("%q: not a duration like -720h", s)
+		}
+		return now.Add(d).UTC(), nil
+	}
+	if t, err := time.Parse(time.RFC3339Nano, s); err == nil {
+		return t.UTC(), nil
+	}
+	if t, err := time.Parse(time.DateOnly, s); err == nil {
+		return t, nil
+	}
+	return time.Time{}, fmt.Errorf("%q: want RFC 3339 (2026-11-24T10:00:00Z), a date (2026-11-24) or a negative duration (-720h)", s)
+}

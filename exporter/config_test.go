@@ -1,0 +1,266 @@
+package exporter
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/auditlog-exporter/auditlog-exporter/errclass"
+)
+
+const validYAML = `
+source:
+  api_url: https://api.hana.ondemand.com
+  account: abc123xyz
+  client_id: ${NEO_CLIENT_ID}
+  client_secret: ${NEO_CLIENT_SECRET}
+export:
+  start: 2026-01-01T00:00:00Z
+  window: 30m
+  lag: 0s
+state:
+  path: /var/lib/auditlog-exporter
+sinks:
+  - type: file
+    format: jsonl
+    path: ./out
+`
+
+func env(m map[string]string) func(string) (string, bool) {
+	return func(k string) (string, bool) { v, ok := m[k]; return v, ok }
+}
+
+var testEnv = env(map[string]string{"NEO_CLIENT_ID": "id", "NEO_CLIENT_SECRET": "s3cr:et #x"})
+
+func TestParseValid(t *testing.T) {
+	c, err := Parse([]byte(validYAML), testEnv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := c.Sources()[0]
+	if s.ClientSecret != "s3cr:et #x" || s.ClientID != "id" || s.Timeout != DefaultTimeout || s.MaxRequestsPerSecond != DefaultRPS {
+		t.Fatalf("source %+v", s)
+	}
+	if c.Export.Window != 30*time.Minute || c.Export.Lag != 0 || c.Export.Parallel != 1 || c.Retry.MaxElapsed != DefaultMaxElapsed {
+		t.Fatalf("export %+v retry %+v", c.Export, c.Retry)
+	}
+	if c.State.Type != "file" || c.Sinks[0].Compression != "none" || c.Log.Level != "info" || c.Log.Format != "json" {
+		t.Fatalf("defaults: %+v %+v %+v", c.State, c.Sinks[0], c.Log)
+	}
+}
+
+func TestExampleConfigLoads(t *testing.T) {
+	secretFile := filepath.Join(t.TempDir(), "secret")
+	os.WriteFile(secretFile, []byte("from-file\n"), 0o600)
+	data, err := os.ReadFile("../config.example.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	data = []byte(strings.ReplaceAll(string(data), "/var/run/secrets/neo/client_secret", secretFile))
+	c, err := Parse(data, testEnv)
+	if err != nil {
+		t.Fatalf("config.example.yaml: %v", err)
+	}
+	if len(c.Sources()) == 0 || len(c.Sinks) == 0 {
+		t.Fatal("example has no source or sink")
+	}
+}
+
+// Start from a valid config and break one thing at a time.
+func TestParseErrors(t *testing.T) {
+	tests := []struct {
+		name, from, to, path, msg string
+	}{
+		{"unknown top key", "state:", "stat:\n  x: 1\nstate:", "stat", "unknown key"},
+		{"unknown nested key", "  window: 30m", "  window: 30m\n  windw: 1h", "export.windw", "unknown key"},
+		{"unknown sink key", "    path: ./out", "    path: ./out\n    bukket: x", "sinks[0].bukket", "unknown key"},
+		{"missing account", "  account: abc123xyz\n", "", "source.account", "required"},
+		{"missing secret", "  client_secret: ${NEO_CLIENT_SECRET}\n", "", "source.client_secret", "required"},
+		{"unset env var", "${NEO_CLIENT_SECRET}", "${NOPE_NOT_SET}", "source.client_secret", "NOPE_NOT_SET is not set"},
+		{"window does not divide 24h", "window: 30m", "window: 7m", "export.window", "does not divide 24h"},
+		{"window too small", "window: 30m", "window: 10s", "export.window", "too small"},
+		{"window not a duration", "window: 30m", "window: soon", "export.window", "duration"},
+		{"negative lag", "lag: 0s", "lag: -5m", "export.lag", "negative"},
+		{"bad start", "start: 2026-01-01T00:00:00Z", "start: yesterday", "export.start", "RFC 3339"},
+		{"http api", "https://api.hana", "http://api.hana", "source.api_url", "loopback"},
+		{"bad sink type", "  - type: file", "  - type: ftp", "sinks[0].type", "not one of"},
+		{"bad compression", "    path: ./out", "    path: ./out\n    compression: zip", "sinks[0].compression", "not one of"},
+		{"time in filter", "  account: abc123xyz", "  account: abc123xyz\n  filter: Time gt '2026-01-01T00.00.00'", "source.filter", "Time"},
+		{"bad log level", "state:", "log:\n  level: loud\nstate:", "log.level", "not one of"},
+		{"no sinks", "sinks:\n  - type: file\n    format: jsonl\n    path: ./out\n", "", "sinks", "at least one"},
+		{"account with slash", "account: abc123xyz", "account: ../etc", "source.account", "technical"},
+		{"both secret kinds", "  client_secret: ${NEO_CLIENT_SECRET}", "  client_secret: ${NEO_CLIENT_SECRET}\n  client_secret_file: /x", "source.client_secret", "not both"},
+		{"unreadable secret file", "  client_secret: ${NEO_CLIENT_SECRET}", "  client_secret_file: /nonexistent/secret", "source.client_secret_file", "cannot read"},
+		{"duplicate sinks", "    path: ./out\n", "    path: ./out\n  - type: file\n    path: ./out\n", "sinks[1]", "same files"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if !strings.Contains(validYAML, tt.from) {
+				t.Fatalf("fixture does not contain %q", tt.from)
+			}
+			_, err := Parse([]byte(strings.Replace(validYAML, tt.from, tt.to, 1)), testEnv)
+			var fe FieldErrors
+			if !errors.As(err, &fe) || errclass.Classify(err) != errclass.Config {
+				t.Fatalf("got %v; want FieldErrors", err)
+			}
+			for _, e := range fe {
+				if e.Path == tt.path && strings.Contains(e.Msg, tt.msg) {
+					return
+				}
+			}
+			t.Fatalf("errors:\n%v\nwant %s: ...%s...", err, tt.path, tt.msg)
+		})
+	}
+}
+
+func TestParseReportsEveryProblem(t *testing.T) {
+	bad := strings.NewReplacer("window: 30m", "window: 7m", "account: abc123xyz", "acount: abc123xyz", "lag: 0s", "lag: -1s").Replace(validYAML)
+	_, err := Parse([]byte(bad), testEnv)
+	var fe FieldErrors
+	if !errors.As(err, &fe) || len(fe) < 4 {
+		t.Fatalf("want at least 4 errors, got %v", err)
+	}
+	for _, p := range []string{"export.window", "source.acount", "source.account", "export.lag"} {
+		if !strings.Contains(err.Error(), p+":") {
+			t.Errorf("missing %s in\n%v", p, err)
+		}
+	}
+}
+
+func TestSecretFile(t *testing.T) {
+	f := filepath.Join(t.TempDir(), "secret")
+	os.WriteFile(f, []byte("file-secret\r\n"), 0o600)
+	c, err := Parse([]byte(strings.Replace(validYAML, "client_secret: ${NEO_CLIENT_SECRET}", "client_secret_file: "+f, 1)), testEnv)
+	if err != nil || c.Source.ClientSecret != "file-secret" {
+		t.Fatalf("%v %+v", err, c)
+	}
+}
+
+func TestEnvExpansionIsNotYAML(t *testing.T) {
+	e := env(map[string]string{"NEO_CLIENT_ID": "id", "NEO_CLIENT_SECRET": "x\n  evil: true\n"})
+	c, err := Parse([]byte(validYAML), e)
+	if err != nil || c.Source.ClientSecret != "x\n  evil: true\n" {
+		t.Fatalf("%v", err)
+	}
+	e = env(map[string]string{"NEO_CLIENT_ID": "id", "NEO_CLIENT_SECRET": "s", "WIN": "2h"})
+	c, err = Parse([]byte(strings.Replace(validYAML, "window: 30m", "window: ${WIN}", 1)), e)
+	if err != nil || c.Export.Window != 2*time.Hour {
+		t.Fatalf("%v", err)
+	}
+	c, err = Parse([]byte(strings.Replace(validYAML, "filter", "filter", 1)+"log:\n  level: \"$${info}\"\n"), testEnv)
+	if err == nil || !strings.Contains(err.Error(), `"${info}"`) {
+		t.Fatalf("$${ escape: %v", err)
+	}
+}
+
+func TestAccountsList(t *testing.T) {
+	y := strings.Replace(validYAML, `source:
+  api_url: https://api.hana.ondemand.com
+  account: abc123xyz
+  client_id: ${NEO_CLIENT_ID}
+  client_secret: ${NEO_CLIENT_SECRET}`, `accounts:
+  - api_url: https://api.hana.ondemand.com
+    account: one
+    client_id: a
+    client_secret: b
+  - api_url: https://api.eu2.hana.ondemand.com
+    account: two
+    client_id: c
+    client_secret_file: /nonexistent
+  - api_url: https://api.hana.ondemand.com
+    account: one
+    client_id: a
+    client_secret: b`, 1)
+	_, err := Parse([]byte(y), testEnv)
+	if err == nil || !strings.Contains(err.Error(), "accounts[1].client_secret_file") || !strings.Contains(err.Error(), `accounts[2].account: "one" is also configured at accounts[0]`) {
+		t.Fatalf("%v", err)
+	}
+}
+
+func TestParseTimeArg(t *testing.T) {
+	now := time.Date(2026, 11, 24, 10, 30, 0, 0, time.UTC)
+	for in, want := range map[string]time.Time{
+		"2026-11-24T10:00:00Z":      time.Date(2026, 11, 24, 10, 0, 0, 0, time.UTC),
+		"2026-11-24T12:00:00+02:00": time.Date(2026, 11, 24, 10, 0, 0, 0, time.UTC),
+		"2026-11-24":                time.Date(2026, 11, 24, 0, 0, 0, 0, time.UTC),
+		"-720h":                     now.Add(-720 * time.Hour),
+		" -30m ":                    now.Add(-30 * time.Minute),
+	} {
+		got, err := ParseTimeArg(in, now)
+		if err != nil || !got.Equal(want) {
+			t.Errorf("ParseTimeArg(%q) = %v, %v; want %v", in, got, err, want)
+		}
+	}
+	for _, in := range []string{"", "yesterday", "720h", "-", "-5x", "2026-13-01", "1700000000"} {
+		if _, err := ParseTimeArg(in, now); err == nil {
+			t.Errorf("ParseTimeArg(%q) accepted", in)
+		}
+	}
+}
+
+func FuzzParseTimeArg(f *testing.F) {
+	for _, s := range []string{"2026-11-24T10:00:00Z", "-720h", "2026-11-24", "-1h30m"} {
+		f.Add(s)
+	}
+	now := time.Date(2026, 11, 24, 10, 30, 0, 0, time.UTC)
+	f.Fuzz(func(t *testing.T, s string) {
+		got, err := ParseTimeArg(s, now)
+		if err == nil && got.Location() != time.UTC {
+			t.Fatalf("%q: not UTC", s)
+		}
+	})
+}
+
+func FuzzParseConfig(f *testing.F) {
+	f.Add([]byte(validYAML))
+	f.Add([]byte("source: [1, 2]\nsinks: {a: b}\n"))
+	f.Add([]byte("&a x: *a\n"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		c, err := Parse(data, testEnv)
+		if err != nil {
+			if errclass.Classify(err) != errclass.Config {
+				t.Fatalf("unclassified error %v", err)
+			}
+			return
+		}
+		// Anything accepted is fully valid.
+		if len(c.Sources()) == 0 || len(c.Sinks) == 0 || c.Export.Window <= 0 || (24*time.Hour)%c.Export.Window != 0 {
+			t.Fatalf("accepted invalid config %+v", c)
+		}
+	})
+}
+
+func TestGrid(t *testing.T) {
+	g := Grid{Size: 3 * time.Hour}
+	tm := time.Date(2026, 11, 24, 10, 30, 0, 0, time.FixedZone("CET", 3600))
+	if got := g.Floor(tm); !got.Equal(time.Date(2026, 11, 24, 9, 0, 0, 0, time.UTC)) {
+		t.Fatalf("Floor = %v", got)
+	}
+	if g.Aligned(time.Date(2026, 11, 24, 10, 0, 0, 0, time.UTC)) || !g.Aligned(time.Date(2026, 11, 24, 0, 0, 0, 0, time.UTC)) {
+		t.Fatal("Aligned")
+	}
+	ws := g.Windows("a", time.Date(2026, 11, 24, 0, 0, 0, 0, time.UTC), time.Date(2026, 11, 24, 9, 0, 0, 0, time.UTC))
+	if len(ws) != 3 || !ws[2].End.Equal(time.Date(2026, 11, 24, 9, 0, 0, 0, time.UTC)) {
+		t.Fatalf("Windows = %v", ws)
+	}
+	now := time.Date(2026, 11, 24, 12, 14, 0, 0, time.UTC)
+	if got := (Grid{Size: time.Hour}).Due(now, 15*time.Minute); !got.Equal(time.Date(2026, 11, 24, 11, 0, 0, 0, time.UTC)) {
+		t.Fatalf("Due = %v", got)
+	}
+	if err := (Grid{Size: time.Hour}).CheckWatermark(time.Date(2026, 11, 24, 10, 30, 0, 0, time.UTC), 30*time.Minute); err == nil || !strings.Contains(err.Error(), "does not line up") {
+		t.Fatalf("CheckWatermark: %v", err)
+	}
+	if err := (Grid{Size: 30 * time.Minute}).CheckWatermark(time.Date(2026, 11, 24, 10, 0, 0, 0, time.UTC), time.Hour); err != nil {
+		t.Fatalf("finer grid on a boundary: %v", err)
+	}
+	// Every window size that divides a day puts a boundary at each UTC midnight.
+	for _, d := range []time.Duration{time.Minute, 5 * time.Minute, 90 * time.Minute, 24 * time.Hour} {
+		mid := time.Date(2031, 3, 9, 0, 0, 0, 0, time.UTC)
+		if (24*time.Hour)%d == 0 && !(Grid{Size: d}).Aligned(mid) {
+			t.Errorf("%v: midnight not aligned", d)
+		}
+	}
+}
