@@ -32,7 +32,7 @@ type FileStore struct {
 	dir      string
 	lock     *os.File
 	readOnly bool
-	mu   sync.Mutex // serializes Save within the process
+	mu       sync.Mutex // serializes Save within the process
 }
 
 var _ Store = (*FileStore)(nil)
