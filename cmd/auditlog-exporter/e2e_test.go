@@ -1,0 +1,498 @@
+package main
+
+// End-to-end tests: the real binary against the simulator over real HTTP,
+// real files, real signals.
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/auditlog-exporter/auditlog-exporter/audit"
+	"github.com/auditlog-exporter/auditlog-exporter/odata/neosim"
+	"github.com/auditlog-exporter/auditlog-exporter/sinks"
+)
+
+var binary string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "auditlog-exporter-e2e")
+	if err != nil {
+		panic(err)
+	}
+	binary = filepath.Join(dir, "auditlog-exporter")
+	out, err := exec.Command("go", "build", "-o", binary, ".").CombinedOutput()
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "build: %v\n%s", err, out)
+		os.Exit(1)
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+const (
+	acct   = "e2eacct"
+	secret = "e2e-Secret-Do-Not-Log"
+)
+
+type world struct {
+	t     *testing.T
+	sim   *neosim.Server
+	url   string
+	dir   string
+	start time.Time
+}
+
+// newWorld serves five hours of records; late ones appear within 5 minutes,
+// well inside the 15-minute lag.
+func newWorld(t *testing.T, faults neosim.Faults) *world {
+	t.Helper()
+	now := time.Now().UTC()
+	sim := neosim.New(neosim.Options{Accounts: []string{acct}, ClientID: "e2e-client", ClientSecret: secret, Seed: 11, PageSize: 200})
+	recs, vis := neosim.Generate(neosim.GenOptions{Account: acct, From: now.Add(-5 * time.Hour), To: now, PerHour: 900, Seed: 12, LateFraction: 0.1, LateMax: 5 * time.Minute})
+	sim.Add(vis, recs...)
+	sim.SetFaults(faults)
+	srv := httptest.NewServer(sim)
+	t.Cleanup(srv.Close)
+	return &world{t: t, sim: sim, url: srv.URL, dir: t.TempDir(), start: now.Add(-4 * time.Hour).Truncate(30 * time.Minute)}
+}
+
+func (w *world) config(extra string) string {
+	w.t.Helper()
+	p := filepath.Join(w.dir, "config.yaml")
+	cfg := fmt.Sprintf(`source:
+  api_url: %s
+  account: %s
+  client_id: e2e-client
+  client_secret: ${E2E_SECRET}
+  max_requests_per_second: 0
+export:
+  start: %s
+  window: 30m
+  lag: 15m
+retry:
+  max_elapsed: 2m
+state:
+  path: %s/state
+sinks:
+  - type: file
+    path: %s/out
+  - type: file
+    path: %s/out-gz
+    compression: gzip
+log:
+  level: debug
+%s`, w.url, acct, w.start.Format(time.RFC3339), w.dir, w.dir, w.dir, extra)
+	if err := os.WriteFile(p, []byte(cfg), 0o600); err != nil {
+		w.t.Fatal(err)
+	}
+	return p
+}
+
+type result struct {
+	code           int
+	stdout, stderr string
+}
+
+func (w *world) cmd(ctx context.Context, env []string, args ...string) (*exec.Cmd, *bytes.Buffer, *bytes.Buffer) {
+	cmd := exec.CommandContext(ctx, binary, args...)
+	cmd.Env = append(os.Environ(), "E2E_SECRET="+secret)
+	cmd.Env = append(cmd.Env, env...)
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	return cmd, &stdout, &stderr
+}
+
+func (w *world) run(env []string, args ...string) result {
+	w.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	cmd, stdout, stderr := w.cmd(ctx, env, args...)
+	err := cmd.Run()
+	code := 0
+	if err != nil {
+		ee, ok := err.(*exec.ExitError)
+		if !ok {
+			w.t.Fatalf("run %v: %v", args, err)
+		}
+		code = ee.ExitCode() // -1 when killed by a signal
+	}
+	r := result{code, stdout.String(), stderr.String()}
+	assertNoSecret(w.t, r.stdout+r.stderr)
+	return r
+}
+
+func assertNoSecret(t *testing.T, s string) {
+	t.Helper()
+	if strings.Contains(s, secret) {
+		t.Fatalf("the client secret appears in the output:\n%s", s)
+	}
+	if i := strings.Index(strings.ToLower(s), "bearer "); i >= 0 {
+		t.Fatalf("a bearer token may appear in the output: %q", s[i:min(len(s), i+60)])
+	}
+}
+
+func (w *world) watermark() time.Time {
+	w.t.Helper()
+	b, err := os.ReadFile(filepath.Join(w.dir, "state", acct+".json"))
+	if os.IsNotExist(err) {
+		return w.start
+	}
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	var st struct{ Watermark time.Time }
+	if err := json.Unmarshal(b, &st); err != nil {
+		w.t.Fatal(err)
+	}
+	return st.Watermark
+}
+
+// readOutput reads every committed file of one sink directory, failing on
+// a duplicate record or a file outside [w.start, upTo).
+func (w *world) readOutput(sub string, upTo time.Time) map[string]audit.Record {
+	w.t.Helper()
+	got := map[string]audit.Record{}
+	root := filepath.Join(w.dir, sub)
+	filepath.WalkDir(root, func(p string, d os.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		if strings.HasPrefix(d.Name(), ".") {
+			w.t.Fatalf("temporary file left in the output: %s", p)
+		}
+		f, err := os.Open(p)
+		if err != nil {
+			w.t.Fatal(err)
+		}
+		defer f.Close()
+		err = sinks.ReadJSONL(f, strings.HasSuffix(p, ".gz"), func(r audit.Record) error {
+			if _, dup := got[r.UUID]; dup {
+				w.t.Fatalf("record %s exported twice (%s)", r.UUID, p)
+			}
+			if r.Time.Before(w.start) || !r.Time.Before(upTo) {
+				w.t.Fatalf("record %s at %s outside the exported range", r.UUID, r.Time)
+			}
+			got[r.UUID] = r
+			return nil
+		})
+		if err != nil {
+			w.t.Fatalf("%s: %v", p, err)
+		}
+		return nil
+	})
+	return got
+}
+
+// assertExact checks both sinks hold exactly the simulator's records for
+// every window up to the watermark.
+func (w *world) assertExact() int {
+	w.t.Helper()
+	wm := w.watermark()
+	want := w.sim.Records(acct, w.start, wm)
+	if len(want) == 0 {
+		w.t.Fatal("nothing exported")
+	}
+	for _, sub := range []string{"out", "out-gz"} {
+		got := w.readOutput(sub, wm)
+		if len(got) != len(want) {
+			w.t.Fatalf("%s: %d records, the simulator holds %d for %s..%s", sub, len(got), len(want), w.start, wm)
+		}
+		for _, r := range want {
+			g, ok := got[r.UUID]
+			if !ok {
+				w.t.Fatalf("%s: record %s (%s) missing", sub, r.UUID, r.Time)
+			}
+			r.Time = r.Time.Truncate(time.Millisecond)
+			if !g.Equal(&r) {
+				w.t.Fatalf("%s: record %s differs:\n got %+v\nwant %+v", sub, r.UUID, g, r)
+			}
+		}
+	}
+	return len(want)
+}
+
+func snapshot(t *testing.T, root string) map[string]string {
+	t.Helper()
+	m := map[string]string{}
+	filepath.WalkDir(root, func(p string, d os.DirEntry, err error) error {
+		if err == nil && !d.IsDir() && d.Name() != ".auditlog-exporter.lock" {
+			fi, _ := d.Info()
+			b, _ := os.ReadFile(p)
+			m[p] = fmt.Sprintf("%x/%s", b, fi.ModTime())
+		}
+		return nil
+	})
+	return m
+}
+
+func TestEndToEndWithFaults(t *testing.T) {
+	w := newWorld(t, neosim.Faults{Rate429: 0.1, Rate5xx: 0.1, RateDrop: 0.1, RateTruncate: 0.1, RateHTML: 0.1,
+		TokenMaxUses: 7, RateDuplicate: 0.3, RetryAfter: "0", ForeignOrigin: "https://evil.example"})
+	cfg := w.config("")
+	r := w.run(nil, "run", "--config", cfg)
+	if r.code != 0 {
+		t.Fatalf("exit %d\n%s", r.code, r.stderr)
+	}
+	n := w.assertExact()
+	if wm := w.watermark(); time.Since(wm) > 46*time.Minute || time.Since(wm) < 15*time.Minute {
+		t.Fatalf("watermark %s: want the last boundary before now-15m", wm)
+	}
+	faults := w.sim.Counters().Faults
+	t.Logf("%d records, faults injected: %v", n, faults)
+	for _, k := range []string{"429", "5xx", "drop", "truncate", "html", "duplicate", "token-expired-early"} {
+		if faults[k] == 0 {
+			t.Errorf("fault %s never injected", k)
+		}
+	}
+	if !strings.Contains(r.stderr, `"message":"window exported"`) || !strings.Contains(r.stderr, `"message":"run finished"`) {
+		t.Fatalf("missing log lines:\n%s", r.stderr)
+	}
+	// A second run changes nothing.
+	before := snapshot(t, w.dir)
+	r = w.run(nil, "run", "--config", cfg)
+	if r.code != 0 {
+		t.Fatalf("second run: exit %d\n%s", r.code, r.stderr)
+	}
+	if after := snapshot(t, w.dir); fmt.Sprint(after) != fmt.Sprint(before) {
+		t.Fatal("second run changed the output or the state")
+	}
+}
+
+func TestCrashAfterCommitBeforeWatermark(t *testing.T) {
+	w := newWorld(t, neosim.Faults{})
+	cfg := w.config("")
+	r := w.run([]string{"AUDITLOG_EXPORTER_CRASH=after-commit:3"}, "run", "--config", cfg)
+	if r.code != -1 {
+		t.Fatalf("want the run killed, got exit %d\n%s", r.code, r.stderr)
+	}
+	// Three windows committed, two watermarks saved.
+	if wm := w.watermark(); !wm.Equal(w.start.Add(time.Hour)) {
+		t.Fatalf("watermark %s, want %s", wm, w.start.Add(time.Hour))
+	}
+	if got := w.readOutput("out", w.start.Add(90*time.Minute)); len(got) == 0 {
+		t.Fatal("the third window should be committed")
+	}
+	r = w.run(nil, "run", "--config", cfg)
+	if r.code != 0 {
+		t.Fatalf("rerun: exit %d\n%s", r.code, r.stderr)
+	}
+	w.assertExact()
+}
+
+func TestCrashMidWindow(t *testing.T) {
+	w := newWorld(t, neosim.Faults{})
+	cfg := w.config("")
+	r := w.run([]string{"AUDITLOG_EXPORTER_CRASH=mid-window:200"}, "run", "--config", cfg)
+	if r.code != -1 {
+		t.Fatalf("want the run killed, got exit %d\n%s", r.code, r.stderr)
+	}
+	if wm := w.watermark(); !wm.Equal(w.start) {
+		t.Fatalf("watermark moved to %s", wm)
+	}
+	var visible, partial int
+	filepath.WalkDir(filepath.Join(w.dir, "out"), func(p string, d os.DirEntry, err error) error {
+		if err == nil && !d.IsDir() {
+			if strings.HasPrefix(d.Name(), ".") {
+				partial++
+			} else {
+				visible++
+			}
+		}
+		return nil
+	})
+	if visible != 0 || partial != 1 {
+		t.Fatalf("after the kill: %d visible files, %d temporary; want 0 and 1", visible, partial)
+	}
+	r = w.run(nil, "run", "--config", cfg)
+	if r.code != 0 {
+		t.Fatalf("rerun: exit %d\n%s", r.code, r.stderr)
+	}
+	w.assertExact()
+}
+
+// waitFor polls cond for up to 30 s.
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func committedFiles(dir string) int {
+	files, _ := filepath.Glob(filepath.Join(dir, "out", "account=*", "date=*", "*.jsonl"))
+	return len(files)
+}
+
+func TestSIGTERMAbandonsWindowCleanly(t *testing.T) {
+	w := newWorld(t, neosim.Faults{Latency: 30 * time.Millisecond})
+	cfg := w.config("")
+	cmd, _, stderr := w.cmd(context.Background(), nil, "run", "--config", cfg)
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "a committed window", func() bool { return committedFiles(w.dir) >= 2 })
+	cmd.Process.Signal(syscall.SIGTERM)
+	err := cmd.Wait()
+	ee, ok := err.(*exec.ExitError)
+	if !ok || ee.ExitCode() != 1 || !strings.Contains(stderr.String(), "interrupted") {
+		t.Fatalf("after SIGTERM: %v\n%s", err, stderr)
+	}
+	assertNoSecret(t, stderr.String())
+	// Every visible file is a window at or below the watermark.
+	wm := w.watermark()
+	w.readOutput("out", wm)
+	if n := committedFiles(w.dir); n != int(wm.Sub(w.start)/(30*time.Minute)) {
+		t.Fatalf("%d committed files but the watermark %s covers %d windows", n, wm, wm.Sub(w.start)/(30*time.Minute))
+	}
+	if r := w.run(nil, "run", "--config", cfg); r.code != 0 {
+		t.Fatalf("rerun: exit %d\n%s", r.code, r.stderr)
+	}
+	w.assertExact()
+}
+
+func TestSecondRunIsLockedOut(t *testing.T) {
+	w := newWorld(t, neosim.Faults{Latency: 50 * time.Millisecond})
+	cfg := w.config("")
+	cmd, _, _ := w.cmd(context.Background(), nil, "run", "--config", cfg)
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { cmd.Process.Kill(); cmd.Wait() }()
+	waitFor(t, "the first run to start exporting", func() bool { return committedFiles(w.dir) >= 1 })
+	r := w.run(nil, "run", "--config", cfg)
+	if r.code != 1 || !strings.Contains(r.stderr, "in use by another run") || !strings.Contains(r.stderr, ".auditlog-exporter.lock") {
+		t.Fatalf("second run: exit %d\n%s", r.code, r.stderr)
+	}
+	// state show works while the run holds the lock.
+	if r := w.run(nil, "state", "show", "--config", cfg); r.code != 0 {
+		t.Fatalf("state show during a run: exit %d\n%s", r.code, r.stderr)
+	}
+}
+
+func TestBadInputExitCodes(t *testing.T) {
+	w := newWorld(t, neosim.Faults{})
+	good := w.config("")
+	mk := func(name, from, to string) string {
+		b, _ := os.ReadFile(good)
+		s := string(b)
+		if !strings.Contains(s, from) {
+			t.Fatalf("%s: config has no %q", name, from)
+		}
+		p := filepath.Join(w.dir, name+".yaml")
+		os.WriteFile(p, []byte(strings.Replace(s, from, to, 1)), 0o600)
+		return p
+	}
+	cases := []struct {
+		name string
+		args []string
+		code int
+		msg  []string
+	}{
+		{"unknown key", []string{"run", "--config", mk("unknown", "  lag: 15m", "  lag: 15m\n  lagg: 1m")}, 2, []string{"export.lagg: unknown key"}},
+		{"missing key", []string{"run", "--config", mk("missing", "  client_id: e2e-client\n", "")}, 2, []string{"source.client_id: required"}},
+		{"window", []string{"run", "--config", mk("window", "window: 30m", "window: 7m")}, 2, []string{"export.window", "does not divide 24h"}},
+		{"secret file", []string{"run", "--config", mk("secretfile", "client_secret: ${E2E_SECRET}", "client_secret_file: "+w.dir+"/nope")}, 2, []string{"source.client_secret_file: cannot read the secret"}},
+		{"wrong credentials", []string{"run", "--config", mk("creds", "client_secret: ${E2E_SECRET}", "client_secret: wrong-one")}, 3, []string{"refused the client credentials", "client_secret"}},
+		{"forbidden account", []string{"run", "--config", mk("forbidden", "account: "+acct, "account: notmine")}, 3, []string{"HTTP 403", "notmine"}},
+		{"no config flag", []string{"run"}, 2, []string{"--config is required"}},
+		{"missing config file", []string{"run", "--config", w.dir + "/nope.yaml"}, 2, []string{"no such file"}},
+		{"unknown flag", []string{"run", "--confg", good}, 2, []string{"unknown flag"}},
+		{"unknown command", []string{"runn"}, 2, []string{"unknown command"}},
+		{"unaligned watermark", []string{"state", "set", "--config", good, "--watermark", "2026-11-24T10:10:00Z"}, 2, []string{"not a boundary"}},
+		{"bad watermark", []string{"state", "set", "--config", good, "--watermark", "soon"}, 2, []string{"--watermark"}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			r := w.run(nil, c.args...)
+			if r.code != c.code {
+				t.Fatalf("exit %d, want %d\n%s", r.code, c.code, r.stderr)
+			}
+			for _, m := range c.msg {
+				if !strings.Contains(r.stderr, m) {
+					t.Fatalf("stderr lacks %q:\n%s", m, r.stderr)
+				}
+			}
+		})
+	}
+	if n := len(snapshot(t, filepath.Join(w.dir, "out"))); n != 0 {
+		t.Fatalf("failed runs left %d files in the output", n)
+	}
+}
+
+func TestStateCommands(t *testing.T) {
+	w := newWorld(t, neosim.Faults{})
+	cfg := w.config("")
+	set := w.start.Add(3 * time.Hour).Format(time.RFC3339)
+	r := w.run(nil, "state", "set", "--config", cfg, "--watermark", set)
+	if r.code != 0 || !strings.Contains(r.stdout, "watermark set to "+set) {
+		t.Fatalf("state set: %d %s %s", r.code, r.stdout, r.stderr)
+	}
+	r = w.run(nil, "state", "show", "--config", cfg, "--output", "json")
+	var states []map[string]any
+	if r.code != 0 || json.Unmarshal([]byte(r.stdout), &states) != nil || len(states) != 1 || states[0]["watermark"] != set || states[0]["saved"] != true {
+		t.Fatalf("state show: %d %s %s", r.code, r.stdout, r.stderr)
+	}
+	r = w.run(nil, "state", "show", "--config", cfg)
+	if r.code != 0 || !strings.Contains(r.stdout, "WATERMARK") || !strings.Contains(r.stdout, set) {
+		t.Fatalf("state show text: %s", r.stdout)
+	}
+	// The next run starts at the new watermark.
+	if r := w.run(nil, "run", "--config", cfg); r.code != 0 {
+		t.Fatalf("run: %s", r.stderr)
+	}
+	for _, rec := range w.readOutput("out", w.watermark()) {
+		if rec.Time.Before(w.start.Add(3 * time.Hour)) {
+			t.Fatalf("record %s before the watermark exported", rec.UUID)
+		}
+	}
+}
+
+func TestDemoCommand(t *testing.T) {
+	out := t.TempDir()
+	cmd := exec.Command(binary, "demo", "--out", out)
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("demo: %v\n%s\n%s", err, stdout.String(), stderr.String())
+	}
+	if !strings.Contains(stdout.String(), "every one exported once") {
+		t.Fatalf("demo output:\n%s", stdout.String())
+	}
+	files, _ := filepath.Glob(filepath.Join(out, "jsonl", "account=demoacct", "date=*", "*.jsonl"))
+	gz, _ := filepath.Glob(filepath.Join(out, "jsonl-gzip", "account=demoacct", "date=*", "*.jsonl.gz"))
+	if len(files) < 5 || len(gz) != len(files) {
+		t.Fatalf("demo wrote %d jsonl and %d gzip files", len(files), len(gz))
+	}
+	cfg, _ := os.ReadFile(filepath.Join(out, "config.yaml"))
+	if !strings.Contains(string(cfg), "${AUDITLOG_DEMO_CLIENT_SECRET}") {
+		t.Fatalf("demo config should reference the secret, not contain it:\n%s", cfg)
+	}
+}
+
+func TestVersionAndHelp(t *testing.T) {
+	out, err := exec.Command(binary, "version").Output()
+	if err != nil || !strings.HasPrefix(string(out), "auditlog-exporter ") || !strings.Contains(string(out), "go1.") {
+		t.Fatalf("version: %q %v", out, err)
+	}
+	out, err = exec.Command(binary, "--help").Output()
+	for _, want := range []string{"run", "state", "demo", "version", "Exit codes"} {
+		if err != nil || !strings.Contains(string(out), want) {
+			t.Fatalf("--help lacks %q: %s", want, out)
+		}
+	}
+}
