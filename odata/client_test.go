@@ -138,6 +138,11 @@ func (f *fixture) assertNoSecrets(t *testing.T, extra ...string) {
 	if strings.Contains(strings.ToLower(all), "bearer ") {
 		t.Fatalf("a bearer token may have leaked:\n%s", all)
 	}
+	for _, tok := range f.sim.IssuedTokens() {
+		if strings.Contains(all, tok) {
+			t.Fatalf("access token %s... leaked", tok[:4])
+		}
+	}
 }
 
 func TestFetchClean(t *testing.T) {

@@ -129,6 +129,11 @@ func (w *world) run(env []string, args ...string) result {
 	}
 	r := result{code, stdout.String(), stderr.String()}
 	assertNoSecret(w.t, r.stdout+r.stderr)
+	for _, tok := range w.sim.IssuedTokens() {
+		if strings.Contains(r.stdout+r.stderr, tok) {
+			w.t.Fatalf("access token %s... appears in the output", tok[:4])
+		}
+	}
 	return r
 }
 
@@ -254,6 +259,13 @@ func TestEndToEndWithFaults(t *testing.T) {
 		if faults[k] == 0 {
 			t.Errorf("fault %s never injected", k)
 		}
+	}
+	if len(w.sim.IssuedTokens()) < 2 {
+		t.Fatal("early token expiry should have forced a renewal")
+	}
+	for _, f := range []string{filepath.Join(w.dir, "state", acct+".json")} {
+		b, _ := os.ReadFile(f)
+		assertNoSecret(t, string(b))
 	}
 	if !strings.Contains(r.stderr, `"message":"window exported"`) || !strings.Contains(r.stderr, `"message":"run finished"`) {
 		t.Fatalf("missing log lines:\n%s", r.stderr)

@@ -86,6 +86,8 @@ type Server struct {
 	mu       sync.Mutex
 	records  map[string][]*stored // per account, sorted by Time
 	tokens   map[string]*issued
+	// issuedTokens lists every token ever issued, expired ones included.
+	issuedTokens []string
 	faults   Faults
 	rng      *mrand.Rand
 	counters Counters
@@ -131,6 +133,14 @@ func (s *Server) Counters() Counters {
 		c.Faults[k] = v
 	}
 	return c
+}
+
+// IssuedTokens returns every access token the server has issued, so tests
+// can prove none of them leaks into logs or output.
+func (s *Server) IssuedTokens() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return slices.Clone(s.issuedTokens)
 }
 
 // Add stores records; each becomes visible at its visibleAt time (zero: at once).
@@ -224,6 +234,7 @@ func (s *Server) serveToken(w http.ResponseWriter, r *http.Request) {
 	tok := hex.EncodeToString(b[:])
 	s.mu.Lock()
 	s.tokens[tok] = &issued{expires: s.opts.Now().Add(s.opts.TokenTTL)}
+	s.issuedTokens = append(s.issuedTokens, tok)
 	s.counters.TokensIssued++
 	s.mu.Unlock()
 	w.Header().Set("Content-Type", "application/json;charset=UTF-8")
