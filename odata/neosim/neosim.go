@@ -83,14 +83,14 @@ type issued struct {
 type Server struct {
 	opts Options
 
-	mu       sync.Mutex
-	records  map[string][]*stored // per account, sorted by Time
-	tokens   map[string]*issued
+	mu      sync.Mutex
+	records map[string][]*stored // per account, sorted by Time
+	tokens  map[string]*issued
 	// issuedTokens lists every token ever issued, expired ones included.
 	issuedTokens []string
-	faults   Faults
-	rng      *mrand.Rand
-	counters Counters
+	faults       Faults
+	rng          *mrand.Rand
+	counters     Counters
 }
 
 // New returns a Server with no records.
