@@ -14,20 +14,19 @@ import (
 	"github.com/auditlog-exporter/auditlog-exporter/sinks/sinktest"
 )
 
-func fileHarness(format sinks.JSONL) sinktest.Harness {
+func fileHarness(format sinks.Format) sinktest.Harness {
 	return sinktest.Harness{
 		New: func(t *testing.T) sinks.Sink { return sinks.NewFile(t.TempDir(), format) },
 		Read: func(t *testing.T, s sinks.Sink, w audit.Window) ([]audit.Record, bool) {
-			f, err := os.Open(s.(*sinks.FileSink).Path(w))
+			b, err := os.ReadFile(s.(*sinks.FileSink).Path(w))
 			if os.IsNotExist(err) {
 				return nil, false
 			}
 			if err != nil {
 				t.Fatal(err)
 			}
-			defer f.Close()
 			var out []audit.Record
-			if err := sinks.ReadJSONL(f, format.Gzip, func(r audit.Record) error { out = append(out, r); return nil }); err != nil {
+			if err := sinks.ReadObject(format.Ext(), bytes.NewReader(b), int64(len(b)), func(r audit.Record) error { out = append(out, r); return nil }); err != nil {
 				t.Fatal(err)
 			}
 			return out, true
@@ -52,6 +51,13 @@ func fileHarness(format sinks.JSONL) sinktest.Harness {
 
 func TestFileJSONL(t *testing.T)     { sinktest.Run(t, fileHarness(sinks.JSONL{})) }
 func TestFileJSONLGzip(t *testing.T) { sinktest.Run(t, fileHarness(sinks.JSONL{Gzip: true})) }
+func TestFileParquet(t *testing.T) {
+	for _, c := range []string{"zstd", "snappy", "none"} {
+		t.Run(c, func(t *testing.T) {
+			sinktest.Run(t, fileHarness(sinks.Parquet{Compression: c, Version: "test", RowGroupRows: 1000}))
+		})
+	}
+}
 
 func TestObjectName(t *testing.T) {
 	w := audit.Window{Account: "abc123xyz", Start: time.Date(2026, 11, 24, 10, 0, 0, 0, time.UTC), End: time.Date(2026, 11, 24, 11, 0, 0, 0, time.UTC)}

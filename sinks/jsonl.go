@@ -30,6 +30,14 @@ func (f JSONL) Ext() string {
 	return "jsonl"
 }
 
+// ContentType implements Format.
+func (f JSONL) ContentType() string {
+	if f.Gzip {
+		return "application/gzip"
+	}
+	return "application/x-ndjson"
+}
+
 // NewEncoder implements Format.
 func (f JSONL) NewEncoder(w io.Writer, _ audit.Window) (Encoder, error) {
 	e := &jsonlEncoder{}

@@ -7,8 +7,10 @@ package sinks
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"path"
+	"strings"
 	"time"
 
 	"github.com/auditlog-exporter/auditlog-exporter/audit"
@@ -40,6 +42,8 @@ type Writer interface {
 type Format interface {
 	// Ext is the file extension without a dot ("jsonl", "jsonl.gz").
 	Ext() string
+	// ContentType is the media type of the encoded stream.
+	ContentType() string
 	// NewEncoder starts an encoding into w.
 	NewEncoder(w io.Writer, win audit.Window) (Encoder, error)
 }
@@ -60,4 +64,27 @@ func ObjectName(w audit.Window, ext string) string {
 	s, e := w.Start.UTC(), w.End.UTC()
 	return path.Join("account="+w.Account, "date="+s.Format(time.DateOnly),
 		w.Account+"_"+s.Format(stamp)+"_"+e.Format(stamp)+"."+ext)
+}
+
+// ReadObject decodes an export of the given extension ("jsonl",
+// "jsonl.gz", "parquet") and calls fn for each record in order.
+func ReadObject(ext string, r io.ReaderAt, size int64, fn func(audit.Record) error) error {
+	switch ext {
+	case "jsonl", "jsonl.gz":
+		return ReadJSONL(io.NewSectionReader(r, 0, size), ext == "jsonl.gz", fn)
+	case "parquet":
+		_, err := ReadParquet(r, size, fn)
+		return err
+	}
+	return fmt.Errorf("unknown export extension %q", ext)
+}
+
+// ExtOf returns the export extension of an object name.
+func ExtOf(name string) string {
+	for _, ext := range []string{"jsonl.gz", "jsonl", "parquet"} {
+		if strings.HasSuffix(name, "."+ext) {
+			return ext
+		}
+	}
+	return ""
 }
