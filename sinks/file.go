@@ -56,9 +56,7 @@ func (s *FileSink) Open(ctx context.Context, w audit.Window) (Writer, error) {
 			_ = os.Remove(o)
 		}
 	}
-	var rnd [6]byte
-	_, _ = rand.Read(rnd[:])
-	tmp := filepath.Join(dir, "."+base+".tmp-"+hex.EncodeToString(rnd[:]))
+	tmp := filepath.Join(dir, "."+base+".tmp-"+randSuffix())
 	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
 	if err != nil {
 		return nil, errclass.Mark(errclass.Permanent, fmt.Errorf("sink %s: %w", s.Name(), err))
@@ -156,6 +154,12 @@ func (w *fileWriter) Abort() error {
 		return err
 	}
 	return nil
+}
+
+func randSuffix() string {
+	var rnd [6]byte
+	_, _ = rand.Read(rnd[:])
+	return hex.EncodeToString(rnd[:])
 }
 
 // syncDir fsyncs a directory so a rename in it survives a crash.

@@ -85,13 +85,18 @@ func assertRecords(t *testing.T, got, want []audit.Record) {
 	}
 }
 
+// visible drops the names Hive-style readers skip: any path segment that
+// starts with '.' or '_'.
 func visible(names []string) []string {
 	var out []string
+next:
 	for _, n := range names {
-		base := n[strings.LastIndex(n, "/")+1:]
-		if !strings.HasPrefix(base, ".") && !strings.HasPrefix(base, "_") {
-			out = append(out, n)
+		for _, seg := range strings.Split(n, "/") {
+			if strings.HasPrefix(seg, ".") || strings.HasPrefix(seg, "_") {
+				continue next
+			}
 		}
+		out = append(out, n)
 	}
 	return out
 }

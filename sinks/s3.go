@@ -1,0 +1,319 @@
+package sinks
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/auditlog-exporter/auditlog-exporter/audit"
+	"github.com/auditlog-exporter/auditlog-exporter/errclass"
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/feature/s3/manager"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/aws-sdk-go-v2/service/s3/types"
+	"github.com/aws/smithy-go"
+)
+
+// S3Options configures an S3 destination.
+type S3Options struct {
+	Bucket       string
+	Prefix       string // "neo-auditlog/"; a missing trailing slash is added
+	SSE          string // "", "AES256" or "aws:kms"
+	KMSKeyID     string
+	StorageClass string
+	// PartSize and Concurrency bound the memory of one upload to about
+	// PartSize * (Concurrency + 1). Defaults: 8 MiB, 3.
+	PartSize    int64
+	Concurrency int
+}
+
+// S3Sink writes each window as one object. The data is streamed with a
+// multipart upload to a temporary key under "<prefix>_tmp/" (never read by
+// Hive-style readers, which also skip its extension), then copied
+// server-side to the window's deterministic key with its metadata (account,
+// window, record count) and deleted. The final object appears at once,
+// complete, or not at all. A failed or cancelled write aborts its multipart
+// upload; the next export of the same window removes temporaries and
+// uploads a killed run left behind. Windows up to 5 GiB (the CopyObject
+// limit) per object.
+type S3Sink struct {
+	client *s3.Client
+	up     *manager.Uploader
+	o      S3Options
+	format Format
+}
+
+var _ Sink = (*S3Sink)(nil)
+
+// NewS3 returns an S3 sink writing format with client.
+func NewS3(client *s3.Client, o S3Options, format Format) *S3Sink {
+	if o.Prefix != "" && !strings.HasSuffix(o.Prefix, "/") {
+		o.Prefix += "/"
+	}
+	if o.PartSize <= 0 {
+		o.PartSize = 8 << 20
+	}
+	if o.Concurrency <= 0 {
+		o.Concurrency = 3
+	}
+	up := manager.NewUploader(client, func(u *manager.Uploader) {
+		u.PartSize = o.PartSize
+		u.Concurrency = o.Concurrency
+		u.LeavePartsOnError = false
+	})
+	return &S3Sink{client: client, up: up, o: o, format: format}
+}
+
+// Name implements Sink.
+func (s *S3Sink) Name() string { return "s3://" + s.o.Bucket + "/" + s.o.Prefix + " " + s.format.Ext() }
+
+// Key returns the object key of window w.
+func (s *S3Sink) Key(w audit.Window) string { return s.o.Prefix + ObjectName(w, s.format.Ext()) }
+
+// tmpPrefix is where the temporaries of window w live.
+func (s *S3Sink) tmpPrefix(w audit.Window) string {
+	return s.o.Prefix + "_tmp/" + ObjectName(w, s.format.Ext()) + "."
+}
+
+// Object metadata (x-amz-meta-*) of every committed object.
+const (
+	S3MetaAccount     = "account"
+	S3MetaWindowStart = "window-start"
+	S3MetaWindowEnd   = "window-end"
+	S3MetaRecords     = "records"
+	S3MetaFormat      = "format"
+)
+
+// Open implements Sink.
+func (s *S3Sink) Open(ctx context.Context, w audit.Window) (Writer, error) {
+	if err := s.cleanup(ctx, w); err != nil {
+		return nil, err
+	}
+	// The upload must outlive a cancelled ctx long enough to abort its
+	// multipart upload: Abort stops it through the pipe, then cancels.
+	upCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	pr, pw := io.Pipe()
+	tmp := s.tmpPrefix(w) + randSuffix()
+	in := &s3.PutObjectInput{Bucket: aws.String(s.o.Bucket), Key: aws.String(tmp), Body: pr, ContentType: aws.String(s.format.ContentType())}
+	s.applySSE(&in.ServerSideEncryption, &in.SSEKMSKeyId)
+	done := make(chan error, 1)
+	go func() {
+		_, err := s.up.Upload(upCtx, in)
+		pr.CloseWithError(err) // unblock a writer if the upload failed first
+		done <- err
+	}()
+	wr := &s3Writer{sink: s, win: w, ctx: ctx, cancel: cancel, pw: pw, done: done, tmp: tmp}
+	wr.bw = bufio.NewWriterSize(pw, 256<<10)
+	enc, err := s.format.NewEncoder(wr.bw, w)
+	if err != nil {
+		_ = wr.Abort()
+		return nil, fmt.Errorf("sink %s: %w", s.Name(), err)
+	}
+	wr.enc = enc
+	return wr, nil
+}
+
+func (s *S3Sink) applySSE(sse *types.ServerSideEncryption, kms **string) {
+	if s.o.SSE != "" {
+		*sse = types.ServerSideEncryption(s.o.SSE)
+	}
+	if s.o.KMSKeyID != "" {
+		*kms = aws.String(s.o.KMSKeyID)
+	}
+}
+
+// cleanup removes temporaries and aborts uploads a killed run left for w.
+func (s *S3Sink) cleanup(ctx context.Context, w audit.Window) error {
+	prefix := s.tmpPrefix(w)
+	bucket := aws.String(s.o.Bucket)
+	ups, err := s.client.ListMultipartUploads(ctx, &s3.ListMultipartUploadsInput{Bucket: bucket, Prefix: aws.String(prefix)})
+	if err != nil {
+		return s.classify("list multipart uploads", err)
+	}
+	for _, u := range ups.Uploads {
+		if _, err := s.client.AbortMultipartUpload(ctx, &s3.AbortMultipartUploadInput{Bucket: bucket, Key: u.Key, UploadId: u.UploadId}); err != nil && !isCode(err, "NoSuchUpload") {
+			return s.classify("abort a stale multipart upload", err)
+		}
+	}
+	objs, err := s.client.ListObjectsV2(ctx, &s3.ListObjectsV2Input{Bucket: bucket, Prefix: aws.String(prefix)})
+	if err != nil {
+		return s.classify("list temporary objects", err)
+	}
+	for _, o := range objs.Contents {
+		if _, err := s.client.DeleteObject(ctx, &s3.DeleteObjectInput{Bucket: bucket, Key: o.Key}); err != nil {
+			return s.classify("delete a stale temporary object", err)
+		}
+	}
+	return nil
+}
+
+// classify wraps an SDK error with the operation and a class: a missing
+// bucket or refused access will not go away by retrying.
+func (s *S3Sink) classify(op string, err error) error {
+	return ClassifyS3(fmt.Sprintf("sink %s: %s", s.Name(), op), s.o.Bucket, err)
+}
+
+// ClassifyS3 marks S3 errors: a missing bucket or denied access is a
+// configuration problem (exit 2), anything else may be retried.
+func ClassifyS3(op, bucket string, err error) error {
+	if err == nil {
+		return nil
+	}
+	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return fmt.Errorf("%s: %w", op, err)
+	}
+	var ae smithy.APIError
+	if errors.As(err, &ae) {
+		switch ae.ErrorCode() {
+		case "NoSuchBucket":
+			return errclass.Mark(errclass.Config, fmt.Errorf("%s: bucket %q does not exist (check bucket, region and endpoint): %w", op, bucket, err))
+		case "AccessDenied", "InvalidAccessKeyId", "SignatureDoesNotMatch", "ExpiredToken", "InvalidToken", "AllAccessDisabled":
+			return errclass.Mark(errclass.Config, fmt.Errorf("%s: access to bucket %q denied (check the credentials and IAM permissions in the README): %w", op, bucket, err))
+		}
+	}
+	return errclass.Mark(errclass.Retryable, fmt.Errorf("%s: %w", op, err))
+}
+
+func isCode(err error, code string) bool {
+	var ae smithy.APIError
+	return errors.As(err, &ae) && ae.ErrorCode() == code
+}
+
+type s3Writer struct {
+	sink     *S3Sink
+	win      audit.Window
+	ctx      context.Context
+	cancel   context.CancelFunc
+	pw       *io.PipeWriter
+	bw       *bufio.Writer
+	enc      Encoder
+	done     chan error
+	tmp      string
+	uploaded bool // the temporary object exists
+	finished bool // committed or aborted
+	n        int64
+}
+
+var errAborted = errors.New("write aborted")
+
+func (w *s3Writer) Write(r *audit.Record) error {
+	if w.finished {
+		return errors.New("write after commit or abort")
+	}
+	if w.n&1023 == 0 {
+		if err := w.ctx.Err(); err != nil {
+			return err
+		}
+	}
+	if err := w.enc.Encode(r); err != nil {
+		return fmt.Errorf("sink %s: write: %w", w.sink.Name(), w.uploadErr(err))
+	}
+	w.n++
+	return nil
+}
+
+// uploadErr prefers the upload's own error over the pipe's echo of it.
+func (w *s3Writer) uploadErr(err error) error {
+	select {
+	case uerr := <-w.done:
+		w.done <- uerr
+		if uerr != nil {
+			return w.sink.classify("upload", uerr)
+		}
+	default:
+	}
+	return err
+}
+
+func (w *s3Writer) Commit(ctx context.Context) error {
+	if w.finished {
+		return errors.New("commit after commit or abort")
+	}
+	fail := func(err error) error {
+		_ = w.Abort()
+		return err
+	}
+	if err := errors.Join(ctx.Err(), w.ctx.Err()); err != nil {
+		return fail(err)
+	}
+	if err := w.enc.Close(); err != nil {
+		return fail(fmt.Errorf("sink %s: finish encoding: %w", w.sink.Name(), w.uploadErr(err)))
+	}
+	if err := w.bw.Flush(); err != nil {
+		return fail(fmt.Errorf("sink %s: write: %w", w.sink.Name(), w.uploadErr(err)))
+	}
+	if err := ctx.Err(); err != nil {
+		return fail(err)
+	}
+	w.pw.Close() // EOF: the uploader completes the upload
+	if err := <-w.done; err != nil {
+		w.done <- err
+		return fail(w.sink.classify("upload "+w.tmp, err))
+	}
+	w.done <- nil
+	w.uploaded = true
+	if err := ctx.Err(); err != nil {
+		return fail(err)
+	}
+	s := w.sink
+	in := &s3.CopyObjectInput{
+		Bucket:            aws.String(s.o.Bucket),
+		Key:               aws.String(s.Key(w.win)),
+		CopySource:        aws.String(copySource(s.o.Bucket, w.tmp)),
+		MetadataDirective: types.MetadataDirectiveReplace,
+		ContentType:       aws.String(s.format.ContentType()),
+		Metadata: map[string]string{
+			S3MetaAccount:     w.win.Account,
+			S3MetaWindowStart: w.win.Start.UTC().Format(time.RFC3339),
+			S3MetaWindowEnd:   w.win.End.UTC().Format(time.RFC3339),
+			S3MetaRecords:     strconv.FormatInt(w.n, 10),
+			S3MetaFormat:      s.format.Ext(),
+		},
+	}
+	s.applySSE(&in.ServerSideEncryption, &in.SSEKMSKeyId)
+	if s.o.StorageClass != "" {
+		in.StorageClass = types.StorageClass(s.o.StorageClass)
+	}
+	if _, err := s.client.CopyObject(ctx, in); err != nil {
+		return fail(s.classify("copy into "+s.Key(w.win), err))
+	}
+	w.finished = true
+	w.cancel()
+	if _, err := s.client.DeleteObject(context.WithoutCancel(ctx), &s3.DeleteObjectInput{Bucket: aws.String(s.o.Bucket), Key: aws.String(w.tmp)}); err != nil {
+		return s.classify("delete temporary "+w.tmp, err)
+	}
+	return nil
+}
+
+func (w *s3Writer) Abort() error {
+	if w.finished {
+		return nil
+	}
+	w.finished = true
+	w.pw.CloseWithError(errAborted)
+	err := <-w.done // the uploader aborts its multipart upload before returning
+	w.done <- err
+	w.cancel()
+	if w.uploaded {
+		_, err := w.sink.client.DeleteObject(context.WithoutCancel(w.ctx), &s3.DeleteObjectInput{Bucket: aws.String(w.sink.o.Bucket), Key: aws.String(w.tmp)})
+		if err != nil {
+			return w.sink.classify("delete temporary "+w.tmp, err)
+		}
+	}
+	return nil
+}
+
+// copySource renders bucket/key URL-encoded segment by segment.
+func copySource(bucket, key string) string {
+	segs := strings.Split(key, "/")
+	for i, s := range segs {
+		segs[i] = url.PathEscape(s)
+	}
+	return bucket + "/" + strings.Join(segs, "/")
+}

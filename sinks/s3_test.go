@@ -1,0 +1,131 @@
+package sinks_test
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"strings"
+	"testing"
+
+	"github.com/auditlog-exporter/auditlog-exporter/audit"
+	"github.com/auditlog-exporter/auditlog-exporter/errclass"
+	"github.com/auditlog-exporter/auditlog-exporter/internal/s3test"
+	"github.com/auditlog-exporter/auditlog-exporter/sinks"
+	"github.com/auditlog-exporter/auditlog-exporter/sinks/sinktest"
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+)
+
+func s3Harness(srv *s3test.Server, format sinks.Format) sinktest.Harness {
+	buckets := map[sinks.Sink]string{}
+	return sinktest.Harness{
+		New: func(t *testing.T) sinks.Sink {
+			b := srv.NewBucket(t)
+			s := sinks.NewS3(srv.Client(), sinks.S3Options{Bucket: b, Prefix: "neo-auditlog"}, format)
+			buckets[s] = b
+			return s
+		},
+		Read: func(t *testing.T, s sinks.Sink, w audit.Window) ([]audit.Record, bool) {
+			out, err := srv.Client().GetObject(context.Background(), &s3.GetObjectInput{Bucket: aws.String(buckets[s]), Key: aws.String(s.(*sinks.S3Sink).Key(w))})
+			if err != nil {
+				if strings.Contains(err.Error(), "NoSuchKey") {
+					return nil, false
+				}
+				t.Fatal(err)
+			}
+			b, err := io.ReadAll(out.Body)
+			out.Body.Close()
+			if err != nil {
+				t.Fatal(err)
+			}
+			var recs []audit.Record
+			if err := sinks.ReadObject(format.Ext(), bytes.NewReader(b), int64(len(b)), func(r audit.Record) error { recs = append(recs, r); return nil }); err != nil {
+				t.Fatal(err)
+			}
+			return recs, true
+		},
+		List: func(t *testing.T, s sinks.Sink) []string {
+			b := buckets[s]
+			return append(srv.Keys(t, b, ""), srv.MultipartUploads(t, b)...)
+		},
+	}
+}
+
+func TestS3Sink(t *testing.T) {
+	srv := s3test.Start(t)
+	for _, f := range []sinks.Format{sinks.Parquet{Version: "test", RowGroupRows: 1000}, sinks.JSONL{}, sinks.JSONL{Gzip: true}} {
+		t.Run(f.Ext(), func(t *testing.T) { sinktest.Run(t, s3Harness(srv, f)) })
+	}
+}
+
+func TestS3ObjectMetadataAndMultipart(t *testing.T) {
+	srv := s3test.Start(t)
+	bucket := srv.NewBucket(t)
+	client := srv.Client()
+	// Parts of the minimum size, so a window of ~20 MB is a real multipart upload.
+	s := sinks.NewS3(client, sinks.S3Options{Bucket: bucket, Prefix: "p/", PartSize: 5 << 20, Concurrency: 2}, sinks.JSONL{})
+	w := sinktest.Window("acct", 0)
+	recs := sinktest.Records(w, 120_000, "big")
+	wr, err := s.Open(context.Background(), w)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range recs {
+		if err := wr.Write(&recs[i]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := wr.Commit(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	head, err := client.HeadObject(context.Background(), &s3.HeadObjectInput{Bucket: aws.String(bucket), Key: aws.String(s.Key(w))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]string{"account": "acct", "window-start": "2026-11-24T10:00:00Z", "window-end": "2026-11-24T11:00:00Z", "records": "120000", "format": "jsonl"}
+	for k, v := range want {
+		if head.Metadata[k] != v {
+			t.Errorf("metadata %s = %q, want %q (all: %v)", k, head.Metadata[k], v, head.Metadata)
+		}
+	}
+	if aws.ToInt64(head.ContentLength) < 15<<20 || aws.ToString(head.ContentType) != "application/x-ndjson" {
+		t.Fatalf("object %d bytes, %s", aws.ToInt64(head.ContentLength), aws.ToString(head.ContentType))
+	}
+	if keys := srv.Keys(t, bucket, ""); len(keys) != 1 || keys[0] != "p/account=acct/date=2026-11-24/acct_20261124T100000Z_20261124T110000Z.jsonl" {
+		t.Fatalf("keys %v", keys)
+	}
+}
+
+// Aborting after several parts were uploaded leaves no object and no
+// pending multipart upload.
+func TestS3AbortMidUpload(t *testing.T) {
+	srv := s3test.Start(t)
+	bucket := srv.NewBucket(t)
+	s := sinks.NewS3(srv.Client(), sinks.S3Options{Bucket: bucket, PartSize: 5 << 20, Concurrency: 1}, sinks.JSONL{})
+	w := sinktest.Window("acct", 0)
+	recs := sinktest.Records(w, 60_000, "ab")
+	wr, err := s.Open(context.Background(), w)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range recs {
+		if err := wr.Write(&recs[i]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := wr.Abort(); err != nil {
+		t.Fatal(err)
+	}
+	if keys, ups := srv.Keys(t, bucket, ""), srv.MultipartUploads(t, bucket); len(keys)+len(ups) != 0 {
+		t.Fatalf("after abort: objects %v, uploads %v", keys, ups)
+	}
+}
+
+func TestS3MissingBucketIsConfigError(t *testing.T) {
+	srv := s3test.Start(t)
+	s := sinks.NewS3(srv.Client(), sinks.S3Options{Bucket: "does-not-exist"}, sinks.JSONL{})
+	_, err := s.Open(context.Background(), sinktest.Window("acct", 0))
+	if errclass.Classify(err) != errclass.Config || !strings.Contains(err.Error(), `bucket "does-not-exist" does not exist`) {
+		t.Fatalf("got %v (%v)", err, errclass.Classify(err))
+	}
+}
