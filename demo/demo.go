@@ -68,6 +68,9 @@ sinks:
     format: jsonl
     compression: gzip
     path: %[6]s
+  - type: file
+    format: parquet
+    path: %[7]s
 log:
   level: info
   format: console
@@ -98,7 +101,7 @@ func Run(ctx context.Context, outDir string, log zerolog.Logger, version string)
 	defer srv.Close()
 	res.APIURL = "http://" + ln.Addr().String()
 
-	for _, d := range []string{"state", "jsonl", "jsonl-gzip"} {
+	for _, d := range []string{"state", "jsonl", "jsonl-gzip", "parquet"} {
 		if err := os.RemoveAll(filepath.Join(outDir, d)); err != nil {
 			return res, err
 		}
@@ -108,7 +111,7 @@ func Run(ctx context.Context, outDir string, log zerolog.Logger, version string)
 	}
 	res.ConfigPath = filepath.Join(outDir, "config.yaml")
 	cfgText := fmt.Sprintf(configTemplate, res.APIURL, Account, SecretVar,
-		filepath.Join(outDir, "state"), filepath.Join(outDir, "jsonl"), filepath.Join(outDir, "jsonl-gzip"))
+		filepath.Join(outDir, "state"), filepath.Join(outDir, "jsonl"), filepath.Join(outDir, "jsonl-gzip"), filepath.Join(outDir, "parquet"))
 	if err := os.WriteFile(res.ConfigPath, []byte(cfgText), 0o600); err != nil {
 		return res, err
 	}
@@ -122,7 +125,7 @@ func Run(ctx context.Context, outDir string, log zerolog.Logger, version string)
 	if err != nil {
 		return res, err
 	}
-	ex, parts, err := cfg.Build(log, version, nil, exporter.Hooks{})
+	ex, parts, err := cfg.Build(ctx, log, version, os.Stdout, nil, exporter.Hooks{})
 	if err != nil {
 		return res, err
 	}

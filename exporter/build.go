@@ -1,12 +1,17 @@
 package exporter
 
 import (
+	"context"
 	"fmt"
+	"io"
 	"time"
 
+	"github.com/auditlog-exporter/auditlog-exporter/errclass"
 	"github.com/auditlog-exporter/auditlog-exporter/odata"
 	"github.com/auditlog-exporter/auditlog-exporter/sinks"
 	"github.com/auditlog-exporter/auditlog-exporter/state"
+	awsconfig "github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/rs/zerolog"
 )
 
@@ -14,7 +19,7 @@ import (
 type Parts struct {
 	Accounts []Account
 	Sinks    []sinks.Sink
-	Store    *state.FileStore
+	Store    state.Store
 }
 
 // Close releases the parts (the state lock).
@@ -45,35 +50,86 @@ func (c *Config) BuildSources(log zerolog.Logger) ([]Account, error) {
 	return out, nil
 }
 
-// BuildSinks creates the configured sinks.
-func (c *Config) BuildSinks() []sinks.Sink {
-	var out []sinks.Sink
-	for _, s := range c.Sinks {
-		// validate admits only file + jsonl in this version.
-		out = append(out, sinks.NewFile(s.Path, sinks.JSONL{Gzip: s.Compression == "gzip"}))
+// newS3Client builds an S3 client from the SDK's default credential chain
+// (environment, shared config, web identity for IRSA, instance roles).
+func newS3Client(ctx context.Context, path, region, endpoint string, pathStyle bool) (*s3.Client, error) {
+	var opts []func(*awsconfig.LoadOptions) error
+	if region != "" {
+		opts = append(opts, awsconfig.WithRegion(region))
 	}
-	return out
+	opts = append(opts, awsconfig.WithRetryMaxAttempts(5))
+	cfg, err := awsconfig.LoadDefaultConfig(ctx, opts...)
+	if err != nil {
+		return nil, errclass.Mark(errclass.Config, fmt.Errorf("%s: AWS configuration: %w", path, err))
+	}
+	if cfg.Region == "" {
+		return nil, errclass.Mark(errclass.Config, fmt.Errorf("%s.region: required (or set AWS_REGION)", path))
+	}
+	return s3.NewFromConfig(cfg, func(o *s3.Options) {
+		if endpoint != "" {
+			o.BaseEndpoint = &endpoint
+		}
+		o.UsePathStyle = pathStyle
+	}), nil
 }
 
-// OpenStore opens the state store; readOnly does not take the lock.
-func (c *Config) OpenStore(readOnly bool) (*state.FileStore, error) {
-	if readOnly {
-		return state.OpenFileReadOnly(c.State.Path)
+// BuildSinks creates the configured sinks; stdout is where a stdout sink writes.
+func (c *Config) BuildSinks(ctx context.Context, version string, stdout io.Writer) ([]sinks.Sink, error) {
+	var out []sinks.Sink
+	for i, s := range c.Sinks {
+		var format sinks.Format = sinks.JSONL{Gzip: s.Compression == "gzip"}
+		if s.Format == "parquet" {
+			format = sinks.Parquet{Compression: s.Compression, Version: version}
+		}
+		switch s.Type {
+		case "file":
+			out = append(out, sinks.NewFile(s.Path, format))
+		case "stdout":
+			out = append(out, sinks.NewStream("stdout", stdout, format, ""))
+		case "s3":
+			client, err := newS3Client(ctx, fmt.Sprintf("sinks[%d]", i), s.Region, s.Endpoint, s.PathStyle)
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, sinks.NewS3(client, sinks.S3Options{Bucket: s.Bucket, Prefix: s.Prefix, SSE: s.SSE, KMSKeyID: s.KMSKeyID, StorageClass: s.StorageClass}, format))
+		}
 	}
-	return state.OpenFile(c.State.Path)
+	return out, nil
+}
+
+// OpenStore opens the state store; readOnly does not take the file lock.
+func (c *Config) OpenStore(ctx context.Context, readOnly bool) (state.Store, error) {
+	switch c.State.Type {
+	case "s3":
+		client, err := newS3Client(ctx, "state", c.State.Region, c.State.Endpoint, c.State.PathStyle)
+		if err != nil {
+			return nil, err
+		}
+		return state.NewS3(client, c.State.Bucket, c.State.Prefix, c.State.Key), nil
+	case "file":
+		if readOnly {
+			return state.OpenFileReadOnly(c.State.Path)
+		}
+		return state.OpenFile(c.State.Path)
+	}
+	return nil, errclass.Mark(errclass.Config, fmt.Errorf("state.type %q", c.State.Type))
 }
 
 // Build creates every part and an Exporter over them. Close the parts when done.
-func (c *Config) Build(log zerolog.Logger, version string, now func() time.Time, hooks Hooks) (*Exporter, *Parts, error) {
+func (c *Config) Build(ctx context.Context, log zerolog.Logger, version string, stdout io.Writer, now func() time.Time, hooks Hooks) (*Exporter, *Parts, error) {
 	accounts, err := c.BuildSources(log)
 	if err != nil {
 		return nil, nil, err
 	}
-	store, err := c.OpenStore(false)
+	sinkList, err := c.BuildSinks(ctx, version, stdout)
 	if err != nil {
 		return nil, nil, err
 	}
-	p := &Parts{Accounts: accounts, Sinks: c.BuildSinks(), Store: store}
+	store, err := c.OpenStore(ctx, false)
+	if err != nil {
+		return nil, nil, err
+	}
+	p := &Parts{Accounts: accounts, Sinks: sinkList, Store: store}
 	e := New(Options{Accounts: accounts, Sinks: p.Sinks, Store: store, Grid: c.Grid(), Lag: c.Export.Lag,
 		Start: c.Export.Start, Version: version, Log: log, Now: now, Hooks: hooks})
 	return e, p, nil

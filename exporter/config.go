@@ -7,9 +7,12 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"net/url"
 	"os"
+	"path/filepath"
 	"reflect"
 	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -17,6 +20,8 @@ import (
 
 	"github.com/auditlog-exporter/auditlog-exporter/errclass"
 	"github.com/auditlog-exporter/auditlog-exporter/odata"
+	"github.com/auditlog-exporter/auditlog-exporter/sinks"
+	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 	"gopkg.in/yaml.v3"
 )
 
@@ -374,8 +379,22 @@ func (c *Config) validate() FieldErrors {
 		if c.State.Path == "" {
 			errs.add("state.path", "required for state type file")
 		}
+		for k, v := range map[string]string{"bucket": c.State.Bucket, "key": c.State.Key, "prefix": c.State.Prefix, "region": c.State.Region, "endpoint": c.State.Endpoint} {
+			if v != "" {
+				errs.add("state."+k, "only for state type s3")
+			}
+		}
 	case "s3":
-		errs.add("state.type", "s3 is not supported by this version; use file")
+		if c.State.Bucket == "" {
+			errs.add("state.bucket", "required for state type s3")
+		}
+		if c.State.Key != "" && c.State.Prefix != "" {
+			errs.add("state.key", "set either key or prefix, not both")
+		}
+		if c.State.Key != "" && len(c.Sources()) > 1 {
+			errs.add("state.key", "one key cannot hold the state of %d accounts; use prefix", len(c.Sources()))
+		}
+		validateEndpoint("state.endpoint", c.State.Endpoint, &errs)
 	default:
 		errs.add("state.type", "%q is not one of: file, s3", c.State.Type)
 	}
@@ -384,35 +403,81 @@ func (c *Config) validate() FieldErrors {
 		errs.add("sinks", "at least one sink is required")
 	}
 	dests := map[string]string{}
-	for i, s := range c.Sinks {
+	streams := 0
+	for i := range c.Sinks {
+		s := &c.Sinks[i]
 		p := fmt.Sprintf("sinks[%d]", i)
 		switch s.Format {
 		case "jsonl":
 			if s.Compression == "" {
-				c.Sinks[i].Compression = "none"
+				s.Compression = "none"
 			} else if s.Compression != "none" && s.Compression != "gzip" {
 				errs.add(p+".compression", "%q is not one of: none, gzip (for jsonl)", s.Compression)
 			}
 		case "parquet":
-			errs.add(p+".format", "parquet is not supported by this version; use jsonl")
+			if s.Compression == "" {
+				s.Compression = "zstd"
+			} else if _, err := sinks.ParquetCodec(s.Compression); err != nil {
+				errs.add(p+".compression", "%q is not one of: zstd, snappy, none (for parquet)", s.Compression)
+			}
 		default:
 			errs.add(p+".format", "%q is not one of: jsonl, parquet", s.Format)
 		}
+		only := func(typ string, keys map[string]string) {
+			for k, v := range keys {
+				if v != "" {
+					errs.add(p+"."+k, "only for sink type %s", typ)
+				}
+			}
+		}
+		var dest string
 		switch s.Type {
 		case "file":
 			if s.Path == "" {
 				errs.add(p+".path", "required for sink type file")
 			}
-			key := s.Path + "|" + s.Format + "|" + c.Sinks[i].Compression
-			if prev, dup := dests[key]; dup {
-				errs.add(p, "writes the same files as %s", prev)
-			}
-			dests[key] = p
+			only("s3", map[string]string{"bucket": s.Bucket, "prefix": s.Prefix, "region": s.Region, "endpoint": s.Endpoint, "sse": s.SSE, "kms_key_id": s.KMSKeyID, "storage_class": s.StorageClass})
+			dest = "file:" + filepath.Clean(s.Path)
 		case "s3":
-			errs.add(p+".type", "s3 is not supported by this version; use file")
+			if s.Bucket == "" {
+				errs.add(p+".bucket", "required for sink type s3")
+			}
+			only("file", map[string]string{"path": s.Path})
+			switch s.SSE {
+			case "", "AES256":
+				if s.KMSKeyID != "" {
+					errs.add(p+".kms_key_id", "only with sse: aws:kms")
+				}
+			case "aws:kms":
+			default:
+				errs.add(p+".sse", "%q is not one of: AES256, aws:kms", s.SSE)
+			}
+			if s.StorageClass != "" && !slices.Contains(types.StorageClass("").Values(), types.StorageClass(s.StorageClass)) {
+				errs.add(p+".storage_class", "%q is not an S3 storage class (STANDARD, STANDARD_IA, INTELLIGENT_TIERING, GLACIER_IR, ...)", s.StorageClass)
+			}
+			validateEndpoint(p+".endpoint", s.Endpoint, &errs)
+			dest = "s3:" + s.Endpoint + "/" + s.Bucket + "/" + strings.TrimSuffix(s.Prefix, "/")
+		case "stdout":
+			if s.Format != "jsonl" {
+				errs.add(p+".format", "sink type stdout writes jsonl only")
+			}
+			only("file or s3", map[string]string{"path": s.Path, "bucket": s.Bucket, "prefix": s.Prefix, "region": s.Region, "endpoint": s.Endpoint, "sse": s.SSE, "kms_key_id": s.KMSKeyID, "storage_class": s.StorageClass})
+			if streams++; streams > 1 {
+				errs.add(p+".type", "only one stdout sink is allowed")
+			}
+			dest = "stdout"
 		default:
-			errs.add(p+".type", "%q is not one of: file, s3", s.Type)
+			errs.add(p+".type", "%q is not one of: file, s3, stdout", s.Type)
 		}
+		ext := "parquet"
+		if s.Format == "jsonl" {
+			ext = sinks.JSONL{Gzip: s.Compression == "gzip"}.Ext()
+		}
+		key := dest + "|" + ext
+		if prev, dup := dests[key]; dup && dest != "stdout" {
+			errs.add(p, "writes the same objects as %s", prev)
+		}
+		dests[key] = p
 	}
 
 	m := c.Metrics
@@ -433,6 +498,16 @@ func (c *Config) validate() FieldErrors {
 	}
 	sort.SliceStable(errs, func(i, j int) bool { return errs[i].Path < errs[j].Path })
 	return errs
+}
+
+func validateEndpoint(path, endpoint string, errs *FieldErrors) {
+	if endpoint == "" {
+		return
+	}
+	u, err := url.Parse(endpoint)
+	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+		errs.add(path, "%q is not an http(s) URL like https://minio.example.com:9000", endpoint)
+	}
 }
 
 func (s SourceConfig) validate(p string, errs *FieldErrors) {

@@ -94,7 +94,21 @@ func TestParseErrors(t *testing.T) {
 		{"account with slash", "account: abc123xyz", "account: ../etc", "source.account", "technical"},
 		{"both secret kinds", "  client_secret: ${NEO_CLIENT_SECRET}", "  client_secret: ${NEO_CLIENT_SECRET}\n  client_secret_file: /x", "source.client_secret", "not both"},
 		{"unreadable secret file", "  client_secret: ${NEO_CLIENT_SECRET}", "  client_secret_file: /nonexistent/secret", "source.client_secret_file", "cannot read"},
-		{"duplicate sinks", "    path: ./out\n", "    path: ./out\n  - type: file\n    path: ./out\n", "sinks[1]", "same files"},
+		{"duplicate sinks", "    path: ./out\n", "    path: ./out\n  - type: file\n    path: ./out/\n", "sinks[1]", "same objects"},
+		{"parquet codecs collide", "    path: ./out\n", "    path: ./out\n  - {type: file, format: parquet, path: ./p}\n  - {type: file, format: parquet, path: ./p, compression: snappy}\n", "sinks[2]", "same objects"},
+		{"bad parquet codec", "    path: ./out\n", "    path: ./out\n  - {type: file, format: parquet, path: ./p, compression: gzip}\n", "sinks[1].compression", "zstd, snappy, none"},
+		{"s3 without bucket", "    path: ./out\n", "    path: ./out\n  - {type: s3, format: parquet, region: eu-central-1}\n", "sinks[1].bucket", "required"},
+		{"s3 with path", "    path: ./out\n", "    path: ./out\n  - {type: s3, bucket: b, path: ./x}\n", "sinks[1].path", "only for sink type file"},
+		{"file with bucket", "    path: ./out\n", "    path: ./out\n    bucket: b\n", "sinks[0].bucket", "only for sink type s3"},
+		{"bad sse", "    path: ./out\n", "    path: ./out\n  - {type: s3, bucket: b, sse: rot13}\n", "sinks[1].sse", "AES256, aws:kms"},
+		{"kms key without kms", "    path: ./out\n", "    path: ./out\n  - {type: s3, bucket: b, sse: AES256, kms_key_id: k}\n", "sinks[1].kms_key_id", "aws:kms"},
+		{"bad storage class", "    path: ./out\n", "    path: ./out\n  - {type: s3, bucket: b, storage_class: COLD}\n", "sinks[1].storage_class", "storage class"},
+		{"bad endpoint", "    path: ./out\n", "    path: ./out\n  - {type: s3, bucket: b, endpoint: 'minio:9000'}\n", "sinks[1].endpoint", "http(s) URL"},
+		{"stdout parquet", "    path: ./out\n", "    path: ./out\n  - {type: stdout, format: parquet}\n", "sinks[1].format", "jsonl only"},
+		{"two stdouts", "    path: ./out\n", "    path: ./out\n  - {type: stdout}\n  - {type: stdout, compression: gzip}\n", "sinks[2].type", "only one stdout"},
+		{"s3 state without bucket", "  path: /var/lib/auditlog-exporter", "  type: s3\n  prefix: states/", "state.bucket", "required"},
+		{"file state with bucket", "  path: /var/lib/auditlog-exporter", "  path: /x\n  bucket: b", "state.bucket", "only for state type s3"},
+		{"s3 state key and prefix", "  path: /var/lib/auditlog-exporter", "  type: s3\n  bucket: b\n  key: a.json\n  prefix: p/", "state.key", "not both"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -245,7 +245,7 @@ sinks: [{type: file, path: `+filepath.Join(dir, "out")+`}]
 	if err != nil {
 		t.Fatal(err)
 	}
-	store, _ := cfg.OpenStore(false)
+	store, _ := cfg.OpenStore(context.Background(), false)
 	defer store.Close()
 	ctx := context.Background()
 	states, err := exporter.ShowState(ctx, cfg, store, now)

@@ -73,7 +73,7 @@ func newRootCmd(stdout, stderr io.Writer) *cobra.Command {
 	root.SetOut(stdout)
 	root.SetErr(stderr)
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
-	root.AddCommand(newRunCmd(stderr), newStateCmd(stdout), newDemoCmd(stdout, stderr), newVersionCmd(stdout))
+	root.AddCommand(newRunCmd(stdout, stderr), newStateCmd(stdout), newDemoCmd(stdout, stderr), newVersionCmd(stdout))
 	return root
 }
 
@@ -95,7 +95,7 @@ func newLogger(c exporter.LogConfig, w io.Writer) zerolog.Logger {
 	return zerolog.New(w).Level(lvl).With().Timestamp().Logger()
 }
 
-func newRunCmd(stderr io.Writer) *cobra.Command {
+func newRunCmd(stdout, stderr io.Writer) *cobra.Command {
 	var cfgPath string
 	cmd := &cobra.Command{
 		Use:   "run --config FILE",
@@ -114,7 +114,7 @@ CronJob; two runs on the same state directory cannot overlap (the second exits
 			}
 			log := newLogger(cfg.Log, stderr)
 			v, _ := versionInfo()
-			ex, parts, err := cfg.Build(log, v, nil, crashHooks())
+			ex, parts, err := cfg.Build(cmd.Context(), log, v, stdout, nil, crashHooks())
 			if err != nil {
 				return err
 			}
@@ -173,7 +173,7 @@ func newStateCmd(stdout io.Writer) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			store, err := cfg.OpenStore(true)
+			store, err := cfg.OpenStore(cmd.Context(), true)
 			if err != nil {
 				return err
 			}
@@ -235,7 +235,7 @@ export.window grid. --account is needed when the configuration has several.`,
 				}
 				account = srcs[0].Account
 			}
-			store, err := cfg.OpenStore(false)
+			store, err := cfg.OpenStore(cmd.Context(), false)
 			if err != nil {
 				return err
 			}
@@ -280,6 +280,7 @@ records, write a configuration for it, export every complete window into
 			fmt.Fprintf(stdout, "Watermark: %s\n\n", res.Watermark.Format(time.RFC3339))
 			fmt.Fprintf(stdout, "Configuration: %s\n", res.ConfigPath)
 			fmt.Fprintf(stdout, "JSON lines:    %s (and gzip in %s)\n", out+"/jsonl", out+"/jsonl-gzip")
+			fmt.Fprintf(stdout, "Parquet:       %s\n", out+"/parquet")
 			for i, f := range res.Files {
 				if i == 3 {
 					fmt.Fprintf(stdout, "  ... %d more\n", len(res.Files)-3)
@@ -290,6 +291,7 @@ records, write a configuration for it, export every complete window into
 			if len(res.Files) > 0 {
 				fmt.Fprintf(stdout, "\nLook inside:\n  head -n 2 %s\n", res.Files[0])
 				fmt.Fprintf(stdout, "  cat %s/jsonl/account=*/date=*/*.jsonl | jq -r .category | sort | uniq -c\n", out)
+				fmt.Fprintf(stdout, "  duckdb -c \"SELECT date, category, count(*) FROM read_parquet('%s/parquet/*/*/*.parquet', hive_partitioning=true) GROUP BY ALL ORDER BY ALL\"\n", out)
 			}
 			return nil
 		},

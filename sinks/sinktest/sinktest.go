@@ -24,6 +24,10 @@ type Harness struct {
 	// List returns every object name a reader of the destination would see
 	// (Hive-style readers skip names starting with '.' or '_').
 	List func(t *testing.T, s sinks.Sink) []string
+	// AtLeastOnce marks a stream destination: committed windows cannot be
+	// replaced or listed by name, and an empty window writes nothing. The
+	// suite skips the checks that need named, replaceable objects.
+	AtLeastOnce bool
 }
 
 var start = time.Date(2026, 11, 24, 10, 0, 0, 0, time.UTC)
@@ -119,6 +123,9 @@ func Run(t *testing.T, h Harness) {
 			t.Fatal("committed window not found")
 		}
 		assertRecords(t, got, recs)
+		if h.AtLeastOnce {
+			return
+		}
 		names := visible(h.List(t, s))
 		want := sinks.ObjectName(w, "")
 		want = want[:len(want)-1]
@@ -164,6 +171,9 @@ func Run(t *testing.T, h Harness) {
 		}
 	})
 	t.Run("ReexportReplaces", func(t *testing.T) {
+		if h.AtLeastOnce {
+			t.Skip("a stream cannot replace what it wrote")
+		}
 		s := h.New(t)
 		w := Window("acct1", 3)
 		first := Records(w, 300, "first")
@@ -205,7 +215,7 @@ func Run(t *testing.T, h Harness) {
 			t.Fatal(err)
 		}
 		got, ok := h.Read(t, s, w)
-		if !ok || len(got) != 0 {
+		if (!ok && !h.AtLeastOnce) || len(got) != 0 {
 			t.Fatalf("empty window: found %v, %d records", ok, len(got))
 		}
 	})
@@ -246,6 +256,9 @@ func Run(t *testing.T, h Harness) {
 		s := h.New(t)
 		ws := []audit.Window{Window("acct1", 7), Window("acct1", 8), Window("acct2", 7),
 			{Account: "acct1", Start: Window("acct1", 7).Start, End: Window("acct1", 7).Start.Add(30 * time.Minute)}}
+		if h.AtLeastOnce {
+			ws = ws[:3] // a stream cannot tell overlapping windows apart
+		}
 		for i, w := range ws {
 			wr := write(t, s, w, Records(w, 10+i, fmt.Sprintf("c%d", i)))
 			if err := wr.Commit(context.Background()); err != nil {
@@ -256,10 +269,12 @@ func Run(t *testing.T, h Harness) {
 			got, _ := h.Read(t, s, w)
 			assertRecords(t, got, Records(w, 10+i, fmt.Sprintf("c%d", i)))
 		}
-		names := visible(h.List(t, s))
-		slices.Sort(names)
-		if len(names) != len(ws) {
-			t.Fatalf("objects %v", names)
+		if !h.AtLeastOnce {
+			names := visible(h.List(t, s))
+			slices.Sort(names)
+			if len(names) != len(ws) {
+				t.Fatalf("objects %v", names)
+			}
 		}
 	})
 }
