@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 
 	"github.com/auditlog-exporter/auditlog-exporter/audit"
 	"github.com/auditlog-exporter/auditlog-exporter/errclass"
@@ -49,15 +50,16 @@ func (s *FileSink) Open(ctx context.Context, w audit.Window) (Writer, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, errclass.Mark(errclass.Permanent, fmt.Errorf("sink %s: %w", s.Name(), err))
 	}
-	// Temporary files of a killed run of this window are garbage.
+	// Temporary files of this window that no live process holds are
+	// garbage from a killed run. A writer holds an flock on its temporary
+	// file, which dies with it, so a concurrent run's file is left alone.
 	base := filepath.Base(final)
 	if old, _ := filepath.Glob(filepath.Join(dir, "."+globEscape(base)+".tmp-*")); len(old) > 0 {
 		for _, o := range old {
-			_ = os.Remove(o)
+			removeIfUnlocked(o)
 		}
 	}
-	tmp := filepath.Join(dir, "."+base+".tmp-"+randSuffix())
-	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	f, tmp, err := createLocked(filepath.Join(dir, "."+base+".tmp-"))
 	if err != nil {
 		return nil, errclass.Mark(errclass.Permanent, fmt.Errorf("sink %s: %w", s.Name(), err))
 	}
@@ -69,6 +71,40 @@ func (s *FileSink) Open(ctx context.Context, w audit.Window) (Writer, error) {
 		return nil, fmt.Errorf("sink %s: %w", s.Name(), err)
 	}
 	return &fileWriter{ctx: ctx, sink: s, f: f, bw: bw, enc: enc, tmp: tmp, final: final}, nil
+}
+
+// createLocked creates prefix+random exclusively and flocks it, making sure
+// no cleaner removed it between the two.
+func createLocked(prefix string) (*os.File, string, error) {
+	for {
+		tmp := prefix + randSuffix()
+		f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+		if err != nil {
+			return nil, "", err
+		}
+		if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+			f.Close()
+			return nil, "", err
+		}
+		fi, err1 := f.Stat()
+		pi, err2 := os.Stat(tmp)
+		if err1 == nil && err2 == nil && os.SameFile(fi, pi) {
+			return f, tmp, nil
+		}
+		f.Close()
+	}
+}
+
+// removeIfUnlocked removes path unless a live process holds its flock.
+func removeIfUnlocked(path string) {
+	f, err := os.Open(path)
+	if err != nil {
+		return
+	}
+	defer f.Close()
+	if syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB) == nil {
+		_ = os.Remove(path)
+	}
 }
 
 func globEscape(s string) string {

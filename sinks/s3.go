@@ -40,7 +40,8 @@ type S3Options struct {
 // window, record count) and deleted. The final object appears at once,
 // complete, or not at all. A failed or cancelled write aborts its multipart
 // upload; the next export of the same window removes temporaries and
-// uploads a killed run left behind. Windows up to 5 GiB (the CopyObject
+// uploads a killed run left behind once they are older than StaleAfter.
+// Windows up to 5 GiB (the CopyObject
 // limit) per object.
 type S3Sink struct {
 	client *s3.Client
@@ -128,15 +129,26 @@ func (s *S3Sink) applySSE(sse *types.ServerSideEncryption, kms **string) {
 	}
 }
 
+// StaleAfter is the age after which a temporary object or multipart upload
+// of a window is taken for a killed run's leftover and removed. Younger ones
+// may belong to a run exporting the same window right now (a backfill
+// overlapping the schedule); a bucket lifecycle rule that aborts incomplete
+// multipart uploads after a day cleans up what no later run of the window does.
+const StaleAfter = time.Hour
+
 // cleanup removes temporaries and aborts uploads a killed run left for w.
 func (s *S3Sink) cleanup(ctx context.Context, w audit.Window) error {
 	prefix := s.tmpPrefix(w)
 	bucket := aws.String(s.o.Bucket)
+	cutoff := time.Now().Add(-StaleAfter)
 	ups, err := s.client.ListMultipartUploads(ctx, &s3.ListMultipartUploadsInput{Bucket: bucket, Prefix: aws.String(prefix)})
 	if err != nil {
 		return s.classify("list multipart uploads", err)
 	}
 	for _, u := range ups.Uploads {
+		if u.Initiated == nil || u.Initiated.After(cutoff) {
+			continue
+		}
 		if _, err := s.client.AbortMultipartUpload(ctx, &s3.AbortMultipartUploadInput{Bucket: bucket, Key: u.Key, UploadId: u.UploadId}); err != nil && !isCode(err, "NoSuchUpload") {
 			return s.classify("abort a stale multipart upload", err)
 		}
@@ -146,6 +158,9 @@ func (s *S3Sink) cleanup(ctx context.Context, w audit.Window) error {
 		return s.classify("list temporary objects", err)
 	}
 	for _, o := range objs.Contents {
+		if o.LastModified == nil || o.LastModified.After(cutoff) {
+			continue
+		}
 		if _, err := s.client.DeleteObject(ctx, &s3.DeleteObjectInput{Bucket: bucket, Key: o.Key}); err != nil {
 			return s.classify("delete a stale temporary object", err)
 		}

@@ -129,3 +129,9 @@ func TestS3MissingBucketIsConfigError(t *testing.T) {
 		t.Fatalf("got %v (%v)", err, errclass.Classify(err))
 	}
 }
+
+func TestS3ConcurrentWritersSameWindow(t *testing.T) {
+	srv := s3test.Start(t)
+	h := s3Harness(srv, sinks.Parquet{Version: "t"})
+	concurrentSameWindow(t, h.New(t), h.Read)
+}

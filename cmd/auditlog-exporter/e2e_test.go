@@ -56,10 +56,14 @@ type world struct {
 // newWorld serves five hours of records; late ones appear within 5 minutes,
 // well inside the 15-minute lag.
 func newWorld(t *testing.T, faults neosim.Faults) *world {
+	return newWorldSized(t, faults, 900, 200)
+}
+
+func newWorldSized(t *testing.T, faults neosim.Faults, perHour, pageSize int) *world {
 	t.Helper()
 	now := time.Now().UTC()
-	sim := neosim.New(neosim.Options{Accounts: []string{acct}, ClientID: "e2e-client", ClientSecret: secret, Seed: 11, PageSize: 200})
-	recs, vis := neosim.Generate(neosim.GenOptions{Account: acct, From: now.Add(-5 * time.Hour), To: now, PerHour: 900, Seed: 12, LateFraction: 0.1, LateMax: 5 * time.Minute})
+	sim := neosim.New(neosim.Options{Accounts: []string{acct}, ClientID: "e2e-client", ClientSecret: secret, Seed: 11, PageSize: pageSize})
+	recs, vis := neosim.Generate(neosim.GenOptions{Account: acct, From: now.Add(-5 * time.Hour), To: now, PerHour: perHour, Seed: 12, LateFraction: 0.1, LateMax: 5 * time.Minute})
 	sim.Add(vis, recs...)
 	sim.SetFaults(faults)
 	srv := httptest.NewServer(sim)
@@ -68,6 +72,20 @@ func newWorld(t *testing.T, faults neosim.Faults) *world {
 }
 
 func (w *world) config(extra string) string {
+	return w.configWith(`state:
+  path: %[1]s/state
+sinks:
+  - type: file
+    path: %[1]s/out
+  - type: file
+    path: %[1]s/out-gz
+    compression: gzip
+`, extra)
+}
+
+// configWith writes a config whose state and sinks sections are given
+// (%[1]s is the test directory).
+func (w *world) configWith(stateAndSinks, extra string) string {
 	w.t.Helper()
 	p := filepath.Join(w.dir, "config.yaml")
 	cfg := fmt.Sprintf(`source:
@@ -82,17 +100,10 @@ export:
   lag: 15m
 retry:
   max_elapsed: 2m
-state:
-  path: %s/state
-sinks:
-  - type: file
-    path: %s/out
-  - type: file
-    path: %s/out-gz
-    compression: gzip
+%s
 log:
   level: debug
-%s`, w.url, acct, w.start.Format(time.RFC3339), w.dir, w.dir, w.dir, extra)
+%s`, w.url, acct, w.start.Format(time.RFC3339), fmt.Sprintf(stateAndSinks, w.dir), extra)
 	if err := os.WriteFile(p, []byte(cfg), 0o600); err != nil {
 		w.t.Fatal(err)
 	}
