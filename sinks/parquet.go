@@ -11,7 +11,6 @@ import (
 	"github.com/parquet-go/parquet-go/compress"
 	"github.com/parquet-go/parquet-go/compress/snappy"
 	"github.com/parquet-go/parquet-go/compress/uncompressed"
-	"github.com/parquet-go/parquet-go/compress/zstd"
 )
 
 // ParquetRow is the Parquet schema of an exported record: the columns and
@@ -46,7 +45,7 @@ const (
 
 // ParquetRowGroupRows bounds a row group, and with it the rows buffered in
 // memory while writing.
-const ParquetRowGroupRows = 50_000
+const ParquetRowGroupRows = 25_000
 
 // Parquet is the Parquet format.
 type Parquet struct {
@@ -64,7 +63,7 @@ var _ Format = Parquet{}
 func ParquetCodec(name string) (compress.Codec, error) {
 	switch name {
 	case "", "zstd":
-		return &zstd.Codec{Level: zstd.SpeedDefault}, nil
+		return &pageZstd{}, nil
 	case "snappy":
 		return &snappy.Codec{}, nil
 	case "none":

@@ -28,7 +28,8 @@ type S3Options struct {
 	KMSKeyID     string
 	StorageClass string
 	// PartSize and Concurrency bound the memory of one upload to about
-	// PartSize * (Concurrency + 1). Defaults: 8 MiB, 3.
+	// PartSize * (Concurrency + 1). Defaults: 5 MiB (the S3 minimum; up to
+	// 50 GB per object), 2.
 	PartSize    int64
 	Concurrency int
 }
@@ -58,10 +59,10 @@ func NewS3(client *s3.Client, o S3Options, format Format) *S3Sink {
 		o.Prefix += "/"
 	}
 	if o.PartSize <= 0 {
-		o.PartSize = 8 << 20
+		o.PartSize = manager.MinUploadPartSize
 	}
 	if o.Concurrency <= 0 {
-		o.Concurrency = 3
+		o.Concurrency = 2
 	}
 	up := manager.NewUploader(client, func(u *manager.Uploader) {
 		u.PartSize = o.PartSize

@@ -22,7 +22,7 @@ import (
 	"github.com/auditlog-exporter/auditlog-exporter/sinks"
 )
 
-var binary string
+var binary, simBinary string
 
 func TestMain(m *testing.M) {
 	dir, err := os.MkdirTemp("", "auditlog-exporter-e2e")
@@ -30,10 +30,13 @@ func TestMain(m *testing.M) {
 		panic(err)
 	}
 	binary = filepath.Join(dir, "auditlog-exporter")
-	out, err := exec.Command("go", "build", "-o", binary, ".").CombinedOutput()
-	if err != nil {
-		fmt.Fprintf(os.Stderr, "build: %v\n%s", err, out)
-		os.Exit(1)
+	simBinary = filepath.Join(dir, "neo-sim")
+	for bin, pkg := range map[string]string{binary: ".", simBinary: "../neo-sim"} {
+		out, err := exec.Command("go", "build", "-o", bin, pkg).CombinedOutput()
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "build %s: %v\n%s", pkg, err, out)
+			os.Exit(1)
+		}
 	}
 	code := m.Run()
 	os.RemoveAll(dir)

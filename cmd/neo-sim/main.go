@@ -22,6 +22,9 @@ func main() {
 	clientID := flag.String("client-id", "demo-client", "OAuth client id")
 	clientSecret := flag.String("client-secret", "", "OAuth client secret (default: from NEO_SIM_CLIENT_SECRET, else \"demo-secret\")")
 	hours := flag.Int("hours", 24, "generate records for this many hours before now")
+	from := flag.String("from", "", "generate records from this RFC 3339 time (instead of --hours)")
+	to := flag.String("to", "", "... up to this RFC 3339 time (default now)")
+	late := flag.Float64("late-fraction", 0.05, "fraction of records that become visible 1-20 minutes after their Time")
 	perHour := flag.Int("per-hour", 2000, "records per hour")
 	seed := flag.Uint64("seed", 1, "data and fault seed")
 	latency := flag.Duration("latency", 0, "added latency per API response")
@@ -44,7 +47,26 @@ func main() {
 	}
 	sim := neosim.New(neosim.Options{Accounts: []string{*account}, ClientID: *clientID, ClientSecret: secret, TokenTTL: *ttl, Seed: *seed})
 	now := time.Now().UTC()
-	recs, vis := neosim.Generate(neosim.GenOptions{Account: *account, From: now.Add(-time.Duration(*hours) * time.Hour), To: now, PerHour: *perHour, Seed: *seed})
+	start, end := now.Add(-time.Duration(*hours)*time.Hour), now
+	for _, f := range []struct {
+		v   string
+		dst *time.Time
+	}{{*from, &start}, {*to, &end}} {
+		if f.v == "" {
+			continue
+		}
+		t, err := time.Parse(time.RFC3339, f.v)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "neo-sim:", err)
+			os.Exit(2)
+		}
+		*f.dst = t
+	}
+	lateFraction := *late
+	if lateFraction == 0 {
+		lateFraction = 1e-12 // Generate reads 0 as "default"
+	}
+	recs, vis := neosim.Generate(neosim.GenOptions{Account: *account, From: start, To: end, PerHour: *perHour, Seed: *seed, LateFraction: lateFraction})
 	sim.Add(vis, recs...)
 	sim.SetFaults(neosim.Faults{Latency: *latency, Rate429: *r429, Rate5xx: *r5xx, RateDrop: *rDrop, RateTruncate: *rTrunc, RateHTML: *rHTML, RateDuplicate: *rDup, TokenMaxUses: *tokenUses})
 

@@ -72,6 +72,15 @@ type stored struct {
 	rec       audit.Record
 	visibleAt time.Time
 	order     uint64 // stable non-time order of the collection
+	json      []byte // the record as the API renders it
+}
+
+// cached is the ordered result of one query, valid until a record in its
+// range becomes visible or records are added.
+type cached struct {
+	matched    []*stored
+	validUntil time.Time // zero: no hidden record pending
+	generation int
 }
 
 type issued struct {
@@ -91,6 +100,9 @@ type Server struct {
 	faults       Faults
 	rng          *mrand.Rand
 	counters     Counters
+	// queries caches ordered query results; generation counts Add calls.
+	queries    map[string]*cached
+	generation int
 }
 
 // New returns a Server with no records.
@@ -111,6 +123,7 @@ func New(opts Options) *Server {
 		opts:     opts,
 		records:  map[string][]*stored{},
 		tokens:   map[string]*issued{},
+		queries:  map[string]*cached{},
 		rng:      mrand.New(mrand.NewPCG(opts.Seed, opts.Seed^0x9e3779b97f4a7c15)),
 		counters: Counters{Faults: map[string]int{}},
 	}
@@ -147,9 +160,13 @@ func (s *Server) IssuedTokens() []string {
 func (s *Server) Add(visibleAt func(audit.Record) time.Time, recs ...audit.Record) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	s.generation++
 	for _, r := range recs {
 		st := &stored{rec: r, order: orderOf(r.UUID)}
 		st.rec.Time = r.Time.UTC()
+		var b strings.Builder
+		writeRecord(&b, &st.rec)
+		st.json = []byte(b.String())
 		if visibleAt != nil {
 			st.visibleAt = visibleAt(r)
 		}
@@ -429,39 +446,7 @@ func (s *Server) page(u *url.URL, account string, now time.Time, dupe bool, fore
 		return nil, http.StatusBadRequest, fmt.Errorf("The value '%s' of $count must be true or false", q.Get("$count"))
 	}
 
-	s.mu.Lock()
-	all := s.records[account]
-	lo, hi := 0, len(all)
-	if pred != nil {
-		if tlo, thi, ok := timeBounds(pred); ok {
-			if !tlo.IsZero() {
-				lo = sort.Search(len(all), func(i int) bool { return !all[i].rec.Time.Before(tlo) })
-			}
-			if !thi.IsZero() {
-				hi = sort.Search(len(all), func(i int) bool { return !all[i].rec.Time.Before(thi) })
-			}
-			hi = max(hi, lo)
-		}
-	}
-	var matched []*stored
-	for _, st := range all[lo:hi] {
-		if now.Before(st.visibleAt) || (pred != nil && !pred.eval(st)) {
-			continue
-		}
-		matched = append(matched, st)
-	}
-	var extra *stored
-	s.mu.Unlock()
-	// Not in time order: a stable order the client cannot rely on.
-	slices.SortFunc(matched, func(a, b *stored) int {
-		if a.order != b.order {
-			if a.order < b.order {
-				return -1
-			}
-			return 1
-		}
-		return strings.Compare(a.rec.UUID, b.rec.UUID)
-	})
+	matched := s.query(account, q.Get("$filter"), pred, now)
 	total := len(matched)
 	sel := matched[min(skip, total):]
 	if top >= 0 && top < len(sel) {
@@ -470,6 +455,7 @@ func (s *Server) page(u *url.URL, account string, now time.Time, dupe bool, fore
 	start := min(skiptoken, len(sel))
 	end := min(start+s.opts.PageSize, len(sel))
 	pageRecs := sel[start:end]
+	var extra *stored
 	if dupe && end > 0 {
 		s.mu.Lock()
 		extra = sel[s.rng.IntN(end)]
@@ -487,13 +473,13 @@ func (s *Server) page(u *url.URL, account string, now time.Time, dupe bool, fore
 		if i > 0 {
 			b.WriteByte(',')
 		}
-		writeRecord(&b, &st.rec)
+		b.Write(st.json)
 	}
 	if extra != nil {
 		if len(pageRecs) > 0 {
 			b.WriteByte(',')
 		}
-		writeRecord(&b, &extra.rec)
+		b.Write(extra.json)
 	}
 	b.WriteString(`]`)
 	if end < len(sel) {
@@ -516,6 +502,60 @@ func (s *Server) page(u *url.URL, account string, now time.Time, dupe bool, fore
 	s.counters.Pages++
 	s.mu.Unlock()
 	return []byte(b.String()), http.StatusOK, nil
+}
+
+// query returns the records of account matching pred and visible at now,
+// in the collection's (non-time) order. Results are cached per filter until
+// a matching record in range becomes visible or records are added, so
+// paging through a large window does not sort it once per page.
+func (s *Server) query(account, filter string, pred node, now time.Time) []*stored {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	key := account + "\x00" + filter
+	if c := s.queries[key]; c != nil && c.generation == s.generation && (c.validUntil.IsZero() || now.Before(c.validUntil)) {
+		return c.matched
+	}
+	all := s.records[account]
+	lo, hi := 0, len(all)
+	if pred != nil {
+		if tlo, thi, ok := timeBounds(pred); ok {
+			if !tlo.IsZero() {
+				lo = sort.Search(len(all), func(i int) bool { return !all[i].rec.Time.Before(tlo) })
+			}
+			if !thi.IsZero() {
+				hi = sort.Search(len(all), func(i int) bool { return !all[i].rec.Time.Before(thi) })
+			}
+			hi = max(hi, lo)
+		}
+	}
+	var matched []*stored
+	var validUntil time.Time
+	for _, st := range all[lo:hi] {
+		if pred != nil && !pred.eval(st) {
+			continue
+		}
+		if now.Before(st.visibleAt) {
+			if validUntil.IsZero() || st.visibleAt.Before(validUntil) {
+				validUntil = st.visibleAt
+			}
+			continue
+		}
+		matched = append(matched, st)
+	}
+	slices.SortFunc(matched, func(a, b *stored) int {
+		if a.order != b.order {
+			if a.order < b.order {
+				return -1
+			}
+			return 1
+		}
+		return strings.Compare(a.rec.UUID, b.rec.UUID)
+	})
+	if len(s.queries) > 256 {
+		clear(s.queries)
+	}
+	s.queries[key] = &cached{matched: matched, validUntil: validUntil, generation: s.generation}
+	return matched
 }
 
 // TimeLayout is the API's record time format.

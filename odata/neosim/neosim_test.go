@@ -224,3 +224,33 @@ func TestGeneratedDataIsRealistic(t *testing.T) {
 		t.Fatal("same seed, different data")
 	}
 }
+
+// The query cache never hides a record that became visible meanwhile.
+func TestQueryCacheSeesLateRecords(t *testing.T) {
+	now := time.Date(2026, 1, 1, 1, 0, 0, 0, time.UTC)
+	s := New(Options{Accounts: []string{"acct"}, ClientID: "id", ClientSecret: "secret", Now: func() time.Time { return now }})
+	from := now.Add(-time.Hour)
+	recs, vis := Generate(GenOptions{Account: "acct", From: from, To: now, PerHour: 500, Seed: 3, LateFraction: 0.5})
+	s.Add(vis, recs...)
+	tok := getToken(t, s)
+	count := func() float64 {
+		_, body := get(t, s, "/auditlog/v1/accounts/acct/AuditLogRecords?$count=true&$filter=Time%20ge%20%272026-01-01T00.00.00%27", tok)
+		if body["@odata.count"] == nil {
+			t.Fatalf("no count: %v", body)
+		}
+		return body["@odata.count"].(float64)
+	}
+	first := count()
+	if count() != first {
+		t.Fatal("cached count changed without a clock change")
+	}
+	now = now.Add(30 * time.Minute)
+	tok = getToken(t, s) // the first one expired meanwhile
+	if second := count(); second <= first || int(second) != len(s.Records("acct", from, now)) {
+		t.Fatalf("count %v then %v; %d visible", first, second, len(s.Records("acct", from, now)))
+	}
+	s.Add(nil, audit.Record{UUID: "new-one", Time: from.Add(time.Minute), Account: "acct"})
+	if int(count()) != len(s.Records("acct", from, now)) {
+		t.Fatal("added record not seen")
+	}
+}

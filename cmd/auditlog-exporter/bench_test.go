@@ -1,0 +1,110 @@
+package main
+
+import (
+	"bytes"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/auditlog-exporter/auditlog-exporter/internal/s3test"
+)
+
+// BenchmarkExportWindow1M exports one hourly window of 1,000,000 records
+// served by neo-sim (a separate process) with the real binary, once to a
+// local JSON-lines file (the baseline) and once to S3 as Parquet, and
+// reports records/s and the exporter's peak RSS for each, and their ratio.
+// Run it with: make bench (or go test -run '^$' -bench ExportWindow1M -benchtime 1x ./cmd/auditlog-exporter/)
+func BenchmarkExportWindow1M(b *testing.B) {
+	const records = 1_000_000
+	srv := s3test.Start(b)
+	bucket := srv.NewBucket(b)
+
+	now := time.Now().UTC()
+	end := now.Add(-16 * time.Minute).Truncate(time.Hour)
+	start := end.Add(-time.Hour)
+	ln, _ := net.Listen("tcp", "127.0.0.1:0")
+	addr := ln.Addr().String()
+	ln.Close()
+	sim := exec.Command(simBinary, "--listen", addr, "--account", "benchacct", "--client-id", "bench",
+		"--from", start.Format(time.RFC3339), "--to", end.Format(time.RFC3339), "--per-hour", strconv.Itoa(records), "--late-fraction", "0")
+	sim.Env = append(os.Environ(), "NEO_SIM_CLIENT_SECRET="+secret)
+	var simLog bytes.Buffer
+	sim.Stderr = &simLog
+	if err := sim.Start(); err != nil {
+		b.Fatal(err)
+	}
+	defer func() { sim.Process.Kill(); sim.Wait() }()
+	deadline := time.Now().Add(3 * time.Minute)
+	for {
+		resp, err := http.Get("http://" + addr + "/")
+		if err == nil {
+			resp.Body.Close()
+			break
+		}
+		if time.Now().After(deadline) {
+			b.Fatalf("neo-sim did not start: %s", simLog.String())
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+
+	sinksFor := map[string]string{
+		"jsonl-file": "  - type: file\n    path: {dir}/out\n",
+		"parquet-s3": fmt.Sprintf("  - type: s3\n    format: parquet\n    bucket: %s\n    region: us-east-1\n    endpoint: %s\n    path_style: true\n", bucket, srv.Endpoint),
+	}
+	run := func(name string) (float64, float64) {
+		dir := b.TempDir()
+		cfg := fmt.Sprintf(`source:
+  api_url: http://%s
+  account: benchacct
+  client_id: bench
+  client_secret: ${E2E_SECRET}
+  max_requests_per_second: 0
+export:
+  start: %s
+  window: 1h
+  lag: 15m
+state:
+  path: %s/state
+sinks:
+%s`, addr, start.Format(time.RFC3339), dir, strings.ReplaceAll(sinksFor[name], "{dir}", dir))
+		path := filepath.Join(dir, "config.yaml")
+		os.WriteFile(path, []byte(cfg), 0o600)
+		cmd := exec.Command(binary, "run", "--config", path)
+		cmd.Env = append(append(os.Environ(), "E2E_SECRET="+secret), srv.Env()...)
+		var stderr bytes.Buffer
+		cmd.Stderr = &stderr
+		t0 := time.Now()
+		if err := cmd.Run(); err != nil {
+			b.Fatalf("%s: %v\n%s", name, err, stderr.String())
+		}
+		elapsed := time.Since(t0)
+		m := regexp.MustCompile(`"windows":\d+,"records":(\d+)`).FindStringSubmatch(stderr.String())
+		if m == nil || m[1] != strconv.Itoa(records) {
+			b.Fatalf("%s exported %v records, want %d:\n%s", name, m, records, stderr.String())
+		}
+		rss := float64(cmd.ProcessState.SysUsage().(*syscall.Rusage).Maxrss) / 1024 // KiB -> MiB
+		return records / elapsed.Seconds(), rss
+	}
+	run("jsonl-file") // warm the simulator's query cache: both measured runs get the same server
+	for i := 0; i < b.N; i++ {
+		baseRate, baseRSS := run("jsonl-file")
+		pqRate, pqRSS := run("parquet-s3")
+		b.ReportMetric(baseRate, "jsonl-file-rec/s")
+		b.ReportMetric(baseRSS, "jsonl-file-peak-RSS-MiB")
+		b.ReportMetric(pqRate, "parquet-s3-rec/s")
+		b.ReportMetric(pqRSS, "parquet-s3-peak-RSS-MiB")
+		b.ReportMetric(pqRate/baseRate, "parquet-s3/jsonl-file")
+	}
+	if strings.Contains(simLog.String(), "panic") {
+		b.Fatal(simLog.String())
+	}
+}

@@ -1,0 +1,28 @@
+package odata
+
+import "testing"
+
+func TestUUIDSet(t *testing.T) {
+	s := newUUIDSet(10) // forced to grow several times
+	for i := uint64(0); i < 100_000; i++ {
+		if !s.add(i * 0x9e3779b97f4a7c15) {
+			t.Fatalf("%d reported as seen", i)
+		}
+	}
+	for i := uint64(0); i < 100_000; i++ {
+		if s.add(i * 0x9e3779b97f4a7c15) {
+			t.Fatalf("%d reported as new twice", i)
+		}
+	}
+	if s.n != 100_000 {
+		t.Fatalf("n = %d", s.n)
+	}
+	// 0 is stored as 1: both read as the same key, never as an empty slot.
+	z := newUUIDSet(4)
+	if !z.add(0) || z.add(0) || z.add(1) {
+		t.Fatal("zero handling")
+	}
+	if keyOf("3b8a8b-16247c70836-8") == keyOf("3b8a8b-16247c70836-9") {
+		t.Fatal("hash")
+	}
+}
