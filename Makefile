@@ -1,12 +1,20 @@
 # auditlog-exporter: the commands that matter.
 #   make demo   export from the built-in API simulator (no SAP account needed)
-#   make test   vet, format check, all tests (race detector), short fuzzing
+#   make test   vet, format check, all tests (race detector, S3 tests on a
+#               versitygw it installs and starts), short fuzzing
 
 GO        ?= go
 VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 COMMIT    ?= $(shell git rev-parse HEAD 2>/dev/null || echo unknown)
 LDFLAGS   := -s -w -X main.version=$(VERSION) -X main.commit=$(COMMIT)
 FUZZTIME  ?= 5s
+
+# The S3-compatible server the S3 tests start (versitygw, posix backend),
+# installed from the Go module proxy into a cache directory when missing.
+VERSITYGW_VERSION ?= v1.8.0
+TOOLS_DIR ?= $(HOME)/.cache/auditlog-exporter/versitygw-$(VERSITYGW_VERSION)
+VERSITYGW ?= $(TOOLS_DIR)/versitygw
+export VERSITYGW
 
 # package:FuzzTarget pairs, one per parser of outside input.
 FUZZ_TARGETS := \
@@ -18,7 +26,7 @@ FUZZ_TARGETS := \
 	./exporter:FuzzParseTimeArg \
 	./exporter:FuzzParseConfig
 
-.PHONY: all build demo test check unit fuzz bench clean
+.PHONY: all build demo test check unit fuzz bench tools clean
 
 all: build
 
@@ -36,8 +44,14 @@ check:
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
 	  if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
 
-unit:
-	$(GO) test -race -count=1 ./...
+tools: $(VERSITYGW)
+
+$(VERSITYGW):
+	@echo "installing versitygw $(VERSITYGW_VERSION) into $(TOOLS_DIR) (about a minute, once)"
+	GOBIN=$(TOOLS_DIR) $(GO) install github.com/versity/versitygw/cmd/versitygw@$(VERSITYGW_VERSION)
+
+unit: tools
+	$(GO) test -race -count=1 -timeout 20m ./...
 
 fuzz:
 	@set -e; for t in $(FUZZ_TARGETS); do \
@@ -46,8 +60,9 @@ fuzz:
 	  $(GO) test -run '^$$' -fuzz "^$$name\$$" -fuzztime $(FUZZTIME) $$pkg; \
 	done
 
-bench:
-	$(GO) test -run '^$$' -bench . -benchmem -count 5 ./odata/
+bench: tools
+	$(GO) test -run '^$$' -bench DecodePage -benchmem -count 5 ./odata/
+	$(GO) test -run '^$$' -bench ExportWindow1M -benchtime 1x -timeout 30m ./cmd/auditlog-exporter/
 
 clean:
 	rm -rf bin demo-out

@@ -43,7 +43,7 @@ func Binary() string {
 		return p
 	}
 	if home, err := os.UserHomeDir(); err == nil {
-		p := filepath.Join(home, ".cache", "auditlog-exporter", "bin", "versitygw")
+		p := filepath.Join(home, ".cache", "auditlog-exporter", "versitygw-v1.8.0", "versitygw")
 		if _, err := os.Stat(p); err == nil {
 			return p
 		}
