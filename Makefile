@@ -16,6 +16,12 @@ TOOLS_DIR ?= $(HOME)/.cache/auditlog-exporter/versitygw-$(VERSITYGW_VERSION)
 VERSITYGW ?= $(TOOLS_DIR)/versitygw
 export VERSITYGW
 
+# An independent Parquet reader for the format tests: DuckDB for Node, from npm.
+DUCKDB_NODE_VERSION ?= 1.5.6-r.1
+DUCKDB_NODE_DIR ?= $(HOME)/.cache/auditlog-exporter/duckdb-node-$(DUCKDB_NODE_VERSION)
+export DUCKDB_NODE_DIR
+DUCKDB_NODE := $(DUCKDB_NODE_DIR)/node_modules/@duckdb/node-api/package.json
+
 # package:FuzzTarget pairs, one per parser of outside input.
 FUZZ_TARGETS := \
 	./audit:FuzzParseTime \
@@ -44,7 +50,12 @@ check:
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
 	  if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
 
-tools: $(VERSITYGW)
+tools: $(VERSITYGW) $(DUCKDB_NODE)
+
+$(DUCKDB_NODE):
+	@echo "installing @duckdb/node-api $(DUCKDB_NODE_VERSION) into $(DUCKDB_NODE_DIR)"
+	mkdir -p $(DUCKDB_NODE_DIR)
+	npm install --no-audit --no-fund --loglevel=error --prefix $(DUCKDB_NODE_DIR) @duckdb/node-api@$(DUCKDB_NODE_VERSION)
 
 $(VERSITYGW):
 	@echo "installing versitygw $(VERSITYGW_VERSION) into $(TOOLS_DIR) (about a minute, once)"

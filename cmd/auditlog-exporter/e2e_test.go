@@ -501,8 +501,12 @@ func TestDemoCommand(t *testing.T) {
 	}
 	files, _ := filepath.Glob(filepath.Join(out, "jsonl", "account=demoacct", "date=*", "*.jsonl"))
 	gz, _ := filepath.Glob(filepath.Join(out, "jsonl-gzip", "account=demoacct", "date=*", "*.jsonl.gz"))
-	if len(files) < 5 || len(gz) != len(files) {
-		t.Fatalf("demo wrote %d jsonl and %d gzip files", len(files), len(gz))
+	pq, _ := filepath.Glob(filepath.Join(out, "parquet", "account=demoacct", "date=*", "*.parquet"))
+	if len(files) < 5 || len(gz) != len(files) || len(pq) != len(files) {
+		t.Fatalf("demo wrote %d jsonl, %d gzip and %d parquet files", len(files), len(gz), len(pq))
+	}
+	if !strings.Contains(stdout.String(), "duckdb -c") {
+		t.Fatalf("demo does not show how to query the Parquet files:\n%s", stdout.String())
 	}
 	cfg, _ := os.ReadFile(filepath.Join(out, "config.yaml"))
 	if !strings.Contains(string(cfg), "${AUDITLOG_DEMO_CLIENT_SECRET}") {
