@@ -526,3 +526,37 @@ func TestVersionAndHelp(t *testing.T) {
 		}
 	}
 }
+
+// The stdout sink streams every record as JSON lines; logs stay on stderr.
+func TestStdoutSink(t *testing.T) {
+	w := newWorld(t, neosim.Faults{RateDuplicate: 0.3})
+	cfg := w.configWith(`state:
+  path: %[1]s/state
+sinks:
+  - type: file
+    path: %[1]s/out
+  - type: stdout
+`, "")
+	r := w.run(nil, "run", "--config", cfg)
+	if r.code != 0 {
+		t.Fatalf("exit %d\n%s", r.code, r.stderr)
+	}
+	files := w.readOutput("out", w.watermark())
+	n := 0
+	err := sinks.ReadJSONL(strings.NewReader(r.stdout), false, func(rec audit.Record) error {
+		n++
+		if f, ok := files[rec.UUID]; !ok || !f.Equal(&rec) {
+			t.Fatalf("stdout record %s differs from the file sink's", rec.UUID)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatalf("stdout is not clean JSON lines: %v", err)
+	}
+	if n != len(files) || n == 0 {
+		t.Fatalf("stdout has %d records, the file sink %d", n, len(files))
+	}
+	if !strings.Contains(r.stderr, "window exported") || strings.Contains(r.stdout, "window exported") {
+		t.Fatal("logs must go to stderr only")
+	}
+}
