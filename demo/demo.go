@@ -125,7 +125,7 @@ func Run(ctx context.Context, outDir string, log zerolog.Logger, version string)
 	if err != nil {
 		return res, err
 	}
-	ex, parts, err := cfg.Build(ctx, log, version, os.Stdout, nil, exporter.Hooks{})
+	ex, parts, err := cfg.Build(ctx, log, exporter.BuildOptions{Version: version, Stdout: os.Stdout})
 	if err != nil {
 		return res, err
 	}

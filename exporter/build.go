@@ -115,22 +115,46 @@ func (c *Config) OpenStore(ctx context.Context, readOnly bool) (state.Store, err
 	return nil, errclass.Mark(errclass.Config, fmt.Errorf("state.type %q", c.State.Type))
 }
 
+// BuildOptions are the parts of a build that do not come from the file.
+type BuildOptions struct {
+	Version string
+	Stdout  io.Writer // where a stdout sink writes
+	Now     func() time.Time
+	Hooks   Hooks
+	// Progress reports windows as they finish; nil for none.
+	Progress Progress
+	// Parallel overrides export.parallel when positive (backfill --parallel).
+	Parallel int
+	// NoStore builds without a state store (backfill neither reads nor
+	// moves the watermark, and must not take the state lock).
+	NoStore bool
+	// QuietWindows logs the per-window line at debug level (while a
+	// progress bar is drawn).
+	QuietWindows bool
+}
+
 // Build creates every part and an Exporter over them. Close the parts when done.
-func (c *Config) Build(ctx context.Context, log zerolog.Logger, version string, stdout io.Writer, now func() time.Time, hooks Hooks) (*Exporter, *Parts, error) {
+func (c *Config) Build(ctx context.Context, log zerolog.Logger, bo BuildOptions) (*Exporter, *Parts, error) {
 	accounts, err := c.BuildSources(log)
 	if err != nil {
 		return nil, nil, err
 	}
-	sinkList, err := c.BuildSinks(ctx, version, stdout)
+	sinkList, err := c.BuildSinks(ctx, bo.Version, bo.Stdout)
 	if err != nil {
 		return nil, nil, err
 	}
-	store, err := c.OpenStore(ctx, false)
-	if err != nil {
-		return nil, nil, err
+	p := &Parts{Accounts: accounts, Sinks: sinkList}
+	if !bo.NoStore {
+		if p.Store, err = c.OpenStore(ctx, false); err != nil {
+			return nil, nil, err
+		}
 	}
-	p := &Parts{Accounts: accounts, Sinks: sinkList, Store: store}
-	e := New(Options{Accounts: accounts, Sinks: p.Sinks, Store: store, Grid: c.Grid(), Lag: c.Export.Lag,
-		Start: c.Export.Start, Version: version, Log: log, Now: now, Hooks: hooks})
+	parallel := c.Export.Parallel
+	if bo.Parallel > 0 {
+		parallel = bo.Parallel
+	}
+	e := New(Options{Accounts: accounts, Sinks: p.Sinks, Store: p.Store, Grid: c.Grid(), Lag: c.Export.Lag,
+		Start: c.Export.Start, Parallel: parallel, Version: bo.Version, Log: log, Now: bo.Now, Hooks: bo.Hooks,
+		Progress: bo.Progress, QuietWindows: bo.QuietWindows})
 	return e, p, nil
 }

@@ -114,6 +114,8 @@ const (
 	// DefaultStart is Neo's default retention: a first run exports
 	// everything the API still holds.
 	DefaultStart = "-4824h"
+	// MaxParallel bounds windows in flight per account.
+	MaxParallel = 64
 )
 
 // DefaultConfig returns a Config with every default set and no source or sink.
@@ -362,10 +364,8 @@ func (c *Config) validate() FieldErrors {
 	if e.Lag < 0 {
 		errs.add("export.lag", "must not be negative")
 	}
-	if e.Parallel < 1 {
-		errs.add("export.parallel", "must be at least 1")
-	} else if e.Parallel > 1 {
-		errs.add("export.parallel", "values above 1 are not supported by this version")
+	if e.Parallel < 1 || e.Parallel > MaxParallel {
+		errs.add("export.parallel", "must be between 1 and %d", MaxParallel)
 	}
 	if _, err := ParseTimeArg(e.Start, time.Now()); err != nil {
 		errs.add("export.start", "%v", err)
@@ -570,11 +570,14 @@ func (c *Config) readSecretFiles() FieldErrors {
 
 // ParseTimeArg parses a time given in configuration or on the command line:
 // RFC 3339 ("2026-11-24T10:00:00Z"), a date ("2026-11-24", midnight UTC),
-// or a negative duration relative to now ("-720h", "-30m").
+// a negative duration relative to now ("-720h", "-30m"), or "now".
 func ParseTimeArg(s string, now time.Time) (time.Time, error) {
 	s = strings.TrimSpace(s)
 	if s == "" {
 		return time.Time{}, errors.New("empty time: want RFC 3339 (2026-11-24T10:00:00Z), a date (2026-11-24) or a negative duration (-720h)")
+	}
+	if s == "now" {
+		return now.UTC(), nil
 	}
 	if strings.HasPrefix(s, "-") {
 		d, err := time.ParseDuration(s)

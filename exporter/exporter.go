@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/auditlog-exporter/auditlog-exporter/audit"
@@ -32,12 +33,23 @@ type Account struct {
 }
 
 // Hooks are called at the points where a crash matters most; tests use
-// them to kill the process there.
+// them to kill the process there. They may be called from several
+// goroutines at once.
 type Hooks struct {
 	// Committed runs after every sink committed w, before the watermark moves.
 	Committed func(w audit.Window)
 	// Wrote runs after the n-th record of w went to every sink.
 	Wrote func(w audit.Window, n int)
+}
+
+// Progress hears about windows as they finish.
+type Progress interface {
+	// AddTotal announces windows to come.
+	AddTotal(windows int)
+	// WindowDone reports one finished window and its record count.
+	WindowDone(records int)
+	// Finish ends the report.
+	Finish()
 }
 
 // Options builds an Exporter.
@@ -48,15 +60,21 @@ type Options struct {
 	Grid     Grid
 	Lag      time.Duration
 	// Start is export.start: where an account without state begins.
-	Start   string
-	Version string
-	Log     zerolog.Logger
-	Now     func() time.Time
-	Hooks   Hooks
+	Start string
+	// Parallel is how many windows of one account are in flight at once.
+	Parallel int
+	Version  string
+	Log      zerolog.Logger
+	Now      func() time.Time
+	Hooks    Hooks
+	Progress Progress // nil: none
+	// QuietWindows logs the per-window line at debug level (a progress bar
+	// is showing the same).
+	QuietWindows bool
 }
 
-// Exporter moves complete windows from sources to sinks, oldest first, and
-// advances each account's watermark after all sinks committed.
+// Exporter moves complete windows from sources to sinks and advances each
+// account's watermark over the windows every sink has committed.
 type Exporter struct {
 	o Options
 }
@@ -66,8 +84,20 @@ func New(o Options) *Exporter {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
+	if o.Parallel < 1 {
+		o.Parallel = 1
+	}
+	if o.Progress == nil {
+		o.Progress = noProgress{}
+	}
 	return &Exporter{o: o}
 }
+
+type noProgress struct{}
+
+func (noProgress) AddTotal(int)   {}
+func (noProgress) WindowDone(int) {}
+func (noProgress) Finish()        {}
 
 // AccountResult summarizes one account's run.
 type AccountResult struct {
@@ -75,7 +105,7 @@ type AccountResult struct {
 	Windows   int
 	Records   int
 	Pages     int
-	Watermark time.Time
+	Watermark time.Time // run only
 	Err       error
 }
 
@@ -83,30 +113,86 @@ type AccountResult struct {
 // server served fewer records than it counted.
 const windowAttempts = 3
 
-// Run exports every due window of every account. Accounts are independent:
-// one failing does not stop the others. The error joins every account's.
+// Run exports every due window of every account, the accounts
+// concurrently. One failing account does not stop the others; the error
+// joins every account's.
 func (e *Exporter) Run(ctx context.Context) ([]AccountResult, error) {
-	started := e.o.Now()
-	var results []AccountResult
-	var errs []error
-	for _, a := range e.o.Accounts {
-		if ctx.Err() != nil {
-			errs = append(errs, fmt.Errorf("account %s: not started: %w", a.Name, ctx.Err()))
-			results = append(results, AccountResult{Account: a.Name, Err: ctx.Err()})
-			continue
-		}
-		r := e.runAccount(ctx, a)
-		results = append(results, r)
-		if r.Err != nil {
-			errs = append(errs, r.Err)
-		}
+	return e.each(ctx, "run", e.runAccount)
+}
+
+// Shard selects a share of the windows: window number k (counted from the
+// Unix epoch on the grid) belongs to shard k mod Count. Count 0 or 1 is
+// everything. The assignment depends only on the window, so shards of one
+// backfill never overlap, whatever their --from.
+type Shard struct {
+	Index, Count int
+}
+
+// Owns reports whether w belongs to the shard.
+func (s Shard) Owns(g Grid, w audit.Window) bool {
+	if s.Count <= 1 {
+		return true
 	}
+	k := w.Start.Unix() / int64(g.Size/time.Second)
+	return int(((k%int64(s.Count))+int64(s.Count))%int64(s.Count)) == s.Index
+}
+
+// Backfill exports every complete window inside [from, to) that belongs to
+// shard, for every account, without reading or moving any watermark. It
+// writes the same deterministic names as Run, so it may overlap the
+// schedule without duplicating anything.
+func (e *Exporter) Backfill(ctx context.Context, from, to time.Time, shard Shard) ([]AccountResult, error) {
+	g := e.o.Grid
+	first := g.Floor(from)
+	if first.Before(from) {
+		first = first.Add(g.Size)
+	}
+	last := g.Floor(to)
+	if due := g.Due(e.o.Now(), e.o.Lag); due.Before(last) {
+		last = due // only complete windows, as old as the lag asks
+	}
+	return e.each(ctx, "backfill", func(ctx context.Context, a Account) AccountResult {
+		res := AccountResult{Account: a.Name}
+		var windows []audit.Window
+		for _, w := range g.Windows(a.Name, first, last) {
+			if shard.Owns(g, w) {
+				windows = append(windows, w)
+			}
+		}
+		log := e.o.Log.With().Str("account", a.Name).Logger()
+		log.Info().Int("windows", len(windows)).Time("from", first).Time("to", last).Msg("backfilling")
+		res.Err = e.exportWindows(ctx, a, windows, log, func(_ int, n int, st odata.Stats) error {
+			res.Windows++
+			res.Records += n
+			res.Pages += st.Pages
+			return nil
+		})
+		return res
+	})
+}
+
+// each runs fn for every account concurrently and logs a summary.
+func (e *Exporter) each(ctx context.Context, what string, fn func(context.Context, Account) AccountResult) ([]AccountResult, error) {
+	started := e.o.Now()
+	results := make([]AccountResult, len(e.o.Accounts))
+	var wg sync.WaitGroup
+	for i, a := range e.o.Accounts {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			results[i] = fn(ctx, a)
+		}()
+	}
+	wg.Wait()
+	e.o.Progress.Finish()
+	var errs []error
 	windows, records, failed := 0, 0, []string{}
 	for _, r := range results {
 		windows += r.Windows
 		records += r.Records
 		if r.Err != nil {
 			failed = append(failed, r.Account)
+			errs = append(errs, r.Err)
 		}
 	}
 	ev := e.o.Log.Info()
@@ -114,11 +200,11 @@ func (e *Exporter) Run(ctx context.Context) ([]AccountResult, error) {
 		ev = e.o.Log.Error().Strs("failed_accounts", failed)
 	}
 	ev.Int("accounts", len(results)).Int("windows", windows).Int("records", records).
-		Str("duration", since(e.o.Now(), started)).Msg("run finished")
+		Str("duration", since(e.o.Now(), started)).Msg(what + " finished")
 	return results, errors.Join(errs...)
 }
 
-// StartOf returns where account's export begins: the saved state, or
+// startState returns where account's export begins: the saved state, or
 // export.start floored to the grid.
 func (e *Exporter) startState(ctx context.Context, account string) (state.State, error) {
 	st, err := e.o.Store.Load(ctx, account)
@@ -147,43 +233,114 @@ func (e *Exporter) runAccount(ctx context.Context, a Account) AccountResult {
 		return res
 	}
 	res.Watermark = st.Watermark
-	due := e.o.Grid.Due(e.o.Now(), e.o.Lag)
-	windows := e.o.Grid.Windows(a.Name, st.Watermark, due)
+	windows := e.o.Grid.Windows(a.Name, st.Watermark, e.o.Grid.Due(e.o.Now(), e.o.Lag))
 	if len(windows) == 0 {
 		log.Info().Time("watermark", st.Watermark).Msg("no complete window due")
 		return res
 	}
 	log.Info().Time("watermark", st.Watermark).Int("windows_due", len(windows)).Msg("exporting")
-	for _, w := range windows {
-		n, stats, err := e.exportWindow(ctx, a.Source, w, log)
-		if err != nil {
-			res.Err = err
-			log.Error().Err(err).Str("window", w.Span()).Time("watermark", st.Watermark).Msg("window failed; watermark not moved")
-			return res
-		}
-		st.Watermark, st.Window = w.End, e.o.Grid.Size
-		st.UpdatedAt, st.ExporterVersion = e.o.Now().UTC(), e.o.Version
-		// The window is committed in every sink: moving the watermark must
-		// not be cancelled half-way by a signal that arrives now.
-		rev, err := e.o.Store.Save(context.WithoutCancel(ctx), st)
-		if err != nil {
-			if errors.Is(err, state.ErrConflict) {
-				err = fmt.Errorf("another run advanced the watermark of account %s while this run exported %s; this run stops without moving it: %w", a.Name, w.Span(), err)
-			}
-			res.Err = fmt.Errorf("account %s: save watermark %s: %w", a.Name, w.End.Format(time.RFC3339), err)
-			return res
-		}
-		st.Rev = rev
+	// Windows may commit out of order; the watermark moves only over the
+	// contiguous prefix of committed windows, so it never skips a hole.
+	committed := make([]bool, len(windows))
+	next := 0
+	res.Err = e.exportWindows(ctx, a, windows, log, func(i int, n int, stats odata.Stats) error {
+		committed[i] = true
 		res.Windows++
 		res.Records += n
 		res.Pages += stats.Pages
-		res.Watermark = st.Watermark
-		if ctx.Err() != nil {
-			res.Err = fmt.Errorf("account %s: stopped after window %s: %w", a.Name, w.Span(), ctx.Err())
-			return res
+		advanced := false
+		for next < len(windows) && committed[next] {
+			st.Watermark = windows[next].End
+			next++
+			advanced = true
 		}
+		if !advanced {
+			return nil
+		}
+		st.Window, st.UpdatedAt, st.ExporterVersion = e.o.Grid.Size, e.o.Now().UTC(), e.o.Version
+		// The windows are committed in every sink: moving the watermark
+		// must not be cancelled half-way by a signal that arrives now.
+		rev, err := e.o.Store.Save(context.WithoutCancel(ctx), st)
+		if err != nil {
+			if errors.Is(err, state.ErrConflict) {
+				err = fmt.Errorf("another run advanced the watermark of account %s while this run exported; this run stops without moving it: %w", a.Name, err)
+			}
+			return fmt.Errorf("account %s: save watermark %s: %w", a.Name, st.Watermark.Format(time.RFC3339), err)
+		}
+		st.Rev = rev
+		res.Watermark = st.Watermark
+		return nil
+	})
+	if res.Err != nil {
+		log.Error().Err(res.Err).Time("watermark", res.Watermark).Msg("account failed; watermark left at the last contiguous committed window")
 	}
 	return res
+}
+
+type windowResult struct {
+	i     int
+	n     int
+	stats odata.Stats
+	err   error
+}
+
+// exportWindows exports windows with up to Parallel in flight. done runs
+// in this goroutine, in completion order, after each window committed; an
+// error from it counts as a failure. After the first failure no window is
+// started; the ones in flight finish (their output is complete and named
+// deterministically) and the first error is returned.
+func (e *Exporter) exportWindows(ctx context.Context, a Account, windows []audit.Window, log zerolog.Logger, done func(i, n int, stats odata.Stats) error) error {
+	e.o.Progress.AddTotal(len(windows))
+	workers := min(e.o.Parallel, len(windows))
+	jobs := make(chan int)
+	results := make(chan windowResult)
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range jobs {
+				n, stats, err := e.exportWindow(ctx, a.Source, windows[i], log)
+				results <- windowResult{i, n, stats, err}
+			}
+		}()
+	}
+	go func() { wg.Wait(); close(results) }()
+
+	var firstErr error
+	dispatched, inFlight := 0, 0
+	for dispatched < len(windows) || inFlight > 0 {
+		var send chan int
+		if firstErr == nil && ctx.Err() == nil && dispatched < len(windows) {
+			send = jobs
+		}
+		if send == nil && inFlight == 0 {
+			break
+		}
+		select {
+		case send <- dispatched:
+			dispatched++
+			inFlight++
+		case r := <-results:
+			inFlight--
+			err := r.err
+			if err == nil {
+				e.o.Progress.WindowDone(r.n)
+				err = done(r.i, r.n, r.stats)
+			}
+			if err != nil && firstErr == nil {
+				firstErr = err
+			}
+		}
+	}
+	close(jobs)
+	for range results {
+		// drain: workers exit once jobs is closed
+	}
+	if firstErr == nil && ctx.Err() != nil && dispatched < len(windows) {
+		firstErr = fmt.Errorf("account %s: stopped with %d of %d windows done: %w", a.Name, dispatched, len(windows), ctx.Err())
+	}
+	return firstErr
 }
 
 // exportWindow writes w to every sink and commits them, retrying the whole
@@ -193,13 +350,19 @@ func (e *Exporter) exportWindow(ctx context.Context, src Source, w audit.Window,
 		started := e.o.Now()
 		n, stats, err := e.exportOnce(ctx, src, w)
 		if err == nil {
-			log.Info().Str("window", w.Span()).Int("records", n).Int("pages", stats.Pages).
+			lvl := zerolog.InfoLevel
+			if e.o.QuietWindows {
+				lvl = zerolog.DebugLevel
+			}
+			log.WithLevel(lvl).Str("window", w.Span()).Int("records", n).Int("pages", stats.Pages).
 				Int("duplicates", stats.Duplicates).Int("retries", stats.Retries).
 				Str("duration", since(e.o.Now(), started)).Msg("window exported")
 			return n, stats, nil
 		}
 		if !errors.Is(err, odata.ErrIncomplete) || attempt == windowAttempts || ctx.Err() != nil {
-			return 0, stats, fmt.Errorf("account %s, window %s: %w", w.Account, w.Span(), err)
+			err = fmt.Errorf("account %s, window %s: %w", w.Account, w.Span(), err)
+			log.Error().Err(err).Str("window", w.Span()).Msg("window failed")
+			return 0, stats, err
 		}
 		log.Warn().Err(err).Str("window", w.Span()).Int("attempt", attempt).Msg("fetching the window again")
 	}

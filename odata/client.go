@@ -16,6 +16,7 @@ import (
 	"net/url"
 	"os"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/auditlog-exporter/auditlog-exporter/audit"
@@ -68,7 +69,26 @@ type Client struct {
 	limiter     *rate.Limiter
 	log         zerolog.Logger
 	sleep       func(context.Context, time.Duration) error
-	maxPageSize int64
+	now         func() time.Time
+
+	mu          sync.Mutex
+	pausedUntil time.Time // after a 429, no request of this client before this
+}
+
+// pauseAll holds every request of this client for d.
+func (c *Client) pauseAll(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if until := c.now().Add(d); until.After(c.pausedUntil) {
+		c.pausedUntil = until
+	}
+}
+
+// pausedFor is how long a request must still wait after a 429.
+func (c *Client) pausedFor() time.Duration {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.pausedUntil.Sub(c.now())
 }
 
 // New validates cfg and builds a Client. It does no I/O.
@@ -140,6 +160,7 @@ func New(cfg Config, log zerolog.Logger) (*Client, error) {
 		httpc:      httpc,
 		log:        log,
 		sleep:      cfg.Sleep,
+		now:        cfg.Now,
 		limiter:    rate.NewLimiter(rate.Inf, 1),
 	}
 	if cfg.MaxRequestsPerSecond > 0 {
@@ -349,6 +370,12 @@ func (c *Client) getPage(ctx context.Context, u *url.URL, dec *pageDecoder, p *P
 		}
 		retries++
 		c.log.Debug().Err(err).Dur("delay", d).Int("attempt", retries+1).Msg("retrying request")
+		if throttled(err) {
+			// The API's limit is per client: every worker of this account
+			// waits, this one included, before its next request.
+			c.pauseAll(d)
+			continue
+		}
 		if err := c.sleep(ctx, d); err != nil {
 			return retries, err
 		}
@@ -358,6 +385,11 @@ func (c *Client) getPage(ctx context.Context, u *url.URL, dec *pageDecoder, p *P
 // getOnce makes one request. A 401 renews the token once per page and asks
 // for an immediate retry.
 func (c *Client) getOnce(ctx context.Context, u *url.URL, dec *pageDecoder, p *Page, renewed *bool) error {
+	if d := c.pausedFor(); d > 0 {
+		if err := c.sleep(ctx, d); err != nil {
+			return err
+		}
+	}
 	if err := c.limiter.Wait(ctx); err != nil {
 		return err
 	}
@@ -412,7 +444,8 @@ func (c *Client) getOnce(ctx context.Context, u *url.URL, dec *pageDecoder, p *P
 	case code == http.StatusNotFound:
 		return errclass.Mark(errclass.Permanent, fmt.Errorf("%s; check source.api_url (region host) and source.account (the technical name, not the display name)", status))
 	case code == http.StatusTooManyRequests || code >= 500:
-		return &retryAfterError{after: parseRetryAfter(resp.Header.Get("Retry-After"), time.Now()), err: errclass.Mark(errclass.Retryable, errors.New(status))}
+		return &retryAfterError{after: parseRetryAfter(resp.Header.Get("Retry-After"), time.Now()), throttled: code == http.StatusTooManyRequests,
+			err: errclass.Mark(errclass.Retryable, errors.New(status))}
 	case code == http.StatusRequestTimeout:
 		return errclass.Mark(errclass.Retryable, errors.New(status))
 	case code >= 300 && code < 400:

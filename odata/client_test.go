@@ -261,7 +261,7 @@ func TestRetryAfterHonoured(t *testing.T) {
 			if _, _, err := f.fetch(t, f.client(t, cfg)); err != nil {
 				t.Fatal(err)
 			}
-			if len(slept) != 1 || slept[0] < ra.min || slept[0] > odata.MaxRetryAfter {
+			if len(slept) != 1 || slept[0] < ra.min-time.Second || slept[0] > odata.MaxRetryAfter {
 				t.Fatalf("slept %v; want one wait of at least %v, at most %v", slept, ra.min, odata.MaxRetryAfter)
 			}
 		})
@@ -566,5 +566,42 @@ func TestAPIURLValidation(t *testing.T) {
 		if _, err := odata.ParseAPIURL(u); err != nil {
 			t.Errorf("ParseAPIURL(%q): %v", u, err)
 		}
+	}
+}
+
+// A 429 seen by one worker pauses every worker of the same client.
+func TestThrottleSlowsTheWholePool(t *testing.T) {
+	f := newFixture(t, 300, neosim.Options{})
+	var calls atomic.Int32
+	f.srv.Config.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.HasSuffix(r.URL.Path, "AuditLogRecords") && calls.Add(1) == 1 {
+			w.Header().Set("Retry-After", "30")
+			http.Error(w, "slow down", http.StatusTooManyRequests)
+			return
+		}
+		f.sim.ServeHTTP(w, r)
+	})
+	var mu sync.Mutex
+	var slept []time.Duration
+	now := time.Date(2026, 11, 24, 12, 0, 0, 0, time.UTC)
+	cfg := f.config()
+	cfg.MaxElapsed = time.Hour
+	cfg.Now = func() time.Time { return now } // frozen: the pause never runs out by itself
+	cfg.Sleep = func(_ context.Context, d time.Duration) error { mu.Lock(); slept = append(slept, d); mu.Unlock(); return nil }
+	c := f.client(t, cfg)
+	if _, err := c.Fetch(context.Background(), f.win, func(*audit.Record) error { return nil }); err != nil {
+		t.Fatal(err)
+	}
+	mu.Lock()
+	first := len(slept)
+	mu.Unlock()
+	// Another worker of the same client, after the 429: it waits too.
+	if _, err := c.Fetch(context.Background(), f.win, func(*audit.Record) error { return nil }); err != nil {
+		t.Fatal(err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if first == 0 || len(slept) <= first || slept[first] < 29*time.Second {
+		t.Fatalf("sleeps %v: the second fetch should wait out the first one's 429", slept)
 	}
 }

@@ -14,8 +14,9 @@ const MaxRetryAfter = 5 * time.Minute
 
 // retryAfterError carries the server's Retry-After hint with a retryable error.
 type retryAfterError struct {
-	after time.Duration
-	err   error
+	after     time.Duration
+	throttled bool // 429: the client's request rate is too high
+	err       error
 }
 
 func (e *retryAfterError) Error() string { return e.err.Error() }
@@ -27,6 +28,11 @@ func retryAfterOf(err error) time.Duration {
 		return ra.after
 	}
 	return 0
+}
+
+func throttled(err error) bool {
+	var ra *retryAfterError
+	return errors.As(err, &ra) && ra.throttled
 }
 
 // parseRetryAfter reads a Retry-After value in delay-seconds or HTTP-date

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -18,6 +19,7 @@ import (
 	"github.com/auditlog-exporter/auditlog-exporter/exporter"
 	"github.com/rs/zerolog"
 	"github.com/spf13/cobra"
+	"golang.org/x/term"
 )
 
 // Set with -ldflags "-X main.version=... -X main.commit=...".
@@ -73,7 +75,7 @@ func newRootCmd(stdout, stderr io.Writer) *cobra.Command {
 	root.SetOut(stdout)
 	root.SetErr(stderr)
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
-	root.AddCommand(newRunCmd(stdout, stderr), newStateCmd(stdout), newDemoCmd(stdout, stderr), newVersionCmd(stdout))
+	root.AddCommand(newRunCmd(stdout, stderr), newBackfillCmd(stdout, stderr), newStateCmd(stdout), newDemoCmd(stdout, stderr), newVersionCmd(stdout))
 	return root
 }
 
@@ -96,16 +98,24 @@ func newLogger(c exporter.LogConfig, w io.Writer) zerolog.Logger {
 }
 
 func newRunCmd(stdout, stderr io.Writer) *cobra.Command {
-	var cfgPath string
+	var cfgPath, schedule string
 	cmd := &cobra.Command{
-		Use:   "run --config FILE",
-		Short: "Export all complete windows since the watermark, then exit",
+		Use:   "run --config FILE [--schedule CRON]",
+		Short: "Export all complete windows since the watermark (once, or on a schedule)",
 		Long: `Export every complete window from the saved watermark (or export.start on the
-first run) up to now minus export.lag, oldest first, then exit. Each window is
-committed in every sink before the watermark moves past it, so a run that is
-killed at any point can simply be run again. Run it from cron or a Kubernetes
-CronJob; two runs on the same state directory cannot overlap (the second exits
-1 at once).`,
+first run) up to now minus export.lag, oldest first, export.parallel windows at
+a time, then exit. Each window is committed in every sink before the watermark
+moves past it, and the watermark only moves over windows committed without a
+gap, so a run that is killed at any point can simply be run again. Run it from
+cron or a Kubernetes CronJob; two runs on the same state directory cannot
+overlap (the second exits 1 at once).
+
+With --schedule the process stays up and runs on a cron schedule in UTC
+(robfig/cron: 5 fields "*/15 * * * *", or @every 15m, @hourly ...), never two
+runs at once: a tick that comes while a run is going is skipped and logged.
+SIGTERM lets the window in flight commit or abandons it cleanly, then exits 0.`,
+		Example: `  auditlog-exporter run --config /etc/auditlog-exporter/config.yaml
+  auditlog-exporter run --config config.yaml --schedule "@every 15m"`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			cfg, err := loadConfig(cfgPath)
@@ -114,17 +124,136 @@ CronJob; two runs on the same state directory cannot overlap (the second exits
 			}
 			log := newLogger(cfg.Log, stderr)
 			v, _ := versionInfo()
-			ex, parts, err := cfg.Build(cmd.Context(), log, v, stdout, nil, crashHooks())
+			once := func(ctx context.Context) error {
+				progress, quiet := newProgress(stderr, log)
+				ex, parts, err := cfg.Build(ctx, log, exporter.BuildOptions{Version: v, Stdout: stdout, Hooks: crashHooks(), Progress: progress, QuietWindows: quiet})
+				if err != nil {
+					return err
+				}
+				defer parts.Close()
+				_, err = ex.Run(ctx)
+				return err
+			}
+			if schedule == "" {
+				return once(cmd.Context())
+			}
+			if _, err := exporter.ParseSchedule(schedule); err != nil {
+				return err
+			}
+			return exporter.Schedule(cmd.Context(), schedule, log, once)
+		},
+	}
+	cmd.Flags().StringVarP(&cfgPath, "config", "c", "", "configuration file (YAML)")
+	cmd.Flags().StringVar(&schedule, "schedule", "", "stay up and run on this cron schedule (UTC)")
+	return cmd
+}
+
+// newProgress returns a progress bar when stderr is a terminal (and the
+// per-window log lines then go to debug level), a periodic log line otherwise.
+func newProgress(stderr io.Writer, log zerolog.Logger) (exporter.Progress, bool) {
+	if f, ok := stderr.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
+		return exporter.NewBarProgress(stderr), true
+	}
+	return exporter.NewLogProgress(log, 30*time.Second), false
+}
+
+func newBackfillCmd(stdout, stderr io.Writer) *cobra.Command {
+	var cfgPath, from, to, shard string
+	var parallel, shards int
+	cmd := &cobra.Command{
+		Use:   "backfill --config FILE --from T --to T [--parallel N] [--shard I/N | --shards N]",
+		Short: "Export the complete windows in [from, to), leaving the watermark alone",
+		Long: `Export every complete window inside [--from, --to) for every configured
+account, --parallel windows at a time per account, all workers of an account
+sharing source.max_requests_per_second (a 429 pauses them all). The watermark
+is neither read nor moved and the state is not locked, so a backfill can run
+beside the schedule: both write the same deterministic names, never a
+duplicate. T is RFC 3339, a date, a negative duration (-720h) or "now"; windows
+that are not yet complete (younger than export.lag) are left out.
+
+--shard I/N exports only window numbers k with k mod N = I, so N processes
+with I = 0..N-1 (a Kubernetes Indexed Job) together export each window exactly
+once. With --shards N, I comes from $JOB_COMPLETION_INDEX.`,
+		Example: `  auditlog-exporter backfill --config config.yaml --from 2026-05-01 --to 2026-11-01 --parallel 8
+  auditlog-exporter backfill --config config.yaml --from -4824h --to now --shards 8   # in an Indexed Job`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cfg, err := loadConfig(cfgPath)
+			if err != nil {
+				return err
+			}
+			now := time.Now()
+			if from == "" || to == "" {
+				return usageError{fmt.Errorf("--from and --to are required")}
+			}
+			f, err := exporter.ParseTimeArg(from, now)
+			if err != nil {
+				return usageError{fmt.Errorf("--from: %w", err)}
+			}
+			t, err := exporter.ParseTimeArg(to, now)
+			if err != nil {
+				return usageError{fmt.Errorf("--to: %w", err)}
+			}
+			if !f.Before(t) {
+				return usageError{fmt.Errorf("--from %s is not before --to %s", f.Format(time.RFC3339), t.Format(time.RFC3339))}
+			}
+			if parallel < 0 || parallel > exporter.MaxParallel {
+				return usageError{fmt.Errorf("--parallel must be between 1 and %d", exporter.MaxParallel)}
+			}
+			sh, err := parseShard(shard, shards, os.Getenv("JOB_COMPLETION_INDEX"))
+			if err != nil {
+				return usageError{err}
+			}
+			log := newLogger(cfg.Log, stderr)
+			if sh.Count > 1 {
+				log = log.With().Str("shard", fmt.Sprintf("%d/%d", sh.Index, sh.Count)).Logger()
+			}
+			v, _ := versionInfo()
+			progress, quiet := newProgress(stderr, log)
+			ex, parts, err := cfg.Build(cmd.Context(), log, exporter.BuildOptions{Version: v, Stdout: stdout, Hooks: crashHooks(),
+				Progress: progress, QuietWindows: quiet, Parallel: parallel, NoStore: true})
 			if err != nil {
 				return err
 			}
 			defer parts.Close()
-			_, err = ex.Run(cmd.Context())
+			_, err = ex.Backfill(cmd.Context(), f, t, sh)
 			return err
 		},
 	}
 	cmd.Flags().StringVarP(&cfgPath, "config", "c", "", "configuration file (YAML)")
+	cmd.Flags().StringVar(&from, "from", "", "start of the range (inclusive)")
+	cmd.Flags().StringVar(&to, "to", "", "end of the range (exclusive)")
+	cmd.Flags().IntVar(&parallel, "parallel", 0, "windows in flight per account (default export.parallel)")
+	cmd.Flags().StringVar(&shard, "shard", "", "export only shard I of N (\"I/N\")")
+	cmd.Flags().IntVar(&shards, "shards", 0, "number of shards, with I from $JOB_COMPLETION_INDEX")
 	return cmd
+}
+
+// parseShard reads --shard I/N, or --shards N with I from the Indexed Job's
+// completion index.
+func parseShard(spec string, shards int, jobIndex string) (exporter.Shard, error) {
+	switch {
+	case spec != "" && shards != 0:
+		return exporter.Shard{}, fmt.Errorf("set either --shard I/N or --shards N, not both")
+	case spec != "":
+		i, n, ok := strings.Cut(spec, "/")
+		ii, err1 := strconv.Atoi(i)
+		nn, err2 := strconv.Atoi(n)
+		if !ok || err1 != nil || err2 != nil || nn < 1 || ii < 0 || ii >= nn {
+			return exporter.Shard{}, fmt.Errorf("--shard %q: want I/N with 0 <= I < N, e.g. 0/4", spec)
+		}
+		return exporter.Shard{Index: ii, Count: nn}, nil
+	case shards != 0:
+		if shards < 1 {
+			return exporter.Shard{}, fmt.Errorf("--shards must be at least 1")
+		}
+		i, err := strconv.Atoi(jobIndex)
+		if jobIndex == "" || err != nil || i < 0 || i >= shards {
+			return exporter.Shard{}, fmt.Errorf("--shards %d needs JOB_COMPLETION_INDEX between 0 and %d (got %q); outside an Indexed Job use --shard I/N", shards, shards-1, jobIndex)
+		}
+		return exporter.Shard{Index: i, Count: shards}, nil
+	}
+	return exporter.Shard{}, nil
 }
 
 // crashHooks kills the process at a chosen point when
