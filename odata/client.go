@@ -61,15 +61,15 @@ const ServerPageSize = 1000
 // Client fetches audit records of one subaccount. Safe for concurrent use;
 // all callers share one token and one request rate limit.
 type Client struct {
-	cfg         Config
-	base        *url.URL
-	recordsURL  *url.URL
-	httpc       *http.Client
-	tokens      *tokenSource
-	limiter     *rate.Limiter
-	log         zerolog.Logger
-	sleep       func(context.Context, time.Duration) error
-	now         func() time.Time
+	cfg        Config
+	base       *url.URL
+	recordsURL *url.URL
+	httpc      *http.Client
+	tokens     *tokenSource
+	limiter    *rate.Limiter
+	log        zerolog.Logger
+	sleep      func(context.Context, time.Duration) error
+	now        func() time.Time
 
 	mu          sync.Mutex
 	pausedUntil time.Time // after a 429, no request of this client before this

@@ -587,7 +587,12 @@ func TestThrottleSlowsTheWholePool(t *testing.T) {
 	cfg := f.config()
 	cfg.MaxElapsed = time.Hour
 	cfg.Now = func() time.Time { return now } // frozen: the pause never runs out by itself
-	cfg.Sleep = func(_ context.Context, d time.Duration) error { mu.Lock(); slept = append(slept, d); mu.Unlock(); return nil }
+	cfg.Sleep = func(_ context.Context, d time.Duration) error {
+		mu.Lock()
+		slept = append(slept, d)
+		mu.Unlock()
+		return nil
+	}
 	c := f.client(t, cfg)
 	if _, err := c.Fetch(context.Background(), f.win, func(*audit.Record) error { return nil }); err != nil {
 		t.Fatal(err)
