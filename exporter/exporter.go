@@ -385,6 +385,9 @@ func (e *Exporter) exportOnce(ctx context.Context, src Source, w audit.Window) (
 	}
 	n := 0
 	stats, err := src.Fetch(ctx, w, func(r *audit.Record) error {
+		if err := ctx.Err(); err != nil {
+			return err // a shutdown abandons the window at once
+		}
 		for _, wr := range writers {
 			if err := wr.Write(r); err != nil {
 				return err
@@ -400,8 +403,12 @@ func (e *Exporter) exportOnce(ctx context.Context, src Source, w audit.Window) (
 		abort()
 		return 0, stats, err
 	}
+	// Everything was fetched: commit every sink, even if a shutdown signal
+	// arrives now, so that the sinks agree and the window is either
+	// committed everywhere or abandoned.
+	commitCtx := context.WithoutCancel(ctx)
 	for i, wr := range writers {
-		if err := wr.Commit(ctx); err != nil {
+		if err := wr.Commit(commitCtx); err != nil {
 			abort()
 			return 0, stats, fmt.Errorf("commit sink %s: %w", e.o.Sinks[i].Name(), err)
 		}

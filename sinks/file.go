@@ -122,21 +122,27 @@ type fileWriter struct {
 	final string
 	done  bool
 	n     int
+	err   error // the first Write error: such a writer cannot commit
 }
 
 func (w *fileWriter) Write(r *audit.Record) error {
 	if w.done {
 		return errors.New("write after commit or abort")
 	}
+	if w.err != nil {
+		return w.err
+	}
 	// Check cancellation now and then, not per record.
 	if w.n&1023 == 0 {
 		if err := w.ctx.Err(); err != nil {
+			w.err = err
 			return err
 		}
 	}
 	w.n++
 	if err := w.enc.Encode(r); err != nil {
-		return fmt.Errorf("sink %s: write %s: %w", w.sink.Name(), w.tmp, err)
+		w.err = fmt.Errorf("sink %s: write %s: %w", w.sink.Name(), w.tmp, err)
+		return w.err
 	}
 	return nil
 }
@@ -149,10 +155,10 @@ func (w *fileWriter) Commit(ctx context.Context) error {
 		_ = w.Abort()
 		return fmt.Errorf("sink %s: %s %s: %w", w.sink.Name(), op, w.final, err)
 	}
-	if err := ctx.Err(); err != nil {
-		return fail("commit", err)
+	if w.err != nil {
+		return fail("commit after a failed write", w.err)
 	}
-	if err := w.ctx.Err(); err != nil {
+	if err := ctx.Err(); err != nil {
 		return fail("commit", err)
 	}
 	if err := w.enc.Close(); err != nil {

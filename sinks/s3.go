@@ -214,6 +214,7 @@ type s3Writer struct {
 	uploaded bool // the temporary object exists
 	finished bool // committed or aborted
 	n        int64
+	err      error // the first Write error: such a writer cannot commit
 }
 
 var errAborted = errors.New("write aborted")
@@ -222,13 +223,18 @@ func (w *s3Writer) Write(r *audit.Record) error {
 	if w.finished {
 		return errors.New("write after commit or abort")
 	}
+	if w.err != nil {
+		return w.err
+	}
 	if w.n&1023 == 0 {
 		if err := w.ctx.Err(); err != nil {
+			w.err = err
 			return err
 		}
 	}
 	if err := w.enc.Encode(r); err != nil {
-		return fmt.Errorf("sink %s: write: %w", w.sink.Name(), w.uploadErr(err))
+		w.err = fmt.Errorf("sink %s: write: %w", w.sink.Name(), w.uploadErr(err))
+		return w.err
 	}
 	w.n++
 	return nil
@@ -255,7 +261,10 @@ func (w *s3Writer) Commit(ctx context.Context) error {
 		_ = w.Abort()
 		return err
 	}
-	if err := errors.Join(ctx.Err(), w.ctx.Err()); err != nil {
+	if w.err != nil {
+		return fail(w.err)
+	}
+	if err := ctx.Err(); err != nil {
 		return fail(err)
 	}
 	if err := w.enc.Close(); err != nil {

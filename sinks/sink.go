@@ -21,7 +21,8 @@ type Sink interface {
 	// Name identifies the sink in logs and errors ("file:./out jsonl").
 	Name() string
 	// Open starts writing window w. Nothing is visible to readers until
-	// Commit succeeds. Cancelling ctx aborts the write.
+	// Commit succeeds. Once ctx is cancelled, writes fail, and a writer
+	// whose Write failed never commits.
 	Open(ctx context.Context, w audit.Window) (Writer, error)
 }
 
@@ -31,7 +32,9 @@ type Writer interface {
 	Write(r *audit.Record) error
 	// Commit makes the window visible under its deterministic name,
 	// replacing an earlier export of the same window. It fails, committing
-	// nothing, when ctx is done.
+	// nothing, when ctx is done or an earlier Write failed. Callers that
+	// commit several sinks pass a context that a shutdown signal does not
+	// cancel, so the sinks agree on what was committed.
 	Commit(ctx context.Context) error
 	// Abort discards everything written. It is safe to call after Commit
 	// (it then does nothing) and more than once.

@@ -63,26 +63,35 @@ type streamWriter struct {
 	enc  Encoder
 	done bool
 	n    int
+	err  error // the first Write error: such a writer cannot commit
 }
 
 func (w *streamWriter) Write(r *audit.Record) error {
 	if w.done {
 		return errors.New("write after commit or abort")
 	}
+	if w.err != nil {
+		return w.err
+	}
 	if w.n&1023 == 0 {
 		if err := w.ctx.Err(); err != nil {
+			w.err = err
 			return err
 		}
 	}
 	w.n++
-	return w.enc.Encode(r)
+	if err := w.enc.Encode(r); err != nil {
+		w.err = err
+		return err
+	}
+	return nil
 }
 
 func (w *streamWriter) Commit(ctx context.Context) error {
 	if w.done {
 		return errors.New("commit after commit or abort")
 	}
-	if err := errors.Join(ctx.Err(), w.ctx.Err()); err != nil {
+	if err := errors.Join(w.err, ctx.Err()); err != nil {
 		_ = w.Abort()
 		return err
 	}

@@ -216,13 +216,17 @@ func (w *world) readOutput(sub string, upTo time.Time) map[string]audit.Record {
 // assertExact checks both sinks hold exactly the simulator's records for
 // every window up to the watermark.
 func (w *world) assertExact() int {
+	return w.assertExactSink("out", "out-gz")
+}
+
+func (w *world) assertExactSink(subs ...string) int {
 	w.t.Helper()
 	wm := w.watermark()
 	want := w.sim.Records(acct, w.start, wm)
 	if len(want) == 0 {
 		w.t.Fatal("nothing exported")
 	}
-	for _, sub := range []string{"out", "out-gz"} {
+	for _, sub := range subs {
 		got := w.readOutput(sub, wm)
 		if len(got) != len(want) {
 			w.t.Fatalf("%s: %d records, the simulator holds %d for %s..%s", sub, len(got), len(want), w.start, wm)
