@@ -174,4 +174,3 @@ sinks: [{type: file, path: ` + w.dir + `/out}]
 	}
 	w.assertExactSink("out")
 }
-
