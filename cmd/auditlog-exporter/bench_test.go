@@ -108,3 +108,75 @@ sinks:
 		b.Fatal(simLog.String())
 	}
 }
+
+// BenchmarkBackfillParallel backfills the same range twice against neo-sim
+// answering each page after 60 ms, once with --parallel 1 and once with
+// --parallel 8, and reports both rates and their ratio.
+func BenchmarkBackfillParallel(b *testing.B) {
+	const perHour = 3000 // three pages per hourly window
+	now := time.Now().UTC()
+	to := now.Add(-16 * time.Minute).Truncate(time.Hour)
+	from := to.Add(-48 * time.Hour)
+	ln, _ := net.Listen("tcp", "127.0.0.1:0")
+	addr := ln.Addr().String()
+	ln.Close()
+	sim := exec.Command(simBinary, "--listen", addr, "--account", "benchacct", "--client-id", "bench", "--latency", "60ms",
+		"--from", from.Format(time.RFC3339), "--to", to.Format(time.RFC3339), "--per-hour", strconv.Itoa(perHour), "--late-fraction", "0")
+	sim.Env = append(os.Environ(), "NEO_SIM_CLIENT_SECRET="+secret)
+	var simLog bytes.Buffer
+	sim.Stderr = &simLog
+	if err := sim.Start(); err != nil {
+		b.Fatal(err)
+	}
+	defer func() { sim.Process.Kill(); sim.Wait() }()
+	deadline := time.Now().Add(time.Minute)
+	for {
+		resp, err := http.Get("http://" + addr + "/")
+		if err == nil {
+			resp.Body.Close()
+			break
+		}
+		if time.Now().After(deadline) {
+			b.Fatalf("neo-sim did not start: %s", simLog.String())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	run := func(parallel int) float64 {
+		dir := b.TempDir()
+		cfg := fmt.Sprintf(`source:
+  api_url: http://%s
+  account: benchacct
+  client_id: bench
+  client_secret: ${E2E_SECRET}
+  max_requests_per_second: 0
+state:
+  path: %s/state
+sinks:
+  - type: file
+    format: parquet
+    path: %s/out
+`, addr, dir, dir)
+		path := filepath.Join(dir, "config.yaml")
+		os.WriteFile(path, []byte(cfg), 0o600)
+		cmd := exec.Command(binary, "backfill", "--config", path, "--from", from.Format(time.RFC3339), "--to", to.Format(time.RFC3339), "--parallel", strconv.Itoa(parallel))
+		cmd.Env = append(os.Environ(), "E2E_SECRET="+secret)
+		var stderr bytes.Buffer
+		cmd.Stderr = &stderr
+		t0 := time.Now()
+		if err := cmd.Run(); err != nil {
+			b.Fatalf("--parallel %d: %v\n%s", parallel, err, stderr.String())
+		}
+		elapsed := time.Since(t0)
+		if !strings.Contains(stderr.String(), `"windows":48,"records":144000`) {
+			b.Fatalf("--parallel %d did not export 48 windows of 144000 records:\n%s", parallel, stderr.String())
+		}
+		return 48 / elapsed.Seconds()
+	}
+	for i := 0; i < b.N; i++ {
+		one := run(1)
+		eight := run(8)
+		b.ReportMetric(one, "parallel1-windows/s")
+		b.ReportMetric(eight, "parallel8-windows/s")
+		b.ReportMetric(eight/one, "speedup")
+	}
+}

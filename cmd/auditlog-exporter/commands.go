@@ -58,6 +58,9 @@ complete window whose end is at least export.lag in the past, oldest first,
 writes each window to every sink under a deterministic name, and only then
 moves the account's watermark past it. Re-running never duplicates.
 
+backfill exports any range of history the same way without touching the
+watermark; run --schedule stays up and runs on a cron schedule.
+
 Exit codes: 0 success; 1 a run failed (worth retrying); 2 bad configuration
 or usage (retrying will not help); 3 the API refused the credentials or the
 account.
