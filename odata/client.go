@@ -241,6 +241,9 @@ type Stats struct {
 	Duplicates  int   // repeated Uuids dropped
 	ServerCount int64 // @odata.count for the padded query, -1 if not sent
 	Retries     int   // requests repeated after a retryable failure
+	// RetryCauses counts the retries by cause: throttled, server_error,
+	// network, bad_body, token_expired, token_endpoint.
+	RetryCauses map[string]int
 }
 
 // Fetch streams every record of window w to emit, oldest page first, each
@@ -264,7 +267,10 @@ func (c *Client) Fetch(ctx context.Context, w audit.Window, emit func(*audit.Rec
 		if int64(st.Pages) > maxPages {
 			return st, errclass.Mark(errclass.Permanent, fmt.Errorf("window %s: more pages (%d) than %d records can fill; the server's nextLinks do not end", w, st.Pages, st.ServerCount))
 		}
-		retries, err := c.getPage(ctx, cur, dec, &page)
+		if st.RetryCauses == nil {
+			st.RetryCauses = map[string]int{}
+		}
+		retries, err := c.getPage(ctx, cur, dec, &page, st.RetryCauses)
 		st.Retries += retries
 		if err != nil {
 			return st, fmt.Errorf("fetch page %d of window %s: %w", st.Pages, w, err)
@@ -336,8 +342,8 @@ func keyOf(uuid string) uint64 {
 }
 
 // getPage GETs u with retries and decodes the body into p. It returns how
-// many times the request was repeated.
-func (c *Client) getPage(ctx context.Context, u *url.URL, dec *pageDecoder, p *Page) (int, error) {
+// many times the request was repeated, and counts each repeat's cause.
+func (c *Client) getPage(ctx context.Context, u *url.URL, dec *pageDecoder, p *Page, causes map[string]int) (int, error) {
 	bo := backoff.NewExponentialBackOff(
 		backoff.WithInitialInterval(c.cfg.InitialBackoff),
 		backoff.WithMaxInterval(30*time.Second),
@@ -353,6 +359,7 @@ func (c *Client) getPage(ctx context.Context, u *url.URL, dec *pageDecoder, p *P
 		}
 		if errors.Is(err, errTokenRenewed) {
 			retries++
+			causes["token_expired"]++
 			continue
 		}
 		if ctx.Err() != nil {
@@ -369,6 +376,7 @@ func (c *Client) getPage(ctx context.Context, u *url.URL, dec *pageDecoder, p *P
 			d = ra
 		}
 		retries++
+		causes[retryCause(err)]++
 		c.log.Debug().Err(err).Dur("delay", d).Int("attempt", retries+1).Msg("retrying request")
 		if throttled(err) {
 			// The API's limit is per client: every worker of this account
@@ -447,12 +455,28 @@ func (c *Client) getOnce(ctx context.Context, u *url.URL, dec *pageDecoder, p *P
 		return &retryAfterError{after: parseRetryAfter(resp.Header.Get("Retry-After"), time.Now()), throttled: code == http.StatusTooManyRequests,
 			err: errclass.Mark(errclass.Retryable, errors.New(status))}
 	case code == http.StatusRequestTimeout:
-		return errclass.Mark(errclass.Retryable, errors.New(status))
+		return &retryAfterError{err: errclass.Mark(errclass.Retryable, errors.New(status))}
 	case code >= 300 && code < 400:
 		return errclass.Mark(errclass.Permanent, fmt.Errorf("%s: unexpected redirect to %q; redirects are not followed", status, resp.Header.Get("Location")))
 	default:
 		return errclass.Mark(errclass.Permanent, errors.New(status))
 	}
+}
+
+// retryCause names why a retryable request failed, for metrics.
+func retryCause(err error) string {
+	var ra *retryAfterError
+	switch {
+	case throttled(err):
+		return "throttled"
+	case strings.HasPrefix(err.Error(), "get token"):
+		return "token_endpoint"
+	case errors.As(err, &ra):
+		return "server_error"
+	case errors.Is(err, errBadBody):
+		return "bad_body"
+	}
+	return "network"
 }
 
 // errTokenRenewed asks getPage to repeat the request at once with a new token.

@@ -201,6 +201,10 @@ func TestFetchFaults(t *testing.T) {
 			if tc.key == "duplicate" && st.Duplicates == 0 {
 				t.Fatalf("duplicates not reported: %+v", st)
 			}
+			cause := map[string]string{"429": "throttled", "5xx": "server_error", "truncate": "bad_body", "html": "bad_body", "token-expired-early": "token_expired"}[tc.key]
+			if cause != "" && st.RetryCauses[cause] == 0 {
+				t.Fatalf("retries by cause %v lack %s", st.RetryCauses, cause)
+			}
 			t.Logf("pages %d, retries %d, faults %v, tokens %d", st.Pages, st.Retries, cnt.Faults, cnt.TokensIssued)
 			f.assertNoSecrets(t)
 		})

@@ -36,13 +36,16 @@ func newPageDecoder() *pageDecoder {
 	return &pageDecoder{dec: jsontext.NewDecoder(emptyReader{}), intern: make(map[string]string)}
 }
 
+// errBadBody is wrapped by every syntaxError.
+var errBadBody = errors.New("response body is not a complete OData JSON page")
+
 // syntaxError marks a body that is not the JSON we expect: cut short, an
 // HTML page from a proxy, garbage. Retrying the same request may help.
 func syntaxError(err error) error {
 	if errors.Is(err, io.EOF) {
 		err = io.ErrUnexpectedEOF
 	}
-	return errclass.Mark(errclass.Retryable, fmt.Errorf("response body is not a complete OData JSON page: %w", err))
+	return errclass.Mark(errclass.Retryable, fmt.Errorf("%w: %w", errBadBody, err))
 }
 
 // contentError marks a well-formed page whose content we cannot accept (a
