@@ -131,6 +131,8 @@ type BuildOptions struct {
 	// QuietWindows logs the per-window line at debug level (while a
 	// progress bar is drawn).
 	QuietWindows bool
+	// Observer hears about windows, watermarks and runs (metrics).
+	Observer Observer
 }
 
 // Build creates every part and an Exporter over them. Close the parts when done.
@@ -155,6 +157,6 @@ func (c *Config) Build(ctx context.Context, log zerolog.Logger, bo BuildOptions)
 	}
 	e := New(Options{Accounts: accounts, Sinks: p.Sinks, Store: p.Store, Grid: c.Grid(), Lag: c.Export.Lag,
 		Start: c.Export.Start, Parallel: parallel, Version: bo.Version, Log: log, Now: bo.Now, Hooks: bo.Hooks,
-		Progress: bo.Progress, QuietWindows: bo.QuietWindows})
+		Progress: bo.Progress, QuietWindows: bo.QuietWindows, Observer: bo.Observer})
 	return e, p, nil
 }

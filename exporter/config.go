@@ -7,6 +7,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"net"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -481,10 +482,18 @@ func (c *Config) validate() FieldErrors {
 	}
 
 	m := c.Metrics
-	for k, v := range map[string]string{"metrics.pushgateway_url": m.PushgatewayURL, "metrics.textfile": m.Textfile, "metrics.listen": m.Listen} {
-		if v != "" {
-			errs.add(k, "metrics are not supported by this version; remove the key")
+	if m.PushgatewayURL != "" {
+		if u, err := url.Parse(m.PushgatewayURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			errs.add("metrics.pushgateway_url", "%q is not an http(s) URL like http://pushgateway:9091", m.PushgatewayURL)
 		}
+	}
+	if m.Listen != "" {
+		if _, port, err := net.SplitHostPort(m.Listen); err != nil || port == "" {
+			errs.add("metrics.listen", "%q is not an address like :9464 or 127.0.0.1:9464", m.Listen)
+		}
+	}
+	if m.Textfile != "" && !strings.HasSuffix(m.Textfile, ".prom") {
+		errs.add("metrics.textfile", "%q must end in .prom (node_exporter's textfile collector reads only those)", m.Textfile)
 	}
 	switch c.Log.Level {
 	case "debug", "info", "warn", "error":

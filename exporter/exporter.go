@@ -52,6 +52,21 @@ type Progress interface {
 	Finish()
 }
 
+// Observer hears what metrics are made of.
+type Observer interface {
+	WindowExported(account string, records int, st odata.Stats)
+	WatermarkMoved(account string, t time.Time)
+	AccountFailed(account, class string)
+	RunFinished(d time.Duration, ok bool)
+}
+
+type noObserver struct{}
+
+func (noObserver) WindowExported(string, int, odata.Stats) {}
+func (noObserver) WatermarkMoved(string, time.Time)        {}
+func (noObserver) AccountFailed(string, string)            {}
+func (noObserver) RunFinished(time.Duration, bool)         {}
+
 // Options builds an Exporter.
 type Options struct {
 	Accounts []Account
@@ -71,6 +86,7 @@ type Options struct {
 	// QuietWindows logs the per-window line at debug level (a progress bar
 	// is showing the same).
 	QuietWindows bool
+	Observer     Observer // nil: none
 }
 
 // Exporter moves complete windows from sources to sinks and advances each
@@ -89,6 +105,9 @@ func New(o Options) *Exporter {
 	}
 	if o.Progress == nil {
 		o.Progress = noProgress{}
+	}
+	if o.Observer == nil {
+		o.Observer = noObserver{}
 	}
 	return &Exporter{o: o}
 }
@@ -193,8 +212,10 @@ func (e *Exporter) each(ctx context.Context, what string, fn func(context.Contex
 		if r.Err != nil {
 			failed = append(failed, r.Account)
 			errs = append(errs, r.Err)
+			e.o.Observer.AccountFailed(r.Account, errclass.Classify(r.Err).String())
 		}
 	}
+	e.o.Observer.RunFinished(e.o.Now().Sub(started), len(failed) == 0)
 	ev := e.o.Log.Info()
 	if len(failed) > 0 {
 		ev = e.o.Log.Error().Strs("failed_accounts", failed)
@@ -233,6 +254,7 @@ func (e *Exporter) runAccount(ctx context.Context, a Account) AccountResult {
 		return res
 	}
 	res.Watermark = st.Watermark
+	e.o.Observer.WatermarkMoved(a.Name, st.Watermark)
 	windows := e.o.Grid.Windows(a.Name, st.Watermark, e.o.Grid.Due(e.o.Now(), e.o.Lag))
 	if len(windows) == 0 {
 		log.Info().Time("watermark", st.Watermark).Msg("no complete window due")
@@ -269,6 +291,7 @@ func (e *Exporter) runAccount(ctx context.Context, a Account) AccountResult {
 		}
 		st.Rev = rev
 		res.Watermark = st.Watermark
+		e.o.Observer.WatermarkMoved(a.Name, st.Watermark)
 		return nil
 	})
 	if res.Err != nil {
@@ -357,6 +380,7 @@ func (e *Exporter) exportWindow(ctx context.Context, src Source, w audit.Window,
 			log.WithLevel(lvl).Str("window", w.Span()).Int("records", n).Int("pages", stats.Pages).
 				Int("duplicates", stats.Duplicates).Int("retries", stats.Retries).
 				Str("duration", since(e.o.Now(), started)).Msg("window exported")
+			e.o.Observer.WindowExported(w.Account, n, stats)
 			return n, stats, nil
 		}
 		if !errors.Is(err, odata.ErrIncomplete) || attempt == windowAttempts || ctx.Err() != nil {

@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net"
+	"net/http"
 	"os"
 	"runtime"
 	"runtime/debug"
@@ -16,7 +18,9 @@ import (
 
 	"github.com/auditlog-exporter/auditlog-exporter/audit"
 	"github.com/auditlog-exporter/auditlog-exporter/demo"
+	"github.com/auditlog-exporter/auditlog-exporter/errclass"
 	"github.com/auditlog-exporter/auditlog-exporter/exporter"
+	"github.com/auditlog-exporter/auditlog-exporter/metrics"
 	"github.com/rs/zerolog"
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
@@ -127,21 +131,34 @@ SIGTERM lets the window in flight commit or abandons it cleanly, then exits 0.`,
 			}
 			log := newLogger(cfg.Log, stderr)
 			v, _ := versionInfo()
+			m := metrics.New()
 			once := func(ctx context.Context) error {
 				progress, quiet := newProgress(stderr, log)
-				ex, parts, err := cfg.Build(ctx, log, exporter.BuildOptions{Version: v, Stdout: stdout, Hooks: crashHooks(), Progress: progress, QuietWindows: quiet})
+				ex, parts, err := cfg.Build(ctx, log, exporter.BuildOptions{Version: v, Stdout: stdout, Hooks: crashHooks(),
+					Progress: progress, QuietWindows: quiet, Observer: m})
 				if err != nil {
 					return err
 				}
 				defer parts.Close()
 				_, err = ex.Run(ctx)
+				deliverMetrics(ctx, cfg.Metrics, m, log)
 				return err
 			}
 			if schedule == "" {
+				if cfg.Metrics.Listen != "" {
+					log.Warn().Msg("metrics.listen is only served with --schedule; one-shot runs use metrics.pushgateway_url or metrics.textfile")
+				}
 				return once(cmd.Context())
 			}
 			if _, err := exporter.ParseSchedule(schedule); err != nil {
 				return err
+			}
+			if cfg.Metrics.Listen != "" {
+				stop, err := serveMetrics(cfg.Metrics.Listen, m, log)
+				if err != nil {
+					return err
+				}
+				defer stop()
 			}
 			return exporter.Schedule(cmd.Context(), schedule, log, once)
 		},
@@ -149,6 +166,39 @@ SIGTERM lets the window in flight commit or abandons it cleanly, then exits 0.`,
 	cmd.Flags().StringVarP(&cfgPath, "config", "c", "", "configuration file (YAML)")
 	cmd.Flags().StringVar(&schedule, "schedule", "", "stay up and run on this cron schedule (UTC)")
 	return cmd
+}
+
+// deliverMetrics writes the textfile and pushes to the Pushgateway, as
+// configured. A failure is logged: it does not fail the export.
+func deliverMetrics(ctx context.Context, c exporter.MetricsConfig, m *metrics.Metrics, log zerolog.Logger) {
+	if c.Textfile != "" {
+		if err := m.WriteTextfile(c.Textfile); err != nil {
+			log.Error().Err(err).Msg("metrics not written")
+		}
+	}
+	if c.PushgatewayURL != "" {
+		pctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+		defer cancel()
+		if err := m.Push(pctx, c.PushgatewayURL); err != nil {
+			log.Error().Err(err).Msg("metrics not pushed")
+		}
+	}
+}
+
+// serveMetrics serves /metrics and /healthz on addr until stop is called.
+func serveMetrics(addr string, m *metrics.Metrics, log zerolog.Logger) (stop func(), err error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, errclass.Mark(errclass.Config, fmt.Errorf("metrics.listen %s: %w", addr, err))
+	}
+	srv := &http.Server{Handler: m.Handler(), ReadHeaderTimeout: 10 * time.Second}
+	go func() { _ = srv.Serve(ln) }()
+	log.Info().Str("address", ln.Addr().String()).Msg("serving /metrics and /healthz")
+	return func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = srv.Shutdown(ctx)
+	}, nil
 }
 
 // newProgress returns a progress bar when stderr is a terminal (and the
@@ -213,13 +263,15 @@ once. With --shards N, I comes from $JOB_COMPLETION_INDEX.`,
 			}
 			v, _ := versionInfo()
 			progress, quiet := newProgress(stderr, log)
+			m := metrics.New()
 			ex, parts, err := cfg.Build(cmd.Context(), log, exporter.BuildOptions{Version: v, Stdout: stdout, Hooks: crashHooks(),
-				Progress: progress, QuietWindows: quiet, Parallel: parallel, NoStore: true})
+				Progress: progress, QuietWindows: quiet, Parallel: parallel, NoStore: true, Observer: m})
 			if err != nil {
 				return err
 			}
 			defer parts.Close()
 			_, err = ex.Backfill(cmd.Context(), f, t, sh)
+			deliverMetrics(cmd.Context(), cfg.Metrics, m, log)
 			return err
 		},
 	}

@@ -2,9 +2,15 @@ package main
 
 import (
 	"context"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -173,4 +179,78 @@ sinks: [{type: file, path: ` + w.dir + `/out}]
 		t.Fatalf("exit %d\n%s", r.code, r.stderr)
 	}
 	w.assertExactSink("out")
+}
+
+// A one-shot run writes the textfile and pushes to the gateway; a scheduler
+// serves /metrics and /healthz. Secrets appear in neither.
+func TestMetricsDelivery(t *testing.T) {
+	var mu sync.Mutex
+	pushes := 0
+	gw := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodPut && r.URL.Path == "/metrics/job/auditlog_exporter" {
+			mu.Lock()
+			pushes++
+			mu.Unlock()
+		}
+	}))
+	defer gw.Close()
+	w := newWorld(t, neosim.Faults{Rate429: 0.2, RetryAfter: "0"})
+	textfile := filepath.Join(w.dir, "auditlog_exporter.prom")
+	cfg := w.config("metrics:\n  pushgateway_url: " + gw.URL + "\n  textfile: " + textfile + "\n")
+	if r := w.run(nil, "run", "--config", cfg); r.code != 0 {
+		t.Fatalf("exit %d\n%s", r.code, r.stderr)
+	}
+	b, err := os.ReadFile(textfile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	text := string(b)
+	n := w.assertExact()
+	wm := w.watermark()
+	for _, want := range []string{
+		`auditlog_exporter_records_exported_total{account="` + acct + `"} ` + strconv.Itoa(n),
+		`auditlog_exporter_watermark_timestamp_seconds{account="` + acct + `"} ` + strconv.FormatFloat(float64(wm.Unix()), 'g', -1, 64),
+		`auditlog_exporter_request_retries_total{account="` + acct + `",cause="throttled"}`,
+		"\nauditlog_exporter_last_run_success 1\n",
+	} {
+		if !strings.Contains(text, want) {
+			t.Fatalf("textfile lacks %s:\n%s", want, text)
+		}
+	}
+	assertNoSecret(t, text)
+	mu.Lock()
+	if pushes != 1 {
+		t.Fatalf("%d pushes, want 1", pushes)
+	}
+	mu.Unlock()
+
+	// Scheduler mode serves the same metrics over HTTP.
+	ln, _ := net.Listen("tcp", "127.0.0.1:0")
+	addr := ln.Addr().String()
+	ln.Close()
+	cfg = w.config("metrics:\n  listen: " + addr + "\n")
+	cmd, _, stderr := w.cmd(context.Background(), nil, "run", "--config", cfg, "--schedule", "@every 1s")
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { cmd.Process.Signal(syscall.SIGTERM); cmd.Wait() }()
+	var scraped string
+	waitFor(t, "a scrape showing a scheduled run", func() bool {
+		resp, err := http.Get("http://" + addr + "/metrics")
+		if err != nil {
+			return false
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		scraped = string(b)
+		return strings.Contains(scraped, "\nauditlog_exporter_last_run_success 1\n")
+	})
+	if !strings.Contains(scraped, `auditlog_exporter_watermark_timestamp_seconds{account="`+acct+`"}`) {
+		t.Fatalf("scrape:\n%s\n%s", scraped, stderr.String())
+	}
+	resp, err := http.Get("http://" + addr + "/healthz")
+	if err != nil || resp.StatusCode != 200 {
+		t.Fatalf("healthz: %v", err)
+	}
+	assertNoSecret(t, scraped)
 }

@@ -1,0 +1,115 @@
+// Package metrics keeps the exporter's Prometheus metrics and delivers them:
+// pushed to a Pushgateway or written to a node_exporter textfile after a
+// one-shot run, or served on /metrics by a long-running scheduler.
+package metrics
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"time"
+
+	"github.com/auditlog-exporter/auditlog-exporter/odata"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/prometheus/client_golang/prometheus/push"
+)
+
+// Job is the Pushgateway job name.
+const Job = "auditlog_exporter"
+
+// Metrics is one registry of the exporter's metrics. Safe for concurrent use.
+type Metrics struct {
+	reg        *prometheus.Registry
+	records    *prometheus.CounterVec
+	windows    *prometheus.CounterVec
+	watermark  *prometheus.GaugeVec
+	retries    *prometheus.CounterVec
+	failures   *prometheus.CounterVec
+	runSeconds prometheus.Gauge
+	runLast    prometheus.Gauge
+	runOK      prometheus.Gauge
+}
+
+// New returns an empty set of metrics on its own registry.
+func New() *Metrics {
+	m := &Metrics{
+		reg: prometheus.NewRegistry(),
+		records: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "auditlog_exporter_records_exported_total",
+			Help: "Audit records written to every sink."}, []string{"account"}),
+		windows: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "auditlog_exporter_windows_exported_total",
+			Help: "Windows committed in every sink."}, []string{"account"}),
+		watermark: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "auditlog_exporter_watermark_timestamp_seconds",
+			Help: "End of the last window committed without a gap (Unix time): time() minus this is how far behind the export is."}, []string{"account"}),
+		retries: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "auditlog_exporter_request_retries_total",
+			Help: "API requests repeated, by cause (throttled, server_error, network, bad_body, token_expired, token_endpoint)."}, []string{"account", "cause"}),
+		failures: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "auditlog_exporter_failures_total",
+			Help: "Runs in which an account failed, by error class (retryable, permanent, auth, config)."}, []string{"account", "class"}),
+		runSeconds: prometheus.NewGauge(prometheus.GaugeOpts{Name: "auditlog_exporter_last_run_duration_seconds", Help: "Duration of the last run."}),
+		runLast:    prometheus.NewGauge(prometheus.GaugeOpts{Name: "auditlog_exporter_last_run_timestamp_seconds", Help: "When the last run ended (Unix time)."}),
+		runOK:      prometheus.NewGauge(prometheus.GaugeOpts{Name: "auditlog_exporter_last_run_success", Help: "Whether every account of the last run succeeded (1) or not (0)."}),
+	}
+	m.reg.MustRegister(m.records, m.windows, m.watermark, m.retries, m.failures, m.runSeconds, m.runLast, m.runOK)
+	return m
+}
+
+// Registry returns the registry, for tests and custom delivery.
+func (m *Metrics) Registry() *prometheus.Registry { return m.reg }
+
+// WindowExported records one committed window.
+func (m *Metrics) WindowExported(account string, records int, st odata.Stats) {
+	m.windows.WithLabelValues(account).Inc()
+	m.records.WithLabelValues(account).Add(float64(records))
+	for cause, n := range st.RetryCauses {
+		m.retries.WithLabelValues(account, cause).Add(float64(n))
+	}
+}
+
+// WatermarkMoved records account's new watermark.
+func (m *Metrics) WatermarkMoved(account string, t time.Time) {
+	m.watermark.WithLabelValues(account).Set(float64(t.Unix()))
+}
+
+// AccountFailed records a failed account of one run.
+func (m *Metrics) AccountFailed(account, class string) {
+	m.failures.WithLabelValues(account, class).Inc()
+}
+
+// RunFinished records a run's end.
+func (m *Metrics) RunFinished(d time.Duration, ok bool) {
+	m.runSeconds.Set(d.Seconds())
+	m.runLast.Set(float64(time.Now().Unix()))
+	if ok {
+		m.runOK.Set(1)
+	} else {
+		m.runOK.Set(0)
+	}
+}
+
+// Push sends every metric to a Pushgateway, replacing the job's group.
+func (m *Metrics) Push(ctx context.Context, url string) error {
+	if err := push.New(url, Job).Gatherer(m.reg).PushContext(ctx); err != nil {
+		return fmt.Errorf("push metrics to %s: %w", url, err)
+	}
+	return nil
+}
+
+// WriteTextfile writes every metric for node_exporter's textfile collector
+// (atomically: temporary file, then rename).
+func (m *Metrics) WriteTextfile(path string) error {
+	if err := prometheus.WriteToTextfile(path, m.reg); err != nil {
+		return fmt.Errorf("write metrics textfile: %w", err)
+	}
+	return nil
+}
+
+// Handler serves /metrics and /healthz.
+func (m *Metrics) Handler() http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle("/metrics", promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{}))
+	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "text/plain")
+		fmt.Fprintln(w, "ok")
+	})
+	return mux
+}
