@@ -526,3 +526,18 @@ func (l *limitedReader) Read(p []byte) (int, error) {
 	l.n -= int64(n)
 	return n, err
 }
+
+// Probe fetches at most one record, with the count of all the account's
+// records, to prove the credentials may read the account's audit log.
+func (c *Client) Probe(ctx context.Context) (count int64, err error) {
+	u := *c.recordsURL
+	u.RawQuery = "$top=1&$count=true"
+	var p Page
+	if _, err := c.getPage(ctx, &u, newPageDecoder(), &p, map[string]int{}); err != nil {
+		return 0, err
+	}
+	if p.HasCount {
+		return p.Count, nil
+	}
+	return int64(len(p.Records)), nil
+}

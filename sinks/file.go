@@ -213,3 +213,15 @@ func syncDir(dir string) error {
 	defer d.Close()
 	return d.Sync()
 }
+
+// Probe proves the directory is writable: it creates and removes a file.
+func (s *FileSink) Probe(context.Context) error {
+	if err := os.MkdirAll(s.dir, 0o700); err != nil {
+		return errclass.Mark(errclass.Config, fmt.Errorf("sink %s: %w", s.Name(), err))
+	}
+	p := filepath.Join(s.dir, ".auditlog-exporter-check-"+randSuffix())
+	if err := os.WriteFile(p, []byte("probe\n"), 0o600); err != nil {
+		return errclass.Mark(errclass.Config, fmt.Errorf("sink %s: %w", s.Name(), err))
+	}
+	return os.Remove(p)
+}

@@ -342,3 +342,26 @@ func copySource(bucket, key string) string {
 	}
 	return bucket + "/" + strings.Join(segs, "/")
 }
+
+// Probe proves the permissions an export needs: it lists the temporary
+// area and its multipart uploads, writes a small object there and deletes it.
+func (s *S3Sink) Probe(ctx context.Context) error {
+	bucket := aws.String(s.o.Bucket)
+	prefix := s.o.Prefix + "_tmp/"
+	if _, err := s.client.ListObjectsV2(ctx, &s3.ListObjectsV2Input{Bucket: bucket, Prefix: aws.String(prefix), MaxKeys: aws.Int32(1)}); err != nil {
+		return s.classify("list (s3:ListBucket)", err)
+	}
+	if _, err := s.client.ListMultipartUploads(ctx, &s3.ListMultipartUploadsInput{Bucket: bucket, Prefix: aws.String(prefix)}); err != nil {
+		return s.classify("list multipart uploads (s3:ListBucketMultipartUploads)", err)
+	}
+	key := aws.String(prefix + "auditlog-exporter-check-" + randSuffix())
+	in := &s3.PutObjectInput{Bucket: bucket, Key: key, Body: strings.NewReader("probe\n")}
+	s.applySSE(&in.ServerSideEncryption, &in.SSEKMSKeyId)
+	if _, err := s.client.PutObject(ctx, in); err != nil {
+		return s.classify("write (s3:PutObject)", err)
+	}
+	if _, err := s.client.DeleteObject(ctx, &s3.DeleteObjectInput{Bucket: bucket, Key: key}); err != nil {
+		return s.classify("delete (s3:DeleteObject)", err)
+	}
+	return nil
+}

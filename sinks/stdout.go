@@ -10,6 +10,7 @@ import (
 	"sync"
 
 	"github.com/auditlog-exporter/auditlog-exporter/audit"
+	"github.com/auditlog-exporter/auditlog-exporter/errclass"
 )
 
 // StreamSink writes committed windows to a stream (standard output) for a
@@ -124,4 +125,14 @@ func (w *streamWriter) Abort() error {
 	w.done = true
 	w.f.Close()
 	return os.Remove(w.f.Name())
+}
+
+// Probe proves a spool file can be created.
+func (s *StreamSink) Probe(context.Context) error {
+	f, err := os.CreateTemp(s.spool, ".auditlog-exporter-check-*")
+	if err != nil {
+		return errclass.Mark(errclass.Config, fmt.Errorf("sink %s: spool directory: %w", s.Name(), err))
+	}
+	f.Close()
+	return os.Remove(f.Name())
 }

@@ -180,9 +180,7 @@ func (s *FileStore) Save(ctx context.Context, st State) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	var rnd [6]byte
-	_, _ = rand.Read(rnd[:])
-	tmp := path + ".tmp-" + hex.EncodeToString(rnd[:])
+	tmp := path + ".tmp-" + randSuffix()
 	if err := writeSync(tmp, b); err != nil {
 		os.Remove(tmp)
 		return "", errclass.Mark(errclass.Retryable, fmt.Errorf("save state: %w", err))
@@ -199,6 +197,12 @@ func (s *FileStore) Save(ctx context.Context, st State) (string, error) {
 		}
 	}
 	return rev(b), nil
+}
+
+func randSuffix() string {
+	var rnd [6]byte
+	_, _ = rand.Read(rnd[:])
+	return hex.EncodeToString(rnd[:])
 }
 
 func writeSync(path string, b []byte) error {
@@ -225,4 +229,13 @@ func (s *FileStore) Close() error {
 	err := s.lock.Close() // closing the descriptor drops the flock
 	s.lock = nil
 	return err
+}
+
+// Probe proves the state directory is writable.
+func (s *FileStore) Probe(context.Context) error {
+	p := filepath.Join(s.dir, ".auditlog-exporter-check-"+randSuffix())
+	if err := writeSync(p, []byte("probe\n")); err != nil {
+		return errclass.Mark(errclass.Config, fmt.Errorf("state directory %s is not writable: %w", s.dir, err))
+	}
+	return os.Remove(p)
 }

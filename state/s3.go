@@ -137,3 +137,20 @@ func classifyS3(op, bucket string, err error) error {
 	}
 	return errclass.Mark(errclass.Retryable, fmt.Errorf("%s: %w", op, err))
 }
+
+// Probe proves the store can read and write: it writes a probe object next
+// to the state objects and deletes it.
+func (s *S3Store) Probe(ctx context.Context) error {
+	key := s.prefix + ".auditlog-exporter-check"
+	if s.key != "" {
+		key = s.key + ".auditlog-exporter-check"
+	}
+	_, err := s.client.PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String(s.bucket), Key: aws.String(key), Body: strings.NewReader("probe\n")})
+	if err != nil {
+		return classifyS3("write state (s3:PutObject) s3://"+s.bucket+"/"+key, s.bucket, err)
+	}
+	if _, err := s.client.DeleteObject(ctx, &s3.DeleteObjectInput{Bucket: aws.String(s.bucket), Key: aws.String(key)}); err != nil {
+		return classifyS3("delete state probe s3://"+s.bucket+"/"+key, s.bucket, err)
+	}
+	return nil
+}

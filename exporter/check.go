@@ -1,0 +1,163 @@
+package exporter
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"strings"
+	"time"
+
+	"github.com/auditlog-exporter/auditlog-exporter/errclass"
+	"github.com/auditlog-exporter/auditlog-exporter/odata"
+	"github.com/rs/zerolog"
+)
+
+// CheckItem is one line of `check`.
+type CheckItem struct {
+	Name   string
+	Err    error  // nil: passed
+	Detail string // what passed
+	Hint   string // what to do about a failure
+}
+
+// prober is what check needs from sinks and state stores.
+type prober interface {
+	Probe(ctx context.Context) error
+}
+
+// Check proves the configuration works end to end without exporting
+// anything: a token for every account, one record read, every sink and the
+// state store writable (a probe object or file, removed afterwards).
+func (c *Config) Check(ctx context.Context, log zerolog.Logger) []CheckItem {
+	items := []CheckItem{{Name: "config", Detail: fmt.Sprintf("valid: %d account(s), %d sink(s), state %s, window %s", len(c.Sources()), len(c.Sinks), c.State.Type, c.Export.Window)}}
+	accounts, err := c.BuildSources(log)
+	if err != nil {
+		return append(items, CheckItem{Name: "sources", Err: err})
+	}
+	for _, a := range accounts {
+		client := a.Source.(*odata.Client)
+		cctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
+		err := client.Token(cctx)
+		item := CheckItem{Name: a.Name + ": token", Err: err, Detail: "issued by the OAuth endpoint"}
+		if err != nil {
+			item.Hint = sourceHint(err)
+			items = append(items, item, CheckItem{Name: a.Name + ": read audit logs", Err: errors.New("skipped: no token"), Hint: "fix the token first"})
+			cancel()
+			continue
+		}
+		items = append(items, item)
+		n, err := client.Probe(cctx)
+		cancel()
+		item = CheckItem{Name: a.Name + ": read audit logs", Err: err, Detail: fmt.Sprintf("%d records visible in the retention period", n)}
+		if err != nil {
+			item.Hint = sourceHint(err)
+		}
+		items = append(items, item)
+	}
+	sinkList, err := c.BuildSinks(ctx, "check", nil)
+	if err != nil {
+		return append(items, CheckItem{Name: "sinks", Err: err, Hint: s3Hint(err)})
+	}
+	for i, s := range sinkList {
+		item := CheckItem{Name: fmt.Sprintf("sinks[%d] %s", i, s.Name()), Detail: "writable (probe written and removed)"}
+		if p, ok := s.(prober); ok {
+			item.Err = p.Probe(ctx)
+		}
+		if item.Err != nil {
+			item.Hint = s3Hint(item.Err)
+		}
+		items = append(items, item)
+	}
+	item := CheckItem{Name: "state " + c.State.Type, Detail: "writable (probe written and removed)"}
+	store, err := c.OpenStore(ctx, false)
+	if err != nil {
+		item.Err = err
+		if strings.Contains(err.Error(), "in use by another run") {
+			item.Hint = "a run is going right now: that is fine, run check again later to probe the directory"
+		} else {
+			item.Hint = s3Hint(err)
+		}
+		return append(items, item)
+	}
+	defer store.Close()
+	if p, ok := store.(prober); ok {
+		item.Err = p.Probe(ctx)
+		if item.Err != nil {
+			item.Hint = s3Hint(item.Err)
+		}
+	}
+	for _, a := range accounts {
+		if _, err := store.Load(ctx, a.Name); err != nil && errclass.Classify(err) != errclass.Unknown {
+			if item.Err == nil {
+				item.Err = err
+				item.Hint = "the saved state cannot be read; see the message"
+			}
+		}
+	}
+	return append(items, item)
+}
+
+// CheckError summarizes failed items as one error whose class decides the
+// exit code: auth (3) over config (2) over anything else (1).
+func CheckError(items []CheckItem) error {
+	var failed []string
+	class := errclass.Unknown
+	for _, it := range items {
+		if it.Err == nil {
+			continue
+		}
+		failed = append(failed, it.Name)
+		switch c := errclass.Classify(it.Err); {
+		case c == errclass.Auth:
+			class = errclass.Auth
+		case c == errclass.Config && class != errclass.Auth:
+			class = errclass.Config
+		case class == errclass.Unknown:
+			class = errclass.Retryable
+		}
+	}
+	if len(failed) == 0 {
+		return nil
+	}
+	return errclass.Mark(class, fmt.Errorf("check failed: %s", strings.Join(failed, ", ")))
+}
+
+func sourceHint(err error) string {
+	msg := err.Error()
+	var dnsErr *net.DNSError
+	switch {
+	case errors.As(err, &dnsErr) || strings.Contains(msg, "no such host"):
+		return "the API host does not resolve: source.api_url must be https://api.<region host>, e.g. https://api.hana.ondemand.com (check the region of the subaccount)"
+	case strings.Contains(msg, "connection refused") || strings.Contains(msg, "i/o timeout") || strings.Contains(msg, "deadline exceeded"):
+		return "the API host is not reachable: check source.api_url, proxies and egress firewall rules"
+	case strings.Contains(msg, "certificate"):
+		return "TLS verification failed: behind a TLS-inspecting proxy, set source.ca_file to its CA bundle"
+	case strings.Contains(msg, "refused the client credentials"):
+		return "check source.client_id and source.client_secret; a Platform API client is created in the cockpit under Security > OAuth > Platform API"
+	case strings.Contains(msg, "HTTP 403"):
+		return "the API client needs the scope \"Read Audit Logs\", and source.account must be the subaccount's technical name, not its display name"
+	case strings.Contains(msg, "HTTP 404"):
+		return "check source.api_url (the region host of the subaccount) and source.account (its technical name)"
+	case strings.Contains(msg, "HTTP 401"):
+		return "the API rejects the token: the API client needs the scope \"Read Audit Logs\""
+	}
+	return "see the message; run with log.level: debug for every request"
+}
+
+func s3Hint(err error) string {
+	msg := err.Error()
+	switch {
+	case strings.Contains(msg, "does not exist"):
+		return "bucket not found: check bucket, region and endpoint (and path_style for S3-compatible servers)"
+	case strings.Contains(msg, "denied"):
+		return "access denied: grant the IAM permissions listed in the README (s3:PutObject, s3:GetObject, s3:DeleteObject, s3:AbortMultipartUpload, s3:ListBucket, s3:ListBucketMultipartUploads)"
+	case strings.Contains(msg, "region"):
+		return "set region in the configuration or AWS_REGION"
+	case strings.Contains(msg, "credential"):
+		return "no AWS credentials found: set AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, a profile, or IRSA (web identity) on Kubernetes"
+	case strings.Contains(msg, "not writable") || strings.Contains(msg, "permission denied") || strings.Contains(msg, "not a directory") || strings.Contains(msg, "read-only file system"):
+		return "the directory is not writable by this user: check its owner and mode (and the volume mount on Kubernetes)"
+	}
+	return "see the message"
+}
