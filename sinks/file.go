@@ -70,7 +70,11 @@ func (s *FileSink) Open(ctx context.Context, w audit.Window) (Writer, error) {
 		os.Remove(tmp)
 		return nil, fmt.Errorf("sink %s: %w", s.Name(), err)
 	}
-	return &fileWriter{ctx: ctx, sink: s, f: f, bw: bw, enc: enc, tmp: tmp, final: final}, nil
+	fw := &fileWriter{sink: s, f: f, bw: bw, tmp: tmp, final: final}
+	fw.encWriter = encWriter{ctx: ctx, enc: enc, wrapErr: func(err error) error {
+		return fmt.Errorf("sink %s: write %s: %w", s.Name(), tmp, err)
+	}}
+	return fw, nil
 }
 
 // createLocked creates prefix+random exclusively and flocks it, making sure
@@ -113,42 +117,16 @@ func globEscape(s string) string {
 }
 
 type fileWriter struct {
-	ctx   context.Context
+	encWriter
 	sink  *FileSink
 	f     *os.File
 	bw    *bufio.Writer
-	enc   Encoder
 	tmp   string
 	final string
-	done  bool
-	n     int
-	err   error // the first Write error: such a writer cannot commit
-}
-
-func (w *fileWriter) Write(r *audit.Record) error {
-	if w.done {
-		return errors.New("write after commit or abort")
-	}
-	if w.err != nil {
-		return w.err
-	}
-	// Check cancellation now and then, not per record.
-	if w.n&1023 == 0 {
-		if err := w.ctx.Err(); err != nil {
-			w.err = err
-			return err
-		}
-	}
-	w.n++
-	if err := w.enc.Encode(r); err != nil {
-		w.err = fmt.Errorf("sink %s: write %s: %w", w.sink.Name(), w.tmp, err)
-		return w.err
-	}
-	return nil
 }
 
 func (w *fileWriter) Commit(ctx context.Context) error {
-	if w.done {
+	if w.closed {
 		return errors.New("commit after commit or abort")
 	}
 	fail := func(op string, err error) error {
@@ -179,7 +157,7 @@ func (w *fileWriter) Commit(ctx context.Context) error {
 	if err := os.Rename(w.tmp, w.final); err != nil {
 		return fail("rename into", err)
 	}
-	w.done = true
+	w.closed = true
 	if err := syncDir(filepath.Dir(w.final)); err != nil {
 		return fmt.Errorf("sink %s: fsync directory of %s: %w", w.sink.Name(), w.final, err)
 	}
@@ -187,10 +165,10 @@ func (w *fileWriter) Commit(ctx context.Context) error {
 }
 
 func (w *fileWriter) Abort() error {
-	if w.done {
+	if w.closed {
 		return nil
 	}
-	w.done = true
+	w.closed = true
 	_ = w.f.Close()
 	if err := os.Remove(w.tmp); err != nil && !errors.Is(err, os.ErrNotExist) {
 		return err

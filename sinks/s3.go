@@ -110,8 +110,11 @@ func (s *S3Sink) Open(ctx context.Context, w audit.Window) (Writer, error) {
 		pr.CloseWithError(err) // unblock a writer if the upload failed first
 		done <- err
 	}()
-	wr := &s3Writer{sink: s, win: w, ctx: ctx, cancel: cancel, pw: pw, done: done, tmp: tmp}
+	wr := &s3Writer{sink: s, win: w, cancel: cancel, pw: pw, done: done, tmp: tmp}
 	wr.bw = bufio.NewWriterSize(pw, 256<<10)
+	wr.encWriter = encWriter{ctx: ctx, wrapErr: func(err error) error {
+		return fmt.Errorf("sink %s: write: %w", s.Name(), wr.uploadErr(err))
+	}}
 	enc, err := s.format.NewEncoder(wr.bw, w)
 	if err != nil {
 		_ = wr.Abort()
@@ -202,43 +205,18 @@ func isCode(err error, code string) bool {
 }
 
 type s3Writer struct {
+	encWriter
 	sink     *S3Sink
 	win      audit.Window
-	ctx      context.Context
 	cancel   context.CancelFunc
 	pw       *io.PipeWriter
 	bw       *bufio.Writer
-	enc      Encoder
 	done     chan error
 	tmp      string
 	uploaded bool // the temporary object exists
-	finished bool // committed or aborted
-	n        int64
-	err      error // the first Write error: such a writer cannot commit
 }
 
 var errAborted = errors.New("write aborted")
-
-func (w *s3Writer) Write(r *audit.Record) error {
-	if w.finished {
-		return errors.New("write after commit or abort")
-	}
-	if w.err != nil {
-		return w.err
-	}
-	if w.n&1023 == 0 {
-		if err := w.ctx.Err(); err != nil {
-			w.err = err
-			return err
-		}
-	}
-	if err := w.enc.Encode(r); err != nil {
-		w.err = fmt.Errorf("sink %s: write: %w", w.sink.Name(), w.uploadErr(err))
-		return w.err
-	}
-	w.n++
-	return nil
-}
 
 // uploadErr prefers the upload's own error over the pipe's echo of it.
 func (w *s3Writer) uploadErr(err error) error {
@@ -254,7 +232,7 @@ func (w *s3Writer) uploadErr(err error) error {
 }
 
 func (w *s3Writer) Commit(ctx context.Context) error {
-	if w.finished {
+	if w.closed {
 		return errors.New("commit after commit or abort")
 	}
 	fail := func(err error) error {
@@ -308,7 +286,7 @@ func (w *s3Writer) Commit(ctx context.Context) error {
 	if _, err := s.client.CopyObject(ctx, in); err != nil {
 		return fail(s.classify("copy into "+s.Key(w.win), err))
 	}
-	w.finished = true
+	w.closed = true
 	w.cancel()
 	if _, err := s.client.DeleteObject(context.WithoutCancel(ctx), &s3.DeleteObjectInput{Bucket: aws.String(s.o.Bucket), Key: aws.String(w.tmp)}); err != nil {
 		return s.classify("delete temporary "+w.tmp, err)
@@ -317,10 +295,10 @@ func (w *s3Writer) Commit(ctx context.Context) error {
 }
 
 func (w *s3Writer) Abort() error {
-	if w.finished {
+	if w.closed {
 		return nil
 	}
-	w.finished = true
+	w.closed = true
 	w.pw.CloseWithError(errAborted)
 	err := <-w.done // the uploader aborts its multipart upload before returning
 	w.done <- err

@@ -53,43 +53,20 @@ func (s *StreamSink) Open(ctx context.Context, w audit.Window) (Writer, error) {
 		os.Remove(f.Name())
 		return nil, err
 	}
-	return &streamWriter{sink: s, ctx: ctx, f: f, bw: bw, enc: enc}, nil
+	sw := &streamWriter{sink: s, f: f, bw: bw}
+	sw.encWriter = encWriter{ctx: ctx, enc: enc, wrapErr: func(err error) error { return fmt.Errorf("sink %s: spool: %w", s.Name(), err) }}
+	return sw, nil
 }
 
 type streamWriter struct {
+	encWriter
 	sink *StreamSink
-	ctx  context.Context
 	f    *os.File
 	bw   *bufio.Writer
-	enc  Encoder
-	done bool
-	n    int
-	err  error // the first Write error: such a writer cannot commit
-}
-
-func (w *streamWriter) Write(r *audit.Record) error {
-	if w.done {
-		return errors.New("write after commit or abort")
-	}
-	if w.err != nil {
-		return w.err
-	}
-	if w.n&1023 == 0 {
-		if err := w.ctx.Err(); err != nil {
-			w.err = err
-			return err
-		}
-	}
-	w.n++
-	if err := w.enc.Encode(r); err != nil {
-		w.err = err
-		return err
-	}
-	return nil
 }
 
 func (w *streamWriter) Commit(ctx context.Context) error {
-	if w.done {
+	if w.closed {
 		return errors.New("commit after commit or abort")
 	}
 	if err := errors.Join(w.err, ctx.Err()); err != nil {
@@ -119,10 +96,10 @@ func (w *streamWriter) Commit(ctx context.Context) error {
 }
 
 func (w *streamWriter) Abort() error {
-	if w.done {
+	if w.closed {
 		return nil
 	}
-	w.done = true
+	w.closed = true
 	w.f.Close()
 	return os.Remove(w.f.Name())
 }

@@ -31,30 +31,7 @@ func BenchmarkExportWindow1M(b *testing.B) {
 	now := time.Now().UTC()
 	end := now.Add(-16 * time.Minute).Truncate(time.Hour)
 	start := end.Add(-time.Hour)
-	ln, _ := net.Listen("tcp", "127.0.0.1:0")
-	addr := ln.Addr().String()
-	ln.Close()
-	sim := exec.Command(simBinary, "--listen", addr, "--account", "benchacct", "--client-id", "bench",
-		"--from", start.Format(time.RFC3339), "--to", end.Format(time.RFC3339), "--per-hour", strconv.Itoa(records), "--late-fraction", "0")
-	sim.Env = append(os.Environ(), "NEO_SIM_CLIENT_SECRET="+secret)
-	var simLog bytes.Buffer
-	sim.Stderr = &simLog
-	if err := sim.Start(); err != nil {
-		b.Fatal(err)
-	}
-	defer func() { sim.Process.Kill(); sim.Wait() }()
-	deadline := time.Now().Add(3 * time.Minute)
-	for {
-		resp, err := http.Get("http://" + addr + "/")
-		if err == nil {
-			resp.Body.Close()
-			break
-		}
-		if time.Now().After(deadline) {
-			b.Fatalf("neo-sim did not start: %s", simLog.String())
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+	addr := startNeoSim(b, "--from", start.Format(time.RFC3339), "--to", end.Format(time.RFC3339), "--per-hour", strconv.Itoa(records), "--late-fraction", "0")
 
 	sinksFor := map[string]string{
 		"jsonl-file": "  - type: file\n    path: {dir}/out\n",
@@ -104,9 +81,6 @@ sinks:
 		b.ReportMetric(pqRSS, "parquet-s3-peak-RSS-MiB")
 		b.ReportMetric(pqRate/baseRate, "parquet-s3/jsonl-file")
 	}
-	if strings.Contains(simLog.String(), "panic") {
-		b.Fatal(simLog.String())
-	}
 }
 
 // BenchmarkBackfillParallel backfills the same range twice against neo-sim
@@ -117,30 +91,7 @@ func BenchmarkBackfillParallel(b *testing.B) {
 	now := time.Now().UTC()
 	to := now.Add(-16 * time.Minute).Truncate(time.Hour)
 	from := to.Add(-48 * time.Hour)
-	ln, _ := net.Listen("tcp", "127.0.0.1:0")
-	addr := ln.Addr().String()
-	ln.Close()
-	sim := exec.Command(simBinary, "--listen", addr, "--account", "benchacct", "--client-id", "bench", "--latency", "60ms",
-		"--from", from.Format(time.RFC3339), "--to", to.Format(time.RFC3339), "--per-hour", strconv.Itoa(perHour), "--late-fraction", "0")
-	sim.Env = append(os.Environ(), "NEO_SIM_CLIENT_SECRET="+secret)
-	var simLog bytes.Buffer
-	sim.Stderr = &simLog
-	if err := sim.Start(); err != nil {
-		b.Fatal(err)
-	}
-	defer func() { sim.Process.Kill(); sim.Wait() }()
-	deadline := time.Now().Add(time.Minute)
-	for {
-		resp, err := http.Get("http://" + addr + "/")
-		if err == nil {
-			resp.Body.Close()
-			break
-		}
-		if time.Now().After(deadline) {
-			b.Fatalf("neo-sim did not start: %s", simLog.String())
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	addr := startNeoSim(b, "--latency", "60ms", "--from", from.Format(time.RFC3339), "--to", to.Format(time.RFC3339), "--per-hour", strconv.Itoa(perHour), "--late-fraction", "0")
 	run := func(parallel int) float64 {
 		dir := b.TempDir()
 		cfg := fmt.Sprintf(`source:
@@ -178,5 +129,37 @@ sinks:
 		b.ReportMetric(one, "parallel1-windows/s")
 		b.ReportMetric(eight, "parallel8-windows/s")
 		b.ReportMetric(eight/one, "speedup")
+	}
+}
+
+// startNeoSim runs neo-sim with account benchacct and client bench, waits
+// until it serves, and returns its address; it is killed when b ends.
+func startNeoSim(b *testing.B, args ...string) string {
+	b.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		b.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	sim := exec.Command(simBinary, append([]string{"--listen", addr, "--account", "benchacct", "--client-id", "bench"}, args...)...)
+	sim.Env = append(os.Environ(), "NEO_SIM_CLIENT_SECRET="+secret)
+	var simLog syncBuffer
+	sim.Stderr = &simLog
+	if err := sim.Start(); err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { sim.Process.Kill(); sim.Wait() })
+	deadline := time.Now().Add(3 * time.Minute)
+	for {
+		resp, err := http.Get("http://" + addr + "/")
+		if err == nil {
+			resp.Body.Close()
+			return addr
+		}
+		if time.Now().After(deadline) {
+			b.Fatalf("neo-sim did not start: %s", simLog.String())
+		}
+		time.Sleep(100 * time.Millisecond)
 	}
 }
