@@ -83,7 +83,9 @@ func (c *Config) BuildSinks(ctx context.Context, version string, stdout io.Write
 		}
 		switch s.Type {
 		case "file":
-			out = append(out, sinks.NewFile(s.Path, format))
+			fs := sinks.NewFile(s.Path, format)
+			fs.Version = version
+			out = append(out, fs)
 		case "stdout":
 			out = append(out, sinks.NewStream("stdout", stdout, format, ""))
 		case "s3":
@@ -91,7 +93,9 @@ func (c *Config) BuildSinks(ctx context.Context, version string, stdout io.Write
 			if err != nil {
 				return nil, err
 			}
-			out = append(out, sinks.NewS3(client, sinks.S3Options{Bucket: s.Bucket, Prefix: s.Prefix, SSE: s.SSE, KMSKeyID: s.KMSKeyID, StorageClass: s.StorageClass}, format))
+			ss := sinks.NewS3(client, sinks.S3Options{Bucket: s.Bucket, Prefix: s.Prefix, SSE: s.SSE, KMSKeyID: s.KMSKeyID, StorageClass: s.StorageClass}, format)
+			ss.Version = version
+			out = append(out, ss)
 		}
 	}
 	return out, nil

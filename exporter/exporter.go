@@ -427,6 +427,11 @@ func (e *Exporter) exportOnce(ctx context.Context, src Source, w audit.Window) (
 		abort()
 		return 0, stats, err
 	}
+	for _, wr := range writers {
+		if sc, ok := wr.(sinks.SourceCounter); ok {
+			sc.SetSourceCount(stats.ServerCount)
+		}
+	}
 	// Everything was fetched: commit every sink, even if a shutdown signal
 	// arrives now, so that the sinks agree and the window is either
 	// committed everywhere or abandoned.

@@ -541,3 +541,18 @@ func (c *Client) Probe(ctx context.Context) (count int64, err error) {
 	}
 	return int64(len(p.Records)), nil
 }
+
+// Count returns the API's @odata.count for window w's padded query (the
+// same query an export sends), without fetching records.
+func (c *Client) Count(ctx context.Context, w audit.Window) (int64, error) {
+	u := *c.recordsURL
+	u.RawQuery = "$filter=" + queryEscape(WindowFilter(w.Start, w.End, c.cfg.Filter)) + "&$top=0&$count=true"
+	var p Page
+	if _, err := c.getPage(ctx, &u, newPageDecoder(), &p, map[string]int{}); err != nil {
+		return 0, fmt.Errorf("count window %s: %w", w, err)
+	}
+	if !p.HasCount {
+		return -1, nil
+	}
+	return p.Count, nil
+}

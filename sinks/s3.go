@@ -2,6 +2,7 @@ package sinks
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -49,6 +50,8 @@ type S3Sink struct {
 	up     *manager.Uploader
 	o      S3Options
 	format Format
+	// Version is recorded in each window's manifest.
+	Version string
 }
 
 var _ Sink = (*S3Sink)(nil)
@@ -110,8 +113,8 @@ func (s *S3Sink) Open(ctx context.Context, w audit.Window) (Writer, error) {
 		pr.CloseWithError(err) // unblock a writer if the upload failed first
 		done <- err
 	}()
-	wr := &s3Writer{sink: s, win: w, cancel: cancel, pw: pw, done: done, tmp: tmp}
-	wr.bw = bufio.NewWriterSize(pw, 256<<10)
+	wr := &s3Writer{sink: s, win: w, cancel: cancel, pw: pw, done: done, tmp: tmp, dg: newDigest(), sourceCount: -1}
+	wr.bw = bufio.NewWriterSize(io.MultiWriter(pw, wr.dg), 256<<10)
 	wr.encWriter = encWriter{ctx: ctx, wrapErr: func(err error) error {
 		return fmt.Errorf("sink %s: write: %w", s.Name(), wr.uploadErr(err))
 	}}
@@ -214,7 +217,13 @@ type s3Writer struct {
 	done     chan error
 	tmp      string
 	uploaded bool // the temporary object exists
+	dg       *digest
+	// sourceCount is the API's count at export time, for the manifest.
+	sourceCount int64
 }
+
+// SetSourceCount implements SourceCounter.
+func (w *s3Writer) SetSourceCount(n int64) { w.sourceCount = n }
 
 var errAborted = errors.New("write aborted")
 
@@ -288,10 +297,56 @@ func (w *s3Writer) Commit(ctx context.Context) error {
 	}
 	w.closed = true
 	w.cancel()
-	if _, err := s.client.DeleteObject(context.WithoutCancel(ctx), &s3.DeleteObjectInput{Bucket: aws.String(s.o.Bucket), Key: aws.String(w.tmp)}); err != nil {
+	ctx = context.WithoutCancel(ctx)
+	if _, err := s.client.DeleteObject(ctx, &s3.DeleteObjectInput{Bucket: aws.String(s.o.Bucket), Key: aws.String(w.tmp)}); err != nil {
 		return s.classify("delete temporary "+w.tmp, err)
 	}
+	m, err := manifestFor(w.win, s.format, w.n, w.sourceCount, w.dg, s.Version)
+	if err != nil {
+		return err
+	}
+	mi := &s3.PutObjectInput{Bucket: aws.String(s.o.Bucket), Key: aws.String(s.manifestKey(w.win)), Body: bytes.NewReader(m), ContentType: aws.String("application/json")}
+	s.applySSE(&mi.ServerSideEncryption, &mi.SSEKMSKeyId)
+	if _, err := s.client.PutObject(ctx, mi); err != nil {
+		return s.classify("write manifest "+s.manifestKey(w.win), err)
+	}
 	return nil
+}
+
+func (s *S3Sink) manifestKey(w audit.Window) string {
+	return s.o.Prefix + ManifestName(w, s.format.Ext())
+}
+
+// ReadManifest implements Verifier.
+func (s *S3Sink) ReadManifest(ctx context.Context, w audit.Window) (Manifest, bool, error) {
+	out, err := s.client.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String(s.o.Bucket), Key: aws.String(s.manifestKey(w))})
+	if err != nil {
+		if isCode(err, "NoSuchKey") {
+			return Manifest{}, false, nil
+		}
+		return Manifest{}, false, s.classify("read manifest", err)
+	}
+	defer out.Body.Close()
+	b, err := io.ReadAll(io.LimitReader(out.Body, 1<<20))
+	if err != nil {
+		return Manifest{}, false, err
+	}
+	m, err := DecodeManifest(b)
+	return m, err == nil, err
+}
+
+// Checksum implements Verifier: it reads the whole object.
+func (s *S3Sink) Checksum(ctx context.Context, w audit.Window) (string, int64, bool, error) {
+	out, err := s.client.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String(s.o.Bucket), Key: aws.String(s.Key(w))})
+	if err != nil {
+		if isCode(err, "NoSuchKey") {
+			return "", 0, false, nil
+		}
+		return "", 0, false, s.classify("read "+s.Key(w), err)
+	}
+	defer out.Body.Close()
+	sum, n, err := checksumOf(out.Body)
+	return sum, n, err == nil, err
 }
 
 func (w *s3Writer) Abort() error {

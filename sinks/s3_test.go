@@ -91,7 +91,7 @@ func TestS3ObjectMetadataAndMultipart(t *testing.T) {
 	if aws.ToInt64(head.ContentLength) < 15<<20 || aws.ToString(head.ContentType) != "application/x-ndjson" {
 		t.Fatalf("object %d bytes, %s", aws.ToInt64(head.ContentLength), aws.ToString(head.ContentType))
 	}
-	if keys := srv.Keys(t, bucket, ""); len(keys) != 1 || keys[0] != "p/account=acct/date=2026-11-24/acct_20261124T100000Z_20261124T110000Z.jsonl" {
+	if keys := srv.Keys(t, bucket, "p/account="); len(keys) != 1 || keys[0] != "p/account=acct/date=2026-11-24/acct_20261124T100000Z_20261124T110000Z.jsonl" {
 		t.Fatalf("keys %v", keys)
 	}
 }

@@ -198,6 +198,9 @@ func (w *world) readOutput(sub string, upTo time.Time) map[string]audit.Record {
 	got := map[string]audit.Record{}
 	root := filepath.Join(w.dir, sub)
 	filepath.WalkDir(root, func(p string, d os.DirEntry, err error) error {
+		if err == nil && d.IsDir() && d.Name() == "_manifests" {
+			return filepath.SkipDir
+		}
 		if err != nil || d.IsDir() {
 			return err
 		}

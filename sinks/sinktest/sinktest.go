@@ -105,6 +105,27 @@ next:
 	return out
 }
 
+// assertManifest checks a Verifier's manifest of w against what was written.
+func assertManifest(t *testing.T, s sinks.Sink, w audit.Window, records int, sourceCount int64) {
+	t.Helper()
+	v, ok := s.(sinks.Verifier)
+	if !ok {
+		return
+	}
+	m, found, err := v.ReadManifest(context.Background(), w)
+	if err != nil || !found {
+		t.Fatalf("manifest of %v: found %v, %v", w, found, err)
+	}
+	sum, size, found, err := v.Checksum(context.Background(), w)
+	if err != nil || !found {
+		t.Fatalf("checksum of %v: found %v, %v", w, found, err)
+	}
+	if m.Records != int64(records) || m.SHA256 != sum || m.Bytes != size || m.SourceCount != sourceCount || m.Account != w.Account ||
+		!m.WindowStart.Equal(w.Start) || !m.WindowEnd.Equal(w.End) || m.ExportedAt.IsZero() {
+		t.Fatalf("manifest %+v does not describe the object (%d records, sha %s, %d bytes, source count %d)", m, records, sum, size, sourceCount)
+	}
+}
+
 // Run runs the suite.
 func Run(t *testing.T, h Harness) {
 	t.Run("CommitRoundTrip", func(t *testing.T) {
@@ -112,9 +133,13 @@ func Run(t *testing.T, h Harness) {
 		w := Window("acct1", 0)
 		recs := Records(w, 2500, "rt")
 		wr := write(t, s, w, recs)
+		if sc, ok := wr.(sinks.SourceCounter); ok {
+			sc.SetSourceCount(2600)
+		}
 		if err := wr.Commit(context.Background()); err != nil {
 			t.Fatal(err)
 		}
+		assertManifest(t, s, w, len(recs), 2600)
 		if err := wr.Abort(); err != nil {
 			t.Fatalf("Abort after Commit: %v", err)
 		}
@@ -188,6 +213,7 @@ func Run(t *testing.T, h Harness) {
 		}
 		got, _ := h.Read(t, s, w)
 		assertRecords(t, got, second)
+		assertManifest(t, s, w, len(second), -1)
 		if names := visible(h.List(t, s)); len(names) != 1 {
 			t.Fatalf("re-export left %d objects: %v", len(names), names)
 		}

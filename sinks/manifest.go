@@ -1,0 +1,101 @@
+package sinks
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"hash"
+	"io"
+	"path"
+	"time"
+
+	"github.com/auditlog-exporter/auditlog-exporter/audit"
+)
+
+// Manifest describes one committed window: what was exported, what the
+// source counted at the time, and a checksum of the object. It is stored
+// beside the data under "_manifests/" (Hive-style readers skip it):
+//
+//	<path or prefix>/_manifests/account=<a>/date=<d>/<a>_<start>_<end>.<ext>.json
+type Manifest struct {
+	Account     string    `json:"account"`
+	WindowStart time.Time `json:"window_start"`
+	WindowEnd   time.Time `json:"window_end"`
+	Object      string    `json:"object"` // relative to the sink's path or prefix
+	Format      string    `json:"format"` // extension: jsonl, jsonl.gz, parquet
+	Records     int64     `json:"records"`
+	// SourceCount is the API's @odata.count for the window's padded query
+	// when the window was exported; -1 if the API sent none.
+	SourceCount     int64     `json:"source_count"`
+	SHA256          string    `json:"sha256"`
+	Bytes           int64     `json:"bytes"`
+	ExporterVersion string    `json:"exporter_version"`
+	ExportedAt      time.Time `json:"exported_at"`
+}
+
+// ManifestName is the manifest's name relative to a sink's path or prefix.
+func ManifestName(w audit.Window, ext string) string {
+	return path.Join("_manifests", ObjectName(w, ext)+".json")
+}
+
+// SourceCounter is implemented by writers that record a manifest: the
+// exporter tells them the source's count before Commit.
+type SourceCounter interface {
+	SetSourceCount(n int64)
+}
+
+// Verifier is implemented by sinks whose windows can be checked later.
+type Verifier interface {
+	// ReadManifest returns w's manifest, or found = false.
+	ReadManifest(ctx context.Context, w audit.Window) (m Manifest, found bool, err error)
+	// Checksum reads w's object and returns its SHA-256 (hex) and size, or
+	// found = false.
+	Checksum(ctx context.Context, w audit.Window) (sum string, size int64, found bool, err error)
+}
+
+// digest hashes and counts the bytes written through it.
+type digest struct {
+	h hash.Hash
+	n int64
+}
+
+func newDigest() *digest { return &digest{h: sha256.New()} }
+
+func (d *digest) Write(p []byte) (int, error) {
+	d.h.Write(p)
+	d.n += int64(len(p))
+	return len(p), nil
+}
+
+func (d *digest) sum() string { return hex.EncodeToString(d.h.Sum(nil)) }
+
+// manifestFor builds the manifest of a committed window.
+func manifestFor(w audit.Window, f Format, records, sourceCount int64, d *digest, version string) ([]byte, error) {
+	m := Manifest{Account: w.Account, WindowStart: w.Start.UTC(), WindowEnd: w.End.UTC(), Object: ObjectName(w, f.Ext()), Format: f.Ext(),
+		Records: records, SourceCount: sourceCount, SHA256: d.sum(), Bytes: d.n, ExporterVersion: version, ExportedAt: time.Now().UTC()}
+	b, err := json.MarshalIndent(m, "", "  ")
+	return append(b, '\n'), err
+}
+
+// DecodeManifest parses a stored manifest.
+func DecodeManifest(b []byte) (Manifest, error) {
+	var m Manifest
+	if err := json.Unmarshal(b, &m); err != nil {
+		return m, fmt.Errorf("manifest: %w", err)
+	}
+	if m.SHA256 == "" || m.Object == "" {
+		return m, fmt.Errorf("manifest: no checksum or object")
+	}
+	return m, nil
+}
+
+// checksumOf hashes a stream.
+func checksumOf(r io.Reader) (string, int64, error) {
+	d := newDigest()
+	if _, err := io.Copy(d, r); err != nil {
+		return "", 0, err
+	}
+	return d.sum(), d.n, nil
+}
