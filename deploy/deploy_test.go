@@ -206,6 +206,24 @@ func TestCronJob(t *testing.T) {
 	}
 }
 
+func TestVerifyCronJob(t *testing.T) {
+	var cj batchv1.CronJob
+	decodeStrict(t, "kubernetes/verify-cronjob.yaml", &cj)
+	if _, err := cron.ParseStandard(cj.Spec.Schedule); err != nil {
+		t.Fatalf("schedule %q: %v", cj.Spec.Schedule, err)
+	}
+	if cj.Spec.ConcurrencyPolicy != batchv1.ForbidConcurrent {
+		t.Error("want concurrencyPolicy Forbid")
+	}
+	js := cj.Spec.JobTemplate.Spec
+	checkFailurePolicy(t, "verify", js.PodFailurePolicy, "verify")
+	checkPod(t, "verify", js.Template.Spec, "verify")
+	args := js.Template.Spec.Containers[0].Args
+	if args[0] != "verify" || !slices.Contains(args, "--repair") {
+		t.Errorf("args %v", args)
+	}
+}
+
 func TestBackfillIndexedJob(t *testing.T) {
 	var job batchv1.Job
 	decodeStrict(t, "kubernetes/backfill-job.yaml", &job)
