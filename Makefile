@@ -32,7 +32,9 @@ FUZZ_TARGETS := \
 	./exporter:FuzzParseTimeArg \
 	./exporter:FuzzParseConfig
 
-.PHONY: all build demo test check unit fuzz bench tools clean
+CHAOS_RUNS ?= 60
+
+.PHONY: all build demo test check unit fuzz bench chaos tools clean
 
 all: build
 
@@ -70,6 +72,12 @@ fuzz:
 	  echo "fuzz $$name ($$pkg) for $(FUZZTIME)"; \
 	  $(GO) test -run '^$$' -fuzz "^$$name\$$" -fuzztime $(FUZZTIME) $$pkg; \
 	done
+
+# Many SIGKILLed runs of the real binary against a faulty API and a faulty
+# S3, then one clean run: the output must equal the source exactly. The
+# normal test run does a short version (6 runs).
+chaos: tools
+	CHAOS_RUNS=$(CHAOS_RUNS) $(GO) test -count=1 -run '^TestChaos$$' -v -timeout 30m ./cmd/auditlog-exporter/ | grep -E '^(chaos|=== RUN|--- |ok|FAIL|PASS)|chaos_test'
 
 bench: tools
 	$(GO) test -run '^$$' -bench DecodePage -benchmem -count 5 ./odata/

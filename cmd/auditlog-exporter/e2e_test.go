@@ -207,12 +207,11 @@ func (w *world) readOutput(sub string, upTo time.Time) map[string]audit.Record {
 		if strings.HasPrefix(d.Name(), ".") {
 			w.t.Fatalf("temporary file left in the output: %s", p)
 		}
-		f, err := os.Open(p)
+		b, err := os.ReadFile(p)
 		if err != nil {
 			w.t.Fatal(err)
 		}
-		defer f.Close()
-		err = sinks.ReadJSONL(f, strings.HasSuffix(p, ".gz"), func(r audit.Record) error {
+		err = sinks.ReadObject(sinks.ExtOf(p), bytes.NewReader(b), int64(len(b)), func(r audit.Record) error {
 			if _, dup := got[r.UUID]; dup {
 				w.t.Fatalf("record %s exported twice (%s)", r.UUID, p)
 			}
