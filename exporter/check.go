@@ -16,6 +16,7 @@ import (
 // CheckItem is one line of `check`.
 type CheckItem struct {
 	Name   string
+	Warn   bool   // passed, with a warning in Detail and Hint
 	Err    error  // nil: passed
 	Detail string // what passed
 	Hint   string // what to do about a failure
@@ -31,6 +32,10 @@ type prober interface {
 // state store writable (a probe object or file, removed afterwards).
 func (c *Config) Check(ctx context.Context, log zerolog.Logger) []CheckItem {
 	items := []CheckItem{{Name: "config", Detail: fmt.Sprintf("valid: %d account(s), %d sink(s), state %s, window %s", len(c.Sources()), len(c.Sinks), c.State.Type, c.Export.Window)}}
+	for _, p := range c.PlainSecrets {
+		items = append(items, CheckItem{Name: "config", Warn: true, Detail: p + " is written in the file in plain text",
+			Hint: "anyone who can read the file can read the secret: use client_secret_file (a mounted Secret) or ${VAR}"})
+	}
 	accounts, err := c.BuildSources(log)
 	if err != nil {
 		return append(items, CheckItem{Name: "sources", Err: err})

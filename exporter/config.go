@@ -28,6 +28,10 @@ import (
 
 // Config is the YAML configuration file.
 type Config struct {
+	// PlainSecrets lists the paths of client secrets written in the file
+	// itself instead of through ${VAR} or client_secret_file.
+	PlainSecrets []string `yaml:"-"`
+
 	Source   *SourceConfig  `yaml:"source"`
 	Accounts []SourceConfig `yaml:"accounts"`
 	Export   ExportConfig   `yaml:"export"`
@@ -49,6 +53,7 @@ type SourceConfig struct {
 	Timeout              time.Duration `yaml:"timeout"`
 	MaxRequestsPerSecond float64       `yaml:"max_requests_per_second"`
 	CAFile               string        `yaml:"ca_file"`
+	MaxPageBytes         int64         `yaml:"max_page_bytes"`
 }
 
 // ExportConfig is the window grid and pacing.
@@ -131,7 +136,7 @@ func DefaultConfig() *Config {
 
 // DefaultSource returns a SourceConfig with the defaults of optional keys.
 func DefaultSource() SourceConfig {
-	return SourceConfig{Timeout: DefaultTimeout, MaxRequestsPerSecond: DefaultRPS}
+	return SourceConfig{Timeout: DefaultTimeout, MaxRequestsPerSecond: DefaultRPS, MaxPageBytes: odata.DefaultMaxPageBytes}
 }
 
 // UnmarshalYAML applies defaults before decoding a source.
@@ -205,7 +210,8 @@ func Parse(data []byte, lookupEnv func(string) (string, bool)) (*Config, error) 
 	}
 	var errs FieldErrors
 	lines := map[int]string{}
-	walk(doc.Content[0], reflect.TypeOf(cfg).Elem(), "", &errs, lines, lookupEnv)
+	var plain []string
+	walk(doc.Content[0], reflect.TypeOf(cfg).Elem(), "", &errs, lines, &plain, lookupEnv)
 	if err := doc.Content[0].Decode(cfg); err != nil {
 		var te *yaml.TypeError
 		if !errors.As(err, &te) {
@@ -217,6 +223,7 @@ func Parse(data []byte, lookupEnv func(string) (string, bool)) (*Config, error) 
 	}
 	errs = append(errs, cfg.validate()...)
 	errs = append(errs, cfg.readSecretFiles()...)
+	cfg.PlainSecrets = plain
 	if err := errs.err(); err != nil {
 		return nil, err
 	}
@@ -243,7 +250,7 @@ var envRE = regexp.MustCompile(`\$\$\{|\$\{([^}]*)\}`)
 
 // walk checks keys against t's yaml tags, recording unknown ones, expands
 // ${VAR} in scalars, and remembers which path each line holds.
-func walk(n *yaml.Node, t reflect.Type, path string, errs *FieldErrors, lines map[int]string, lookupEnv func(string) (string, bool)) {
+func walk(n *yaml.Node, t reflect.Type, path string, errs *FieldErrors, lines map[int]string, plain *[]string, lookupEnv func(string) (string, bool)) {
 	for t.Kind() == reflect.Pointer {
 		t = t.Elem()
 	}
@@ -273,17 +280,20 @@ func walk(n *yaml.Node, t reflect.Type, path string, errs *FieldErrors, lines ma
 				continue
 			}
 			lines[k.Line] = p
-			walk(v, ft, p, errs, lines, lookupEnv)
+			walk(v, ft, p, errs, lines, plain, lookupEnv)
 		}
 	case yaml.SequenceNode:
 		if t.Kind() != reflect.Slice {
 			return
 		}
 		for i, e := range n.Content {
-			walk(e, t.Elem(), fmt.Sprintf("%s[%d]", path, i), errs, lines, lookupEnv)
+			walk(e, t.Elem(), fmt.Sprintf("%s[%d]", path, i), errs, lines, plain, lookupEnv)
 		}
 	case yaml.ScalarNode:
 		lines[n.Line] = orRoot(path)
+		if strings.HasSuffix(path, ".client_secret") && n.Value != "" && !strings.Contains(n.Value, "${") {
+			*plain = append(*plain, path)
+		}
 		if strings.Contains(n.Value, "${") {
 			var missing []string
 			n.Value = envRE.ReplaceAllStringFunc(n.Value, func(m string) string {
@@ -546,6 +556,9 @@ func (s SourceConfig) validate(p string, errs *FieldErrors) {
 	}
 	if s.MaxRequestsPerSecond < 0 {
 		errs.add(p+".max_requests_per_second", "must not be negative (0 means unlimited)")
+	}
+	if s.MaxPageBytes < 1<<20 {
+		errs.add(p+".max_page_bytes", "must be at least 1048576 (1 MiB); a page of 1000 records is about 0.6 MB")
 	}
 }
 

@@ -281,3 +281,18 @@ func TestGrid(t *testing.T) {
 		}
 	}
 }
+
+func TestPlainSecretsAreNoted(t *testing.T) {
+	c, err := Parse([]byte(strings.Replace(validYAML, "client_secret: ${NEO_CLIENT_SECRET}", "client_secret: hunter2", 1)), testEnv)
+	if err != nil || len(c.PlainSecrets) != 1 || c.PlainSecrets[0] != "source.client_secret" {
+		t.Fatalf("%v %v", err, c.PlainSecrets)
+	}
+	c, err = Parse([]byte(validYAML), testEnv)
+	if err != nil || len(c.PlainSecrets) != 0 {
+		t.Fatalf("${VAR} secret noted as plain: %v %v", err, c.PlainSecrets)
+	}
+	_, err = Parse([]byte(strings.Replace(validYAML, "  account: abc123xyz", "  account: abc123xyz\n  max_page_bytes: 1000", 1)), testEnv)
+	if err == nil || !strings.Contains(err.Error(), "source.max_page_bytes: must be at least") {
+		t.Fatalf("%v", err)
+	}
+}

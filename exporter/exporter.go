@@ -242,6 +242,11 @@ func (e *Exporter) startState(ctx context.Context, account string) (state.State,
 	if err := e.o.Grid.CheckWatermark(st.Watermark, st.Window); err != nil {
 		return state.State{}, errclass.Mark(errclass.Config, err)
 	}
+	if now := e.o.Now(); st.Watermark.After(now) {
+		// Exporting nothing until the clock catches up would be a silent gap.
+		return state.State{}, errclass.Mark(errclass.Config, fmt.Errorf("the saved watermark %s is in the future (now %s): the state or the clock is wrong; check the clock, then set the watermark with `state set`",
+			st.Watermark.Format(time.RFC3339), now.UTC().Format(time.RFC3339)))
+	}
 	return st, nil
 }
 

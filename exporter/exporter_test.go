@@ -266,3 +266,14 @@ sinks: [{type: file, path: `+filepath.Join(dir, "out")+`}]
 		t.Fatalf("%+v", states[0])
 	}
 }
+
+func TestWatermarkFromTheFuture(t *testing.T) {
+	e := newEnv(t)
+	if _, err := e.store.Save(context.Background(), state.State{Account: "acct", Watermark: now.Add(48 * time.Hour).Truncate(time.Hour), Window: time.Hour}); err != nil {
+		t.Fatal(err)
+	}
+	_, err := e.exporter().Run(context.Background())
+	if errclass.Classify(err) != errclass.Config || !strings.Contains(err.Error(), "is in the future") {
+		t.Fatalf("got %v", err)
+	}
+}

@@ -54,8 +54,8 @@ func ShowState(ctx context.Context, c *Config, store Store, now time.Time) ([]Ac
 }
 
 // SetState moves account's watermark to t, which must be a boundary of the
-// configured grid. Windows before t will not be exported by `run`; windows
-// from t on will be (again).
+// configured grid and not in the future. Windows before t will not be
+// exported by `run`; windows from t on will be (again).
 func SetState(ctx context.Context, c *Config, store Store, account string, t time.Time, now time.Time, version string) (state.State, error) {
 	found := false
 	for _, s := range c.Sources() {
@@ -68,6 +68,9 @@ func SetState(ctx context.Context, c *Config, store Store, account string, t tim
 	}
 	g := c.Grid()
 	t = t.UTC()
+	if t.After(now) {
+		return state.State{}, errclass.Mark(errclass.Config, fmt.Errorf("watermark %s is in the future: a run would export nothing until then", t.Format(time.RFC3339)))
+	}
 	if !g.Aligned(t) {
 		return state.State{}, errclass.Mark(errclass.Config, fmt.Errorf("watermark %s is not a boundary of the %s window grid (try %s)", t.Format(time.RFC3339), g.Size, g.Floor(t).Format(time.RFC3339)))
 	}

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"runtime"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -612,5 +613,63 @@ func TestThrottleSlowsTheWholePool(t *testing.T) {
 	defer mu.Unlock()
 	if first == 0 || len(slept) <= first || slept[first] < 29*time.Second {
 		t.Fatalf("sleeps %v: the second fetch should wait out the first one's 429", slept)
+	}
+}
+
+// A huge response body is cut at max_page_bytes with a clear, permanent
+// error, without reading (or holding) the rest.
+func TestHugeBodyIsCapped(t *testing.T) {
+	f := newFixture(t, 300, neosim.Options{})
+	var served atomic.Int64
+	f.srv.Config.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !strings.HasSuffix(r.URL.Path, "AuditLogRecords") {
+			f.sim.ServeHTTP(w, r)
+			return
+		}
+		fmt.Fprint(w, `{"value":[{"Uuid":"big","Time":"2026-11-24T10.00.00.000+0000","Message":"`)
+		chunk := bytes.Repeat([]byte("A"), 1<<20)
+		for i := 0; i < 200; i++ { // 200 MB
+			n, err := w.Write(chunk)
+			served.Add(int64(n))
+			if err != nil {
+				return
+			}
+		}
+		fmt.Fprint(w, `"}]}`)
+	})
+	cfg := f.config()
+	cfg.MaxPageBytes = 4 << 20
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	_, _, err := f.fetch(t, f.client(t, cfg))
+	runtime.ReadMemStats(&after)
+	if errclass.Classify(err) != errclass.Permanent || !strings.Contains(err.Error(), "larger than 4194304 bytes") {
+		t.Fatalf("got %v", err)
+	}
+	if grown := int64(after.HeapInuse) - int64(before.HeapInuse); grown > 64<<20 {
+		t.Fatalf("heap grew by %d MB for a capped body", grown>>20)
+	}
+}
+
+// Records that are odd but valid come through intact: a 10 MB message,
+// times before 1970 and far in the future.
+func TestOddButValidRecords(t *testing.T) {
+	big := strings.Repeat("Zeile \"mit\" Umlauten äöü\n", 10<<20/28)
+	f := newFixture(t, 300, neosim.Options{})
+	w := audit.Window{Account: account, Start: time.Date(1969, 12, 31, 23, 0, 0, 0, time.UTC), End: time.Date(1970, 1, 1, 0, 0, 0, 0, time.UTC)}
+	f.sim.Add(nil,
+		audit.Record{UUID: "old", Time: w.Start.Add(59*time.Minute + 59*time.Second + 999*time.Millisecond), Account: account, Message: big, FormatVersion: "2.2"},
+		audit.Record{UUID: "future", Time: time.Date(9999, 12, 31, 22, 59, 59, 999e6, time.UTC), Account: account, FormatVersion: "2.2"})
+	var got []audit.Record
+	_, err := f.client(t, f.config()).Fetch(context.Background(), w, func(r *audit.Record) error { got = append(got, *r); return nil })
+	if err != nil || len(got) != 1 || got[0].UUID != "old" || got[0].Message != big {
+		t.Fatalf("pre-1970 window: %v, %d records", err, len(got))
+	}
+	fw := audit.Window{Account: account, Start: time.Date(9999, 12, 31, 22, 0, 0, 0, time.UTC), End: time.Date(9999, 12, 31, 23, 0, 0, 0, time.UTC)}
+	got = nil
+	_, err = f.client(t, f.config()).Fetch(context.Background(), fw, func(r *audit.Record) error { got = append(got, *r); return nil })
+	if err != nil || len(got) != 1 || got[0].UUID != "future" {
+		t.Fatalf("year-9999 window: %v, %d records", err, len(got))
 	}
 }

@@ -135,7 +135,18 @@ sinks:
 
 	chaos.on.Store(true)
 	kills, exits := 0, map[int]int{}
+	resets := 0
 	for i := 0; i < runs; i++ {
+		// Half the time, move the watermark back first, so that the run
+		// re-exports (replaces) windows instead of finding nothing due.
+		if i > 0 && rng.IntN(2) == 0 {
+			back := w.start.Add(time.Duration(rng.IntN(6)) * 30 * time.Minute)
+			chaos.on.Store(false)
+			if r := w.run(srv.Env(), "state", "set", "--config", cfg, "--watermark", back.Format(time.RFC3339)); r.code == 0 {
+				resets++
+			}
+			chaos.on.Store(true)
+		}
 		cmd, _, stderr := w.cmd(context.Background(), srv.Env(), "run", "--config", cfg)
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)
@@ -201,7 +212,7 @@ sinks:
 	for _, v := range injected {
 		total += v
 	}
-	t.Logf("chaos (seed %d): %d runs, %d killed, exits %v, %d faults injected %v, %d records checked in 4 sinks (watermark %s)",
-		seed, runs+1, kills, exits, total, injected, 4*len(want), wm.Format(time.RFC3339))
+	t.Logf("chaos (seed %d): %d runs (%d after moving the watermark back), %d killed, exits %v, %d faults injected %v, %d records checked in 4 sinks (watermark %s)",
+		seed, runs+1, resets, kills, exits, total, injected, 4*len(want), wm.Format(time.RFC3339))
 	fmt.Fprintf(os.Stderr, "chaos: %d runs, %d killed with SIGKILL, %d faults injected, %d records x 4 sinks: 0 missing, 0 duplicated\n", runs+1, kills, total, len(want))
 }

@@ -393,11 +393,11 @@ func newStateCmd(stdout io.Writer) *cobra.Command {
 	set := &cobra.Command{
 		Use:   "set --config FILE --watermark T [--account NAME]",
 		Short: "Move an account's watermark to a window boundary",
-		Long: `Move an account's watermark. The next run exports from T on: a T in the past
-re-exports windows (replacing their output, never duplicating it); a T in the
-future skips windows. T is RFC 3339 (2026-11-24T10:00:00Z), a date
-(2026-11-24) or a negative duration (-24h), and must be a boundary of the
-export.window grid. --account is needed when the configuration has several.`,
+		Long: `Move an account's watermark. The next run exports from T on: an earlier T
+re-exports windows (replacing their output, never duplicating it); a later T
+skips windows. T is RFC 3339 (2026-11-24T10:00:00Z), a date (2026-11-24) or a
+negative duration (-24h), must be a boundary of the export.window grid and not
+in the future. --account is needed when the configuration has several.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			cfg, err := loadConfig(setCfg)
@@ -505,6 +505,10 @@ directory); 1 anything else.`,
 			items := cfg.Check(cmd.Context(), log)
 			tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
 			for _, it := range items {
+				if it.Warn {
+					fmt.Fprintf(tw, "WARN\t%s\t%s\n\t\thint: %s\n", it.Name, it.Detail, it.Hint)
+					continue
+				}
 				if it.Err == nil {
 					fmt.Fprintf(tw, "PASS\t%s\t%s\n", it.Name, it.Detail)
 					continue

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -49,6 +50,7 @@ sinks:
 		hint    string
 	}{
 		{name: "good", cfg: good, code: 0},
+		{name: "plain secret", cfg: good, replace: [2]string{"${E2E_SECRET}", secret}, code: 0, fail: "WARN", hint: "plain text"},
 		{name: "wrong secret", cfg: good, replace: [2]string{"${E2E_SECRET}", "wrong"}, code: 3, fail: acct + ": token", hint: "client_secret"},
 		{name: "forbidden account", cfg: good, replace: [2]string{"account: " + acct, "account: notmine"}, code: 3, fail: "notmine: read audit logs", hint: "Read Audit Logs"},
 		{name: "wrong region host", cfg: good, replace: [2]string{"api_url: " + w.url, "api_url: https://api.nowhere.invalid"}, code: 1, fail: acct + ": token", hint: "region"},
@@ -74,6 +76,13 @@ sinks:
 			if c.code == 0 {
 				if strings.Contains(r.stdout, "FAIL") || strings.Count(r.stdout, "PASS") != 6 {
 					t.Fatalf("want six PASS lines:\n%s", r.stdout)
+				}
+				if c.fail == "WARN" {
+					if !regexp.MustCompile(`WARN +config +source.client_secret is written in the file in plain text`).MatchString(r.stdout) || !strings.Contains(r.stdout, "client_secret_file") {
+						t.Fatalf("no warning about the plain secret:\n%s", r.stdout)
+					}
+				} else if strings.Contains(r.stdout, "WARN") {
+					t.Fatalf("unexpected warning:\n%s", r.stdout)
 				}
 				if keys := srv.Keys(t, bucket, ""); len(keys) != 0 {
 					t.Fatalf("probes left objects: %v", keys)
