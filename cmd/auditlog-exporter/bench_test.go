@@ -2,9 +2,11 @@ package main
 
 import (
 	"bytes"
+	"encoding/json"
 	"fmt"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -16,30 +18,55 @@ import (
 	"time"
 
 	"github.com/auditlog-exporter/auditlog-exporter/internal/s3test"
+	"github.com/auditlog-exporter/auditlog-exporter/odata"
 )
 
-// BenchmarkExportWindow1M exports one hourly window of 1,000,000 records
-// served by neo-sim (a separate process) with the real binary, once to a
-// local JSON-lines file (the baseline) and once to S3 as Parquet, and
-// reports records/s and the exporter's peak RSS for each, and their ratio.
-// Run it with: make bench (or go test -run '^$' -bench ExportWindow1M -benchtime 1x ./cmd/auditlog-exporter/)
-func BenchmarkExportWindow1M(b *testing.B) {
-	const records = 1_000_000
+// BenchmarkEndToEnd exports one hourly window of 100,000 and of 1,000,000
+// records served by neo-sim (a separate process), on the same generated
+// pages: plain encoding/json decoding of every page over HTTP (the floor to
+// beat), the real binary to JSON lines in a file, to Parquet in a file and to
+// Parquet in S3 (versitygw), and, for the smaller window, the curl + jq
+// script a user would otherwise write. It reports records/s, the exporter's
+// peak RSS, and ratios.
+// Run it with: make bench (or go test -run '^$' -bench EndToEnd -benchtime 1x ./cmd/auditlog-exporter/)
+func BenchmarkEndToEnd(b *testing.B) {
 	srv := s3test.Start(b)
 	bucket := srv.NewBucket(b)
-
 	now := time.Now().UTC()
 	end := now.Add(-16 * time.Minute).Truncate(time.Hour)
 	start := end.Add(-time.Hour)
-	addr := startNeoSim(b, "--from", start.Format(time.RFC3339), "--to", end.Format(time.RFC3339), "--per-hour", strconv.Itoa(records), "--late-fraction", "0")
-
-	sinksFor := map[string]string{
-		"jsonl-file": "  - type: file\n    path: {dir}/out\n",
-		"parquet-s3": fmt.Sprintf("  - type: s3\n    format: parquet\n    bucket: %s\n    region: us-east-1\n    endpoint: %s\n    path_style: true\n", bucket, srv.Endpoint),
+	for _, records := range []int{100_000, 1_000_000} {
+		addr := startNeoSim(b, "--from", start.Format(time.RFC3339), "--to", end.Format(time.RFC3339), "--per-hour", strconv.Itoa(records), "--late-fraction", "0")
+		name := strconv.Itoa(records/1000) + "k"
+		plainDecode(b, addr, start, end, records) // warms the simulator's query cache
+		floor := plainDecode(b, addr, start, end, records)
+		b.ReportMetric(floor, name+"-plain-decode-rec/s")
+		sinksFor := map[string]string{
+			"jsonl-file":   "  - type: file\n    path: {dir}/out\n",
+			"parquet-file": "  - type: file\n    format: parquet\n    path: {dir}/out\n",
+			"parquet-s3":   fmt.Sprintf("  - type: s3\n    format: parquet\n    bucket: %s\n    prefix: %s/\n    region: us-east-1\n    endpoint: %s\n    path_style: true\n", bucket, name, srv.Endpoint),
+		}
+		for _, sink := range []string{"jsonl-file", "parquet-file", "parquet-s3"} {
+			rate, rss := exportOnce(b, addr, start, records, sinksFor[sink], srv.Env())
+			b.ReportMetric(rate, name+"-"+sink+"-rec/s")
+			b.ReportMetric(rss, name+"-"+sink+"-peak-RSS-MiB")
+			b.ReportMetric(rate/floor, name+"-"+sink+"/plain-decode")
+		}
+		if records <= 100_000 {
+			curl := curlJQ(b, addr, start, end, records)
+			b.ReportMetric(curl, name+"-curl-jq-rec/s")
+			rate, _ := exportOnce(b, addr, start, records, sinksFor["jsonl-file"], nil)
+			b.ReportMetric(rate/curl, name+"-jsonl-file/curl-jq")
+		}
 	}
-	run := func(name string) (float64, float64) {
-		dir := b.TempDir()
-		cfg := fmt.Sprintf(`source:
+}
+
+// exportOnce runs the binary over one window and returns records/s and its
+// peak RSS in MiB.
+func exportOnce(b *testing.B, addr string, start time.Time, records int, sinks string, env []string) (float64, float64) {
+	b.Helper()
+	dir := b.TempDir()
+	cfg := fmt.Sprintf(`source:
   api_url: http://%s
   account: benchacct
   client_id: bench
@@ -52,35 +79,96 @@ export:
 state:
   path: %s/state
 sinks:
-%s`, addr, start.Format(time.RFC3339), dir, strings.ReplaceAll(sinksFor[name], "{dir}", dir))
-		path := filepath.Join(dir, "config.yaml")
-		os.WriteFile(path, []byte(cfg), 0o600)
-		cmd := exec.Command(binary, "run", "--config", path)
-		cmd.Env = append(append(os.Environ(), "E2E_SECRET="+secret), srv.Env()...)
-		var stderr bytes.Buffer
-		cmd.Stderr = &stderr
-		t0 := time.Now()
-		if err := cmd.Run(); err != nil {
-			b.Fatalf("%s: %v\n%s", name, err, stderr.String())
-		}
-		elapsed := time.Since(t0)
-		m := regexp.MustCompile(`"windows":\d+,"records":(\d+)`).FindStringSubmatch(stderr.String())
-		if m == nil || m[1] != strconv.Itoa(records) {
-			b.Fatalf("%s exported %v records, want %d:\n%s", name, m, records, stderr.String())
-		}
-		rss := float64(cmd.ProcessState.SysUsage().(*syscall.Rusage).Maxrss) / 1024 // KiB -> MiB
-		return records / elapsed.Seconds(), rss
+%s`, addr, start.Format(time.RFC3339), dir, strings.ReplaceAll(sinks, "{dir}", dir))
+	path := filepath.Join(dir, "config.yaml")
+	os.WriteFile(path, []byte(cfg), 0o600)
+	cmd := exec.Command(binary, "run", "--config", path)
+	cmd.Env = append(append(os.Environ(), "E2E_SECRET="+secret), env...)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	t0 := time.Now()
+	if err := cmd.Run(); err != nil {
+		b.Fatalf("%v\n%s", err, stderr.String())
 	}
-	run("jsonl-file") // warm the simulator's query cache: both measured runs get the same server
-	for i := 0; i < b.N; i++ {
-		baseRate, baseRSS := run("jsonl-file")
-		pqRate, pqRSS := run("parquet-s3")
-		b.ReportMetric(baseRate, "jsonl-file-rec/s")
-		b.ReportMetric(baseRSS, "jsonl-file-peak-RSS-MiB")
-		b.ReportMetric(pqRate, "parquet-s3-rec/s")
-		b.ReportMetric(pqRSS, "parquet-s3-peak-RSS-MiB")
-		b.ReportMetric(pqRate/baseRate, "parquet-s3/jsonl-file")
+	elapsed := time.Since(t0)
+	m := regexp.MustCompile(`"windows":\d+,"records":(\d+)`).FindStringSubmatch(stderr.String())
+	if m == nil || m[1] != strconv.Itoa(records) {
+		b.Fatalf("exported %v records, want %d:\n%s", m, records, stderr.String())
 	}
+	rss := float64(cmd.ProcessState.SysUsage().(*syscall.Rusage).Maxrss) / 1024 // KiB -> MiB
+	return float64(records) / elapsed.Seconds(), rss
+}
+
+type benchToken struct {
+	AccessToken string `json:"access_token"`
+}
+
+// plainDecode fetches the window's pages and decodes them with plain
+// encoding/json into structs, counting records: the floor to beat.
+func plainDecode(b *testing.B, addr string, start, end time.Time, records int) float64 {
+	b.Helper()
+	t0 := time.Now()
+	req, _ := http.NewRequest(http.MethodPost, "http://"+addr+"/oauth2/apitoken/v1?grant_type=client_credentials", nil)
+	req.SetBasicAuth("bench", secret)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		b.Fatal(err)
+	}
+	var tok benchToken
+	json.NewDecoder(resp.Body).Decode(&tok)
+	resp.Body.Close()
+	next := "http://" + addr + "/auditlog/v1/accounts/benchacct/AuditLogRecords?$filter=" + strings.ReplaceAll(url.QueryEscape(odata.WindowFilter(start, end, "")), "+", "%20")
+	n := 0
+	for next != "" {
+		req, _ := http.NewRequest(http.MethodGet, next, nil)
+		req.Header.Set("Authorization", "Bearer "+tok.AccessToken)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			b.Fatal(err)
+		}
+		var page struct {
+			NextLink string `json:"@odata.nextLink"`
+			Value    []struct {
+				Uuid, Category, User, Tenant, Account, Application, Time, Message string
+				InstanceId                                                        *string
+				FormatVersion                                                     string
+			} `json:"value"`
+		}
+		if err := json.NewDecoder(resp.Body).Decode(&page); err != nil {
+			b.Fatal(err)
+		}
+		resp.Body.Close()
+		n += len(page.Value)
+		next = ""
+		if page.NextLink != "" {
+			u, _ := url.Parse(page.NextLink)
+			next = "http://" + addr + u.RequestURI()
+		}
+	}
+	if n < records {
+		b.Fatalf("plain decode read %d records, want %d", n, records)
+	}
+	return float64(records) / time.Since(t0).Seconds()
+}
+
+// curlJQ runs scripts/curl-jq-export.sh over the window.
+func curlJQ(b *testing.B, addr string, start, end time.Time, records int) float64 {
+	b.Helper()
+	out := filepath.Join(b.TempDir(), "out.jsonl")
+	cmd := exec.Command("bash", "../../scripts/curl-jq-export.sh", "http://"+addr, "benchacct", odata.TimeLiteral(start), odata.TimeLiteral(end), out)
+	cmd.Env = append(os.Environ(), "NEO_CLIENT_ID=bench", "NEO_CLIENT_SECRET="+secret)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	t0 := time.Now()
+	if err := cmd.Run(); err != nil {
+		b.Fatalf("curl+jq: %v\n%s", err, stderr.String())
+	}
+	elapsed := time.Since(t0)
+	data, _ := os.ReadFile(out)
+	if n := bytes.Count(data, []byte("\n")); n != records {
+		b.Fatalf("curl+jq wrote %d records, want %d", n, records)
+	}
+	return float64(records) / elapsed.Seconds()
 }
 
 // BenchmarkBackfillParallel backfills the same range twice against neo-sim
