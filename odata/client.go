@@ -257,7 +257,12 @@ func (c *Client) Fetch(ctx context.Context, w audit.Window, emit func(*audit.Rec
 	next := &u
 	seenLinks := map[string]struct{}{}
 	var seen *uuidSet // sized from @odata.count on the first page
-	distinct := 0     // distinct Uuids in the padded range
+	defer func() {
+		if seen != nil {
+			seen.release()
+		}
+	}()
+	distinct := 0 // distinct Uuids in the padded range
 	maxPages := int64(1 << 20)
 	dec := newPageDecoder()
 	var page Page

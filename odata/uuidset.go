@@ -5,14 +5,18 @@ import "math/bits"
 // uuidSet is the set of Uuid hashes seen in one window: open addressing with
 // linear probing over a flat []uint64, 8 bytes per slot at a load of at
 // most 3/4 (about 11 bytes a record), a third of what a Go map of uint64
-// keys takes for the same million records. Zero marks an empty slot.
+// keys takes for the same million records, and outside the Go heap when
+// large. Zero marks an empty slot. Call release when done.
 type uuidSet struct {
-	slots []uint64
-	n     int
+	slots  []uint64
+	mapped bool // slots live outside the Go heap (see newSlots)
+	n      int
 }
 
 func newUUIDSet(capacity int) *uuidSet {
-	return &uuidSet{slots: make([]uint64, max(16, capacity+capacity/3+1))}
+	s := &uuidSet{}
+	s.slots, s.mapped = newSlots(max(16, capacity+capacity/3+1))
+	return s
 }
 
 // add inserts h and reports whether it was new.
@@ -45,12 +49,19 @@ func (s *uuidSet) index(h uint64) int {
 }
 
 func (s *uuidSet) grow() {
-	old := s.slots
-	s.slots = make([]uint64, len(old)*2)
+	old, oldMapped := s.slots, s.mapped
+	s.slots, s.mapped = newSlots(len(old) * 2)
 	s.n = 0
 	for _, h := range old {
 		if h != 0 {
 			s.add(h)
 		}
 	}
+	freeSlots(old, oldMapped)
+}
+
+// release returns the table's memory.
+func (s *uuidSet) release() {
+	freeSlots(s.slots, s.mapped)
+	s.slots, s.mapped = nil, false
 }

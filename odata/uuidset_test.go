@@ -26,3 +26,22 @@ func TestUUIDSet(t *testing.T) {
 		t.Fatal("hash")
 	}
 }
+
+func TestUUIDSetLargeIsMappedAndReleased(t *testing.T) {
+	s := newUUIDSet(1 << 20)
+	if !s.mapped {
+		t.Fatal("a large table should live outside the Go heap")
+	}
+	for i := uint64(1); i < 1<<20; i++ {
+		s.add(i * 0x9e3779b97f4a7c15)
+	}
+	if !s.add(42) || s.add(42) {
+		t.Fatal("set semantics")
+	}
+	s.release()
+	if s.slots != nil {
+		t.Fatal("release")
+	}
+	small := newUUIDSet(10)
+	small.release() // a heap table: nothing to unmap
+}
