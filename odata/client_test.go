@@ -3,10 +3,14 @@ package odata_test
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
+	"encoding/pem"
 	"errors"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"runtime"
 	"strings"
 	"sync"
@@ -671,5 +675,42 @@ func TestOddButValidRecords(t *testing.T) {
 	_, err = f.client(t, f.config()).Fetch(context.Background(), fw, func(r *audit.Record) error { got = append(got, *r); return nil })
 	if err != nil || len(got) != 1 || got[0].UUID != "future" {
 		t.Fatalf("year-9999 window: %v, %d records", err, len(got))
+	}
+}
+
+// TLS is always verified: an unknown CA fails, source.ca_file admits a
+// private CA, and servers below TLS 1.2 are refused.
+func TestTLSVerification(t *testing.T) {
+	sim := neosim.New(neosim.Options{Accounts: []string{account}, ClientID: clientID, ClientSecret: clientSecret})
+	srv := httptest.NewTLSServer(sim)
+	defer srv.Close()
+	w := audit.Window{Account: account, Start: winStart, End: winStart.Add(time.Hour)}
+	cfg := odata.Config{APIURL: srv.URL, Account: account, ClientID: clientID, ClientSecret: clientSecret, InitialBackoff: time.Millisecond, MaxElapsed: 50 * time.Millisecond}
+	c, _ := odata.New(cfg, zerolog.Nop())
+	if _, err := c.Fetch(context.Background(), w, func(*audit.Record) error { return nil }); err == nil || !strings.Contains(err.Error(), "certificate") {
+		t.Fatalf("unknown CA accepted: %v", err)
+	}
+	ca := filepath.Join(t.TempDir(), "ca.pem")
+	os.WriteFile(ca, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: srv.Certificate().Raw}), 0o600)
+	cfg.CAFile = ca
+	c, err := odata.New(cfg, zerolog.Nop())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Fetch(context.Background(), w, func(*audit.Record) error { return nil }); err != nil {
+		t.Fatalf("with ca_file: %v", err)
+	}
+	old := httptest.NewUnstartedServer(sim)
+	old.TLS = &tls.Config{MaxVersion: tls.VersionTLS11}
+	old.StartTLS()
+	defer old.Close()
+	os.WriteFile(ca, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: old.Certificate().Raw}), 0o600)
+	cfg.APIURL = old.URL
+	c, _ = odata.New(cfg, zerolog.Nop())
+	if _, err := c.Fetch(context.Background(), w, func(*audit.Record) error { return nil }); err == nil || !strings.Contains(err.Error(), "version") {
+		t.Fatalf("TLS 1.1 server accepted: %v", err)
+	}
+	if _, err := odata.New(odata.Config{APIURL: srv.URL, Account: account, CAFile: "/nonexistent/ca.pem"}, zerolog.Nop()); errclass.Classify(err) != errclass.Config {
+		t.Fatalf("missing ca_file: %v", err)
 	}
 }

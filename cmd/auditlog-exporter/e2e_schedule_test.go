@@ -218,6 +218,11 @@ func TestMetricsDelivery(t *testing.T) {
 		}
 	}
 	assertNoSecret(t, text)
+	for _, tok := range w.sim.IssuedTokens() {
+		if strings.Contains(text, tok) {
+			t.Fatal("an access token appears in the metrics")
+		}
+	}
 	mu.Lock()
 	if pushes != 1 {
 		t.Fatalf("%d pushes, want 1", pushes)
