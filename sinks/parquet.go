@@ -91,6 +91,9 @@ func (f Parquet) NewEncoder(w io.Writer, win audit.Window) (Encoder, error) {
 	pw := parquet.NewGenericWriter[ParquetRow](w,
 		parquet.Compression(codec),
 		parquet.MaxRowsPerRowGroup(int64(rows)),
+		// No page min/max for free text and random ids: they help no query,
+		// and the footer would hold them for every page until Close.
+		parquet.SkipPageBounds("message"), parquet.SkipPageBounds("user"), parquet.SkipPageBounds("uuid"),
 		parquet.CreatedBy("auditlog-exporter", f.Version, ""),
 		parquet.KeyValueMetadata(MetaAccount, win.Account),
 		parquet.KeyValueMetadata(MetaWindowStart, win.Start.UTC().Format(time.RFC3339)),
