@@ -4,6 +4,8 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"reflect"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -295,4 +297,34 @@ func TestPlainSecretsAreNoted(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "source.max_page_bytes: must be at least") {
 		t.Fatalf("%v", err)
 	}
+}
+
+// config.example.yaml mentions every key the decoder accepts.
+func TestExampleDocumentsEveryKey(t *testing.T) {
+	data, err := os.ReadFile("../config.example.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	seen := map[reflect.Type]bool{}
+	var visit func(reflect.Type)
+	visit = func(typ reflect.Type) {
+		for typ.Kind() == reflect.Pointer || typ.Kind() == reflect.Slice {
+			typ = typ.Elem()
+		}
+		if typ.Kind() != reflect.Struct || seen[typ] {
+			return
+		}
+		seen[typ] = true
+		for i := 0; i < typ.NumField(); i++ {
+			tag := strings.Split(typ.Field(i).Tag.Get("yaml"), ",")[0]
+			if tag == "" || tag == "-" {
+				continue
+			}
+			if !regexp.MustCompile(`(^|[\s#(\x60])` + regexp.QuoteMeta(tag) + `:`).Match(data) {
+				t.Errorf("config.example.yaml does not mention %s (%s)", tag, typ.Name())
+			}
+			visit(typ.Field(i).Type)
+		}
+	}
+	visit(reflect.TypeOf(Config{}))
 }
