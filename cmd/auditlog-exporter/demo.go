@@ -1,0 +1,55 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/auditlog-exporter/auditlog-exporter/demo"
+	"github.com/auditlog-exporter/auditlog-exporter/exporter"
+	"github.com/spf13/cobra"
+)
+
+func newDemoCmd(stdout, stderr io.Writer) *cobra.Command {
+	var out string
+	cmd := &cobra.Command{
+		Use:   "demo [--out DIR]",
+		Short: "Export from the built-in API simulator (no SAP account needed)",
+		Long: `Start the built-in Neo API simulator with six hours of generated audit
+records, write a configuration for it, export every complete window into
+--out, check the result against the simulator, and print where to look.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			log := newLogger(exporter.LogConfig{Level: "info", Format: "console"}, stderr)
+			v, _ := versionInfo()
+			res, err := demo.Run(cmd.Context(), out, log, v)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(stdout, "\nDemo finished: %d windows, %d records exported from the simulator at %s\n", res.Windows, res.Records, res.APIURL)
+			fmt.Fprintf(stdout, "The simulator holds %d records for those windows: every one exported once.\n", res.Expected)
+			if len(res.Faults) > 0 {
+				fmt.Fprintf(stdout, "Faults the simulator injected and the exporter rode out: %v\n", res.Faults)
+			}
+			fmt.Fprintf(stdout, "Watermark: %s\n\n", res.Watermark.Format(time.RFC3339))
+			fmt.Fprintf(stdout, "Configuration: %s\n", res.ConfigPath)
+			fmt.Fprintf(stdout, "JSON lines:    %s (and gzip in %s)\n", out+"/jsonl", out+"/jsonl-gzip")
+			fmt.Fprintf(stdout, "Parquet:       %s\n", out+"/parquet")
+			for i, f := range res.Files {
+				if i == 3 {
+					fmt.Fprintf(stdout, "  ... %d more\n", len(res.Files)-3)
+					break
+				}
+				fmt.Fprintf(stdout, "  %s\n", f)
+			}
+			if len(res.Files) > 0 {
+				fmt.Fprintf(stdout, "\nLook inside:\n  head -n 2 %s\n", res.Files[0])
+				fmt.Fprintf(stdout, "  cat %s/jsonl/account=*/date=*/*.jsonl | jq -r .category | sort | uniq -c\n", out)
+				fmt.Fprintf(stdout, "  duckdb -c \"SELECT date, category, count(*) FROM read_parquet('%s/parquet/*/*/*.parquet', hive_partitioning=true) GROUP BY ALL ORDER BY ALL\"\n", out)
+			}
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&out, "out", "./demo-out", "directory for the demo's config, state and output")
+	return cmd
+}

@@ -1,0 +1,149 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/auditlog-exporter/auditlog-exporter/audit"
+	"github.com/auditlog-exporter/auditlog-exporter/errclass"
+	"github.com/auditlog-exporter/auditlog-exporter/exporter"
+	"github.com/auditlog-exporter/auditlog-exporter/metrics"
+	"github.com/rs/zerolog"
+	"github.com/spf13/cobra"
+	"golang.org/x/term"
+)
+
+func newRunCmd(stdout, stderr io.Writer) *cobra.Command {
+	var cfgPath, schedule string
+	cmd := &cobra.Command{
+		Use:   "run --config FILE [--schedule CRON]",
+		Short: "Export all complete windows since the watermark (once, or on a schedule)",
+		Long: `Export every complete window from the saved watermark (or export.start on the
+first run) up to now minus export.lag, oldest first, export.parallel windows at
+a time, then exit. Each window is committed in every sink before the watermark
+moves past it, and the watermark only moves over windows committed without a
+gap, so a run that is killed at any point can simply be run again. Run it from
+cron or a Kubernetes CronJob; two runs on the same state directory cannot
+overlap (the second exits 1 at once).
+
+With --schedule the process stays up and runs on a cron schedule in UTC
+(robfig/cron: 5 fields "*/15 * * * *", or @every 15m, @hourly ...), never two
+runs at once: a tick that comes while a run is going is skipped and logged.
+SIGTERM lets the window in flight commit or abandons it cleanly, then exits 0.`,
+		Example: `  auditlog-exporter run --config /etc/auditlog-exporter/config.yaml
+  auditlog-exporter run --config config.yaml --schedule "@every 15m"`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cfg, err := loadConfig(cfgPath)
+			if err != nil {
+				return err
+			}
+			log := newLogger(cfg.Log, stderr)
+			v, _ := versionInfo()
+			m := metrics.New()
+			once := func(ctx context.Context) error {
+				progress, quiet := newProgress(stderr, log)
+				ex, parts, err := cfg.Build(ctx, log, exporter.BuildOptions{Version: v, Stdout: stdout, Hooks: crashHooks(),
+					Progress: progress, QuietWindows: quiet, Observer: m})
+				if err != nil {
+					return err
+				}
+				defer parts.Close()
+				_, err = ex.Run(ctx)
+				deliverMetrics(ctx, cfg.Metrics, m, log)
+				return err
+			}
+			if schedule == "" {
+				if cfg.Metrics.Listen != "" {
+					log.Warn().Msg("metrics.listen is only served with --schedule; one-shot runs use metrics.pushgateway_url or metrics.textfile")
+				}
+				return once(cmd.Context())
+			}
+			if _, err := exporter.ParseSchedule(schedule); err != nil {
+				return err
+			}
+			if cfg.Metrics.Listen != "" {
+				stop, err := serveMetrics(cfg.Metrics.Listen, m, log)
+				if err != nil {
+					return err
+				}
+				defer stop()
+			}
+			return exporter.Schedule(cmd.Context(), schedule, log, once)
+		},
+	}
+	cmd.Flags().StringVarP(&cfgPath, "config", "c", "", "configuration file (YAML)")
+	cmd.Flags().StringVar(&schedule, "schedule", "", "stay up and run on this cron schedule (UTC)")
+	return cmd
+}
+
+func deliverMetrics(ctx context.Context, c exporter.MetricsConfig, m *metrics.Metrics, log zerolog.Logger) {
+	if c.Textfile != "" {
+		if err := m.WriteTextfile(c.Textfile); err != nil {
+			log.Error().Err(err).Msg("metrics not written")
+		}
+	}
+	if c.PushgatewayURL != "" {
+		pctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+		defer cancel()
+		if err := m.Push(pctx, c.PushgatewayURL); err != nil {
+			log.Error().Err(err).Msg("metrics not pushed")
+		}
+	}
+}
+
+func serveMetrics(addr string, m *metrics.Metrics, log zerolog.Logger) (stop func(), err error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, errclass.Mark(errclass.Config, fmt.Errorf("metrics.listen %s: %w", addr, err))
+	}
+	srv := &http.Server{Handler: m.Handler(), ReadHeaderTimeout: 10 * time.Second}
+	go func() { _ = srv.Serve(ln) }()
+	log.Info().Str("address", ln.Addr().String()).Msg("serving /metrics and /healthz")
+	return func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = srv.Shutdown(ctx)
+	}, nil
+}
+
+func newProgress(stderr io.Writer, log zerolog.Logger) (exporter.Progress, bool) {
+	if f, ok := stderr.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
+		return exporter.NewBarProgress(stderr), true
+	}
+	return exporter.NewLogProgress(log, 30*time.Second), false
+}
+
+func crashHooks() exporter.Hooks {
+	spec := os.Getenv("AUDITLOG_EXPORTER_CRASH")
+	point, nStr, ok := strings.Cut(spec, ":")
+	n, err := strconv.Atoi(nStr)
+	if !ok || err != nil || n < 1 {
+		return exporter.Hooks{}
+	}
+	kill := func() { _ = syscall.Kill(os.Getpid(), syscall.SIGKILL); select {} }
+	switch point {
+	case "after-commit":
+		count := 0
+		return exporter.Hooks{Committed: func(audit.Window) {
+			if count++; count == n {
+				kill()
+			}
+		}}
+	case "mid-window":
+		return exporter.Hooks{Wrote: func(_ audit.Window, i int) {
+			if i == n {
+				kill()
+			}
+		}}
+	}
+	return exporter.Hooks{}
+}

@@ -1,0 +1,110 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"text/tabwriter"
+	"time"
+
+	"github.com/auditlog-exporter/auditlog-exporter/exporter"
+	"github.com/spf13/cobra"
+)
+
+func newStateCmd(stdout io.Writer) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "state",
+		Short: "Read or move the watermark",
+	}
+	var cfgPath, output string
+	show := &cobra.Command{
+		Use:   "show --config FILE",
+		Short: "Show each account's watermark and how many windows are due",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cfg, err := loadConfig(cfgPath)
+			if err != nil {
+				return err
+			}
+			store, err := cfg.OpenStore(cmd.Context(), true)
+			if err != nil {
+				return err
+			}
+			defer store.Close()
+			states, err := exporter.ShowState(cmd.Context(), cfg, store, time.Now())
+			if err != nil {
+				return err
+			}
+			switch output {
+			case "json":
+				enc := json.NewEncoder(stdout)
+				enc.SetIndent("", "  ")
+				return enc.Encode(states)
+			case "text":
+				tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
+				fmt.Fprintln(tw, "ACCOUNT\tWATERMARK\tWINDOW\tWINDOWS DUE\tBEHIND\tUPDATED")
+				for _, s := range states {
+					updated := "never (starts at export.start)"
+					if s.Saved {
+						updated = s.UpdatedAt.Format(time.RFC3339)
+					}
+					fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\t%s\n", s.Account, s.Watermark.Format(time.RFC3339), s.Window, s.WindowsDue, s.Behind, updated)
+				}
+				return tw.Flush()
+			}
+			return usageError{fmt.Errorf("--output %q: want text or json", output)}
+		},
+	}
+	show.Flags().StringVarP(&cfgPath, "config", "c", "", "configuration file (YAML)")
+	show.Flags().StringVarP(&output, "output", "o", "text", "text or json")
+
+	var setCfg, watermark, account string
+	set := &cobra.Command{
+		Use:   "set --config FILE --watermark T [--account NAME]",
+		Short: "Move an account's watermark to a window boundary",
+		Long: `Move an account's watermark. The next run exports from T on: an earlier T
+re-exports windows (replacing their output, never duplicating it); a later T
+skips windows. T is RFC 3339 (2026-11-24T10:00:00Z), a date (2026-11-24) or a
+negative duration (-24h), must be a boundary of the export.window grid and not
+in the future. --account is needed when the configuration has several.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cfg, err := loadConfig(setCfg)
+			if err != nil {
+				return err
+			}
+			if watermark == "" {
+				return usageError{fmt.Errorf("--watermark is required")}
+			}
+			now := time.Now()
+			t, err := exporter.ParseTimeArg(watermark, now)
+			if err != nil {
+				return usageError{fmt.Errorf("--watermark: %w", err)}
+			}
+			if account == "" {
+				srcs := cfg.Sources()
+				if len(srcs) != 1 {
+					return usageError{fmt.Errorf("--account is required: the configuration has %d accounts", len(srcs))}
+				}
+				account = srcs[0].Account
+			}
+			store, err := cfg.OpenStore(cmd.Context(), false)
+			if err != nil {
+				return err
+			}
+			defer store.Close()
+			v, _ := versionInfo()
+			st, err := exporter.SetState(cmd.Context(), cfg, store, account, t, now, v)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(stdout, "account %s: watermark set to %s (window %s)\n", st.Account, st.Watermark.Format(time.RFC3339), st.Window)
+			return nil
+		},
+	}
+	set.Flags().StringVarP(&setCfg, "config", "c", "", "configuration file (YAML)")
+	set.Flags().StringVar(&watermark, "watermark", "", "new watermark: RFC 3339, a date, or -DURATION")
+	set.Flags().StringVar(&account, "account", "", "account to move (default: the only configured one)")
+	cmd.AddCommand(show, set)
+	return cmd
+}
