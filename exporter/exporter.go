@@ -366,7 +366,7 @@ func (e *Exporter) exportWindows(ctx context.Context, a Account, windows []audit
 		// drain: workers exit once jobs is closed
 	}
 	if firstErr == nil && ctx.Err() != nil && dispatched < len(windows) {
-		firstErr = fmt.Errorf("account %s: stopped with %d of %d windows done: %w", a.Name, dispatched, len(windows), ctx.Err())
+		firstErr = fmt.Errorf("account %s: stopped after starting %d of %d windows: %w", a.Name, dispatched, len(windows), ctx.Err())
 	}
 	return firstErr
 }
