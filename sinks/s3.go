@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"net/url"
+	"path"
 	"strconv"
 	"strings"
 	"time"
@@ -81,9 +82,13 @@ func (s *S3Sink) Name() string { return "s3://" + s.o.Bucket + "/" + s.o.Prefix 
 // Key returns the object key of window w.
 func (s *S3Sink) Key(w audit.Window) string { return s.o.Prefix + ObjectName(w, s.format.Ext()) }
 
-// tmpPrefix is where the temporaries of window w live.
+// tmpPrefix is where the temporaries of window w live: flat under _tmp/
+// (the object's base name already holds account and window), so that
+// S3-compatible servers on a POSIX file system, which create and remove
+// directories for key prefixes, have one shared directory to race on
+// instead of one per account and day.
 func (s *S3Sink) tmpPrefix(w audit.Window) string {
-	return s.o.Prefix + "_tmp/" + ObjectName(w, s.format.Ext()) + "."
+	return s.o.Prefix + "_tmp/" + path.Base(ObjectName(w, s.format.Ext())) + "."
 }
 
 // Object metadata (x-amz-meta-*) of every committed object.

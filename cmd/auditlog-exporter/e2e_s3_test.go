@@ -167,7 +167,11 @@ sinks:
 }
 
 // Two runs on one account with the S3 state store: exactly one advances
-// the watermark, the other stops without moving it, and nothing is duplicated.
+// the watermark, the other stops without moving it, and nothing is
+// duplicated. (The sinks are files here: versitygw's posix backend removes
+// empty directories after a delete, which races with another process's
+// upload into the same "directory" — something real S3 does not have.
+// Concurrent S3 writers of one window are tested in the sinks package.)
 func TestConcurrentRunsS3State(t *testing.T) {
 	srv := s3test.Start(t)
 	bucket := srv.NewBucket(t)
@@ -182,13 +186,9 @@ func TestConcurrentRunsS3State(t *testing.T) {
 sinks:
   - type: file
     path: %[1]s/out
-  - type: s3
+  - type: file
     format: parquet
-    bucket: `+bucket+`
-    prefix: data/
-    region: us-east-1
-    endpoint: `+srv.Endpoint+`
-    path_style: true
+    path: %[1]s/out-pq
 `, "")
 	type res struct {
 		code   int
@@ -226,10 +226,12 @@ sinks:
 	if !strings.Contains(string(body), `"watermark": "`+due+`"`) {
 		t.Fatalf("state %s, want watermark %s", body, due)
 	}
-	// Both runs wrote the same deterministic keys: no duplicates anywhere.
-	got, _ := readS3(t, srv, bucket, "data/")
-	wantN := len(w.sim.Records(acct, w.start, time.Now().UTC().Add(-15*time.Minute).Truncate(30*time.Minute)))
-	if len(got) != wantN {
-		t.Fatalf("S3 holds %d records, want %d", len(got), wantN)
+	// Both runs wrote the same deterministic names: no duplicates anywhere.
+	wm := time.Now().UTC().Add(-15 * time.Minute).Truncate(30 * time.Minute)
+	wantN := len(w.sim.Records(acct, w.start, wm))
+	for _, sub := range []string{"out", "out-pq"} {
+		if got := w.readOutput(sub, wm); len(got) != wantN {
+			t.Fatalf("%s holds %d records, want %d", sub, len(got), wantN)
+		}
 	}
 }
