@@ -224,9 +224,6 @@ func (c *Client) Token(ctx context.Context) error {
 	return err
 }
 
-// TokensIssued counts the access tokens obtained so far.
-func (c *Client) TokensIssued() int { return c.tokens.Issued() }
-
 // ErrIncomplete means the pages served fewer distinct records than the
 // server counted for the query: records were skipped while paging (the
 // collection changed under $skiptoken paging). Fetching the window again

@@ -34,7 +34,6 @@ type tokenSource struct {
 	mu      sync.Mutex
 	token   string
 	renewAt time.Time
-	issued  int
 }
 
 // Token returns the current access token, fetching a new one when there is
@@ -59,7 +58,6 @@ func (t *tokenSource) Token(ctx context.Context) (string, error) {
 		tok, err := t.fetch(ctx)
 		if err == nil {
 			t.token, t.renewAt = tok.value, tok.renewAt
-			t.issued++
 			return t.token, nil
 		}
 		last = err
@@ -78,13 +76,6 @@ func (t *tokenSource) Invalidate(token string) {
 	if t.token == token {
 		t.token = ""
 	}
-}
-
-// Issued counts the tokens obtained so far.
-func (t *tokenSource) Issued() int {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	return t.issued
 }
 
 type issuedToken struct {

@@ -10,7 +10,6 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"strings"
 	"syscall"
 
 	"github.com/auditlog-exporter/auditlog-exporter/audit"
@@ -53,11 +52,12 @@ func (s *FileSink) Open(ctx context.Context, w audit.Window) (Writer, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, errclass.Mark(errclass.Permanent, fmt.Errorf("sink %s: %w", s.Name(), err))
 	}
-	// Temporary files of this window that no live process holds are
-	// garbage from a killed run. A writer holds an flock on its temporary
-	// file, which dies with it, so a concurrent run's file is left alone.
+	// Temporary files in this directory that no live process holds are
+	// garbage from a killed run (of this window or another of the same
+	// day). A writer holds an flock on its temporary file, which dies with
+	// it, so the file of a run still going is left alone.
 	base := filepath.Base(final)
-	if old, _ := filepath.Glob(filepath.Join(dir, "."+globEscape(base)+".tmp-*")); len(old) > 0 {
+	if old, _ := filepath.Glob(filepath.Join(dir, ".*.tmp-*")); len(old) > 0 {
 		for _, o := range old {
 			removeIfUnlocked(o)
 		}
@@ -113,11 +113,6 @@ func removeIfUnlocked(path string) {
 	if syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB) == nil {
 		_ = os.Remove(path)
 	}
-}
-
-func globEscape(s string) string {
-	r := strings.NewReplacer(`*`, `\*`, `?`, `\?`, `[`, `\[`, `\`, `\\`)
-	return r.Replace(s)
 }
 
 type fileWriter struct {

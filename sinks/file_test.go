@@ -232,3 +232,31 @@ func TestOddRecordsRoundTrip(t *testing.T) {
 		}
 	}
 }
+
+// A killed run's temporary file of another window of the same day is
+// removed too (the watermark may have moved past that window).
+func TestStaleTempOfOtherWindowRemoved(t *testing.T) {
+	s := sinks.NewFile(t.TempDir(), sinks.JSONL{})
+	w0, w1 := sinktest.Window("acct", 0), sinktest.Window("acct", 1)
+	other := s.Path(w1)
+	os.MkdirAll(filepath.Dir(other), 0o700)
+	stale := filepath.Join(filepath.Dir(other), "."+filepath.Base(other)+".tmp-0123456789ab")
+	os.WriteFile(stale, []byte("partial"), 0o600)
+	live, err := s.Open(t.Context(), w1) // a writer of w1 still going
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer live.Abort()
+	wr, err := s.Open(t.Context(), w0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer wr.Abort()
+	if _, err := os.Stat(stale); !os.IsNotExist(err) {
+		t.Fatal("stale temporary file of another window still there")
+	}
+	temps, _ := filepath.Glob(filepath.Join(filepath.Dir(other), ".*.tmp-*"))
+	if len(temps) != 2 {
+		t.Fatalf("the live writers' files must stay: %v", temps)
+	}
+}

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	mrand "math/rand/v2"
@@ -140,10 +141,17 @@ sinks:
 		// Half the time, move the watermark back first, so that the run
 		// re-exports (replaces) windows instead of finding nothing due.
 		if i > 0 && rng.IntN(2) == 0 {
-			back := w.start.Add(time.Duration(rng.IntN(6)) * 30 * time.Minute)
 			chaos.on.Store(false)
-			if r := w.run(srv.Env(), "state", "set", "--config", cfg, "--watermark", back.Format(time.RFC3339)); r.code == 0 {
-				resets++
+			var states []struct{ Watermark time.Time }
+			r := w.run(srv.Env(), "state", "show", "--config", cfg, "--output", "json")
+			if err := json.Unmarshal([]byte(r.stdout), &states); err != nil || len(states) != 1 {
+				t.Fatalf("state show: %v %s %s", err, r.stdout, r.stderr)
+			}
+			if n := int(states[0].Watermark.Sub(w.start) / (30 * time.Minute)); n > 0 {
+				back := w.start.Add(time.Duration(rng.IntN(n)) * 30 * time.Minute)
+				if r := w.run(srv.Env(), "state", "set", "--config", cfg, "--watermark", back.Format(time.RFC3339)); r.code == 0 {
+					resets++
+				}
 			}
 			chaos.on.Store(true)
 		}
