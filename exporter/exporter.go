@@ -162,14 +162,7 @@ func (s Shard) Owns(g Grid, w audit.Window) bool {
 // schedule without duplicating anything.
 func (e *Exporter) Backfill(ctx context.Context, from, to time.Time, shard Shard) ([]AccountResult, error) {
 	g := e.o.Grid
-	first := g.Floor(from)
-	if first.Before(from) {
-		first = first.Add(g.Size)
-	}
-	last := g.Floor(to)
-	if due := g.Due(e.o.Now(), e.o.Lag); due.Before(last) {
-		last = due // only complete windows, as old as the lag asks
-	}
+	first, last := e.completeRange(from, to)
 	return e.each(ctx, "backfill", func(ctx context.Context, a Account) AccountResult {
 		res := AccountResult{Account: a.Name}
 		var windows []audit.Window
@@ -188,6 +181,21 @@ func (e *Exporter) Backfill(ctx context.Context, from, to time.Time, shard Shard
 		})
 		return res
 	})
+}
+
+// completeRange returns the boundaries of the complete windows inside
+// [from, to) that are as old as the lag asks: first and last are aligned.
+func (e *Exporter) completeRange(from, to time.Time) (first, last time.Time) {
+	g := e.o.Grid
+	first = g.Floor(from)
+	if first.Before(from) {
+		first = first.Add(g.Size)
+	}
+	last = g.Floor(to)
+	if due := g.Due(e.o.Now(), e.o.Lag); due.Before(last) {
+		last = due
+	}
+	return first, last
 }
 
 // each runs fn for every account concurrently and logs a summary.

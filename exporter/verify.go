@@ -46,14 +46,7 @@ type counter interface {
 // (deterministic names: replaced, never duplicated) and verified again.
 func (e *Exporter) Verify(ctx context.Context, from, to time.Time, repair bool) ([]VerifyRow, error) {
 	g := e.o.Grid
-	first := g.Floor(from)
-	if first.Before(from) {
-		first = first.Add(g.Size)
-	}
-	last := g.Floor(to)
-	if due := g.Due(e.o.Now(), e.o.Lag); due.Before(last) {
-		last = due
-	}
+	first, last := e.completeRange(from, to)
 	var rows []VerifyRow
 	var errs []error
 	for _, a := range e.o.Accounts {
