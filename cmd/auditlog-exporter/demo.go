@@ -31,6 +31,7 @@ records, write a configuration for it, export every complete window into
 			if len(res.Faults) > 0 {
 				fmt.Fprintf(stdout, "Faults the simulator injected and the exporter rode out: %v\n", res.Faults)
 			}
+			fmt.Fprintf(stdout, "verify: %d of %d window x sink checks ok (object present, checksum as committed, nothing more at the source)\n", res.VerifiedOK, res.Verified)
 			fmt.Fprintf(stdout, "Watermark: %s\n\n", res.Watermark.Format(time.RFC3339))
 			fmt.Fprintf(stdout, "Configuration: %s\n", res.ConfigPath)
 			fmt.Fprintf(stdout, "JSON lines:    %s (and gzip in %s)\n", out+"/jsonl", out+"/jsonl-gzip")

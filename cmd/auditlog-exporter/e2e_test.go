@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"syscall"
@@ -524,6 +525,12 @@ func TestDemoCommand(t *testing.T) {
 	pq, _ := filepath.Glob(filepath.Join(out, "parquet", "account=demoacct", "date=*", "*.parquet"))
 	if len(files) < 5 || len(gz) != len(files) || len(pq) != len(files) {
 		t.Fatalf("demo wrote %d jsonl, %d gzip and %d parquet files", len(files), len(gz), len(pq))
+	}
+	if !regexp.MustCompile(`verify: (\d+) of (\d+) window x sink checks ok`).MatchString(stdout.String()) || strings.Contains(stdout.String(), "_manifests") {
+		t.Fatalf("demo output:\n%s", stdout.String())
+	}
+	if m := regexp.MustCompile(`verify: (\d+) of (\d+)`).FindStringSubmatch(stdout.String()); m[1] != m[2] || m[1] == "0" {
+		t.Fatalf("demo verify: %s of %s ok", m[1], m[2])
 	}
 	if !strings.Contains(stdout.String(), "duckdb -c") {
 		t.Fatalf("demo does not show how to query the Parquet files:\n%s", stdout.String())
