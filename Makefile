@@ -25,6 +25,7 @@ DUCKDB_NODE := $(DUCKDB_NODE_DIR)/node_modules/@duckdb/node-api/package.json
 # package:FuzzTarget pairs, one per parser of outside input.
 FUZZ_TARGETS := \
 	./audit:FuzzParseTime \
+	./audit:FuzzReadBinary \
 	./odata:FuzzDecodePage \
 	./odata:FuzzRebaseNextLink \
 	./odata/neosim:FuzzParseFilter \

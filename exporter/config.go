@@ -62,6 +62,7 @@ type ExportConfig struct {
 	Window   time.Duration `yaml:"window"`
 	Lag      time.Duration `yaml:"lag"`
 	Parallel int           `yaml:"parallel"`
+	SpoolDir string        `yaml:"spool_dir"`
 }
 
 // RetryConfig bounds retries.

@@ -42,6 +42,16 @@ type Config struct {
 	CAFile               string        // extra PEM CA bundle
 	MaxPageBytes         int64         // largest response body accepted; default 64 MiB
 
+	// SpillThreshold: a window whose @odata.count exceeds this many records
+	// is deduplicated through spool files in SpoolDir instead of in memory,
+	// so memory stays flat whatever the window size. Default 250,000.
+	SpillThreshold int64
+	// SpoolDir holds the (unlinked) spool files; default os.TempDir().
+	SpoolDir string
+	// SpoolPartition is the records per spool partition; default
+	// DefaultSpoolPartition (tests lower it).
+	SpoolPartition int64
+
 	// InitialBackoff is the first retry delay (default 500ms); tests shorten it.
 	InitialBackoff time.Duration
 	// Sleep waits between retries; nil means a real, cancellable sleep.
@@ -54,6 +64,10 @@ type Config struct {
 
 // DefaultMaxPageBytes caps one response body.
 const DefaultMaxPageBytes = 64 << 20
+
+// DefaultSpillThreshold is the window size (records) above which a window
+// is deduplicated on disk.
+const DefaultSpillThreshold = 250_000
 
 // ServerPageSize is the documented server page size.
 const ServerPageSize = 1000
@@ -108,6 +122,12 @@ func New(cfg Config, log zerolog.Logger) (*Client, error) {
 	}
 	if cfg.MaxPageBytes <= 0 {
 		cfg.MaxPageBytes = DefaultMaxPageBytes
+	}
+	if cfg.SpillThreshold <= 0 {
+		cfg.SpillThreshold = DefaultSpillThreshold
+	}
+	if cfg.SpoolPartition <= 0 {
+		cfg.SpoolPartition = DefaultSpoolPartition
 	}
 	if cfg.InitialBackoff <= 0 {
 		cfg.InitialBackoff = 500 * time.Millisecond
@@ -260,6 +280,33 @@ func (c *Client) Fetch(ctx context.Context, w audit.Window, emit func(*audit.Rec
 		}
 	}()
 	distinct := 0 // distinct Uuids in the padded range
+	// deliver drops repeated Uuids and records outside the window and
+	// emits the rest.
+	deliver := func(r *audit.Record, seen *uuidSet) error {
+		if !seen.add(keyOf(r.UUID)) {
+			st.Duplicates++
+			return nil
+		}
+		distinct++
+		if !w.Contains(r.Time) {
+			st.Outside++
+			return nil
+		}
+		if err := emit(r); err != nil {
+			return err
+		}
+		st.Records++
+		return nil
+	}
+	// A window larger than SpillThreshold is spooled to disk, split by Uuid
+	// hash, and deduplicated partition by partition after the last page, so
+	// memory does not grow with the window.
+	var sp *spool
+	defer func() {
+		if sp != nil {
+			sp.close()
+		}
+	}()
 	maxPages := int64(1 << 20)
 	dec := newPageDecoder()
 	var page Page
@@ -278,7 +325,13 @@ func (c *Client) Fetch(ctx context.Context, w audit.Window, emit func(*audit.Rec
 			return st, fmt.Errorf("fetch page %d of window %s: %w", st.Pages, w, err)
 		}
 		if st.Pages == 1 {
-			seen = newUUIDSet(int(min(max(page.Count, int64(len(page.Records))), 64<<20)))
+			if page.HasCount && page.Count > c.cfg.SpillThreshold {
+				if sp, err = newSpool(c.cfg.SpoolDir, page.Count, c.cfg.SpoolPartition); err != nil {
+					return st, err
+				}
+			} else {
+				seen = newUUIDSet(int(min(max(page.Count, int64(len(page.Records))), 64<<20)))
+			}
 		}
 		if st.Pages == 1 && page.HasCount {
 			st.ServerCount = page.Count
@@ -292,19 +345,14 @@ func (c *Client) Fetch(ctx context.Context, w audit.Window, emit func(*audit.Rec
 		}
 		for i := range page.Records {
 			r := &page.Records[i]
-			if !seen.add(keyOf(r.UUID)) {
-				st.Duplicates++
-				continue
+			if sp != nil {
+				err = sp.add(keyOf(r.UUID), r)
+			} else {
+				err = deliver(r, seen)
 			}
-			distinct++
-			if !w.Contains(r.Time) {
-				st.Outside++
-				continue
-			}
-			if err := emit(r); err != nil {
+			if err != nil {
 				return st, err
 			}
-			st.Records++
 		}
 		next = nil
 		if page.NextLink != "" {
@@ -320,6 +368,11 @@ func (c *Client) Fetch(ctx context.Context, w audit.Window, emit func(*audit.Rec
 			next = n
 		}
 	}
+	if sp != nil {
+		if err := sp.drain(deliver); err != nil {
+			return st, err
+		}
+	}
 	if st.ServerCount >= 0 && int64(distinct) < st.ServerCount {
 		return st, errclass.Mark(errclass.Retryable, fmt.Errorf("window %s: the server counted %d records for the query but served %d distinct ones over %d pages: %w",
 			w, st.ServerCount, distinct, st.Pages, ErrIncomplete))
@@ -327,7 +380,7 @@ func (c *Client) Fetch(ctx context.Context, w audit.Window, emit func(*audit.Rec
 	return st, nil
 }
 
-// keyOf is the 64-bit FNV-1a hash of a Uuid: a window's dedupe set holds 8
+// keyOf is a 64-bit hash of a Uuid (FNV-1a, then an avalanche): a window's dedupe set holds 8
 // bytes per record instead of a string. Two distinct Uuids that collide
 // (probability about 3e-8 in a window of a million records) would make the
 // second look like a duplicate; the window then holds fewer distinct
@@ -340,6 +393,14 @@ func keyOf(uuid string) uint64 {
 		h ^= uint64(uuid[i])
 		h *= prime
 	}
+	// FNV-1a mixes its high bits poorly for keys that differ only at the
+	// end; the duplicate check indexes by high bits and the spool
+	// partitions by low ones, so finish with MurmurHash3's avalanche.
+	h ^= h >> 33
+	h *= 0xff51afd7ed558ccd
+	h ^= h >> 33
+	h *= 0xc4ceb9fe1a85ec53
+	h ^= h >> 33
 	return h
 }
 

@@ -185,34 +185,45 @@ func TestFetchFaults(t *testing.T) {
 		{"latency", neosim.Faults{Latency: 20 * time.Millisecond}, ""},
 		{"all together", neosim.Faults{Rate429: 0.1, Rate5xx: 0.1, RateDrop: 0.1, RateTruncate: 0.1, RateHTML: 0.1, TokenMaxUses: 3, RateDuplicate: 0.5, RetryAfter: "0", Latency: time.Millisecond}, ""},
 	}
-	for _, tc := range cases {
-		t.Run(tc.name, func(t *testing.T) {
-			f := newFixture(t, 3000, neosim.Options{PageSize: 500})
-			f.sim.SetFaults(tc.faults)
-			c := f.client(t, f.config())
-			got, st, err := f.fetch(t, c)
-			if err != nil {
-				t.Fatal(err)
-			}
-			f.assertExact(t, got)
-			cnt := f.sim.Counters()
-			injected := 0
-			for _, v := range cnt.Faults {
-				injected += v
-			}
-			if tc.key != "" && cnt.Faults[tc.key] == 0 || tc.faults.Latency == 0 && injected == 0 {
-				t.Fatalf("no fault injected: %+v", cnt.Faults)
-			}
-			if tc.key == "duplicate" && st.Duplicates == 0 {
-				t.Fatalf("duplicates not reported: %+v", st)
-			}
-			cause := map[string]string{"429": "throttled", "5xx": "server_error", "truncate": "bad_body", "html": "bad_body", "token-expired-early": "token_expired"}[tc.key]
-			if cause != "" && st.RetryCauses[cause] == 0 {
-				t.Fatalf("retries by cause %v lack %s", st.RetryCauses, cause)
-			}
-			t.Logf("pages %d, retries %d, faults %v, tokens %d", st.Pages, st.Retries, cnt.Faults, cnt.TokensIssued)
-			f.assertNoSecrets(t)
-		})
+	for _, mode := range []string{"in memory", "spooled"} {
+		for _, tc := range cases {
+			t.Run(mode+"/"+tc.name, func(t *testing.T) {
+				f := newFixture(t, 3000, neosim.Options{PageSize: 500})
+				f.sim.SetFaults(tc.faults)
+				cfg := f.config()
+				if mode == "spooled" {
+					cfg.SpillThreshold, cfg.SpoolDir = 1, t.TempDir()
+				}
+				c := f.client(t, cfg)
+				got, st, err := f.fetch(t, c)
+				if err != nil {
+					t.Fatal(err)
+				}
+				f.assertExact(t, got)
+				cnt := f.sim.Counters()
+				injected := 0
+				for _, v := range cnt.Faults {
+					injected += v
+				}
+				if tc.key != "" && cnt.Faults[tc.key] == 0 || tc.faults.Latency == 0 && injected == 0 {
+					t.Fatalf("no fault injected: %+v", cnt.Faults)
+				}
+				if tc.key == "duplicate" && st.Duplicates == 0 {
+					t.Fatalf("duplicates not reported: %+v", st)
+				}
+				cause := map[string]string{"429": "throttled", "5xx": "server_error", "truncate": "bad_body", "html": "bad_body", "token-expired-early": "token_expired"}[tc.key]
+				if cause != "" && st.RetryCauses[cause] == 0 {
+					t.Fatalf("retries by cause %v lack %s", st.RetryCauses, cause)
+				}
+				t.Logf("pages %d, retries %d, faults %v, tokens %d", st.Pages, st.Retries, cnt.Faults, cnt.TokensIssued)
+				f.assertNoSecrets(t)
+				if mode == "spooled" {
+					if left, _ := os.ReadDir(cfg.SpoolDir); len(left) != 0 {
+						t.Fatalf("spool files left: %v", left)
+					}
+				}
+			})
+		}
 	}
 }
 
@@ -712,5 +723,25 @@ func TestTLSVerification(t *testing.T) {
 	}
 	if _, err := odata.New(odata.Config{APIURL: srv.URL, Account: account, CAFile: "/nonexistent/ca.pem"}, zerolog.Nop()); errclass.Classify(err) != errclass.Config {
 		t.Fatalf("missing ca_file: %v", err)
+	}
+}
+
+// A spooled window is read back partition by partition: memory for the
+// duplicate check does not grow with the window, and nothing stays on disk.
+func TestSpooledWindowMemoryIsFlat(t *testing.T) {
+	f := newFixture(t, 20_000, neosim.Options{})
+	cfg := f.config()
+	cfg.SpillThreshold, cfg.SpoolDir, cfg.SpoolPartition = 1000, t.TempDir(), 1500
+	var got []audit.Record
+	st, err := f.client(t, cfg).Fetch(context.Background(), f.win, func(r *audit.Record) error { got = append(got, *r); return nil })
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.assertExact(t, got)
+	if st.ServerCount < 10*cfg.SpoolPartition {
+		t.Fatalf("window of %d records is too small for ten partitions", st.ServerCount)
+	}
+	if left, _ := os.ReadDir(cfg.SpoolDir); len(left) != 0 {
+		t.Fatalf("spool files left: %v", left)
 	}
 }

@@ -1,6 +1,10 @@
 package odata
 
-import "testing"
+import (
+	"fmt"
+	"os"
+	"testing"
+)
 
 func TestUUIDSet(t *testing.T) {
 	s := newUUIDSet(10) // forced to grow several times
@@ -44,4 +48,28 @@ func TestUUIDSetLargeIsMappedAndReleased(t *testing.T) {
 	}
 	small := newUUIDSet(10)
 	small.release() // a heap table: nothing to unmap
+}
+
+// Keys that share a spool partition still spread over the duplicate
+// check's table: a partition's keys must not cluster.
+func TestSpoolPartitionKeysSpread(t *testing.T) {
+	sp := &spool{files: make([]*os.File, 8)}
+	set := newUUIDSet(20_000)
+	defer set.release()
+	probes := 0
+	n := 0
+	for i := 0; n < 20_000; i++ {
+		k := keyOf(fmt.Sprintf("uuid-%d", i))
+		if sp.part(k) != 3 {
+			continue
+		}
+		n++
+		for j := set.index(k); set.slots[j%len(set.slots)] != 0; j++ {
+			probes++
+		}
+		set.add(k)
+	}
+	if probes > 5*n {
+		t.Fatalf("%d probes for %d keys of one partition: they cluster", probes, n)
+	}
 }
