@@ -40,7 +40,7 @@ func (c *Config) BuildSources(log zerolog.Logger) ([]Account, error) {
 		client, err := odata.New(odata.Config{
 			APIURL: s.APIURL, Account: s.Account, ClientID: s.ClientID, ClientSecret: s.ClientSecret,
 			Filter: s.Filter, Timeout: s.Timeout, MaxRequestsPerSecond: s.MaxRequestsPerSecond,
-			MaxElapsed: c.Retry.MaxElapsed, CAFile: s.CAFile, MaxPageBytes: s.MaxPageBytes, SpoolDir: c.Export.SpoolDir,
+			MaxElapsed: c.Retry.MaxElapsed, CAFile: s.CAFile, MaxPageBytes: s.MaxPageBytes, SpoolDir: c.Export.SpoolDir, SpillThreshold: c.Export.SpillThreshold,
 		}, log.With().Str("account", s.Account).Logger())
 		if err != nil {
 			return nil, fmt.Errorf("account %s: %w", s.Account, err)

@@ -63,6 +63,9 @@ type ExportConfig struct {
 	Lag      time.Duration `yaml:"lag"`
 	Parallel int           `yaml:"parallel"`
 	SpoolDir string        `yaml:"spool_dir"`
+	// SpillThreshold is the window size (records, per the API's count)
+	// above which duplicates are checked on disk in SpoolDir.
+	SpillThreshold int64 `yaml:"spill_threshold"`
 }
 
 // RetryConfig bounds retries.
@@ -128,7 +131,7 @@ const (
 // DefaultConfig returns a Config with every default set and no source or sink.
 func DefaultConfig() *Config {
 	return &Config{
-		Export: ExportConfig{Start: DefaultStart, Window: DefaultWindow, Lag: DefaultLag, Parallel: 1},
+		Export: ExportConfig{Start: DefaultStart, Window: DefaultWindow, Lag: DefaultLag, Parallel: 1, SpillThreshold: odata.DefaultSpillThreshold},
 		Retry:  RetryConfig{MaxElapsed: DefaultMaxElapsed},
 		State:  StateConfig{Type: "file", Path: "./state"},
 		Log:    LogConfig{Level: "info", Format: "json"},
@@ -375,6 +378,9 @@ func (c *Config) validate() FieldErrors {
 	}
 	if e.Lag < 0 {
 		errs.add("export.lag", "must not be negative")
+	}
+	if e.SpillThreshold < 1 {
+		errs.add("export.spill_threshold", "must be at least 1 (records)")
 	}
 	if e.Parallel < 1 || e.Parallel > MaxParallel {
 		errs.add("export.parallel", "must be between 1 and %d", MaxParallel)

@@ -13,6 +13,7 @@ import (
 	"net/url"
 	"os"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -132,7 +133,12 @@ sinks:
     path_style: true
 `, "")
 	b, _ := os.ReadFile(cfg)
-	os.WriteFile(cfg, bytes.Replace(b, []byte("  lag: 15m\n"), []byte("  lag: 15m\n  parallel: 3\n"), 1), 0o600)
+	// Half the windows (~750 records each) are deduplicated on disk.
+	spill := "  spill_threshold: 100000\n"
+	if rng.IntN(2) == 0 {
+		spill = "  spill_threshold: 100\n  spool_dir: " + t.TempDir() + "\n"
+	}
+	os.WriteFile(cfg, bytes.Replace(b, []byte("  lag: 15m\n"), []byte("  lag: 15m\n  parallel: 3\n"+spill), 1), 0o600)
 
 	chaos.on.Store(true)
 	kills, exits := 0, map[int]int{}
@@ -220,7 +226,7 @@ sinks:
 	for _, v := range injected {
 		total += v
 	}
-	t.Logf("chaos (seed %d): %d runs (%d after moving the watermark back), %d killed, exits %v, %d faults injected %v, %d records checked in 4 sinks (watermark %s)",
-		seed, runs+1, resets, kills, exits, total, injected, 4*len(want), wm.Format(time.RFC3339))
+	t.Logf("chaos (seed %d, %s): %d runs (%d after moving the watermark back), %d killed, exits %v, %d faults injected %v, %d records checked in 4 sinks (watermark %s)",
+		seed, strings.TrimSpace(strings.SplitN(spill, "\n", 2)[0]), runs+1, resets, kills, exits, total, injected, 4*len(want), wm.Format(time.RFC3339))
 	fmt.Fprintf(os.Stderr, "chaos: %d runs, %d killed with SIGKILL, %d faults injected, %d records x 4 sinks: 0 missing, 0 duplicated\n", runs+1, kills, total, len(want))
 }
