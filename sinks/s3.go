@@ -14,12 +14,11 @@ import (
 	"time"
 
 	"github.com/auditlog-exporter/auditlog-exporter/audit"
-	"github.com/auditlog-exporter/auditlog-exporter/errclass"
+	"github.com/auditlog-exporter/auditlog-exporter/internal/s3err"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/feature/s3/manager"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
-	"github.com/aws/smithy-go"
 )
 
 // S3Options configures an S3 destination.
@@ -183,34 +182,10 @@ func (s *S3Sink) cleanup(ctx context.Context, w audit.Window) error {
 // classify wraps an SDK error with the operation and a class: a missing
 // bucket or refused access will not go away by retrying.
 func (s *S3Sink) classify(op string, err error) error {
-	return ClassifyS3(fmt.Sprintf("sink %s: %s", s.Name(), op), s.o.Bucket, err)
+	return s3err.Classify(fmt.Sprintf("sink %s: %s", s.Name(), op), s.o.Bucket, "bucket, region and endpoint", err)
 }
 
-// ClassifyS3 marks S3 errors: a missing bucket or denied access is a
-// configuration problem (exit 2), anything else may be retried.
-func ClassifyS3(op, bucket string, err error) error {
-	if err == nil {
-		return nil
-	}
-	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
-		return fmt.Errorf("%s: %w", op, err)
-	}
-	var ae smithy.APIError
-	if errors.As(err, &ae) {
-		switch ae.ErrorCode() {
-		case "NoSuchBucket":
-			return errclass.Mark(errclass.Config, fmt.Errorf("%s: bucket %q does not exist (check bucket, region and endpoint): %w", op, bucket, err))
-		case "AccessDenied", "InvalidAccessKeyId", "SignatureDoesNotMatch", "ExpiredToken", "InvalidToken", "AllAccessDisabled":
-			return errclass.Mark(errclass.Config, fmt.Errorf("%s: access to bucket %q denied (check the credentials and IAM permissions in the README): %w", op, bucket, err))
-		}
-	}
-	return errclass.Mark(errclass.Retryable, fmt.Errorf("%s: %w", op, err))
-}
-
-func isCode(err error, code string) bool {
-	var ae smithy.APIError
-	return errors.As(err, &ae) && ae.ErrorCode() == code
-}
+func isCode(err error, code string) bool { return s3err.Code(err) == code }
 
 type s3Writer struct {
 	encWriter

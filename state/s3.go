@@ -3,16 +3,14 @@ package state
 import (
 	"bytes"
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"strings"
-	"time"
 
 	"github.com/auditlog-exporter/auditlog-exporter/errclass"
+	"github.com/auditlog-exporter/auditlog-exporter/internal/s3err"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
-	"github.com/aws/smithy-go"
 )
 
 // S3Store keeps one JSON object per account in a bucket. It takes no lock:
@@ -57,10 +55,10 @@ func (s *S3Store) Load(ctx context.Context, account string) (State, error) {
 	}
 	out, err := s.client.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String(s.bucket), Key: aws.String(s.Key(account))})
 	if err != nil {
-		if code(err) == "NoSuchKey" {
+		if s3err.Code(err) == "NoSuchKey" {
 			return State{}, ErrNotFound
 		}
-		return State{}, classifyS3("read state "+s.where(account), s.bucket, err)
+		return State{}, s3err.Classify("read state "+s.where(account), s.bucket, "state.bucket, region and endpoint", err)
 	}
 	defer out.Body.Close()
 	b, err := io.ReadAll(io.LimitReader(out.Body, 1<<20))
@@ -86,9 +84,6 @@ func (s *S3Store) Save(ctx context.Context, st State) (string, error) {
 	if !accountName.MatchString(st.Account) {
 		return "", errclass.Mark(errclass.Config, fmt.Errorf("account %q is not a valid technical name", st.Account))
 	}
-	if st.UpdatedAt.IsZero() {
-		st.UpdatedAt = time.Now().UTC()
-	}
 	b, err := Encode(st)
 	if err != nil {
 		return "", err
@@ -102,11 +97,11 @@ func (s *S3Store) Save(ctx context.Context, st State) (string, error) {
 	}
 	out, err := s.client.PutObject(ctx, in)
 	if err != nil {
-		switch code(err) {
+		switch s3err.Code(err) {
 		case "PreconditionFailed", "ConditionalRequestConflict":
 			return "", fmt.Errorf("save state %s: %w", s.where(st.Account), ErrConflict)
 		}
-		return "", classifyS3("save state "+s.where(st.Account), s.bucket, err)
+		return "", s3err.Classify("save state "+s.where(st.Account), s.bucket, "state.bucket, region and endpoint", err)
 	}
 	if aws.ToString(out.ETag) == "" {
 		return "", errclass.Mark(errclass.Permanent, fmt.Errorf("save state %s: the server sent no ETag", s.where(st.Account)))
@@ -117,27 +112,6 @@ func (s *S3Store) Save(ctx context.Context, st State) (string, error) {
 // Close implements Store.
 func (s *S3Store) Close() error { return nil }
 
-func code(err error) string {
-	var ae smithy.APIError
-	if errors.As(err, &ae) {
-		return ae.ErrorCode()
-	}
-	return ""
-}
-
-func classifyS3(op, bucket string, err error) error {
-	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
-		return fmt.Errorf("%s: %w", op, err)
-	}
-	switch code(err) {
-	case "NoSuchBucket":
-		return errclass.Mark(errclass.Config, fmt.Errorf("%s: bucket %q does not exist (check state.bucket, region and endpoint): %w", op, bucket, err))
-	case "AccessDenied", "InvalidAccessKeyId", "SignatureDoesNotMatch", "ExpiredToken", "InvalidToken":
-		return errclass.Mark(errclass.Config, fmt.Errorf("%s: access to bucket %q denied (check the credentials and IAM permissions in the README): %w", op, bucket, err))
-	}
-	return errclass.Mark(errclass.Retryable, fmt.Errorf("%s: %w", op, err))
-}
-
 // Probe proves the store can read and write: it writes a probe object next
 // to the state objects and deletes it.
 func (s *S3Store) Probe(ctx context.Context) error {
@@ -145,12 +119,13 @@ func (s *S3Store) Probe(ctx context.Context) error {
 	if s.key != "" {
 		key = s.key + ".auditlog-exporter-check"
 	}
+	const keys = "state.bucket, region and endpoint"
 	_, err := s.client.PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String(s.bucket), Key: aws.String(key), Body: strings.NewReader("probe\n")})
 	if err != nil {
-		return classifyS3("write state (s3:PutObject) s3://"+s.bucket+"/"+key, s.bucket, err)
+		return s3err.Classify("write state (s3:PutObject) s3://"+s.bucket+"/"+key, s.bucket, keys, err)
 	}
 	if _, err := s.client.DeleteObject(ctx, &s3.DeleteObjectInput{Bucket: aws.String(s.bucket), Key: aws.String(key)}); err != nil {
-		return classifyS3("delete state probe s3://"+s.bucket+"/"+key, s.bucket, err)
+		return s3err.Classify("delete state probe s3://"+s.bucket+"/"+key, s.bucket, keys, err)
 	}
 	return nil
 }
