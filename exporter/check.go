@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/auditlog-exporter/auditlog-exporter/errclass"
-	"github.com/auditlog-exporter/auditlog-exporter/odata"
 	"github.com/rs/zerolog"
 )
 
@@ -27,6 +26,12 @@ type prober interface {
 	Probe(ctx context.Context) error
 }
 
+// sourceProber is what check needs from a source: a token, one record.
+type sourceProber interface {
+	Token(ctx context.Context) error
+	Probe(ctx context.Context) (int64, error)
+}
+
 // Check proves the configuration works end to end without exporting
 // anything: a token for every account, one record read, every sink and the
 // state store writable (a probe object or file, removed afterwards).
@@ -41,7 +46,11 @@ func (c *Config) Check(ctx context.Context, log zerolog.Logger) []CheckItem {
 		return append(items, CheckItem{Name: "sources", Err: err})
 	}
 	for _, a := range accounts {
-		client := a.Source.(*odata.Client)
+		client, ok := a.Source.(sourceProber)
+		if !ok {
+			items = append(items, CheckItem{Name: a.Name, Err: fmt.Errorf("the source of account %s cannot be probed", a.Name)})
+			continue
+		}
 		cctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
 		err := client.Token(cctx)
 		item := CheckItem{Name: a.Name + ": token", Err: err, Detail: "issued by the OAuth endpoint"}
