@@ -382,6 +382,14 @@ func (c *Config) validate() FieldErrors {
 	if e.SpillThreshold < 1 {
 		errs.add("export.spill_threshold", "must be at least 1 (records)")
 	}
+	if e.SpoolDir != "" {
+		// Checked now, not when the first large window needs it hours later.
+		if fi, err := os.Stat(e.SpoolDir); err != nil {
+			errs.add("export.spool_dir", "%v", err)
+		} else if !fi.IsDir() {
+			errs.add("export.spool_dir", "%s is not a directory", e.SpoolDir)
+		}
+	}
 	if e.Parallel < 1 || e.Parallel > MaxParallel {
 		errs.add("export.parallel", "must be between 1 and %d", MaxParallel)
 	}

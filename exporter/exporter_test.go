@@ -255,6 +255,9 @@ sinks: [{type: file, path: `+filepath.Join(dir, "out")+`}]
 	if _, err := exporter.SetState(ctx, cfg, store, "acct", time.Date(2026, 11, 24, 10, 30, 0, 0, time.UTC), now, "t"); errclass.Classify(err) != errclass.Config || !strings.Contains(err.Error(), "try 2026-11-24T10:00:00Z") {
 		t.Fatalf("unaligned: %v", err)
 	}
+	if _, err := exporter.SetState(ctx, cfg, store, "acct", now.Add(2*time.Hour).Truncate(time.Hour), now, "t"); errclass.Classify(err) != errclass.Config || !strings.Contains(err.Error(), "in the future") {
+		t.Fatalf("future watermark: %v", err)
+	}
 	if _, err := exporter.SetState(ctx, cfg, store, "other", time.Date(2026, 11, 24, 10, 0, 0, 0, time.UTC), now, "t"); errclass.Classify(err) != errclass.Config {
 		t.Fatalf("unknown account: %v", err)
 	}
