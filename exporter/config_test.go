@@ -113,7 +113,7 @@ func TestParseErrors(t *testing.T) {
 		{"bad textfile", "state:", "metrics:\n  textfile: /var/lib/node_exporter/auditlog.txt\nstate:", "metrics.textfile", ".prom"},
 		{"spill threshold", "  lag: 0s", "  lag: 0s\n  spill_threshold: 0", "export.spill_threshold", "at least 1"},
 		{"missing spool dir", "  lag: 0s", "  lag: 0s\n  spool_dir: /nonexistent/spool", "export.spool_dir", "no such file"},
-		{"spool dir is a file", "  lag: 0s", "  lag: 0s\n  spool_dir: /etc/hostname", "export.spool_dir", "not a directory"},
+		{"spool dir is a file", "  lag: 0s", "  lag: 0s\n  spool_dir: /dev/null", "export.spool_dir", "not a directory"},
 		{"s3 state without bucket", "  path: /var/lib/auditlog-exporter", "  type: s3\n  prefix: states/", "state.bucket", "required"},
 		{"file state with bucket", "  path: /var/lib/auditlog-exporter", "  path: /x\n  bucket: b", "state.bucket", "only for state type s3"},
 		{"s3 state key and prefix", "  path: /var/lib/auditlog-exporter", "  type: s3\n  bucket: b\n  key: a.json\n  prefix: p/", "state.key", "not both"},
