@@ -87,13 +87,13 @@ func (c *Config) BuildSinks(ctx context.Context, version string, stdout io.Write
 			fs.Version = version
 			out = append(out, fs)
 		case "stdout":
-			out = append(out, sinks.NewStream("stdout", stdout, format, ""))
+			out = append(out, sinks.NewStream("stdout", stdout, format, c.Export.SpoolDir))
 		case "s3":
 			client, err := newS3Client(ctx, fmt.Sprintf("sinks[%d]", i), s.Region, s.Endpoint, s.PathStyle)
 			if err != nil {
 				return nil, err
 			}
-			ss := sinks.NewS3(client, sinks.S3Options{Bucket: s.Bucket, Prefix: s.Prefix, SSE: s.SSE, KMSKeyID: s.KMSKeyID, StorageClass: s.StorageClass}, format)
+			ss := sinks.NewS3(client, sinks.S3Options{Bucket: s.Bucket, Prefix: s.Prefix, SSE: s.SSE, KMSKeyID: s.KMSKeyID, StorageClass: s.StorageClass, StageDir: c.Export.SpoolDir}, format)
 			ss.Version = version
 			out = append(out, ss)
 		}

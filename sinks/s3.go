@@ -8,12 +8,14 @@ import (
 	"fmt"
 	"io"
 	"net/url"
+	"os"
 	"path"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/auditlog-exporter/auditlog-exporter/audit"
+	"github.com/auditlog-exporter/auditlog-exporter/errclass"
 	"github.com/auditlog-exporter/auditlog-exporter/internal/s3err"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/feature/s3/manager"
@@ -28,23 +30,34 @@ type S3Options struct {
 	SSE          string // "", "AES256" or "aws:kms"
 	KMSKeyID     string
 	StorageClass string
-	// PartSize and Concurrency bound the memory of one upload to about
-	// PartSize * (Concurrency + 1). Defaults: 5 MiB (the S3 minimum; up to
-	// 50 GB per object), 2.
+	// PartSize and Concurrency shape the multipart upload of a staged
+	// object; parts are read from the staged file, so neither costs
+	// memory. Defaults: 16 MiB, 4.
 	PartSize    int64
 	Concurrency int
+	// StageDir holds the staged objects, unlinked ("" = the system's
+	// temporary directory): each window in flight takes its object's size.
+	StageDir string
 }
 
-// S3Sink writes each window as one object. The data is streamed with a
-// multipart upload to a temporary key under "<prefix>_tmp/" (never read by
-// Hive-style readers, which also skip its extension), then copied
+// Multipart upload defaults: 16 MiB parts (AWS's recommended 8-16 MiB;
+// fewer requests than the 5 MiB minimum), four in flight.
+const (
+	DefaultS3PartSize    = 16 << 20
+	DefaultS3Concurrency = 4
+)
+
+// S3Sink writes each window as one object. The encoded object is staged
+// in an unlinked local file while the window is written (memory does not
+// depend on the object's size or the upload's part size), uploaded at
+// Commit from that file to a temporary key under "<prefix>_tmp/" (never
+// read by Hive-style readers, which also skip its extension), then copied
 // server-side to the window's deterministic key with its metadata (account,
 // window, record count) and deleted. The final object appears at once,
-// complete, or not at all. A failed or cancelled write aborts its multipart
-// upload; the next export of the same window removes temporaries and
-// uploads a killed run left behind once they are older than StaleAfter.
-// Windows up to 5 GiB (the CopyObject
-// limit) per object.
+// complete, or not at all. A failed or cancelled upload aborts its
+// multipart upload; the next export of the same window removes temporaries
+// and uploads a killed run left behind once they are older than
+// StaleAfter. Windows up to 5 GiB (the CopyObject limit) per object.
 type S3Sink struct {
 	client *s3.Client
 	up     *manager.Uploader
@@ -62,10 +75,10 @@ func NewS3(client *s3.Client, o S3Options, format Format) *S3Sink {
 		o.Prefix += "/"
 	}
 	if o.PartSize <= 0 {
-		o.PartSize = manager.MinUploadPartSize
+		o.PartSize = DefaultS3PartSize
 	}
 	if o.Concurrency <= 0 {
-		o.Concurrency = 2
+		o.Concurrency = DefaultS3Concurrency
 	}
 	up := manager.NewUploader(client, func(u *manager.Uploader) {
 		u.PartSize = o.PartSize
@@ -104,27 +117,18 @@ func (s *S3Sink) Open(ctx context.Context, w audit.Window) (Writer, error) {
 	if err := s.cleanup(ctx, w); err != nil {
 		return nil, err
 	}
-	// The upload must outlive a cancelled ctx long enough to abort its
-	// multipart upload: Abort stops it through the pipe, then cancels.
-	upCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
-	pr, pw := io.Pipe()
-	tmp := s.tmpPrefix(w) + randSuffix()
-	in := &s3.PutObjectInput{Bucket: aws.String(s.o.Bucket), Key: aws.String(tmp), Body: pr, ContentType: aws.String(s.format.ContentType())}
-	s.applySSE(&in.ServerSideEncryption, &in.SSEKMSKeyId)
-	done := make(chan error, 1)
-	go func() {
-		_, err := s.up.Upload(upCtx, in)
-		pr.CloseWithError(err) // unblock a writer if the upload failed first
-		done <- err
-	}()
-	wr := &s3Writer{sink: s, win: w, cancel: cancel, pw: pw, done: done, tmp: tmp, dg: newDigest(), sourceCount: -1}
-	wr.bw = bufio.NewWriterSize(io.MultiWriter(pw, wr.dg), 256<<10)
+	f, err := stageFile(s.o.StageDir)
+	if err != nil {
+		return nil, fmt.Errorf("sink %s: %w", s.Name(), err)
+	}
+	wr := &s3Writer{sink: s, win: w, f: f, tmp: s.tmpPrefix(w) + randSuffix(), dg: newDigest(), sourceCount: -1}
+	wr.bw = bufio.NewWriterSize(io.MultiWriter(f, wr.dg), 256<<10)
 	wr.encWriter = encWriter{ctx: ctx, wrapErr: func(err error) error {
-		return fmt.Errorf("sink %s: write: %w", s.Name(), wr.uploadErr(err))
+		return fmt.Errorf("sink %s: stage: %w", s.Name(), err)
 	}}
 	enc, err := s.format.NewEncoder(wr.bw, w)
 	if err != nil {
-		_ = wr.Abort()
+		f.Close()
 		return nil, fmt.Errorf("sink %s: %w", s.Name(), err)
 	}
 	wr.enc = enc
@@ -191,10 +195,8 @@ type s3Writer struct {
 	encWriter
 	sink     *S3Sink
 	win      audit.Window
-	cancel   context.CancelFunc
-	pw       *io.PipeWriter
+	f        *os.File // the staged object, unlinked
 	bw       *bufio.Writer
-	done     chan error
 	tmp      string
 	uploaded bool // the temporary object exists
 	dg       *digest
@@ -204,21 +206,6 @@ type s3Writer struct {
 
 // SetSourceCount implements SourceCounter.
 func (w *s3Writer) SetSourceCount(n int64) { w.sourceCount = n }
-
-var errAborted = errors.New("write aborted")
-
-// uploadErr prefers the upload's own error over the pipe's echo of it.
-func (w *s3Writer) uploadErr(err error) error {
-	select {
-	case uerr := <-w.done:
-		w.done <- uerr
-		if uerr != nil {
-			return w.sink.classify("upload", uerr)
-		}
-	default:
-	}
-	return err
-}
 
 func (w *s3Writer) Commit(ctx context.Context) error {
 	if w.closed {
@@ -235,25 +222,27 @@ func (w *s3Writer) Commit(ctx context.Context) error {
 		return fail(err)
 	}
 	if err := w.enc.Close(); err != nil {
-		return fail(fmt.Errorf("sink %s: finish encoding: %w", w.sink.Name(), w.uploadErr(err)))
+		return fail(fmt.Errorf("sink %s: finish encoding: %w", w.sink.Name(), err))
 	}
 	if err := w.bw.Flush(); err != nil {
-		return fail(fmt.Errorf("sink %s: write: %w", w.sink.Name(), w.uploadErr(err)))
+		return fail(fmt.Errorf("sink %s: stage: %w", w.sink.Name(), err))
 	}
-	if err := ctx.Err(); err != nil {
-		return fail(err)
-	}
-	w.pw.Close() // EOF: the uploader completes the upload
-	if err := <-w.done; err != nil {
-		w.done <- err
-		return fail(w.sink.classify("upload "+w.tmp, err))
-	}
-	w.done <- nil
-	w.uploaded = true
-	if err := ctx.Err(); err != nil {
-		return fail(err)
+	if _, err := w.f.Seek(0, io.SeekStart); err != nil {
+		return fail(fmt.Errorf("sink %s: stage: %w", w.sink.Name(), err))
 	}
 	s := w.sink
+	up := &s3.PutObjectInput{Bucket: aws.String(s.o.Bucket), Key: aws.String(w.tmp), ContentType: aws.String(s.format.ContentType())}
+	s.applySSE(&up.ServerSideEncryption, &up.SSEKMSKeyId)
+	up.Body = ctxFile{ctx: ctx, f: w.f}
+	w.uploaded = true // from here on, Abort removes it
+	// The uploader's context outlives ctx so that it can still abort its
+	// multipart upload; ctx stops the upload through the body.
+	if _, err := s.up.Upload(context.WithoutCancel(ctx), up); err != nil {
+		return fail(s.classify("upload "+w.tmp, err))
+	}
+	if err := ctx.Err(); err != nil {
+		return fail(err)
+	}
 	in := &s3.CopyObjectInput{
 		Bucket:            aws.String(s.o.Bucket),
 		Key:               aws.String(s.Key(w.win)),
@@ -276,7 +265,7 @@ func (w *s3Writer) Commit(ctx context.Context) error {
 		return fail(s.classify("copy into "+s.Key(w.win), err))
 	}
 	w.closed = true
-	w.cancel()
+	w.f.Close()
 	ctx = context.WithoutCancel(ctx)
 	if _, err := s.client.DeleteObject(ctx, &s3.DeleteObjectInput{Bucket: aws.String(s.o.Bucket), Key: aws.String(w.tmp)}); err != nil {
 		return s.classify("delete temporary "+w.tmp, err)
@@ -334,13 +323,10 @@ func (w *s3Writer) Abort() error {
 		return nil
 	}
 	w.closed = true
-	w.pw.CloseWithError(errAborted)
-	err := <-w.done // the uploader aborts its multipart upload before returning
-	w.done <- err
-	w.cancel()
+	w.f.Close()
 	if w.uploaded {
 		_, err := w.sink.client.DeleteObject(context.WithoutCancel(w.ctx), &s3.DeleteObjectInput{Bucket: aws.String(w.sink.o.Bucket), Key: aws.String(w.tmp)})
-		if err != nil {
+		if err != nil && !isCode(err, "NoSuchKey") {
 			return w.sink.classify("delete temporary "+w.tmp, err)
 		}
 	}
@@ -357,8 +343,14 @@ func copySource(bucket, key string) string {
 }
 
 // Probe proves the permissions an export needs: it lists the temporary
-// area and its multipart uploads, writes a small object there and deletes it.
+// area and its multipart uploads, writes a small object there and deletes
+// it; and that a staging file can be created.
 func (s *S3Sink) Probe(ctx context.Context) error {
+	f, err := stageFile(s.o.StageDir)
+	if err != nil {
+		return errclass.Mark(errclass.Config, fmt.Errorf("sink %s: %w", s.Name(), err))
+	}
+	f.Close()
 	bucket := aws.String(s.o.Bucket)
 	prefix := s.o.Prefix + "_tmp/"
 	if _, err := s.client.ListObjectsV2(ctx, &s3.ListObjectsV2Input{Bucket: bucket, Prefix: aws.String(prefix), MaxKeys: aws.Int32(1)}); err != nil {

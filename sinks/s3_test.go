@@ -4,7 +4,10 @@ import (
 	"bytes"
 	"context"
 	"io"
+	"net/http"
+	"os"
 	"strings"
+	"sync/atomic"
 	"testing"
 
 	"github.com/auditlog-exporter/auditlog-exporter/audit"
@@ -96,14 +99,71 @@ func TestS3ObjectMetadataAndMultipart(t *testing.T) {
 	}
 }
 
-// Aborting after several parts were uploaded leaves no object and no
+// partCounter counts the UploadPart requests that succeeded and calls
+// after once the first one has.
+type partCounter struct {
+	parts atomic.Int32
+	after func()
+}
+
+func (p *partCounter) RoundTrip(r *http.Request) (*http.Response, error) {
+	resp, err := http.DefaultTransport.RoundTrip(r)
+	if err == nil && r.Method == http.MethodPut && r.URL.Query().Has("partNumber") && resp.StatusCode == http.StatusOK {
+		if p.parts.Add(1) == 1 && p.after != nil {
+			p.after()
+		}
+	}
+	return resp, err
+}
+
+// A window is staged in an unlinked file (nothing named in the staging
+// directory) and uploaded at Commit; cancelling the context after the
+// first part was uploaded fails the Commit and leaves no object and no
 // pending multipart upload.
-func TestS3AbortMidUpload(t *testing.T) {
+func TestS3CancelMidUpload(t *testing.T) {
 	srv := s3test.Start(t)
 	bucket := srv.NewBucket(t)
-	s := sinks.NewS3(srv.Client(), sinks.S3Options{Bucket: bucket, PartSize: 5 << 20, Concurrency: 1}, sinks.JSONL{})
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	pc := &partCounter{after: cancel}
+	client := s3.New(srv.Client().Options(), func(o *s3.Options) { o.HTTPClient = &http.Client{Transport: pc} })
+	stage := t.TempDir()
+	s := sinks.NewS3(client, sinks.S3Options{Bucket: bucket, PartSize: 5 << 20, Concurrency: 1, StageDir: stage}, sinks.JSONL{})
 	w := sinktest.Window("acct", 0)
 	recs := sinktest.Records(w, 60_000, "ab")
+	wr, err := s.Open(ctx, w)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range recs {
+		if err := wr.Write(&recs[i]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if names, _ := os.ReadDir(stage); len(names) != 0 {
+		t.Fatalf("staging directory holds %v", names)
+	}
+	err = wr.Commit(ctx)
+	if err == nil {
+		t.Fatal("commit succeeded after cancel")
+	}
+	if n := pc.parts.Load(); n == 0 {
+		t.Fatalf("no part uploaded before the cancel (%v)", err)
+	}
+	if keys, ups := srv.Keys(t, bucket, ""), srv.MultipartUploads(t, bucket); len(keys)+len(ups) != 0 {
+		t.Fatalf("after cancel: objects %v, uploads %v", keys, ups)
+	}
+}
+
+// Aborting before Commit uploads nothing at all.
+func TestS3AbortUploadsNothing(t *testing.T) {
+	srv := s3test.Start(t)
+	bucket := srv.NewBucket(t)
+	pc := &partCounter{}
+	client := s3.New(srv.Client().Options(), func(o *s3.Options) { o.HTTPClient = &http.Client{Transport: pc} })
+	s := sinks.NewS3(client, sinks.S3Options{Bucket: bucket, PartSize: 5 << 20}, sinks.JSONL{})
+	w := sinktest.Window("acct", 0)
+	recs := sinktest.Records(w, 30_000, "ab")
 	wr, err := s.Open(context.Background(), w)
 	if err != nil {
 		t.Fatal(err)
@@ -116,8 +176,8 @@ func TestS3AbortMidUpload(t *testing.T) {
 	if err := wr.Abort(); err != nil {
 		t.Fatal(err)
 	}
-	if keys, ups := srv.Keys(t, bucket, ""), srv.MultipartUploads(t, bucket); len(keys)+len(ups) != 0 {
-		t.Fatalf("after abort: objects %v, uploads %v", keys, ups)
+	if keys, ups := srv.Keys(t, bucket, ""), srv.MultipartUploads(t, bucket); len(keys)+len(ups)+int(pc.parts.Load()) != 0 {
+		t.Fatalf("after abort: objects %v, uploads %v, parts %d", keys, ups, pc.parts.Load())
 	}
 }
 

@@ -42,15 +42,14 @@ func (s *StreamSink) Open(ctx context.Context, w audit.Window) (Writer, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	f, err := os.CreateTemp(s.spool, ".auditlog-exporter-spool-*")
+	f, err := stageFile(s.spool)
 	if err != nil {
-		return nil, fmt.Errorf("sink %s: spool file: %w", s.Name(), err)
+		return nil, fmt.Errorf("sink %s: %w", s.Name(), err)
 	}
 	bw := bufio.NewWriterSize(f, 256<<10)
 	enc, err := s.format.NewEncoder(bw, w)
 	if err != nil {
 		f.Close()
-		os.Remove(f.Name())
 		return nil, err
 	}
 	sw := &streamWriter{sink: s, f: f, bw: bw}
@@ -100,16 +99,14 @@ func (w *streamWriter) Abort() error {
 		return nil
 	}
 	w.closed = true
-	w.f.Close()
-	return os.Remove(w.f.Name())
+	return w.f.Close()
 }
 
 // Probe proves a spool file can be created.
 func (s *StreamSink) Probe(context.Context) error {
-	f, err := os.CreateTemp(s.spool, ".auditlog-exporter-check-*")
+	f, err := stageFile(s.spool)
 	if err != nil {
-		return errclass.Mark(errclass.Config, fmt.Errorf("sink %s: spool directory: %w", s.Name(), err))
+		return errclass.Mark(errclass.Config, fmt.Errorf("sink %s: %w", s.Name(), err))
 	}
-	f.Close()
-	return os.Remove(f.Name())
+	return f.Close()
 }

@@ -5,9 +5,15 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
 	"os/exec"
 	"sort"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -128,35 +134,75 @@ func TestEndToEndS3Parquet(t *testing.T) {
 // A SIGKILL in the middle of a multipart upload leaves no visible object for
 // that window; the next run completes it. The killed upload stays invisible
 // under _tmp/ until it is older than sinks.StaleAfter (or a lifecycle rule
-// aborts it): a younger one may belong to a run still going.
+// aborts it): a younger one may belong to a run still going. The process is
+// killed from outside once a proxy in front of S3 has seen its first part
+// stored; the proxy holds every later request until the kill.
 func TestS3KillMidMultipartUpload(t *testing.T) {
 	srv := s3test.Start(t)
 	bucket := srv.NewBucket(t)
-	// ~20,000 records per 30-minute window: about 12 MB of JSON lines, more
-	// than one 8 MiB part.
-	w := newWorldSized(t, neosim.Faults{}, 40_000, 1000)
-	cfg := w.configWith(`state:
+	target, _ := url.Parse(srv.Endpoint)
+	rp := httputil.NewSingleHostReverseProxy(target)
+	partStored, killed := make(chan struct{}), make(chan struct{})
+	var once sync.Once
+	var holding atomic.Bool
+	rp.ModifyResponse = func(resp *http.Response) error {
+		r := resp.Request
+		if r.Method == http.MethodPut && r.URL.Query().Has("partNumber") && resp.StatusCode == http.StatusOK {
+			holding.Store(true)
+			once.Do(func() { close(partStored) })
+		}
+		return nil
+	}
+	proxy := httptest.NewServer(http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
+		if holding.Load() {
+			<-killed
+			hijackClose(rw)
+			return
+		}
+		rp.ServeHTTP(rw, r)
+	}))
+	t.Cleanup(proxy.Close)
+	// 30,000 records per 30-minute window: about 18 MB of JSON lines, two
+	// 16 MiB parts.
+	w := newWorldSized(t, neosim.Faults{}, 60_000, 1000)
+	sinksYAML := func(endpoint string) string {
+		return `state:
   path: %[1]s/state
 sinks:
   - type: file
     path: %[1]s/out
   - type: s3
     format: jsonl
-    bucket: `+bucket+`
+    bucket: ` + bucket + `
     region: us-east-1
-    endpoint: `+srv.Endpoint+`
+    endpoint: ` + endpoint + `
     path_style: true
-`, "")
-	r := w.run(append(srv.Env(), "AUDITLOG_EXPORTER_CRASH=mid-window:16000"), "run", "--config", cfg)
-	if r.code != -1 {
-		t.Fatalf("want the run killed, got exit %d\n%s", r.code, r.stderr)
+`
 	}
+	cfg := w.configWith(sinksYAML(proxy.URL), "")
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	cmd, _, stderr := w.cmd(ctx, srv.Env(), "run", "--config", cfg)
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	select {
+	case <-partStored:
+	case err := <-exited:
+		t.Fatalf("the run ended (%v) before a part was stored:\n%s", err, stderr.String())
+	}
+	_ = cmd.Process.Kill()
+	<-exited
+	close(killed)
 	if keys := srv.Keys(t, bucket, "account="); len(keys) != 0 {
 		t.Fatalf("visible objects after the kill: %v", keys)
 	}
 	if ups := srv.MultipartUploads(t, bucket); len(ups) != 1 {
 		t.Fatalf("want the killed run's multipart upload in progress, got %v", ups)
 	}
+	cfg = w.configWith(sinksYAML(srv.Endpoint), "")
 	if r := w.run(srv.Env(), "run", "--config", cfg); r.code != 0 {
 		t.Fatalf("rerun: exit %d\n%s", r.code, r.stderr)
 	}
