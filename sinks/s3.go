@@ -12,6 +12,7 @@ import (
 	"path"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/auditlog-exporter/auditlog-exporter/audit"
@@ -38,6 +39,8 @@ type S3Options struct {
 	// StageDir holds the staged objects, unlinked ("" = the system's
 	// temporary directory): each window in flight takes its object's size.
 	StageDir string
+	// StaleAfter overrides the package's StaleAfter (tests).
+	StaleAfter time.Duration
 }
 
 // Multipart upload defaults: 16 MiB parts (AWS's recommended 8-16 MiB;
@@ -55,14 +58,17 @@ const (
 // server-side to the window's deterministic key with its metadata (account,
 // window, record count) and deleted. The final object appears at once,
 // complete, or not at all. A failed or cancelled upload aborts its
-// multipart upload; the next export of the same window removes temporaries
-// and uploads a killed run left behind once they are older than
-// StaleAfter. Windows up to 5 GiB (the CopyObject limit) per object.
+// multipart upload; the first window a sink opens (and then one an hour)
+// removes temporaries and uploads a killed run left behind once they are
+// older than StaleAfter. Windows up to 5 GiB (the CopyObject limit) per object.
 type S3Sink struct {
 	client *s3.Client
 	up     *manager.Uploader
 	o      S3Options
 	format Format
+	// cleanMu guards cleaned, when the temporary area was last cleaned.
+	cleanMu sync.Mutex
+	cleaned time.Time
 	// Version is recorded in each window's manifest.
 	Version string
 }
@@ -79,6 +85,9 @@ func NewS3(client *s3.Client, o S3Options, format Format) *S3Sink {
 	}
 	if o.Concurrency <= 0 {
 		o.Concurrency = DefaultS3Concurrency
+	}
+	if o.StaleAfter <= 0 {
+		o.StaleAfter = StaleAfter
 	}
 	up := manager.NewUploader(client, func(u *manager.Uploader) {
 		u.PartSize = o.PartSize
@@ -114,7 +123,7 @@ const (
 
 // Open implements Sink.
 func (s *S3Sink) Open(ctx context.Context, w audit.Window) (Writer, error) {
-	if err := s.cleanup(ctx, w); err != nil {
+	if err := s.cleanupIfDue(ctx); err != nil {
 		return nil, err
 	}
 	f, err := stageFile(s.o.StageDir)
@@ -145,39 +154,64 @@ func (s *S3Sink) applySSE(sse *types.ServerSideEncryption, kms **string) {
 }
 
 // StaleAfter is the age after which a temporary object or multipart upload
-// of a window is taken for a killed run's leftover and removed. Younger ones
-// may belong to a run exporting the same window right now (a backfill
-// overlapping the schedule); a bucket lifecycle rule that aborts incomplete
-// multipart uploads after a day cleans up what no later run of the window does.
+// is taken for a killed run's leftover and removed. Younger ones may belong
+// to a run exporting the same window right now (a backfill overlapping the
+// schedule); a bucket lifecycle rule that aborts incomplete multipart
+// uploads after a day cleans up whatever a crash leaves and no later run
+// removes.
 const StaleAfter = time.Hour
 
-// cleanup removes temporaries and aborts uploads a killed run left for w.
-func (s *S3Sink) cleanup(ctx context.Context, w audit.Window) error {
-	prefix := s.tmpPrefix(w)
+// cleanupIfDue cleans the temporary area when it was not cleaned within
+// StaleAfter: once when a run opens its first window (a leftover is a
+// killed process's, so it appears between runs), then at most once per
+// StaleAfter in a long-running process, instead of listing for every window.
+func (s *S3Sink) cleanupIfDue(ctx context.Context) error {
+	s.cleanMu.Lock()
+	defer s.cleanMu.Unlock()
+	if !s.cleaned.IsZero() && time.Since(s.cleaned) < s.o.StaleAfter {
+		return nil
+	}
+	if err := s.cleanup(ctx); err != nil {
+		return err
+	}
+	s.cleaned = time.Now()
+	return nil
+}
+
+// cleanup aborts the multipart uploads and removes the temporary objects
+// under "<prefix>_tmp/" that are older than StaleAfter.
+func (s *S3Sink) cleanup(ctx context.Context) error {
+	prefix := aws.String(s.o.Prefix + "_tmp/")
 	bucket := aws.String(s.o.Bucket)
-	cutoff := time.Now().Add(-StaleAfter)
-	ups, err := s.client.ListMultipartUploads(ctx, &s3.ListMultipartUploadsInput{Bucket: bucket, Prefix: aws.String(prefix)})
-	if err != nil {
-		return s.classify("list multipart uploads", err)
-	}
-	for _, u := range ups.Uploads {
-		if u.Initiated == nil || u.Initiated.After(cutoff) {
-			continue
+	cutoff := time.Now().Add(-s.o.StaleAfter)
+	ups := s3.NewListMultipartUploadsPaginator(s.client, &s3.ListMultipartUploadsInput{Bucket: bucket, Prefix: prefix})
+	for ups.HasMorePages() {
+		page, err := ups.NextPage(ctx)
+		if err != nil {
+			return s.classify("list multipart uploads", err)
 		}
-		if _, err := s.client.AbortMultipartUpload(ctx, &s3.AbortMultipartUploadInput{Bucket: bucket, Key: u.Key, UploadId: u.UploadId}); err != nil && !isCode(err, "NoSuchUpload") {
-			return s.classify("abort a stale multipart upload", err)
+		for _, u := range page.Uploads {
+			if u.Initiated == nil || u.Initiated.After(cutoff) {
+				continue
+			}
+			if _, err := s.client.AbortMultipartUpload(ctx, &s3.AbortMultipartUploadInput{Bucket: bucket, Key: u.Key, UploadId: u.UploadId}); err != nil && !isCode(err, "NoSuchUpload") {
+				return s.classify("abort a stale multipart upload", err)
+			}
 		}
 	}
-	objs, err := s.client.ListObjectsV2(ctx, &s3.ListObjectsV2Input{Bucket: bucket, Prefix: aws.String(prefix)})
-	if err != nil {
-		return s.classify("list temporary objects", err)
-	}
-	for _, o := range objs.Contents {
-		if o.LastModified == nil || o.LastModified.After(cutoff) {
-			continue
+	objs := s3.NewListObjectsV2Paginator(s.client, &s3.ListObjectsV2Input{Bucket: bucket, Prefix: prefix})
+	for objs.HasMorePages() {
+		page, err := objs.NextPage(ctx)
+		if err != nil {
+			return s.classify("list temporary objects", err)
 		}
-		if _, err := s.client.DeleteObject(ctx, &s3.DeleteObjectInput{Bucket: bucket, Key: o.Key}); err != nil {
-			return s.classify("delete a stale temporary object", err)
+		for _, o := range page.Contents {
+			if o.LastModified == nil || o.LastModified.After(cutoff) {
+				continue
+			}
+			if _, err := s.client.DeleteObject(ctx, &s3.DeleteObjectInput{Bucket: bucket, Key: o.Key}); err != nil && !isCode(err, "NoSuchKey") {
+				return s.classify("delete a stale temporary object", err)
+			}
 		}
 	}
 	return nil

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/auditlog-exporter/auditlog-exporter/audit"
 	"github.com/auditlog-exporter/auditlog-exporter/errclass"
@@ -194,4 +195,62 @@ func TestS3ConcurrentWritersSameWindow(t *testing.T) {
 	srv := s3test.Start(t)
 	h := s3Harness(srv, sinks.Parquet{Version: "t"})
 	concurrentSameWindow(t, h.New(t), h.Read)
+}
+
+// listCounter counts the LIST requests (objects and multipart uploads).
+type listCounter struct{ lists atomic.Int32 }
+
+func (l *listCounter) RoundTrip(r *http.Request) (*http.Response, error) {
+	q := r.URL.Query()
+	if r.Method == http.MethodGet && (q.Has("list-type") || q.Has("uploads")) {
+		l.lists.Add(1)
+	}
+	return http.DefaultTransport.RoundTrip(r)
+}
+
+// Leftovers of a killed run under _tmp/ (a temporary object, an incomplete
+// multipart upload) are removed once older than StaleAfter, and only then;
+// the temporary area is listed once, not for every window opened.
+func TestS3CleansStaleLeftovers(t *testing.T) {
+	srv := s3test.Start(t)
+	bucket := srv.NewBucket(t)
+	ctx := context.Background()
+	c := srv.Client()
+	leftover := "p/_tmp/acct_20261124T090000Z_20261124T100000Z.jsonl.0123456789ab"
+	if _, err := c.PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String(bucket), Key: aws.String(leftover), Body: strings.NewReader("partial")}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.CreateMultipartUpload(ctx, &s3.CreateMultipartUploadInput{Bucket: aws.String(bucket), Key: aws.String(leftover + "x")}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String(bucket), Key: aws.String("p/_tmpx/keep"), Body: strings.NewReader("not ours")}); err != nil {
+		t.Fatal(err)
+	}
+	lc := &listCounter{}
+	counted := s3.New(c.Options(), func(o *s3.Options) { o.HTTPClient = &http.Client{Transport: lc} })
+	open := func(s *sinks.S3Sink, i int) {
+		t.Helper()
+		wr, err := s.Open(ctx, sinktest.Window("acct", i))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := wr.Abort(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	young := sinks.NewS3(counted, sinks.S3Options{Bucket: bucket, Prefix: "p/"}, sinks.JSONL{})
+	for i := range 5 {
+		open(young, i)
+	}
+	if n := lc.lists.Load(); n != 2 {
+		t.Fatalf("5 windows opened: %d LIST requests, want 2 (one cleanup)", n)
+	}
+	if keys, ups := srv.Keys(t, bucket, "p/_tmp/"), srv.MultipartUploads(t, bucket); len(keys) != 1 || len(ups) != 1 {
+		t.Fatalf("young leftovers removed: objects %v, uploads %v", keys, ups)
+	}
+	time.Sleep(1100 * time.Millisecond) // S3 times have whole seconds
+	open(sinks.NewS3(c, sinks.S3Options{Bucket: bucket, Prefix: "p/", StaleAfter: time.Millisecond}, sinks.JSONL{}), 0)
+	if keys, ups := srv.Keys(t, bucket, "p/"), srv.MultipartUploads(t, bucket); len(keys) != 1 || keys[0] != "p/_tmpx/keep" || len(ups) != 0 {
+		t.Fatalf("after cleanup: objects %v, uploads %v", keys, ups)
+	}
 }
