@@ -2,6 +2,7 @@ package exporter
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"time"
@@ -50,6 +51,9 @@ func (c *Config) BuildSources(log zerolog.Logger) ([]Account, error) {
 	return out, nil
 }
 
+// errNoRegion: neither the configuration nor the AWS environment names a region.
+var errNoRegion = errors.New("required (or set AWS_REGION)")
+
 // newS3Client builds an S3 client from the SDK's default credential chain
 // (environment, shared config, web identity for IRSA, instance roles).
 func newS3Client(ctx context.Context, path, region, endpoint string, pathStyle bool) (*s3.Client, error) {
@@ -63,7 +67,7 @@ func newS3Client(ctx context.Context, path, region, endpoint string, pathStyle b
 		return nil, errclass.Mark(errclass.Config, fmt.Errorf("%s: AWS configuration: %w", path, err))
 	}
 	if cfg.Region == "" {
-		return nil, errclass.Mark(errclass.Config, fmt.Errorf("%s.region: required (or set AWS_REGION)", path))
+		return nil, errclass.Mark(errclass.Config, fmt.Errorf("%s.region: %w", path, errNoRegion))
 	}
 	return s3.NewFromConfig(cfg, func(o *s3.Options) {
 		if endpoint != "" {

@@ -2,13 +2,21 @@ package exporter
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
+	"io/fs"
 	"net"
+	"net/http"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/auditlog-exporter/auditlog-exporter/errclass"
+	"github.com/auditlog-exporter/auditlog-exporter/internal/s3err"
+	"github.com/auditlog-exporter/auditlog-exporter/odata"
+	"github.com/auditlog-exporter/auditlog-exporter/state"
 	"github.com/rs/zerolog"
 )
 
@@ -71,7 +79,7 @@ func (c *Config) Check(ctx context.Context, log zerolog.Logger) []CheckItem {
 	}
 	sinkList, err := c.BuildSinks(ctx, "check", nil)
 	if err != nil {
-		return append(items, CheckItem{Name: "sinks", Err: err, Hint: s3Hint(err)})
+		return append(items, CheckItem{Name: "sinks", Err: err, Hint: storageHint(err)})
 	}
 	for i, s := range sinkList {
 		item := CheckItem{Name: fmt.Sprintf("sinks[%d] %s", i, s.Name()), Detail: "writable (probe written and removed)"}
@@ -79,7 +87,7 @@ func (c *Config) Check(ctx context.Context, log zerolog.Logger) []CheckItem {
 			item.Err = p.Probe(ctx)
 		}
 		if item.Err != nil {
-			item.Hint = s3Hint(item.Err)
+			item.Hint = storageHint(item.Err)
 		}
 		items = append(items, item)
 	}
@@ -87,10 +95,10 @@ func (c *Config) Check(ctx context.Context, log zerolog.Logger) []CheckItem {
 	store, err := c.OpenStore(ctx, false)
 	if err != nil {
 		item.Err = err
-		if strings.Contains(err.Error(), "in use by another run") {
+		if errors.Is(err, state.ErrLocked) {
 			item.Hint = "a run is going right now: that is fine, run check again later to probe the directory"
 		} else {
-			item.Hint = s3Hint(err)
+			item.Hint = storageHint(err)
 		}
 		return append(items, item)
 	}
@@ -98,7 +106,7 @@ func (c *Config) Check(ctx context.Context, log zerolog.Logger) []CheckItem {
 	if p, ok := store.(prober); ok {
 		item.Err = p.Probe(ctx)
 		if item.Err != nil {
-			item.Hint = s3Hint(item.Err)
+			item.Hint = storageHint(item.Err)
 		}
 	}
 	for _, a := range accounts {
@@ -138,39 +146,46 @@ func CheckError(items []CheckItem) error {
 }
 
 func sourceHint(err error) string {
-	msg := err.Error()
-	var dnsErr *net.DNSError
+	var (
+		dnsErr    *net.DNSError
+		netErr    net.Error
+		status    *odata.StatusError
+		unknownCA x509.UnknownAuthorityError
+		invalid   x509.CertificateInvalidError
+		hostname  x509.HostnameError
+		verify    *tls.CertificateVerificationError
+	)
 	switch {
-	case errors.As(err, &dnsErr) || strings.Contains(msg, "no such host"):
+	case errors.As(err, &dnsErr):
 		return "the API host does not resolve: source.api_url must be https://api.<region host>, e.g. https://api.hana.ondemand.com (check the region of the subaccount)"
-	case strings.Contains(msg, "connection refused") || strings.Contains(msg, "i/o timeout") || strings.Contains(msg, "deadline exceeded"):
+	case errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, context.DeadlineExceeded) || (errors.As(err, &netErr) && netErr.Timeout()):
 		return "the API host is not reachable: check source.api_url, proxies and egress firewall rules"
-	case strings.Contains(msg, "certificate"):
+	case errors.As(err, &unknownCA) || errors.As(err, &invalid) || errors.As(err, &hostname) || errors.As(err, &verify):
 		return "TLS verification failed: behind a TLS-inspecting proxy, set source.ca_file to its CA bundle"
-	case strings.Contains(msg, "refused the client credentials"):
+	case errors.Is(err, odata.ErrCredentialsRefused):
 		return "check source.client_id and source.client_secret; a Platform API client is created in the cockpit under Security > OAuth > Platform API"
-	case strings.Contains(msg, "HTTP 403"):
+	case errors.As(err, &status) && status.Code == http.StatusForbidden:
 		return "the API client needs the scope \"Read Audit Logs\", and source.account must be the subaccount's technical name, not its display name"
-	case strings.Contains(msg, "HTTP 404"):
+	case errors.As(err, &status) && status.Code == http.StatusNotFound:
 		return "check source.api_url (the region host of the subaccount) and source.account (its technical name)"
-	case strings.Contains(msg, "HTTP 401"):
+	case errors.As(err, &status) && status.Code == http.StatusUnauthorized:
 		return "the API rejects the token: the API client needs the scope \"Read Audit Logs\""
 	}
 	return "see the message; run with log.level: debug for every request"
 }
 
-func s3Hint(err error) string {
-	msg := err.Error()
+// storageHint suggests what to do about a sink or state store that failed.
+func storageHint(err error) string {
 	switch {
-	case strings.Contains(msg, "does not exist"):
+	case s3err.NoBucket(err):
 		return "bucket not found: check bucket, region and endpoint (and path_style for S3-compatible servers)"
-	case strings.Contains(msg, "denied"):
+	case s3err.Denied(err):
 		return "access denied: grant the IAM permissions listed in the README (s3:PutObject, s3:GetObject, s3:DeleteObject, s3:AbortMultipartUpload, s3:ListBucket, s3:ListBucketMultipartUploads)"
-	case strings.Contains(msg, "region"):
+	case errors.Is(err, errNoRegion):
 		return "set region in the configuration or AWS_REGION"
-	case strings.Contains(msg, "credential"):
+	case s3err.NoCredentials(err):
 		return "no AWS credentials found: set AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, a profile, or IRSA (web identity) on Kubernetes"
-	case strings.Contains(msg, "not writable") || strings.Contains(msg, "permission denied") || strings.Contains(msg, "not a directory") || strings.Contains(msg, "read-only file system"):
+	case errors.Is(err, fs.ErrPermission) || errors.Is(err, syscall.ENOTDIR) || errors.Is(err, syscall.EROFS):
 		return "the directory is not writable by this user: check its owner and mode (and the volume mount on Kubernetes)"
 	}
 	return "see the message"

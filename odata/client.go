@@ -497,10 +497,11 @@ func (c *Client) getOnce(ctx context.Context, u *url.URL, dec *pageDecoder, p *P
 	}
 	body, _ := io.ReadAll(io.LimitReader(resp.Body, 16<<10))
 	msg := odataMessage(body)
-	status := fmt.Sprintf("GET %s: HTTP %d", redact(u), resp.StatusCode)
+	text := fmt.Sprintf("GET %s: HTTP %d", redact(u), resp.StatusCode)
 	if msg != "" {
-		status += ": " + msg
+		text += ": " + msg
 	}
+	status := &StatusError{Code: resp.StatusCode, text: text}
 	switch code := resp.StatusCode; {
 	case code == http.StatusUnauthorized:
 		if !*renewed {
@@ -509,22 +510,31 @@ func (c *Client) getOnce(ctx context.Context, u *url.URL, dec *pageDecoder, p *P
 			c.log.Debug().Msg("API answered 401; renewing the access token")
 			return errTokenRenewed
 		}
-		return errclass.Mark(errclass.Auth, fmt.Errorf("%s; the API rejected a freshly issued token: check that the API client has the scope \"Read Audit Logs\"", status))
+		return errclass.Mark(errclass.Auth, fmt.Errorf("%w; the API rejected a freshly issued token: check that the API client has the scope \"Read Audit Logs\"", status))
 	case code == http.StatusForbidden:
-		return errclass.Mark(errclass.Auth, fmt.Errorf("%s; the API client may not read audit logs of account %q: check the account's technical name and the client's scope \"Read Audit Logs\"", status, c.cfg.Account))
+		return errclass.Mark(errclass.Auth, fmt.Errorf("%w; the API client may not read audit logs of account %q: check the account's technical name and the client's scope \"Read Audit Logs\"", status, c.cfg.Account))
 	case code == http.StatusNotFound:
-		return errclass.Mark(errclass.Permanent, fmt.Errorf("%s; check source.api_url (region host) and source.account (the technical name, not the display name)", status))
+		return errclass.Mark(errclass.Permanent, fmt.Errorf("%w; check source.api_url (region host) and source.account (the technical name, not the display name)", status))
 	case code == http.StatusTooManyRequests || code >= 500:
 		return &retryAfterError{after: parseRetryAfter(resp.Header.Get("Retry-After"), time.Now()), throttled: code == http.StatusTooManyRequests,
-			err: errclass.Mark(errclass.Retryable, errors.New(status))}
+			err: errclass.Mark(errclass.Retryable, status)}
 	case code == http.StatusRequestTimeout:
-		return &retryAfterError{err: errclass.Mark(errclass.Retryable, errors.New(status))}
+		return &retryAfterError{err: errclass.Mark(errclass.Retryable, status)}
 	case code >= 300 && code < 400:
-		return errclass.Mark(errclass.Permanent, fmt.Errorf("%s: unexpected redirect to %q; redirects are not followed", status, resp.Header.Get("Location")))
+		return errclass.Mark(errclass.Permanent, fmt.Errorf("%w: unexpected redirect to %q; redirects are not followed", status, resp.Header.Get("Location")))
 	default:
-		return errclass.Mark(errclass.Permanent, errors.New(status))
+		return errclass.Mark(errclass.Permanent, status)
 	}
 }
+
+// StatusError is an API answer other than 200 OK; the text names the
+// request (credentials redacted), the status and the OData error message.
+type StatusError struct {
+	Code int
+	text string
+}
+
+func (e *StatusError) Error() string { return e.text }
 
 // retryCause names why a retryable request failed, for metrics.
 func retryCause(err error) string {

@@ -102,6 +102,10 @@ func (t *tokenSource) fetch(ctx context.Context) (issuedToken, error) {
 	return issuedToken{value: tok.AccessToken, renewAt: start.Add(life - early)}, nil
 }
 
+// ErrCredentialsRefused is wrapped by the error of a token request the
+// OAuth endpoint refused (HTTP 401, 403, or 400 invalid_client).
+var ErrCredentialsRefused = errors.New("the OAuth endpoint refused the client credentials")
+
 func classifyTokenError(err error) error {
 	var re *oauth2.RetrieveError
 	if errors.As(err, &re) && re.Response != nil {
@@ -116,7 +120,7 @@ func classifyTokenError(err error) error {
 		}
 		switch {
 		case code == http.StatusUnauthorized || code == http.StatusForbidden || (code == http.StatusBadRequest && re.ErrorCode == "invalid_client"):
-			return errclass.Mark(errclass.Auth, fmt.Errorf("get token: the OAuth endpoint refused the client credentials (HTTP %d%s); check source.client_id and source.client_secret, and that the API client has the scope \"Read Audit Logs\"", code, detail))
+			return errclass.Mark(errclass.Auth, fmt.Errorf("get token: %w (HTTP %d%s); check source.client_id and source.client_secret, and that the API client has the scope \"Read Audit Logs\"", ErrCredentialsRefused, code, detail))
 		case code == http.StatusTooManyRequests || code >= 500:
 			return &retryAfterError{after: parseRetryAfter(re.Response.Header.Get("Retry-After"), time.Now()),
 				err: errclass.Mark(errclass.Retryable, fmt.Errorf("get token: HTTP %d%s", code, detail))}

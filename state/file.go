@@ -39,6 +39,10 @@ var _ Store = (*FileStore)(nil)
 
 var accountName = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]*$`)
 
+// ErrLocked is wrapped by the error of opening a state directory another
+// run holds.
+var ErrLocked = errors.New("in use by another run")
+
 // OpenFile opens (creating it 0700 if needed) the state directory dir and
 // locks it. A second opener fails at once with an error naming the lock.
 func OpenFile(dir string) (*FileStore, error) {
@@ -53,7 +57,7 @@ func OpenFile(dir string) (*FileStore, error) {
 	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
 		f.Close()
 		if errors.Is(err, syscall.EWOULDBLOCK) {
-			return nil, errclass.Mark(errclass.Retryable, fmt.Errorf("state directory %s is in use by another run (lock %s held); wait for it to finish", dir, path))
+			return nil, errclass.Mark(errclass.Retryable, fmt.Errorf("state directory %s is %w (lock %s held); wait for it to finish", dir, ErrLocked, path))
 		}
 		return nil, errclass.Mark(errclass.Permanent, fmt.Errorf("lock %s: %w", path, err))
 	}

@@ -36,3 +36,25 @@ func TestClassify(t *testing.T) {
 		t.Error("nil / Code")
 	}
 }
+
+func TestPredicates(t *testing.T) {
+	api := func(code string) error { return fmt.Errorf("op: %w", &smithy.GenericAPIError{Code: code}) }
+	creds := errors.New("operation error S3: PutObject, get identity: get credentials: failed to refresh cached credentials, no EC2 IMDS role found")
+	for _, tc := range []struct {
+		err                     error
+		noBucket, denied, creds bool
+	}{
+		{api("NoSuchBucket"), true, false, false},
+		{api("AccessDenied"), false, true, false},
+		{api("InvalidAccessKeyId"), false, true, false},
+		{api("ExpiredToken"), false, true, false},
+		{api("NoSuchKey"), false, false, false},
+		{creds, false, false, true},
+		{errors.New("credentials in the message"), false, false, false},
+		{nil, false, false, false},
+	} {
+		if NoBucket(tc.err) != tc.noBucket || Denied(tc.err) != tc.denied || NoCredentials(tc.err) != tc.creds {
+			t.Errorf("%v: NoBucket %v Denied %v NoCredentials %v", tc.err, NoBucket(tc.err), Denied(tc.err), NoCredentials(tc.err))
+		}
+	}
+}

@@ -1,0 +1,50 @@
+package exporter
+
+import (
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"io/fs"
+	"net"
+	"net/url"
+	"os"
+	"strings"
+	"syscall"
+	"testing"
+
+	"github.com/auditlog-exporter/auditlog-exporter/odata"
+	"github.com/aws/smithy-go"
+)
+
+// Hints are chosen by the type of the error, wherever it is in the chain.
+func TestCheckHints(t *testing.T) {
+	wrap := func(err error) error { return fmt.Errorf("account a: get token: %w", err) }
+	for _, tc := range []struct {
+		name string
+		err  error
+		hint func(error) string
+		want string
+	}{
+		{"dns", wrap(&url.Error{Op: "Post", URL: "https://x", Err: &net.DNSError{Err: "no such host", Name: "x"}}), sourceHint, "does not resolve"},
+		{"refused", wrap(&url.Error{Op: "Post", URL: "https://x", Err: &net.OpError{Op: "dial", Err: os.NewSyscallError("connect", syscall.ECONNREFUSED)}}), sourceHint, "not reachable"},
+		{"unknown CA", wrap(&url.Error{Op: "Get", URL: "https://x", Err: x509.UnknownAuthorityError{}}), sourceHint, "source.ca_file"},
+		{"credentials", wrap(fmt.Errorf("get token: %w (HTTP 401)", odata.ErrCredentialsRefused)), sourceHint, "client_secret"},
+		{"403", wrap(fmt.Errorf("%w; may not read", &odata.StatusError{Code: 403})), sourceHint, "Read Audit Logs"},
+		{"404", wrap(&odata.StatusError{Code: 404}), sourceHint, "region host"},
+		{"401", wrap(&odata.StatusError{Code: 401}), sourceHint, "rejects the token"},
+		{"500", wrap(&odata.StatusError{Code: 500}), sourceHint, "see the message"},
+		{"a message that merely mentions 403", errors.New("HTTP 403 certificate no such host"), sourceHint, "see the message"},
+		{"no bucket", fmt.Errorf("sink: %w", &smithy.GenericAPIError{Code: "NoSuchBucket"}), storageHint, "bucket not found"},
+		{"denied", fmt.Errorf("sink: %w", &smithy.GenericAPIError{Code: "SignatureDoesNotMatch"}), storageHint, "access denied"},
+		{"region", fmt.Errorf("sinks[1].region: %w", errNoRegion), storageHint, "AWS_REGION"},
+		{"no credentials", errors.New("operation error S3: ListObjectsV2, get identity: get credentials: failed to refresh cached credentials"), storageHint, "no AWS credentials"},
+		{"not a directory", fmt.Errorf("sink: %w", &fs.PathError{Op: "mkdir", Path: "/x", Err: syscall.ENOTDIR}), storageHint, "not writable"},
+		{"permission", fmt.Errorf("state directory /x is not writable: %w", &fs.PathError{Op: "open", Path: "/x", Err: syscall.EACCES}), storageHint, "not writable"},
+		{"read-only", fmt.Errorf("sink: %w", &fs.PathError{Op: "open", Path: "/x", Err: syscall.EROFS}), storageHint, "not writable"},
+		{"other", errors.New("bucket does not exist, denied, region, credential"), storageHint, "see the message"},
+	} {
+		if got := tc.hint(tc.err); !strings.Contains(got, tc.want) {
+			t.Errorf("%s: hint %q, want one about %q", tc.name, got, tc.want)
+		}
+	}
+}
