@@ -63,6 +63,11 @@ const (
 // older than StaleAfter. Windows up to 5 GiB (the CopyObject limit) per object.
 type S3Sink struct {
 	client *s3.Client
+	// up is feature/s3/manager's Uploader, deprecated in favour of
+	// feature/s3/transfermanager, kept on purpose: it reads the parts of a
+	// seekable io.ReaderAt body as sections of it, while transfermanager
+	// (v0.5) copies every body into PartSize x (Concurrency + 1) pooled
+	// buffers, which is the memory the staging file exists to avoid.
 	up     *manager.Uploader
 	o      S3Options
 	format Format
