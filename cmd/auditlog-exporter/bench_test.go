@@ -264,6 +264,59 @@ sinks:
 	}
 }
 
+// BenchmarkParallelMemory backfills eight hourly windows of 150,000
+// records to Parquet in S3 with --parallel 1, 4 and 8, and reports the
+// exporter's peak RSS for each: the numbers behind the memory request and
+// limit in deploy/kubernetes.
+func BenchmarkParallelMemory(b *testing.B) {
+	const perHour, hours = 150_000, 8
+	srv := s3test.Start(b)
+	bucket := srv.NewBucket(b)
+	now := time.Now().UTC()
+	to := now.Add(-16 * time.Minute).Truncate(time.Hour)
+	from := to.Add(-hours * time.Hour)
+	addr := startNeoSim(b, "--from", from.Format(time.RFC3339), "--to", to.Format(time.RFC3339), "--per-hour", strconv.Itoa(perHour), "--late-fraction", "0")
+	for i := 0; i < b.N; i++ {
+		for _, parallel := range []int{1, 4, 8} {
+			dir := b.TempDir()
+			cfg := fmt.Sprintf(`source:
+  api_url: http://%s
+  account: benchacct
+  client_id: bench
+  client_secret: ${E2E_SECRET}
+  max_requests_per_second: 0
+export:
+  spool_dir: %s
+state:
+  path: %s/state
+sinks:
+  - type: s3
+    format: parquet
+    bucket: %s
+    prefix: p%d/
+    region: us-east-1
+    endpoint: %s
+    path_style: true
+`, addr, dir, dir, bucket, parallel, srv.Endpoint)
+			path := filepath.Join(dir, "config.yaml")
+			os.WriteFile(path, []byte(cfg), 0o600)
+			cmd := exec.Command(binary, "backfill", "--config", path, "--from", from.Format(time.RFC3339), "--to", to.Format(time.RFC3339), "--parallel", strconv.Itoa(parallel))
+			cmd.Env = append(append(os.Environ(), "E2E_SECRET="+secret), srv.Env()...)
+			t0 := time.Now()
+			stderr, rss, err := runMeasured(cmd)
+			if err != nil {
+				b.Fatalf("--parallel %d: %v\n%s", parallel, err, stderr)
+			}
+			elapsed := time.Since(t0)
+			if want := fmt.Sprintf(`"windows":%d,"records":%d`, hours, hours*perHour); !strings.Contains(stderr, want) {
+				b.Fatalf("--parallel %d did not export %s:\n%s", parallel, want, stderr)
+			}
+			b.ReportMetric(rss, fmt.Sprintf("parallel%d-peak-RSS-MiB", parallel))
+			b.ReportMetric(float64(hours*perHour)/elapsed.Seconds(), fmt.Sprintf("parallel%d-rec/s", parallel))
+		}
+	}
+}
+
 // startNeoSim runs neo-sim with account benchacct and client bench, waits
 // until it serves, and returns its address; it is killed when b ends.
 func startNeoSim(b *testing.B, args ...string) string {
