@@ -28,6 +28,9 @@ FUZZ_TARGETS := \
 	./audit:FuzzReadBinary \
 	./odata:FuzzDecodePage \
 	./odata:FuzzRebaseNextLink \
+	./odata:FuzzParseRetryAfter \
+	./odata:FuzzODataMessage \
+	./sinks:FuzzDecodeManifest \
 	./odata/neosim:FuzzParseFilter \
 	./state:FuzzDecodeState \
 	./exporter:FuzzParseTimeArg \

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"unicode/utf8"
 
 	"github.com/auditlog-exporter/auditlog-exporter/audit"
 	"github.com/auditlog-exporter/auditlog-exporter/errclass"
@@ -333,9 +334,13 @@ func odataMessage(body []byte) string {
 	return shorten(string(bytes.TrimSpace(body)), 200)
 }
 
+// shorten keeps at most n bytes of s, never cutting a character in two.
 func shorten(s string, n int) string {
 	if len(s) <= n {
 		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
 	}
 	return s[:n] + "..."
 }

@@ -218,7 +218,7 @@ func (s *FileSink) ReadManifest(_ context.Context, w audit.Window) (Manifest, bo
 	if err != nil {
 		return Manifest{}, false, err
 	}
-	m, err := DecodeManifest(b)
+	m, err := DecodeManifest(b, w, s.format.Ext())
 	return m, err == nil, err
 }
 

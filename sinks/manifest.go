@@ -9,6 +9,7 @@ import (
 	"hash"
 	"io"
 	"path"
+	"strings"
 	"time"
 
 	"github.com/auditlog-exporter/auditlog-exporter/audit"
@@ -79,16 +80,38 @@ func manifestFor(w audit.Window, f Format, records, sourceCount int64, d *digest
 	return append(b, '\n'), err
 }
 
-// DecodeManifest parses a stored manifest.
-func DecodeManifest(b []byte) (Manifest, error) {
+// DecodeManifest parses a stored manifest and checks that it describes
+// window w in format ext: a manifest is outside input (anyone with write
+// access to the bucket or directory can change it), and verify trusts its
+// record count and checksum.
+func DecodeManifest(b []byte, w audit.Window, ext string) (Manifest, error) {
 	var m Manifest
 	if err := json.Unmarshal(b, &m); err != nil {
 		return m, fmt.Errorf("manifest: %w", err)
 	}
-	if m.SHA256 == "" || m.Object == "" {
-		return m, fmt.Errorf("manifest: no checksum or object")
+	var problems []string
+	if len(m.SHA256) != sha256.Size*2 || strings.Trim(m.SHA256, "0123456789abcdef") != "" {
+		problems = append(problems, fmt.Sprintf("sha256 %q is not 64 lowercase hex digits", shortText(m.SHA256)))
+	}
+	if want := ObjectName(w, ext); m.Object != want || m.Format != ext || m.Account != w.Account || !m.WindowStart.Equal(w.Start) || !m.WindowEnd.Equal(w.End) {
+		problems = append(problems, fmt.Sprintf("it describes %q (%s, %s, %s..%s), not %q", shortText(m.Object), shortText(m.Format), shortText(m.Account),
+			m.WindowStart.UTC().Format(time.RFC3339), m.WindowEnd.UTC().Format(time.RFC3339), want))
+	}
+	if m.Records < 0 || m.Bytes < 0 || m.SourceCount < -1 {
+		problems = append(problems, fmt.Sprintf("negative counts (records %d, bytes %d, source_count %d)", m.Records, m.Bytes, m.SourceCount))
+	}
+	if len(problems) > 0 {
+		return m, fmt.Errorf("manifest: %s", strings.Join(problems, "; "))
 	}
 	return m, nil
+}
+
+// shortText keeps a value from a manifest short enough for a message.
+func shortText(s string) string {
+	if len(s) > 80 {
+		return s[:80] + "..."
+	}
+	return s
 }
 
 // checksumOf hashes a stream.

@@ -339,7 +339,7 @@ func (s *S3Sink) ReadManifest(ctx context.Context, w audit.Window) (Manifest, bo
 	if err != nil {
 		return Manifest{}, false, err
 	}
-	m, err := DecodeManifest(b)
+	m, err := DecodeManifest(b, w, s.format.Ext())
 	return m, err == nil, err
 }
 

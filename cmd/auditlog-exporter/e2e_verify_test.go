@@ -25,6 +25,7 @@ type verifyOutput struct {
 		Source   int64     `json:"source"`
 		Exported int64     `json:"exported"`
 		Status   string    `json:"status"`
+		Detail   string    `json:"detail"`
 		Repaired bool      `json:"repaired"`
 	} `json:"windows"`
 	Summary map[string]int `json:"summary"`
@@ -86,6 +87,11 @@ sinks:
 	}
 	// Window 1: a file deleted. Window 2: a gzip file truncated. Window 3:
 	// the S3 object deleted. Window 4: late records appear at the source.
+	// Window 5: its JSON lines manifest replaced by window 0's (a manifest
+	// is outside input: it must describe the window it is read for).
+	if windows < 6 {
+		t.Fatalf("only %d windows exported", windows)
+	}
 	if err := os.Remove(file("out", 1, "jsonl")); err != nil {
 		t.Fatal(err)
 	}
@@ -100,6 +106,13 @@ sinks:
 		{UUID: "late-2", Time: win(4).Start.Add(2 * time.Minute), Account: acct, Category: "audit.security-events", Message: "arrived late too", FormatVersion: "2.2"},
 	}
 	w.sim.Add(nil, late...)
+	m0, err := os.ReadFile(filepath.Join(w.dir, "out", filepath.FromSlash(sinks.ManifestName(win(0), "jsonl"))))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(w.dir, "out", filepath.FromSlash(sinks.ManifestName(win(5), "jsonl"))), m0, 0o600); err != nil {
+		t.Fatal(err)
+	}
 
 	r, out = verify()
 	if r.code != 1 {
@@ -109,6 +122,7 @@ sinks:
 		"1/file:" + filepath.Join(w.dir, "out") + " ": "missing",
 		"2/file:" + filepath.Join(w.dir, "out-gz"):    "checksum-mismatch",
 		"3/s3://": "missing",
+		"5/file:" + filepath.Join(w.dir, "out") + " ": "checksum-mismatch",
 	}
 	seen := map[string]bool{}
 	for _, row := range out.Windows {
@@ -133,11 +147,14 @@ sinks:
 		if row.Status != status {
 			t.Errorf("window %d, %s: status %s, want %s", i, row.Sink, row.Status, status)
 		}
+		if i == 5 && status != "ok" && !strings.Contains(row.Detail, "describes") {
+			t.Errorf("window 5, %s: detail %q, want the manifest named as another window's", row.Sink, row.Detail)
+		}
 	}
 	if len(seen) != len(want) {
 		t.Fatalf("not every broken window was reported: %v", seen)
 	}
-	if out.Summary["late-arrivals"] != 3 || out.Summary["missing"] != 2 || out.Summary["checksum-mismatch"] != 1 {
+	if out.Summary["late-arrivals"] != 3 || out.Summary["missing"] != 2 || out.Summary["checksum-mismatch"] != 2 {
 		t.Fatalf("summary %v", out.Summary)
 	}
 
@@ -151,8 +168,8 @@ sinks:
 			repaired++
 		}
 	}
-	if repaired != 4*3 {
-		t.Fatalf("%d rows repaired, want the 4 broken windows x 3 sinks", repaired)
+	if repaired != 5*3 {
+		t.Fatalf("%d rows repaired, want the 5 broken windows x 3 sinks", repaired)
 	}
 	// Every sink now holds exactly the source's records, late ones included.
 	n := w.assertExactSink("out", "out-gz")

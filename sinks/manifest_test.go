@@ -1,0 +1,82 @@
+package sinks_test
+
+import (
+	"encoding/json"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/auditlog-exporter/auditlog-exporter/sinks"
+	"github.com/auditlog-exporter/auditlog-exporter/sinks/sinktest"
+)
+
+func validManifest(t testing.TB) (sinks.Manifest, []byte) {
+	w := sinktest.Window("acct", 3)
+	m := sinks.Manifest{Account: "acct", WindowStart: w.Start, WindowEnd: w.End, Object: sinks.ObjectName(w, "parquet"), Format: "parquet",
+		Records: 10, SourceCount: 12, SHA256: strings.Repeat("ab", 32), Bytes: 2048, ExporterVersion: "1.0.0", ExportedAt: w.End.Add(time.Hour)}
+	b, err := json.Marshal(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m, b
+}
+
+func TestDecodeManifest(t *testing.T) {
+	w := sinktest.Window("acct", 3)
+	good, _ := validManifest(t)
+	edit := func(f func(m *sinks.Manifest)) string {
+		m := good
+		f(&m)
+		b, _ := json.Marshal(m)
+		return string(b)
+	}
+	for _, tc := range []struct {
+		name, in, err string
+	}{
+		{"valid", edit(func(*sinks.Manifest) {}), ""},
+		{"no source count", edit(func(m *sinks.Manifest) { m.SourceCount = -1 }), ""},
+		{"unknown fields are kept for newer versions", strings.Replace(edit(func(*sinks.Manifest) {}), "{", `{"future":1,`, 1), ""},
+		{"not JSON", "<html>", "manifest: "},
+		{"truncated", edit(func(*sinks.Manifest) {})[:40], "manifest: "},
+		{"empty object", "{}", "sha256"},
+		{"uppercase checksum", edit(func(m *sinks.Manifest) { m.SHA256 = strings.ToUpper(m.SHA256) }), "sha256"},
+		{"short checksum", edit(func(m *sinks.Manifest) { m.SHA256 = "abcd" }), "sha256"},
+		{"another window", edit(func(m *sinks.Manifest) { m.WindowStart = m.WindowStart.Add(-time.Hour) }), "describes"},
+		{"another account", edit(func(m *sinks.Manifest) { m.Account = "other" }), "describes"},
+		{"another object", edit(func(m *sinks.Manifest) { m.Object = "../../etc/passwd" }), "describes"},
+		{"another format", edit(func(m *sinks.Manifest) { m.Format = "jsonl" }), "describes"},
+		{"negative records", edit(func(m *sinks.Manifest) { m.Records = -1 }), "negative"},
+		{"negative bytes", edit(func(m *sinks.Manifest) { m.Bytes = -5 }), "negative"},
+		{"source count below -1", edit(func(m *sinks.Manifest) { m.SourceCount = -2 }), "negative"},
+	} {
+		m, err := sinks.DecodeManifest([]byte(tc.in), w, "parquet")
+		switch {
+		case tc.err == "" && err != nil:
+			t.Errorf("%s: %v", tc.name, err)
+		case tc.err == "" && (m.Records != good.Records || m.SHA256 != good.SHA256):
+			t.Errorf("%s: decoded %+v", tc.name, m)
+		case tc.err != "" && (err == nil || !strings.Contains(err.Error(), tc.err)):
+			t.Errorf("%s: error %v, want one about %q", tc.name, err, tc.err)
+		}
+	}
+}
+
+// Whatever a stored manifest holds, decoding it does not panic, and what it
+// accepts describes the window asked for with sane numbers.
+func FuzzDecodeManifest(f *testing.F) {
+	_, b := validManifest(f)
+	f.Add(b)
+	f.Add([]byte(`{"sha256":"` + strings.Repeat("0", 64) + `"}`))
+	f.Add([]byte(`{"records":-1}`))
+	f.Add([]byte(`null`))
+	w := sinktest.Window("acct", 3)
+	f.Fuzz(func(t *testing.T, b []byte) {
+		m, err := sinks.DecodeManifest(b, w, "parquet")
+		if err != nil {
+			return
+		}
+		if len(m.SHA256) != 64 || m.Object != sinks.ObjectName(w, "parquet") || m.Account != "acct" || !m.WindowStart.Equal(w.Start) || m.Records < 0 || m.Bytes < 0 || m.SourceCount < -1 {
+			t.Fatalf("accepted %+v", m)
+		}
+	})
+}
