@@ -17,7 +17,8 @@ func newCheckCmd(stdout, stderr io.Writer) *cobra.Command {
 		Short: "Prove the configuration works: token, one record, sinks and state writable",
 		Long: `Validate the configuration, obtain a token for every account, read one record,
 and prove every sink and the state store are writable (a probe object or file
-is written and removed). Prints one PASS or FAIL line per item, with a hint
+is written and removed; S3 and stdout sinks also stage a file in
+export.spool_dir). Prints one PASS or FAIL line per item, with a hint
 for each failure. Exit codes as for run: 0 all passed; 3 credentials or
 account refused; 2 configuration (bucket missing, access denied, unwritable
 directory); 1 anything else.`,

@@ -37,8 +37,8 @@ func versionInfo() (string, string) {
 }
 
 const rootLong = `auditlog-exporter exports the audit logs of SAP BTP Neo subaccounts from the
-Audit Log Retrieval API to JSON-lines files, window by window, every record
-exactly once or a loud failure.
+Audit Log Retrieval API as JSON lines or Parquet, to files, S3 or standard
+output, window by window, every record exactly once or a loud failure.
 
 Time is cut into fixed UTC windows (export.window). A run exports every
 complete window whose end is at least export.lag in the past, oldest first,
