@@ -41,7 +41,13 @@ type S3Options struct {
 	StageDir string
 	// StaleAfter overrides the package's StaleAfter (tests).
 	StaleAfter time.Duration
+	// MaxObjectSize overrides MaxS3ObjectSize (tests).
+	MaxObjectSize int64
 }
+
+// MaxS3ObjectSize is the largest object one window can have: the limit of
+// the server-side copy that publishes it (CopyObject, 5 GiB).
+const MaxS3ObjectSize = 5 << 30
 
 // Multipart upload defaults: 16 MiB parts (AWS's recommended 8-16 MiB;
 // fewer requests than the 5 MiB minimum), four in flight.
@@ -93,6 +99,9 @@ func NewS3(client *s3.Client, o S3Options, format Format) *S3Sink {
 	}
 	if o.StaleAfter <= 0 {
 		o.StaleAfter = StaleAfter
+	}
+	if o.MaxObjectSize <= 0 {
+		o.MaxObjectSize = MaxS3ObjectSize
 	}
 	up := manager.NewUploader(client, func(u *manager.Uploader) {
 		u.PartSize = o.PartSize
@@ -266,10 +275,16 @@ func (w *s3Writer) Commit(ctx context.Context) error {
 	if err := w.bw.Flush(); err != nil {
 		return fail(fmt.Errorf("sink %s: stage: %w", w.sink.Name(), err))
 	}
+	s := w.sink
+	if w.dg.n > s.o.MaxObjectSize {
+		// Known before uploading anything: the copy would refuse it, every
+		// time, so retrying cannot help.
+		return fail(errclass.Mark(errclass.Config, fmt.Errorf("sink %s: window %s encodes to %d bytes, more than the %d bytes one S3 object of this exporter can hold (the server-side copy's limit); choose a smaller export.window",
+			s.Name(), w.win, w.dg.n, s.o.MaxObjectSize)))
+	}
 	if _, err := w.f.Seek(0, io.SeekStart); err != nil {
 		return fail(fmt.Errorf("sink %s: stage: %w", w.sink.Name(), err))
 	}
-	s := w.sink
 	up := &s3.PutObjectInput{Bucket: aws.String(s.o.Bucket), Key: aws.String(w.tmp), ContentType: aws.String(s.format.ContentType())}
 	s.applySSE(&up.ServerSideEncryption, &up.SSEKMSKeyId)
 	up.Body = ctxFile{ctx: ctx, f: w.f}

@@ -104,10 +104,14 @@ func TestS3ObjectMetadataAndMultipart(t *testing.T) {
 // after once the first one has.
 type partCounter struct {
 	parts atomic.Int32
+	puts  atomic.Int32 // every PUT (objects and parts)
 	after func()
 }
 
 func (p *partCounter) RoundTrip(r *http.Request) (*http.Response, error) {
+	if r.Method == http.MethodPut {
+		p.puts.Add(1)
+	}
 	resp, err := http.DefaultTransport.RoundTrip(r)
 	if err == nil && r.Method == http.MethodPut && r.URL.Query().Has("partNumber") && resp.StatusCode == http.StatusOK {
 		if p.parts.Add(1) == 1 && p.after != nil {
@@ -252,5 +256,47 @@ func TestS3CleansStaleLeftovers(t *testing.T) {
 	open(sinks.NewS3(c, sinks.S3Options{Bucket: bucket, Prefix: "p/", StaleAfter: time.Millisecond}, sinks.JSONL{}), 0)
 	if keys, ups := srv.Keys(t, bucket, "p/"), srv.MultipartUploads(t, bucket); len(keys) != 1 || keys[0] != "p/_tmpx/keep" || len(ups) != 0 {
 		t.Fatalf("after cleanup: objects %v, uploads %v", keys, ups)
+	}
+}
+
+// A window whose object would exceed what the publishing copy allows fails
+// at Commit, before anything is uploaded, as a configuration error.
+func TestS3ObjectTooLarge(t *testing.T) {
+	srv := s3test.Start(t)
+	bucket := srv.NewBucket(t)
+	pc := &partCounter{}
+	client := s3.New(srv.Client().Options(), func(o *s3.Options) { o.HTTPClient = &http.Client{Transport: pc} })
+	s := sinks.NewS3(client, sinks.S3Options{Bucket: bucket, MaxObjectSize: 10_000}, sinks.JSONL{})
+	w := sinktest.Window("acct", 0)
+	wr, err := s.Open(context.Background(), w)
+	if err != nil {
+		t.Fatal(err)
+	}
+	recs := sinktest.Records(w, 100, "big")
+	for i := range recs {
+		if err := wr.Write(&recs[i]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	err = wr.Commit(context.Background())
+	if errclass.Classify(err) != errclass.Config || !strings.Contains(err.Error(), "choose a smaller export.window") {
+		t.Fatalf("got %v (%v)", err, errclass.Classify(err))
+	}
+	if keys, ups := srv.Keys(t, bucket, ""), srv.MultipartUploads(t, bucket); len(keys)+len(ups)+int(pc.puts.Load()) != 0 {
+		t.Fatalf("objects %v, uploads %v, PUT requests %d", keys, ups, pc.puts.Load())
+	}
+	// The same window below the limit commits.
+	s = sinks.NewS3(client, sinks.S3Options{Bucket: bucket, MaxObjectSize: 1 << 20}, sinks.JSONL{})
+	wr, err = s.Open(context.Background(), w)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range recs {
+		if err := wr.Write(&recs[i]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := wr.Commit(context.Background()); err != nil {
+		t.Fatal(err)
 	}
 }
