@@ -70,15 +70,7 @@ func TestS3ObjectMetadataAndMultipart(t *testing.T) {
 	s := sinks.NewS3(client, sinks.S3Options{Bucket: bucket, Prefix: "p/", PartSize: 5 << 20, Concurrency: 2}, sinks.JSONL{})
 	w := sinktest.Window("acct", 0)
 	recs := sinktest.Records(w, 120_000, "big")
-	wr, err := s.Open(context.Background(), w)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for i := range recs {
-		if err := wr.Write(&recs[i]); err != nil {
-			t.Fatal(err)
-		}
-	}
+	wr := sinktest.Write(t, s, w, recs)
 	if err := wr.Commit(context.Background()); err != nil {
 		t.Fatal(err)
 	}
@@ -169,15 +161,7 @@ func TestS3AbortUploadsNothing(t *testing.T) {
 	s := sinks.NewS3(client, sinks.S3Options{Bucket: bucket, PartSize: 5 << 20}, sinks.JSONL{})
 	w := sinktest.Window("acct", 0)
 	recs := sinktest.Records(w, 30_000, "ab")
-	wr, err := s.Open(context.Background(), w)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for i := range recs {
-		if err := wr.Write(&recs[i]); err != nil {
-			t.Fatal(err)
-		}
-	}
+	wr := sinktest.Write(t, s, w, recs)
 	if err := wr.Abort(); err != nil {
 		t.Fatal(err)
 	}
@@ -268,17 +252,9 @@ func TestS3ObjectTooLarge(t *testing.T) {
 	client := s3.New(srv.Client().Options(), func(o *s3.Options) { o.HTTPClient = &http.Client{Transport: pc} })
 	s := sinks.NewS3(client, sinks.S3Options{Bucket: bucket, MaxObjectSize: 10_000}, sinks.JSONL{})
 	w := sinktest.Window("acct", 0)
-	wr, err := s.Open(context.Background(), w)
-	if err != nil {
-		t.Fatal(err)
-	}
 	recs := sinktest.Records(w, 100, "big")
-	for i := range recs {
-		if err := wr.Write(&recs[i]); err != nil {
-			t.Fatal(err)
-		}
-	}
-	err = wr.Commit(context.Background())
+	wr := sinktest.Write(t, s, w, recs)
+	err := wr.Commit(context.Background())
 	if errclass.Classify(err) != errclass.Config || !strings.Contains(err.Error(), "choose a smaller export.window") {
 		t.Fatalf("got %v (%v)", err, errclass.Classify(err))
 	}
@@ -287,15 +263,7 @@ func TestS3ObjectTooLarge(t *testing.T) {
 	}
 	// The same window below the limit commits.
 	s = sinks.NewS3(client, sinks.S3Options{Bucket: bucket, MaxObjectSize: 1 << 20}, sinks.JSONL{})
-	wr, err = s.Open(context.Background(), w)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for i := range recs {
-		if err := wr.Write(&recs[i]); err != nil {
-			t.Fatal(err)
-		}
-	}
+	wr = sinktest.Write(t, s, w, recs)
 	if err := wr.Commit(context.Background()); err != nil {
 		t.Fatal(err)
 	}

@@ -63,7 +63,9 @@ func Records(w audit.Window, n int, tag string) []audit.Record {
 	return out
 }
 
-func write(t *testing.T, s sinks.Sink, w audit.Window, recs []audit.Record) sinks.Writer {
+// Write opens window w of s and writes recs, failing t on any error; the
+// caller commits or aborts.
+func Write(t testing.TB, s sinks.Sink, w audit.Window, recs []audit.Record) sinks.Writer {
 	t.Helper()
 	wr, err := s.Open(context.Background(), w)
 	if err != nil {
@@ -132,7 +134,7 @@ func Run(t *testing.T, h Harness) {
 		s := h.New(t)
 		w := Window("acct1", 0)
 		recs := Records(w, 2500, "rt")
-		wr := write(t, s, w, recs)
+		wr := Write(t, s, w, recs)
 		if sc, ok := wr.(sinks.SourceCounter); ok {
 			sc.SetSourceCount(2600)
 		}
@@ -161,7 +163,7 @@ func Run(t *testing.T, h Harness) {
 	t.Run("InvisibleUntilCommit", func(t *testing.T) {
 		s := h.New(t)
 		w := Window("acct1", 1)
-		wr := write(t, s, w, Records(w, 100, "inv"))
+		wr := Write(t, s, w, Records(w, 100, "inv"))
 		if _, ok := h.Read(t, s, w); ok {
 			t.Fatal("window visible before Commit")
 		}
@@ -178,7 +180,7 @@ func Run(t *testing.T, h Harness) {
 	t.Run("AbortLeavesNothing", func(t *testing.T) {
 		s := h.New(t)
 		w := Window("acct1", 2)
-		wr := write(t, s, w, Records(w, 100, "ab"))
+		wr := Write(t, s, w, Records(w, 100, "ab"))
 		if err := wr.Abort(); err != nil {
 			t.Fatal(err)
 		}
@@ -202,12 +204,12 @@ func Run(t *testing.T, h Harness) {
 		s := h.New(t)
 		w := Window("acct1", 3)
 		first := Records(w, 300, "first")
-		wr := write(t, s, w, first)
+		wr := Write(t, s, w, first)
 		if err := wr.Commit(context.Background()); err != nil {
 			t.Fatal(err)
 		}
 		second := Records(w, 200, "second")
-		wr = write(t, s, w, second)
+		wr = Write(t, s, w, second)
 		if err := wr.Commit(context.Background()); err != nil {
 			t.Fatal(err)
 		}
@@ -222,11 +224,11 @@ func Run(t *testing.T, h Harness) {
 		s := h.New(t)
 		w := Window("acct1", 4)
 		first := Records(w, 50, "keep")
-		wr := write(t, s, w, first)
+		wr := Write(t, s, w, first)
 		if err := wr.Commit(context.Background()); err != nil {
 			t.Fatal(err)
 		}
-		wr = write(t, s, w, Records(w, 70, "lost"))
+		wr = Write(t, s, w, Records(w, 70, "lost"))
 		if err := wr.Abort(); err != nil {
 			t.Fatal(err)
 		}
@@ -236,7 +238,7 @@ func Run(t *testing.T, h Harness) {
 	t.Run("EmptyWindow", func(t *testing.T) {
 		s := h.New(t)
 		w := Window("acct1", 5)
-		wr := write(t, s, w, nil)
+		wr := Write(t, s, w, nil)
 		if err := wr.Commit(context.Background()); err != nil {
 			t.Fatal(err)
 		}
@@ -286,7 +288,7 @@ func Run(t *testing.T, h Harness) {
 			ws = ws[:3] // a stream cannot tell overlapping windows apart
 		}
 		for i, w := range ws {
-			wr := write(t, s, w, Records(w, 10+i, fmt.Sprintf("c%d", i)))
+			wr := Write(t, s, w, Records(w, 10+i, fmt.Sprintf("c%d", i)))
 			if err := wr.Commit(context.Background()); err != nil {
 				t.Fatal(err)
 			}
