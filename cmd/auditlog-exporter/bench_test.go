@@ -65,23 +65,7 @@ func BenchmarkEndToEnd(b *testing.B) {
 // peak RSS in MiB.
 func exportOnce(b *testing.B, addr string, start time.Time, records int, sinks string, env []string) (float64, float64) {
 	b.Helper()
-	dir := b.TempDir()
-	cfg := fmt.Sprintf(`source:
-  api_url: http://%s
-  account: benchacct
-  client_id: bench
-  client_secret: ${E2E_SECRET}
-  max_requests_per_second: 0
-export:
-  start: %s
-  window: 1h
-  lag: 15m
-state:
-  path: %s/state
-sinks:
-%s`, addr, start.Format(time.RFC3339), dir, strings.ReplaceAll(sinks, "{dir}", dir))
-	path := filepath.Join(dir, "config.yaml")
-	os.WriteFile(path, []byte(cfg), 0o600)
+	path := benchConfig(b, addr, fmt.Sprintf("  start: %s\n  window: 1h\n  lag: 15m\n", start.Format(time.RFC3339)), sinks)
 	cmd := exec.Command(binary, "run", "--config", path)
 	cmd.Env = append(append(os.Environ(), "E2E_SECRET="+secret), env...)
 	t0 := time.Now()
@@ -95,6 +79,31 @@ sinks:
 		b.Fatalf("exported %v records, want %d:\n%s", m, records, stderr)
 	}
 	return float64(records) / elapsed.Seconds(), rss
+}
+
+// benchConfig writes a configuration for account benchacct on neo-sim at
+// addr into a new directory and returns its path; export and sinks are
+// the indented bodies of those sections ({dir} is the directory).
+func benchConfig(b *testing.B, addr, export, sinks string) string {
+	b.Helper()
+	dir := b.TempDir()
+	cfg := fmt.Sprintf(`source:
+  api_url: http://%s
+  account: benchacct
+  client_id: bench
+  client_secret: ${E2E_SECRET}
+  max_requests_per_second: 0
+export:
+%s
+state:
+  path: {dir}/state
+sinks:
+%s`, addr, export, sinks)
+	path := filepath.Join(dir, "config.yaml")
+	if err := os.WriteFile(path, []byte(strings.ReplaceAll(cfg, "{dir}", dir)), 0o600); err != nil {
+		b.Fatal(err)
+	}
+	return path
 }
 
 // runMeasured runs cmd and returns its stderr and its own peak RSS in MiB:
@@ -225,22 +234,7 @@ func BenchmarkBackfillParallel(b *testing.B) {
 	from := to.Add(-48 * time.Hour)
 	addr := startNeoSim(b, "--latency", "60ms", "--from", from.Format(time.RFC3339), "--to", to.Format(time.RFC3339), "--per-hour", strconv.Itoa(perHour), "--late-fraction", "0")
 	run := func(parallel int) float64 {
-		dir := b.TempDir()
-		cfg := fmt.Sprintf(`source:
-  api_url: http://%s
-  account: benchacct
-  client_id: bench
-  client_secret: ${E2E_SECRET}
-  max_requests_per_second: 0
-state:
-  path: %s/state
-sinks:
-  - type: file
-    format: parquet
-    path: %s/out
-`, addr, dir, dir)
-		path := filepath.Join(dir, "config.yaml")
-		os.WriteFile(path, []byte(cfg), 0o600)
+		path := benchConfig(b, addr, "", "  - type: file\n    format: parquet\n    path: {dir}/out\n")
 		cmd := exec.Command(binary, "backfill", "--config", path, "--from", from.Format(time.RFC3339), "--to", to.Format(time.RFC3339), "--parallel", strconv.Itoa(parallel))
 		cmd.Env = append(os.Environ(), "E2E_SECRET="+secret)
 		var stderr bytes.Buffer
@@ -278,28 +272,7 @@ func BenchmarkParallelMemory(b *testing.B) {
 	addr := startNeoSim(b, "--from", from.Format(time.RFC3339), "--to", to.Format(time.RFC3339), "--per-hour", strconv.Itoa(perHour), "--late-fraction", "0")
 	for i := 0; i < b.N; i++ {
 		for _, parallel := range []int{1, 4, 8} {
-			dir := b.TempDir()
-			cfg := fmt.Sprintf(`source:
-  api_url: http://%s
-  account: benchacct
-  client_id: bench
-  client_secret: ${E2E_SECRET}
-  max_requests_per_second: 0
-export:
-  spool_dir: %s
-state:
-  path: %s/state
-sinks:
-  - type: s3
-    format: parquet
-    bucket: %s
-    prefix: p%d/
-    region: us-east-1
-    endpoint: %s
-    path_style: true
-`, addr, dir, dir, bucket, parallel, srv.Endpoint)
-			path := filepath.Join(dir, "config.yaml")
-			os.WriteFile(path, []byte(cfg), 0o600)
+			path := benchConfig(b, addr, "  spool_dir: {dir}\n", fmt.Sprintf("  - type: s3\n    format: parquet\n    bucket: %s\n    prefix: p%d/\n    region: us-east-1\n    endpoint: %s\n    path_style: true\n", bucket, parallel, srv.Endpoint))
 			cmd := exec.Command(binary, "backfill", "--config", path, "--from", from.Format(time.RFC3339), "--to", to.Format(time.RFC3339), "--parallel", strconv.Itoa(parallel))
 			cmd.Env = append(append(os.Environ(), "E2E_SECRET="+secret), srv.Env()...)
 			t0 := time.Now()
