@@ -1,7 +1,9 @@
 package exporter
 
 import (
+	"context"
 	"errors"
+	"io"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -10,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/auditlog-exporter/auditlog-exporter/audit"
 	"github.com/auditlog-exporter/auditlog-exporter/errclass"
 )
 
@@ -331,4 +334,41 @@ func TestExampleDocumentsEveryKey(t *testing.T) {
 		}
 	}
 	visit(reflect.TypeOf(Config{}))
+}
+
+// export.spool_dir reaches the sinks that stage a window locally (stdout,
+// S3): once the directory is gone they cannot stage, and say which
+// directory.
+func TestSpoolDirReachesStagingSinks(t *testing.T) {
+	dir := t.TempDir()
+	spool := filepath.Join(dir, "spool")
+	if err := os.Mkdir(spool, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	y := strings.Replace(validYAML, "  lag: 0s\n", "  lag: 0s\n  spool_dir: "+spool+"\n", 1)
+	y = strings.Replace(y, "  - type: file\n    format: jsonl\n    path: ./out\n", "  - type: stdout\n  - type: s3\n    bucket: b\n    region: us-east-1\n    endpoint: http://127.0.0.1:1\n", 1)
+	c, err := Parse([]byte(y), testEnv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ss, err := c.BuildSinks(context.Background(), "test", io.Discard)
+	if err != nil || len(ss) != 2 {
+		t.Fatalf("%v %v", ss, err)
+	}
+	w := audit.Window{Account: "abc123xyz", Start: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC), End: time.Date(2026, 1, 1, 0, 30, 0, 0, time.UTC)}
+	wr, err := ss[0].Open(context.Background(), w)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = wr.Abort()
+	if err := os.Remove(spool); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ss[0].Open(context.Background(), w); err == nil || !strings.Contains(err.Error(), spool) {
+		t.Fatalf("open without the spool directory: %v, want an error naming %s", err, spool)
+	}
+	// The S3 sink's check stages a file before it asks the server anything.
+	if err := ss[1].(interface{ Probe(context.Context) error }).Probe(context.Background()); err == nil || !strings.Contains(err.Error(), spool) {
+		t.Fatalf("S3 probe without the spool directory: %v, want an error naming %s", err, spool)
+	}
 }
