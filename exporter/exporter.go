@@ -391,7 +391,8 @@ func (e *Exporter) exportWindow(ctx context.Context, src Source, w audit.Window,
 				lvl = zerolog.DebugLevel
 			}
 			log.WithLevel(lvl).Str("window", w.Span()).Int("records", n).Int("pages", stats.Pages).
-				Int("duplicates", stats.Duplicates).Int("retries", stats.Retries).
+				Int("duplicates", stats.Duplicates).Int("outside", stats.Outside).Int("conflicts", stats.Conflicts).
+				Str("completeness", stats.Completeness).Int("retries", stats.Retries).
 				Str("duration", since(e.o.Now(), started)).Msg("window exported")
 			e.o.Observer.WindowExported(w.Account, n, stats)
 			return n, stats, nil
@@ -442,7 +443,7 @@ func (e *Exporter) exportOnce(ctx context.Context, src Source, w audit.Window) (
 	}
 	for _, wr := range writers {
 		if sc, ok := wr.(sinks.SourceCounter); ok {
-			sc.SetSourceCount(stats.ServerCount)
+			sc.SetSource(sinks.Source{Count: stats.ServerCount, Completeness: stats.Completeness})
 		}
 	}
 	// Everything was fetched: commit every sink, even if a shutdown signal

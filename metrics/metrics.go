@@ -26,6 +26,8 @@ type Metrics struct {
 	watermark  *prometheus.GaugeVec
 	retries    *prometheus.CounterVec
 	failures   *prometheus.CounterVec
+	anomalies  *prometheus.CounterVec
+	retention  *prometheus.GaugeVec
 	runSeconds prometheus.Gauge
 	runLast    prometheus.Gauge
 	runOK      prometheus.Gauge
@@ -45,11 +47,15 @@ func New() *Metrics {
 			Help: "API requests repeated, by cause (throttled, server_error, network, bad_body, token_expired, token_endpoint)."}, []string{"account", "cause"}),
 		failures: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "auditlog_exporter_failures_total",
 			Help: "Runs in which an account failed, by error class (retryable, permanent, auth, config)."}, []string{"account", "class"}),
+		anomalies: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "auditlog_exporter_source_anomalies_total",
+			Help: "What the API served that a window's export noticed, by kind: conflicting_duplicate (a Uuid served again with other content; the first copy is exported), duplicate (a Uuid served again), outside (a record of the padded query outside the window), uncounted_window (no @odata.count), stored_duplicates_window (the count counts rows the service stores twice)."}, []string{"account", "kind"}),
+		retention: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "auditlog_exporter_retention_headroom_seconds",
+			Help: "How far the oldest window still to export (the watermark, or a backfill's start) lies ahead of the API's retention horizon; at 0 records start to be deleted before they are exported."}, []string{"account"}),
 		runSeconds: prometheus.NewGauge(prometheus.GaugeOpts{Name: "auditlog_exporter_last_run_duration_seconds", Help: "Duration of the last run."}),
 		runLast:    prometheus.NewGauge(prometheus.GaugeOpts{Name: "auditlog_exporter_last_run_timestamp_seconds", Help: "When the last run ended (Unix time)."}),
 		runOK:      prometheus.NewGauge(prometheus.GaugeOpts{Name: "auditlog_exporter_last_run_success", Help: "Whether every account of the last run succeeded (1) or not (0)."}),
 	}
-	m.reg.MustRegister(m.records, m.windows, m.watermark, m.retries, m.failures, m.runSeconds, m.runLast, m.runOK)
+	m.reg.MustRegister(m.records, m.windows, m.watermark, m.retries, m.failures, m.anomalies, m.retention, m.runSeconds, m.runLast, m.runOK)
 	return m
 }
 
@@ -63,6 +69,21 @@ func (m *Metrics) WindowExported(account string, records int, st odata.Stats) {
 	for cause, n := range st.RetryCauses {
 		m.retries.WithLabelValues(account, cause).Add(float64(n))
 	}
+	for kind, n := range map[string]int{"conflicting_duplicate": st.Conflicts, "duplicate": st.Duplicates, "outside": st.Outside} {
+		m.anomalies.WithLabelValues(account, kind).Add(float64(n))
+	}
+	switch st.Completeness {
+	case odata.CompletenessUncounted:
+		m.anomalies.WithLabelValues(account, "uncounted_window").Inc()
+	case odata.CompletenessStoredDuplicates:
+		m.anomalies.WithLabelValues(account, "stored_duplicates_window").Inc()
+	}
+}
+
+// RetentionHeadroom records how far account's oldest window to export lies
+// ahead of the retention horizon.
+func (m *Metrics) RetentionHeadroom(account string, d time.Duration) {
+	m.retention.WithLabelValues(account).Set(d.Seconds())
 }
 
 // WatermarkMoved records account's new watermark.

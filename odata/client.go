@@ -10,6 +10,7 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"hash/maphash"
 	"io"
 	"net"
 	"net/http"
@@ -42,15 +43,20 @@ type Config struct {
 	CAFile               string        // extra PEM CA bundle
 	MaxPageBytes         int64         // largest response body accepted; default 64 MiB
 
-	// SpillThreshold: a window whose @odata.count exceeds this many records
-	// is deduplicated through spool files in SpoolDir instead of in memory,
-	// so memory stays flat whatever the window size. Default 250,000.
+	// SpillThreshold: once a window has served this many distinct records,
+	// the rest are deduplicated through spool files in SpoolDir instead of
+	// in memory, so memory stays flat whatever the window size. Default
+	// 250,000. Decided on records received, never on the server's count.
 	SpillThreshold int64
 	// SpoolDir holds the (unlinked) spool files; default os.TempDir().
 	SpoolDir string
 	// SpoolPartition is the records per spool partition; default
 	// DefaultSpoolPartition (tests lower it).
 	SpoolPartition int64
+
+	// MaxPagesPerWindow bounds the pages of one window's listing (a server
+	// whose nextLinks never end); default DefaultMaxPagesPerWindow.
+	MaxPagesPerWindow int
 
 	// InitialBackoff is the first retry delay (default 500ms); tests shorten it.
 	InitialBackoff time.Duration
@@ -72,6 +78,10 @@ const DefaultSpillThreshold = 250_000
 // ServerPageSize is the documented server page size.
 const ServerPageSize = 1000
 
+// DefaultMaxPagesPerWindow bounds one window's listing: 100 million
+// records at the documented 1000 a page.
+const DefaultMaxPagesPerWindow = 100_000
+
 // Client fetches audit records of one subaccount. Safe for concurrent use;
 // all callers share one token and one request rate limit.
 type Client struct {
@@ -84,6 +94,11 @@ type Client struct {
 	log        zerolog.Logger
 	sleep      func(context.Context, time.Duration) error
 	now        func() time.Time
+
+	seed    maphash.Seed // for record content and nextLink hashes
+	secrets []string     // forms of the client secret scrubbed from server text
+
+	warnUncounted sync.Once // "no @odata.count" is said once per run
 
 	mu          sync.Mutex
 	pausedUntil time.Time // after a 429, no request of this client before this
@@ -125,6 +140,9 @@ func New(cfg Config, log zerolog.Logger) (*Client, error) {
 	}
 	if cfg.SpillThreshold <= 0 {
 		cfg.SpillThreshold = DefaultSpillThreshold
+	}
+	if cfg.MaxPagesPerWindow <= 0 {
+		cfg.MaxPagesPerWindow = DefaultMaxPagesPerWindow
 	}
 	if cfg.SpoolPartition <= 0 {
 		cfg.SpoolPartition = DefaultSpoolPartition
@@ -182,6 +200,8 @@ func New(cfg Config, log zerolog.Logger) (*Client, error) {
 		sleep:      cfg.Sleep,
 		now:        cfg.Now,
 		limiter:    rate.NewLimiter(rate.Inf, 1),
+		seed:       maphash.MakeSeed(),
+		secrets:    secretsOf(cfg.ClientID, cfg.ClientSecret),
 	}
 	if cfg.MaxRequestsPerSecond > 0 {
 		c.limiter = rate.NewLimiter(rate.Limit(cfg.MaxRequestsPerSecond), 1)
@@ -193,10 +213,12 @@ func New(cfg Config, log zerolog.Logger) (*Client, error) {
 			TokenURL:     strings.TrimSuffix(base.String(), "/") + tokenPath,
 			AuthStyle:    oauth2.AuthStyleInHeader,
 		},
-		httpc: httpc,
-		now:   cfg.Now,
-		sleep: cfg.Sleep,
-		delay: func(attempt int) time.Duration { return cfg.InitialBackoff * time.Duration(1<<attempt) },
+		httpc:      httpc,
+		now:        cfg.Now,
+		sleep:      cfg.Sleep,
+		delay:      func(attempt int) time.Duration { return cfg.InitialBackoff * time.Duration(1<<attempt) },
+		maxElapsed: cfg.MaxElapsed,
+		scrub:      func(s string) string { return scrubText(s, c.secrets) },
 	}
 	return c, nil
 }
@@ -241,143 +263,7 @@ func isLoopback(host string) bool {
 // credentials early.
 func (c *Client) Token(ctx context.Context) error {
 	_, err := c.tokens.Token(ctx)
-	return err
-}
-
-// ErrIncomplete means the pages served fewer distinct records than the
-// server counted for the query: records were skipped while paging (the
-// collection changed under $skiptoken paging). Fetching the window again
-// usually succeeds.
-var ErrIncomplete = errors.New("records may have been skipped while paging")
-
-// Stats describes one window fetch.
-type Stats struct {
-	Pages       int   // pages fetched
-	Records     int   // records delivered (inside the window, first copy)
-	Outside     int   // records of the padded query outside the window
-	Duplicates  int   // repeated Uuids dropped
-	ServerCount int64 // @odata.count for the padded query, -1 if not sent
-	Retries     int   // requests repeated after a retryable failure
-	// RetryCauses counts the retries by cause: throttled, server_error,
-	// network, bad_body, token_expired, token_endpoint.
-	RetryCauses map[string]int
-}
-
-// Fetch streams every record of window w to emit, oldest page first, each
-// Uuid once. The record passed to emit is reused after emit returns: copy
-// it to keep it. At most one page is held in memory. An error from emit
-// stops the fetch and is returned as is.
-func (c *Client) Fetch(ctx context.Context, w audit.Window, emit func(*audit.Record) error) (Stats, error) {
-	st := Stats{ServerCount: -1}
-	u := *c.recordsURL
-	u.RawQuery = "$filter=" + queryEscape(WindowFilter(w.Start, w.End, c.cfg.Filter)) + "&$count=true"
-	next := &u
-	seenLinks := map[string]struct{}{}
-	var seen *uuidSet // sized from @odata.count on the first page
-	defer func() {
-		if seen != nil {
-			seen.release()
-		}
-	}()
-	distinct := 0 // distinct Uuids in the padded range
-	// deliver drops repeated Uuids and records outside the window and
-	// emits the rest.
-	deliver := func(r *audit.Record, seen *uuidSet) error {
-		if !seen.add(keyOf(r.UUID)) {
-			st.Duplicates++
-			return nil
-		}
-		distinct++
-		if !w.Contains(r.Time) {
-			st.Outside++
-			return nil
-		}
-		if err := emit(r); err != nil {
-			return err
-		}
-		st.Records++
-		return nil
-	}
-	// A window larger than SpillThreshold is spooled to disk, split by Uuid
-	// hash, and deduplicated partition by partition after the last page, so
-	// memory does not grow with the window.
-	var sp *spool
-	defer func() {
-		if sp != nil {
-			sp.close()
-		}
-	}()
-	maxPages := int64(1 << 20)
-	dec := newPageDecoder()
-	var page Page
-	for next != nil {
-		cur := next
-		st.Pages++
-		if int64(st.Pages) > maxPages {
-			return st, errclass.Mark(errclass.Permanent, fmt.Errorf("window %s: more pages (%d) than %d records can fill; the server's nextLinks do not end", w, st.Pages, st.ServerCount))
-		}
-		if st.RetryCauses == nil {
-			st.RetryCauses = map[string]int{}
-		}
-		retries, err := c.getPage(ctx, cur, dec, &page, st.RetryCauses)
-		st.Retries += retries
-		if err != nil {
-			return st, fmt.Errorf("fetch page %d of window %s: %w", st.Pages, w, err)
-		}
-		if st.Pages == 1 {
-			if page.HasCount && page.Count > c.cfg.SpillThreshold {
-				if sp, err = newSpool(c.cfg.SpoolDir, page.Count, c.cfg.SpoolPartition); err != nil {
-					return st, err
-				}
-			} else {
-				seen = newUUIDSet(int(min(max(page.Count, int64(len(page.Records))), 64<<20)))
-			}
-		}
-		if st.Pages == 1 && page.HasCount {
-			st.ServerCount = page.Count
-			// Enough pages for the count at any page size the server used,
-			// plus a little for records that appear while we page.
-			perPage := max(int64(len(page.Records)), 1)
-			if page.NextLink == "" {
-				perPage = max(perPage, ServerPageSize)
-			}
-			maxPages = page.Count/perPage + 3
-		}
-		for i := range page.Records {
-			r := &page.Records[i]
-			if sp != nil {
-				err = sp.add(keyOf(r.UUID), r)
-			} else {
-				err = deliver(r, seen)
-			}
-			if err != nil {
-				return st, err
-			}
-		}
-		next = nil
-		if page.NextLink != "" {
-			n, err := RebaseNextLink(c.base, cur, c.recordsURL.EscapedPath(), page.NextLink)
-			if err != nil {
-				return st, errclass.Mark(errclass.Permanent, fmt.Errorf("window %s, page %d: %w", w, st.Pages, err))
-			}
-			key := n.String()
-			if _, loop := seenLinks[key]; loop {
-				return st, errclass.Mark(errclass.Permanent, fmt.Errorf("window %s, page %d: @odata.nextLink %q repeats an earlier page; refusing to loop", w, st.Pages, page.NextLink))
-			}
-			seenLinks[key] = struct{}{}
-			next = n
-		}
-	}
-	if sp != nil {
-		if err := sp.drain(deliver); err != nil {
-			return st, err
-		}
-	}
-	if st.ServerCount >= 0 && int64(distinct) < st.ServerCount {
-		return st, errclass.Mark(errclass.Retryable, fmt.Errorf("window %s: the server counted %d records for the query but served %d distinct ones over %d pages: %w",
-			w, st.ServerCount, distinct, st.Pages, ErrIncomplete))
-	}
-	return st, nil
+	return c.scrubErr(err)
 }
 
 // keyOf is a 64-bit hash of a Uuid (FNV-1a, then an avalanche): a window's dedupe set holds 8
@@ -440,7 +326,7 @@ func (c *Client) getPage(ctx context.Context, u *url.URL, dec *pageDecoder, p *P
 		}
 		retries++
 		causes[retryCause(err)]++
-		c.log.Debug().Err(err).Dur("delay", d).Int("attempt", retries+1).Msg("retrying request")
+		c.log.Debug().Err(c.scrubErr(err)).Dur("delay", d).Int("attempt", retries+1).Msg("retrying request")
 		if throttled(err) {
 			// The API's limit is per client: every worker of this account
 			// waits, this one included, before its next request.
@@ -496,7 +382,7 @@ func (c *Client) getOnce(ctx context.Context, u *url.URL, dec *pageDecoder, p *P
 		return nil
 	}
 	body, _ := io.ReadAll(io.LimitReader(resp.Body, 16<<10))
-	msg := odataMessage(body)
+	msg := c.scrub(odataMessage(body))
 	text := fmt.Sprintf("GET %s: HTTP %d", redact(u), resp.StatusCode)
 	if msg != "" {
 		text += ": " + msg
@@ -521,7 +407,7 @@ func (c *Client) getOnce(ctx context.Context, u *url.URL, dec *pageDecoder, p *P
 	case code == http.StatusRequestTimeout:
 		return &retryAfterError{err: errclass.Mark(errclass.Retryable, status)}
 	case code >= 300 && code < 400:
-		return errclass.Mark(errclass.Permanent, fmt.Errorf("%w: unexpected redirect to %q; redirects are not followed", status, resp.Header.Get("Location")))
+		return errclass.Mark(errclass.Permanent, fmt.Errorf("%w: unexpected redirect to %q; redirects are not followed", status, c.scrub(shorten(resp.Header.Get("Location"), 200))))
 	default:
 		return errclass.Mark(errclass.Permanent, status)
 	}
@@ -565,7 +451,7 @@ func redact(u *url.URL) string {
 	if q == "" {
 		return u.EscapedPath()
 	}
-	return u.EscapedPath() + "?" + q
+	return u.EscapedPath() + "?" + shorten(q, 400)
 }
 
 func unwrapURLError(err error) error {
@@ -607,7 +493,7 @@ func (c *Client) Probe(ctx context.Context) (count int64, err error) {
 	u.RawQuery = "$top=1&$count=true"
 	var p Page
 	if _, err := c.getPage(ctx, &u, newPageDecoder(), &p, map[string]int{}); err != nil {
-		return 0, err
+		return 0, c.scrubErr(err)
 	}
 	if p.HasCount {
 		return p.Count, nil
@@ -622,7 +508,7 @@ func (c *Client) Count(ctx context.Context, w audit.Window) (int64, error) {
 	u.RawQuery = "$filter=" + queryEscape(WindowFilter(w.Start, w.End, c.cfg.Filter)) + "&$top=0&$count=true"
 	var p Page
 	if _, err := c.getPage(ctx, &u, newPageDecoder(), &p, map[string]int{}); err != nil {
-		return 0, fmt.Errorf("count window %s: %w", w, err)
+		return 0, c.scrubErr(fmt.Errorf("count window %s: %w", w, err))
 	}
 	if !p.HasCount {
 		return -1, nil

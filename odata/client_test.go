@@ -361,8 +361,8 @@ func TestTokenErrors(t *testing.T) {
 		f2 := newFixture(t, 300, neosim.Options{})
 		f2.sim.SetFaults(neosim.Faults{Token429: 5})
 		err := f2.client(t, f2.config()).Token(context.Background())
-		if err == nil || errclass.Classify(err) != errclass.Retryable || !strings.Contains(err.Error(), "get token: HTTP 429") {
-			t.Fatalf("got %v", err)
+		if err == nil || errclass.Classify(err) != errclass.Permanent || !strings.Contains(err.Error(), "get token: HTTP 429") {
+			t.Fatalf("got %v (%v)", err, errclass.Classify(err))
 		}
 		if n := f2.sim.Counters().TokenRequests; n != 3 {
 			t.Fatalf("%d token requests, want 3 (one try, two retries)", n)
@@ -496,10 +496,12 @@ func TestForeignNextLinkNeverReceivesToken(t *testing.T) {
 
 func TestNextLinkLoopAndHostileLinks(t *testing.T) {
 	cases := map[string]string{
-		"loop":        `{"value":[],"@odata.nextLink":"http://localhost:8001/auditlog/v1/accounts/abc123xyz/AuditLogRecords?$skiptoken=1"}`,
-		"file scheme": `{"value":[],"@odata.nextLink":"file:///etc/passwd"}`,
-		"other path":  `{"value":[],"@odata.nextLink":"https://evil.example/steal"}`,
-		"endless":     `{"@odata.count":1,"value":[],"@odata.nextLink":"AuditLogRecords?$skiptoken=%d"}`,
+		"loop":                          `{"value":[{"Uuid":"a","Time":"2026-11-24T10.00.00.000+0000"}],"@odata.nextLink":"http://localhost:8001/auditlog/v1/accounts/abc123xyz/AuditLogRecords?$filter=x&$skiptoken=1"}`,
+		"file scheme":                   `{"value":[],"@odata.nextLink":"file:///etc/passwd"}`,
+		"other path":                    `{"value":[],"@odata.nextLink":"https://evil.example/steal"}`,
+		"endless":                       `{"@odata.count":1,"value":[{"Uuid":"a","Time":"2026-11-24T10.00.00.000+0000"}],"@odata.nextLink":"AuditLogRecords?$filter=x&$skiptoken=%d"}`,
+		"endless empty pages, no count": `{"value":[],"@odata.nextLink":"AuditLogRecords?$filter=x&$skiptoken=%d"}`,
+		"long nextLink":                 `{"value":[{"Uuid":"a","Time":"2026-11-24T10.00.00.000+0000"}],"@odata.nextLink":"AuditLogRecords?$filter=x&$skiptoken=%d` + strings.Repeat("9", odata.MaxNextLinkBytes) + `"}`,
 	}
 	for name, body := range cases {
 		t.Run(name, func(t *testing.T) {
@@ -743,5 +745,49 @@ func TestSpooledWindowMemoryIsFlat(t *testing.T) {
 	}
 	if left, _ := os.ReadDir(cfg.SpoolDir); len(left) != 0 {
 		t.Fatalf("spool files left: %v", left)
+	}
+}
+
+// Every reading of what SAP's documentation leaves open, each with throttling
+// (Retry-After in seconds, as a date, or absent), server errors and served
+// duplicates on top: the window comes out exact, in memory and spooled.
+func TestFetchAcrossReadings(t *testing.T) {
+	for _, name := range neosim.ReadingNames() {
+		rd := neosim.AllReadings()[name]
+		for _, mode := range []string{"in memory", "spooled"} {
+			for _, ra := range []string{"0", "date", "none"} {
+				t.Run(name+"/"+mode+"/retry-after="+ra, func(t *testing.T) {
+					f := newFixture(t, 3000, neosim.Options{PageSize: 500, Readings: rd})
+					f.sim.SetFaults(neosim.Faults{Rate429: 0.1, Rate5xx: 0.05, RateDuplicate: 0.3, RetryAfter: ra})
+					cfg := f.config()
+					if mode == "spooled" {
+						cfg.SpillThreshold, cfg.SpoolDir = 100, t.TempDir()
+					}
+					// As the exporter does: a window whose listing shows
+					// skipped records is fetched again, at most 3 times.
+					c := f.client(t, cfg)
+					var got []audit.Record
+					var st odata.Stats
+					var err error
+					for attempt := 0; attempt < 3; attempt++ {
+						if got, st, err = f.fetch(t, c); !errors.Is(err, odata.ErrIncomplete) {
+							break
+						}
+					}
+					if err != nil {
+						t.Fatalf("%s: %v (stats %+v)", rd, err, st)
+					}
+					want := map[neosim.CountReading]string{neosim.CountDistinct: odata.CompletenessCounted, neosim.CountRows: odata.CompletenessCounted, neosim.CountNone: odata.CompletenessUncounted}[rd.Count]
+					if rd.Count == neosim.CountRows && rd.StoredDuplicates > 0 {
+						want = odata.CompletenessStoredDuplicates
+					}
+					if st.Completeness != want {
+						t.Fatalf("completeness %q, want %q (stats %+v)", st.Completeness, want, st)
+					}
+					f.assertExact(t, got)
+					f.assertNoSecrets(t)
+				})
+			}
+		}
 	}
 }

@@ -12,34 +12,31 @@ import (
 )
 
 // DefaultSpoolPartition is the most records one spool partition is meant
-// to hold: draining a partition needs a duplicate check of that size (~1.4 MB).
+// to hold: draining a partition needs a duplicate check of that size (~2.8 MB).
 const DefaultSpoolPartition = 128 << 10
+
+// maxSpoolPartitions bounds the files one spooled window opens, whatever
+// the server counts: a window of more than maxSpoolPartitions x the
+// partition size has larger partitions, not more files.
+const maxSpoolPartitions = 64
 
 // spool holds a large window's records on disk, split by Uuid hash into
 // partitions, so that duplicates can be found one partition at a time with
-// memory that does not grow with the window. The files are unlinked as soon
-// as they are created: nothing is left behind, however the process ends.
+// memory that does not grow with the window. A partition's file is created
+// on its first record and unlinked at once: nothing is left behind,
+// however the process ends.
 type spool struct {
+	dir    string
 	files  []*os.File
 	ws     []*bufio.Writer
 	counts []int
 	buf    []byte
 }
 
-func newSpool(dir string, records, perPartition int64) (*spool, error) {
-	parts := int(max(1, (records+perPartition-1)/perPartition))
-	s := &spool{files: make([]*os.File, parts), ws: make([]*bufio.Writer, parts), counts: make([]int, parts)}
-	for i := range s.files {
-		f, err := os.CreateTemp(dir, "auditlog-exporter-spool-*")
-		if err != nil {
-			s.close()
-			return nil, errclass.Mark(errclass.Permanent, fmt.Errorf("spool a large window: %w (export.spool_dir; default the system temp directory)", err))
-		}
-		_ = os.Remove(f.Name()) // unlinked: the open file is all that is left
-		s.files[i] = f
-		s.ws[i] = bufio.NewWriterSize(f, 32<<10)
-	}
-	return s, nil
+// newSpool makes a spool of parts partitions; no file is opened yet.
+func newSpool(dir string, parts int) *spool {
+	parts = min(max(parts, 1), maxSpoolPartitions)
+	return &spool{dir: dir, files: make([]*os.File, parts), ws: make([]*bufio.Writer, parts), counts: make([]int, parts)}
 }
 
 // part picks a partition from the key's low bits: the duplicate check
@@ -52,6 +49,14 @@ func (s *spool) part(key uint64) int {
 
 func (s *spool) add(key uint64, r *audit.Record) error {
 	p := s.part(key)
+	if s.files[p] == nil {
+		f, err := os.CreateTemp(s.dir, "auditlog-exporter-spool-*")
+		if err != nil {
+			return errclass.Mark(errclass.Permanent, fmt.Errorf("spool a large window: %w (export.spool_dir; default the system temp directory)", err))
+		}
+		_ = os.Remove(f.Name()) // unlinked: the open file is all that is left
+		s.files[p], s.ws[p] = f, bufio.NewWriterSize(f, 32<<10)
+	}
 	s.buf = audit.AppendBinary(s.buf[:0], r)
 	if _, err := s.ws[p].Write(s.buf); err != nil {
 		return errclass.Mark(errclass.Permanent, fmt.Errorf("spool: %w", err))
@@ -65,6 +70,9 @@ func (s *spool) add(key uint64, r *audit.Record) error {
 func (s *spool) drain(fn func(r *audit.Record, seen *uuidSet) error) error {
 	var r audit.Record
 	for i, f := range s.files {
+		if f == nil {
+			continue
+		}
 		if err := s.ws[i].Flush(); err != nil {
 			return errclass.Mark(errclass.Permanent, fmt.Errorf("spool: %w", err))
 		}
@@ -90,6 +98,8 @@ func (s *spool) drain(fn func(r *audit.Record, seen *uuidSet) error) error {
 		seen.release()
 		// This partition is done: give its disk space back now.
 		_ = f.Truncate(0)
+		f.Close()
+		s.files[i] = nil
 	}
 	return nil
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -30,10 +31,31 @@ type tokenSource struct {
 	now   func() time.Time
 	sleep func(context.Context, time.Duration) error
 	delay func(attempt int) time.Duration
+	// maxElapsed bounds the time one issuing spends on its tries.
+	maxElapsed time.Duration
+	// scrub cleans server-supplied text (error descriptions).
+	scrub func(string) string
 
 	mu      sync.Mutex
 	token   string
 	renewAt time.Time
+	// all holds the tokens issued so far (the latest few), to scrub them
+	// from anything a server sends back.
+	all []string
+	// failed is the error of an issuing that used up its tries: the run
+	// does not ask the OAuth service again.
+	failed error
+}
+
+// maxLifetime caps a token's expires_in: a larger value (or one that
+// overflows a time.Duration) is read as this.
+const maxLifetime = 24 * time.Hour
+
+// issued returns the tokens issued so far.
+func (t *tokenSource) issued() []string {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return slices.Clone(t.all)
 }
 
 // Token returns the current access token, fetching a new one when there is
@@ -44,12 +66,20 @@ func (t *tokenSource) Token(ctx context.Context) (string, error) {
 	if t.token != "" && t.now().Before(t.renewAt) {
 		return t.token, nil
 	}
+	if t.failed != nil {
+		return "", t.failed
+	}
 	var last error
-	for attempt := 0; attempt < tokenAttempts; attempt++ {
+	started := t.now()
+	attempt := 0
+	for ; attempt < tokenAttempts; attempt++ {
 		if attempt > 0 {
 			d := t.delay(attempt)
 			if ra := retryAfterOf(last); ra > d {
 				d = ra
+			}
+			if t.maxElapsed > 0 && t.now().Add(d).Sub(started) > t.maxElapsed {
+				break // retry.max_elapsed would pass before the next try
 			}
 			if err := t.sleep(ctx, d); err != nil {
 				return "", err
@@ -58,13 +88,27 @@ func (t *tokenSource) Token(ctx context.Context) (string, error) {
 		tok, err := t.fetch(ctx)
 		if err == nil {
 			t.token, t.renewAt = tok.value, tok.renewAt
+			t.all = append(t.all, tok.value)
+			if len(t.all) > 32 {
+				t.all = t.all[1:]
+			}
 			return t.token, nil
 		}
 		last = err
-		if errclass.Classify(err) != errclass.Retryable || ctx.Err() != nil {
+		if ctx.Err() != nil {
+			return "", last
+		}
+		if errclass.Classify(err) != errclass.Retryable {
+			attempt++
 			break
 		}
 	}
+	// This run asks no more: every later request fails at once, and the
+	// next run tries again.
+	if errclass.Classify(last) == errclass.Retryable {
+		last = errclass.Mark(errclass.Permanent, fmt.Errorf("%w (gave up after %d tries; the OAuth service is asked at most %d times per token, the next run tries again)", last, attempt, tokenAttempts))
+	}
+	t.failed = last
 	return "", last
 }
 
@@ -87,16 +131,19 @@ func (t *tokenSource) fetch(ctx context.Context) (issuedToken, error) {
 	start := t.now()
 	tok, err := t.cc.Token(context.WithValue(ctx, oauth2.HTTPClient, t.httpc))
 	if err != nil {
-		return issuedToken{}, classifyTokenError(err)
+		return issuedToken{}, classifyTokenError(err, t.scrub)
 	}
 	if tok.TokenType != "" && !strings.EqualFold(tok.TokenType, "bearer") {
-		return issuedToken{}, errclass.Mark(errclass.Permanent, fmt.Errorf("get token: token_type %q is not Bearer", tok.TokenType))
+		return issuedToken{}, errclass.Mark(errclass.Permanent, fmt.Errorf("get token: token_type %q is not Bearer", t.scrub(shorten(tok.TokenType, 40))))
 	}
 	expiresIn, _ := tok.Extra("expires_in").(float64)
-	if expiresIn <= 0 {
-		return issuedToken{}, errclass.Mark(errclass.Permanent, fmt.Errorf("get token: response has no positive expires_in (got %v)", tok.Extra("expires_in")))
+	if !(expiresIn > 0) {
+		return issuedToken{}, errclass.Mark(errclass.Permanent, fmt.Errorf("get token: response has no positive expires_in (got %.40s)", t.scrub(fmt.Sprint(tok.Extra("expires_in")))))
 	}
-	life := time.Duration(expiresIn * float64(time.Second))
+	life := maxLifetime
+	if expiresIn < maxLifetime.Seconds() {
+		life = time.Duration(expiresIn * float64(time.Second))
+	}
 	// Renew a minute early, or a tenth of the lifetime for short-lived tokens.
 	early := min(time.Minute, life/10)
 	return issuedToken{value: tok.AccessToken, renewAt: start.Add(life - early)}, nil
@@ -106,15 +153,15 @@ func (t *tokenSource) fetch(ctx context.Context) (issuedToken, error) {
 // OAuth endpoint refused (HTTP 401, 403, or 400 invalid_client).
 var ErrCredentialsRefused = errors.New("the OAuth endpoint refused the client credentials")
 
-func classifyTokenError(err error) error {
+func classifyTokenError(err error, scrub func(string) string) error {
 	var re *oauth2.RetrieveError
 	if errors.As(err, &re) && re.Response != nil {
 		code := re.Response.StatusCode
 		detail := ""
 		if re.ErrorCode != "" {
-			detail = " (" + re.ErrorCode
+			detail = " (" + scrub(shorten(re.ErrorCode, 100))
 			if re.ErrorDescription != "" {
-				detail += ": " + re.ErrorDescription
+				detail += ": " + scrub(shorten(re.ErrorDescription, 300))
 			}
 			detail += ")"
 		}
@@ -135,6 +182,7 @@ func classifyTokenError(err error) error {
 	if strings.Contains(err.Error(), "missing access_token") {
 		return errclass.Mark(errclass.Permanent, errors.New("get token: the response has no access_token"))
 	}
-	// Connection refused, DNS, TLS, timeouts, a body that is not JSON: worth another try.
-	return errclass.Mark(errclass.Retryable, fmt.Errorf("get token: %w", err))
+	// Connection refused, DNS, TLS, timeouts, a body that is not JSON: worth
+	// another try. The text may quote the response: scrubbed and shortened.
+	return errclass.Mark(errclass.Retryable, &scrubbedError{msg: "get token: " + scrub(shorten(err.Error(), 300)), err: err})
 }

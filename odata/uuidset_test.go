@@ -2,28 +2,36 @@ package odata
 
 import (
 	"fmt"
-	"os"
 	"testing"
 )
 
 func TestUUIDSet(t *testing.T) {
 	s := newUUIDSet(10) // forced to grow several times
 	for i := uint64(0); i < 100_000; i++ {
-		if !s.add(i * 0x9e3779b97f4a7c15) {
+		if fresh, _ := s.add(i*0x9e3779b97f4a7c15, i); !fresh {
 			t.Fatalf("%d reported as seen", i)
 		}
 	}
 	for i := uint64(0); i < 100_000; i++ {
-		if s.add(i * 0x9e3779b97f4a7c15) {
-			t.Fatalf("%d reported as new twice", i)
+		if fresh, prev := s.add(i*0x9e3779b97f4a7c15, 7); fresh || prev != i {
+			t.Fatalf("%d reported as new twice, or its first value %d lost", i, prev)
 		}
+		if v, ok := s.get(i * 0x9e3779b97f4a7c15); !ok || v != i {
+			t.Fatalf("get %d = %d, %v", i, v, ok)
+		}
+	}
+	if _, ok := s.get(12345); ok {
+		t.Fatal("get of an absent key")
 	}
 	if s.n != 100_000 {
 		t.Fatalf("n = %d", s.n)
 	}
 	// 0 is stored as 1: both read as the same key, never as an empty slot.
 	z := newUUIDSet(4)
-	if !z.add(0) || z.add(0) || z.add(1) {
+	a, _ := z.add(0, 0)
+	b, _ := z.add(0, 0)
+	c, _ := z.add(1, 0)
+	if !a || b || c {
 		t.Fatal("zero handling")
 	}
 	if keyOf("3b8a8b-16247c70836-8") == keyOf("3b8a8b-16247c70836-9") {
@@ -37,9 +45,11 @@ func TestUUIDSetLargeIsMappedAndReleased(t *testing.T) {
 		t.Fatal("a large table should live outside the Go heap")
 	}
 	for i := uint64(1); i < 1<<20; i++ {
-		s.add(i * 0x9e3779b97f4a7c15)
+		s.add(i*0x9e3779b97f4a7c15, i)
 	}
-	if !s.add(42) || s.add(42) {
+	a, _ := s.add(42, 1)
+	b, _ := s.add(42, 1)
+	if !a || b {
 		t.Fatal("set semantics")
 	}
 	s.release()
@@ -53,7 +63,7 @@ func TestUUIDSetLargeIsMappedAndReleased(t *testing.T) {
 // Keys that share a spool partition still spread over the duplicate
 // check's table: a partition's keys must not cluster.
 func TestSpoolPartitionKeysSpread(t *testing.T) {
-	sp := &spool{files: make([]*os.File, 8)}
+	sp := newSpool("", 8)
 	set := newUUIDSet(20_000)
 	defer set.release()
 	probes := 0
@@ -64,10 +74,10 @@ func TestSpoolPartitionKeysSpread(t *testing.T) {
 			continue
 		}
 		n++
-		for j := set.index(k); set.slots[j%len(set.slots)] != 0; j++ {
+		for j := set.index(k); set.slots[2*(j%set.cap())] != 0; j++ {
 			probes++
 		}
-		set.add(k)
+		set.add(k, 0)
 	}
 	if probes > 5*n {
 		t.Fatalf("%d probes for %d keys of one partition: they cluster", probes, n)

@@ -74,7 +74,7 @@ func (s *FileSink) Open(ctx context.Context, w audit.Window) (Writer, error) {
 		os.Remove(tmp)
 		return nil, fmt.Errorf("sink %s: %w", s.Name(), err)
 	}
-	fw := &fileWriter{sink: s, win: w, f: f, bw: bw, dg: dg, tmp: tmp, final: final, sourceCount: -1}
+	fw := &fileWriter{sink: s, win: w, f: f, bw: bw, dg: dg, tmp: tmp, final: final, source: Source{Count: -1}}
 	fw.encWriter = encWriter{ctx: ctx, enc: enc, wrapErr: func(err error) error {
 		return fmt.Errorf("sink %s: write %s: %w", s.Name(), tmp, err)
 	}}
@@ -124,11 +124,11 @@ type fileWriter struct {
 	dg          *digest
 	tmp         string
 	final       string
-	sourceCount int64
+	source Source
 }
 
-// SetSourceCount implements SourceCounter.
-func (w *fileWriter) SetSourceCount(n int64) { w.sourceCount = n }
+// SetSource implements SourceCounter.
+func (w *fileWriter) SetSource(src Source) { w.source = src }
 
 func (w *fileWriter) Commit(ctx context.Context) error {
 	if w.closed {
@@ -168,7 +168,7 @@ func (w *fileWriter) Commit(ctx context.Context) error {
 	}
 	// The manifest follows the data: a crash in between leaves data
 	// without a manifest, which verify reports and --repair rewrites.
-	m, err := manifestFor(w.win, w.sink.format, w.n, w.sourceCount, w.dg, w.sink.Version)
+	m, err := manifestFor(w.win, w.sink.format, w.n, w.source, w.dg, w.sink.Version)
 	if err == nil {
 		err = writeFileAtomic(w.sink.manifestPath(w.win), m)
 	}

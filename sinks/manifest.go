@@ -28,8 +28,14 @@ type Manifest struct {
 	Format      string    `json:"format"` // extension: jsonl, jsonl.gz, parquet
 	Records     int64     `json:"records"`
 	// SourceCount is the API's @odata.count for the window's padded query
-	// when the window was exported; -1 if the API sent none.
-	SourceCount     int64     `json:"source_count"`
+	// when the window was exported; -1 if the API sent none (unknown).
+	SourceCount int64 `json:"source_count"`
+	// Completeness says how the listing was judged complete: "counted"
+	// (distinct records covered the count), "stored-duplicates" (rows
+	// covered the count, a second listing served the same distinct
+	// records), "uncounted" (the API sent no count); empty in manifests
+	// written before it was recorded.
+	Completeness    string    `json:"completeness,omitempty"`
 	SHA256          string    `json:"sha256"`
 	Bytes           int64     `json:"bytes"`
 	ExporterVersion string    `json:"exporter_version"`
@@ -41,10 +47,16 @@ func ManifestName(w audit.Window, ext string) string {
 	return path.Join("_manifests", ObjectName(w, ext)+".json")
 }
 
+// Source is what the source said of a window, for its manifest.
+type Source struct {
+	Count        int64  // @odata.count of the padded query, -1 if unknown
+	Completeness string // how the listing was judged complete
+}
+
 // SourceCounter is implemented by writers that record a manifest: the
-// exporter tells them the source's count before Commit.
+// exporter tells them what the source said before Commit.
 type SourceCounter interface {
-	SetSourceCount(n int64)
+	SetSource(src Source)
 }
 
 // Verifier is implemented by sinks whose windows can be checked later.
@@ -73,9 +85,9 @@ func (d *digest) Write(p []byte) (int, error) {
 func (d *digest) sum() string { return hex.EncodeToString(d.h.Sum(nil)) }
 
 // manifestFor builds the manifest of a committed window.
-func manifestFor(w audit.Window, f Format, records, sourceCount int64, d *digest, version string) ([]byte, error) {
+func manifestFor(w audit.Window, f Format, records int64, src Source, d *digest, version string) ([]byte, error) {
 	m := Manifest{Account: w.Account, WindowStart: w.Start.UTC(), WindowEnd: w.End.UTC(), Object: ObjectName(w, f.Ext()), Format: f.Ext(),
-		Records: records, SourceCount: sourceCount, SHA256: d.sum(), Bytes: d.n, ExporterVersion: version, ExportedAt: time.Now().UTC()}
+		Records: records, SourceCount: src.Count, Completeness: src.Completeness, SHA256: d.sum(), Bytes: d.n, ExporterVersion: version, ExportedAt: time.Now().UTC()}
 	b, err := json.MarshalIndent(m, "", "  ")
 	return append(b, '\n'), err
 }
@@ -96,6 +108,11 @@ func DecodeManifest(b []byte, w audit.Window, ext string) (Manifest, error) {
 	if want := ObjectName(w, ext); m.Object != want || m.Format != ext || m.Account != w.Account || !m.WindowStart.Equal(w.Start) || !m.WindowEnd.Equal(w.End) {
 		problems = append(problems, fmt.Sprintf("it describes %q (%s, %s, %s..%s), not %q", shortText(m.Object), shortText(m.Format), shortText(m.Account),
 			m.WindowStart.UTC().Format(time.RFC3339), m.WindowEnd.UTC().Format(time.RFC3339), want))
+	}
+	switch m.Completeness {
+	case "", "counted", "stored-duplicates", "uncounted":
+	default:
+		problems = append(problems, fmt.Sprintf("completeness %q is not counted, stored-duplicates or uncounted", shortText(m.Completeness)))
 	}
 	if m.Records < 0 || m.Bytes < 0 || m.SourceCount < -1 {
 		problems = append(problems, fmt.Sprintf("negative counts (records %d, bytes %d, source_count %d)", m.Records, m.Bytes, m.SourceCount))

@@ -144,7 +144,7 @@ func (s *S3Sink) Open(ctx context.Context, w audit.Window) (Writer, error) {
 	if err != nil {
 		return nil, fmt.Errorf("sink %s: %w", s.Name(), err)
 	}
-	wr := &s3Writer{sink: s, win: w, f: f, tmp: s.tmpPrefix(w) + randSuffix(), dg: newDigest(), sourceCount: -1}
+	wr := &s3Writer{sink: s, win: w, f: f, tmp: s.tmpPrefix(w) + randSuffix(), dg: newDigest(), source: Source{Count: -1}}
 	wr.bw = bufio.NewWriterSize(io.MultiWriter(f, wr.dg), 256<<10)
 	wr.encWriter = encWriter{ctx: ctx, wrapErr: func(err error) error {
 		return fmt.Errorf("sink %s: stage: %w", s.Name(), err)
@@ -248,12 +248,12 @@ type s3Writer struct {
 	tmp      string
 	uploaded bool // the temporary object exists
 	dg       *digest
-	// sourceCount is the API's count at export time, for the manifest.
-	sourceCount int64
+	// source is what the API said of the window, for the manifest.
+	source Source
 }
 
-// SetSourceCount implements SourceCounter.
-func (w *s3Writer) SetSourceCount(n int64) { w.sourceCount = n }
+// SetSource implements SourceCounter.
+func (w *s3Writer) SetSource(src Source) { w.source = src }
 
 func (w *s3Writer) Commit(ctx context.Context) error {
 	if w.closed {
@@ -324,7 +324,7 @@ func (w *s3Writer) Commit(ctx context.Context) error {
 	if _, err := s.client.DeleteObject(ctx, &s3.DeleteObjectInput{Bucket: aws.String(s.o.Bucket), Key: aws.String(w.tmp)}); err != nil {
 		return s.classify("delete temporary "+w.tmp, err)
 	}
-	m, err := manifestFor(w.win, s.format, w.n, w.sourceCount, w.dg, s.Version)
+	m, err := manifestFor(w.win, s.format, w.n, w.source, w.dg, s.Version)
 	if err != nil {
 		return err
 	}

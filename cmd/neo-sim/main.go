@@ -36,7 +36,14 @@ func main() {
 	rDup := flag.Float64("rate-duplicate", 0, "fraction of pages repeating a record")
 	tokenUses := flag.Int("token-max-uses", 0, "tokens expire early after this many API requests (0: off)")
 	ttl := flag.Duration("token-ttl", 1500*time.Second, "expires_in of issued tokens")
+	retryAfter := flag.String("retry-after", "1", "Retry-After sent with 429 and 503: seconds, \"date\" (an HTTP date) or \"none\"")
+	readingsFlag := flag.String("readings", "documented", "how the API answers what SAP leaves undocumented, comma-separated: documented, all-odd, count=distinct|rows|none, stored-duplicates=F, shrinking-pages, exclusive-bounds, newest-first, nextlink-drops-filter")
 	flag.Parse()
+	readings, err := neosim.ParseReadings(*readingsFlag)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "neo-sim:", err)
+		os.Exit(2)
+	}
 
 	secret := *clientSecret
 	if secret == "" {
@@ -45,7 +52,7 @@ func main() {
 	if secret == "" {
 		secret = "demo-secret"
 	}
-	sim := neosim.New(neosim.Options{Accounts: []string{*account}, ClientID: *clientID, ClientSecret: secret, TokenTTL: *ttl, Seed: *seed})
+	sim := neosim.New(neosim.Options{Accounts: []string{*account}, ClientID: *clientID, ClientSecret: secret, TokenTTL: *ttl, Seed: *seed, Readings: readings})
 	now := time.Now().UTC()
 	start, end := now.Add(-time.Duration(*hours)*time.Hour), now
 	for _, f := range []struct {
@@ -68,7 +75,7 @@ func main() {
 	}
 	recs, vis := neosim.Generate(neosim.GenOptions{Account: *account, From: start, To: end, PerHour: *perHour, Seed: *seed, LateFraction: lateFraction})
 	sim.Add(vis, recs...)
-	sim.SetFaults(neosim.Faults{Latency: *latency, Rate429: *r429, Rate5xx: *r5xx, RateDrop: *rDrop, RateTruncate: *rTrunc, RateHTML: *rHTML, RateDuplicate: *rDup, TokenMaxUses: *tokenUses})
+	sim.SetFaults(neosim.Faults{Latency: *latency, Rate429: *r429, Rate5xx: *r5xx, RateDrop: *rDrop, RateTruncate: *rTrunc, RateHTML: *rHTML, RateDuplicate: *rDup, TokenMaxUses: *tokenUses, RetryAfter: *retryAfter})
 
 	ln, err := net.Listen("tcp", *listen)
 	if err != nil {
@@ -82,7 +89,7 @@ func main() {
 		<-ctx.Done()
 		_ = srv.Shutdown(context.Background())
 	}()
-	fmt.Fprintf(os.Stderr, "neo-sim: %d records for account %q on http://%s (client id %q)\n", len(recs), *account, ln.Addr(), *clientID)
+	fmt.Fprintf(os.Stderr, "neo-sim: %d records for account %q on http://%s (client id %q, readings %s)\n", len(recs), *account, ln.Addr(), *clientID, readings)
 	if err := srv.Serve(ln); err != nil && err != http.ErrServerClosed {
 		fmt.Fprintln(os.Stderr, "neo-sim:", err)
 		os.Exit(1)

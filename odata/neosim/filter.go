@@ -94,6 +94,30 @@ func timeBounds(n node) (lo, hi time.Time, ok bool) {
 	return
 }
 
+// exclusiveTime rewrites `Time ge` and `Time le` as gt and lt: the
+// ExclusiveBounds reading of whole-second boundaries.
+func exclusiveTime(n node) node {
+	switch n := n.(type) {
+	case andNode:
+		return andNode{exclusiveTime(n.l), exclusiveTime(n.r)}
+	case orNode:
+		return orNode{exclusiveTime(n.l), exclusiveTime(n.r)}
+	case notNode:
+		return notNode{exclusiveTime(n.n)}
+	case cmpNode:
+		if n.field == "Time" {
+			switch n.op {
+			case "ge":
+				n.op = "gt"
+			case "le":
+				n.op = "lt"
+			}
+		}
+		return n
+	}
+	return n
+}
+
 func later(a, b time.Time) time.Time {
 	if a.IsZero() || b.After(a) {
 		return b

@@ -41,6 +41,8 @@ type Options struct {
 	Now func() time.Time
 	// Seed makes faults and generated data repeatable.
 	Seed uint64
+	// Readings answers the questions SAP's documentation leaves open.
+	Readings Readings
 }
 
 // Faults are switched on and off while the server runs. Rates are
@@ -48,7 +50,7 @@ type Options struct {
 type Faults struct {
 	Latency       time.Duration // added to every API response
 	Rate429       float64       // 429 Too Many Requests with Retry-After
-	RetryAfter    string        // Retry-After value sent with 429/503; default "1"
+	RetryAfter    string        // Retry-After sent with 429/503: seconds (default "1"), "date" (an HTTP date 1s ahead) or "none"
 	Rate5xx       float64       // 500, 502 or 503
 	RateDrop      float64       // close the connection without a response
 	RateTruncate  float64       // send half the body, then close
@@ -73,6 +75,7 @@ type stored struct {
 	visibleAt time.Time
 	order     uint64 // stable non-time order of the collection
 	json      []byte // the record as the API renders it
+	copy      bool   // a second stored row of a record (Readings.StoredDuplicates)
 }
 
 // cached is the ordered result of one query, valid until a record in its
@@ -171,6 +174,11 @@ func (s *Server) Add(visibleAt func(audit.Record) time.Time, recs ...audit.Recor
 			st.visibleAt = visibleAt(r)
 		}
 		s.records[r.Account] = append(s.records[r.Account], st)
+		if p := s.opts.Readings.StoredDuplicates; p > 0 && float64(st.order%1_000_000) < p*1_000_000 {
+			dup := *st
+			dup.copy = true
+			s.records[r.Account] = append(s.records[r.Account], &dup)
+		}
 	}
 	for acct := range s.records {
 		list := s.records[acct]
@@ -192,7 +200,7 @@ func (s *Server) Records(account string, start, end time.Time) []audit.Record {
 	now := s.opts.Now()
 	var out []audit.Record
 	for _, st := range s.records[account] {
-		if !st.rec.Time.Before(start) && st.rec.Time.Before(end) && !now.Before(st.visibleAt) {
+		if !st.copy && !st.rec.Time.Before(start) && st.rec.Time.Before(end) && !now.Before(st.visibleAt) {
 			out = append(out, st.rec)
 		}
 	}
@@ -321,16 +329,21 @@ func (s *Server) serveRecords(w http.ResponseWriter, r *http.Request, account st
 		return
 	}
 	retryAfter := f.RetryAfter
-	if retryAfter == "" {
+	switch retryAfter {
+	case "":
 		retryAfter = "1"
+	case "date":
+		retryAfter = now.Add(time.Second).UTC().Format(http.TimeFormat)
 	}
 	switch fault {
 	case "429":
-		w.Header().Set("Retry-After", retryAfter)
+		if retryAfter != "none" {
+			w.Header().Set("Retry-After", retryAfter)
+		}
 		odataError(w, http.StatusTooManyRequests, "429", "Too many requests")
 		return
 	case "5xx":
-		if code5xx == 503 {
+		if code5xx == 503 && retryAfter != "none" {
 			w.Header().Set("Retry-After", retryAfter)
 		}
 		odataError(w, code5xx, strconv.Itoa(code5xx), "Internal error, try again later")
@@ -414,6 +427,9 @@ func (s *Server) page(u *url.URL, account string, now time.Time, dupe bool, fore
 		if pred, err = parseFilter(f); err != nil {
 			return nil, http.StatusBadRequest, err
 		}
+		if s.opts.Readings.ExclusiveBounds {
+			pred = exclusiveTime(pred)
+		}
 	}
 	intParam := func(name string, def int) (int, error) {
 		if !q.Has(name) {
@@ -446,14 +462,20 @@ func (s *Server) page(u *url.URL, account string, now time.Time, dupe bool, fore
 		return nil, http.StatusBadRequest, fmt.Errorf("The value '%s' of $count must be true or false", q.Get("$count"))
 	}
 
+	rd := s.opts.Readings
 	matched := s.query(account, q.Get("$filter"), pred, now)
 	total := len(matched)
 	sel := matched[min(skip, total):]
 	if top >= 0 && top < len(sel) {
 		sel = sel[:top]
 	}
+	size := s.opts.PageSize
+	if rd.ShrinkingPages && skiptoken > 0 {
+		// A byte-limited server: later pages carry fewer records.
+		size = max(1, size/3+int(uint(skiptoken)%7))
+	}
 	start := min(skiptoken, len(sel))
-	end := min(start+s.opts.PageSize, len(sel))
+	end := min(start+size, len(sel))
 	pageRecs := sel[start:end]
 	var extra *stored
 	if dupe && end > 0 {
@@ -465,8 +487,16 @@ func (s *Server) page(u *url.URL, account string, now time.Time, dupe bool, fore
 	var b strings.Builder
 	b.Grow(600 * (len(pageRecs) + 1))
 	b.WriteString(`{"@odata.context":"$metadata#AuditLogRecords",`)
-	if count {
-		b.WriteString(`"@odata.count":` + strconv.Itoa(total) + `,`)
+	if count && rd.Count != CountNone {
+		n := total
+		if rd.Count == CountDistinct {
+			for _, st := range matched {
+				if st.copy {
+					n--
+				}
+			}
+		}
+		b.WriteString(`"@odata.count":` + strconv.Itoa(n) + `,`)
 	}
 	b.WriteString(`"value":[`)
 	for i, st := range pageRecs {
@@ -489,6 +519,9 @@ func (s *Server) page(u *url.URL, account string, now time.Time, dupe bool, fore
 		}
 		nq := url.Values{}
 		for k, v := range q {
+			if rd.NextLinkDropsFilter && k != "$count" {
+				continue
+			}
 			nq[k] = v
 		}
 		nq.Set("$skiptoken", strconv.Itoa(end))
@@ -543,13 +576,27 @@ func (s *Server) query(account, filter string, pred node, now time.Time) []*stor
 		matched = append(matched, st)
 	}
 	slices.SortFunc(matched, func(a, b *stored) int {
+		if s.opts.Readings.NewestFirst {
+			if c := b.rec.Time.Compare(a.rec.Time); c != 0 {
+				return c
+			}
+		}
 		if a.order != b.order {
 			if a.order < b.order {
 				return -1
 			}
 			return 1
 		}
-		return strings.Compare(a.rec.UUID, b.rec.UUID)
+		if c := strings.Compare(a.rec.UUID, b.rec.UUID); c != 0 {
+			return c
+		}
+		if a.copy != b.copy {
+			if b.copy {
+				return -1
+			}
+			return 1
+		}
+		return 0
 	})
 	if len(s.queries) > 256 {
 		clear(s.queries)

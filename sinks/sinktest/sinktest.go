@@ -108,7 +108,7 @@ next:
 }
 
 // assertManifest checks a Verifier's manifest of w against what was written.
-func assertManifest(t *testing.T, s sinks.Sink, w audit.Window, records int, sourceCount int64) {
+func assertManifest(t *testing.T, s sinks.Sink, w audit.Window, records int, src sinks.Source) {
 	t.Helper()
 	v, ok := s.(sinks.Verifier)
 	if !ok {
@@ -122,9 +122,9 @@ func assertManifest(t *testing.T, s sinks.Sink, w audit.Window, records int, sou
 	if err != nil || !found {
 		t.Fatalf("checksum of %v: found %v, %v", w, found, err)
 	}
-	if m.Records != int64(records) || m.SHA256 != sum || m.Bytes != size || m.SourceCount != sourceCount || m.Account != w.Account ||
+	if m.Records != int64(records) || m.SHA256 != sum || m.Bytes != size || m.SourceCount != src.Count || m.Completeness != src.Completeness || m.Account != w.Account ||
 		!m.WindowStart.Equal(w.Start) || !m.WindowEnd.Equal(w.End) || m.ExportedAt.IsZero() {
-		t.Fatalf("manifest %+v does not describe the object (%d records, sha %s, %d bytes, source count %d)", m, records, sum, size, sourceCount)
+		t.Fatalf("manifest %+v does not describe the object (%d records, sha %s, %d bytes, source %+v)", m, records, sum, size, src)
 	}
 }
 
@@ -136,12 +136,12 @@ func Run(t *testing.T, h Harness) {
 		recs := Records(w, 2500, "rt")
 		wr := Write(t, s, w, recs)
 		if sc, ok := wr.(sinks.SourceCounter); ok {
-			sc.SetSourceCount(2600)
+			sc.SetSource(sinks.Source{Count: 2600, Completeness: "stored-duplicates"})
 		}
 		if err := wr.Commit(context.Background()); err != nil {
 			t.Fatal(err)
 		}
-		assertManifest(t, s, w, len(recs), 2600)
+		assertManifest(t, s, w, len(recs), sinks.Source{Count: 2600, Completeness: "stored-duplicates"})
 		if err := wr.Abort(); err != nil {
 			t.Fatalf("Abort after Commit: %v", err)
 		}
@@ -215,7 +215,7 @@ func Run(t *testing.T, h Harness) {
 		}
 		got, _ := h.Read(t, s, w)
 		assertRecords(t, got, second)
-		assertManifest(t, s, w, len(second), -1)
+		assertManifest(t, s, w, len(second), sinks.Source{Count: -1})
 		if names := visible(h.List(t, s)); len(names) != 1 {
 			t.Fatalf("re-export left %d objects: %v", len(names), names)
 		}
