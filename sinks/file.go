@@ -117,13 +117,13 @@ func removeIfUnlocked(path string) {
 
 type fileWriter struct {
 	encWriter
-	sink        *FileSink
-	win         audit.Window
-	f           *os.File
-	bw          *bufio.Writer
-	dg          *digest
-	tmp         string
-	final       string
+	sink   *FileSink
+	win    audit.Window
+	f      *os.File
+	bw     *bufio.Writer
+	dg     *digest
+	tmp    string
+	final  string
 	source Source
 }
 
