@@ -165,14 +165,9 @@ func (e *Exporter) Backfill(ctx context.Context, from, to time.Time, shard Shard
 	first, last := e.completeRange(from, to)
 	return e.each(ctx, "backfill", func(ctx context.Context, a Account) AccountResult {
 		res := AccountResult{Account: a.Name}
-		var windows []audit.Window
-		for _, w := range g.Windows(a.Name, first, last) {
-			if shard.Owns(g, w) {
-				windows = append(windows, w)
-			}
-		}
+		windows := g.Seq(a.Name, first, last, shard)
 		log := e.o.Log.With().Str("account", a.Name).Logger()
-		log.Info().Int("windows", len(windows)).Time("from", first).Time("to", last).Msg("backfilling")
+		log.Info().Int("windows", windows.Len()).Time("from", first).Time("to", last).Msg("backfilling")
 		res.Err = e.exportWindows(ctx, a, windows, log, func(_ int, n int, st odata.Stats) error {
 			res.Windows++
 			res.Records += n
@@ -207,6 +202,13 @@ func (e *Exporter) each(ctx context.Context, what string, fn func(context.Contex
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
+			// Every run proves its credentials first, even when no window
+			// is due: a rejected client fails this run, not a later one.
+			if err := authenticate(ctx, a.Source); err != nil {
+				results[i] = AccountResult{Account: a.Name, Err: fmt.Errorf("account %s: %w", a.Name, err)}
+				e.o.Log.Error().Str("account", a.Name).Err(err).Msg("account failed: no access token")
+				return
+			}
 			results[i] = fn(ctx, a)
 		}()
 	}
@@ -231,6 +233,18 @@ func (e *Exporter) each(ctx context.Context, what string, fn func(context.Contex
 	ev.Int("accounts", len(results)).Int("windows", windows).Int("records", records).
 		Str("duration", since(e.o.Now(), started)).Msg(what + " finished")
 	return results, errors.Join(errs...)
+}
+
+// authenticator is a source that gets its access token up front.
+type authenticator interface {
+	Token(ctx context.Context) error
+}
+
+func authenticate(ctx context.Context, src Source) error {
+	if a, ok := src.(authenticator); ok {
+		return a.Token(ctx)
+	}
+	return nil
 }
 
 // startState returns where account's export begins: the saved state, or
@@ -268,15 +282,16 @@ func (e *Exporter) runAccount(ctx context.Context, a Account) AccountResult {
 	}
 	res.Watermark = st.Watermark
 	e.o.Observer.WatermarkMoved(a.Name, st.Watermark)
-	windows := e.o.Grid.Windows(a.Name, st.Watermark, e.o.Grid.Due(e.o.Now(), e.o.Lag))
-	if len(windows) == 0 {
+	windows := e.o.Grid.Seq(a.Name, st.Watermark, e.o.Grid.Due(e.o.Now(), e.o.Lag), Shard{})
+	if windows.Len() == 0 {
 		log.Info().Time("watermark", st.Watermark).Msg("no complete window due")
 		return res
 	}
-	log.Info().Time("watermark", st.Watermark).Int("windows_due", len(windows)).Msg("exporting")
+	log.Info().Time("watermark", st.Watermark).Int("windows_due", windows.Len()).Msg("exporting")
 	// Windows may commit out of order; the watermark moves only over the
 	// contiguous prefix of committed windows, so it never skips a hole.
-	committed := make([]bool, len(windows))
+	// Windows committed ahead of the contiguous prefix (at most Parallel).
+	committed := map[int]bool{}
 	next := 0
 	res.Err = e.exportWindows(ctx, a, windows, log, func(i int, n int, stats odata.Stats) error {
 		committed[i] = true
@@ -284,8 +299,9 @@ func (e *Exporter) runAccount(ctx context.Context, a Account) AccountResult {
 		res.Records += n
 		res.Pages += stats.Pages
 		advanced := false
-		for next < len(windows) && committed[next] {
-			st.Watermark = windows[next].End
+		for committed[next] {
+			delete(committed, next)
+			st.Watermark = windows.At(next).End
 			next++
 			advanced = true
 		}
@@ -325,9 +341,10 @@ type windowResult struct {
 // error from it counts as a failure. After the first failure no window is
 // started; the ones in flight finish (their output is complete and named
 // deterministically) and the first error is returned.
-func (e *Exporter) exportWindows(ctx context.Context, a Account, windows []audit.Window, log zerolog.Logger, done func(i, n int, stats odata.Stats) error) error {
-	e.o.Progress.AddTotal(len(windows))
-	workers := min(e.o.Parallel, len(windows))
+func (e *Exporter) exportWindows(ctx context.Context, a Account, windows Windows, log zerolog.Logger, done func(i, n int, stats odata.Stats) error) error {
+	total := windows.Len()
+	e.o.Progress.AddTotal(total)
+	workers := min(e.o.Parallel, total)
 	jobs := make(chan int)
 	results := make(chan windowResult)
 	var wg sync.WaitGroup
@@ -336,7 +353,7 @@ func (e *Exporter) exportWindows(ctx context.Context, a Account, windows []audit
 		go func() {
 			defer wg.Done()
 			for i := range jobs {
-				n, stats, err := e.exportWindow(ctx, a.Source, windows[i], log)
+				n, stats, err := e.exportWindow(ctx, a.Source, windows.At(i), log)
 				results <- windowResult{i, n, stats, err}
 			}
 		}()
@@ -345,9 +362,9 @@ func (e *Exporter) exportWindows(ctx context.Context, a Account, windows []audit
 
 	var firstErr error
 	dispatched, inFlight := 0, 0
-	for dispatched < len(windows) || inFlight > 0 {
+	for dispatched < total || inFlight > 0 {
 		var send chan int
-		if firstErr == nil && ctx.Err() == nil && dispatched < len(windows) {
+		if firstErr == nil && ctx.Err() == nil && dispatched < total {
 			send = jobs
 		}
 		if send == nil && inFlight == 0 {
@@ -373,8 +390,8 @@ func (e *Exporter) exportWindows(ctx context.Context, a Account, windows []audit
 	for range results {
 		// drain: workers exit once jobs is closed
 	}
-	if firstErr == nil && ctx.Err() != nil && dispatched < len(windows) {
-		firstErr = fmt.Errorf("account %s: stopped after starting %d of %d windows: %w", a.Name, dispatched, len(windows), ctx.Err())
+	if firstErr == nil && ctx.Err() != nil && dispatched < total {
+		firstErr = fmt.Errorf("account %s: stopped after starting %d of %d windows: %w", a.Name, dispatched, total, ctx.Err())
 	}
 	return firstErr
 }

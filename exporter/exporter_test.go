@@ -6,6 +6,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -278,5 +279,50 @@ func TestWatermarkFromTheFuture(t *testing.T) {
 	_, err := e.exporter().Run(context.Background())
 	if errclass.Classify(err) != errclass.Config || !strings.Contains(err.Error(), "is in the future") {
 		t.Fatalf("got %v", err)
+	}
+}
+
+// Windows are computed on demand: a one-minute grid from 1970 costs
+// nothing up front, and a shard's windows are exactly those it owns.
+func TestWindowSeqIsLazyAndShardExact(t *testing.T) {
+	g := exporter.Grid{Size: time.Minute}
+	from, to := time.Unix(0, 0).UTC(), time.Date(2026, 11, 25, 0, 0, 0, 0, time.UTC)
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	before := ms.TotalAlloc
+	s := g.Seq("a", from, to, exporter.Shard{})
+	runtime.ReadMemStats(&ms)
+	if s.Len() != int(to.Sub(from)/time.Minute) || ms.TotalAlloc-before > 1<<20 {
+		t.Fatalf("%d windows, %d bytes allocated", s.Len(), ms.TotalAlloc-before)
+	}
+	if w := s.At(s.Len() - 1); !w.End.Equal(to) {
+		t.Fatalf("last window %v", w)
+	}
+	h := exporter.Grid{Size: time.Hour}
+	f, l := time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC), time.Date(2026, 11, 3, 5, 0, 0, 0, time.UTC)
+	for _, count := range []int{1, 2, 3, 7, 100} {
+		total := 0
+		for idx := 0; idx < max(count, 1); idx++ {
+			sh := exporter.Shard{Index: idx, Count: count}
+			seq := h.Seq("a", f, l, sh)
+			var want []audit.Window
+			for _, w := range h.Windows("a", f, l) {
+				if sh.Owns(h, w) {
+					want = append(want, w)
+				}
+			}
+			if seq.Len() != len(want) {
+				t.Fatalf("shard %d/%d: %d windows, want %d", idx, count, seq.Len(), len(want))
+			}
+			for i := range want {
+				if seq.At(i) != want[i] {
+					t.Fatalf("shard %d/%d window %d: %v, want %v", idx, count, i, seq.At(i), want[i])
+				}
+			}
+			total += seq.Len()
+		}
+		if total != 53 {
+			t.Fatalf("%d shards cover %d windows, want 53", count, total)
+		}
 	}
 }

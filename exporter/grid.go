@@ -51,3 +51,61 @@ func (g Grid) CheckWatermark(watermark time.Time, savedWindow time.Duration) err
 	return fmt.Errorf("export.window %s does not line up with the saved watermark %s (saved with window %s): a window of the new grid would overlap an exported one; keep window %s, or move the watermark to a boundary of the new grid with `state set`",
 		g.Size, watermark.Format(time.RFC3339), savedWindow, savedWindow)
 }
+
+// Windows is a run of windows computed on demand, so that a range of
+// decades on a one-minute grid costs no memory up front: n windows of
+// length size whose starts are step apart from first (step > size when a
+// shard takes every n-th window), or an explicit list.
+type Windows struct {
+	account    string
+	first      time.Time
+	size, step time.Duration
+	n          int
+	list       []audit.Window // explicit windows, when isList
+	isList     bool
+}
+
+// Len is the number of windows.
+func (s Windows) Len() int {
+	if s.isList {
+		return len(s.list)
+	}
+	return s.n
+}
+
+// At returns window i.
+func (s Windows) At(i int) audit.Window {
+	if s.isList {
+		return s.list[i]
+	}
+	start := s.first.Add(time.Duration(i) * s.step)
+	return audit.Window{Account: s.account, Start: start, End: start.Add(s.size)}
+}
+
+// ListOf wraps explicit windows.
+func ListOf(ws []audit.Window) Windows { return Windows{list: ws, isList: true} }
+
+// Seq returns the windows of account in [from, to) that belong to shard,
+// oldest first, without building them. from and to must be aligned.
+func (g Grid) Seq(account string, from, to time.Time, shard Shard) Windows {
+	s := Windows{account: account, size: g.Size, step: g.Size}
+	if !to.After(from) {
+		return s
+	}
+	total := int64(to.Sub(from) / g.Size)
+	first := from
+	if shard.Count > 1 {
+		// The first window of the shard, then every Count-th one.
+		for i := 0; i < shard.Count && !shard.Owns(g, audit.Window{Start: first}); i++ {
+			first = first.Add(g.Size)
+			total--
+		}
+		if total <= 0 {
+			return s
+		}
+		s.step = g.Size * time.Duration(shard.Count)
+		total = (total + int64(shard.Count) - 1) / int64(shard.Count)
+	}
+	s.first, s.n = first, int(total)
+	return s
+}

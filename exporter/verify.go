@@ -50,6 +50,10 @@ func (e *Exporter) Verify(ctx context.Context, from, to time.Time, repair bool) 
 	var rows []VerifyRow
 	var errs []error
 	for _, a := range e.o.Accounts {
+		if err := authenticate(ctx, a.Source); err != nil {
+			errs = append(errs, fmt.Errorf("account %s: %w", a.Name, err))
+			continue
+		}
 		windows := g.Windows(a.Name, first, last)
 		r, err := e.verifyWindows(ctx, a, windows)
 		if err != nil {
@@ -69,7 +73,7 @@ func (e *Exporter) Verify(ctx context.Context, from, to time.Time, repair bool) 
 			if len(bad) > 0 {
 				log := e.o.Log.With().Str("account", a.Name).Logger()
 				log.Info().Int("windows", len(bad)).Msg("repairing: exporting the windows that do not match again")
-				if err := e.exportWindows(ctx, a, bad, log, func(int, int, odata.Stats) error { return nil }); err != nil {
+				if err := e.exportWindows(ctx, a, ListOf(bad), log, func(int, int, odata.Stats) error { return nil }); err != nil {
 					errs = append(errs, err)
 				}
 				again, err := e.verifyWindows(ctx, a, bad)

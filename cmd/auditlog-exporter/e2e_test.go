@@ -506,6 +506,35 @@ func TestSecondRunIsLockedOut(t *testing.T) {
 	}
 }
 
+// Every run proves its credentials, even with no window due; a failing
+// token endpoint is asked at most three times per run, which then fails
+// with exit 1 (the next run tries again).
+func TestEveryRunProvesCredentials(t *testing.T) {
+	w := newWorld(t, neosim.Faults{})
+	cfg := w.config("")
+	if r := w.run(nil, "run", "--config", cfg); r.code != 0 {
+		t.Fatalf("first run: exit %d\n%s", r.code, r.stderr)
+	}
+	// Nothing is due now; a wrong secret must still be exit 3.
+	b, _ := os.ReadFile(cfg)
+	bad := filepath.Join(w.dir, "bad.yaml")
+	os.WriteFile(bad, []byte(strings.Replace(string(b), "client_secret: ${E2E_SECRET}", "client_secret: wrong-one", 1)), 0o600)
+	if r := w.run(nil, "run", "--config", bad); r.code != 3 || !strings.Contains(r.stderr, "refused the client credentials") {
+		t.Fatalf("rejected credentials with nothing due: exit %d\n%s", r.code, r.stderr)
+	}
+	before := w.sim.Counters().TokenRequests
+	w.sim.SetFaults(neosim.Faults{Token429: 1000})
+	start := time.Now()
+	r := w.run(nil, "run", "--config", cfg)
+	if r.code != 1 || !strings.Contains(r.stderr, "HTTP 429") {
+		t.Fatalf("throttled token endpoint: exit %d\n%s", r.code, r.stderr)
+	}
+	if n := w.sim.Counters().TokenRequests - before; n != 3 {
+		t.Fatalf("%d token requests in one run, want at most 3", n)
+	}
+	t.Logf("failed after %s", time.Since(start).Round(time.Millisecond))
+}
+
 func TestBadInputExitCodes(t *testing.T) {
 	w := newWorld(t, neosim.Faults{})
 	good := w.config("")
