@@ -9,9 +9,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"sync"
 	"syscall"
 	"time"
@@ -97,9 +99,12 @@ func (s *FileStore) Load(ctx context.Context, account string) (State, error) {
 	if !accountName.MatchString(account) {
 		return State{}, errclass.Mark(errclass.Config, fmt.Errorf("account %q is not a valid technical name", account))
 	}
-	b, err := os.ReadFile(s.Path(account))
+	b, err := readCapped(s.Path(account))
 	if errors.Is(err, os.ErrNotExist) {
 		return State{}, ErrNotFound
+	}
+	if errors.Is(err, errTooLarge) {
+		return State{}, errclass.Mark(errclass.Config, fmt.Errorf("state file %s: %w; move it away to start over from export.start, or replace it with a valid one", s.Path(account), err))
 	}
 	if err != nil {
 		return State{}, errclass.Mark(errclass.Permanent, fmt.Errorf("read state: %w", err))
@@ -112,8 +117,44 @@ func (s *FileStore) Load(ctx context.Context, account string) (State, error) {
 	return st, nil
 }
 
+// MaxStateBytes is the largest state file or object read: a real one is
+// about 250 bytes.
+const MaxStateBytes = 64 << 10
+
+var errTooLarge = fmt.Errorf("larger than %d bytes: not a state file", MaxStateBytes)
+
+// readCapped reads a file of at most MaxStateBytes.
+func readCapped(path string) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	return readAllCapped(f)
+}
+
+// readAllCapped reads r to its end, refusing more than MaxStateBytes.
+func readAllCapped(r io.Reader) ([]byte, error) {
+	b, err := io.ReadAll(io.LimitReader(r, MaxStateBytes+1))
+	if err == nil && len(b) > MaxStateBytes {
+		err = errTooLarge
+	}
+	return b, err
+}
+
+// quoted renders a value read from a state for an error message, short.
+func quoted(s string) string {
+	if len(s) > 80 {
+		s = s[:80] + "..."
+	}
+	return strconv.Quote(s)
+}
+
 // Decode parses and checks a serialized state for account.
 func Decode(b []byte, account string) (State, error) {
+	if len(b) > MaxStateBytes {
+		return State{}, errTooLarge
+	}
 	var fs fileState
 	dec := json.NewDecoder(bytes.NewReader(b))
 	dec.DisallowUnknownFields()
@@ -129,13 +170,13 @@ func Decode(b []byte, account string) (State, error) {
 	case fs.Version < 1:
 		return State{}, fmt.Errorf("corrupt: format version %d", fs.Version)
 	case fs.Account != account:
-		return State{}, fmt.Errorf("belongs to account %q, not %q", fs.Account, account)
+		return State{}, fmt.Errorf("belongs to account %s, not %q", quoted(fs.Account), account)
 	case fs.Watermark.IsZero():
 		return State{}, errors.New("corrupt: no watermark")
 	}
 	win, err := time.ParseDuration(fs.Window)
 	if err != nil || win <= 0 {
-		return State{}, fmt.Errorf("corrupt: window %q", fs.Window)
+		return State{}, fmt.Errorf("corrupt: window %s", quoted(fs.Window))
 	}
 	return State{Account: fs.Account, Watermark: fs.Watermark.UTC(), Window: win, UpdatedAt: fs.UpdatedAt.UTC(), ExporterVersion: fs.ExporterVersion}, nil
 }
@@ -169,7 +210,7 @@ func (s *FileStore) Save(ctx context.Context, st State) (string, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	path := s.Path(st.Account)
-	cur, err := os.ReadFile(path)
+	cur, err := readCapped(path)
 	switch {
 	case errors.Is(err, os.ErrNotExist):
 		if st.Rev != "" {

@@ -3,6 +3,7 @@ package state_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -131,4 +132,26 @@ func FuzzDecodeState(f *testing.F) {
 			t.Fatalf("round trip: %+v %v", st2, err)
 		}
 	})
+}
+
+// A huge state file is refused before it is read whole, and a long value
+// in a bad state is not copied whole into the error.
+func TestStateFileSizeCapped(t *testing.T) {
+	dir := t.TempDir()
+	s, err := state.OpenFile(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	big := `{"version":1,"account":"` + strings.Repeat("x", 1<<20) + `","watermark":"2026-11-24T10:00:00Z","window":"1h"}`
+	if err := os.WriteFile(filepath.Join(dir, "abc123xyz.json"), []byte(big), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	_, err = s.Load(context.Background(), "abc123xyz")
+	if err == nil || errclass.Classify(err) != errclass.Config || !strings.Contains(err.Error(), "not a state file") || len(err.Error()) > 500 {
+		t.Fatalf("got %.300v (%d bytes)", err, len(fmt.Sprint(err)))
+	}
+	_, err = state.Decode([]byte(`{"version":1,"account":"`+strings.Repeat("y", 10_000)+`","watermark":"2026-11-24T10:00:00Z","window":"1h"}`), "abc123xyz")
+	if err == nil || len(err.Error()) > 300 {
+		t.Fatalf("long value copied into the error: %d bytes", len(fmt.Sprint(err)))
+	}
 }

@@ -3,8 +3,8 @@ package state
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
-	"io"
 	"strings"
 
 	"github.com/auditlog-exporter/auditlog-exporter/errclass"
@@ -61,7 +61,10 @@ func (s *S3Store) Load(ctx context.Context, account string) (State, error) {
 		return State{}, s3err.Classify("read state "+s.where(account), s.bucket, "state.bucket, region and endpoint", err)
 	}
 	defer out.Body.Close()
-	b, err := io.ReadAll(io.LimitReader(out.Body, 1<<20))
+	b, err := readAllCapped(out.Body)
+	if errors.Is(err, errTooLarge) {
+		return State{}, errclass.Mark(errclass.Config, fmt.Errorf("state object %s: %w; move it away to start over from export.start, or replace it with a valid one", s.where(account), err))
+	}
 	if err != nil {
 		return State{}, errclass.Mark(errclass.Retryable, fmt.Errorf("read state %s: %w", s.where(account), err))
 	}
