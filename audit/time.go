@@ -36,7 +36,7 @@ func parseTime[T ~string | ~[]byte](s T) (time.Time, error) {
 		return time.Time{}, ErrBadTime
 	}
 	if month < 1 || month > 12 || day < 1 || day > daysIn(year, month) ||
-		hour > 23 || minute > 59 || sec > 59 {
+		hour > 23 || minute > 59 || sec > 60 {
 		return time.Time{}, ErrBadTime
 	}
 	i := 19
@@ -88,6 +88,9 @@ func parseTime[T ~string | ~[]byte](s T) (time.Time, error) {
 	default:
 		return time.Time{}, ErrBadTime
 	}
+	// A leap second (ss = 60, e.g. 23.59.60.250) is read as the same
+	// instant of the next minute's first second (00.00.00.250 of the next
+	// day), as Unix time, which has no leap seconds, counts it.
 	t := time.Date(year, time.Month(month), day, hour, minute, sec, nsec, time.UTC)
 	return t.Add(-time.Duration(offset) * time.Second), nil
 }

@@ -36,7 +36,8 @@ func TestParseTime(t *testing.T) {
 		{in: "2023-02-29T09:00:40Z", bad: true},             // not a leap year
 		{in: "2018-03-21T24:00:40Z", bad: true},             // hour
 		{in: "2018-03-21T09:60:40Z", bad: true},             // minute
-		{in: "2018-03-21T09:00:60Z", bad: true},             // leap second
+		{in: "2016-12-31T23.59.60.250+0000", want: time.Date(2017, 1, 1, 0, 0, 0, 250e6, time.UTC)}, // leap second: the next second
+		{in: "2018-03-21T09:00:61Z", bad: true},                                                    // no such second
 		{in: "2018-03-21T09:00:40.Z", bad: true},            // empty fraction
 		{in: "2018-03-21T09:00:40.1234567890Z", bad: true},  // 10 digits
 		{in: "2018-03-21T09:00:40+000", bad: true},          // short offset

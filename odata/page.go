@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strconv"
 	"unicode/utf8"
 
 	"github.com/auditlog-exporter/auditlog-exporter/audit"
@@ -33,8 +34,18 @@ type pageDecoder struct {
 	intern map[string]string
 }
 
+// MaxRecordsPerPage is the most records one page may hold (ten times the
+// documented page size): a page of millions of tiny records would cost
+// memory the byte limit alone does not bound.
+const MaxRecordsPerPage = 10 * ServerPageSize
+
+// The syntactic layer accepts invalid UTF-8 and repeated member names, so
+// that the decoder can name the record and field that hold them (a data
+// error, not a body cut short).
+var decoderOptions = []jsontext.Options{jsontext.AllowInvalidUTF8(true), jsontext.AllowDuplicateNames(true)}
+
 func newPageDecoder() *pageDecoder {
-	return &pageDecoder{dec: jsontext.NewDecoder(emptyReader{}), intern: make(map[string]string)}
+	return &pageDecoder{dec: jsontext.NewDecoder(emptyReader{}, decoderOptions...), intern: make(map[string]string)}
 }
 
 // errBadBody is wrapped by every syntaxError.
@@ -62,8 +73,8 @@ func (d *pageDecoder) Decode(r io.Reader, p *Page) error {
 	if len(d.intern) > 4096 {
 		clear(d.intern)
 	}
-	d.dec.Reset(r)
-	defer d.dec.Reset(emptyReader{}) // drop the reference to r
+	d.dec.Reset(r, decoderOptions...)
+	defer d.dec.Reset(emptyReader{}, decoderOptions...) // drop the reference to r
 	tok, err := d.dec.ReadToken()
 	if err != nil {
 		return syntaxError(err)
@@ -71,11 +82,24 @@ func (d *pageDecoder) Decode(r io.Reader, p *Page) error {
 	if tok.Kind() != '{' {
 		return syntaxError(fmt.Errorf("expected a JSON object, found %v", tok.Kind()))
 	}
-	sawValue := false
+	sawValue, sawNext, sawCount := false, false, false
 	for d.dec.PeekKind() != '}' {
 		name, err := d.dec.ReadValue()
 		if err != nil {
 			return syntaxError(err)
+		}
+		for _, once := range []struct {
+			name string
+			seen *bool
+		}{{`"value"`, &sawValue}, {`"@odata.nextLink"`, &sawNext}, {`"@odata.count"`, &sawCount}} {
+			if string(name) == once.name {
+				if *once.seen {
+					return contentError("page has %s twice", name)
+				}
+				if once.name != `"value"` {
+					*once.seen = true
+				}
+			}
 		}
 		switch string(name) {
 		case `"value"`:
@@ -91,6 +115,9 @@ func (d *pageDecoder) Decode(r io.Reader, p *Page) error {
 			switch tok.Kind() {
 			case '"':
 				p.NextLink = tok.String()
+				if !utf8.ValidString(p.NextLink) {
+					return contentError("@odata.nextLink is not valid UTF-8")
+				}
 			case 'n':
 			default:
 				return contentError("@odata.nextLink is a %v, not a string", tok.Kind())
@@ -167,6 +194,9 @@ func (d *pageDecoder) decodeValue(p *Page) error {
 			_, err := d.dec.ReadToken()
 			return syntaxError(err)
 		}
+		if len(p.Records) == MaxRecordsPerPage {
+			return contentError("page has more than %d records; refusing to hold it", MaxRecordsPerPage)
+		}
 		p.Records = append(p.Records, audit.Record{})
 		if err := d.decodeRecord(&p.Records[len(p.Records)-1], len(p.Records)-1); err != nil {
 			return err
@@ -188,10 +218,20 @@ func (d *pageDecoder) decodeRecord(r *audit.Record, index int) error {
 	}
 	d.timeRaw = d.timeRaw[:0]
 	hasTime := false
+	var seen uint16 // known fields read so far, one bit each
+	bad := ""       // the first field whose value we cannot accept, and why
 	for d.dec.PeekKind() != '}' {
 		name, err := d.dec.ReadValue()
 		if err != nil {
 			return syntaxError(err)
+		}
+		bit := fieldBit(name)
+		fname := fieldName(bit) // name's bytes are reused by the next read
+		if bit != 0 {
+			if seen&bit != 0 && bad == "" {
+				bad = fmt.Sprintf("field %s appears twice", fname)
+			}
+			seen |= bit
 		}
 		var dst *string
 		interned := false
@@ -213,11 +253,15 @@ func (d *pageDecoder) decodeRecord(r *audit.Record, index int) error {
 		case `"FormatVersion"`:
 			dst, interned = &r.FormatVersion, true
 		case `"Time"`:
-			v, err := d.stringBytes(name)
+			v, err := d.stringBytes(fname)
 			if err != nil {
+				if isTextError(err) && bad == "" {
+					bad = err.Error()
+					continue
+				}
 				return err
 			}
-			d.timeRaw = append(d.timeRaw, v...)
+			d.timeRaw = append(d.timeRaw[:0], v...)
 			hasTime = true
 			continue
 		case `"InstanceId"`:
@@ -228,8 +272,12 @@ func (d *pageDecoder) decodeRecord(r *audit.Record, index int) error {
 				r.InstanceID = nil
 				continue
 			}
-			v, err := d.stringBytes(name)
+			v, err := d.stringBytes(fname)
 			if err != nil {
+				if isTextError(err) && bad == "" {
+					bad = err.Error()
+					continue
+				}
 				return err
 			}
 			s := string(v)
@@ -241,8 +289,12 @@ func (d *pageDecoder) decodeRecord(r *audit.Record, index int) error {
 			}
 			continue
 		}
-		v, err := d.stringBytes(name)
+		v, err := d.stringBytes(fname)
 		if err != nil {
+			if isTextError(err) && bad == "" {
+				bad = err.Error()
+				continue
+			}
 			return err
 		}
 		if interned {
@@ -254,15 +306,22 @@ func (d *pageDecoder) decodeRecord(r *audit.Record, index int) error {
 	if _, err := d.dec.ReadToken(); err != nil {
 		return syntaxError(err)
 	}
+	if bad != "" {
+		who := fmt.Sprintf("value[%d]", index)
+		if r.UUID != "" {
+			who = "record " + strconv.Quote(shorten(r.UUID, 100))
+		}
+		return contentError("%s: %s: the service holds a record we cannot export faithfully; the window fails until it is corrected or skipped", who, bad)
+	}
 	if r.UUID == "" {
-		return contentError("value[%d] has no Uuid (Time %q)", index, d.timeRaw)
+		return contentError("value[%d] has no Uuid (Time %q)", index, shorten(string(d.timeRaw), 64))
 	}
 	if !hasTime {
-		return contentError("record %s has no Time", r.UUID)
+		return contentError("record %q has no Time", shorten(r.UUID, 100))
 	}
 	t, err := audit.ParseTimeBytes(d.timeRaw)
 	if err != nil {
-		return contentError("record %s: cannot parse Time %q: want e.g. 2018-03-21T09.00.40.572+0000 or RFC 3339", r.UUID, d.timeRaw)
+		return contentError("record %q: cannot parse Time %q: want e.g. 2018-03-21T09.00.40.572+0000 or RFC 3339", shorten(r.UUID, 100), shorten(string(d.timeRaw), 64))
 	}
 	r.Time = t
 	return nil
@@ -270,7 +329,7 @@ func (d *pageDecoder) decodeRecord(r *audit.Record, index int) error {
 
 // stringBytes reads a string (or null, as "") value and returns its unquoted
 // bytes, valid until the next read.
-func (d *pageDecoder) stringBytes(name []byte) ([]byte, error) {
+func (d *pageDecoder) stringBytes(name string) ([]byte, error) {
 	v, err := d.dec.ReadValue()
 	if err != nil {
 		return nil, syntaxError(err)
@@ -284,13 +343,68 @@ func (d *pageDecoder) stringBytes(name []byte) ([]byte, error) {
 	}
 	raw := v[1 : len(v)-1]
 	if bytes.IndexByte(raw, '\\') < 0 {
+		if !utf8.Valid(raw) {
+			return nil, textError(fmt.Sprintf("field %s is not valid UTF-8", name))
+		}
 		return raw, nil
 	}
 	d.scratch, err = jsontext.AppendUnquote(d.scratch[:0], v)
 	if err != nil {
-		return nil, contentError("field %s: %v", name, err)
+		// Invalid UTF-8, or an escaped lone surrogate (\ud800: a Java
+		// server cutting a message in the middle of a pair).
+		return nil, textError(fmt.Sprintf("field %s is not valid Unicode text (invalid UTF-8 or a lone surrogate escape)", name))
 	}
 	return d.scratch, nil
+}
+
+// textError is a field value that is JSON but not valid Unicode text.
+type textError string
+
+func (e textError) Error() string { return string(e) }
+
+func isTextError(err error) bool {
+	_, ok := err.(textError)
+	return ok
+}
+
+// fieldNames are the record fields we read, quoted, by bit number.
+var fieldNames = [...]string{`"Uuid"`, `"Category"`, `"User"`, `"Tenant"`, `"Account"`, `"Application"`, `"Message"`, `"FormatVersion"`, `"Time"`, `"InstanceId"`}
+
+// fieldName is the quoted name of the field fieldBit numbered bit.
+func fieldName(bit uint16) string {
+	for i, n := range fieldNames {
+		if bit == 1<<i {
+			return n
+		}
+	}
+	return ""
+}
+
+// fieldBit numbers the record fields we read, to find repeated ones.
+func fieldBit(name []byte) uint16 {
+	switch string(name) {
+	case `"Uuid"`:
+		return 1 << 0
+	case `"Category"`:
+		return 1 << 1
+	case `"User"`:
+		return 1 << 2
+	case `"Tenant"`:
+		return 1 << 3
+	case `"Account"`:
+		return 1 << 4
+	case `"Application"`:
+		return 1 << 5
+	case `"Message"`:
+		return 1 << 6
+	case `"FormatVersion"`:
+		return 1 << 7
+	case `"Time"`:
+		return 1 << 8
+	case `"InstanceId"`:
+		return 1 << 9
+	}
+	return 0
 }
 
 func (d *pageDecoder) internBytes(b []byte) string {
