@@ -28,27 +28,27 @@ func TestParseTime(t *testing.T) {
 		{in: "2024-02-29T00:00:00Z", want: time.Date(2024, 2, 29, 0, 0, 0, 0, time.UTC)},
 		{in: "", bad: true},
 		{in: "2018-03-21", bad: true},
-		{in: "2018-03-21T09.00.40", bad: true},              // no zone
-		{in: "2018-03-21T09.00.40.572", bad: true},          // no zone
-		{in: "2018-03-21T09:00.40Z", bad: true},             // mixed separators
-		{in: "2018-03-21 09:00:40Z", bad: true},             // space
-		{in: "2018-13-21T09:00:40Z", bad: true},             // month
-		{in: "2023-02-29T09:00:40Z", bad: true},             // not a leap year
-		{in: "2018-03-21T24:00:40Z", bad: true},             // hour
-		{in: "2018-03-21T09:60:40Z", bad: true},             // minute
+		{in: "2018-03-21T09.00.40", bad: true},     // no zone
+		{in: "2018-03-21T09.00.40.572", bad: true}, // no zone
+		{in: "2018-03-21T09:00.40Z", bad: true},    // mixed separators
+		{in: "2018-03-21 09:00:40Z", bad: true},    // space
+		{in: "2018-13-21T09:00:40Z", bad: true},    // month
+		{in: "2023-02-29T09:00:40Z", bad: true},    // not a leap year
+		{in: "2018-03-21T24:00:40Z", bad: true},    // hour
+		{in: "2018-03-21T09:60:40Z", bad: true},    // minute
 		{in: "2016-12-31T23.59.60.250+0000", want: time.Date(2017, 1, 1, 0, 0, 0, 250e6, time.UTC)}, // leap second: the next second
-		{in: "2018-03-21T09:00:61Z", bad: true},                                                    // no such second
-		{in: "2018-03-21T09:00:40.Z", bad: true},            // empty fraction
-		{in: "2018-03-21T09:00:40.1234567890Z", bad: true},  // 10 digits
-		{in: "2018-03-21T09:00:40+000", bad: true},          // short offset
-		{in: "2018-03-21T09:00:40+00:0", bad: true},         // short offset
-		{in: "2018-03-21T09:00:40+2400", bad: true},         // offset hour
-		{in: "2018-03-21T09:00:40+00-00", bad: true},        // bad offset separator
-		{in: "2018-03-21T09:00:40ZZ", bad: true},            // trailing
-		{in: "1521622840572", bad: true},                    // epoch millis
-		{in: "Wed, 21 Mar 2018 09:00:40 GMT", bad: true},    // HTTP date
-		{in: "２０18-03-21T09:00:40Z", bad: true},             // full-width digits
-		{in: "2018-03-21T09.00.40.572+0000\x00", bad: true}, // trailing NUL
+		{in: "2018-03-21T09:00:61Z", bad: true},                                                     // no such second
+		{in: "2018-03-21T09:00:40.Z", bad: true},                                                    // empty fraction
+		{in: "2018-03-21T09:00:40.1234567890Z", bad: true},                                          // 10 digits
+		{in: "2018-03-21T09:00:40+000", bad: true},                                                  // short offset
+		{in: "2018-03-21T09:00:40+00:0", bad: true},                                                 // short offset
+		{in: "2018-03-21T09:00:40+2400", bad: true},                                                 // offset hour
+		{in: "2018-03-21T09:00:40+00-00", bad: true},                                                // bad offset separator
+		{in: "2018-03-21T09:00:40ZZ", bad: true},                                                    // trailing
+		{in: "1521622840572", bad: true},                                                            // epoch millis
+		{in: "Wed, 21 Mar 2018 09:00:40 GMT", bad: true},                                            // HTTP date
+		{in: "２０18-03-21T09:00:40Z", bad: true},                                                     // full-width digits
+		{in: "2018-03-21T09.00.40.572+0000\x00", bad: true},                                         // trailing NUL
 	}
 	for _, tt := range tests {
 		got, err := ParseTime(tt.in)

@@ -8,6 +8,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http/httptest"
 	"os"
 	"os/exec"
@@ -410,6 +411,50 @@ func TestCrashAfterCommitBeforeWatermark(t *testing.T) {
 		t.Fatalf("rerun: exit %d\n%s", r.code, r.stderr)
 	}
 	w.assertExact()
+}
+
+// A Go runtime crash is exit 1 (worth retrying) with a message, not the
+// runtime's 2 (which means "bad configuration"); the next run completes.
+func TestRuntimeCrashIsExit1(t *testing.T) {
+	w := newWorld(t, neosim.Faults{})
+	cfg := w.config("")
+	r := w.run([]string{"AUDITLOG_EXPORTER_CRASH=panic-after-commit:1"}, "run", "--config", cfg)
+	if r.code != 1 || !strings.Contains(r.stderr, "panic: crash requested") || !strings.Contains(r.stderr, "the process crashed") {
+		t.Fatalf("exit %d\n%s", r.code, r.stderr)
+	}
+	if r := w.run(nil, "run", "--config", cfg); r.code != 0 {
+		t.Fatalf("rerun: exit %d\n%s", r.code, r.stderr)
+	}
+	w.assertExact()
+}
+
+// A reader of standard output that goes away is a failed run (exit 1, with
+// a message), not a silent death by SIGPIPE.
+func TestStdoutReaderGoneIsExit1(t *testing.T) {
+	w := newWorld(t, neosim.Faults{})
+	cfg := w.configWith(`state:
+  path: %[1]s/state
+sinks:
+  - type: stdout
+`, "")
+	cmd, _, stderr := w.cmd(context.Background(), nil, "run", "--config", cfg)
+	cmd.Stdout = nil
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	buf := make([]byte, 100)
+	if _, err := io.ReadFull(out, buf); err != nil {
+		t.Fatal(err)
+	}
+	out.Close()
+	cmd.Wait()
+	if code := cmd.ProcessState.ExitCode(); code != 1 || !strings.Contains(stderr.String(), "broken pipe") {
+		t.Fatalf("exit %d\n%s", code, stderr.String())
+	}
 }
 
 func TestCrashMidWindow(t *testing.T) {

@@ -16,9 +16,17 @@ import (
 )
 
 func main() {
+	if os.Getenv(supervisedEnv) == "" && os.Getenv("AUDITLOG_EXPORTER_NO_SUPERVISOR") == "" {
+		os.Exit(supervise(os.Stderr))
+	}
+	// A reader of standard output that goes away (a closed pipe) makes
+	// writes fail with EPIPE, reported as an error, instead of killing the
+	// process silently with SIGPIPE.
+	signal.Notify(make(chan os.Signal, 1), syscall.SIGPIPE)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	code := execute(ctx, os.Args[1:], os.Stdout, os.Stderr)
 	stop()
+	reportExit(code)
 	os.Exit(code)
 }
 

@@ -131,6 +131,9 @@ func crashHooks() exporter.Hooks {
 	}
 	kill := func() { _ = syscall.Kill(os.Getpid(), syscall.SIGKILL); select {} }
 	switch point {
+	case "panic-after-commit":
+		// A crash of the Go runtime, from a goroutine nothing recovers.
+		return exporter.Hooks{Committed: func(audit.Window) { panic("crash requested by AUDITLOG_EXPORTER_CRASH") }}
 	case "after-commit":
 		count := 0
 		return exporter.Hooks{Committed: func(audit.Window) {
