@@ -7,6 +7,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/url"
 	"os"
@@ -190,7 +191,12 @@ func (es FieldErrors) err() error {
 // Load reads, decodes and validates a configuration file, reads secret
 // files, and returns every problem at once.
 func Load(path string, lookupEnv func(string) (string, bool)) (*Config, error) {
-	data, err := os.ReadFile(path)
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, errclass.Mark(errclass.Config, fmt.Errorf("config: %w", err))
+	}
+	data, err := io.ReadAll(io.LimitReader(f, MaxConfigBytes+1))
+	f.Close()
 	if err != nil {
 		return nil, errclass.Mark(errclass.Config, fmt.Errorf("config: %w", err))
 	}
@@ -204,6 +210,9 @@ func Load(path string, lookupEnv func(string) (string, bool)) (*Config, error) {
 // Parse decodes strictly (unknown keys are errors), expands ${VAR} in
 // values, applies defaults, validates, and reads client_secret_file.
 func Parse(data []byte, lookupEnv func(string) (string, bool)) (*Config, error) {
+	if len(data) > MaxConfigBytes {
+		return nil, errclass.Mark(errclass.Config, fmt.Errorf("larger than %d bytes: not an auditlog-exporter configuration", MaxConfigBytes))
+	}
 	var doc yaml.Node
 	if err := yaml.Unmarshal(data, &doc); err != nil {
 		return nil, errclass.Mark(errclass.Config, fmt.Errorf("not valid YAML: %w", err))
@@ -216,6 +225,12 @@ func Parse(data []byte, lookupEnv func(string) (string, bool)) (*Config, error) 
 	lines := map[int]string{}
 	var plain []string
 	walk(doc.Content[0], reflect.TypeOf(cfg).Elem(), "", &errs, lines, &plain, lookupEnv)
+	if len(errs) >= maxConfigErrors {
+		errs = append(errs, FieldError{Path: "(file)", Msg: "more problems are not listed; fix these first"})
+		// Decoding a mapping of many keys costs time that grows with their
+		// square; what is wrong is said already.
+		return nil, errs.err()
+	}
 	if err := doc.Content[0].Decode(cfg); err != nil {
 		var te *yaml.TypeError
 		if !errors.As(err, &te) {
@@ -250,6 +265,16 @@ func typeError(msg string, lines map[int]string) FieldError {
 	return FieldError{Path: "(file)", Msg: msg}
 }
 
+// MaxAccountLength bounds source.account: file names hold it, beside the
+// window and the format, and must fit in 255 bytes.
+const MaxAccountLength = 100
+
+// MaxConfigBytes is the largest configuration read (a real one is a few KiB).
+const MaxConfigBytes = 1 << 20
+
+// maxConfigErrors is how many problems are listed; more are summarized.
+const maxConfigErrors = 50
+
 var envRE = regexp.MustCompile(`\$\$\{|\$\{([^}]*)\}`)
 
 // walk checks keys against t's yaml tags, recording unknown ones, expands
@@ -279,6 +304,9 @@ func walk(n *yaml.Node, t reflect.Type, path string, errs *FieldErrors, lines ma
 			p := join(path, k.Value)
 			ft, ok := fields[k.Value]
 			if !ok {
+				if len(*errs) >= maxConfigErrors {
+					continue
+				}
 				sort.Strings(names)
 				errs.add(p, "unknown key (known keys here: %s)", strings.Join(names, ", "))
 				continue
@@ -314,8 +342,17 @@ func walk(n *yaml.Node, t reflect.Type, path string, errs *FieldErrors, lines ma
 			for _, name := range missing {
 				errs.add(orRoot(path), "environment variable %s is not set", name)
 			}
-			if n.Style == 0 || n.Style == yaml.TaggedStyle {
+			switch {
+			case t.Kind() == reflect.String:
+				// A string value is taken verbatim: a secret that reads
+				// "null", "~" or "true" stays that text.
+				n.Tag = "!!str"
+			case n.Style == 0 || n.Style == yaml.TaggedStyle:
 				n.Tag = "" // resolve the expanded value's type afresh
+				switch n.Value {
+				case "", "~", "null", "Null", "NULL":
+					errs.add(orRoot(path), "expands to %q, which YAML reads as no value; set the variable to a value", n.Value)
+				}
 			}
 		}
 	}
@@ -551,6 +588,8 @@ func (s SourceConfig) validate(p string, errs *FieldErrors) {
 	switch {
 	case s.Account == "":
 		errs.add(p+".account", "required: the subaccount's technical name (not its display name)")
+	case len(s.Account) > MaxAccountLength:
+		errs.add(p+".account", "%d characters: longer than %d (output file names hold the account and must fit in 255 bytes); use the technical name", len(s.Account), MaxAccountLength)
 	case !accountRE.MatchString(s.Account):
 		errs.add(p+".account", "%q is not a technical subaccount name", s.Account)
 	}

@@ -3,6 +3,7 @@ package exporter
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
@@ -38,7 +39,7 @@ func env(m map[string]string) func(string) (string, bool) {
 	return func(k string) (string, bool) { v, ok := m[k]; return v, ok }
 }
 
-var testEnv = env(map[string]string{"NEO_CLIENT_ID": "id", "NEO_CLIENT_SECRET": "s3cr:et #x"})
+var testEnv = env(map[string]string{"NEO_CLIENT_ID": "id", "NEO_CLIENT_SECRET": "s3cr:et #x", "NULLISH": "null", "TILDE": "~"})
 
 func TestParseValid(t *testing.T) {
 	c, err := Parse([]byte(validYAML), testEnv)
@@ -97,6 +98,9 @@ func TestParseErrors(t *testing.T) {
 		{"bad log level", "state:", "log:\n  level: loud\nstate:", "log.level", "not one of"},
 		{"no sinks", "sinks:\n  - type: file\n    format: jsonl\n    path: ./out\n", "", "sinks", "at least one"},
 		{"account with slash", "account: abc123xyz", "account: ../etc", "source.account", "technical"},
+		{"account too long", "account: abc123xyz", "account: " + strings.Repeat("a", 240), "source.account", "longer than 100"},
+		{"env var is null", "lag: 0s", "lag: ${NULLISH}", "export.lag", "reads as no value"},
+		{"env var is tilde", "lag: 0s", "lag: ${TILDE}", "export.lag", "reads as no value"},
 		{"both secret kinds", "  client_secret: ${NEO_CLIENT_SECRET}", "  client_secret: ${NEO_CLIENT_SECRET}\n  client_secret_file: /x", "source.client_secret", "not both"},
 		{"unreadable secret file", "  client_secret: ${NEO_CLIENT_SECRET}", "  client_secret_file: /nonexistent/secret", "source.client_secret_file", "cannot read"},
 		{"duplicate sinks", "    path: ./out\n", "    path: ./out\n  - type: file\n    path: ./out/\n", "sinks[1]", "same objects"},
@@ -152,6 +156,38 @@ func TestParseReportsEveryProblem(t *testing.T) {
 		if !strings.Contains(err.Error(), p+":") {
 			t.Errorf("missing %s in\n%v", p, err)
 		}
+	}
+}
+
+// A string taken from the environment is taken verbatim, even when YAML
+// would read it as null or a boolean.
+func TestEnvStringsVerbatim(t *testing.T) {
+	for _, v := range []string{"null", "~", "true", "0x10", "1e3"} {
+		c, err := Parse([]byte(validYAML), env(map[string]string{"NEO_CLIENT_ID": "id", "NEO_CLIENT_SECRET": v}))
+		if err != nil {
+			t.Fatalf("%q: %v", v, err)
+		}
+		if got := c.Sources()[0].ClientSecret; got != v {
+			t.Fatalf("secret %q read as %q", v, got)
+		}
+	}
+}
+
+// A configuration of very many keys is refused quickly, with a bounded
+// list of problems, instead of parsing for minutes.
+func TestHugeConfigFailsFast(t *testing.T) {
+	var b strings.Builder
+	b.WriteString(validYAML + "log:\n")
+	for i := 0; b.Len() < MaxConfigBytes-100; i++ {
+		fmt.Fprintf(&b, "  k%d: v\n", i)
+	}
+	_, err := Parse([]byte(b.String()), testEnv)
+	if err == nil || len(err.Error()) > 64<<10 || !strings.Contains(err.Error(), "more problems") {
+		t.Fatalf("got %d bytes of error", len(fmt.Sprint(err)))
+	}
+	b.WriteString(strings.Repeat("#", 200))
+	if _, err := Parse([]byte(b.String()), testEnv); err == nil || !strings.Contains(err.Error(), "larger than") {
+		t.Fatalf("an oversized file: %v", err)
 	}
 }
 
