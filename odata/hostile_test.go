@@ -169,4 +169,3 @@ func (r *responseRecorder) Write(p []byte) (int, error) {
 	}
 	return r.body.Write(p)
 }
-
