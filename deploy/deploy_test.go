@@ -303,6 +303,7 @@ func TestAlertRules(t *testing.T) {
 	decodeStrict(t, "prometheus/alerts.yaml", &rules)
 	m := metrics.New()
 	m.RunFinished(0, true)
+	m.RetentionHeadroom("a", 0)
 	var buf bytes.Buffer
 	families, _ := m.Registry().Gather()
 	for _, f := range families {

@@ -42,6 +42,7 @@ func (c *Config) BuildSources(log zerolog.Logger) ([]Account, error) {
 			APIURL: s.APIURL, Account: s.Account, ClientID: s.ClientID, ClientSecret: s.ClientSecret,
 			Filter: s.Filter, Timeout: s.Timeout, MaxRequestsPerSecond: s.MaxRequestsPerSecond,
 			MaxElapsed: c.Retry.MaxElapsed, CAFile: s.CAFile, MaxPageBytes: s.MaxPageBytes, SpoolDir: c.Export.SpoolDir, SpillThreshold: c.Export.SpillThreshold,
+			MaxPagesPerWindow: s.MaxPagesPerWindow, RetentionDays: s.RetentionDays,
 		}, log.With().Str("account", s.Account).Logger())
 		if err != nil {
 			return nil, fmt.Errorf("account %s: %w", s.Account, err)
@@ -164,7 +165,7 @@ func (c *Config) Build(ctx context.Context, log zerolog.Logger, bo BuildOptions)
 		parallel = bo.Parallel
 	}
 	e := New(Options{Accounts: accounts, Sinks: p.Sinks, Store: p.Store, Grid: c.Grid(), Lag: c.Export.Lag,
-		Start: c.Export.Start, Parallel: parallel, Version: bo.Version, Log: log, Now: bo.Now, Hooks: bo.Hooks,
+		Start: c.Export.Start, RetentionMargin: c.Export.RetentionMargin, Parallel: parallel, Version: bo.Version, Log: log, Now: bo.Now, Hooks: bo.Hooks,
 		Progress: bo.Progress, QuietWindows: bo.QuietWindows, Observer: bo.Observer})
 	return e, p, nil
 }

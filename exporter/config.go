@@ -55,6 +55,12 @@ type SourceConfig struct {
 	MaxRequestsPerSecond float64       `yaml:"max_requests_per_second"`
 	CAFile               string        `yaml:"ca_file"`
 	MaxPageBytes         int64         `yaml:"max_page_bytes"`
+	// MaxPagesPerWindow bounds one window's listing (a server whose
+	// nextLinks never end).
+	MaxPagesPerWindow int `yaml:"max_pages_per_window"`
+	// RetentionDays is how long the API keeps records; 0 asks the
+	// Retention API (scope "Manage Audit Logs"), else assumes 201.
+	RetentionDays int `yaml:"retention_days"`
 }
 
 // ExportConfig is the window grid and pacing.
@@ -64,9 +70,12 @@ type ExportConfig struct {
 	Lag      time.Duration `yaml:"lag"`
 	Parallel int           `yaml:"parallel"`
 	SpoolDir string        `yaml:"spool_dir"`
-	// SpillThreshold is the window size (records, per the API's count)
-	// above which duplicates are checked on disk in SpoolDir.
+	// SpillThreshold is how many distinct records of a window are checked
+	// for duplicates in memory; the rest are checked on disk in SpoolDir.
 	SpillThreshold int64 `yaml:"spill_threshold"`
+	// RetentionMargin: a watermark (or backfill start) closer than this to
+	// the retention horizon is warned about.
+	RetentionMargin time.Duration `yaml:"retention_margin"`
 }
 
 // RetryConfig bounds retries.
@@ -127,12 +136,14 @@ const (
 	DefaultStart = "-4824h"
 	// MaxParallel bounds windows in flight per account.
 	MaxParallel = 64
+	// DefaultRetentionMargin is export.retention_margin's default.
+	DefaultRetentionMargin = 7 * 24 * time.Hour
 )
 
 // DefaultConfig returns a Config with every default set and no source or sink.
 func DefaultConfig() *Config {
 	return &Config{
-		Export: ExportConfig{Start: DefaultStart, Window: DefaultWindow, Lag: DefaultLag, Parallel: 1, SpillThreshold: odata.DefaultSpillThreshold},
+		Export: ExportConfig{Start: DefaultStart, Window: DefaultWindow, Lag: DefaultLag, Parallel: 1, SpillThreshold: odata.DefaultSpillThreshold, RetentionMargin: DefaultRetentionMargin},
 		Retry:  RetryConfig{MaxElapsed: DefaultMaxElapsed},
 		State:  StateConfig{Type: "file", Path: "./state"},
 		Log:    LogConfig{Level: "info", Format: "json"},
@@ -141,7 +152,7 @@ func DefaultConfig() *Config {
 
 // DefaultSource returns a SourceConfig with the defaults of optional keys.
 func DefaultSource() SourceConfig {
-	return SourceConfig{Timeout: DefaultTimeout, MaxRequestsPerSecond: DefaultRPS, MaxPageBytes: odata.DefaultMaxPageBytes}
+	return SourceConfig{Timeout: DefaultTimeout, MaxRequestsPerSecond: DefaultRPS, MaxPageBytes: odata.DefaultMaxPageBytes, MaxPagesPerWindow: odata.DefaultMaxPagesPerWindow}
 }
 
 // UnmarshalYAML applies defaults before decoding a source.
@@ -419,6 +430,9 @@ func (c *Config) validate() FieldErrors {
 	if e.SpillThreshold < 1 {
 		errs.add("export.spill_threshold", "must be at least 1 (records)")
 	}
+	if e.RetentionMargin < 0 {
+		errs.add("export.retention_margin", "must not be negative")
+	}
 	if e.SpoolDir != "" {
 		// Checked now, not when the first large window needs it hours later.
 		if fi, err := os.Stat(e.SpoolDir); err != nil {
@@ -613,6 +627,12 @@ func (s SourceConfig) validate(p string, errs *FieldErrors) {
 	}
 	if s.MaxPageBytes < 1<<20 {
 		errs.add(p+".max_page_bytes", "must be at least 1048576 (1 MiB); a page of 1000 records is about 0.6 MB")
+	}
+	if s.MaxPagesPerWindow < 10 {
+		errs.add(p+".max_pages_per_window", "must be at least 10")
+	}
+	if s.RetentionDays < 0 || s.RetentionDays > 3650 {
+		errs.add(p+".retention_days", "must be 0 (ask the Retention API, else 201) or 1 to 3650 days")
 	}
 }
 

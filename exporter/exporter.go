@@ -58,6 +58,9 @@ type Observer interface {
 	WatermarkMoved(account string, t time.Time)
 	AccountFailed(account, class string)
 	RunFinished(d time.Duration, ok bool)
+	// RetentionHeadroom: how far the oldest window to export lies ahead
+	// of the retention horizon (negative: records already deleted).
+	RetentionHeadroom(account string, d time.Duration)
 }
 
 type noObserver struct{}
@@ -66,6 +69,7 @@ func (noObserver) WindowExported(string, int, odata.Stats) {}
 func (noObserver) WatermarkMoved(string, time.Time)        {}
 func (noObserver) AccountFailed(string, string)            {}
 func (noObserver) RunFinished(time.Duration, bool)         {}
+func (noObserver) RetentionHeadroom(string, time.Duration) {}
 
 // Options builds an Exporter.
 type Options struct {
@@ -76,6 +80,9 @@ type Options struct {
 	Lag      time.Duration
 	// Start is export.start: where an account without state begins.
 	Start string
+	// RetentionMargin: warn when the oldest window to export is closer
+	// than this to the API's retention horizon.
+	RetentionMargin time.Duration
 	// Parallel is how many windows of one account are in flight at once.
 	Parallel int
 	Version  string
@@ -167,6 +174,9 @@ func (e *Exporter) Backfill(ctx context.Context, from, to time.Time, shard Shard
 		res := AccountResult{Account: a.Name}
 		windows := g.Seq(a.Name, first, last, shard)
 		log := e.o.Log.With().Str("account", a.Name).Logger()
+		if windows.Len() > 0 {
+			e.checkRetention(ctx, a, windows.At(0).Start, log)
+		}
 		log.Info().Int("windows", windows.Len()).Time("from", first).Time("to", last).Msg("backfilling")
 		res.Err = e.exportWindows(ctx, a, windows, log, func(_ int, n int, st odata.Stats) error {
 			res.Windows++
@@ -247,6 +257,38 @@ func authenticate(ctx context.Context, src Source) error {
 	return nil
 }
 
+// retentionSource tells how long the API keeps records, and how it knows.
+type retentionSource interface {
+	Retention(ctx context.Context) (time.Duration, string)
+}
+
+// checkRetention compares the oldest window still to export with the
+// API's retention horizon: records older than the horizon are deleted for
+// good, so windows before it can no longer be complete. It says so loudly
+// and reports the headroom; the export goes on with what is left.
+func (e *Exporter) checkRetention(ctx context.Context, a Account, oldest time.Time, log zerolog.Logger) {
+	rs, ok := a.Source.(retentionSource)
+	if !ok {
+		return
+	}
+	keep, how := rs.Retention(ctx)
+	horizon := e.o.Now().Add(-keep).UTC()
+	headroom := oldest.Sub(horizon)
+	e.o.Observer.RetentionHeadroom(a.Name, headroom)
+	days := int(keep / (24 * time.Hour))
+	switch {
+	case headroom < 0:
+		lostTo := e.o.Grid.Floor(horizon).Add(e.o.Grid.Size)
+		log.Error().Time("oldest_window", oldest).Time("retention_horizon", horizon).Int("retention_days", days).Str("retention_from", how).
+			Msg(fmt.Sprintf("the windows from %s to %s can no longer be complete: the API deletes records after %d days, and those windows start before %s; they are exported with what is left, and verify will not find the deleted records",
+				oldest.Format(time.RFC3339), lostTo.Format(time.RFC3339), days, horizon.Format(time.RFC3339)))
+	case headroom < e.o.RetentionMargin:
+		log.Warn().Time("oldest_window", oldest).Time("retention_horizon", horizon).Int("retention_days", days).Str("retention_from", how).
+			Str("headroom", headroom.Round(time.Minute).String()).
+			Msg("the oldest window to export is close to the retention horizon: unless the export catches up, the API deletes its records before they are exported")
+	}
+}
+
 // startState returns where account's export begins: the saved state, or
 // export.start floored to the grid.
 func (e *Exporter) startState(ctx context.Context, account string) (state.State, error) {
@@ -287,6 +329,7 @@ func (e *Exporter) runAccount(ctx context.Context, a Account) AccountResult {
 		log.Info().Time("watermark", st.Watermark).Msg("no complete window due")
 		return res
 	}
+	e.checkRetention(ctx, a, st.Watermark, log)
 	log.Info().Time("watermark", st.Watermark).Int("windows_due", windows.Len()).Msg("exporting")
 	// Windows may commit out of order; the watermark moves only over the
 	// contiguous prefix of committed windows, so it never skips a hole.

@@ -54,6 +54,10 @@ type Config struct {
 	// DefaultSpoolPartition (tests lower it).
 	SpoolPartition int64
 
+	// RetentionDays is how long the API keeps records; 0 asks the
+	// Retention API, else assumes DefaultRetention.
+	RetentionDays int
+
 	// MaxPagesPerWindow bounds the pages of one window's listing (a server
 	// whose nextLinks never end); default DefaultMaxPagesPerWindow.
 	MaxPagesPerWindow int
@@ -85,20 +89,25 @@ const DefaultMaxPagesPerWindow = 100_000
 // Client fetches audit records of one subaccount. Safe for concurrent use;
 // all callers share one token and one request rate limit.
 type Client struct {
-	cfg        Config
-	base       *url.URL
-	recordsURL *url.URL
-	httpc      *http.Client
-	tokens     *tokenSource
-	limiter    *rate.Limiter
-	log        zerolog.Logger
-	sleep      func(context.Context, time.Duration) error
-	now        func() time.Time
+	cfg          Config
+	base         *url.URL
+	recordsURL   *url.URL
+	retentionURL *url.URL
+	httpc        *http.Client
+	tokens       *tokenSource
+	limiter      *rate.Limiter
+	log          zerolog.Logger
+	sleep        func(context.Context, time.Duration) error
+	now          func() time.Time
 
 	seed    maphash.Seed // for record content and nextLink hashes
 	secrets []string     // forms of the client secret scrubbed from server text
 
 	warnUncounted sync.Once // "no @odata.count" is said once per run
+
+	retentionOnce sync.Once
+	retention     time.Duration
+	retentionFrom string
 
 	mu          sync.Mutex
 	pausedUntil time.Time // after a 429, no request of this client before this
@@ -186,22 +195,29 @@ func New(cfg Config, log zerolog.Logger) (*Client, error) {
 		// anywhere but the configured API, and the API does not redirect.
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 	}
-	recordsPath := strings.TrimSuffix(base.EscapedPath(), "/") + "/auditlog/v1/accounts/" + url.PathEscape(cfg.Account) + "/AuditLogRecords"
+	prefix := strings.TrimSuffix(base.EscapedPath(), "/")
 	recordsURL := &url.URL{Scheme: base.Scheme, Host: base.Host}
-	if err := setEscapedPath(recordsURL, recordsPath); err != nil {
-		return nil, errclass.Mark(errclass.Config, err)
+	retentionURL := &url.URL{Scheme: base.Scheme, Host: base.Host}
+	for u, p := range map[*url.URL]string{
+		recordsURL:   prefix + "/auditlog/v1/accounts/" + url.PathEscape(cfg.Account) + "/AuditLogRecords",
+		retentionURL: prefix + "/auditlog/v1/retention/accounts/" + url.PathEscape(cfg.Account) + "/AuditLogRetention",
+	} {
+		if err := setEscapedPath(u, p); err != nil {
+			return nil, errclass.Mark(errclass.Config, err)
+		}
 	}
 	c := &Client{
-		cfg:        cfg,
-		base:       base,
-		recordsURL: recordsURL,
-		httpc:      httpc,
-		log:        log,
-		sleep:      cfg.Sleep,
-		now:        cfg.Now,
-		limiter:    rate.NewLimiter(rate.Inf, 1),
-		seed:       maphash.MakeSeed(),
-		secrets:    secretsOf(cfg.ClientID, cfg.ClientSecret),
+		cfg:          cfg,
+		base:         base,
+		recordsURL:   recordsURL,
+		retentionURL: retentionURL,
+		httpc:        httpc,
+		log:          log,
+		sleep:        cfg.Sleep,
+		now:          cfg.Now,
+		limiter:      rate.NewLimiter(rate.Inf, 1),
+		seed:         maphash.MakeSeed(),
+		secrets:      secretsOf(cfg.ClientID, cfg.ClientSecret),
 	}
 	if cfg.MaxRequestsPerSecond > 0 {
 		c.limiter = rate.NewLimiter(rate.Limit(cfg.MaxRequestsPerSecond), 1)

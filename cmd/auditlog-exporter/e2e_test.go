@@ -580,6 +580,39 @@ func TestEveryRunProvesCredentials(t *testing.T) {
 	t.Logf("failed after %s", time.Since(start).Round(time.Millisecond))
 }
 
+// A watermark near or past the retention horizon is said loudly, with the
+// windows that can no longer be complete, and exported as a metric; the
+// retention comes from the Retention API when the client may read it.
+func TestRetentionHorizon(t *testing.T) {
+	w := newWorld(t, neosim.Faults{})
+	prom := filepath.Join(w.dir, "metrics.prom")
+	cfg := w.config("metrics:\n  textfile: " + prom + "\n")
+	b, _ := os.ReadFile(cfg)
+	// The world's records start 5 hours ago; a 4-hour retention puts the
+	// first windows past the horizon.
+	os.WriteFile(cfg, []byte(strings.Replace(string(b), "  max_requests_per_second: 0\n", "  max_requests_per_second: 0\n  retention_days: 1\n", 1)), 0o600)
+	r := w.run(nil, "run", "--config", cfg)
+	if r.code != 0 || strings.Contains(r.stderr, "can no longer be complete") || !strings.Contains(r.stderr, "close to the retention horizon") {
+		t.Fatalf("1 day retention, 4 hours behind: exit %d\n%s", r.code, r.stderr)
+	}
+	m, _ := os.ReadFile(prom)
+	if !strings.Contains(string(m), `auditlog_exporter_retention_headroom_seconds{account="e2eacct"}`) {
+		t.Fatalf("no headroom metric:\n%s", m)
+	}
+	// Backfill from two days ago: those windows are past the horizon.
+	from := time.Now().UTC().Add(-48 * time.Hour).Truncate(time.Hour)
+	r = w.run(nil, "backfill", "--config", cfg, "--from", from.Format(time.RFC3339), "--to", from.Add(2*time.Hour).Format(time.RFC3339))
+	if r.code != 0 || !strings.Contains(r.stderr, "can no longer be complete") || !strings.Contains(r.stderr, from.Format(time.RFC3339)) {
+		t.Fatalf("backfill past the horizon: exit %d\n%s", r.code, r.stderr)
+	}
+	// Without retention_days the simulator's Retention API (201 days) is read.
+	os.WriteFile(cfg, b, 0o600)
+	r = w.run(nil, "backfill", "--config", cfg, "--from", from.Format(time.RFC3339), "--to", from.Add(2*time.Hour).Format(time.RFC3339))
+	if r.code != 0 || strings.Contains(r.stderr, "retention_horizon") {
+		t.Fatalf("201 days retention: exit %d\n%s", r.code, r.stderr)
+	}
+}
+
 func TestBadInputExitCodes(t *testing.T) {
 	w := newWorld(t, neosim.Faults{})
 	good := w.config("")

@@ -43,6 +43,11 @@ type Options struct {
 	Seed uint64
 	// Readings answers the questions SAP's documentation leaves open.
 	Readings Readings
+	// RetentionDays is what the Retention API answers (default 201);
+	// RetentionForbidden answers it 403, as for a client without the scope
+	// "Manage Audit Logs".
+	RetentionDays      int
+	RetentionForbidden bool
 }
 
 // Faults are switched on and off while the server runs. Rates are
@@ -212,6 +217,8 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	switch {
 	case r.URL.Path == "/oauth2/apitoken/v1":
 		s.serveToken(w, r)
+	case strings.HasPrefix(r.URL.Path, "/auditlog/v1/retention/accounts/") && strings.HasSuffix(r.URL.Path, "/AuditLogRetention"):
+		s.serveRetention(w, r, strings.TrimSuffix(strings.TrimPrefix(r.URL.Path, "/auditlog/v1/retention/accounts/"), "/AuditLogRetention"))
 	case strings.HasPrefix(r.URL.Path, "/auditlog/v1/accounts/") && strings.HasSuffix(r.URL.Path, "/AuditLogRecords"):
 		acct := strings.TrimSuffix(strings.TrimPrefix(r.URL.Path, "/auditlog/v1/accounts/"), "/AuditLogRecords")
 		if acct == "" || strings.Contains(acct, "/") {
@@ -270,6 +277,26 @@ func (s *Server) serveToken(w http.ResponseWriter, r *http.Request) {
 		"expires_in":   int(s.opts.TokenTTL / time.Second),
 		"scope":        "hcp.readAuditLogs",
 	})
+}
+
+// serveRetention answers the Retention API: {"retention": <days>}.
+func (s *Server) serveRetention(w http.ResponseWriter, r *http.Request, account string) {
+	s.mu.Lock()
+	authErr := s.checkToken(r, 0)
+	s.mu.Unlock()
+	switch {
+	case authErr != "":
+		odataError(w, http.StatusUnauthorized, "401", authErr)
+	case s.opts.RetentionForbidden || !slices.Contains(s.opts.Accounts, account):
+		odataError(w, http.StatusForbidden, "403", "Insufficient scope: Manage Audit Logs")
+	default:
+		days := s.opts.RetentionDays
+		if days <= 0 {
+			days = 201
+		}
+		w.Header().Set("Content-Type", "application/json")
+		fmt.Fprintf(w, `{"retention":%d}`, days)
+	}
 }
 
 // BasicAuthHeader is what a client sends for id:secret (for tests).
