@@ -34,6 +34,7 @@ FUZZ_TARGETS := \
 	./odata:FuzzRebaseNextLink \
 	./odata:FuzzParseRetryAfter \
 	./odata:FuzzODataMessage \
+	./odata:FuzzScrubText \
 	./sinks:FuzzDecodeManifest \
 	./odata/neosim:FuzzParseFilter \
 	./state:FuzzDecodeState \

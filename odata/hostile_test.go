@@ -169,3 +169,26 @@ func (r *responseRecorder) Write(p []byte) (int, error) {
 	}
 	return r.body.Write(p)
 }
+
+// The retention comes from the configuration, else the Retention API, else
+// the documented default; asking never fails a run.
+func TestRetention(t *testing.T) {
+	for _, c := range []struct {
+		opts       neosim.Options
+		configured int
+		want       time.Duration
+		from       string
+	}{
+		{neosim.Options{RetentionDays: 90}, 0, 90 * 24 * time.Hour, "api"},
+		{neosim.Options{RetentionForbidden: true}, 0, 201 * 24 * time.Hour, "default"},
+		{neosim.Options{RetentionDays: 90}, 30, 30 * 24 * time.Hour, "configured"},
+	} {
+		f := newFixture(t, 300, c.opts)
+		cfg := f.config()
+		cfg.RetentionDays = c.configured
+		got, from := f.client(t, cfg).Retention(t.Context())
+		if got != c.want || from != c.from {
+			t.Fatalf("%+v: %s from %s, want %s from %s", c.opts, got, from, c.want, c.from)
+		}
+	}
+}

@@ -87,3 +87,23 @@ func FuzzODataMessage(f *testing.F) {
 		}
 	})
 }
+
+// Scrubbing removes every secret, and leaves no control character, whatever
+// the text around them.
+func FuzzScrubText(f *testing.F) {
+	f.Add("error: Basic dXNlcjpzM2NyM3Q= \x1b[31m", "s3cr3t")
+	f.Add("line\nforged", "secret-value")
+	f.Add("\xff\xfe bad utf8 \u202e", "xxxx")
+	f.Fuzz(func(t *testing.T, text, secret string) {
+		out := scrubText(text, secretsOf("user", secret))
+		if strings.ContainsFunc(out, unsafeRune) || !utf8.ValidString(out) {
+			t.Fatalf("unsafe output %q", out)
+		}
+		// A secret of plain text cannot survive; the replacement marker is
+		// cut out first, so it cannot make one up across its edges.
+		plain := len(secret) >= 4 && utf8.ValidString(secret) && !strings.ContainsAny(secret, "\\\x00\uFFFD") && !strings.ContainsFunc(secret, unsafeRune)
+		if plain && strings.Contains(strings.ReplaceAll(out, Redacted, "\x00"), secret) {
+			t.Fatalf("secret %q survives in %q", secret, out)
+		}
+	})
+}

@@ -254,3 +254,141 @@ func TestQueryCacheSeesLateRecords(t *testing.T) {
 		t.Fatal("added record not seen")
 	}
 }
+
+// Each reading switch does what it says.
+func TestReadings(t *testing.T) {
+	from := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	recs, _ := Generate(GenOptions{Account: "acct", From: from, To: from.Add(time.Hour), PerHour: 400, Seed: 1})
+	recs = append(recs, audit.Record{UUID: "edge", Account: "acct", Time: from.Add(30 * time.Minute)})
+	base := "/auditlog/v1/accounts/acct/AuditLogRecords"
+	serve := func(rd Readings) (*Server, string) {
+		s := New(Options{Accounts: []string{"acct"}, ClientID: "id", ClientSecret: "secret", PageSize: 50, Readings: rd})
+		s.Add(nil, recs...)
+		return s, getToken(t, s)
+	}
+	// list follows nextLinks and returns rows served, distinct Uuids, pages, the count.
+	list := func(s *Server, tok, query string) (rows, distinct, pages int, count any, sizes []int, firstTimes []string) {
+		seen := map[string]bool{}
+		target := base + query
+		for target != "" {
+			_, body := get(t, s, target, tok)
+			if pages == 0 {
+				count = body["@odata.count"]
+			}
+			pages++
+			vals := body["value"].([]any)
+			sizes = append(sizes, len(vals))
+			for _, v := range vals {
+				m := v.(map[string]any)
+				rows++
+				seen[m["Uuid"].(string)] = true
+				if pages == 1 {
+					firstTimes = append(firstTimes, m["Time"].(string))
+				}
+			}
+			link, _ := body["@odata.nextLink"].(string)
+			target = ""
+			if link != "" {
+				u, _ := url.Parse(link)
+				target = u.RequestURI()
+			}
+		}
+		return rows, len(seen), pages, count, sizes, firstTimes
+	}
+	n := len(recs)
+
+	s, tok := serve(Readings{StoredDuplicates: 0.1})
+	rows, distinct, _, count, _, _ := list(s, tok, "?$count=true")
+	if distinct != n || rows <= n || count.(float64) != float64(n) {
+		t.Fatalf("count=distinct: %d rows, %d distinct, count %v; want %d distinct counted, more rows", rows, distinct, count, n)
+	}
+	if got := len(s.Records("acct", from, from.Add(time.Hour))); got != n {
+		t.Fatalf("ground truth holds %d records, want %d (stored copies are one record)", got, n)
+	}
+	s, tok = serve(Readings{Count: CountRows, StoredDuplicates: 0.1})
+	rows, _, _, count, _, _ = list(s, tok, "?$count=true")
+	if count.(float64) != float64(rows) || rows <= n {
+		t.Fatalf("count=rows: count %v, %d rows", count, rows)
+	}
+	s, tok = serve(Readings{Count: CountNone})
+	if _, _, _, count, _, _ = list(s, tok, "?$count=true"); count != nil {
+		t.Fatalf("count=none sent %v", count)
+	}
+	s, tok = serve(Readings{ShrinkingPages: true})
+	_, distinct, _, _, sizes, _ := list(s, tok, "")
+	if distinct != n || sizes[0] != 50 || sizes[1] >= 50 {
+		t.Fatalf("shrinking pages: sizes %v, %d distinct", sizes, distinct)
+	}
+	s, tok = serve(Readings{NewestFirst: true})
+	_, _, _, _, _, times := list(s, tok, "")
+	for i := 1; i < len(times); i++ {
+		if times[i] > times[i-1] {
+			t.Fatalf("newest first: %s after %s", times[i], times[i-1])
+		}
+	}
+	s, tok = serve(Readings{NextLinkDropsFilter: true})
+	_, body := get(t, s, base+"?$filter="+url.QueryEscape("Time ge '2026-01-01T00.10.00'")+"&$count=true", tok)
+	if link := body["@odata.nextLink"].(string); strings.Contains(link, "filter") || !strings.Contains(link, "skiptoken") {
+		t.Fatalf("nextLink keeps the filter: %s", link)
+	}
+	at := url.QueryEscape("Time ge '2026-01-01T00.30.00' and Time le '2026-01-01T00.30.00'")
+	for _, c := range []struct {
+		rd   Readings
+		want float64
+	}{{Readings{}, 1}, {Readings{ExclusiveBounds: true}, 0}} {
+		s, tok = serve(c.rd)
+		if _, body := get(t, s, base+"?$filter="+at+"&$count=true", tok); body["@odata.count"].(float64) != c.want {
+			t.Fatalf("%s: a record exactly on both bounds counted %v, want %v", c.rd, body["@odata.count"], c.want)
+		}
+	}
+	for _, in := range []string{"documented", "all-odd", "count=rows,stored-duplicates=0.05,newest-first"} {
+		rd, err := ParseReadings(in)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if again, _ := ParseReadings(rd.String()); again != rd {
+			t.Fatalf("%q: %v does not round-trip", in, rd)
+		}
+	}
+	for _, bad := range []string{"count=maybe", "stored-duplicates=2", "sideways"} {
+		if _, err := ParseReadings(bad); err == nil {
+			t.Fatalf("%q accepted", bad)
+		}
+	}
+}
+
+// Retry-After comes as seconds, an HTTP date, or not at all.
+func TestRetryAfterForms(t *testing.T) {
+	for form, check := range map[string]func(string) bool{
+		"7":    func(v string) bool { return v == "7" },
+		"date": func(v string) bool { _, err := http.ParseTime(v); return err == nil },
+		"none": func(v string) bool { return v == "" },
+	} {
+		s := New(Options{Accounts: []string{"acct"}, ClientID: "id", ClientSecret: "secret"})
+		tok := getToken(t, s)
+		s.SetFaults(Faults{Rate429: 1, RetryAfter: form})
+		req := httptest.NewRequest(http.MethodGet, "/auditlog/v1/accounts/acct/AuditLogRecords", nil)
+		req.Header.Set("Authorization", "Bearer "+tok)
+		w := httptest.NewRecorder()
+		s.ServeHTTP(w, req)
+		if w.Code != 429 || !check(w.Header().Get("Retry-After")) {
+			t.Fatalf("%s: %d, Retry-After %q", form, w.Code, w.Header().Get("Retry-After"))
+		}
+	}
+}
+
+// The Retention API answers the configured days, or 403 without the scope.
+func TestRetentionAPI(t *testing.T) {
+	for _, c := range []struct {
+		opts Options
+		code int
+		days float64
+	}{{Options{}, 200, 201}, {Options{RetentionDays: 90}, 200, 90}, {Options{RetentionForbidden: true}, 403, 0}} {
+		c.opts.Accounts, c.opts.ClientID, c.opts.ClientSecret = []string{"acct"}, "id", "secret"
+		s := New(c.opts)
+		code, body := get(t, s, "/auditlog/v1/retention/accounts/acct/AuditLogRetention", getToken(t, s))
+		if code != c.code || (code == 200 && body["retention"].(float64) != c.days) {
+			t.Fatalf("%+v: %d %v", c.opts, code, body)
+		}
+	}
+}
