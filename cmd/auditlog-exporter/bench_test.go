@@ -13,7 +13,6 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -106,10 +105,12 @@ sinks:
 	return path
 }
 
-// runMeasured runs cmd and returns its stderr and its own peak RSS in MiB:
-// the VmHWM of its address space, read every 10 ms until it exits. (Neither
-// os.ProcessState nor wait4's ru_maxrss can be used: Linux carries the RSS
-// of the forking test process into the child's maxrss across exec.)
+// runMeasured runs cmd and returns its stderr and its peak RSS in MiB: the
+// VmHWM of the process and of its child (the supervisor runs the exporter
+// as one), read every 10 ms until it exits, added up, as a container's
+// memory limit sees them. (Neither os.ProcessState nor wait4's ru_maxrss
+// can be used: Linux carries the RSS of the forking test process into the
+// child's maxrss across exec.)
 func runMeasured(cmd *exec.Cmd) (string, float64, error) {
 	f, err := os.CreateTemp("", "bench-stderr-*")
 	if err != nil {
@@ -121,21 +122,20 @@ func runMeasured(cmd *exec.Cmd) (string, float64, error) {
 	if err := cmd.Start(); err != nil {
 		return "", 0, err
 	}
-	status := fmt.Sprintf("/proc/%d/status", cmd.Process.Pid)
-	var peakKiB atomic.Int64
+	pid := cmd.Process.Pid
+	peaks := map[string]int64{} // pid -> VmHWM in KiB
 	stop := make(chan struct{})
 	polled := make(chan struct{})
 	go func() {
 		defer close(polled)
 		for {
-			if b, err := os.ReadFile(status); err == nil {
-				for _, line := range strings.Split(string(b), "\n") {
-					if v, ok := strings.CutPrefix(line, "VmHWM:"); ok {
-						kib, _ := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 10, 64)
-						if kib > peakKiB.Load() {
-							peakKiB.Store(kib)
-						}
-					}
+			pids := []string{strconv.Itoa(pid)}
+			if b, err := os.ReadFile(fmt.Sprintf("/proc/%d/task/%d/children", pid, pid)); err == nil {
+				pids = append(pids, strings.Fields(string(b))...)
+			}
+			for _, p := range pids {
+				if kib := vmHWM("/proc/" + p + "/status"); kib > peaks[p] {
+					peaks[p] = kib
 				}
 			}
 			select {
@@ -148,8 +148,27 @@ func runMeasured(cmd *exec.Cmd) (string, float64, error) {
 	err = cmd.Wait()
 	close(stop)
 	<-polled
+	var total int64
+	for _, kib := range peaks {
+		total += kib
+	}
 	out, _ := os.ReadFile(f.Name())
-	return string(out), float64(peakKiB.Load()) / 1024, err
+	return string(out), float64(total) / 1024, err
+}
+
+// vmHWM reads a /proc/<pid>/status file's VmHWM in KiB (0 if gone).
+func vmHWM(status string) int64 {
+	b, err := os.ReadFile(status)
+	if err != nil {
+		return 0
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, "VmHWM:"); ok {
+			kib, _ := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 10, 64)
+			return kib
+		}
+	}
+	return 0
 }
 
 type benchToken struct {
