@@ -131,9 +131,10 @@ const (
 	DefaultTimeout    = 60 * time.Second
 	DefaultRPS        = 4.0
 	DefaultMaxElapsed = 10 * time.Minute
-	// DefaultStart is Neo's default retention: a first run exports
-	// everything the API still holds.
-	DefaultStart = "-4824h"
+	// DefaultStart is 199 days, inside Neo's default retention of 201: a
+	// first run exports everything the API still holds, with two days to
+	// get there before the oldest window's records are deleted.
+	DefaultStart = "-4776h"
 	// MaxParallel bounds windows in flight per account.
 	MaxParallel = 64
 	// DefaultRetentionMargin is export.retention_margin's default.

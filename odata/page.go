@@ -380,29 +380,13 @@ func fieldName(bit uint16) string {
 	return ""
 }
 
-// fieldBit numbers the record fields we read, to find repeated ones.
+// fieldBit numbers the record fields we read, to find repeated ones; 0
+// for any other member.
 func fieldBit(name []byte) uint16 {
-	switch string(name) {
-	case `"Uuid"`:
-		return 1 << 0
-	case `"Category"`:
-		return 1 << 1
-	case `"User"`:
-		return 1 << 2
-	case `"Tenant"`:
-		return 1 << 3
-	case `"Account"`:
-		return 1 << 4
-	case `"Application"`:
-		return 1 << 5
-	case `"Message"`:
-		return 1 << 6
-	case `"FormatVersion"`:
-		return 1 << 7
-	case `"Time"`:
-		return 1 << 8
-	case `"InstanceId"`:
-		return 1 << 9
+	for i, n := range fieldNames {
+		if string(name) == n {
+			return 1 << i
+		}
 	}
 	return 0
 }

@@ -31,7 +31,7 @@ that are not yet complete (younger than export.lag) are left out.
 with I = 0..N-1 (a Kubernetes Indexed Job) together export each window exactly
 once. With --shards N, I comes from $JOB_COMPLETION_INDEX.`,
 		Example: `  auditlog-exporter backfill --config config.yaml --from 2026-05-01 --to 2026-11-01 --parallel 8
-  auditlog-exporter backfill --config config.yaml --from -4824h --to now --shards 8   # in an Indexed Job`,
+  auditlog-exporter backfill --config config.yaml --from -4776h --to now --shards 8   # in an Indexed Job`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			cfg, err := loadConfig(cfgPath)
