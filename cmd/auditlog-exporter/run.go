@@ -26,9 +26,12 @@ func newRunCmd(stdout, stderr io.Writer) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "run --config FILE [--schedule CRON]",
 		Short: "Export all complete windows since the watermark (once, or on a schedule)",
-		Long: `Export every complete window from the saved watermark (or export.start on the
-first run) up to now minus export.lag, oldest first, export.parallel windows at
-a time, then exit. Each window is committed in every sink before the watermark
+		Long: `Get the access token first (rejected credentials are exit 3 even when nothing
+is due), then export every complete window from the saved watermark (or
+export.start on the first run) up to now minus export.lag, oldest first,
+export.parallel windows at a time, then exit. A watermark near the API's
+retention horizon is warned about; windows past it are named as no longer
+complete. Each window is committed in every sink before the watermark
 moves past it, and the watermark only moves over windows committed without a
 gap, so a run that is killed at any point can simply be run again. Run it from
 cron or a Kubernetes CronJob; two runs on the same state directory cannot

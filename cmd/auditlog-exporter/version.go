@@ -48,8 +48,9 @@ moves the account's watermark past it. Re-running never duplicates.
 backfill exports any range of history the same way without touching the
 watermark; run --schedule stays up and runs on a cron schedule.
 
-Exit codes: 0 success; 1 a run failed (worth retrying); 2 bad configuration
-or usage (retrying will not help); 3 the API refused the credentials or the
+Exit codes: 0 success; 1 a run failed (worth retrying; also a crash of the
+process, reported by a small supervisor process); 2 bad configuration or
+usage (retrying will not help); 3 the API refused the credentials or the
 account.
 
 Start with:  auditlog-exporter demo`
