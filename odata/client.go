@@ -46,7 +46,7 @@ type Config struct {
 	// SpillThreshold: once a window has served this many distinct records,
 	// the rest are deduplicated through spool files in SpoolDir instead of
 	// in memory, so memory stays flat whatever the window size. Default
-	// 250,000. Decided on records received, never on the server's count.
+	// 125,000. Decided on records received, never on the server's count.
 	SpillThreshold int64
 	// SpoolDir holds the (unlinked) spool files; default os.TempDir().
 	SpoolDir string
@@ -77,7 +77,7 @@ const DefaultMaxPageBytes = 64 << 20
 
 // DefaultSpillThreshold is the window size (records) above which a window
 // is deduplicated on disk.
-const DefaultSpillThreshold = 250_000
+const DefaultSpillThreshold = 125_000
 
 // ServerPageSize is the documented server page size.
 const ServerPageSize = 1000

@@ -12,8 +12,8 @@ import (
 )
 
 // DefaultSpoolPartition is the most records one spool partition is meant
-// to hold: draining a partition needs a duplicate check of that size (~2.8 MB).
-const DefaultSpoolPartition = 128 << 10
+// to hold: draining a partition needs a duplicate check of that size (~2 MiB).
+const DefaultSpoolPartition = 64 << 10
 
 // maxSpoolPartitions bounds the files one spooled window opens, whatever
 // the server counts: a window of more than maxSpoolPartitions x the

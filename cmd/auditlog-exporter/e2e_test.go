@@ -342,8 +342,14 @@ func TestEndToEndAcrossReadings(t *testing.T) {
 			w := newWorldReadings(t, faults, 900, 200, rd)
 			cfg := w.config("")
 			for run := 1; run <= 2; run++ {
-				if r := w.run(nil, "run", "--config", cfg); r.code != 0 {
+				r := w.run(nil, "run", "--config", cfg)
+				if r.code != 0 {
 					t.Fatalf("run %d: exit %d\n%s", run, r.code, r.stderr)
+				}
+				// Without a count: one warning per run, not one per window.
+				warnings := strings.Count(r.stderr, "sends no @odata.count")
+				if want := map[bool]int{true: 1, false: 0}[rd.Count == neosim.CountNone && run == 1]; warnings != want {
+					t.Fatalf("run %d: %d warnings about the missing count, want %d", run, warnings, want)
 				}
 			}
 			w.assertExact()

@@ -87,6 +87,7 @@ type stored struct {
 // range becomes visible or records are added.
 type cached struct {
 	matched    []*stored
+	copies     int // second stored rows among matched
 	validUntil time.Time // zero: no hidden record pending
 	generation int
 }
@@ -490,7 +491,7 @@ func (s *Server) page(u *url.URL, account string, now time.Time, dupe bool, fore
 	}
 
 	rd := s.opts.Readings
-	matched := s.query(account, q.Get("$filter"), pred, now)
+	matched, copies := s.query(account, q.Get("$filter"), pred, now)
 	total := len(matched)
 	sel := matched[min(skip, total):]
 	if top >= 0 && top < len(sel) {
@@ -517,11 +518,7 @@ func (s *Server) page(u *url.URL, account string, now time.Time, dupe bool, fore
 	if count && rd.Count != CountNone {
 		n := total
 		if rd.Count == CountDistinct {
-			for _, st := range matched {
-				if st.copy {
-					n--
-				}
-			}
+			n -= copies
 		}
 		b.WriteString(`"@odata.count":` + strconv.Itoa(n) + `,`)
 	}
@@ -568,12 +565,12 @@ func (s *Server) page(u *url.URL, account string, now time.Time, dupe bool, fore
 // in the collection's (non-time) order. Results are cached per filter until
 // a matching record in range becomes visible or records are added, so
 // paging through a large window does not sort it once per page.
-func (s *Server) query(account, filter string, pred node, now time.Time) []*stored {
+func (s *Server) query(account, filter string, pred node, now time.Time) (matched []*stored, copies int) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	key := account + "\x00" + filter
 	if c := s.queries[key]; c != nil && c.generation == s.generation && (c.validUntil.IsZero() || now.Before(c.validUntil)) {
-		return c.matched
+		return c.matched, c.copies
 	}
 	all := s.records[account]
 	lo, hi := 0, len(all)
@@ -588,7 +585,6 @@ func (s *Server) query(account, filter string, pred node, now time.Time) []*stor
 			hi = max(hi, lo)
 		}
 	}
-	var matched []*stored
 	var validUntil time.Time
 	for _, st := range all[lo:hi] {
 		if pred != nil && !pred.eval(st) {
@@ -601,6 +597,9 @@ func (s *Server) query(account, filter string, pred node, now time.Time) []*stor
 			continue
 		}
 		matched = append(matched, st)
+		if st.copy {
+			copies++
+		}
 	}
 	slices.SortFunc(matched, func(a, b *stored) int {
 		if s.opts.Readings.NewestFirst {
@@ -628,8 +627,8 @@ func (s *Server) query(account, filter string, pred node, now time.Time) []*stor
 	if len(s.queries) > 256 {
 		clear(s.queries)
 	}
-	s.queries[key] = &cached{matched: matched, validUntil: validUntil, generation: s.generation}
-	return matched
+	s.queries[key] = &cached{matched: matched, copies: copies, validUntil: validUntil, generation: s.generation}
+	return matched, copies
 }
 
 // TimeLayout is the API's record time format.
