@@ -105,12 +105,13 @@ sinks:
 	return path
 }
 
-// runMeasured runs cmd and returns its stderr and its peak RSS in MiB: the
-// VmHWM of the process and of its child (the supervisor runs the exporter
-// as one), read every 10 ms until it exits, added up, as a container's
-// memory limit sees them. (Neither os.ProcessState nor wait4's ru_maxrss
-// can be used: Linux carries the RSS of the forking test process into the
-// child's maxrss across exec.)
+// runMeasured runs cmd and returns its stderr and its peak RSS in MiB, as a
+// container's memory limit sees it: the exporter's VmHWM plus the private
+// (anonymous) memory of the supervisor process that started it, read every
+// 10 ms until it exits. The supervisor's file-backed pages are the same
+// binary's, shared with the exporter, and counted once. (Neither
+// os.ProcessState nor wait4's ru_maxrss can be used: Linux carries the RSS
+// of the forking test process into the child's maxrss across exec.)
 func runMeasured(cmd *exec.Cmd) (string, float64, error) {
 	f, err := os.CreateTemp("", "bench-stderr-*")
 	if err != nil {
@@ -133,8 +134,12 @@ func runMeasured(cmd *exec.Cmd) (string, float64, error) {
 			if b, err := os.ReadFile(fmt.Sprintf("/proc/%d/task/%d/children", pid, pid)); err == nil {
 				pids = append(pids, strings.Fields(string(b))...)
 			}
-			for _, p := range pids {
-				if kib := vmHWM("/proc/" + p + "/status"); kib > peaks[p] {
+			for i, p := range pids {
+				field := "VmHWM:"
+				if i == 0 && len(pids) > 1 {
+					field = "RssAnon:" // the supervisor
+				}
+				if kib := statusKiB("/proc/"+p+"/status", field); kib > peaks[p] {
 					peaks[p] = kib
 				}
 			}
@@ -156,14 +161,15 @@ func runMeasured(cmd *exec.Cmd) (string, float64, error) {
 	return string(out), float64(total) / 1024, err
 }
 
-// vmHWM reads a /proc/<pid>/status file's VmHWM in KiB (0 if gone).
-func vmHWM(status string) int64 {
+// statusKiB reads one field (VmHWM:, RssAnon:) of a /proc/<pid>/status
+// file in KiB (0 if gone).
+func statusKiB(status, field string) int64 {
 	b, err := os.ReadFile(status)
 	if err != nil {
 		return 0
 	}
 	for _, line := range strings.Split(string(b), "\n") {
-		if v, ok := strings.CutPrefix(line, "VmHWM:"); ok {
+		if v, ok := strings.CutPrefix(line, field); ok {
 			kib, _ := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 10, 64)
 			return kib
 		}
