@@ -136,7 +136,7 @@ func runMeasured(cmd *exec.Cmd) (string, float64, error) {
 			}
 			for i, p := range pids {
 				field := "VmHWM:"
-				if i == 0 && len(pids) > 1 {
+				if i == 0 {
 					field = "RssAnon:" // the supervisor
 				}
 				if kib := statusKiB("/proc/"+p+"/status", field); kib > peaks[p] {
