@@ -90,7 +90,10 @@ func createLocked(prefix string) (*os.File, string, error) {
 		if err != nil {
 			return nil, "", err
 		}
-		if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		// Blocking: between the create and the lock, a cleaner of another
+		// window (or run) may hold the new file's lock for a moment, about
+		// to remove it; wait for it, then see whether the file survived.
+		if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX); err != nil {
 			f.Close()
 			return nil, "", err
 		}
