@@ -87,7 +87,7 @@ type stored struct {
 // range becomes visible or records are added.
 type cached struct {
 	matched    []*stored
-	copies     int // second stored rows among matched
+	copies     int       // second stored rows among matched
 	validUntil time.Time // zero: no hidden record pending
 	generation int
 }
