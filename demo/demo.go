@@ -52,7 +52,6 @@ source:
   account: %[2]s
   client_id: demo-client
   client_secret: ${%[3]s}
-  max_requests_per_second: 50
 export:
   start: -6h
   window: 1h
@@ -91,8 +90,10 @@ func Run(ctx context.Context, outDir string, log zerolog.Logger, version string)
 	sim := neosim.New(neosim.Options{Accounts: []string{Account}, ClientID: "demo-client", ClientSecret: secret, Seed: uint64(now.Unix())})
 	recs, visible := neosim.Generate(neosim.GenOptions{Account: Account, From: now.Add(-7 * time.Hour), To: now, PerHour: 1500, Seed: uint64(now.Unix()), LateMax: 10 * time.Minute})
 	sim.Add(visible, recs...)
-	// A little weather: throttling, server errors, repeated records.
-	sim.SetFaults(neosim.Faults{Rate429: 0.03, Rate5xx: 0.03, RateDuplicate: 0.2, RetryAfter: "0"})
+	// A little weather: a gateway that allows 20 requests a second (the
+	// request rate adapts to it: watch for "request rate cut"), server
+	// errors, repeated records.
+	sim.SetFaults(neosim.Faults{GatewayRate: 20, GatewayBurst: 5, GatewayRetryAfter: "none", Rate5xx: 0.03, RateDuplicate: 0.2, RetryAfter: "0"})
 
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {

@@ -129,7 +129,7 @@ const (
 	DefaultWindow     = time.Hour
 	DefaultLag        = 15 * time.Minute
 	DefaultTimeout    = 60 * time.Second
-	DefaultRPS        = 4.0
+	DefaultRPS        = 0.0 // no ceiling: the rate adapts to the API
 	DefaultMaxElapsed = 10 * time.Minute
 	// DefaultStart is 199 days, inside Neo's default retention of 201: a
 	// first run exports everything the API still holds, with two days to
@@ -624,7 +624,7 @@ func (s SourceConfig) validate(p string, errs *FieldErrors) {
 		errs.add(p+".timeout", "must be positive")
 	}
 	if s.MaxRequestsPerSecond < 0 {
-		errs.add(p+".max_requests_per_second", "must not be negative (0 means unlimited)")
+		errs.add(p+".max_requests_per_second", "must not be negative (0 means no ceiling: the rate adapts to the API's limit)")
 	}
 	if s.MaxPageBytes < 1<<20 {
 		errs.add(p+".max_page_bytes", "must be at least 1048576 (1 MiB); a page of 1000 records is about 0.6 MB")

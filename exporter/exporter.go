@@ -46,8 +46,9 @@ type Hooks struct {
 type Progress interface {
 	// AddTotal announces windows to come.
 	AddTotal(windows int)
-	// WindowDone reports one finished window and its record count.
-	WindowDone(records int)
+	// WindowDone reports one finished window, its record count and the
+	// API requests it took.
+	WindowDone(records, requests int)
 	// Finish ends the report.
 	Finish()
 }
@@ -121,9 +122,9 @@ func New(o Options) *Exporter {
 
 type noProgress struct{}
 
-func (noProgress) AddTotal(int)   {}
-func (noProgress) WindowDone(int) {}
-func (noProgress) Finish()        {}
+func (noProgress) AddTotal(int)        {}
+func (noProgress) WindowDone(int, int) {}
+func (noProgress) Finish()             {}
 
 // AccountResult summarizes one account's run.
 type AccountResult struct {
@@ -421,7 +422,7 @@ func (e *Exporter) exportWindows(ctx context.Context, a Account, windows Windows
 			inFlight--
 			err := r.err
 			if err == nil {
-				e.o.Progress.WindowDone(r.n)
+				e.o.Progress.WindowDone(r.n, r.stats.Pages+r.stats.Retries)
 				err = done(r.i, r.n, r.stats)
 			}
 			if err != nil && firstErr == nil {

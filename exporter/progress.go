@@ -27,11 +27,12 @@ func NewBarProgress(w io.Writer) Progress {
 }
 
 type barProgress struct {
-	mu      sync.Mutex
-	bar     *progressbar.ProgressBar
-	start   time.Time
-	total   int
-	records int
+	mu       sync.Mutex
+	bar      *progressbar.ProgressBar
+	start    time.Time
+	total    int
+	records  int
+	requests int
 }
 
 func (p *barProgress) AddTotal(n int) {
@@ -41,12 +42,13 @@ func (p *barProgress) AddTotal(n int) {
 	p.bar.ChangeMax(p.total)
 }
 
-func (p *barProgress) WindowDone(records int) {
+func (p *barProgress) WindowDone(records, requests int) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.records += records
-	rate := float64(p.records) / max(time.Since(p.start).Seconds(), 0.001)
-	p.bar.Describe(fmt.Sprintf("windows, %d records, %.0f records/s", p.records, rate))
+	p.requests += requests
+	secs := max(time.Since(p.start).Seconds(), 0.001)
+	p.bar.Describe(fmt.Sprintf("windows, %d records, %.0f records/s, %.1f requests/s", p.records, float64(p.records)/secs, float64(p.requests)/secs))
 	_ = p.bar.Add(1)
 }
 
@@ -69,11 +71,12 @@ type logProgress struct {
 	interval time.Duration
 	start    time.Time
 
-	mu      sync.Mutex
-	total   int
-	done    int
-	records int
-	stop    chan struct{}
+	mu       sync.Mutex
+	total    int
+	done     int
+	records  int
+	requests int
+	stop     chan struct{}
 }
 
 func (p *logProgress) AddTotal(n int) {
@@ -86,11 +89,12 @@ func (p *logProgress) AddTotal(n int) {
 	}
 }
 
-func (p *logProgress) WindowDone(records int) {
+func (p *logProgress) WindowDone(records, requests int) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.done++
 	p.records += records
+	p.requests += requests
 }
 
 func (p *logProgress) loop(stop chan struct{}) {
@@ -111,7 +115,8 @@ func (p *logProgress) report() {
 	defer p.mu.Unlock()
 	elapsed := time.Since(p.start)
 	ev := p.log.Info().Int("windows_done", p.done).Int("windows_total", p.total).Int("records", p.records).
-		Float64("records_per_s", float64(p.records)/max(elapsed.Seconds(), 0.001))
+		Float64("records_per_s", float64(p.records)/max(elapsed.Seconds(), 0.001)).
+		Float64("requests_per_s", float64(int(float64(p.requests)/max(elapsed.Seconds(), 0.001)*10))/10)
 	if p.done > 0 && p.done < p.total {
 		eta := time.Duration(float64(elapsed) / float64(p.done) * float64(p.total-p.done))
 		ev = ev.Str("eta", eta.Round(time.Second).String())

@@ -16,7 +16,7 @@ func TestBarProgress(t *testing.T) {
 	p.AddTotal(3)
 	p.AddTotal(1)
 	for i := 0; i < 4; i++ {
-		p.WindowDone(250)
+		p.WindowDone(250, 3)
 	}
 	p.Finish()
 	out := buf.String()
@@ -41,8 +41,8 @@ func TestLogProgress(t *testing.T) {
 	var buf lockedBuffer
 	p := NewLogProgress(zerolog.New(&buf), 20*time.Millisecond)
 	p.AddTotal(10)
-	p.WindowDone(500)
-	p.WindowDone(500)
+	p.WindowDone(500, 2)
+	p.WindowDone(500, 2)
 	deadline := time.Now().Add(5 * time.Second)
 	for !strings.Contains(buf.String(), `"message":"progress"`) {
 		if time.Now().After(deadline) {

@@ -27,6 +27,9 @@ type Metrics struct {
 	retries    *prometheus.CounterVec
 	failures   *prometheus.CounterVec
 	anomalies  *prometheus.CounterVec
+	rateLimit  *prometheus.GaugeVec
+	refused    *prometheus.CounterVec
+	waited     *prometheus.CounterVec
 	retention  *prometheus.GaugeVec
 	runSeconds prometheus.Gauge
 	runLast    prometheus.Gauge
@@ -49,13 +52,19 @@ func New() *Metrics {
 			Help: "Runs in which an account failed, by error class (retryable, permanent, auth, config)."}, []string{"account", "class"}),
 		anomalies: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "auditlog_exporter_source_anomalies_total",
 			Help: "What the API served that a window's export noticed, by kind: conflicting_duplicate (a Uuid served again with other content; the first copy is exported), duplicate (a Uuid served again), outside (a record of the padded query outside the window), uncounted_window (no @odata.count), stored_duplicates_window (the count counts rows the service stores twice)."}, []string{"account", "kind"}),
+		rateLimit: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "auditlog_exporter_request_rate_limit",
+			Help: "The request rate the adaptive controller allows now (requests per second); 0 while the API never throttled and no ceiling is set."}, []string{"account"}),
+		refused: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "auditlog_exporter_requests_throttled_total",
+			Help: "API requests refused with 429 (or 503 with Retry-After)."}, []string{"account"}),
+		waited: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "auditlog_exporter_request_wait_seconds_total",
+			Help: "Time requests waited for the adaptive request rate or a Retry-After pause."}, []string{"account"}),
 		retention: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "auditlog_exporter_retention_headroom_seconds",
 			Help: "How far the oldest window still to export (the watermark, or a backfill's start) lies ahead of the API's retention horizon; at 0 records start to be deleted before they are exported."}, []string{"account"}),
 		runSeconds: prometheus.NewGauge(prometheus.GaugeOpts{Name: "auditlog_exporter_last_run_duration_seconds", Help: "Duration of the last run."}),
 		runLast:    prometheus.NewGauge(prometheus.GaugeOpts{Name: "auditlog_exporter_last_run_timestamp_seconds", Help: "When the last run ended (Unix time)."}),
 		runOK:      prometheus.NewGauge(prometheus.GaugeOpts{Name: "auditlog_exporter_last_run_success", Help: "Whether every account of the last run succeeded (1) or not (0)."}),
 	}
-	m.reg.MustRegister(m.records, m.windows, m.watermark, m.retries, m.failures, m.anomalies, m.retention, m.runSeconds, m.runLast, m.runOK)
+	m.reg.MustRegister(m.records, m.windows, m.watermark, m.retries, m.failures, m.anomalies, m.rateLimit, m.refused, m.waited, m.retention, m.runSeconds, m.runLast, m.runOK)
 	return m
 }
 
@@ -69,6 +78,9 @@ func (m *Metrics) WindowExported(account string, records int, st odata.Stats) {
 	for cause, n := range st.RetryCauses {
 		m.retries.WithLabelValues(account, cause).Add(float64(n))
 	}
+	m.rateLimit.WithLabelValues(account).Set(st.Rate)
+	m.refused.WithLabelValues(account).Add(float64(st.Throttled))
+	m.waited.WithLabelValues(account).Add(st.Waited.Seconds())
 	for kind, n := range map[string]int{"conflicting_duplicate": st.Conflicts, "duplicate": st.Duplicates, "outside": st.Outside} {
 		m.anomalies.WithLabelValues(account, kind).Add(float64(n))
 	}

@@ -26,7 +26,6 @@ import (
 	"github.com/rs/zerolog"
 	"golang.org/x/oauth2"
 	"golang.org/x/oauth2/clientcredentials"
-	"golang.org/x/time/rate"
 )
 
 // Config configures a Client for one subaccount.
@@ -37,8 +36,10 @@ type Config struct {
 	ClientSecret string
 	Filter       string // extra OData filter on User/Category/Application, ANDed
 
-	Timeout              time.Duration // per HTTP request; default 60s
-	MaxRequestsPerSecond float64       // shared by all users of this Client; 0 = unlimited
+	Timeout time.Duration // per HTTP request; default 60s
+	// MaxRequestsPerSecond is a ceiling on the adaptive request rate,
+	// shared by all users of this Client; 0 = no ceiling.
+	MaxRequestsPerSecond float64
 	MaxElapsed           time.Duration // give up on one request after this long; default 10m
 	CAFile               string        // extra PEM CA bundle
 	MaxPageBytes         int64         // largest response body accepted; default 64 MiB
@@ -95,7 +96,7 @@ type Client struct {
 	retentionURL *url.URL
 	httpc        *http.Client
 	tokens       *tokenSource
-	limiter      *rate.Limiter
+	rc           *rateController
 	log          zerolog.Logger
 	sleep        func(context.Context, time.Duration) error
 	now          func() time.Time
@@ -119,6 +120,7 @@ func (c *Client) pauseAll(d time.Duration) {
 	defer c.mu.Unlock()
 	if until := c.now().Add(d); until.After(c.pausedUntil) {
 		c.pausedUntil = until
+		c.rc.Paused(until)
 	}
 }
 
@@ -215,13 +217,22 @@ func New(cfg Config, log zerolog.Logger) (*Client, error) {
 		log:          log,
 		sleep:        cfg.Sleep,
 		now:          cfg.Now,
-		limiter:      rate.NewLimiter(rate.Inf, 1),
 		seed:         maphash.MakeSeed(),
 		secrets:      secretsOf(cfg.ClientID, cfg.ClientSecret),
 	}
-	if cfg.MaxRequestsPerSecond > 0 {
-		c.limiter = rate.NewLimiter(rate.Limit(cfg.MaxRequestsPerSecond), 1)
-	}
+	var lastCutLog time.Time
+	c.rc = newRateController(cfg.MaxRequestsPerSecond, cfg.Now, func(ev RateEvent) {
+		// Called with the controller's lock held: log only.
+		switch ev.Kind {
+		case "cut":
+			if now := cfg.Now(); lastCutLog.IsZero() || now.Sub(lastCutLog) >= 30*time.Second {
+				lastCutLog = now
+				log.Info().Float64("from_rps", round1(ev.From)).Float64("to_rps", round1(ev.To)).Msg("the API throttles: request rate cut")
+			}
+		case "settled":
+			log.Info().Float64("rps", round1(ev.To)).Msg("request rate settled")
+		}
+	})
 	c.tokens = &tokenSource{
 		cc: clientcredentials.Config{
 			ClientID:     cfg.ClientID,
@@ -306,9 +317,20 @@ func keyOf(uuid string) uint64 {
 	return h
 }
 
-// getPage GETs u with retries and decodes the body into p. It returns how
-// many times the request was repeated, and counts each repeat's cause.
-func (c *Client) getPage(ctx context.Context, u *url.URL, dec *pageDecoder, p *Page, causes map[string]int) (int, error) {
+// getPage GETs u with retries and decodes the body into p. It counts in st
+// how many times the request was repeated, each repeat's cause, and the
+// time spent waiting for the request rate.
+func (c *Client) getPage(ctx context.Context, u *url.URL, dec *pageDecoder, p *Page, st *Stats) error {
+	if st.RetryCauses == nil {
+		st.RetryCauses = map[string]int{}
+	}
+	retries, err := c.getPageCounted(ctx, u, dec, p, st)
+	st.Retries += retries
+	return err
+}
+
+func (c *Client) getPageCounted(ctx context.Context, u *url.URL, dec *pageDecoder, p *Page, st *Stats) (int, error) {
+	causes := st.RetryCauses
 	bo := backoff.NewExponentialBackOff(
 		backoff.WithInitialInterval(c.cfg.InitialBackoff),
 		backoff.WithMaxInterval(30*time.Second),
@@ -318,8 +340,9 @@ func (c *Client) getPage(ctx context.Context, u *url.URL, dec *pageDecoder, p *P
 	renewed := false
 	retries := 0
 	for {
-		err := c.getOnce(ctx, u, dec, p, &renewed)
+		err := c.getOnce(ctx, u, dec, p, &renewed, st)
 		if err == nil {
+			c.rc.OnSuccess()
 			return retries, nil
 		}
 		if errors.Is(err, errTokenRenewed) {
@@ -344,10 +367,15 @@ func (c *Client) getPage(ctx context.Context, u *url.URL, dec *pageDecoder, p *P
 		causes[retryCause(err)]++
 		c.log.Debug().Err(c.scrubErr(err)).Dur("delay", d).Int("attempt", retries+1).Msg("retrying request")
 		if throttled(err) {
-			// The API's limit is per client: every worker of this account
-			// waits, this one included, before its next request.
-			c.pauseAll(d)
-			continue
+			st.Throttled++
+			c.rc.OnThrottle()
+			if retryAfterOf(err) > 0 {
+				// The API said how long: every worker of this account
+				// waits, this one included, before its next request.
+				c.pauseAll(d)
+				continue
+			}
+			st.Waited += d
 		}
 		if err := c.sleep(ctx, d); err != nil {
 			return retries, err
@@ -357,15 +385,18 @@ func (c *Client) getPage(ctx context.Context, u *url.URL, dec *pageDecoder, p *P
 
 // getOnce makes one request. A 401 renews the token once per page and asks
 // for an immediate retry.
-func (c *Client) getOnce(ctx context.Context, u *url.URL, dec *pageDecoder, p *Page, renewed *bool) error {
+func (c *Client) getOnce(ctx context.Context, u *url.URL, dec *pageDecoder, p *Page, renewed *bool, st *Stats) error {
 	if d := c.pausedFor(); d > 0 {
 		if err := c.sleep(ctx, d); err != nil {
 			return err
 		}
+		st.Waited += d
 	}
-	if err := c.limiter.Wait(ctx); err != nil {
+	start := time.Now()
+	if err := c.rc.Wait(ctx); err != nil {
 		return err
 	}
+	st.Waited += time.Since(start)
 	token, err := c.tokens.Token(ctx)
 	if err != nil {
 		return err
@@ -418,7 +449,9 @@ func (c *Client) getOnce(ctx context.Context, u *url.URL, dec *pageDecoder, p *P
 	case code == http.StatusNotFound:
 		return errclass.Mark(errclass.Permanent, fmt.Errorf("%w; check source.api_url (region host) and source.account (the technical name, not the display name)", status))
 	case code == http.StatusTooManyRequests || code >= 500:
-		return &retryAfterError{after: parseRetryAfter(resp.Header.Get("Retry-After"), time.Now()), throttled: code == http.StatusTooManyRequests,
+		// A 503 that says when to come back is throttling too.
+		ra := resp.Header.Get("Retry-After")
+		return &retryAfterError{after: parseRetryAfter(ra, time.Now()), throttled: code == http.StatusTooManyRequests || (code == http.StatusServiceUnavailable && ra != ""),
 			err: errclass.Mark(errclass.Retryable, status)}
 	case code == http.StatusRequestTimeout:
 		return &retryAfterError{err: errclass.Mark(errclass.Retryable, status)}
@@ -508,7 +541,7 @@ func (c *Client) Probe(ctx context.Context) (count int64, err error) {
 	u := *c.recordsURL
 	u.RawQuery = "$top=1&$count=true"
 	var p Page
-	if _, err := c.getPage(ctx, &u, newPageDecoder(), &p, map[string]int{}); err != nil {
+	if err := c.getPage(ctx, &u, newPageDecoder(), &p, &Stats{}); err != nil {
 		return 0, c.scrubErr(err)
 	}
 	if p.HasCount {
@@ -523,7 +556,7 @@ func (c *Client) Count(ctx context.Context, w audit.Window) (int64, error) {
 	u := *c.recordsURL
 	u.RawQuery = "$filter=" + queryEscape(WindowFilter(w.Start, w.End, c.cfg.Filter)) + "&$top=0&$count=true"
 	var p Page
-	if _, err := c.getPage(ctx, &u, newPageDecoder(), &p, map[string]int{}); err != nil {
+	if err := c.getPage(ctx, &u, newPageDecoder(), &p, &Stats{}); err != nil {
 		return 0, c.scrubErr(fmt.Errorf("count window %s: %w", w, err))
 	}
 	if !p.HasCount {
@@ -531,3 +564,9 @@ func (c *Client) Count(ctx context.Context, w audit.Window) (int64, error) {
 	}
 	return p.Count, nil
 }
+
+// round1 rounds a rate for a log line.
+func round1(f float64) float64 { return float64(int64(f*10+0.5)) / 10 }
+
+// RequestRate is the allowed request rate now (requests per second).
+func (c *Client) RequestRate() float64 { return c.rc.Rate() }

@@ -754,8 +754,9 @@ func TestSpooledWindowMemoryIsFlat(t *testing.T) {
 }
 
 // Every reading of what SAP's documentation leaves open, each with throttling
-// (Retry-After in seconds, as a date, or absent), server errors and served
-// duplicates on top: the window comes out exact, in memory and spooled.
+// by a gateway (Retry-After in seconds, as a date, or absent), server errors
+// and served duplicates on top: the window comes out exact, in memory and
+// spooled.
 func TestFetchAcrossReadings(t *testing.T) {
 	for _, name := range neosim.ReadingNames() {
 		rd := neosim.AllReadings()[name]
@@ -763,7 +764,8 @@ func TestFetchAcrossReadings(t *testing.T) {
 			for _, ra := range []string{"0", "date", "none"} {
 				t.Run(name+"/"+mode+"/retry-after="+ra, func(t *testing.T) {
 					f := newFixture(t, 3000, neosim.Options{PageSize: 500, Readings: rd})
-					f.sim.SetFaults(neosim.Faults{Rate429: 0.1, Rate5xx: 0.05, RateDuplicate: 0.3, RetryAfter: ra})
+					// Throttling from a gateway in front, as a real API does it.
+					f.sim.SetFaults(neosim.Faults{GatewayRate: 200, GatewayBurst: 10, GatewayRetryAfter: ra, Rate5xx: 0.05, RateDuplicate: 0.3, RetryAfter: ra})
 					cfg := f.config()
 					if mode == "spooled" {
 						cfg.SpillThreshold, cfg.SpoolDir = 100, t.TempDir()
@@ -819,5 +821,54 @@ func TestSkipPagingWithServedDuplicatesNeverLoses(t *testing.T) {
 	t.Logf("%d exact, %d failed loudly", exact, loud)
 	if loud == 0 {
 		t.Fatal("no window was affected: the case is not exercised")
+	}
+}
+
+// Behind an API gateway of 5, 20 and 100 requests per second, with and
+// without Retry-After, several workers sharing one client: every window
+// comes out exact, and the controller was cut by the gateway.
+func TestFetchBehindGateway(t *testing.T) {
+	for _, rate := range []float64{5, 20, 100} {
+		for _, ra := range []string{"1", "none"} {
+			t.Run(fmt.Sprintf("%v/s retry-after=%s", rate, ra), func(t *testing.T) {
+				t.Parallel()
+				f := newFixture(t, 1000, neosim.Options{PageSize: 100})
+				f.sim.SetFaults(neosim.Faults{GatewayRate: rate, GatewayBurst: 5, GatewayRetryAfter: ra})
+				cfg := f.config()
+				cfg.InitialBackoff = 50 * time.Millisecond
+				c := f.client(t, cfg)
+				var wg sync.WaitGroup
+				errs := make([]error, 4)
+				got := make([][]audit.Record, 4)
+				throttled := 0
+				var mu sync.Mutex
+				for i := range 4 {
+					wg.Add(1)
+					go func() {
+						defer wg.Done()
+						st, err := c.Fetch(context.Background(), f.win, func(r *audit.Record) error {
+							got[i] = append(got[i], *r)
+							return nil
+						})
+						errs[i] = err
+						mu.Lock()
+						throttled += st.Throttled
+						mu.Unlock()
+					}()
+				}
+				wg.Wait()
+				for i := range 4 {
+					if errs[i] != nil {
+						t.Fatal(errs[i])
+					}
+					f.assertExact(t, got[i])
+				}
+				refused := f.sim.Counters().Faults["gateway-429"]
+				if refused == 0 || throttled != refused || c.RequestRate() == 0 {
+					t.Fatalf("gateway refused %d, client counted %d, allowed rate now %.1f", refused, throttled, c.RequestRate())
+				}
+				t.Logf("%d requests refused, %d served, allowed rate now %.1f/s", refused, f.sim.Counters().APIRequests, c.RequestRate())
+			})
+		}
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"hash/maphash"
 	"net/url"
 	"strconv"
+	"time"
 
 	"github.com/auditlog-exporter/auditlog-exporter/audit"
 	"github.com/auditlog-exporter/auditlog-exporter/errclass"
@@ -54,6 +55,13 @@ type Stats struct {
 	ServerCount    int64  // @odata.count for the padded query, -1 if not sent
 	Completeness   string // CompletenessCounted, ...StoredDuplicates or ...Uncounted
 	Retries        int    // requests repeated after a retryable failure
+	// Throttled counts the requests the API refused with 429 (or 503 with
+	// Retry-After); Waited is the time requests waited for the adaptive
+	// request rate or a Retry-After pause; Rate is the allowed request rate
+	// when the fetch ended (requests per second).
+	Throttled int
+	Waited    time.Duration
+	Rate      float64
 	// RetryCauses counts the retries by cause: throttled, server_error,
 	// network, bad_body, token_expired, token_endpoint.
 	RetryCauses map[string]int
@@ -115,6 +123,7 @@ func (c *Client) Fetch(ctx context.Context, w audit.Window, emit func(*audit.Rec
 		c.log.Info().Str("window", w.Span()).Int64("count", first.count).Int64("rows", first.rows).Int64("distinct", first.distinct).
 			Msg("the server counts records it stores twice; a second listing served the same distinct records, so the window is complete")
 	}
+	st.Rate = c.rc.Rate()
 	if st.Conflicts > 0 {
 		c.log.Warn().Str("window", w.Span()).Int("conflicts", st.Conflicts).Str("uuid", st.ConflictExample).
 			Msg("the server served a Uuid again with different content; the first copy was exported")
@@ -189,8 +198,7 @@ func (c *Client) list(ctx context.Context, w audit.Window, st *Stats, emit func(
 		case l.count >= 0 && int64(pages) > 2*l.count+10:
 			return l, errclass.Mark(errclass.Permanent, fmt.Errorf("window %s: %d pages for %d counted records; the server's listing does not end", w, pages, l.count))
 		}
-		retries, err := c.getPage(ctx, cur, dec, &page, st.RetryCauses)
-		st.Retries += retries
+		err := c.getPage(ctx, cur, dec, &page, st)
 		if err != nil {
 			return l, fmt.Errorf("fetch page %d of window %s: %w", pages, w, err)
 		}

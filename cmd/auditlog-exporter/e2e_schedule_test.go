@@ -194,7 +194,7 @@ func TestMetricsDelivery(t *testing.T) {
 		}
 	}))
 	defer gw.Close()
-	w := newWorld(t, neosim.Faults{Rate429: 0.2, RetryAfter: "0"})
+	w := newWorld(t, neosim.Faults{GatewayRate: 50, GatewayBurst: 5, GatewayRetryAfter: "none"})
 	textfile := filepath.Join(w.dir, "auditlog_exporter.prom")
 	cfg := w.config("metrics:\n  pushgateway_url: " + gw.URL + "\n  textfile: " + textfile + "\n")
 	if r := w.run(nil, "run", "--config", cfg); r.code != 0 {
@@ -211,6 +211,9 @@ func TestMetricsDelivery(t *testing.T) {
 		`auditlog_exporter_records_exported_total{account="` + acct + `"} ` + strconv.Itoa(n),
 		`auditlog_exporter_watermark_timestamp_seconds{account="` + acct + `"} ` + strconv.FormatFloat(float64(wm.Unix()), 'g', -1, 64),
 		`auditlog_exporter_request_retries_total{account="` + acct + `",cause="throttled"}`,
+		`auditlog_exporter_requests_throttled_total{account="` + acct + `"}`,
+		`auditlog_exporter_request_wait_seconds_total{account="` + acct + `"}`,
+		`auditlog_exporter_request_rate_limit{account="` + acct + `"}`,
 		"\nauditlog_exporter_last_run_success 1\n",
 	} {
 		if !strings.Contains(text, want) {

@@ -284,7 +284,7 @@ func snapshot(t *testing.T, root string) map[string]string {
 }
 
 func TestEndToEndWithFaults(t *testing.T) {
-	w := newWorld(t, neosim.Faults{Rate429: 0.1, Rate5xx: 0.1, RateDrop: 0.1, RateTruncate: 0.1, RateHTML: 0.1,
+	w := newWorld(t, neosim.Faults{Rate429: 0.03, Rate5xx: 0.1, RateDrop: 0.1, RateTruncate: 0.1, RateHTML: 0.1,
 		TokenMaxUses: 7, RateDuplicate: 0.3, RetryAfter: "0", ForeignOrigin: "https://evil.example"})
 	cfg := w.config("")
 	r := w.run(nil, "run", "--config", cfg)
@@ -332,7 +332,7 @@ func TestEndToEndAcrossReadings(t *testing.T) {
 		rd := neosim.AllReadings()[name]
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
-			faults := neosim.Faults{Rate429: 0.05, Rate5xx: 0.05, RateDuplicate: 0.2, RetryAfter: "none"}
+			faults := neosim.Faults{GatewayRate: 100, GatewayBurst: 10, GatewayRetryAfter: "none", Rate5xx: 0.05, RateDuplicate: 0.2, RetryAfter: "none"}
 			if rd.NextLinkDropsFilter {
 				// Paging with $skip cannot tell a repeated row the server
 				// adds to a page from a row it stores: such a window fails

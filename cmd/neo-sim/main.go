@@ -36,6 +36,9 @@ func main() {
 	rDup := flag.Float64("rate-duplicate", 0, "fraction of pages repeating a record")
 	tokenUses := flag.Int("token-max-uses", 0, "tokens expire early after this many API requests (0: off)")
 	ttl := flag.Duration("token-ttl", 1500*time.Second, "expires_in of issued tokens")
+	gwRate := flag.Float64("gateway-rate", 0, "an API gateway in front: this many requests per second, 429 beyond (0: none)")
+	gwBurst := flag.Int("gateway-burst", 0, "the gateway's burst (default: one second's worth)")
+	gwRetryAfter := flag.String("gateway-retry-after", "1", "Retry-After with the gateway's 429: seconds, \"date\" or \"none\"")
 	retryAfter := flag.String("retry-after", "1", "Retry-After sent with 429 and 503: seconds, \"date\" (an HTTP date) or \"none\"")
 	readingsFlag := flag.String("readings", "documented", "how the API answers what SAP leaves undocumented, comma-separated: documented, all-odd, count=distinct|rows|none, stored-duplicates=F, shrinking-pages, exclusive-bounds, newest-first, nextlink-drops-filter")
 	flag.Parse()
@@ -75,7 +78,8 @@ func main() {
 	}
 	recs, vis := neosim.Generate(neosim.GenOptions{Account: *account, From: start, To: end, PerHour: *perHour, Seed: *seed, LateFraction: lateFraction})
 	sim.Add(vis, recs...)
-	sim.SetFaults(neosim.Faults{Latency: *latency, Rate429: *r429, Rate5xx: *r5xx, RateDrop: *rDrop, RateTruncate: *rTrunc, RateHTML: *rHTML, RateDuplicate: *rDup, TokenMaxUses: *tokenUses, RetryAfter: *retryAfter})
+	sim.SetFaults(neosim.Faults{Latency: *latency, Rate429: *r429, Rate5xx: *r5xx, RateDrop: *rDrop, RateTruncate: *rTrunc, RateHTML: *rHTML, RateDuplicate: *rDup, TokenMaxUses: *tokenUses, RetryAfter: *retryAfter,
+		GatewayRate: *gwRate, GatewayBurst: *gwBurst, GatewayRetryAfter: *gwRetryAfter})
 
 	ln, err := net.Listen("tcp", *listen)
 	if err != nil {

@@ -64,6 +64,14 @@ type Faults struct {
 	RateDuplicate float64       // a page also carries a copy of a record already served
 	ForeignOrigin string        // nextLinks point at this origin instead of NextLinkOrigin
 	Token429      int           // the next N token requests get 429
+	// Gateway puts a token bucket in front of the API, as an API gateway
+	// does: GatewayRate requests per second, bursts of GatewayBurst
+	// (default: one second's worth); beyond it 429 with
+	// GatewayRetryAfter (seconds, "date", or "" / "none" for no header).
+	// 0: no gateway.
+	GatewayRate       float64
+	GatewayBurst      int
+	GatewayRetryAfter string
 }
 
 // Counters report what the server did.
@@ -112,6 +120,9 @@ type Server struct {
 	// queries caches ordered query results; generation counts Add calls.
 	queries    map[string]*cached
 	generation int
+	// the gateway's token bucket
+	gwTokens float64
+	gwLast   time.Time
 }
 
 // New returns a Server with no records.
@@ -215,6 +226,27 @@ func (s *Server) Records(account string, start, end time.Time) []audit.Record {
 
 // ServeHTTP routes the token endpoint and the records collection.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if r.URL.Path == "/_sim/counters" {
+		// Not part of the API: what the simulator did, for benchmarks.
+		w.Header().Set("Content-Type", "application/json")
+		_ = json.NewEncoder(w).Encode(s.Counters())
+		return
+	}
+	if strings.HasPrefix(r.URL.Path, "/auditlog/") && !s.gatewayAdmits() {
+		s.mu.Lock()
+		ra := s.faults.GatewayRetryAfter
+		now := s.opts.Now()
+		s.mu.Unlock()
+		switch ra {
+		case "", "none":
+		case "date":
+			w.Header().Set("Retry-After", now.Add(time.Second).UTC().Format(http.TimeFormat))
+		default:
+			w.Header().Set("Retry-After", ra)
+		}
+		odataError(w, http.StatusTooManyRequests, "429", "Rate limit exceeded")
+		return
+	}
 	switch {
 	case r.URL.Path == "/oauth2/apitoken/v1":
 		s.serveToken(w, r)
@@ -298,6 +330,34 @@ func (s *Server) serveRetention(w http.ResponseWriter, r *http.Request, account 
 		w.Header().Set("Content-Type", "application/json")
 		fmt.Fprintf(w, `{"retention":%d}`, days)
 	}
+}
+
+// gatewayAdmits takes a token from the gateway's bucket, if there is a
+// gateway; false means the request is refused.
+func (s *Server) gatewayAdmits() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	rate := s.faults.GatewayRate
+	if rate <= 0 {
+		return true
+	}
+	burst := float64(s.faults.GatewayBurst)
+	if burst <= 0 {
+		burst = max(1, rate)
+	}
+	now := s.opts.Now()
+	if s.gwLast.IsZero() {
+		s.gwTokens = burst
+	} else {
+		s.gwTokens = min(burst, s.gwTokens+now.Sub(s.gwLast).Seconds()*rate)
+	}
+	s.gwLast = now
+	if s.gwTokens >= 1 {
+		s.gwTokens--
+		return true
+	}
+	s.counters.Faults["gateway-429"]++
+	return false
 }
 
 // BasicAuthHeader is what a client sends for id:secret (for tests).

@@ -1,0 +1,268 @@
+package odata
+
+import (
+	"context"
+	"math"
+	"sync"
+	"time"
+
+	"golang.org/x/time/rate"
+)
+
+// The request rate controller. Every worker and window of one account
+// shares it (one token, one limit at the API). As in the AWS SDK's adaptive
+// retry mode, the bucket is off until the API first throttles: until then
+// the rate is bound only by the windows in flight (export.parallel) and the
+// API's latency, so an unthrottled export is as fast as without a
+// controller. From the first throttle on it follows CUBIC (the AWS SDK's
+// client rate limiter and Linux's TCP default): a multiplicative cut on each
+// throttle, then a concave climb back to the rate where throttling began
+// and a convex, accelerating probe above it, so a limit that rose is found
+// again in seconds. Two changes suit an API gateway's token bucket:
+//
+//   - the cut is taken from the success rate measured over the last second,
+//     which under a saturated bucket is the gateway's rate (the SDK takes
+//     the sending rate, which overshoots it); the first cut, when the
+//     gateway's burst has inflated that figure, halves it, later ones take
+//     90%;
+//   - above the rate of the last cut the curve's clock counts successful
+//     requests, not seconds (one unit is 20 of them), so a slow gateway
+//     (5/s) is probed as seldom, in requests, as a fast one (about one
+//     refused request per hundred), a client that sends nothing does not
+//     climb, and the probe doubles every unit once it is four units past
+//     the cut; below it the clock runs at least half a unit a second, so
+//     a cut that went too deep is made good quickly;
+//   - until a second has passed without a throttle after a cut, cuts halve
+//     the rate: the first cut cannot know the gateway's rate (its burst is
+//     in what was measured), so the rate falls fast until the refusals
+//     stop; from then on cuts take 10%;
+//   - no cut goes below a tenth of the best success rate of the last
+//     minute: refusals that go on whatever the rate (an API that throttles
+//     at random, or for other clients' traffic) would otherwise drive the
+//     rate to nothing.
+//
+// Cuts come at most once per cutHold (the workers in flight see the same
+// congestion). A client that does not use its allowance does not grow it
+// (at most twice the measured success rate). source.max_requests_per_second,
+// when set, is a ceiling from the start. Retry-After, when present, pauses
+// every worker (Client.pauseAll); when absent the refused request backs off
+// exponentially.
+const (
+	safeRate    = 4.0 // a throttle before any success: the Cloud Foundry API's documented floor
+	minRate     = 0.2
+	maxRate     = 5000.0
+	firstCut    = 0.5
+	cutFactor   = 0.9
+	cubicC      = 0.005 // growth of the probe, relative to the rate at the cut
+	unitReqs    = 20.0  // the curve's clock: one unit is this many successful requests
+	cutHold     = 200 * time.Millisecond
+	settleAfter = 20 * time.Second
+)
+
+// cubicK is when the curve is back at the rate of the last cut, in units:
+// cbrt((1-cutFactor)/cubicC).
+var cubicK = math.Cbrt((1 - cutFactor) / cubicC)
+
+// RateEvent is what the controller tells its observer.
+type RateEvent struct {
+	Kind     string // "cut" or "settled"
+	From, To float64
+}
+
+type rateController struct {
+	lim     *rate.Limiter
+	now     func() time.Time
+	ceiling float64 // 0: none
+	notify  func(RateEvent)
+
+	mu      sync.Mutex
+	r       float64 // allowed requests per second, when on
+	on      bool    // the bucket limits requests (the API throttled, or a ceiling is set)
+	lastCut time.Time
+	cutAt   float64 // the success rate when the last cut came
+	clock   float64 // the curve's clock since the last cut, in units
+	lastOK  time.Time
+	firstOK time.Time // the first success: the start of what can be measured
+	settled bool
+	// calibrated: a second passed after a cut without another throttle
+	calibrated bool
+	// pausedUntil is the end of the last Retry-After pause
+	pausedUntil time.Time
+	// successes per 100 ms over the last second, slot = time/100ms mod 10
+	slots     [10]float64
+	slotTime  [10]int64
+	waited    time.Duration
+	throttled int
+	// the best success rate of the last minute, and when it was seen
+	peak     float64
+	peakTime time.Time
+}
+
+func newRateController(ceiling float64, now func() time.Time, notify func(RateEvent)) *rateController {
+	if notify == nil {
+		notify = func(RateEvent) {}
+	}
+	c := &rateController{lim: rate.NewLimiter(rate.Inf, 1), now: now, ceiling: ceiling, notify: notify, r: maxRate}
+	if ceiling > 0 {
+		c.on, c.r = true, min(ceiling, maxRate)
+		c.lim.SetLimit(rate.Limit(c.r))
+	}
+	return c
+}
+
+// Wait blocks until the next request may go.
+func (c *rateController) Wait(ctx context.Context) error {
+	start := time.Now()
+	err := c.lim.Wait(ctx)
+	if err != nil && ctx.Err() == nil {
+		// The wait would outlast the context's deadline.
+		err = context.DeadlineExceeded
+	}
+	if d := time.Since(start); d > time.Millisecond {
+		c.mu.Lock()
+		c.waited += d
+		c.mu.Unlock()
+	}
+	return err
+}
+
+// Paused tells the controller that every request waits until until (a
+// Retry-After).
+func (c *rateController) Paused(until time.Time) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if until.After(c.pausedUntil) {
+		c.pausedUntil = until
+	}
+}
+
+// measure counts one success at now.
+func (c *rateController) measure(now time.Time) {
+	tick := now.UnixMilli() / 100
+	i := tick % 10
+	if c.slotTime[i] != tick {
+		c.slotTime[i], c.slots[i] = tick, 0
+	}
+	c.slots[i]++
+}
+
+// lastSecond is the success rate over the last second, or over the time
+// since the first success when that is shorter.
+func (c *rateController) lastSecond(now time.Time) float64 {
+	tick := now.UnixMilli() / 100
+	n := 0.0
+	for i := range c.slots {
+		if tick-c.slotTime[i] < 10 {
+			n += c.slots[i]
+		}
+	}
+	if c.firstOK.IsZero() {
+		return n
+	}
+	return n / min(1, max(now.Sub(c.firstOK).Seconds(), 0.1))
+}
+
+// OnSuccess moves the rate along the curve after a successful request.
+func (c *rateController) OnSuccess() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	now := c.now()
+	c.measure(now)
+	if ls := c.lastSecond(now); ls >= c.peak || now.Sub(c.peakTime) > time.Minute {
+		c.peak, c.peakTime = ls, now
+	}
+	if c.firstOK.IsZero() {
+		c.firstOK = now
+	}
+	dt := 0.0
+	if !c.lastOK.IsZero() {
+		dt = min(now.Sub(c.lastOK).Seconds(), 1)
+	}
+	c.lastOK = now
+	if c.lastCut.IsZero() {
+		return // never throttled: nothing to steer
+	}
+	if now.Sub(c.lastCut) >= time.Second {
+		c.calibrated = true
+	}
+	if c.clock < cubicK {
+		c.clock += max(1/unitReqs, dt/2)
+	} else {
+		c.clock += 1 / unitReqs
+	}
+	x := c.clock - cubicK
+	target := c.cutAt * max(1+cubicC*x*x*x, math.Exp2(x-3))
+	// A client that does not use its allowance does not grow it.
+	c.set(max(min(target, 2*c.lastSecond(now)), min(c.r, target)))
+	if !c.settled && now.Sub(c.lastCut) >= settleAfter {
+		c.settled = true
+		c.notify(RateEvent{Kind: "settled", From: c.cutAt, To: c.r})
+	}
+}
+
+// OnThrottle cuts the rate after a 429 (or a 503 with Retry-After).
+func (c *rateController) OnThrottle() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	now := c.now()
+	c.throttled++
+	if !c.lastCut.IsZero() && now.Sub(c.lastCut) < cutHold {
+		return // the same congestion, seen by another worker
+	}
+	base := c.lastSecond(now)
+	factor := cutFactor
+	switch {
+	case !c.calibrated:
+		factor = firstCut // the gateway's rate is not known yet
+	case now.Sub(c.pausedUntil) < time.Second:
+		// The last second held a Retry-After pause: what it measured is
+		// not the gateway's rate, the allowed rate is the better figure.
+		base = c.r
+	default:
+		base = min(base, c.r)
+	}
+	if base <= 0 {
+		base, factor = safeRate, 1 // throttled before any success: start low
+	}
+	from := c.r
+	if !c.on {
+		from = base
+	}
+	c.on, c.lastCut, c.settled, c.clock = true, now, false, 0
+	floor := 0.0
+	if now.Sub(c.peakTime) <= time.Minute {
+		floor = c.peak / 10
+	}
+	c.set(max(base*factor, floor))
+	c.cutAt = c.r / cutFactor
+	c.notify(RateEvent{Kind: "cut", From: from, To: c.r})
+}
+
+func (c *rateController) set(r float64) {
+	r = min(max(r, minRate), maxRate)
+	if c.ceiling > 0 {
+		r = min(r, c.ceiling)
+	}
+	c.r = r
+	if c.on && c.lim.Limit() != rate.Limit(r) {
+		c.lim.SetLimit(rate.Limit(r))
+	}
+}
+
+// Rate is the allowed request rate now; 0 while the bucket is off (the
+// API never throttled and no ceiling is set).
+func (c *rateController) Rate() float64 {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if !c.on {
+		return 0
+	}
+	return c.r
+}
+
+// totals returns the time spent waiting and the requests throttled so far.
+func (c *rateController) totals() (time.Duration, int) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.waited, c.throttled
+}
