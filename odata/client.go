@@ -225,10 +225,11 @@ func New(cfg Config, log zerolog.Logger) (*Client, error) {
 		// Called with the controller's lock held: log only.
 		switch ev.Kind {
 		case "cut":
+			lvl := zerolog.DebugLevel
 			if now := cfg.Now(); lastCutLog.IsZero() || now.Sub(lastCutLog) >= 30*time.Second {
-				lastCutLog = now
-				log.Info().Float64("from_rps", round1(ev.From)).Float64("to_rps", round1(ev.To)).Msg("the API throttles: request rate cut")
+				lastCutLog, lvl = now, zerolog.InfoLevel
 			}
+			log.WithLevel(lvl).Float64("from_rps", round1(ev.From)).Float64("to_rps", round1(ev.To)).Msg("the API throttles: request rate cut")
 		case "settled":
 			log.Info().Float64("rps", round1(ev.To)).Msg("request rate settled")
 		}

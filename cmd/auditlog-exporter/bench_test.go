@@ -283,6 +283,77 @@ func BenchmarkBackfillParallel(b *testing.B) {
 	}
 }
 
+// BenchmarkAdaptiveRate backfills eight hours of 15-minute windows with the
+// default configuration and --parallel 8 against neo-sim answering each
+// 500-record page after 30 ms, behind a gateway of 5, 20 and 100 requests
+// per second, with and without Retry-After. It reports, per gateway, the
+// requests served per second as a share of the gateway's rate, the share
+// of requests refused, and when the rate was last cut before it settled.
+func BenchmarkAdaptiveRate(b *testing.B) {
+	const perHour = 24_000 // 12 pages per window, 388 requests in all
+	now := time.Now().UTC()
+	to := now.Add(-16 * time.Minute).Truncate(time.Hour)
+	from := to.Add(-8 * time.Hour)
+	for i := 0; i < b.N; i++ {
+		for _, gw := range []struct {
+			rate int
+			ra   string
+		}{{5, "1"}, {5, "none"}, {20, "1"}, {20, "none"}, {100, "1"}, {100, "none"}} {
+			addr := startNeoSim(b, "--latency", "30ms", "--page-size", "500", "--from", from.Format(time.RFC3339), "--to", to.Format(time.RFC3339),
+				"--per-hour", strconv.Itoa(perHour), "--late-fraction", "0", "--gateway-rate", strconv.Itoa(gw.rate), "--gateway-retry-after", gw.ra)
+			path := benchConfig(b, addr, "", "  - type: file\n    format: parquet\n    path: {dir}/out\nlog:\n  level: debug\n")
+			cmd := exec.Command(binary, "backfill", "--config", path, "--from", from.Format(time.RFC3339), "--to", to.Format(time.RFC3339), "--parallel", "8")
+			cmd.Env = append(os.Environ(), "E2E_SECRET="+secret)
+			var stderr bytes.Buffer
+			cmd.Stderr = &stderr
+			t0 := time.Now()
+			if err := cmd.Run(); err != nil {
+				b.Fatalf("gateway %d/s: %v\n%s", gw.rate, err, stderr.String())
+			}
+			elapsed := time.Since(t0)
+			if !strings.Contains(stderr.String(), fmt.Sprintf(`"windows":32,"records":%d`, perHour*8)) {
+				b.Fatalf("gateway %d/s: not every record exported:\n%s", gw.rate, stderr.String())
+			}
+			var c struct {
+				APIRequests int
+				Faults      map[string]int
+			}
+			resp, err := http.Get("http://" + addr + "/_sim/counters")
+			if err != nil {
+				b.Fatal(err)
+			}
+			err = json.NewDecoder(resp.Body).Decode(&c)
+			resp.Body.Close()
+			if err != nil {
+				b.Fatal(err)
+			}
+			refused := c.Faults["gateway-429"]
+			name := fmt.Sprintf("gw%d-ra-%s-", gw.rate, gw.ra)
+			b.ReportMetric(float64(c.APIRequests)/elapsed.Seconds()/float64(gw.rate), name+"served/gateway")
+			b.ReportMetric(float64(refused)/float64(c.APIRequests+refused), name+"refused/requests")
+			b.ReportMetric(lastCutBefore(stderr.String(), t0), name+"last-cut-s")
+		}
+	}
+}
+
+// lastCutBefore returns, in seconds after start, the time of the last
+// "request rate cut" log line (0 if none).
+func lastCutBefore(stderr string, start time.Time) float64 {
+	last := 0.0
+	for _, line := range strings.Split(stderr, "\n") {
+		if !strings.Contains(line, "request rate cut") {
+			continue
+		}
+		var l struct {
+			Time time.Time `json:"time"`
+		}
+		if json.Unmarshal([]byte(line), &l) == nil {
+			last = l.Time.Sub(start.Truncate(time.Second)).Seconds()
+		}
+	}
+	return last
+}
+
 // BenchmarkParallelMemory backfills eight hourly windows of 150,000
 // records to Parquet in S3 with --parallel 1, 4 and 8, and reports the
 // exporter's peak RSS for each: the numbers behind the memory request and

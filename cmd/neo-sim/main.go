@@ -36,6 +36,7 @@ func main() {
 	rDup := flag.Float64("rate-duplicate", 0, "fraction of pages repeating a record")
 	tokenUses := flag.Int("token-max-uses", 0, "tokens expire early after this many API requests (0: off)")
 	ttl := flag.Duration("token-ttl", 1500*time.Second, "expires_in of issued tokens")
+	pageSize := flag.Int("page-size", 1000, "records per page")
 	gwRate := flag.Float64("gateway-rate", 0, "an API gateway in front: this many requests per second, 429 beyond (0: none)")
 	gwBurst := flag.Int("gateway-burst", 0, "the gateway's burst (default: one second's worth)")
 	gwRetryAfter := flag.String("gateway-retry-after", "1", "Retry-After with the gateway's 429: seconds, \"date\" or \"none\"")
@@ -55,7 +56,7 @@ func main() {
 	if secret == "" {
 		secret = "demo-secret"
 	}
-	sim := neosim.New(neosim.Options{Accounts: []string{*account}, ClientID: *clientID, ClientSecret: secret, TokenTTL: *ttl, Seed: *seed, Readings: readings})
+	sim := neosim.New(neosim.Options{Accounts: []string{*account}, ClientID: *clientID, ClientSecret: secret, TokenTTL: *ttl, Seed: *seed, Readings: readings, PageSize: *pageSize})
 	now := time.Now().UTC()
 	start, end := now.Add(-time.Duration(*hours)*time.Hour), now
 	for _, f := range []struct {
