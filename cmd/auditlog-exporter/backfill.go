@@ -21,7 +21,9 @@ func newBackfillCmd(stdout, stderr io.Writer) *cobra.Command {
 		Short: "Export the complete windows in [from, to), leaving the watermark alone",
 		Long: `Export every complete window inside [--from, --to) for every configured
 account, --parallel windows at a time per account, all workers of an account
-sharing source.max_requests_per_second (a 429 pauses them all). The watermark
+sharing one request rate that adapts to the API's limit (unlimited until the
+API throttles, then cut and raised again; a Retry-After pauses them all;
+source.max_requests_per_second is an optional ceiling). The watermark
 is neither read nor moved and the state is not locked, so a backfill can run
 beside the schedule: both write the same deterministic names, never a
 duplicate. T is RFC 3339, a date, a negative duration (-720h) or "now"; windows

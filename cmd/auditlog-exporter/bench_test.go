@@ -301,7 +301,7 @@ func BenchmarkAdaptiveRate(b *testing.B) {
 		}{{5, "1"}, {5, "none"}, {20, "1"}, {20, "none"}, {100, "1"}, {100, "none"}} {
 			addr := startNeoSim(b, "--latency", "30ms", "--page-size", "500", "--from", from.Format(time.RFC3339), "--to", to.Format(time.RFC3339),
 				"--per-hour", strconv.Itoa(perHour), "--late-fraction", "0", "--gateway-rate", strconv.Itoa(gw.rate), "--gateway-retry-after", gw.ra)
-			path := benchConfig(b, addr, "", "  - type: file\n    format: parquet\n    path: {dir}/out\nlog:\n  level: debug\n")
+			path := benchConfig(b, addr, "  window: 15m\n", "  - type: file\n    format: parquet\n    path: {dir}/out\nlog:\n  level: debug\n")
 			cmd := exec.Command(binary, "backfill", "--config", path, "--from", from.Format(time.RFC3339), "--to", to.Format(time.RFC3339), "--parallel", "8")
 			cmd.Env = append(os.Environ(), "E2E_SECRET="+secret)
 			var stderr bytes.Buffer
