@@ -20,10 +20,11 @@ import (
 // and a convex, accelerating probe above it, so a limit that rose is found
 // again in seconds. Two changes suit an API gateway's token bucket:
 //
-//   - the cut is taken from the success rate measured over the last second,
-//     which under a saturated bucket is the gateway's rate (the SDK takes
-//     the sending rate, which overshoots it); the first cut, when the
-//     gateway's burst has inflated that figure, halves it, later ones take
+//   - the cut is taken from the success rate sustained over the last five
+//     seconds, pauses included, which under a saturated bucket is the
+//     gateway's rate (the SDK takes the sending rate, which overshoots it,
+//     and a Retry-After pause would hide it); until the limit is known the
+//     cuts halve that figure (a gateway's burst is in it), later ones take
 //     90%;
 //   - above the rate of the last cut the curve's clock counts successful
 //     requests, not seconds (one unit is 20 of them), so a slow gateway
@@ -53,7 +54,7 @@ const (
 	maxRate     = 5000.0
 	firstCut    = 0.5
 	cutFactor   = 0.9
-	cubicC      = 0.005 // growth of the probe, relative to the rate at the cut
+	cubicC      = 0.002 // growth of the probe, relative to the rate at the cut
 	unitReqs    = 20.0  // the curve's clock: one unit is this many successful requests
 	cutHold     = 200 * time.Millisecond
 	settleAfter = 20 * time.Second
@@ -88,9 +89,9 @@ type rateController struct {
 	calibrated bool
 	// pausedUntil is the end of the last Retry-After pause
 	pausedUntil time.Time
-	// successes per 100 ms over the last second, slot = time/100ms mod 10
-	slots     [10]float64
-	slotTime  [10]int64
+	// successes per 100 ms over the last five seconds, slot = time/100ms mod 50
+	slots     [50]float64
+	slotTime  [50]int64
 	waited    time.Duration
 	throttled int
 	// the best success rate of the last minute, and when it was seen
@@ -139,27 +140,27 @@ func (c *rateController) Paused(until time.Time) {
 // measure counts one success at now.
 func (c *rateController) measure(now time.Time) {
 	tick := now.UnixMilli() / 100
-	i := tick % 10
+	i := tick % int64(len(c.slots))
 	if c.slotTime[i] != tick {
 		c.slotTime[i], c.slots[i] = tick, 0
 	}
 	c.slots[i]++
 }
 
-// lastSecond is the success rate over the last second, or over the time
-// since the first success when that is shorter.
-func (c *rateController) lastSecond(now time.Time) float64 {
+// sustained is the success rate over the last five seconds, or over the
+// time since the first success when that is shorter.
+func (c *rateController) sustained(now time.Time) float64 {
 	tick := now.UnixMilli() / 100
 	n := 0.0
 	for i := range c.slots {
-		if tick-c.slotTime[i] < 10 {
+		if tick-c.slotTime[i] < int64(len(c.slots)) {
 			n += c.slots[i]
 		}
 	}
 	if c.firstOK.IsZero() {
 		return n
 	}
-	return n / min(1, max(now.Sub(c.firstOK).Seconds(), 0.1))
+	return n / min(float64(len(c.slots))/10, max(now.Sub(c.firstOK).Seconds(), 0.1))
 }
 
 // OnSuccess moves the rate along the curve after a successful request.
@@ -168,11 +169,13 @@ func (c *rateController) OnSuccess() {
 	defer c.mu.Unlock()
 	now := c.now()
 	c.measure(now)
-	if ls := c.lastSecond(now); ls >= c.peak || now.Sub(c.peakTime) > time.Minute {
-		c.peak, c.peakTime = ls, now
-	}
 	if c.firstOK.IsZero() {
 		c.firstOK = now
+	}
+	// The best rate, once a second or more is measured (a gateway's burst
+	// makes the first fractions of a second look fast).
+	if ls := c.sustained(now); now.Sub(c.firstOK) >= time.Second && (ls >= c.peak || now.Sub(c.peakTime) > time.Minute) {
+		c.peak, c.peakTime = ls, now
 	}
 	dt := 0.0
 	if !c.lastOK.IsZero() {
@@ -193,7 +196,7 @@ func (c *rateController) OnSuccess() {
 	x := c.clock - cubicK
 	target := c.cutAt * max(1+cubicC*x*x*x, math.Exp2(x-3))
 	// A client that does not use its allowance does not grow it.
-	c.set(max(min(target, 2*c.lastSecond(now)), min(c.r, target)))
+	c.set(max(min(target, 2*c.sustained(now)), min(c.r, target)))
 	if !c.settled && now.Sub(c.lastCut) >= settleAfter {
 		c.settled = true
 		c.notify(RateEvent{Kind: "settled", From: c.cutAt, To: c.r})
@@ -209,15 +212,11 @@ func (c *rateController) OnThrottle() {
 	if !c.lastCut.IsZero() && now.Sub(c.lastCut) < cutHold {
 		return // the same congestion, seen by another worker
 	}
-	base := c.lastSecond(now)
+	base := c.sustained(now)
 	factor := cutFactor
 	switch {
 	case !c.calibrated:
 		factor = firstCut // the gateway's rate is not known yet
-	case now.Sub(c.pausedUntil) < time.Second:
-		// The last second held a Retry-After pause: what it measured is
-		// not the gateway's rate, the allowed rate is the better figure.
-		base = c.r
 	default:
 		base = min(base, c.r)
 	}

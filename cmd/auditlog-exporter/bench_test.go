@@ -290,7 +290,7 @@ func BenchmarkBackfillParallel(b *testing.B) {
 // requests served per second as a share of the gateway's rate, the share
 // of requests refused, and when the rate was last cut before it settled.
 func BenchmarkAdaptiveRate(b *testing.B) {
-	const perHour = 24_000 // 12 pages per window, 388 requests in all
+	const perHour = 48_000 // 24 pages per window, 791 requests in all
 	now := time.Now().UTC()
 	to := now.Add(-16 * time.Minute).Truncate(time.Hour)
 	from := to.Add(-8 * time.Hour)
