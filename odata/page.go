@@ -2,6 +2,7 @@ package odata
 
 import (
 	"bytes"
+	"cmp"
 	"errors"
 	"fmt"
 	"io"
@@ -255,8 +256,8 @@ func (d *pageDecoder) decodeRecord(r *audit.Record, index int) error {
 		case `"Time"`:
 			v, err := d.stringBytes(fname)
 			if err != nil {
-				if isTextError(err) && bad == "" {
-					bad = err.Error()
+				if isTextError(err) {
+					bad = cmp.Or(bad, err.Error())
 					continue
 				}
 				return err
@@ -274,8 +275,8 @@ func (d *pageDecoder) decodeRecord(r *audit.Record, index int) error {
 			}
 			v, err := d.stringBytes(fname)
 			if err != nil {
-				if isTextError(err) && bad == "" {
-					bad = err.Error()
+				if isTextError(err) {
+					bad = cmp.Or(bad, err.Error())
 					continue
 				}
 				return err
@@ -291,8 +292,8 @@ func (d *pageDecoder) decodeRecord(r *audit.Record, index int) error {
 		}
 		v, err := d.stringBytes(fname)
 		if err != nil {
-			if isTextError(err) && bad == "" {
-				bad = err.Error()
+			if isTextError(err) {
+				bad = cmp.Or(bad, err.Error())
 				continue
 			}
 			return err
