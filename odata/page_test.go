@@ -115,6 +115,7 @@ func TestDecodePage(t *testing.T) {
 		{"invalid utf8", "{\"value\":[{\"Uuid\":\"u1\",\"Time\":\"2018-03-21T09:00:40Z\",\"Message\":\"\xff\"}]}", errclass.Permanent, `record "u1": field "Message" is not valid UTF-8`},
 		{"invalid utf8 before the uuid", "{\"value\":[{\"User\":\"a\xc0\",\"Uuid\":\"u1\",\"Time\":\"2018-03-21T09:00:40Z\"}]}", errclass.Permanent, `record "u1": field "User" is not valid UTF-8`},
 		{"lone surrogate", rec(ok + `,"Message":"cut \ud800"`), errclass.Permanent, `record "u1": field "Message" is not valid Unicode`},
+		{"two invalid fields", "{\"value\":[{\"User\":\"a\xc0\",\"Uuid\":\"u1\",\"Time\":\"2018-03-21T09:00:40Z\",\"Message\":\"\\ud800\"}]}", errclass.Permanent, `record "u1": field "User" is not valid UTF-8`},
 		{"reversed surrogates", rec(ok + `,"Message":"\udc00\ud800"`), errclass.Permanent, `field "Message" is not valid Unicode`},
 		{"paired surrogates", rec(ok + `,"Message":"\ud83d\udcb0"`), errclass.Unknown, ""},
 		{"duplicate member", rec(ok + `,"Message":"a","Message":"b"`), errclass.Permanent, `record "u1": field "Message" appears twice`},
