@@ -120,7 +120,6 @@ func (c *Client) pauseAll(d time.Duration) {
 	defer c.mu.Unlock()
 	if until := c.now().Add(d); until.After(c.pausedUntil) {
 		c.pausedUntil = until
-		c.rc.Paused(until)
 	}
 }
 

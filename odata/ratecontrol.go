@@ -87,13 +87,9 @@ type rateController struct {
 	settled bool
 	// calibrated: a second passed after a cut without another throttle
 	calibrated bool
-	// pausedUntil is the end of the last Retry-After pause
-	pausedUntil time.Time
 	// successes per 100 ms over the last five seconds, slot = time/100ms mod 50
-	slots     [50]float64
-	slotTime  [50]int64
-	waited    time.Duration
-	throttled int
+	slots    [50]float64
+	slotTime [50]int64
 	// the best success rate of the last minute, and when it was seen
 	peak     float64
 	peakTime time.Time
@@ -113,28 +109,12 @@ func newRateController(ceiling float64, now func() time.Time, notify func(RateEv
 
 // Wait blocks until the next request may go.
 func (c *rateController) Wait(ctx context.Context) error {
-	start := time.Now()
 	err := c.lim.Wait(ctx)
 	if err != nil && ctx.Err() == nil {
 		// The wait would outlast the context's deadline.
 		err = context.DeadlineExceeded
 	}
-	if d := time.Since(start); d > time.Millisecond {
-		c.mu.Lock()
-		c.waited += d
-		c.mu.Unlock()
-	}
 	return err
-}
-
-// Paused tells the controller that every request waits until until (a
-// Retry-After).
-func (c *rateController) Paused(until time.Time) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if until.After(c.pausedUntil) {
-		c.pausedUntil = until
-	}
 }
 
 // measure counts one success at now.
@@ -208,7 +188,6 @@ func (c *rateController) OnThrottle() {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	now := c.now()
-	c.throttled++
 	if !c.lastCut.IsZero() && now.Sub(c.lastCut) < cutHold {
 		return // the same congestion, seen by another worker
 	}
@@ -257,11 +236,4 @@ func (c *rateController) Rate() float64 {
 		return 0
 	}
 	return c.r
-}
-
-// totals returns the time spent waiting and the requests throttled so far.
-func (c *rateController) totals() (time.Duration, int) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.waited, c.throttled
 }
