@@ -324,13 +324,9 @@ func (c *Client) getPage(ctx context.Context, u *url.URL, dec *pageDecoder, p *P
 	if st.RetryCauses == nil {
 		st.RetryCauses = map[string]int{}
 	}
-	retries, err := c.getPageCounted(ctx, u, dec, p, st)
-	st.Retries += retries
-	return err
-}
-
-func (c *Client) getPageCounted(ctx context.Context, u *url.URL, dec *pageDecoder, p *Page, st *Stats) (int, error) {
 	causes := st.RetryCauses
+	retries := 0
+	defer func() { st.Retries += retries }()
 	bo := backoff.NewExponentialBackOff(
 		backoff.WithInitialInterval(c.cfg.InitialBackoff),
 		backoff.WithMaxInterval(30*time.Second),
@@ -338,12 +334,11 @@ func (c *Client) getPageCounted(ctx context.Context, u *url.URL, dec *pageDecode
 	)
 	bo.Reset()
 	renewed := false
-	retries := 0
 	for {
 		err := c.getOnce(ctx, u, dec, p, &renewed, st)
 		if err == nil {
 			c.rc.OnSuccess()
-			return retries, nil
+			return nil
 		}
 		if errors.Is(err, errTokenRenewed) {
 			retries++
@@ -351,14 +346,14 @@ func (c *Client) getPageCounted(ctx context.Context, u *url.URL, dec *pageDecode
 			continue
 		}
 		if ctx.Err() != nil {
-			return retries, ctx.Err()
+			return ctx.Err()
 		}
 		if errclass.Classify(err) != errclass.Retryable {
-			return retries, err
+			return err
 		}
 		d := bo.NextBackOff()
 		if d == backoff.Stop {
-			return retries, fmt.Errorf("giving up after %d attempts in %s (retry.max_elapsed): %w", retries+1, bo.GetElapsedTime().Round(time.Millisecond), err)
+			return fmt.Errorf("giving up after %d attempts in %s (retry.max_elapsed): %w", retries+1, bo.GetElapsedTime().Round(time.Millisecond), err)
 		}
 		if ra := retryAfterOf(err); ra > d {
 			d = ra
@@ -378,7 +373,7 @@ func (c *Client) getPageCounted(ctx context.Context, u *url.URL, dec *pageDecode
 			st.Waited += d
 		}
 		if err := c.sleep(ctx, d); err != nil {
-			return retries, err
+			return err
 		}
 	}
 }

@@ -65,8 +65,6 @@ type Stats struct {
 	// RetryCauses counts the retries by cause: throttled, server_error,
 	// network, bad_body, token_expired, token_endpoint.
 	RetryCauses map[string]int
-	// ConflictExample is the Uuid of one conflicting record (scrubbed), for the log.
-	ConflictExample string
 }
 
 // listing is what one pass over a window's pages saw.
@@ -74,6 +72,7 @@ type listing struct {
 	count          int64 // @odata.count of the first page, -1 if none
 	rows, distinct int64
 	sum, xor       uint64 // an order-independent fingerprint of the distinct Uuid hashes
+	conflict       string // the Uuid of one record served again with other content
 }
 
 func (l listing) sameSet(o listing) bool {
@@ -125,7 +124,7 @@ func (c *Client) Fetch(ctx context.Context, w audit.Window, emit func(*audit.Rec
 	}
 	st.Rate = c.rc.Rate()
 	if st.Conflicts > 0 {
-		c.log.Warn().Str("window", w.Span()).Int("conflicts", st.Conflicts).Str("uuid", st.ConflictExample).
+		c.log.Warn().Str("window", w.Span()).Int("conflicts", st.Conflicts).Str("uuid", c.scrub(first.conflict)).
 			Msg("the server served a Uuid again with different content; the first copy was exported")
 	}
 	return st, nil
@@ -160,8 +159,8 @@ func (c *Client) list(ctx context.Context, w audit.Window, st *Stats, emit func(
 				st.Duplicates++
 				if prev != content {
 					st.Conflicts++
-					if st.ConflictExample == "" {
-						st.ConflictExample = c.scrub(shorten(r.UUID, 100))
+					if l.conflict == "" {
+						l.conflict = shorten(r.UUID, 100)
 					}
 				}
 			}
