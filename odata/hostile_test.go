@@ -192,3 +192,55 @@ func TestRetention(t *testing.T) {
 		}
 	}
 }
+
+// A Uuid served again with other content: the first copy is exported, the
+// conflict is counted and logged with the Uuid.
+func TestConflictingDuplicate(t *testing.T) {
+	f := newFixture(t, 300, neosim.Options{})
+	f.srv.Config.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.HasSuffix(r.URL.Path, "AuditLogRecords") {
+			fmt.Fprint(w, `{"@odata.count":2,"value":[
+				{"Uuid":"dup-1","Time":"2026-11-24T10.10.00.000+0000","Message":"first"},
+				{"Uuid":"other","Time":"2026-11-24T10.11.00.000+0000","Message":"x"},
+				{"Uuid":"dup-1","Time":"2026-11-24T10.10.00.000+0000","Message":"second"}]}`)
+			return
+		}
+		f.sim.ServeHTTP(w, r)
+	})
+	got, st, err := f.fetch(t, f.client(t, f.config()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 2 || got[0].UUID != "dup-1" || got[0].Message != "first" || st.Conflicts != 1 || st.Duplicates != 1 {
+		t.Fatalf("got %+v, stats %+v", got, st)
+	}
+	if !strings.Contains(f.logs.String(), "different content") || !strings.Contains(f.logs.String(), `"uuid":"dup-1"`) {
+		t.Fatalf("no conflict warning:\n%s", f.logs.String())
+	}
+}
+
+// A 503 that carries Retry-After is throttling: it is counted and steers
+// the request rate like a 429.
+func TestServiceUnavailableWithRetryAfterThrottles(t *testing.T) {
+	f := newFixture(t, 300, neosim.Options{})
+	var n atomic.Int32
+	f.srv.Config.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.HasSuffix(r.URL.Path, "AuditLogRecords") && n.Add(1) <= 2 {
+			if n.Load() == 1 {
+				w.Header().Set("Retry-After", "0")
+			}
+			http.Error(w, "busy", http.StatusServiceUnavailable)
+			return
+		}
+		f.sim.ServeHTTP(w, r)
+	})
+	c := f.client(t, f.config())
+	got, st, err := f.fetch(t, c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.assertExact(t, got)
+	if st.Throttled != 1 || st.RetryCauses["throttled"] != 1 || st.RetryCauses["server_error"] != 1 || c.RequestRate() == 0 {
+		t.Fatalf("stats %+v, rate %v: want one throttle (the 503 with Retry-After), one server error", st, c.RequestRate())
+	}
+}
