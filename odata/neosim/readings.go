@@ -54,6 +54,17 @@ func (c CountReading) String() string {
 	return "distinct"
 }
 
+// switches names the boolean readings, for String and ParseReadings.
+func (r *Readings) switches() []struct {
+	name string
+	on   *bool
+} {
+	return []struct {
+		name string
+		on   *bool
+	}{{"shrinking-pages", &r.ShrinkingPages}, {"exclusive-bounds", &r.ExclusiveBounds}, {"newest-first", &r.NewestFirst}, {"nextlink-drops-filter", &r.NextLinkDropsFilter}}
+}
+
 // String renders r in the form ParseReadings reads ("documented" for the zero value).
 func (r Readings) String() string {
 	var parts []string
@@ -63,12 +74,9 @@ func (r Readings) String() string {
 	if r.StoredDuplicates > 0 {
 		parts = append(parts, "stored-duplicates="+strconv.FormatFloat(r.StoredDuplicates, 'g', -1, 64))
 	}
-	for _, f := range []struct {
-		on   bool
-		name string
-	}{{r.ShrinkingPages, "shrinking-pages"}, {r.ExclusiveBounds, "exclusive-bounds"}, {r.NewestFirst, "newest-first"}, {r.NextLinkDropsFilter, "nextlink-drops-filter"}} {
-		if f.on {
-			parts = append(parts, f.name)
+	for _, s := range r.switches() {
+		if *s.on {
+			parts = append(parts, s.name)
 		}
 	}
 	if len(parts) == 0 {
@@ -91,14 +99,13 @@ func ParseReadings(s string) (Readings, error) {
 		case "all-odd":
 			r = Readings{Count: CountRows, StoredDuplicates: 0.05, ShrinkingPages: true, ExclusiveBounds: true, NewestFirst: true, NextLinkDropsFilter: true}
 		case "count":
-			switch val {
-			case "distinct":
-				r.Count = CountDistinct
-			case "rows":
-				r.Count = CountRows
-			case "none":
-				r.Count = CountNone
-			default:
+			found := false
+			for _, c := range []CountReading{CountDistinct, CountRows, CountNone} {
+				if val == c.String() {
+					r.Count, found = c, true
+				}
+			}
+			if !found {
 				return r, fmt.Errorf("readings: count=%q: want distinct, rows or none", val)
 			}
 		case "stored-duplicates":
@@ -107,15 +114,16 @@ func ParseReadings(s string) (Readings, error) {
 				return r, fmt.Errorf("readings: stored-duplicates=%q: want a share from 0 to 1", val)
 			}
 			r.StoredDuplicates = f
-		case "shrinking-pages":
-			r.ShrinkingPages = true
-		case "exclusive-bounds":
-			r.ExclusiveBounds = true
-		case "newest-first":
-			r.NewestFirst = true
-		case "nextlink-drops-filter":
-			r.NextLinkDropsFilter = true
 		default:
+			known := false
+			for _, s := range r.switches() {
+				if name == s.name && !hasVal {
+					*s.on, known = true, true
+				}
+			}
+			if known {
+				continue
+			}
 			return r, fmt.Errorf("readings: unknown reading %q (known: documented, all-odd, count=distinct|rows|none, stored-duplicates=F, shrinking-pages, exclusive-bounds, newest-first, nextlink-drops-filter)", part)
 		}
 	}
