@@ -3,6 +3,7 @@ package odata_test
 import (
 	"fmt"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"runtime"
 	"strings"
@@ -94,17 +95,17 @@ func TestHostileNumbers(t *testing.T) {
 		for _, count := range []string{"999999999999999", "10000000000"} {
 			f := newFixture(t, 3000, neosim.Options{PageSize: 500})
 			f.srv.Config.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-				rec := &responseRecorder{header: http.Header{}}
+				rec := httptest.NewRecorder()
 				f.sim.ServeHTTP(rec, r)
-				body := rec.body.String()
+				body := rec.Body.String()
 				if strings.HasSuffix(r.URL.Path, "AuditLogRecords") {
 					body = strings.Replace(body, `"@odata.count":`, `"@odata.count":`+count+`,"x":`, 1)
 				}
-				for k, v := range rec.header {
+				for k, v := range rec.Header() {
 					w.Header()[k] = v
 				}
 				w.Header().Del("Content-Length")
-				w.WriteHeader(rec.status)
+				w.WriteHeader(rec.Code)
 				fmt.Fprint(w, body)
 			})
 			cfg := f.config()
@@ -134,10 +135,10 @@ func TestHostileNumbers(t *testing.T) {
 			f.srv.Config.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 				if strings.HasPrefix(r.URL.Path, "/oauth2/") {
 					tokens.Add(1)
-					rec := &responseRecorder{header: http.Header{}}
+					rec := httptest.NewRecorder()
 					f.sim.ServeHTTP(rec, r)
 					w.Header().Set("Content-Type", "application/json")
-					fmt.Fprint(w, strings.Replace(rec.body.String(), `"expires_in":1500`, `"expires_in":`+ttl, 1))
+					fmt.Fprint(w, strings.Replace(rec.Body.String(), `"expires_in":1500`, `"expires_in":`+ttl, 1))
 					return
 				}
 				f.sim.ServeHTTP(w, r)
@@ -152,22 +153,6 @@ func TestHostileNumbers(t *testing.T) {
 			}
 		}
 	})
-}
-
-// responseRecorder captures a handler's answer so a test can rewrite it.
-type responseRecorder struct {
-	header http.Header
-	status int
-	body   strings.Builder
-}
-
-func (r *responseRecorder) Header() http.Header { return r.header }
-func (r *responseRecorder) WriteHeader(s int)   { r.status = s }
-func (r *responseRecorder) Write(p []byte) (int, error) {
-	if r.status == 0 {
-		r.status = 200
-	}
-	return r.body.Write(p)
 }
 
 // The retention comes from the configuration, else the Retention API, else
