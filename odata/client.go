@@ -335,7 +335,11 @@ func (c *Client) getPage(ctx context.Context, u *url.URL, dec *pageDecoder, p *P
 	bo.Reset()
 	renewed := false
 	for {
-		err := c.getOnce(ctx, u, dec, p, &renewed, st)
+		issued, err := c.admit(ctx, st)
+		if err != nil {
+			return err
+		}
+		err = c.getOnce(ctx, u, dec, p, &renewed, st)
 		if err == nil {
 			c.rc.OnSuccess()
 			return nil
@@ -363,7 +367,7 @@ func (c *Client) getPage(ctx context.Context, u *url.URL, dec *pageDecoder, p *P
 		c.log.Debug().Err(c.scrubErr(err)).Dur("delay", d).Int("attempt", retries+1).Msg("retrying request")
 		if throttled(err) {
 			st.Throttled++
-			c.rc.OnThrottle()
+			c.rc.OnThrottle(issued)
 			if retryAfterOf(err) > 0 {
 				// The API said how long: every worker of this account
 				// waits, this one included, before its next request.
@@ -378,20 +382,29 @@ func (c *Client) getPage(ctx context.Context, u *url.URL, dec *pageDecoder, p *P
 	}
 }
 
-// getOnce makes one request. A 401 renews the token once per page and asks
-// for an immediate retry.
-func (c *Client) getOnce(ctx context.Context, u *url.URL, dec *pageDecoder, p *Page, renewed *bool, st *Stats) error {
+// admit waits until the next request may go: out a Retry-After pause of
+// this client, then for the rate controller. It returns when the request
+// asked the controller to go, so that a refusal of a request paced by an
+// earlier rate is not taken for a refusal at the current one.
+func (c *Client) admit(ctx context.Context, st *Stats) (time.Time, error) {
 	if d := c.pausedFor(); d > 0 {
 		if err := c.sleep(ctx, d); err != nil {
-			return err
+			return time.Time{}, err
 		}
 		st.Waited += d
 	}
+	issued := c.now()
 	start := time.Now()
 	if err := c.rc.Wait(ctx); err != nil {
-		return err
+		return issued, err
 	}
 	st.Waited += time.Since(start)
+	return issued, nil
+}
+
+// getOnce makes one request. A 401 renews the token once per page and asks
+// for an immediate retry.
+func (c *Client) getOnce(ctx context.Context, u *url.URL, dec *pageDecoder, p *Page, renewed *bool, st *Stats) error {
 	token, err := c.tokens.Token(ctx)
 	if err != nil {
 		return err

@@ -18,35 +18,40 @@ import (
 // client rate limiter and Linux's TCP default): a multiplicative cut on each
 // throttle, then a concave climb back to the rate where throttling began
 // and a convex, accelerating probe above it, so a limit that rose is found
-// again in seconds. Two changes suit an API gateway's token bucket:
+// again. Changes that suit an API gateway's token bucket:
 //
-//   - the cut is taken from the success rate sustained over the last five
-//     seconds, pauses included, which under a saturated bucket is the
-//     gateway's rate (the SDK takes the sending rate, which overshoots it,
-//     and a Retry-After pause would hide it); until the limit is known the
-//     cuts halve that figure (a gateway's burst is in it), later ones take
-//     90%;
+//   - the cut is taken from what succeeded, not from what was sent (the
+//     SDK's choice, which overshoots, and a Retry-After pause would hide
+//     it): the success rate sustained over the last five seconds, pauses
+//     included; when two throttles are two seconds or more apart, the mean
+//     of that and the success rate between them (both found the gateway's
+//     bucket empty, so the latter holds none of the burst a pause lets it
+//     save);
+//   - until a second has been measured since the first throttle, cuts
+//     halve the rate: the first cut cannot know the gateway's rate (its
+//     burst is in what was measured), so the rate falls fast until the
+//     refusals stop; from then on cuts take 10%;
+//   - one refusal, one cut, as in TCP's fast recovery: a refused request
+//     that asked to go before the last cut was paced by the old rate and
+//     does not cut again, and a cut sends every request still waiting for
+//     its turn back to queue at the new rate (turns handed out at the old
+//     rate would go on being refused for as long as the queue is);
 //   - above the rate of the last cut the curve's clock counts successful
-//     requests, not seconds (one unit is 20 of them), so a slow gateway
-//     (5/s) is probed as seldom, in requests, as a fast one (about one
-//     refused request per hundred), a client that sends nothing does not
-//     climb, and the probe doubles every unit once it is four units past
-//     the cut; below it the clock runs at least half a unit a second, so
-//     a cut that went too deep is made good quickly;
-//   - until a second has passed without a throttle after a cut, cuts halve
-//     the rate: the first cut cannot know the gateway's rate (its burst is
-//     in what was measured), so the rate falls fast until the refusals
-//     stop; from then on cuts take 10%;
+//     requests, not seconds (one unit is 40 of them), so a slow gateway
+//     (5/s) is probed as seldom, in requests, as a fast one (well under
+//     one refused request per hundred), a client that sends nothing does
+//     not climb, and the probe doubles every unit once it is four units
+//     past the cut; below it the clock runs at least two units a second,
+//     so a cut that went too deep is made good within two seconds;
 //   - no cut goes below a tenth of the best success rate of the last
 //     minute: refusals that go on whatever the rate (an API that throttles
 //     at random, or for other clients' traffic) would otherwise drive the
 //     rate to nothing.
 //
-// Cuts come at most once per cutHold (the workers in flight see the same
-// congestion). A client that does not use its allowance does not grow it
-// (at most twice the measured success rate). source.max_requests_per_second,
-// when set, is a ceiling from the start. Retry-After, when present, pauses
-// every worker (Client.pauseAll); when absent the refused request backs off
+// A client that does not use its allowance does not grow it (at most twice
+// the measured success rate). source.max_requests_per_second, when set, is
+// a ceiling from the start. Retry-After, when present, pauses every worker
+// (Client.pauseAll); when absent the refused request backs off
 // exponentially.
 const (
 	safeRate    = 4.0 // a throttle before any success: the Cloud Foundry API's documented floor
@@ -55,8 +60,8 @@ const (
 	firstCut    = 0.5
 	cutFactor   = 0.9
 	cubicC      = 0.002 // growth of the probe, relative to the rate at the cut
-	unitReqs    = 20.0  // the curve's clock: one unit is this many successful requests
-	cutHold     = 200 * time.Millisecond
+	unitReqs    = 40.0  // the curve's clock above the cut: one unit is this many successful requests
+	unitsPerSec = 2.0   // the curve's clock below the cut runs at least this fast
 	settleAfter = 20 * time.Second
 )
 
@@ -85,8 +90,11 @@ type rateController struct {
 	lastOK  time.Time
 	firstOK time.Time // the first success: the start of what can be measured
 	settled bool
-	// calibrated: a second passed after a cut without another throttle
+	// calibrated: a second has been measured since the first throttle
 	calibrated bool
+	firstCut   time.Time
+	okSinceCut float64       // successes since the last cut
+	cutCh      chan struct{} // closed by a cut
 	// successes per 100 ms over the last five seconds, slot = time/100ms mod 50
 	slots    [50]float64
 	slotTime [50]int64
@@ -99,22 +107,46 @@ func newRateController(ceiling float64, now func() time.Time, notify func(RateEv
 	if notify == nil {
 		notify = func(RateEvent) {}
 	}
-	c := &rateController{lim: rate.NewLimiter(rate.Inf, 1), now: now, ceiling: ceiling, notify: notify, r: maxRate}
+	c := &rateController{lim: rate.NewLimiter(rate.Inf, 1), now: now, ceiling: ceiling, notify: notify, r: maxRate, cutCh: make(chan struct{})}
 	if ceiling > 0 {
 		c.on, c.r = true, min(ceiling, maxRate)
-		c.lim.SetLimit(rate.Limit(c.r))
+		c.lim.SetLimitAt(now(), rate.Limit(c.r))
 	}
 	return c
 }
 
-// Wait blocks until the next request may go.
+// Wait blocks until the next request may go. A request waiting for its
+// turn when the rate is cut gives its turn back and queues again at the
+// new rate: turns handed out at the old rate would otherwise go on being
+// refused for as long as the queue is.
 func (c *rateController) Wait(ctx context.Context) error {
-	err := c.lim.Wait(ctx)
-	if err != nil && ctx.Err() == nil {
-		// The wait would outlast the context's deadline.
-		err = context.DeadlineExceeded
+	for {
+		c.mu.Lock()
+		cut, lim := c.cutCh, c.lim
+		c.mu.Unlock()
+		now := c.now()
+		r := lim.ReserveN(now, 1)
+		d := r.DelayFrom(now)
+		if d <= 0 {
+			return nil
+		}
+		if deadline, ok := ctx.Deadline(); ok && deadline.Sub(time.Now()) < d {
+			r.CancelAt(now)
+			return context.DeadlineExceeded
+		}
+		t := time.NewTimer(d)
+		select {
+		case <-t.C:
+			return nil
+		case <-ctx.Done():
+			t.Stop()
+			r.CancelAt(c.now())
+			return ctx.Err()
+		case <-cut:
+			t.Stop()
+			r.CancelAt(c.now())
+		}
 	}
-	return err
 }
 
 // measure counts one success at now.
@@ -165,11 +197,9 @@ func (c *rateController) OnSuccess() {
 	if c.lastCut.IsZero() {
 		return // never throttled: nothing to steer
 	}
-	if now.Sub(c.lastCut) >= time.Second {
-		c.calibrated = true
-	}
+	c.okSinceCut++
 	if c.clock < cubicK {
-		c.clock += max(1/unitReqs, dt/2)
+		c.clock += max(1/unitReqs, unitsPerSec*dt)
 	} else {
 		c.clock += 1 / unitReqs
 	}
@@ -183,21 +213,32 @@ func (c *rateController) OnSuccess() {
 	}
 }
 
-// OnThrottle cuts the rate after a 429 (or a 503 with Retry-After).
-func (c *rateController) OnThrottle() {
+// OnThrottle cuts the rate after a 429 (or a 503 with Retry-After) of a
+// request that asked to go at issued. A refused request that was paced by
+// the rate before the last cut says nothing about the rate now: it does
+// not cut again.
+func (c *rateController) OnThrottle(issued time.Time) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	now := c.now()
-	if !c.lastCut.IsZero() && now.Sub(c.lastCut) < cutHold {
-		return // the same congestion, seen by another worker
+	if !c.lastCut.IsZero() && !issued.After(c.lastCut) {
+		return // the same congestion, seen by another request in flight
+	}
+	first := c.lastCut.IsZero()
+	if !first && now.Sub(c.firstCut) >= time.Second {
+		c.calibrated = true
 	}
 	base := c.sustained(now)
+	if since := now.Sub(c.lastCut); !first && since >= 2*time.Second {
+		// Both throttles found the gateway's bucket empty: what succeeded
+		// between them is its rate, without the burst that a pause lets
+		// it save (which the sustained rate holds).
+		base = (base + c.okSinceCut/since.Seconds()) / 2
+	}
+	base = min(base, c.r)
 	factor := cutFactor
-	switch {
-	case !c.calibrated:
+	if !c.calibrated {
 		factor = firstCut // the gateway's rate is not known yet
-	default:
-		base = min(base, c.r)
 	}
 	if base <= 0 {
 		base, factor = safeRate, 1 // throttled before any success: start low
@@ -206,13 +247,22 @@ func (c *rateController) OnThrottle() {
 	if !c.on {
 		from = base
 	}
-	c.on, c.lastCut, c.settled, c.clock = true, now, false, 0
+	c.on, c.lastCut, c.settled, c.clock, c.okSinceCut = true, now, false, 0, 0
 	floor := 0.0
 	if now.Sub(c.peakTime) <= time.Minute {
 		floor = c.peak / 10
 	}
 	c.set(max(base*factor, floor))
 	c.cutAt = c.r / cutFactor
+	// Requests queued at the old rate queue again, in a queue that starts
+	// now: the next turn is one interval at the new rate away.
+	c.lim = rate.NewLimiter(rate.Limit(c.r), 1)
+	c.lim.AllowN(now, 1)
+	close(c.cutCh)
+	c.cutCh = make(chan struct{})
+	if first {
+		c.firstCut = now
+	}
 	c.notify(RateEvent{Kind: "cut", From: from, To: c.r})
 }
 
@@ -223,7 +273,7 @@ func (c *rateController) set(r float64) {
 	}
 	c.r = r
 	if c.on && c.lim.Limit() != rate.Limit(r) {
-		c.lim.SetLimit(rate.Limit(r))
+		c.lim.SetLimitAt(c.now(), rate.Limit(r))
 	}
 }
 

@@ -38,7 +38,7 @@ func TestRateControllerCutRecoverProbe(t *testing.T) {
 	var events []RateEvent
 	c := newRateController(0, clk.now, func(ev RateEvent) { events = append(events, ev) })
 	succeed(c, clk, 60, 50*time.Millisecond) // 20/s for 3 s
-	c.OnThrottle()
+	c.OnThrottle(clk.now())
 	// The first cut halves the measured rate (a gateway's burst is in it).
 	if r := c.Rate(); !near(r, 10, 0.06) {
 		t.Fatalf("first cut to %v, want half the measured 20/s", r)
@@ -46,31 +46,58 @@ func TestRateControllerCutRecoverProbe(t *testing.T) {
 	if len(events) != 1 || events[0].Kind != "cut" {
 		t.Fatalf("events %v", events)
 	}
-	// Other workers see the same congestion within cutHold: one cut.
+	// Requests that asked to go before the cut were paced by the old rate:
+	// their refusals do not cut again.
+	issuedBefore := clk.now().Add(-10 * time.Millisecond)
 	clk.add(100 * time.Millisecond)
-	c.OnThrottle()
-	if r := c.Rate(); !near(r, 10, 0.06) {
-		t.Fatalf("a second 429 within cutHold cut again: %v", r)
+	c.OnThrottle(issuedBefore)
+	c.OnThrottle(clk.now().Add(-100 * time.Millisecond)) // the same instant as the cut
+	if r := c.Rate(); !near(r, 10, 0.06) || len(events) != 1 {
+		t.Fatalf("a refusal of a request sent at the old rate cut again: %v, events %v", r, events)
 	}
-	// Concave back to the rate of the cut, then slow, then accelerating.
+	// One sent at the new rate does (halving still: not a second measured
+	// since the first throttle).
+	c.OnThrottle(clk.now())
+	if r := c.Rate(); !near(r, 5, 0.06) || len(events) != 2 {
+		t.Fatalf("a refusal at the new rate: %v, want 5, events %v", r, events)
+	}
+	// Below the rate of the cut the curve's clock runs in time: back at it
+	// within two seconds, whatever the requests.
+	clk.add(2 * time.Second)
+	succeed(c, clk, 1, 0)
+	if r := c.Rate(); !near(r, c.cutAt, 0.01) {
+		t.Fatalf("2 s after the cut: %v, want back at %v", r, c.cutAt)
+	}
+	// A second has been measured: from now on cuts take 10%, the first
+	// one from what succeeded.
+	// What succeeded: 5/s sustained over the last five seconds, 31
+	// requests in the 8 s since the last cut (3.9/s): their mean.
+	succeed(c, clk, 30, 200*time.Millisecond) // 5/s for 6 s
+	c.OnThrottle(clk.now())
+	if r, want := c.Rate(), 0.9*(5+31.0/8)/2; !near(r, want, 0.02) {
+		t.Fatalf("calibrated cut to %v, want 90%% of what succeeded (%v)", r, want)
+	}
+	// Concave back to the rate of the cut within two seconds, then slow,
+	// then accelerating, counted in requests.
 	at := c.cutAt
-	succeed(c, clk, int(cubicK*unitReqs), 100*time.Millisecond)
+	succeed(c, clk, 20, 100*time.Millisecond)
 	if r := c.Rate(); !near(r, at, 0.02) {
-		t.Fatalf("after K units: %v, want the rate at the cut, %v", r, at)
+		t.Fatalf("2 s after the cut: %v, want the rate at the cut, %v", r, at)
 	}
-	succeed(c, clk, 40, 100*time.Millisecond) // 2 units
+	succeed(c, clk, 2*unitReqs, 100*time.Millisecond) // 2 units
 	if r := c.Rate(); r < at || r > at*1.1 {
 		t.Fatalf("probing 2 units above: %v, want a slow rise above %v", r, at)
 	}
-	succeed(c, clk, 100, 20*time.Millisecond) // 5 more units, used
+	succeed(c, clk, 5*unitReqs, 20*time.Millisecond) // 5 more units, used
 	if r := c.Rate(); r < 3*at {
 		t.Fatalf("7 units above the cut: %v, want an accelerating probe (> 3x %v)", r, at)
 	}
-	// A later cut takes 90% of the measured success rate.
+	// A later cut takes 90% of what succeeded: 20/s sustained, about 21/s
+	// between the cuts.
 	succeed(c, clk, 100, 50*time.Millisecond) // 20/s
-	c.OnThrottle()
-	if r := c.Rate(); !near(r, 18, 0.06) {
-		t.Fatalf("later cut to %v, want 90%% of the measured 20/s", r)
+	c.OnThrottle(clk.now())
+	if r := c.Rate(); r < 0.9*19 || r > 0.9*22 {
+		t.Fatalf("later cut to %v, want about 90%% of the measured 20/s", r)
 	}
 	// Quiet long enough: settled, said once.
 	succeed(c, clk, 400, 50*time.Millisecond)
@@ -89,7 +116,7 @@ func TestRateControllerIdleDoesNotGrow(t *testing.T) {
 	clk := newFakeClock()
 	c := newRateController(0, clk.now, nil)
 	succeed(c, clk, 30, 100*time.Millisecond) // 10/s
-	c.OnThrottle()                            // -> 5/s
+	c.OnThrottle(clk.now())                   // -> 5/s
 	succeed(c, clk, 300, time.Second)         // five minutes of one request a second
 	// The last seconds before the cut may lift it a little, no more.
 	if r := c.Rate(); r > 6 {
@@ -100,13 +127,13 @@ func TestRateControllerIdleDoesNotGrow(t *testing.T) {
 func TestRateControllerThrottledFirst(t *testing.T) {
 	clk := newFakeClock()
 	c := newRateController(0, clk.now, nil)
-	c.OnThrottle()
+	c.OnThrottle(clk.now())
 	if r := c.Rate(); r != safeRate {
 		t.Fatalf("throttled before any success: %v, want %v", r, safeRate)
 	}
 	c2 := newRateController(3, clk.now, nil)
 	succeed(c2, clk, 100, 10*time.Millisecond)
-	c2.OnThrottle()
+	c2.OnThrottle(clk.now())
 	if r := c2.Rate(); r > 3 {
 		t.Fatalf("above the ceiling after a cut: %v", r)
 	}
@@ -143,7 +170,7 @@ func TestRateControllerFollowsAChangingLimit(t *testing.T) {
 					tokens--
 					c.OnSuccess()
 				} else {
-					c.OnThrottle()
+					c.OnThrottle(clk.now())
 				}
 				if i >= int(30*time.Second/step) {
 					if ok {

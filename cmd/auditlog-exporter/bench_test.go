@@ -288,7 +288,7 @@ func BenchmarkBackfillParallel(b *testing.B) {
 // 500-record page after 30 ms, behind a gateway of 5, 20 and 100 requests
 // per second, with and without Retry-After. It reports, per gateway, the
 // requests served per second as a share of the gateway's rate, the share
-// of requests refused, and when the rate was last cut before it settled.
+// of requests refused, and when the rate settled near the gateway's.
 func BenchmarkAdaptiveRate(b *testing.B) {
 	const perHour = 48_000 // 24 pages per window, 791 requests in all
 	now := time.Now().UTC()
@@ -331,14 +331,16 @@ func BenchmarkAdaptiveRate(b *testing.B) {
 			name := fmt.Sprintf("gw%d-ra-%s-", gw.rate, gw.ra)
 			b.ReportMetric(float64(c.APIRequests)/elapsed.Seconds()/float64(gw.rate), name+"served/gateway")
 			b.ReportMetric(float64(refused)/float64(c.APIRequests+refused), name+"refused/requests")
-			b.ReportMetric(lastCutBefore(stderr.String(), t0), name+"last-cut-s")
+			b.ReportMetric(settledAfter(stderr.String(), t0, float64(gw.rate)), name+"settled-s")
 		}
 	}
 }
 
-// lastCutBefore returns, in seconds after start, the time of the last
-// "request rate cut" log line (0 if none).
-func lastCutBefore(stderr string, start time.Time) float64 {
+// settledAfter returns, in seconds after start, when the request rate
+// settled near the gateway's rate: the time of the last "request rate cut"
+// log line that cut to a rate outside 70%-110% of it (0 if none). Later cuts
+// are the probe's, near the gateway's rate.
+func settledAfter(stderr string, start time.Time, gateway float64) float64 {
 	last := 0.0
 	for _, line := range strings.Split(stderr, "\n") {
 		if !strings.Contains(line, "request rate cut") {
@@ -346,8 +348,9 @@ func lastCutBefore(stderr string, start time.Time) float64 {
 		}
 		var l struct {
 			Time time.Time `json:"time"`
+			To   float64   `json:"to_rps"`
 		}
-		if json.Unmarshal([]byte(line), &l) == nil {
+		if json.Unmarshal([]byte(line), &l) == nil && (l.To < 0.7*gateway || l.To > 1.1*gateway) {
 			last = l.Time.Sub(start.Truncate(time.Second)).Seconds()
 		}
 	}
