@@ -156,16 +156,19 @@ func (w *fileWriter) Commit(ctx context.Context) error {
 	if err := w.f.Sync(); err != nil {
 		return fail("fsync", err)
 	}
-	if err := w.f.Close(); err != nil {
-		return fail("close", err)
-	}
 	if err := ctx.Err(); err != nil {
 		return fail("commit", err)
 	}
+	// Renamed while still open: the flock on the temporary file is what
+	// keeps another window's cleaner from taking it for a killed run's
+	// leftover, and closing releases it.
 	if err := os.Rename(w.tmp, w.final); err != nil {
 		return fail("rename into", err)
 	}
 	w.closed = true
+	if err := w.f.Close(); err != nil {
+		return fmt.Errorf("sink %s: close %s: %w", w.sink.Name(), w.final, err)
+	}
 	if err := syncDir(filepath.Dir(w.final)); err != nil {
 		return fmt.Errorf("sink %s: fsync directory of %s: %w", w.sink.Name(), w.final, err)
 	}

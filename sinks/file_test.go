@@ -260,3 +260,41 @@ func TestStaleTempOfOtherWindowRemoved(t *testing.T) {
 		t.Fatalf("the live writers' files must stay: %v", temps)
 	}
 }
+
+// Windows of one day commit while other windows of that day open (and
+// clean up what killed runs left there): no commit loses its temporary
+// file to another window's cleanup.
+func TestCommitsRaceOtherWindowsCleanup(t *testing.T) {
+	s := sinks.NewFile(t.TempDir(), sinks.JSONL{})
+	const workers, rounds = 8, 40
+	errs := make(chan error, workers)
+	for g := range workers {
+		go func() {
+			for i := range rounds {
+				w := sinktest.Window("acct", (g*rounds+i)%24)
+				wr, err := s.Open(t.Context(), w)
+				if err == nil {
+					recs := sinktest.Records(w, 3, "race")
+					for j := range recs {
+						if err = wr.Write(&recs[j]); err != nil {
+							break
+						}
+					}
+				}
+				if err == nil {
+					err = wr.Commit(t.Context())
+				}
+				if err != nil {
+					errs <- err
+					return
+				}
+			}
+			errs <- nil
+		}()
+	}
+	for range workers {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+}
