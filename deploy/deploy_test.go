@@ -12,7 +12,7 @@ import (
 
 	"github.com/auditlog-exporter/auditlog-exporter/exporter"
 	"github.com/auditlog-exporter/auditlog-exporter/metrics"
-	"github.com/auditlog-exporter/auditlog-exporter/odata"
+	"github.com/auditlog-exporter/auditlog-exporter/source"
 	"github.com/moby/buildkit/frontend/dockerfile/parser"
 	"github.com/robfig/cron/v3"
 	batchv1 "k8s.io/api/batch/v1"
@@ -305,7 +305,7 @@ func TestAlertRules(t *testing.T) {
 	m := metrics.New()
 	m.RunFinished(0, true)
 	m.RetentionHeadroom("a", 0)
-	m.WindowExported("a", 0, odata.Stats{})
+	m.WindowExported("a", 0, source.Stats{})
 	var buf bytes.Buffer
 	families, _ := m.Registry().Gather()
 	for _, f := range families {

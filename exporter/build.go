@@ -10,6 +10,7 @@ import (
 	"github.com/auditlog-exporter/auditlog-exporter/errclass"
 	"github.com/auditlog-exporter/auditlog-exporter/odata"
 	"github.com/auditlog-exporter/auditlog-exporter/sinks"
+	"github.com/auditlog-exporter/auditlog-exporter/source"
 	"github.com/auditlog-exporter/auditlog-exporter/state"
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
@@ -41,7 +42,7 @@ func (c *Config) BuildSources(log zerolog.Logger) ([]Account, error) {
 		client, err := odata.New(odata.Config{
 			APIURL: s.APIURL, Account: s.Account, ClientID: s.ClientID, ClientSecret: s.ClientSecret,
 			Filter: s.Filter, Timeout: s.Timeout, MaxRequestsPerSecond: s.MaxRequestsPerSecond,
-			MaxElapsed: c.Retry.MaxElapsed, CAFile: s.CAFile, MaxPageBytes: s.MaxPageBytes, SpoolDir: c.Export.SpoolDir, SpillThreshold: c.Export.SpillThreshold,
+			MaxElapsed: c.Retry.MaxElapsed, CAFile: s.CAFile, MaxPageBytes: s.MaxPageBytes, Dedupe: source.DedupeConfig{SpoolDir: c.Export.SpoolDir, SpillThreshold: c.Export.SpillThreshold},
 			MaxPagesPerWindow: s.MaxPagesPerWindow, RetentionDays: s.RetentionDays,
 		}, log.With().Str("account", s.Account).Logger())
 		if err != nil {

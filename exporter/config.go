@@ -23,6 +23,7 @@ import (
 	"github.com/auditlog-exporter/auditlog-exporter/errclass"
 	"github.com/auditlog-exporter/auditlog-exporter/odata"
 	"github.com/auditlog-exporter/auditlog-exporter/sinks"
+	"github.com/auditlog-exporter/auditlog-exporter/source"
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 	"gopkg.in/yaml.v3"
 )
@@ -144,7 +145,7 @@ const (
 // DefaultConfig returns a Config with every default set and no source or sink.
 func DefaultConfig() *Config {
 	return &Config{
-		Export: ExportConfig{Start: DefaultStart, Window: DefaultWindow, Lag: DefaultLag, Parallel: 1, SpillThreshold: odata.DefaultSpillThreshold, RetentionMargin: DefaultRetentionMargin},
+		Export: ExportConfig{Start: DefaultStart, Window: DefaultWindow, Lag: DefaultLag, Parallel: 1, SpillThreshold: source.DefaultSpillThreshold, RetentionMargin: DefaultRetentionMargin},
 		Retry:  RetryConfig{MaxElapsed: DefaultMaxElapsed},
 		State:  StateConfig{Type: "file", Path: "./state"},
 		Log:    LogConfig{Level: "info", Format: "json"},

@@ -9,15 +9,15 @@ import (
 
 	"github.com/auditlog-exporter/auditlog-exporter/audit"
 	"github.com/auditlog-exporter/auditlog-exporter/errclass"
-	"github.com/auditlog-exporter/auditlog-exporter/odata"
 	"github.com/auditlog-exporter/auditlog-exporter/sinks"
+	"github.com/auditlog-exporter/auditlog-exporter/source"
 	"github.com/auditlog-exporter/auditlog-exporter/state"
 	"github.com/rs/zerolog"
 )
 
 // Source streams one window of one account's audit records.
 type Source interface {
-	Fetch(ctx context.Context, w audit.Window, emit func(*audit.Record) error) (odata.Stats, error)
+	Fetch(ctx context.Context, w audit.Window, emit func(*audit.Record) error) (source.Stats, error)
 }
 
 // Store is what the exporter needs from a state store.
@@ -55,7 +55,7 @@ type Progress interface {
 
 // Observer hears what metrics are made of.
 type Observer interface {
-	WindowExported(account string, records int, st odata.Stats)
+	WindowExported(account string, records int, st source.Stats)
 	WatermarkMoved(account string, t time.Time)
 	AccountFailed(account, class string)
 	RunFinished(d time.Duration, ok bool)
@@ -66,11 +66,11 @@ type Observer interface {
 
 type noObserver struct{}
 
-func (noObserver) WindowExported(string, int, odata.Stats) {}
-func (noObserver) WatermarkMoved(string, time.Time)        {}
-func (noObserver) AccountFailed(string, string)            {}
-func (noObserver) RunFinished(time.Duration, bool)         {}
-func (noObserver) RetentionHeadroom(string, time.Duration) {}
+func (noObserver) WindowExported(string, int, source.Stats) {}
+func (noObserver) WatermarkMoved(string, time.Time)         {}
+func (noObserver) AccountFailed(string, string)             {}
+func (noObserver) RunFinished(time.Duration, bool)          {}
+func (noObserver) RetentionHeadroom(string, time.Duration)  {}
 
 // Options builds an Exporter.
 type Options struct {
@@ -179,7 +179,7 @@ func (e *Exporter) Backfill(ctx context.Context, from, to time.Time, shard Shard
 			e.checkRetention(ctx, a, windows.At(0).Start, log)
 		}
 		log.Info().Int("windows", windows.Len()).Time("from", first).Time("to", last).Msg("backfilling")
-		res.Err = e.exportWindows(ctx, a, windows, log, func(_ int, n int, st odata.Stats) error {
+		res.Err = e.exportWindows(ctx, a, windows, log, func(_ int, n int, st source.Stats) error {
 			res.Windows++
 			res.Records += n
 			res.Pages += st.Pages
@@ -337,7 +337,7 @@ func (e *Exporter) runAccount(ctx context.Context, a Account) AccountResult {
 	// Windows committed ahead of the contiguous prefix (at most Parallel).
 	committed := map[int]bool{}
 	next := 0
-	res.Err = e.exportWindows(ctx, a, windows, log, func(i int, n int, stats odata.Stats) error {
+	res.Err = e.exportWindows(ctx, a, windows, log, func(i int, n int, stats source.Stats) error {
 		committed[i] = true
 		res.Windows++
 		res.Records += n
@@ -376,7 +376,7 @@ func (e *Exporter) runAccount(ctx context.Context, a Account) AccountResult {
 type windowResult struct {
 	i     int
 	n     int
-	stats odata.Stats
+	stats source.Stats
 	err   error
 }
 
@@ -385,7 +385,7 @@ type windowResult struct {
 // error from it counts as a failure. After the first failure no window is
 // started; the ones in flight finish (their output is complete and named
 // deterministically) and the first error is returned.
-func (e *Exporter) exportWindows(ctx context.Context, a Account, windows Windows, log zerolog.Logger, done func(i, n int, stats odata.Stats) error) error {
+func (e *Exporter) exportWindows(ctx context.Context, a Account, windows Windows, log zerolog.Logger, done func(i, n int, stats source.Stats) error) error {
 	total := windows.Len()
 	e.o.Progress.AddTotal(total)
 	workers := min(e.o.Parallel, total)
@@ -442,7 +442,7 @@ func (e *Exporter) exportWindows(ctx context.Context, a Account, windows Windows
 
 // exportWindow writes w to every sink and commits them, retrying the whole
 // window when the source reports records skipped while paging.
-func (e *Exporter) exportWindow(ctx context.Context, src Source, w audit.Window, log zerolog.Logger) (int, odata.Stats, error) {
+func (e *Exporter) exportWindow(ctx context.Context, src Source, w audit.Window, log zerolog.Logger) (int, source.Stats, error) {
 	for attempt := 1; ; attempt++ {
 		started := e.o.Now()
 		n, stats, err := e.exportOnce(ctx, src, w)
@@ -458,7 +458,7 @@ func (e *Exporter) exportWindow(ctx context.Context, src Source, w audit.Window,
 			e.o.Observer.WindowExported(w.Account, n, stats)
 			return n, stats, nil
 		}
-		if !errors.Is(err, odata.ErrIncomplete) || attempt == windowAttempts || ctx.Err() != nil {
+		if !errors.Is(err, source.ErrIncomplete) || attempt == windowAttempts || ctx.Err() != nil {
 			err = fmt.Errorf("account %s, window %s: %w", w.Account, w.Span(), err)
 			log.Error().Err(err).Str("window", w.Span()).Msg("window failed")
 			return 0, stats, err
@@ -467,7 +467,7 @@ func (e *Exporter) exportWindow(ctx context.Context, src Source, w audit.Window,
 	}
 }
 
-func (e *Exporter) exportOnce(ctx context.Context, src Source, w audit.Window) (int, odata.Stats, error) {
+func (e *Exporter) exportOnce(ctx context.Context, src Source, w audit.Window) (int, source.Stats, error) {
 	writers := make([]sinks.Writer, 0, len(e.o.Sinks))
 	abort := func() {
 		for _, wr := range writers {
@@ -478,7 +478,7 @@ func (e *Exporter) exportOnce(ctx context.Context, src Source, w audit.Window) (
 		wr, err := s.Open(ctx, w)
 		if err != nil {
 			abort()
-			return 0, odata.Stats{}, fmt.Errorf("open sink %s: %w", s.Name(), err)
+			return 0, source.Stats{}, fmt.Errorf("open sink %s: %w", s.Name(), err)
 		}
 		writers = append(writers, wr)
 	}

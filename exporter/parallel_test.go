@@ -11,8 +11,8 @@ import (
 	"github.com/auditlog-exporter/auditlog-exporter/audit"
 	"github.com/auditlog-exporter/auditlog-exporter/errclass"
 	"github.com/auditlog-exporter/auditlog-exporter/exporter"
-	"github.com/auditlog-exporter/auditlog-exporter/odata"
 	"github.com/auditlog-exporter/auditlog-exporter/sinks"
+	"github.com/auditlog-exporter/auditlog-exporter/source"
 	"github.com/rs/zerolog"
 )
 
@@ -25,11 +25,11 @@ type slowSource struct {
 	order []int
 }
 
-func (s *slowSource) Fetch(ctx context.Context, w audit.Window, emit func(*audit.Record) error) (odata.Stats, error) {
+func (s *slowSource) Fetch(ctx context.Context, w audit.Window, emit func(*audit.Record) error) (source.Stats, error) {
 	h := w.Start.Hour()
 	time.Sleep(s.delay[h])
 	if s.fail[h] {
-		return odata.Stats{}, errclass.Mark(errclass.Retryable, errors.New("injected failure"))
+		return source.Stats{}, errclass.Mark(errclass.Retryable, errors.New("injected failure"))
 	}
 	st, err := s.src.Fetch(ctx, w, emit)
 	s.mu.Lock()
@@ -130,8 +130,8 @@ func TestBackfillLeavesWatermarkAlone(t *testing.T) {
 // failingSource refuses every request, like a revoked client.
 type failingSource struct{}
 
-func (failingSource) Fetch(context.Context, audit.Window, func(*audit.Record) error) (odata.Stats, error) {
-	return odata.Stats{}, errclass.Mark(errclass.Auth, errors.New("get token: the OAuth endpoint refused the client credentials"))
+func (failingSource) Fetch(context.Context, audit.Window, func(*audit.Record) error) (source.Stats, error) {
+	return source.Stats{}, errclass.Mark(errclass.Auth, errors.New("get token: the OAuth endpoint refused the client credentials"))
 }
 
 func TestOneFailingAccountAmongThree(t *testing.T) {

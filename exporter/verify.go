@@ -8,8 +8,8 @@ import (
 	"time"
 
 	"github.com/auditlog-exporter/auditlog-exporter/audit"
-	"github.com/auditlog-exporter/auditlog-exporter/odata"
 	"github.com/auditlog-exporter/auditlog-exporter/sinks"
+	"github.com/auditlog-exporter/auditlog-exporter/source"
 )
 
 // Verify statuses.
@@ -73,7 +73,7 @@ func (e *Exporter) Verify(ctx context.Context, from, to time.Time, repair bool) 
 			if len(bad) > 0 {
 				log := e.o.Log.With().Str("account", a.Name).Logger()
 				log.Info().Int("windows", len(bad)).Msg("repairing: exporting the windows that do not match again")
-				if err := e.exportWindows(ctx, a, ListOf(bad), log, func(int, int, odata.Stats) error { return nil }); err != nil {
+				if err := e.exportWindows(ctx, a, ListOf(bad), log, func(int, int, source.Stats) error { return nil }); err != nil {
 					errs = append(errs, err)
 				}
 				again, err := e.verifyWindows(ctx, a, bad)
@@ -192,7 +192,7 @@ func countRecords(ctx context.Context, src Source, w audit.Window) (int64, error
 	for attempt := 1; ; attempt++ {
 		var n int64
 		_, err := src.Fetch(ctx, w, func(*audit.Record) error { n++; return nil })
-		if err == nil || !errors.Is(err, odata.ErrIncomplete) || attempt == windowAttempts {
+		if err == nil || !errors.Is(err, source.ErrIncomplete) || attempt == windowAttempts {
 			return n, err
 		}
 	}

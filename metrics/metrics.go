@@ -9,7 +9,7 @@ import (
 	"net/http"
 	"time"
 
-	"github.com/auditlog-exporter/auditlog-exporter/odata"
+	"github.com/auditlog-exporter/auditlog-exporter/source"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/prometheus/client_golang/prometheus/push"
@@ -72,11 +72,11 @@ func New() *Metrics {
 func (m *Metrics) Registry() *prometheus.Registry { return m.reg }
 
 // WindowExported records one committed window.
-func (m *Metrics) WindowExported(account string, records int, st odata.Stats) {
+func (m *Metrics) WindowExported(account string, records int, st source.Stats) {
 	m.windows.WithLabelValues(account).Inc()
 	m.records.WithLabelValues(account).Add(float64(records))
 	for cause, n := range st.RetryCauses {
-		m.retries.WithLabelValues(account, cause).Add(float64(n))
+		m.retries.WithLabelValues(account, string(cause)).Add(float64(n))
 	}
 	m.rateLimit.WithLabelValues(account).Set(st.Rate)
 	m.refused.WithLabelValues(account).Add(float64(st.Throttled))
@@ -85,9 +85,9 @@ func (m *Metrics) WindowExported(account string, records int, st odata.Stats) {
 		m.anomalies.WithLabelValues(account, kind).Add(float64(n))
 	}
 	switch st.Completeness {
-	case odata.CompletenessUncounted:
+	case source.CompletenessUncounted:
 		m.anomalies.WithLabelValues(account, "uncounted_window").Inc()
-	case odata.CompletenessStoredDuplicates:
+	case source.CompletenessStoredDuplicates:
 		m.anomalies.WithLabelValues(account, "stored_duplicates_window").Inc()
 	}
 }

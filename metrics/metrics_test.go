@@ -13,13 +13,13 @@ import (
 	"time"
 
 	"github.com/auditlog-exporter/auditlog-exporter/metrics"
-	"github.com/auditlog-exporter/auditlog-exporter/odata"
+	"github.com/auditlog-exporter/auditlog-exporter/source"
 )
 
 func sample() *metrics.Metrics {
 	m := metrics.New()
-	m.WindowExported("abc", 120, odata.Stats{RetryCauses: map[string]int{"throttled": 2, "server_error": 1}})
-	m.WindowExported("abc", 30, odata.Stats{})
+	m.WindowExported("abc", 120, source.Stats{RetryCauses: map[source.RetryCause]int{source.CauseThrottled: 2, source.CauseServerError: 1}})
+	m.WindowExported("abc", 30, source.Stats{})
 	m.WatermarkMoved("abc", time.Unix(1_764_000_000, 0))
 	m.AccountFailed("def", "auth")
 	m.RunFinished(1500*time.Millisecond, false)

@@ -22,6 +22,7 @@ import (
 
 	"github.com/auditlog-exporter/auditlog-exporter/audit"
 	"github.com/auditlog-exporter/auditlog-exporter/errclass"
+	"github.com/auditlog-exporter/auditlog-exporter/source"
 	"github.com/cenkalti/backoff/v4"
 	"github.com/rs/zerolog"
 	"golang.org/x/oauth2"
@@ -44,16 +45,11 @@ type Config struct {
 	CAFile               string        // extra PEM CA bundle
 	MaxPageBytes         int64         // largest response body accepted; default 64 MiB
 
-	// SpillThreshold: once a window has served this many distinct records,
-	// the rest are deduplicated through spool files in SpoolDir instead of
-	// in memory, so memory stays flat whatever the window size. Default
-	// 125,000. Decided on records received, never on the server's count.
-	SpillThreshold int64
-	// SpoolDir holds the (unlinked) spool files; default os.TempDir().
-	SpoolDir string
-	// SpoolPartition is the records per spool partition; default
-	// DefaultSpoolPartition (tests lower it).
-	SpoolPartition int64
+	// Dedupe sizes each window's duplicate check: in memory up to its
+	// SpillThreshold distinct records, then through spool files, so
+	// memory stays flat whatever the window size. Decided on records
+	// received, never on the server's count. Its Seed is the Client's own.
+	Dedupe source.DedupeConfig
 
 	// RetentionDays is how long the API keeps records; 0 asks the
 	// Retention API, else assumes DefaultRetention.
@@ -76,10 +72,6 @@ type Config struct {
 // DefaultMaxPageBytes caps one response body.
 const DefaultMaxPageBytes = 64 << 20
 
-// DefaultSpillThreshold is the window size (records) above which a window
-// is deduplicated on disk.
-const DefaultSpillThreshold = 125_000
-
 // ServerPageSize is the documented server page size.
 const ServerPageSize = 1000
 
@@ -96,13 +88,14 @@ type Client struct {
 	retentionURL *url.URL
 	httpc        *http.Client
 	tokens       *tokenSource
-	rc           *rateController
+	rc           *source.RateController
 	log          zerolog.Logger
 	sleep        func(context.Context, time.Duration) error
 	now          func() time.Time
 
 	seed    maphash.Seed // for record content and nextLink hashes
-	secrets []string     // forms of the client secret scrubbed from server text
+	dedupe  source.DedupeConfig
+	secrets []string // forms of the client secret scrubbed from server text
 
 	warnUncounted sync.Once // "no @odata.count" is said once per run
 
@@ -148,14 +141,8 @@ func New(cfg Config, log zerolog.Logger) (*Client, error) {
 	if cfg.MaxPageBytes <= 0 {
 		cfg.MaxPageBytes = DefaultMaxPageBytes
 	}
-	if cfg.SpillThreshold <= 0 {
-		cfg.SpillThreshold = DefaultSpillThreshold
-	}
 	if cfg.MaxPagesPerWindow <= 0 {
 		cfg.MaxPagesPerWindow = DefaultMaxPagesPerWindow
-	}
-	if cfg.SpoolPartition <= 0 {
-		cfg.SpoolPartition = DefaultSpoolPartition
 	}
 	if cfg.InitialBackoff <= 0 {
 		cfg.InitialBackoff = 500 * time.Millisecond
@@ -219,8 +206,10 @@ func New(cfg Config, log zerolog.Logger) (*Client, error) {
 		seed:         maphash.MakeSeed(),
 		secrets:      secretsOf(cfg.ClientID, cfg.ClientSecret),
 	}
+	c.dedupe = cfg.Dedupe
+	c.dedupe.Seed = c.seed
 	var lastCutLog time.Time
-	c.rc = newRateController(cfg.MaxRequestsPerSecond, cfg.Now, func(ev RateEvent) {
+	c.rc = source.NewRateController(cfg.MaxRequestsPerSecond, cfg.Now, func(ev source.RateEvent) {
 		// Called with the controller's lock held: log only.
 		switch ev.Kind {
 		case "cut":
@@ -293,40 +282,11 @@ func (c *Client) Token(ctx context.Context) error {
 	return c.scrubErr(err)
 }
 
-// keyOf is a 64-bit hash of a Uuid (FNV-1a, then an avalanche): a window's dedupe set holds 8
-// bytes per record instead of a string. Two distinct Uuids that collide
-// (probability about 3e-8 in a window of a million records) would make the
-// second look like a duplicate; the window then holds fewer distinct
-// records than the server's @odata.count and fails loudly (ErrIncomplete)
-// instead of losing the record.
-func keyOf(uuid string) uint64 {
-	const offset, prime = 14695981039346656037, 1099511628211
-	h := uint64(offset)
-	for i := 0; i < len(uuid); i++ {
-		h ^= uint64(uuid[i])
-		h *= prime
-	}
-	// FNV-1a mixes its high bits poorly for keys that differ only at the
-	// end; the duplicate check indexes by high bits and the spool
-	// partitions by low ones, so finish with MurmurHash3's avalanche.
-	h ^= h >> 33
-	h *= 0xff51afd7ed558ccd
-	h ^= h >> 33
-	h *= 0xc4ceb9fe1a85ec53
-	h ^= h >> 33
-	return h
-}
-
 // getPage GETs u with retries and decodes the body into p. It counts in st
 // how many times the request was repeated, each repeat's cause, and the
 // time spent waiting for the request rate.
-func (c *Client) getPage(ctx context.Context, u *url.URL, dec *pageDecoder, p *Page, st *Stats) error {
-	if st.RetryCauses == nil {
-		st.RetryCauses = map[string]int{}
-	}
-	causes := st.RetryCauses
+func (c *Client) getPage(ctx context.Context, u *url.URL, dec *pageDecoder, p *Page, st *source.Stats) error {
 	retries := 0
-	defer func() { st.Retries += retries }()
 	bo := backoff.NewExponentialBackOff(
 		backoff.WithInitialInterval(c.cfg.InitialBackoff),
 		backoff.WithMaxInterval(30*time.Second),
@@ -346,7 +306,7 @@ func (c *Client) getPage(ctx context.Context, u *url.URL, dec *pageDecoder, p *P
 		}
 		if errors.Is(err, errTokenRenewed) {
 			retries++
-			causes["token_expired"]++
+			st.Retried(source.CauseTokenExpired)
 			continue
 		}
 		if ctx.Err() != nil {
@@ -363,7 +323,7 @@ func (c *Client) getPage(ctx context.Context, u *url.URL, dec *pageDecoder, p *P
 			d = ra
 		}
 		retries++
-		causes[retryCause(err)]++
+		st.Retried(retryCause(err))
 		c.log.Debug().Err(c.scrubErr(err)).Dur("delay", d).Int("attempt", retries+1).Msg("retrying request")
 		if throttled(err) {
 			st.Throttled++
@@ -386,7 +346,7 @@ func (c *Client) getPage(ctx context.Context, u *url.URL, dec *pageDecoder, p *P
 // this client, then for the rate controller. It returns when the request
 // asked the controller to go, so that a refusal of a request paced by an
 // earlier rate is not taken for a refusal at the current one.
-func (c *Client) admit(ctx context.Context, st *Stats) (time.Time, error) {
+func (c *Client) admit(ctx context.Context, st *source.Stats) (time.Time, error) {
 	if d := c.pausedFor(); d > 0 {
 		if err := c.sleep(ctx, d); err != nil {
 			return time.Time{}, err
@@ -404,10 +364,10 @@ func (c *Client) admit(ctx context.Context, st *Stats) (time.Time, error) {
 
 // getOnce makes one request. A 401 renews the token once per page and asks
 // for an immediate retry.
-func (c *Client) getOnce(ctx context.Context, u *url.URL, dec *pageDecoder, p *Page, renewed *bool, st *Stats) error {
+func (c *Client) getOnce(ctx context.Context, u *url.URL, dec *pageDecoder, p *Page, renewed *bool, st *source.Stats) error {
 	token, err := c.tokens.Token(ctx)
 	if err != nil {
-		return err
+		return source.WithCause(source.CauseTokenEndpoint, err)
 	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)
 	if err != nil {
@@ -480,19 +440,21 @@ type StatusError struct {
 func (e *StatusError) Error() string { return e.text }
 
 // retryCause names why a retryable request failed, for metrics.
-func retryCause(err error) string {
+func retryCause(err error) source.RetryCause {
 	var ra *retryAfterError
-	switch {
-	case throttled(err):
-		return "throttled"
-	case strings.HasPrefix(err.Error(), "get token"):
-		return "token_endpoint"
-	case errors.As(err, &ra):
-		return "server_error"
-	case errors.Is(err, errBadBody):
-		return "bad_body"
+	if throttled(err) {
+		return source.CauseThrottled
 	}
-	return "network"
+	if c, ok := source.CauseOf(err); ok {
+		return c
+	}
+	switch {
+	case errors.As(err, &ra):
+		return source.CauseServerError
+	case errors.Is(err, errBadBody):
+		return source.CauseBadBody
+	}
+	return source.CauseNetwork
 }
 
 // errTokenRenewed asks getPage to repeat the request at once with a new token.
@@ -549,7 +511,7 @@ func (c *Client) Probe(ctx context.Context) (count int64, err error) {
 	u := *c.recordsURL
 	u.RawQuery = "$top=1&$count=true"
 	var p Page
-	if err := c.getPage(ctx, &u, newPageDecoder(), &p, &Stats{}); err != nil {
+	if err := c.getPage(ctx, &u, newPageDecoder(), &p, &source.Stats{}); err != nil {
 		return 0, c.scrubErr(err)
 	}
 	if p.HasCount {
@@ -564,7 +526,7 @@ func (c *Client) Count(ctx context.Context, w audit.Window) (int64, error) {
 	u := *c.recordsURL
 	u.RawQuery = "$filter=" + queryEscape(WindowFilter(w.Start, w.End, c.cfg.Filter)) + "&$top=0&$count=true"
 	var p Page
-	if err := c.getPage(ctx, &u, newPageDecoder(), &p, &Stats{}); err != nil {
+	if err := c.getPage(ctx, &u, newPageDecoder(), &p, &source.Stats{}); err != nil {
 		return 0, c.scrubErr(fmt.Errorf("count window %s: %w", w, err))
 	}
 	if !p.HasCount {

@@ -23,6 +23,7 @@ import (
 	"github.com/auditlog-exporter/auditlog-exporter/errclass"
 	"github.com/auditlog-exporter/auditlog-exporter/odata"
 	"github.com/auditlog-exporter/auditlog-exporter/odata/neosim"
+	"github.com/auditlog-exporter/auditlog-exporter/source"
 	"github.com/rs/zerolog"
 )
 
@@ -85,7 +86,7 @@ type writerFunc func([]byte) (int, error)
 
 func (w writerFunc) Write(p []byte) (int, error) { return w(p) }
 
-func (f *fixture) fetch(t *testing.T, c *odata.Client) ([]audit.Record, odata.Stats, error) {
+func (f *fixture) fetch(t *testing.T, c *odata.Client) ([]audit.Record, source.Stats, error) {
 	t.Helper()
 	var got []audit.Record
 	st, err := c.Fetch(context.Background(), f.win, func(r *audit.Record) error {
@@ -197,7 +198,7 @@ func TestFetchFaults(t *testing.T) {
 				f.sim.SetFaults(tc.faults)
 				cfg := f.config()
 				if mode == "spooled" {
-					cfg.SpillThreshold, cfg.SpoolDir = 1, t.TempDir()
+					cfg.Dedupe.SpillThreshold, cfg.Dedupe.SpoolDir = 1, t.TempDir()
 				}
 				c := f.client(t, cfg)
 				got, st, err := f.fetch(t, c)
@@ -216,14 +217,14 @@ func TestFetchFaults(t *testing.T) {
 				if tc.key == "duplicate" && st.Duplicates == 0 {
 					t.Fatalf("duplicates not reported: %+v", st)
 				}
-				cause := map[string]string{"429": "throttled", "5xx": "server_error", "truncate": "bad_body", "html": "bad_body", "token-expired-early": "token_expired"}[tc.key]
+				cause := map[string]source.RetryCause{"429": "throttled", "5xx": "server_error", "truncate": "bad_body", "html": "bad_body", "token-expired-early": "token_expired"}[tc.key]
 				if cause != "" && st.RetryCauses[cause] == 0 {
 					t.Fatalf("retries by cause %v lack %s", st.RetryCauses, cause)
 				}
 				t.Logf("pages %d, retries %d, faults %v, tokens %d", st.Pages, st.Retries, cnt.Faults, cnt.TokensIssued)
 				f.assertNoSecrets(t)
 				if mode == "spooled" {
-					if left, _ := os.ReadDir(cfg.SpoolDir); len(left) != 0 {
+					if left, _ := os.ReadDir(cfg.Dedupe.SpoolDir); len(left) != 0 {
 						t.Fatalf("spool files left: %v", left)
 					}
 				}
@@ -738,17 +739,17 @@ func TestTLSVerification(t *testing.T) {
 func TestSpooledWindowMemoryIsFlat(t *testing.T) {
 	f := newFixture(t, 20_000, neosim.Options{})
 	cfg := f.config()
-	cfg.SpillThreshold, cfg.SpoolDir, cfg.SpoolPartition = 1000, t.TempDir(), 1500
+	cfg.Dedupe.SpillThreshold, cfg.Dedupe.SpoolDir, cfg.Dedupe.SpoolPartition = 1000, t.TempDir(), 1500
 	var got []audit.Record
 	st, err := f.client(t, cfg).Fetch(context.Background(), f.win, func(r *audit.Record) error { got = append(got, *r); return nil })
 	if err != nil {
 		t.Fatal(err)
 	}
 	f.assertExact(t, got)
-	if st.ServerCount < 10*cfg.SpoolPartition {
+	if st.ServerCount < 10*cfg.Dedupe.SpoolPartition {
 		t.Fatalf("window of %d records is too small for ten partitions", st.ServerCount)
 	}
-	if left, _ := os.ReadDir(cfg.SpoolDir); len(left) != 0 {
+	if left, _ := os.ReadDir(cfg.Dedupe.SpoolDir); len(left) != 0 {
 		t.Fatalf("spool files left: %v", left)
 	}
 }
@@ -768,25 +769,25 @@ func TestFetchAcrossReadings(t *testing.T) {
 					f.sim.SetFaults(neosim.Faults{GatewayRate: 200, GatewayBurst: 10, GatewayRetryAfter: ra, Rate5xx: 0.05, RateDuplicate: 0.3, RetryAfter: ra})
 					cfg := f.config()
 					if mode == "spooled" {
-						cfg.SpillThreshold, cfg.SpoolDir = 100, t.TempDir()
+						cfg.Dedupe.SpillThreshold, cfg.Dedupe.SpoolDir = 100, t.TempDir()
 					}
 					// As the exporter does: a window whose listing shows
 					// skipped records is fetched again, at most 3 times.
 					c := f.client(t, cfg)
 					var got []audit.Record
-					var st odata.Stats
+					var st source.Stats
 					var err error
 					for attempt := 0; attempt < 3; attempt++ {
-						if got, st, err = f.fetch(t, c); !errors.Is(err, odata.ErrIncomplete) {
+						if got, st, err = f.fetch(t, c); !errors.Is(err, source.ErrIncomplete) {
 							break
 						}
 					}
 					if err != nil {
 						t.Fatalf("%s: %v (stats %+v)", rd, err, st)
 					}
-					want := map[neosim.CountReading]string{neosim.CountDistinct: odata.CompletenessCounted, neosim.CountRows: odata.CompletenessCounted, neosim.CountNone: odata.CompletenessUncounted}[rd.Count]
+					want := map[neosim.CountReading]string{neosim.CountDistinct: source.CompletenessCounted, neosim.CountRows: source.CompletenessCounted, neosim.CountNone: source.CompletenessUncounted}[rd.Count]
 					if rd.Count == neosim.CountRows && rd.StoredDuplicates > 0 {
-						want = odata.CompletenessStoredDuplicates
+						want = source.CompletenessStoredDuplicates
 					}
 					if st.Completeness != want {
 						t.Fatalf("completeness %q, want %q (stats %+v)", st.Completeness, want, st)
@@ -812,7 +813,7 @@ func TestSkipPagingWithServedDuplicatesNeverLoses(t *testing.T) {
 		case err == nil:
 			f.assertExact(t, got)
 			exact++
-		case errors.Is(err, odata.ErrIncomplete):
+		case errors.Is(err, source.ErrIncomplete):
 			loud++
 		default:
 			t.Fatal(err)

@@ -13,6 +13,7 @@ import (
 
 	"github.com/auditlog-exporter/auditlog-exporter/errclass"
 	"github.com/auditlog-exporter/auditlog-exporter/odata/neosim"
+	"github.com/auditlog-exporter/auditlog-exporter/source"
 )
 
 // echo renders what a gateway, WAF or debugging proxy that echoes the
@@ -109,7 +110,7 @@ func TestHostileNumbers(t *testing.T) {
 				fmt.Fprint(w, body)
 			})
 			cfg := f.config()
-			cfg.SpillThreshold, cfg.SpoolDir = 100, t.TempDir()
+			cfg.Dedupe.SpillThreshold, cfg.Dedupe.SpoolDir = 100, t.TempDir()
 			var before runtime.MemStats
 			runtime.ReadMemStats(&before)
 			_, st, err := f.fetch(t, f.client(t, cfg))
@@ -123,7 +124,7 @@ func TestHostileNumbers(t *testing.T) {
 			if grown := after.Sys - before.Sys; grown > 256<<20 {
 				t.Fatalf("count %s: memory grew by %d MiB", count, grown>>20)
 			}
-			if left, _ := os.ReadDir(cfg.SpoolDir); len(left) != 0 {
+			if left, _ := os.ReadDir(cfg.Dedupe.SpoolDir); len(left) != 0 {
 				t.Fatalf("spool files left: %d", len(left))
 			}
 		}
@@ -225,7 +226,7 @@ func TestServiceUnavailableWithRetryAfterThrottles(t *testing.T) {
 		t.Fatal(err)
 	}
 	f.assertExact(t, got)
-	if st.Throttled != 1 || st.RetryCauses["throttled"] != 1 || st.RetryCauses["server_error"] != 1 || c.RequestRate() == 0 {
+	if st.Throttled != 1 || st.RetryCauses[source.CauseThrottled] != 1 || st.RetryCauses[source.CauseServerError] != 1 || c.RequestRate() == 0 {
 		t.Fatalf("stats %+v, rate %v: want one throttle (the 503 with Retry-After), one server error", st, c.RequestRate())
 	}
 }

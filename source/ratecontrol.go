@@ -1,4 +1,4 @@
-package odata
+package source
 
 import (
 	"context"
@@ -9,7 +9,7 @@ import (
 	"golang.org/x/time/rate"
 )
 
-// The request rate controller. Every worker and window of one account
+// The request rate controller (RateController). Every worker and window of one account
 // shares it (one token, one limit at the API). As in the AWS SDK's adaptive
 // retry mode, the bucket is off until the API first throttles: until then
 // the rate is bound only by the windows in flight (export.parallel) and the
@@ -75,7 +75,9 @@ type RateEvent struct {
 	From, To float64
 }
 
-type rateController struct {
+// RateController steers one token's request rate (see the package's
+// constants for how).
+type RateController struct {
 	lim     *rate.Limiter
 	now     func() time.Time
 	ceiling float64 // 0: none
@@ -103,11 +105,18 @@ type rateController struct {
 	peakTime time.Time
 }
 
-func newRateController(ceiling float64, now func() time.Time, notify func(RateEvent)) *rateController {
+// NewRateController makes the controller of one token's requests. ceiling
+// (requests per second, 0: none) bounds it from the start; now is the
+// clock; notify, if set, hears each cut and settling, with the
+// controller's lock held (log only).
+//
+// A source calls Wait before each request, OnSuccess after each success
+// and OnThrottle after each 429 (or 503 with Retry-After).
+func NewRateController(ceiling float64, now func() time.Time, notify func(RateEvent)) *RateController {
 	if notify == nil {
 		notify = func(RateEvent) {}
 	}
-	c := &rateController{lim: rate.NewLimiter(rate.Inf, 1), now: now, ceiling: ceiling, notify: notify, r: maxRate, cutCh: make(chan struct{})}
+	c := &RateController{lim: rate.NewLimiter(rate.Inf, 1), now: now, ceiling: ceiling, notify: notify, r: maxRate, cutCh: make(chan struct{})}
 	if ceiling > 0 {
 		c.on, c.r = true, min(ceiling, maxRate)
 		c.lim.SetLimitAt(now(), rate.Limit(c.r))
@@ -119,7 +128,7 @@ func newRateController(ceiling float64, now func() time.Time, notify func(RateEv
 // turn when the rate is cut gives its turn back and queues again at the
 // new rate: turns handed out at the old rate would otherwise go on being
 // refused for as long as the queue is.
-func (c *rateController) Wait(ctx context.Context) error {
+func (c *RateController) Wait(ctx context.Context) error {
 	for {
 		c.mu.Lock()
 		cut, lim := c.cutCh, c.lim
@@ -150,7 +159,7 @@ func (c *rateController) Wait(ctx context.Context) error {
 }
 
 // measure counts one success at now.
-func (c *rateController) measure(now time.Time) {
+func (c *RateController) measure(now time.Time) {
 	tick := now.UnixMilli() / 100
 	i := tick % int64(len(c.slots))
 	if c.slotTime[i] != tick {
@@ -161,7 +170,7 @@ func (c *rateController) measure(now time.Time) {
 
 // sustained is the success rate over the last five seconds, or over the
 // time since the first success when that is shorter.
-func (c *rateController) sustained(now time.Time) float64 {
+func (c *RateController) sustained(now time.Time) float64 {
 	tick := now.UnixMilli() / 100
 	n := 0.0
 	for i := range c.slots {
@@ -176,7 +185,7 @@ func (c *rateController) sustained(now time.Time) float64 {
 }
 
 // OnSuccess moves the rate along the curve after a successful request.
-func (c *rateController) OnSuccess() {
+func (c *RateController) OnSuccess() {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	now := c.now()
@@ -217,7 +226,7 @@ func (c *rateController) OnSuccess() {
 // request that asked to go at issued. A refused request that was paced by
 // the rate before the last cut says nothing about the rate now: it does
 // not cut again.
-func (c *rateController) OnThrottle(issued time.Time) {
+func (c *RateController) OnThrottle(issued time.Time) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	now := c.now()
@@ -266,7 +275,7 @@ func (c *rateController) OnThrottle(issued time.Time) {
 	c.notify(RateEvent{Kind: "cut", From: from, To: c.r})
 }
 
-func (c *rateController) set(r float64) {
+func (c *RateController) set(r float64) {
 	r = min(max(r, minRate), maxRate)
 	if c.ceiling > 0 {
 		r = min(r, c.ceiling)
@@ -279,7 +288,7 @@ func (c *rateController) set(r float64) {
 
 // Rate is the allowed request rate now; 0 while the bucket is off (the
 // API never throttled and no ceiling is set).
-func (c *rateController) Rate() float64 {
+func (c *RateController) Rate() float64 {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if !c.on {

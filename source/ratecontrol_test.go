@@ -1,4 +1,4 @@
-package odata
+package source
 
 import (
 	"math"
@@ -12,7 +12,7 @@ func (f *fakeClock) now() time.Time      { return f.t }
 func (f *fakeClock) add(d time.Duration) { f.t = f.t.Add(d) }
 func newFakeClock() *fakeClock           { return &fakeClock{t: time.Date(2026, 11, 25, 0, 0, 0, 0, time.UTC)} }
 func near(got, want, tol float64) bool   { return math.Abs(got-want) <= tol*want }
-func succeed(c *rateController, clk *fakeClock, n int, every time.Duration) {
+func succeed(c *RateController, clk *fakeClock, n int, every time.Duration) {
 	for range n {
 		clk.add(every)
 		c.OnSuccess()
@@ -21,12 +21,12 @@ func succeed(c *rateController, clk *fakeClock, n int, every time.Duration) {
 
 func TestRateControllerOffUntilThrottled(t *testing.T) {
 	clk := newFakeClock()
-	c := newRateController(0, clk.now, nil)
+	c := NewRateController(0, clk.now, nil)
 	succeed(c, clk, 1000, time.Millisecond)
 	if c.Rate() != 0 {
 		t.Fatalf("rate %v before any throttle, want 0 (no limit)", c.Rate())
 	}
-	ceil := newRateController(7, clk.now, nil)
+	ceil := NewRateController(7, clk.now, nil)
 	succeed(ceil, clk, 1000, time.Millisecond)
 	if ceil.Rate() != 7 {
 		t.Fatalf("with a ceiling: %v, want 7", ceil.Rate())
@@ -36,7 +36,7 @@ func TestRateControllerOffUntilThrottled(t *testing.T) {
 func TestRateControllerCutRecoverProbe(t *testing.T) {
 	clk := newFakeClock()
 	var events []RateEvent
-	c := newRateController(0, clk.now, func(ev RateEvent) { events = append(events, ev) })
+	c := NewRateController(0, clk.now, func(ev RateEvent) { events = append(events, ev) })
 	succeed(c, clk, 60, 50*time.Millisecond) // 20/s for 3 s
 	c.OnThrottle(clk.now())
 	// The first cut halves the measured rate (a gateway's burst is in it).
@@ -114,7 +114,7 @@ func TestRateControllerCutRecoverProbe(t *testing.T) {
 
 func TestRateControllerIdleDoesNotGrow(t *testing.T) {
 	clk := newFakeClock()
-	c := newRateController(0, clk.now, nil)
+	c := NewRateController(0, clk.now, nil)
 	succeed(c, clk, 30, 100*time.Millisecond) // 10/s
 	c.OnThrottle(clk.now())                   // -> 5/s
 	succeed(c, clk, 300, time.Second)         // five minutes of one request a second
@@ -126,12 +126,12 @@ func TestRateControllerIdleDoesNotGrow(t *testing.T) {
 
 func TestRateControllerThrottledFirst(t *testing.T) {
 	clk := newFakeClock()
-	c := newRateController(0, clk.now, nil)
+	c := NewRateController(0, clk.now, nil)
 	c.OnThrottle(clk.now())
 	if r := c.Rate(); r != safeRate {
 		t.Fatalf("throttled before any success: %v, want %v", r, safeRate)
 	}
-	c2 := newRateController(3, clk.now, nil)
+	c2 := NewRateController(3, clk.now, nil)
 	succeed(c2, clk, 100, 10*time.Millisecond)
 	c2.OnThrottle(clk.now())
 	if r := c2.Rate(); r > 3 {
@@ -147,7 +147,7 @@ func TestRateControllerThrottledFirst(t *testing.T) {
 // measures the real client against the real simulator.)
 func TestRateControllerFollowsAChangingLimit(t *testing.T) {
 	clk := newFakeClock()
-	c := newRateController(0, clk.now, nil)
+	c := NewRateController(0, clk.now, nil)
 	const step = 5 * time.Millisecond
 	tokens, credit := 0.0, 0.0
 	for _, phase := range []struct{ rate, burst float64 }{{20, 40}, {5, 10}, {100, 200}, {20, 40}} {

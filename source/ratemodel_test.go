@@ -1,4 +1,4 @@
-package odata
+package source
 
 import (
 	"container/heap"
@@ -19,7 +19,7 @@ import (
 // requests refused.
 func gatewayModel(seed uint64, workers, n int, latency time.Duration, gwRate float64, retryAfter bool) (served, refused float64) {
 	clk := newFakeClock()
-	c := newRateController(0, clk.now, nil)
+	c := NewRateController(0, clk.now, nil)
 	rng := rand.New(rand.NewPCG(seed, 1))
 	start := clk.now()
 	tokens, last := gwRate, start
@@ -200,7 +200,7 @@ func TestRateControllerAcrossShapes(t *testing.T) {
 // A request waiting for its turn when the rate is cut queues again at the
 // new rate instead of going at the old one.
 func TestRateControllerCutRequeues(t *testing.T) {
-	c := newRateController(0, time.Now, nil)
+	c := NewRateController(0, time.Now, nil)
 	for range 50 {
 		c.OnSuccess()
 	}
