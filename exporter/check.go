@@ -29,17 +29,6 @@ type CheckItem struct {
 	Hint   string // what to do about a failure
 }
 
-// prober is what check needs from sinks and state stores.
-type prober interface {
-	Probe(ctx context.Context) error
-}
-
-// sourceProber is what check needs from a source: a token, one record.
-type sourceProber interface {
-	Token(ctx context.Context) error
-	Probe(ctx context.Context) (int64, error)
-}
-
 // Check proves the configuration works end to end without exporting
 // anything: a token for every account, one record read, every sink and the
 // state store writable (a probe object or file, removed afterwards).
@@ -54,11 +43,7 @@ func (c *Config) Check(ctx context.Context, log zerolog.Logger) []CheckItem {
 		return append(items, CheckItem{Name: "sources", Err: err})
 	}
 	for _, a := range accounts {
-		client, ok := a.Source.(sourceProber)
-		if !ok {
-			items = append(items, CheckItem{Name: a.Name, Err: fmt.Errorf("the source of account %s cannot be probed", a.Name)})
-			continue
-		}
+		client := a.Source
 		cctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
 		err := client.Token(cctx)
 		item := CheckItem{Name: a.Name + ": token", Err: err, Detail: "issued by the OAuth endpoint"}
@@ -83,10 +68,7 @@ func (c *Config) Check(ctx context.Context, log zerolog.Logger) []CheckItem {
 	}
 	for i, s := range sinkList {
 		item := CheckItem{Name: fmt.Sprintf("sinks[%d] %s", i, s.Name()), Detail: "writable (probe written and removed)"}
-		if p, ok := s.(prober); ok {
-			item.Err = p.Probe(ctx)
-		}
-		if item.Err != nil {
+		if item.Err = s.Probe(ctx); item.Err != nil {
 			item.Hint = storageHint(item.Err)
 		}
 		items = append(items, item)
@@ -103,11 +85,8 @@ func (c *Config) Check(ctx context.Context, log zerolog.Logger) []CheckItem {
 		return append(items, item)
 	}
 	defer store.Close()
-	if p, ok := store.(prober); ok {
-		item.Err = p.Probe(ctx)
-		if item.Err != nil {
-			item.Hint = storageHint(item.Err)
-		}
+	if item.Err = store.Probe(ctx); item.Err != nil {
+		item.Hint = storageHint(item.Err)
 	}
 	for _, a := range accounts {
 		if _, err := store.Load(ctx, a.Name); err != nil && errclass.Classify(err) != errclass.Unknown {

@@ -15,11 +15,6 @@ import (
 	"github.com/rs/zerolog"
 )
 
-// Source streams one window of one account's audit records.
-type Source interface {
-	Fetch(ctx context.Context, w audit.Window, emit func(*audit.Record) error) (source.Stats, error)
-}
-
 // Store is what the exporter needs from a state store.
 type Store interface {
 	Load(ctx context.Context, account string) (state.State, error)
@@ -29,7 +24,7 @@ type Store interface {
 // Account is one subaccount and the source that reads it.
 type Account struct {
 	Name   string
-	Source Source
+	Source source.Source
 }
 
 // Hooks are called at the points where a crash matters most; tests use
@@ -215,7 +210,7 @@ func (e *Exporter) each(ctx context.Context, what string, fn func(context.Contex
 			defer wg.Done()
 			// Every run proves its credentials first, even when no window
 			// is due: a rejected client fails this run, not a later one.
-			if err := authenticate(ctx, a.Source); err != nil {
+			if err := a.Source.Token(ctx); err != nil {
 				results[i] = AccountResult{Account: a.Name, Err: fmt.Errorf("account %s: %w", a.Name, err)}
 				e.o.Log.Error().Str("account", a.Name).Err(err).Msg("account failed: no access token")
 				return
@@ -246,33 +241,12 @@ func (e *Exporter) each(ctx context.Context, what string, fn func(context.Contex
 	return results, errors.Join(errs...)
 }
 
-// authenticator is a source that gets its access token up front.
-type authenticator interface {
-	Token(ctx context.Context) error
-}
-
-func authenticate(ctx context.Context, src Source) error {
-	if a, ok := src.(authenticator); ok {
-		return a.Token(ctx)
-	}
-	return nil
-}
-
-// retentionSource tells how long the API keeps records, and how it knows.
-type retentionSource interface {
-	Retention(ctx context.Context) (time.Duration, string)
-}
-
 // checkRetention compares the oldest window still to export with the
 // API's retention horizon: records older than the horizon are deleted for
 // good, so windows before it can no longer be complete. It says so loudly
 // and reports the headroom; the export goes on with what is left.
 func (e *Exporter) checkRetention(ctx context.Context, a Account, oldest time.Time, log zerolog.Logger) {
-	rs, ok := a.Source.(retentionSource)
-	if !ok {
-		return
-	}
-	keep, how := rs.Retention(ctx)
+	keep, how := a.Source.Retention(ctx)
 	horizon := e.o.Now().Add(-keep).UTC()
 	headroom := oldest.Sub(horizon)
 	e.o.Observer.RetentionHeadroom(a.Name, headroom)
@@ -442,7 +416,7 @@ func (e *Exporter) exportWindows(ctx context.Context, a Account, windows Windows
 
 // exportWindow writes w to every sink and commits them, retrying the whole
 // window when the source reports records skipped while paging.
-func (e *Exporter) exportWindow(ctx context.Context, src Source, w audit.Window, log zerolog.Logger) (int, source.Stats, error) {
+func (e *Exporter) exportWindow(ctx context.Context, src source.Source, w audit.Window, log zerolog.Logger) (int, source.Stats, error) {
 	for attempt := 1; ; attempt++ {
 		started := e.o.Now()
 		n, stats, err := e.exportOnce(ctx, src, w)
@@ -467,7 +441,7 @@ func (e *Exporter) exportWindow(ctx context.Context, src Source, w audit.Window,
 	}
 }
 
-func (e *Exporter) exportOnce(ctx context.Context, src Source, w audit.Window) (int, source.Stats, error) {
+func (e *Exporter) exportOnce(ctx context.Context, src source.Source, w audit.Window) (int, source.Stats, error) {
 	writers := make([]sinks.Writer, 0, len(e.o.Sinks))
 	abort := func() {
 		for _, wr := range writers {
@@ -502,17 +476,13 @@ func (e *Exporter) exportOnce(ctx context.Context, src Source, w audit.Window) (
 		abort()
 		return 0, stats, err
 	}
-	for _, wr := range writers {
-		if sc, ok := wr.(sinks.SourceCounter); ok {
-			sc.SetSource(sinks.Source{Count: stats.ServerCount, Completeness: stats.Completeness})
-		}
-	}
+	said := sinks.Source{Count: stats.ServerCount, Completeness: stats.Completeness}
 	// Everything was fetched: commit every sink, even if a shutdown signal
 	// arrives now, so that the sinks agree and the window is either
 	// committed everywhere or abandoned.
 	commitCtx := context.WithoutCancel(ctx)
 	for i, wr := range writers {
-		if err := wr.Commit(commitCtx); err != nil {
+		if err := wr.Commit(commitCtx, said); err != nil {
 			abort()
 			return 0, stats, fmt.Errorf("commit sink %s: %w", e.o.Sinks[i].Name(), err)
 		}

@@ -28,7 +28,7 @@ type env struct {
 	src   *odata.Client
 	out   string
 	store *state.FileStore
-	sink  *sinks.FileSink
+	sink  *sinks.Output
 }
 
 func newEnv(t *testing.T) *env {
@@ -159,10 +159,10 @@ func TestFailedWindowKeepsWatermark(t *testing.T) {
 		t.Fatalf("watermark %v, want %v", st.Watermark, failAt)
 	}
 	// Neither sink shows the failed window.
-	if _, err := os.Stat(e.sink.Path(audit.Window{Account: "acct", Start: failAt, End: failAt.Add(time.Hour)})); !os.IsNotExist(err) {
+	if _, err := os.Stat(pathOf(e.sink, audit.Window{Account: "acct", Start: failAt, End: failAt.Add(time.Hour)})); !os.IsNotExist(err) {
 		t.Fatal("failed window visible in the failing sink")
 	}
-	if _, err := os.Stat(other.Path(audit.Window{Account: "acct", Start: failAt, End: failAt.Add(time.Hour)})); !os.IsNotExist(err) {
+	if _, err := os.Stat(pathOf(other, audit.Window{Account: "acct", Start: failAt, End: failAt.Add(time.Hour)})); !os.IsNotExist(err) {
 		t.Fatal("failed window visible in the other sink")
 	}
 	// The next run picks up at the failed window.
@@ -325,4 +325,9 @@ func TestWindowSeqIsLazyAndShardExact(t *testing.T) {
 			t.Fatalf("%d shards cover %d windows, want 53", count, total)
 		}
 	}
+}
+
+// pathOf is where a file sink publishes window w.
+func pathOf(o *sinks.Output, w audit.Window) string {
+	return o.Destination().(*sinks.FileDest).Path(o.ObjectName(w))
 }

@@ -18,7 +18,7 @@ import (
 
 // slowSource delays and fails chosen windows of a real source.
 type slowSource struct {
-	src   exporter.Source
+	source.Source
 	delay map[int]time.Duration // by window start hour
 	fail  map[int]bool
 	mu    sync.Mutex
@@ -31,14 +31,14 @@ func (s *slowSource) Fetch(ctx context.Context, w audit.Window, emit func(*audit
 	if s.fail[h] {
 		return source.Stats{}, errclass.Mark(errclass.Retryable, errors.New("injected failure"))
 	}
-	st, err := s.src.Fetch(ctx, w, emit)
+	st, err := s.Source.Fetch(ctx, w, emit)
 	s.mu.Lock()
 	s.order = append(s.order, h)
 	s.mu.Unlock()
 	return st, err
 }
 
-func (e *env) parallelExporter(src exporter.Source, parallel int) *exporter.Exporter {
+func (e *env) parallelExporter(src source.Source, parallel int) *exporter.Exporter {
 	return exporter.New(exporter.Options{
 		Accounts: []exporter.Account{{Name: "acct", Source: src}}, Sinks: []sinks.Sink{e.sink}, Store: e.store,
 		Grid: exporter.Grid{Size: time.Hour}, Lag: 15 * time.Minute, Start: "-6h", Parallel: parallel,
@@ -51,7 +51,7 @@ func (e *env) parallelExporter(src exporter.Source, parallel int) *exporter.Expo
 func TestParallelWatermarkIsContiguousPrefix(t *testing.T) {
 	e := newEnv(t)
 	// Windows 06..11. 06 is slow, 09 fails; 07 and 08 finish first.
-	src := &slowSource{src: e.src, delay: map[int]time.Duration{6: 300 * time.Millisecond}, fail: map[int]bool{9: true}}
+	src := &slowSource{Source: e.src, delay: map[int]time.Duration{6: 300 * time.Millisecond}, fail: map[int]bool{9: true}}
 	res, err := e.parallelExporter(src, 4).Run(context.Background())
 	if err == nil || !strings.Contains(err.Error(), "injected failure") {
 		t.Fatalf("got %v", err)
@@ -128,10 +128,13 @@ func TestBackfillLeavesWatermarkAlone(t *testing.T) {
 }
 
 // failingSource refuses every request, like a revoked client.
-type failingSource struct{}
+type failingSource struct{ source.Source }
 
+var errRefused = errclass.Mark(errclass.Auth, errors.New("get token: the OAuth endpoint refused the client credentials"))
+
+func (failingSource) Token(context.Context) error { return errRefused }
 func (failingSource) Fetch(context.Context, audit.Window, func(*audit.Record) error) (source.Stats, error) {
-	return source.Stats{}, errclass.Mark(errclass.Auth, errors.New("get token: the OAuth endpoint refused the client credentials"))
+	return source.Stats{}, errRefused
 }
 
 func TestOneFailingAccountAmongThree(t *testing.T) {

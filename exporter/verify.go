@@ -34,11 +34,6 @@ type VerifyRow struct {
 	Repaired bool      `json:"repaired,omitempty"`
 }
 
-// counter is what verify needs besides Fetch: the padded query's count.
-type counter interface {
-	Count(ctx context.Context, w audit.Window) (int64, error)
-}
-
 // Verify compares every complete window in [from, to) of every account with
 // what each verifiable sink holds: the object is there, its checksum is the
 // one its manifest recorded at commit, and the source holds no record the
@@ -50,7 +45,7 @@ func (e *Exporter) Verify(ctx context.Context, from, to time.Time, repair bool) 
 	var rows []VerifyRow
 	var errs []error
 	for _, a := range e.o.Accounts {
-		if err := authenticate(ctx, a.Source); err != nil {
+		if err := a.Source.Token(ctx); err != nil {
 			errs = append(errs, fmt.Errorf("account %s: %w", a.Name, err))
 			continue
 		}
@@ -108,13 +103,9 @@ func (e *Exporter) Verify(ctx context.Context, from, to time.Time, repair bool) 
 
 // verifyWindows returns, per window, one row per verifiable sink.
 func (e *Exporter) verifyWindows(ctx context.Context, a Account, windows []audit.Window) ([][]VerifyRow, error) {
-	cnt, ok := a.Source.(counter)
-	if !ok {
-		return nil, fmt.Errorf("account %s: the source cannot count records", a.Name)
-	}
 	out := make([][]VerifyRow, len(windows))
 	for i, w := range windows {
-		padded, err := cnt.Count(ctx, w)
+		padded, err := a.Source.Count(ctx, w)
 		if err != nil {
 			return nil, err
 		}
@@ -133,8 +124,8 @@ func (e *Exporter) verifyWindows(ctx context.Context, a Account, windows []audit
 			return exact, nil
 		}
 		for _, s := range e.o.Sinks {
-			v, ok := s.(sinks.Verifier)
-			if !ok {
+			v := s.Verifier()
+			if v == nil {
 				continue // a stream cannot be read back
 			}
 			row := VerifyRow{Account: a.Name, Start: w.Start, End: w.End, Sink: s.Name(), Source: -1, Exported: -1}
@@ -188,7 +179,7 @@ func (e *Exporter) verifyWindows(ctx context.Context, a Account, windows []audit
 
 // countRecords counts window w's records at the source, fetching it again
 // (as an export does) while the listing shows records skipped.
-func countRecords(ctx context.Context, src Source, w audit.Window) (int64, error) {
+func countRecords(ctx context.Context, src source.Source, w audit.Window) (int64, error) {
 	for attempt := 1; ; attempt++ {
 		var n int64
 		_, err := src.Fetch(ctx, w, func(*audit.Record) error { n++; return nil })

@@ -107,6 +107,8 @@ type Client struct {
 	pausedUntil time.Time // after a 429, no request of this client before this
 }
 
+var _ source.Source = (*Client)(nil)
+
 // pauseAll holds every request of this client for d.
 func (c *Client) pauseAll(d time.Duration) {
 	c.mu.Lock()

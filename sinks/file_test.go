@@ -18,7 +18,7 @@ func fileHarness(format sinks.Format) sinktest.Harness {
 	return sinktest.Harness{
 		New: func(t *testing.T) sinks.Sink { return sinks.NewFile(t.TempDir(), format) },
 		Read: func(t *testing.T, s sinks.Sink, w audit.Window) ([]audit.Record, bool) {
-			b, err := os.ReadFile(s.(*sinks.FileSink).Path(w))
+			b, err := os.ReadFile(filePath(s, w))
 			if os.IsNotExist(err) {
 				return nil, false
 			}
@@ -74,14 +74,14 @@ func TestFileModes(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := wr.Commit(t.Context()); err != nil {
+	if err := wr.Commit(t.Context(), sinks.Source{Count: -1}); err != nil {
 		t.Fatal(err)
 	}
-	fi, err := os.Stat(s.Path(w))
+	fi, err := os.Stat(filePath(s, w))
 	if err != nil || fi.Mode().Perm() != 0o600 {
 		t.Fatalf("file mode %v, %v", fi.Mode(), err)
 	}
-	di, _ := os.Stat(filepath.Dir(s.Path(w)))
+	di, _ := os.Stat(filepath.Dir(filePath(s, w)))
 	if di.Mode().Perm() != 0o700 {
 		t.Fatalf("dir mode %v", di.Mode())
 	}
@@ -93,7 +93,7 @@ func TestStaleTempFileRemoved(t *testing.T) {
 	dir := t.TempDir()
 	s := sinks.NewFile(dir, sinks.JSONL{})
 	w := sinktest.Window("acct", 0)
-	final := s.Path(w)
+	final := filePath(s, w)
 	os.MkdirAll(filepath.Dir(final), 0o700)
 	stale := filepath.Join(filepath.Dir(final), "."+filepath.Base(final)+".tmp-deadbeef0000")
 	os.WriteFile(stale, []byte("partial"), 0o600)
@@ -190,10 +190,10 @@ func concurrentSameWindow(t *testing.T, s sinks.Sink, read func(*testing.T, sink
 			t.Fatal(err)
 		}
 	}
-	if err := b.Commit(t.Context()); err != nil {
+	if err := b.Commit(t.Context(), sinks.Source{Count: -1}); err != nil {
 		t.Fatal(err)
 	}
-	if err := a.Commit(t.Context()); err != nil {
+	if err := a.Commit(t.Context(), sinks.Source{Count: -1}); err != nil {
 		t.Fatalf("the first writer's commit failed: %v", err)
 	}
 	got, _ := read(t, s, w)
@@ -238,7 +238,7 @@ func TestOddRecordsRoundTrip(t *testing.T) {
 func TestStaleTempOfOtherWindowRemoved(t *testing.T) {
 	s := sinks.NewFile(t.TempDir(), sinks.JSONL{})
 	w0, w1 := sinktest.Window("acct", 0), sinktest.Window("acct", 1)
-	other := s.Path(w1)
+	other := filePath(s, w1)
 	os.MkdirAll(filepath.Dir(other), 0o700)
 	stale := filepath.Join(filepath.Dir(other), "."+filepath.Base(other)+".tmp-0123456789ab")
 	os.WriteFile(stale, []byte("partial"), 0o600)
@@ -282,7 +282,7 @@ func TestCommitsRaceOtherWindowsCleanup(t *testing.T) {
 					}
 				}
 				if err == nil {
-					err = wr.Commit(t.Context())
+					err = wr.Commit(t.Context(), sinks.Source{Count: -1})
 				}
 				if err != nil {
 					errs <- err
@@ -297,4 +297,10 @@ func TestCommitsRaceOtherWindowsCleanup(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+}
+
+// filePath is where a file sink publishes window w.
+func filePath(s sinks.Sink, w audit.Window) string {
+	o := s.(*sinks.Output)
+	return o.Destination().(*sinks.FileDest).Path(o.ObjectName(w))
 }

@@ -49,17 +49,11 @@ func ManifestName(w audit.Window, ext string) string {
 
 // Source is what the source said of a window, for its manifest.
 type Source struct {
-	Count        int64  // @odata.count of the padded query, -1 if unknown
+	Count        int64  // the source's count of the padded query, -1 if unknown
 	Completeness string // how the listing was judged complete
 }
 
-// SourceCounter is implemented by writers that record a manifest: the
-// exporter tells them what the source said before Commit.
-type SourceCounter interface {
-	SetSource(src Source)
-}
-
-// Verifier is implemented by sinks whose windows can be checked later.
+// Verifier checks committed windows later (Sink.Verifier).
 type Verifier interface {
 	// ReadManifest returns w's manifest, or found = false.
 	ReadManifest(ctx context.Context, w audit.Window) (m Manifest, found bool, err error)

@@ -49,10 +49,10 @@ func TestParquetReadByDuckDB(t *testing.T) {
 			for i := range recs {
 				wr.Write(&recs[i])
 			}
-			if err := wr.Commit(t.Context()); err != nil {
+			if err := wr.Commit(t.Context(), sinks.Source{Count: -1}); err != nil {
 				t.Fatal(err)
 			}
-			cmd := exec.Command("node", filepath.Join("testdata", "duckdb-read.cjs"), s.Path(w))
+			cmd := exec.Command("node", filepath.Join("testdata", "duckdb-read.cjs"), filePath(s, w))
 			cmd.Env = append(os.Environ(), "DUCKDB_NODE_DIR="+dir)
 			out, err := cmd.Output()
 			if err != nil {

@@ -1,10 +1,8 @@
 package sinks
 
 import (
-	"bufio"
 	"bytes"
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"net/url"
@@ -15,8 +13,8 @@ import (
 	"sync"
 	"time"
 
-	"github.com/auditlog-exporter/auditlog-exporter/audit"
 	"github.com/auditlog-exporter/auditlog-exporter/errclass"
+	"github.com/auditlog-exporter/auditlog-exporter/internal/atomicfile"
 	"github.com/auditlog-exporter/auditlog-exporter/internal/s3err"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/feature/s3/manager"
@@ -56,38 +54,39 @@ const (
 	DefaultS3Concurrency = 4
 )
 
-// S3Sink writes each window as one object. The encoded object is staged
-// in an unlinked local file while the window is written (memory does not
-// depend on the object's size or the upload's part size), uploaded at
-// Commit from that file to a temporary key under "<prefix>_tmp/" (never
-// read by Hive-style readers, which also skip its extension), then copied
-// server-side to the window's deterministic key with its metadata (account,
-// window, record count) and deleted. The final object appears at once,
-// complete, or not at all. A failed or cancelled upload aborts its
-// multipart upload; the first window a sink opens (and then one an hour)
-// removes temporaries and uploads a killed run left behind once they are
-// older than StaleAfter. Windows up to 5 GiB (the CopyObject limit) per object.
-type S3Sink struct {
+// S3Dest publishes each window as one object. The encoded object is
+// staged in an unlinked local file while the window is written (memory
+// does not depend on the object's size or the upload's part size),
+// uploaded at Publish from that file to a temporary key under
+// "<prefix>_tmp/" (never read by Hive-style readers, which also skip its
+// extension), then copied server-side to the window's deterministic key
+// with its metadata (account, window, record count) and deleted. The final
+// object appears at once, complete, or not at all. A failed or cancelled
+// upload aborts its multipart upload; the first window a destination
+// stages (and then one an hour) removes temporaries and uploads a killed
+// run left behind once they are older than StaleAfter. Windows up to 5 GiB
+// (the CopyObject limit) per object.
+type S3Dest struct {
 	client *s3.Client
 	// up is feature/s3/manager's Uploader, deprecated in favour of
 	// feature/s3/transfermanager, kept on purpose: it reads the parts of a
 	// seekable io.ReaderAt body as sections of it, while transfermanager
 	// (v0.5) copies every body into PartSize x (Concurrency + 1) pooled
 	// buffers, which is the memory the staging file exists to avoid.
-	up     *manager.Uploader
-	o      S3Options
-	format Format
+	up *manager.Uploader
+	o  S3Options
 	// cleanMu guards cleaned, when the temporary area was last cleaned.
 	cleanMu sync.Mutex
 	cleaned time.Time
-	// Version is recorded in each window's manifest.
-	Version string
 }
 
-var _ Sink = (*S3Sink)(nil)
+var (
+	_ Destination = (*S3Dest)(nil)
+	_ Keeper      = (*S3Dest)(nil)
+)
 
-// NewS3 returns an S3 sink writing format with client.
-func NewS3(client *s3.Client, o S3Options, format Format) *S3Sink {
+// NewS3Dest returns the destination writing to S3 with client.
+func NewS3Dest(client *s3.Client, o S3Options) *S3Dest {
 	if o.Prefix != "" && !strings.HasSuffix(o.Prefix, "/") {
 		o.Prefix += "/"
 	}
@@ -108,22 +107,32 @@ func NewS3(client *s3.Client, o S3Options, format Format) *S3Sink {
 		u.Concurrency = o.Concurrency
 		u.LeavePartsOnError = false
 	})
-	return &S3Sink{client: client, up: up, o: o, format: format}
+	return &S3Dest{client: client, up: up, o: o}
 }
 
-// Name implements Sink.
-func (s *S3Sink) Name() string { return "s3://" + s.o.Bucket + "/" + s.o.Prefix + " " + s.format.Ext() }
+// NewS3 returns the sink writing format to S3 with client.
+func NewS3(client *s3.Client, o S3Options, format Format) *Output {
+	return New(NewS3Dest(client, o), format)
+}
 
-// Key returns the object key of window w.
-func (s *S3Sink) Key(w audit.Window) string { return s.o.Prefix + ObjectName(w, s.format.Ext()) }
+// Name implements Destination.
+func (d *S3Dest) Name() string { return "s3://" + d.o.Bucket + "/" + d.o.Prefix }
 
-// tmpPrefix is where the temporaries of window w live: flat under _tmp/
+// Key is the object key of the object name.
+func (d *S3Dest) Key(name string) string { return d.o.Prefix + name }
+
+// MaxObjectSize implements Destination.
+func (d *S3Dest) MaxObjectSize() (int64, string) {
+	return d.o.MaxObjectSize, "the limit of the server-side copy that publishes an S3 object"
+}
+
+// tmpPrefix is where the temporaries of an object live: flat under _tmp/
 // (the object's base name already holds account and window), so that
 // S3-compatible servers on a POSIX file system, which create and remove
 // directories for key prefixes, have one shared directory to race on
 // instead of one per account and day.
-func (s *S3Sink) tmpPrefix(w audit.Window) string {
-	return s.o.Prefix + "_tmp/" + path.Base(ObjectName(w, s.format.Ext())) + "."
+func (d *S3Dest) tmpPrefix(name string) string {
+	return d.o.Prefix + "_tmp/" + path.Base(name) + "."
 }
 
 // Object metadata (x-amz-meta-*) of every committed object.
@@ -135,35 +144,24 @@ const (
 	S3MetaFormat      = "format"
 )
 
-// Open implements Sink.
-func (s *S3Sink) Open(ctx context.Context, w audit.Window) (Writer, error) {
-	if err := s.cleanupIfDue(ctx); err != nil {
+// Stage implements Destination.
+func (d *S3Dest) Stage(ctx context.Context, name string) (Staged, error) {
+	if err := d.cleanupIfDue(ctx); err != nil {
 		return nil, err
 	}
-	f, err := stageFile(s.o.StageDir)
+	f, err := stageFile(d.o.StageDir)
 	if err != nil {
-		return nil, fmt.Errorf("sink %s: %w", s.Name(), err)
+		return nil, err
 	}
-	wr := &s3Writer{sink: s, win: w, f: f, tmp: s.tmpPrefix(w) + randSuffix(), dg: newDigest(), source: Source{Count: -1}}
-	wr.bw = bufio.NewWriterSize(io.MultiWriter(f, wr.dg), 256<<10)
-	wr.encWriter = encWriter{ctx: ctx, wrapErr: func(err error) error {
-		return fmt.Errorf("sink %s: stage: %w", s.Name(), err)
-	}}
-	enc, err := s.format.NewEncoder(wr.bw, w)
-	if err != nil {
-		f.Close()
-		return nil, fmt.Errorf("sink %s: %w", s.Name(), err)
-	}
-	wr.enc = enc
-	return wr, nil
+	return &s3Staged{d: d, f: f, key: d.Key(name), tmp: d.tmpPrefix(name) + atomicfile.RandSuffix()}, nil
 }
 
-func (s *S3Sink) applySSE(sse *types.ServerSideEncryption, kms **string) {
-	if s.o.SSE != "" {
-		*sse = types.ServerSideEncryption(s.o.SSE)
+func (d *S3Dest) applySSE(sse *types.ServerSideEncryption, kms **string) {
+	if d.o.SSE != "" {
+		*sse = types.ServerSideEncryption(d.o.SSE)
 	}
-	if s.o.KMSKeyID != "" {
-		*kms = aws.String(s.o.KMSKeyID)
+	if d.o.KMSKeyID != "" {
+		*kms = aws.String(d.o.KMSKeyID)
 	}
 }
 
@@ -179,52 +177,52 @@ const StaleAfter = time.Hour
 // StaleAfter: once when a run opens its first window (a leftover is a
 // killed process's, so it appears between runs), then at most once per
 // StaleAfter in a long-running process, instead of listing for every window.
-func (s *S3Sink) cleanupIfDue(ctx context.Context) error {
-	s.cleanMu.Lock()
-	defer s.cleanMu.Unlock()
-	if !s.cleaned.IsZero() && time.Since(s.cleaned) < s.o.StaleAfter {
+func (d *S3Dest) cleanupIfDue(ctx context.Context) error {
+	d.cleanMu.Lock()
+	defer d.cleanMu.Unlock()
+	if !d.cleaned.IsZero() && time.Since(d.cleaned) < d.o.StaleAfter {
 		return nil
 	}
-	if err := s.cleanup(ctx); err != nil {
+	if err := d.cleanup(ctx); err != nil {
 		return err
 	}
-	s.cleaned = time.Now()
+	d.cleaned = time.Now()
 	return nil
 }
 
 // cleanup aborts the multipart uploads and removes the temporary objects
 // under "<prefix>_tmp/" that are older than StaleAfter.
-func (s *S3Sink) cleanup(ctx context.Context) error {
-	prefix := aws.String(s.o.Prefix + "_tmp/")
-	bucket := aws.String(s.o.Bucket)
-	cutoff := time.Now().Add(-s.o.StaleAfter)
-	ups := s3.NewListMultipartUploadsPaginator(s.client, &s3.ListMultipartUploadsInput{Bucket: bucket, Prefix: prefix})
+func (d *S3Dest) cleanup(ctx context.Context) error {
+	prefix := aws.String(d.o.Prefix + "_tmp/")
+	bucket := aws.String(d.o.Bucket)
+	cutoff := time.Now().Add(-d.o.StaleAfter)
+	ups := s3.NewListMultipartUploadsPaginator(d.client, &s3.ListMultipartUploadsInput{Bucket: bucket, Prefix: prefix})
 	for ups.HasMorePages() {
 		page, err := ups.NextPage(ctx)
 		if err != nil {
-			return s.classify("list multipart uploads", err)
+			return d.classify("list multipart uploads", err)
 		}
 		for _, u := range page.Uploads {
 			if u.Initiated == nil || u.Initiated.After(cutoff) {
 				continue
 			}
-			if _, err := s.client.AbortMultipartUpload(ctx, &s3.AbortMultipartUploadInput{Bucket: bucket, Key: u.Key, UploadId: u.UploadId}); err != nil && !isCode(err, "NoSuchUpload") {
-				return s.classify("abort a stale multipart upload", err)
+			if _, err := d.client.AbortMultipartUpload(ctx, &s3.AbortMultipartUploadInput{Bucket: bucket, Key: u.Key, UploadId: u.UploadId}); err != nil && !isCode(err, "NoSuchUpload") {
+				return d.classify("abort a stale multipart upload", err)
 			}
 		}
 	}
-	objs := s3.NewListObjectsV2Paginator(s.client, &s3.ListObjectsV2Input{Bucket: bucket, Prefix: prefix})
+	objs := s3.NewListObjectsV2Paginator(d.client, &s3.ListObjectsV2Input{Bucket: bucket, Prefix: prefix})
 	for objs.HasMorePages() {
 		page, err := objs.NextPage(ctx)
 		if err != nil {
-			return s.classify("list temporary objects", err)
+			return d.classify("list temporary objects", err)
 		}
 		for _, o := range page.Contents {
 			if o.LastModified == nil || o.LastModified.After(cutoff) {
 				continue
 			}
-			if _, err := s.client.DeleteObject(ctx, &s3.DeleteObjectInput{Bucket: bucket, Key: o.Key}); err != nil && !isCode(err, "NoSuchKey") {
-				return s.classify("delete a stale temporary object", err)
+			if _, err := d.client.DeleteObject(ctx, &s3.DeleteObjectInput{Bucket: bucket, Key: o.Key}); err != nil && !isCode(err, "NoSuchKey") {
+				return d.classify("delete a stale temporary object", err)
 			}
 		}
 	}
@@ -233,158 +231,103 @@ func (s *S3Sink) cleanup(ctx context.Context) error {
 
 // classify wraps an SDK error with the operation and a class: a missing
 // bucket or refused access will not go away by retrying.
-func (s *S3Sink) classify(op string, err error) error {
-	return s3err.Classify(fmt.Sprintf("sink %s: %s", s.Name(), op), s.o.Bucket, "bucket, region and endpoint", err)
+func (d *S3Dest) classify(op string, err error) error {
+	return s3err.Classify(op, d.o.Bucket, "bucket, region and endpoint", err)
 }
 
 func isCode(err error, code string) bool { return s3err.Code(err) == code }
 
-type s3Writer struct {
-	encWriter
-	sink     *S3Sink
-	win      audit.Window
+type s3Staged struct {
+	d        *S3Dest
 	f        *os.File // the staged object, unlinked
-	bw       *bufio.Writer
-	tmp      string
+	key, tmp string
 	uploaded bool // the temporary object exists
-	dg       *digest
-	// source is what the API said of the window, for the manifest.
-	source Source
+	done     bool // published or discarded
 }
 
-// SetSource implements SourceCounter.
-func (w *s3Writer) SetSource(src Source) { w.source = src }
+func (s *s3Staged) Write(p []byte) (int, error) { return s.f.Write(p) }
 
-func (w *s3Writer) Commit(ctx context.Context) error {
-	if w.closed {
-		return errors.New("commit after commit or abort")
+func (s *s3Staged) Publish(ctx context.Context, meta ObjectMeta) error {
+	d := s.d
+	if _, err := s.f.Seek(0, io.SeekStart); err != nil {
+		return fmt.Errorf("stage: %w", err)
 	}
-	fail := func(err error) error {
-		_ = w.Abort()
-		return err
-	}
-	if w.err != nil {
-		return fail(w.err)
-	}
-	if err := ctx.Err(); err != nil {
-		return fail(err)
-	}
-	if err := w.enc.Close(); err != nil {
-		return fail(fmt.Errorf("sink %s: finish encoding: %w", w.sink.Name(), err))
-	}
-	if err := w.bw.Flush(); err != nil {
-		return fail(fmt.Errorf("sink %s: stage: %w", w.sink.Name(), err))
-	}
-	s := w.sink
-	if w.dg.n > s.o.MaxObjectSize {
-		// Known before uploading anything: the copy would refuse it, every
-		// time, so retrying cannot help.
-		return fail(errclass.Mark(errclass.Config, fmt.Errorf("sink %s: window %s encodes to %d bytes, more than the %d bytes one S3 object of this exporter can hold (the server-side copy's limit); choose a smaller export.window",
-			s.Name(), w.win, w.dg.n, s.o.MaxObjectSize)))
-	}
-	if _, err := w.f.Seek(0, io.SeekStart); err != nil {
-		return fail(fmt.Errorf("sink %s: stage: %w", w.sink.Name(), err))
-	}
-	up := &s3.PutObjectInput{Bucket: aws.String(s.o.Bucket), Key: aws.String(w.tmp), ContentType: aws.String(s.format.ContentType())}
-	s.applySSE(&up.ServerSideEncryption, &up.SSEKMSKeyId)
-	up.Body = ctxFile{ctx: ctx, f: w.f}
-	w.uploaded = true // from here on, Abort removes it
+	up := &s3.PutObjectInput{Bucket: aws.String(d.o.Bucket), Key: aws.String(s.tmp), ContentType: aws.String(meta.ContentType)}
+	d.applySSE(&up.ServerSideEncryption, &up.SSEKMSKeyId)
+	up.Body = ctxFile{ctx: ctx, f: s.f}
+	s.uploaded = true // from here on, Discard removes it
 	// The uploader's context outlives ctx so that it can still abort its
 	// multipart upload; ctx stops the upload through the body.
-	if _, err := s.up.Upload(context.WithoutCancel(ctx), up); err != nil {
-		return fail(s.classify("upload "+w.tmp, err))
+	if _, err := d.up.Upload(context.WithoutCancel(ctx), up); err != nil {
+		return d.classify("upload "+s.tmp, err)
 	}
 	if err := ctx.Err(); err != nil {
-		return fail(err)
-	}
-	in := &s3.CopyObjectInput{
-		Bucket:            aws.String(s.o.Bucket),
-		Key:               aws.String(s.Key(w.win)),
-		CopySource:        aws.String(copySource(s.o.Bucket, w.tmp)),
-		MetadataDirective: types.MetadataDirectiveReplace,
-		ContentType:       aws.String(s.format.ContentType()),
-		Metadata: map[string]string{
-			S3MetaAccount:     w.win.Account,
-			S3MetaWindowStart: w.win.Start.UTC().Format(time.RFC3339),
-			S3MetaWindowEnd:   w.win.End.UTC().Format(time.RFC3339),
-			S3MetaRecords:     strconv.FormatInt(w.n, 10),
-			S3MetaFormat:      s.format.Ext(),
-		},
-	}
-	s.applySSE(&in.ServerSideEncryption, &in.SSEKMSKeyId)
-	if s.o.StorageClass != "" {
-		in.StorageClass = types.StorageClass(s.o.StorageClass)
-	}
-	if _, err := s.client.CopyObject(ctx, in); err != nil {
-		return fail(s.classify("copy into "+s.Key(w.win), err))
-	}
-	w.closed = true
-	w.f.Close()
-	ctx = context.WithoutCancel(ctx)
-	if _, err := s.client.DeleteObject(ctx, &s3.DeleteObjectInput{Bucket: aws.String(s.o.Bucket), Key: aws.String(w.tmp)}); err != nil {
-		return s.classify("delete temporary "+w.tmp, err)
-	}
-	m, err := manifestFor(w.win, s.format, w.n, w.source, w.dg, s.Version)
-	if err != nil {
 		return err
 	}
-	mi := &s3.PutObjectInput{Bucket: aws.String(s.o.Bucket), Key: aws.String(s.manifestKey(w.win)), Body: bytes.NewReader(m), ContentType: aws.String("application/json")}
-	s.applySSE(&mi.ServerSideEncryption, &mi.SSEKMSKeyId)
-	if _, err := s.client.PutObject(ctx, mi); err != nil {
-		return s.classify("write manifest "+s.manifestKey(w.win), err)
+	in := &s3.CopyObjectInput{
+		Bucket:            aws.String(d.o.Bucket),
+		Key:               aws.String(s.key),
+		CopySource:        aws.String(copySource(d.o.Bucket, s.tmp)),
+		MetadataDirective: types.MetadataDirectiveReplace,
+		ContentType:       aws.String(meta.ContentType),
+		Metadata: map[string]string{
+			S3MetaAccount:     meta.Window.Account,
+			S3MetaWindowStart: meta.Window.Start.UTC().Format(time.RFC3339),
+			S3MetaWindowEnd:   meta.Window.End.UTC().Format(time.RFC3339),
+			S3MetaRecords:     strconv.FormatInt(meta.Records, 10),
+			S3MetaFormat:      meta.Format,
+		},
+	}
+	d.applySSE(&in.ServerSideEncryption, &in.SSEKMSKeyId)
+	if d.o.StorageClass != "" {
+		in.StorageClass = types.StorageClass(d.o.StorageClass)
+	}
+	if _, err := d.client.CopyObject(ctx, in); err != nil {
+		return d.classify("copy into "+s.key, err)
+	}
+	s.done = true
+	s.f.Close()
+	if _, err := d.client.DeleteObject(context.WithoutCancel(ctx), &s3.DeleteObjectInput{Bucket: aws.String(d.o.Bucket), Key: aws.String(s.tmp)}); err != nil {
+		return d.classify("delete temporary "+s.tmp, err)
 	}
 	return nil
 }
 
-func (s *S3Sink) manifestKey(w audit.Window) string {
-	return s.o.Prefix + ManifestName(w, s.format.Ext())
-}
-
-// ReadManifest implements Verifier.
-func (s *S3Sink) ReadManifest(ctx context.Context, w audit.Window) (Manifest, bool, error) {
-	out, err := s.client.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String(s.o.Bucket), Key: aws.String(s.manifestKey(w))})
-	if err != nil {
-		if isCode(err, "NoSuchKey") {
-			return Manifest{}, false, nil
-		}
-		return Manifest{}, false, s.classify("read manifest", err)
-	}
-	defer out.Body.Close()
-	b, err := io.ReadAll(io.LimitReader(out.Body, 1<<20))
-	if err != nil {
-		return Manifest{}, false, err
-	}
-	m, err := DecodeManifest(b, w, s.format.Ext())
-	return m, err == nil, err
-}
-
-// Checksum implements Verifier: it reads the whole object.
-func (s *S3Sink) Checksum(ctx context.Context, w audit.Window) (string, int64, bool, error) {
-	out, err := s.client.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String(s.o.Bucket), Key: aws.String(s.Key(w))})
-	if err != nil {
-		if isCode(err, "NoSuchKey") {
-			return "", 0, false, nil
-		}
-		return "", 0, false, s.classify("read "+s.Key(w), err)
-	}
-	defer out.Body.Close()
-	sum, n, err := checksumOf(out.Body)
-	return sum, n, err == nil, err
-}
-
-func (w *s3Writer) Abort() error {
-	if w.closed {
+func (s *s3Staged) Discard() error {
+	if s.done {
 		return nil
 	}
-	w.closed = true
-	w.f.Close()
-	if w.uploaded {
-		_, err := w.sink.client.DeleteObject(context.WithoutCancel(w.ctx), &s3.DeleteObjectInput{Bucket: aws.String(w.sink.o.Bucket), Key: aws.String(w.tmp)})
+	s.done = true
+	s.f.Close()
+	if s.uploaded {
+		_, err := s.d.client.DeleteObject(context.Background(), &s3.DeleteObjectInput{Bucket: aws.String(s.d.o.Bucket), Key: aws.String(s.tmp)})
 		if err != nil && !isCode(err, "NoSuchKey") {
-			return w.sink.classify("delete temporary "+w.tmp, err)
+			return s.d.classify("delete temporary "+s.tmp, err)
 		}
 	}
 	return nil
+}
+
+// Put implements Keeper.
+func (d *S3Dest) Put(ctx context.Context, name string, b []byte) error {
+	in := &s3.PutObjectInput{Bucket: aws.String(d.o.Bucket), Key: aws.String(d.Key(name)), Body: bytes.NewReader(b), ContentType: aws.String("application/json")}
+	d.applySSE(&in.ServerSideEncryption, &in.SSEKMSKeyId)
+	if _, err := d.client.PutObject(ctx, in); err != nil {
+		return d.classify("write "+d.Key(name), err)
+	}
+	return nil
+}
+
+// Get implements Keeper.
+func (d *S3Dest) Get(ctx context.Context, name string) (io.ReadCloser, bool, error) {
+	out, err := d.client.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String(d.o.Bucket), Key: aws.String(d.Key(name))})
+	if err != nil {
+		if isCode(err, "NoSuchKey") {
+			return nil, false, nil
+		}
+		return nil, false, d.classify("read "+d.Key(name), err)
+	}
+	return out.Body, true, nil
 }
 
 // copySource renders bucket/key URL-encoded segment by segment.
@@ -396,31 +339,31 @@ func copySource(bucket, key string) string {
 	return bucket + "/" + strings.Join(segs, "/")
 }
 
-// Probe proves the permissions an export needs: it lists the temporary
-// area and its multipart uploads, writes a small object there and deletes
-// it; and that a staging file can be created.
-func (s *S3Sink) Probe(ctx context.Context) error {
-	f, err := stageFile(s.o.StageDir)
+// Probe implements Destination: it proves the permissions an export needs
+// (it lists the temporary area and its multipart uploads, writes a small
+// object there and deletes it) and that a staging file can be created.
+func (d *S3Dest) Probe(ctx context.Context) error {
+	f, err := stageFile(d.o.StageDir)
 	if err != nil {
-		return errclass.Mark(errclass.Config, fmt.Errorf("sink %s: %w", s.Name(), err))
+		return errclass.Mark(errclass.Config, err)
 	}
 	f.Close()
-	bucket := aws.String(s.o.Bucket)
-	prefix := s.o.Prefix + "_tmp/"
-	if _, err := s.client.ListObjectsV2(ctx, &s3.ListObjectsV2Input{Bucket: bucket, Prefix: aws.String(prefix), MaxKeys: aws.Int32(1)}); err != nil {
-		return s.classify("list (s3:ListBucket)", err)
+	bucket := aws.String(d.o.Bucket)
+	prefix := d.o.Prefix + "_tmp/"
+	if _, err := d.client.ListObjectsV2(ctx, &s3.ListObjectsV2Input{Bucket: bucket, Prefix: aws.String(prefix), MaxKeys: aws.Int32(1)}); err != nil {
+		return d.classify("list (s3:ListBucket)", err)
 	}
-	if _, err := s.client.ListMultipartUploads(ctx, &s3.ListMultipartUploadsInput{Bucket: bucket, Prefix: aws.String(prefix)}); err != nil {
-		return s.classify("list multipart uploads (s3:ListBucketMultipartUploads)", err)
+	if _, err := d.client.ListMultipartUploads(ctx, &s3.ListMultipartUploadsInput{Bucket: bucket, Prefix: aws.String(prefix)}); err != nil {
+		return d.classify("list multipart uploads (s3:ListBucketMultipartUploads)", err)
 	}
-	key := aws.String(prefix + "auditlog-exporter-check-" + randSuffix())
+	key := aws.String(prefix + "auditlog-exporter-check-" + atomicfile.RandSuffix())
 	in := &s3.PutObjectInput{Bucket: bucket, Key: key, Body: strings.NewReader("probe\n")}
-	s.applySSE(&in.ServerSideEncryption, &in.SSEKMSKeyId)
-	if _, err := s.client.PutObject(ctx, in); err != nil {
-		return s.classify("write (s3:PutObject)", err)
+	d.applySSE(&in.ServerSideEncryption, &in.SSEKMSKeyId)
+	if _, err := d.client.PutObject(ctx, in); err != nil {
+		return d.classify("write (s3:PutObject)", err)
 	}
-	if _, err := s.client.DeleteObject(ctx, &s3.DeleteObjectInput{Bucket: bucket, Key: key}); err != nil {
-		return s.classify("delete (s3:DeleteObject)", err)
+	if _, err := d.client.DeleteObject(ctx, &s3.DeleteObjectInput{Bucket: bucket, Key: key}); err != nil {
+		return d.classify("delete (s3:DeleteObject)", err)
 	}
 	return nil
 }

@@ -30,7 +30,7 @@ func s3Harness(srv *s3test.Server, format sinks.Format) sinktest.Harness {
 			return s
 		},
 		Read: func(t *testing.T, s sinks.Sink, w audit.Window) ([]audit.Record, bool) {
-			out, err := srv.Client().GetObject(context.Background(), &s3.GetObjectInput{Bucket: aws.String(buckets[s]), Key: aws.String(s.(*sinks.S3Sink).Key(w))})
+			out, err := srv.Client().GetObject(context.Background(), &s3.GetObjectInput{Bucket: aws.String(buckets[s]), Key: aws.String(s3Key(s, w))})
 			if err != nil {
 				if strings.Contains(err.Error(), "NoSuchKey") {
 					return nil, false
@@ -71,10 +71,10 @@ func TestS3ObjectMetadataAndMultipart(t *testing.T) {
 	w := sinktest.Window("acct", 0)
 	recs := sinktest.Records(w, 120_000, "big")
 	wr := sinktest.Write(t, s, w, recs)
-	if err := wr.Commit(context.Background()); err != nil {
+	if err := wr.Commit(context.Background(), sinks.Source{Count: -1}); err != nil {
 		t.Fatal(err)
 	}
-	head, err := client.HeadObject(context.Background(), &s3.HeadObjectInput{Bucket: aws.String(bucket), Key: aws.String(s.Key(w))})
+	head, err := client.HeadObject(context.Background(), &s3.HeadObjectInput{Bucket: aws.String(bucket), Key: aws.String(s3Key(s, w))})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -140,7 +140,7 @@ func TestS3CancelMidUpload(t *testing.T) {
 	if names, _ := os.ReadDir(stage); len(names) != 0 {
 		t.Fatalf("staging directory holds %v", names)
 	}
-	err = wr.Commit(ctx)
+	err = wr.Commit(ctx, sinks.Source{Count: -1})
 	if err == nil {
 		t.Fatal("commit succeeded after cancel")
 	}
@@ -216,7 +216,7 @@ func TestS3CleansStaleLeftovers(t *testing.T) {
 	}
 	lc := &listCounter{}
 	counted := s3.New(c.Options(), func(o *s3.Options) { o.HTTPClient = &http.Client{Transport: lc} })
-	open := func(s *sinks.S3Sink, i int) {
+	open := func(s *sinks.Output, i int) {
 		t.Helper()
 		wr, err := s.Open(ctx, sinktest.Window("acct", i))
 		if err != nil {
@@ -254,7 +254,7 @@ func TestS3ObjectTooLarge(t *testing.T) {
 	w := sinktest.Window("acct", 0)
 	recs := sinktest.Records(w, 100, "big")
 	wr := sinktest.Write(t, s, w, recs)
-	err := wr.Commit(context.Background())
+	err := wr.Commit(context.Background(), sinks.Source{Count: -1})
 	if errclass.Classify(err) != errclass.Config || !strings.Contains(err.Error(), "choose a smaller export.window") {
 		t.Fatalf("got %v (%v)", err, errclass.Classify(err))
 	}
@@ -264,7 +264,13 @@ func TestS3ObjectTooLarge(t *testing.T) {
 	// The same window below the limit commits.
 	s = sinks.NewS3(client, sinks.S3Options{Bucket: bucket, MaxObjectSize: 1 << 20}, sinks.JSONL{})
 	wr = sinktest.Write(t, s, w, recs)
-	if err := wr.Commit(context.Background()); err != nil {
+	if err := wr.Commit(context.Background(), sinks.Source{Count: -1}); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// s3Key is the key an S3 sink publishes window w under.
+func s3Key(s sinks.Sink, w audit.Window) string {
+	o := s.(*sinks.Output)
+	return o.Destination().(*sinks.S3Dest).Key(o.ObjectName(w))
 }

@@ -1,8 +1,15 @@
 // Package sinks writes exported windows. A Sink is a format (JSON lines,
-// ...) on a destination (a local directory, ...). Each window is written to
-// one object whose name depends only on account, window and format, and is
-// invisible until Commit: re-exporting a window replaces it, never adds a
-// second copy.
+// Parquet) on a destination (a local directory, an S3 bucket, a stream).
+// Each window is written to one object whose name depends only on account,
+// window and format, and is invisible until Commit: re-exporting a window
+// replaces it, never adds a second copy.
+//
+// One commit layer (Output) owns everything a window's commit promises:
+// encoding, staging, the digest, the size limit, the manifest and reading
+// them back for verify. A Destination does only I/O: it stages an object,
+// publishes it under its name, and (a Keeper) stores and reads back small
+// objects such as manifests. A new destination writes those and passes
+// sinks/sinktest.
 package sinks
 
 import (
@@ -24,6 +31,12 @@ type Sink interface {
 	// Commit succeeds. Once ctx is cancelled, writes fail, and a writer
 	// whose Write failed never commits.
 	Open(ctx context.Context, w audit.Window) (Writer, error)
+	// Probe proves, leaving nothing behind, that windows can be written
+	// (for check).
+	Probe(ctx context.Context) error
+	// Verifier returns how committed windows are checked later, or nil
+	// when the destination keeps nothing to check (a stream).
+	Verifier() Verifier
 }
 
 // Writer receives one window's records.
@@ -31,11 +44,12 @@ type Writer interface {
 	// Write appends r. r may be reused by the caller after Write returns.
 	Write(r *audit.Record) error
 	// Commit makes the window visible under its deterministic name,
-	// replacing an earlier export of the same window. It fails, committing
-	// nothing, when ctx is done or an earlier Write failed. Callers that
-	// commit several sinks pass a context that a shutdown signal does not
-	// cancel, so the sinks agree on what was committed.
-	Commit(ctx context.Context) error
+	// replacing an earlier export of the same window, and records src
+	// (what the source said of the window) in its manifest. It fails,
+	// committing nothing, when ctx is done or an earlier Write failed.
+	// Callers that commit several sinks pass a context that a shutdown
+	// signal does not cancel, so the sinks agree on what was committed.
+	Commit(ctx context.Context, src Source) error
 	// Abort discards everything written. It is safe to call after Commit
 	// (it then does nothing) and more than once.
 	Abort() error

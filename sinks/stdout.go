@@ -1,112 +1,96 @@
 package sinks
 
 import (
-	"bufio"
 	"context"
-	"errors"
-	"fmt"
 	"io"
 	"os"
 	"sync"
 
-	"github.com/auditlog-exporter/auditlog-exporter/audit"
 	"github.com/auditlog-exporter/auditlog-exporter/errclass"
 )
 
-// StreamSink writes committed windows to a stream (standard output) for a
-// log shipper to read. A window is spooled to a temporary file first and
-// copied to the stream whole at Commit, so an aborted window writes nothing
-// and windows never interleave. Delivery is at-least-once: a stream cannot
-// be rolled back, so a window whose copy was interrupted, or whose
-// watermark was not saved, is written again by the next run.
-type StreamSink struct {
-	name   string
-	out    io.Writer
-	format Format
-	spool  string // directory for spool files; "" = os.TempDir()
-	mu     sync.Mutex
+// StreamDest publishes committed windows to a stream (standard output) for
+// a log shipper to read. A window is staged in an unlinked temporary file
+// and copied to the stream whole at Publish, so an aborted window writes
+// nothing and windows never interleave. Delivery is at-least-once: a
+// stream cannot be rolled back, so a window whose copy was interrupted, or
+// whose watermark was not saved, is written again by the next run. It
+// keeps nothing to read back: no manifests, nothing to verify.
+type StreamDest struct {
+	name  string
+	out   io.Writer
+	spool string // directory for staging files; "" = os.TempDir()
+	mu    sync.Mutex
 }
 
-var _ Sink = (*StreamSink)(nil)
+var _ Destination = (*StreamDest)(nil)
 
-// NewStream returns a sink writing format to out; name is for messages.
-func NewStream(name string, out io.Writer, format Format, spoolDir string) *StreamSink {
-	return &StreamSink{name: name, out: out, format: format, spool: spoolDir}
+// NewStreamDest returns the destination writing to out; name is for
+// messages, spoolDir holds the staging files.
+func NewStreamDest(name string, out io.Writer, spoolDir string) *StreamDest {
+	return &StreamDest{name: name, out: out, spool: spoolDir}
 }
 
-// Name implements Sink.
-func (s *StreamSink) Name() string { return s.name + " " + s.format.Ext() }
+// NewStream returns the sink writing format to out.
+func NewStream(name string, out io.Writer, format Format, spoolDir string) *Output {
+	return New(NewStreamDest(name, out, spoolDir), format)
+}
 
-// Open implements Sink.
-func (s *StreamSink) Open(ctx context.Context, w audit.Window) (Writer, error) {
-	if err := ctx.Err(); err != nil {
+// Name implements Destination.
+func (d *StreamDest) Name() string { return d.name }
+
+// MaxObjectSize implements Destination: no limit.
+func (d *StreamDest) MaxObjectSize() (int64, string) { return 0, "" }
+
+// Stage implements Destination.
+func (d *StreamDest) Stage(context.Context, string) (Staged, error) {
+	f, err := stageFile(d.spool)
+	if err != nil {
 		return nil, err
 	}
-	f, err := stageFile(s.spool)
-	if err != nil {
-		return nil, fmt.Errorf("sink %s: %w", s.Name(), err)
-	}
-	bw := bufio.NewWriterSize(f, 256<<10)
-	enc, err := s.format.NewEncoder(bw, w)
-	if err != nil {
-		f.Close()
-		return nil, err
-	}
-	sw := &streamWriter{sink: s, f: f, bw: bw}
-	sw.encWriter = encWriter{ctx: ctx, enc: enc, wrapErr: func(err error) error { return fmt.Errorf("sink %s: spool: %w", s.Name(), err) }}
-	return sw, nil
+	return &streamStaged{d: d, f: f}, nil
 }
 
-type streamWriter struct {
-	encWriter
-	sink *StreamSink
+type streamStaged struct {
+	d    *StreamDest
 	f    *os.File
-	bw   *bufio.Writer
+	done bool
 }
 
-func (w *streamWriter) Commit(ctx context.Context) error {
-	if w.closed {
-		return errors.New("commit after commit or abort")
-	}
-	if err := errors.Join(w.err, ctx.Err()); err != nil {
-		_ = w.Abort()
+func (s *streamStaged) Write(p []byte) (int, error) { return s.f.Write(p) }
+
+func (s *streamStaged) Publish(ctx context.Context, _ ObjectMeta) error {
+	defer s.Discard()
+	if err := ctx.Err(); err != nil {
 		return err
 	}
-	err := w.enc.Close()
-	if err == nil {
-		err = w.bw.Flush()
+	if _, err := s.f.Seek(0, io.SeekStart); err != nil {
+		return err
 	}
-	if err == nil {
-		_, err = w.f.Seek(0, io.SeekStart)
+	s.d.mu.Lock()
+	defer s.d.mu.Unlock()
+	if _, err := io.Copy(s.d.out, s.f); err != nil {
+		return err
 	}
-	if err == nil {
-		w.sink.mu.Lock()
-		_, err = io.Copy(w.sink.out, w.f)
-		if f, ok := w.sink.out.(interface{ Sync() error }); ok && err == nil {
-			_ = f.Sync() // a pipe cannot be synced; a file can
-		}
-		w.sink.mu.Unlock()
-	}
-	_ = w.Abort()
-	if err != nil {
-		return fmt.Errorf("sink %s: %w", w.sink.Name(), err)
+	if f, ok := s.d.out.(interface{ Sync() error }); ok {
+		_ = f.Sync() // a pipe cannot be synced; a file can
 	}
 	return nil
 }
 
-func (w *streamWriter) Abort() error {
-	if w.closed {
+func (s *streamStaged) Discard() error {
+	if s.done {
 		return nil
 	}
-	w.closed = true
-	return w.f.Close()
+	s.done = true
+	return s.f.Close()
 }
 
-// Probe proves a spool file can be created.
-func (s *StreamSink) Probe(context.Context) error {
-	f, err := stageFile(s.spool)
+// Probe implements Destination: a staging file can be created.
+func (d *StreamDest) Probe(context.Context) error {
+	f, err := stageFile(d.spool)
 	if err != nil {
-		return errclass.Mark(errclass.Config, fmt.Errorf("sink %s: %w", s.Name(), err))
+		return errclass.Mark(errclass.Config, err)
 	}
 	return f.Close()
 }

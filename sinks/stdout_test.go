@@ -62,8 +62,8 @@ func TestStreamSinkWindowsDoNotInterleave(t *testing.T) {
 	if buf.Len() != 0 {
 		t.Fatal("records reached the stream before Commit")
 	}
-	wr2.Commit(context.Background())
-	wr1.Commit(context.Background())
+	wr2.Commit(context.Background(), sinks.Source{Count: -1})
+	wr1.Commit(context.Background(), sinks.Source{Count: -1})
 	var got []audit.Record
 	sinks.ReadJSONL(&buf, false, func(r audit.Record) error { got = append(got, r); return nil })
 	for i := range got {

@@ -7,9 +7,34 @@
 package source
 
 import (
+	"context"
 	"errors"
 	"time"
+
+	"github.com/auditlog-exporter/auditlog-exporter/audit"
 )
+
+// Source reads one account's audit log. Every source provides all of it;
+// where an API cannot (no count), the result says so.
+type Source interface {
+	// Token gets the access token up front, so that a run with bad
+	// credentials fails before anything else.
+	Token(ctx context.Context) error
+	// Fetch streams every record of window w to emit, each Uuid once (the
+	// record is reused after emit returns). ErrIncomplete (retryable)
+	// means records may have been skipped: fetching again usually helps.
+	Fetch(ctx context.Context, w audit.Window, emit func(*audit.Record) error) (Stats, error)
+	// Count is the API's count for window w's query as Fetch sends it
+	// (padded), without fetching records; -1 when the API counts nothing.
+	Count(ctx context.Context, w audit.Window) (int64, error)
+	// Retention is how long the API keeps records, and how that is known
+	// (for the retention-horizon warning).
+	Retention(ctx context.Context) (keep time.Duration, how string)
+	// Probe reads at most one record, proving the credentials may read the
+	// audit log, and returns how many records the account holds (-1:
+	// unknown).
+	Probe(ctx context.Context) (int64, error)
+}
 
 // ErrIncomplete means the evidence shows records skipped while paging: the
 // pages served fewer rows than the server counted, or a second listing of

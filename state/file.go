@@ -3,7 +3,6 @@ package state
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -15,10 +14,10 @@ import (
 	"regexp"
 	"strconv"
 	"sync"
-	"syscall"
 	"time"
 
 	"github.com/auditlog-exporter/auditlog-exporter/errclass"
+	"github.com/auditlog-exporter/auditlog-exporter/internal/atomicfile"
 )
 
 // FormatVersion is the version of the state file format this build writes.
@@ -56,9 +55,9 @@ func OpenFile(dir string) (*FileStore, error) {
 	if err != nil {
 		return nil, errclass.Mark(errclass.Permanent, fmt.Errorf("state lock: %w", err))
 	}
-	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+	if err := atomicfile.TryLock(f); err != nil {
 		f.Close()
-		if errors.Is(err, syscall.EWOULDBLOCK) {
+		if errors.Is(err, atomicfile.ErrWouldBlock) {
 			return nil, errclass.Mark(errclass.Retryable, fmt.Errorf("state directory %s is %w (lock %s held); wait for it to finish", dir, ErrLocked, path))
 		}
 		return nil, errclass.Mark(errclass.Permanent, fmt.Errorf("lock %s: %w", path, err))
@@ -225,45 +224,13 @@ func (s *FileStore) Save(ctx context.Context, st State) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	tmp := path + ".tmp-" + randSuffix()
-	if err := writeSync(tmp, b); err != nil {
-		os.Remove(tmp)
+	if err := atomicfile.WriteFile(path, b); err != nil {
 		return "", errclass.Mark(errclass.Retryable, fmt.Errorf("save state: %w", err))
 	}
-	if err := os.Rename(tmp, path); err != nil {
-		os.Remove(tmp)
-		return "", errclass.Mark(errclass.Retryable, fmt.Errorf("save state: %w", err))
-	}
-	if d, err := os.Open(s.dir); err == nil {
-		err = d.Sync()
-		d.Close()
-		if err != nil {
-			return "", fmt.Errorf("save state: fsync %s: %w", s.dir, err)
-		}
+	if err := atomicfile.SyncDir(s.dir); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return "", fmt.Errorf("save state: fsync %s: %w", s.dir, err)
 	}
 	return rev(b), nil
-}
-
-func randSuffix() string {
-	var rnd [6]byte
-	_, _ = rand.Read(rnd[:])
-	return hex.EncodeToString(rnd[:])
-}
-
-func writeSync(path string, b []byte) error {
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
-	if err != nil {
-		return err
-	}
-	if _, err := f.Write(b); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return err
-	}
-	return f.Close()
 }
 
 // Close releases the lock.
@@ -278,8 +245,8 @@ func (s *FileStore) Close() error {
 
 // Probe proves the state directory is writable.
 func (s *FileStore) Probe(context.Context) error {
-	p := filepath.Join(s.dir, ".auditlog-exporter-check-"+randSuffix())
-	if err := writeSync(p, []byte("probe\n")); err != nil {
+	p := filepath.Join(s.dir, ".auditlog-exporter-check-"+atomicfile.RandSuffix())
+	if err := atomicfile.WriteFile(p, []byte("probe\n")); err != nil {
 		return errclass.Mark(errclass.Config, fmt.Errorf("state directory %s is not writable: %w", s.dir, err))
 	}
 	return os.Remove(p)

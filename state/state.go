@@ -36,6 +36,9 @@ type Store interface {
 	Save(ctx context.Context, st State) (string, error)
 	// Close releases the store (locks, connections).
 	Close() error
+	// Probe proves, leaving nothing behind, that states can be saved
+	// (for check).
+	Probe(ctx context.Context) error
 }
 
 var (

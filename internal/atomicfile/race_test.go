@@ -1,4 +1,4 @@
-package sinks
+package atomicfile
 
 import (
 	"path/filepath"
@@ -21,13 +21,13 @@ func TestCreateLockedRacesCleaners(t *testing.T) {
 			for !stop.Load() {
 				old, _ := filepath.Glob(filepath.Join(dir, ".*.tmp-*"))
 				for _, o := range old {
-					removeIfUnlocked(o)
+					RemoveIfUnlocked(o)
 				}
 			}
 		}()
 	}
 	for i := 0; i < 3000; i++ {
-		f, _, err := createLocked(filepath.Join(dir, ".w.tmp-"))
+		f, _, err := CreateLocked(filepath.Join(dir, ".w.tmp-"))
 		if err != nil {
 			stop.Store(true)
 			wg.Wait()

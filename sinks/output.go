@@ -1,0 +1,252 @@
+package sinks
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+
+	"github.com/auditlog-exporter/auditlog-exporter/audit"
+	"github.com/auditlog-exporter/auditlog-exporter/errclass"
+)
+
+// Destination is where an Output publishes committed windows. It does only
+// I/O; the Output does everything else.
+type Destination interface {
+	// Name identifies the destination in logs and errors ("file:./out").
+	Name() string
+	// Stage starts an object to be published as name (relative to the
+	// destination, from ObjectName). Nothing is visible to readers until
+	// Publish.
+	Stage(ctx context.Context, name string) (Staged, error)
+	// Probe proves, leaving nothing behind, that objects can be staged and
+	// published.
+	Probe(ctx context.Context) error
+	// MaxObjectSize is the largest object the destination can publish and
+	// why (0: no limit).
+	MaxObjectSize() (limit int64, why string)
+}
+
+// Staged is one object on its way to a destination.
+type Staged interface {
+	// Write appends encoded bytes (the Output buffers them).
+	io.Writer
+	// Publish makes the complete object visible under its name, replacing
+	// an earlier one, at once and whole where the destination can. It
+	// fails, publishing nothing, when ctx is done before the object is
+	// visible.
+	Publish(ctx context.Context, meta ObjectMeta) error
+	// Discard gives the object up: nothing becomes visible. Safe after
+	// Publish (it then cleans up only what Publish left) and twice.
+	Discard() error
+}
+
+// ObjectMeta is what a destination may record with a published object.
+type ObjectMeta struct {
+	Window      audit.Window
+	Format      string // extension: jsonl, jsonl.gz, parquet
+	ContentType string
+	Records     int64
+	Bytes       int64
+}
+
+// Keeper is implemented by destinations that keep what they publish under
+// its name: their windows get a manifest and can be verified.
+type Keeper interface {
+	// Put stores a small object (a manifest) whole under name, replacing
+	// an earlier one.
+	Put(ctx context.Context, name string, b []byte) error
+	// Get opens the object stored under name, or found = false.
+	Get(ctx context.Context, name string) (r io.ReadCloser, found bool, err error)
+}
+
+// maxManifestBytes caps a manifest read back: it is outside input.
+const maxManifestBytes = 1 << 20
+
+// Output is a format on a destination: the one commit layer every
+// destination shares. A window's records are encoded into a staged object
+// while they are written, hashed and counted on the way; Commit checks the
+// size limit, publishes the object and, on a Keeper, writes the manifest
+// after it (a crash in between leaves data without a manifest, which verify
+// reports and --repair rewrites).
+type Output struct {
+	dest   Destination
+	format Format
+	// Version is recorded in each window's manifest.
+	Version string
+}
+
+var _ Sink = (*Output)(nil)
+
+// New returns the sink writing format to dest.
+func New(dest Destination, format Format) *Output {
+	return &Output{dest: dest, format: format}
+}
+
+// Name implements Sink.
+func (o *Output) Name() string { return o.dest.Name() + " " + o.format.Ext() }
+
+// Destination is where o publishes.
+func (o *Output) Destination() Destination { return o.dest }
+
+// ObjectName is the name of window w's object in o's destination.
+func (o *Output) ObjectName(w audit.Window) string { return ObjectName(w, o.format.Ext()) }
+
+// Probe implements Sink.
+func (o *Output) Probe(ctx context.Context) error {
+	if err := o.dest.Probe(ctx); err != nil {
+		return fmt.Errorf("sink %s: %w", o.Name(), err)
+	}
+	return nil
+}
+
+// Verifier implements Sink: nil unless the destination is a Keeper.
+func (o *Output) Verifier() Verifier {
+	if k, ok := o.dest.(Keeper); ok {
+		return verifier{o: o, k: k}
+	}
+	return nil
+}
+
+// Open implements Sink.
+func (o *Output) Open(ctx context.Context, w audit.Window) (Writer, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	st, err := o.dest.Stage(ctx, o.ObjectName(w))
+	if err != nil {
+		return nil, fmt.Errorf("sink %s: %w", o.Name(), err)
+	}
+	wr := &writer{o: o, win: w, ctx: ctx, st: st, dg: newDigest()}
+	wr.bw = bufio.NewWriterSize(io.MultiWriter(st, wr.dg), 256<<10)
+	if wr.enc, err = o.format.NewEncoder(wr.bw, w); err != nil {
+		_ = st.Discard()
+		return nil, fmt.Errorf("sink %s: %w", o.Name(), err)
+	}
+	return wr, nil
+}
+
+// writer is one window on its way through an Output.
+type writer struct {
+	o      *Output
+	win    audit.Window
+	ctx    context.Context // Open's: checked every 1024 records
+	st     Staged
+	bw     *bufio.Writer
+	dg     *digest
+	enc    Encoder
+	n      int64 // records written
+	err    error // the first Write error: a writer whose Write failed never commits
+	closed bool  // committed or aborted
+}
+
+// Write implements Writer.
+func (w *writer) Write(r *audit.Record) error {
+	switch {
+	case w.closed:
+		return errors.New("write after commit or abort")
+	case w.err != nil:
+		return w.err
+	}
+	if w.n&1023 == 0 {
+		if err := w.ctx.Err(); err != nil {
+			w.err = err
+			return err
+		}
+	}
+	if err := w.enc.Encode(r); err != nil {
+		w.err = fmt.Errorf("sink %s: write %s: %w", w.o.Name(), w.o.ObjectName(w.win), err)
+		return w.err
+	}
+	w.n++
+	return nil
+}
+
+// Commit implements Writer.
+func (w *writer) Commit(ctx context.Context, src Source) error {
+	if w.closed {
+		return errors.New("commit after commit or abort")
+	}
+	name := w.o.Name()
+	fail := func(err error) error {
+		_ = w.Abort()
+		return err
+	}
+	if w.err != nil {
+		return fail(fmt.Errorf("sink %s: commit after a failed write: %w", name, w.err))
+	}
+	if err := ctx.Err(); err != nil {
+		return fail(fmt.Errorf("sink %s: commit %s: %w", name, w.o.ObjectName(w.win), err))
+	}
+	if err := w.enc.Close(); err != nil {
+		return fail(fmt.Errorf("sink %s: finish encoding: %w", name, err))
+	}
+	if err := w.bw.Flush(); err != nil {
+		return fail(fmt.Errorf("sink %s: stage: %w", name, err))
+	}
+	if limit, why := w.o.dest.MaxObjectSize(); limit > 0 && w.dg.n > limit {
+		// Known before publishing anything: the destination would refuse
+		// it, every time, so retrying cannot help.
+		return fail(errclass.Mark(errclass.Config, fmt.Errorf("sink %s: window %s encodes to %d bytes, more than the %d bytes one object can hold (%s); choose a smaller export.window",
+			name, w.win, w.dg.n, limit, why)))
+	}
+	meta := ObjectMeta{Window: w.win, Format: w.o.format.Ext(), ContentType: w.o.format.ContentType(), Records: w.n, Bytes: w.dg.n}
+	if err := w.st.Publish(ctx, meta); err != nil {
+		return fail(fmt.Errorf("sink %s: %w", name, err))
+	}
+	w.closed = true
+	k, ok := w.o.dest.(Keeper)
+	if !ok {
+		return nil
+	}
+	m, err := manifestFor(w.win, w.o.format, w.n, src, w.dg, w.o.Version)
+	if err == nil {
+		err = k.Put(context.WithoutCancel(ctx), ManifestName(w.win, w.o.format.Ext()), m)
+	}
+	if err != nil {
+		return fmt.Errorf("sink %s: manifest of %s: %w", name, w.o.ObjectName(w.win), err)
+	}
+	return nil
+}
+
+// Abort implements Writer.
+func (w *writer) Abort() error {
+	if w.closed {
+		return nil
+	}
+	w.closed = true
+	return w.st.Discard()
+}
+
+// verifier reads a Keeper's windows back.
+type verifier struct {
+	o *Output
+	k Keeper
+}
+
+// ReadManifest implements Verifier.
+func (v verifier) ReadManifest(ctx context.Context, w audit.Window) (Manifest, bool, error) {
+	r, found, err := v.k.Get(ctx, ManifestName(w, v.o.format.Ext()))
+	if err != nil || !found {
+		return Manifest{}, false, err
+	}
+	defer r.Close()
+	b, err := io.ReadAll(io.LimitReader(r, maxManifestBytes))
+	if err != nil {
+		return Manifest{}, false, err
+	}
+	m, err := DecodeManifest(b, w, v.o.format.Ext())
+	return m, err == nil, err
+}
+
+// Checksum implements Verifier: it reads the whole object.
+func (v verifier) Checksum(ctx context.Context, w audit.Window) (string, int64, bool, error) {
+	r, found, err := v.k.Get(ctx, v.o.ObjectName(w))
+	if err != nil || !found {
+		return "", 0, false, err
+	}
+	defer r.Close()
+	sum, n, err := checksumOf(r)
+	return sum, n, err == nil, err
+}
