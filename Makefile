@@ -39,7 +39,7 @@ FUZZ_TARGETS := \
 	./odata/neosim:FuzzParseFilter \
 	./state:FuzzDecodeState \
 	./exporter:FuzzParseTimeArg \
-	./exporter:FuzzParseConfig
+	./config:FuzzParseConfig
 
 CHAOS_RUNS ?= 60
 

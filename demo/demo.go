@@ -17,6 +17,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/auditlog-exporter/auditlog-exporter/config"
 	"github.com/auditlog-exporter/auditlog-exporter/exporter"
 	"github.com/auditlog-exporter/auditlog-exporter/odata/neosim"
 	"github.com/rs/zerolog"
@@ -124,11 +125,11 @@ func Run(ctx context.Context, outDir string, log zerolog.Logger, version string)
 		}
 		return os.LookupEnv(k)
 	}
-	cfg, err := exporter.Load(res.ConfigPath, lookup)
+	cfg, err := config.Load(res.ConfigPath, lookup)
 	if err != nil {
 		return res, err
 	}
-	ex, parts, err := cfg.Build(ctx, log, exporter.BuildOptions{Version: version, Stdout: os.Stdout})
+	ex, parts, err := cfg.Build(ctx, exporter.Options{Version: version, Log: log}, os.Stdout, true)
 	if err != nil {
 		return res, err
 	}

@@ -10,7 +10,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/auditlog-exporter/auditlog-exporter/exporter"
+	"github.com/auditlog-exporter/auditlog-exporter/config"
 	"github.com/auditlog-exporter/auditlog-exporter/metrics"
 	"github.com/auditlog-exporter/auditlog-exporter/source"
 	"github.com/moby/buildkit/frontend/dockerfile/parser"
@@ -247,7 +247,7 @@ func TestConfigMapSecretServiceAccount(t *testing.T) {
 	secretFile := filepath.Join(t.TempDir(), "client_secret")
 	os.WriteFile(secretFile, []byte("s\n"), 0o600)
 	cfgText := strings.ReplaceAll(cm.Data["config.yaml"], "/var/run/secrets/neo/client_secret", secretFile)
-	cfg, err := exporter.Parse([]byte(cfgText), func(k string) (string, bool) { return "id", k == "NEO_CLIENT_ID" })
+	cfg, err := config.Parse([]byte(cfgText), func(k string) (string, bool) { return "id", k == "NEO_CLIENT_ID" })
 	if err != nil {
 		t.Fatalf("the ConfigMap's config.yaml does not load: %v", err)
 	}

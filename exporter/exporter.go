@@ -1,3 +1,7 @@
+// Package exporter runs the export: the window grid, and the loop that
+// moves each window from the source through every sink and then advances
+// the watermark (run, schedule, backfill), and verify, which checks what
+// was exported against the source.
 package exporter
 
 import (

@@ -237,16 +237,11 @@ func TestCancelAbandonsWindow(t *testing.T) {
 
 func TestStateShowAndSet(t *testing.T) {
 	dir := t.TempDir()
-	cfg, err := exporter.Parse([]byte(`
-source: {api_url: "https://api.hana.ondemand.com", account: acct, client_id: a, client_secret: b}
-export: {start: "2026-11-24T00:00:00Z", window: 1h, lag: 15m}
-state: {path: `+filepath.Join(dir, "state")+`}
-sinks: [{type: file, path: `+filepath.Join(dir, "out")+`}]
-`), func(string) (string, bool) { return "", false })
+	cfg := exporter.Watermarks{Accounts: []string{"acct"}, Grid: exporter.Grid{Size: time.Hour}, Lag: 15 * time.Minute, Start: "2026-11-24T00:00:00Z"}
+	store, err := state.OpenFile(filepath.Join(dir, "state"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	store, _ := cfg.OpenStore(context.Background(), false)
 	defer store.Close()
 	ctx := context.Background()
 	states, err := exporter.ShowState(ctx, cfg, store, now)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/auditlog-exporter/auditlog-exporter/errclass"
@@ -22,17 +23,25 @@ type AccountState struct {
 	Behind string `json:"behind"`
 }
 
+// Watermarks is what the state commands need to know of a configuration.
+type Watermarks struct {
+	Accounts []string
+	Grid     Grid
+	Lag      time.Duration
+	Start    string // export.start: where an account without state begins
+}
+
 // ShowState reports every configured account's watermark and what is due.
-func ShowState(ctx context.Context, c *Config, store Store, now time.Time) ([]AccountState, error) {
-	g := c.Grid()
-	due := g.Due(now, c.Export.Lag)
+func ShowState(ctx context.Context, c Watermarks, store Store, now time.Time) ([]AccountState, error) {
+	g := c.Grid
+	due := g.Due(now, c.Lag)
 	var out []AccountState
-	for _, s := range c.Sources() {
-		as := AccountState{Account: s.Account, Window: g.Size.String()}
-		st, err := store.Load(ctx, s.Account)
+	for _, account := range c.Accounts {
+		as := AccountState{Account: account, Window: g.Size.String()}
+		st, err := store.Load(ctx, account)
 		switch {
 		case errors.Is(err, state.ErrNotFound):
-			start, perr := ParseTimeArg(c.Export.Start, now)
+			start, perr := ParseTimeArg(c.Start, now)
 			if perr != nil {
 				return nil, errclass.Mark(errclass.Config, perr)
 			}
@@ -56,17 +65,11 @@ func ShowState(ctx context.Context, c *Config, store Store, now time.Time) ([]Ac
 // SetState moves account's watermark to t, which must be a boundary of the
 // configured grid and not in the future. Windows before t will not be
 // exported by `run`; windows from t on will be (again).
-func SetState(ctx context.Context, c *Config, store Store, account string, t time.Time, now time.Time, version string) (state.State, error) {
-	found := false
-	for _, s := range c.Sources() {
-		if s.Account == account {
-			found = true
-		}
-	}
-	if !found {
+func SetState(ctx context.Context, c Watermarks, store Store, account string, t time.Time, now time.Time, version string) (state.State, error) {
+	if !slices.Contains(c.Accounts, account) {
 		return state.State{}, errclass.Mark(errclass.Config, fmt.Errorf("account %q is not in the configuration", account))
 	}
-	g := c.Grid()
+	g := c.Grid
 	t = t.UTC()
 	if t.After(now) {
 		return state.State{}, errclass.Mark(errclass.Config, fmt.Errorf("watermark %s is in the future: a run would export nothing until then", t.Format(time.RFC3339)))

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/auditlog-exporter/auditlog-exporter/config"
 	"github.com/auditlog-exporter/auditlog-exporter/exporter"
 	"github.com/auditlog-exporter/auditlog-exporter/metrics"
 	"github.com/spf13/cobra"
@@ -44,8 +45,8 @@ once. With --shards N, I comes from $JOB_COMPLETION_INDEX.`,
 			if err != nil {
 				return err
 			}
-			if parallel < 0 || parallel > exporter.MaxParallel {
-				return usageError{fmt.Errorf("--parallel must be between 1 and %d", exporter.MaxParallel)}
+			if parallel < 0 || parallel > config.MaxParallel {
+				return usageError{fmt.Errorf("--parallel must be between 1 and %d", config.MaxParallel)}
 			}
 			sh, err := parseShard(shard, shards, os.Getenv("JOB_COMPLETION_INDEX"))
 			if err != nil {
@@ -58,8 +59,8 @@ once. With --shards N, I comes from $JOB_COMPLETION_INDEX.`,
 			v, _ := versionInfo()
 			progress, quiet := newProgress(stderr, log)
 			m := metrics.New()
-			ex, parts, err := cfg.Build(cmd.Context(), log, exporter.BuildOptions{Version: v, Stdout: stdout, Hooks: crashHooks(),
-				Progress: progress, QuietWindows: quiet, Parallel: parallel, NoStore: true, Observer: m})
+			ex, parts, err := cfg.Build(cmd.Context(), exporter.Options{Version: v, Log: log, Hooks: crashHooks(),
+				Progress: progress, QuietWindows: quiet, Parallel: parallel, Observer: m}, stdout, false)
 			if err != nil {
 				return err
 			}

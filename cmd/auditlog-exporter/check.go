@@ -6,7 +6,7 @@ import (
 	"strings"
 	"text/tabwriter"
 
-	"github.com/auditlog-exporter/auditlog-exporter/exporter"
+	"github.com/auditlog-exporter/auditlog-exporter/config"
 	"github.com/spf13/cobra"
 )
 
@@ -28,7 +28,7 @@ directory); 1 anything else.`,
 			if err != nil {
 				return err
 			}
-			log := newLogger(exporter.LogConfig{Level: "warn", Format: cfg.Log.Format}, stderr)
+			log := newLogger(config.LogConfig{Level: "warn", Format: cfg.Log.Format}, stderr)
 			items := cfg.Check(cmd.Context(), log)
 			tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
 			for _, it := range items {
@@ -46,7 +46,7 @@ directory); 1 anything else.`,
 				}
 			}
 			tw.Flush()
-			return exporter.CheckError(items)
+			return config.CheckError(items)
 		},
 	}
 	cmd.Flags().StringVarP(&cfgPath, "config", "c", "", "configuration file (YAML)")

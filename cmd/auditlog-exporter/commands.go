@@ -6,7 +6,7 @@ import (
 	"os"
 	"time"
 
-	"github.com/auditlog-exporter/auditlog-exporter/exporter"
+	"github.com/auditlog-exporter/auditlog-exporter/config"
 	"github.com/rs/zerolog"
 	"github.com/spf13/cobra"
 )
@@ -25,13 +25,13 @@ func newRootCmd(stdout, stderr io.Writer) *cobra.Command {
 	root.AddCommand(newRunCmd(stdout, stderr), newBackfillCmd(stdout, stderr), newCheckCmd(stdout, stderr), newVerifyCmd(stdout, stderr), newStateCmd(stdout), newDemoCmd(stdout, stderr), newVersionCmd(stdout))
 	return root
 }
-func loadConfig(path string) (*exporter.Config, error) {
+func loadConfig(path string) (*config.Config, error) {
 	if path == "" {
 		return nil, usageError{fmt.Errorf("--config is required")}
 	}
-	return exporter.Load(path, os.LookupEnv)
+	return config.Load(path, os.LookupEnv)
 }
-func newLogger(c exporter.LogConfig, w io.Writer) zerolog.Logger {
+func newLogger(c config.LogConfig, w io.Writer) zerolog.Logger {
 	if c.Format == "console" {
 		w = zerolog.ConsoleWriter{Out: w, TimeFormat: time.RFC3339}
 	}

@@ -5,8 +5,8 @@ import (
 	"io"
 	"time"
 
+	"github.com/auditlog-exporter/auditlog-exporter/config"
 	"github.com/auditlog-exporter/auditlog-exporter/demo"
-	"github.com/auditlog-exporter/auditlog-exporter/exporter"
 	"github.com/spf13/cobra"
 )
 
@@ -20,7 +20,7 @@ records, write a configuration for it, export every complete window into
 --out, check the result against the simulator, and print where to look.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			log := newLogger(exporter.LogConfig{Level: "info", Format: "console"}, stderr)
+			log := newLogger(config.LogConfig{Level: "info", Format: "console"}, stderr)
 			v, _ := versionInfo()
 			res, err := demo.Run(cmd.Context(), out, log, v)
 			if err != nil {

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/auditlog-exporter/auditlog-exporter/audit"
+	"github.com/auditlog-exporter/auditlog-exporter/config"
 	"github.com/auditlog-exporter/auditlog-exporter/errclass"
 	"github.com/auditlog-exporter/auditlog-exporter/exporter"
 	"github.com/auditlog-exporter/auditlog-exporter/metrics"
@@ -54,8 +55,8 @@ SIGTERM lets the window in flight commit or abandons it cleanly, then exits 0.`,
 			m := metrics.New()
 			once := func(ctx context.Context) error {
 				progress, quiet := newProgress(stderr, log)
-				ex, parts, err := cfg.Build(ctx, log, exporter.BuildOptions{Version: v, Stdout: stdout, Hooks: crashHooks(),
-					Progress: progress, QuietWindows: quiet, Observer: m})
+				ex, parts, err := cfg.Build(ctx, exporter.Options{Version: v, Log: log, Hooks: crashHooks(),
+					Progress: progress, QuietWindows: quiet, Observer: m}, stdout, true)
 				if err != nil {
 					return err
 				}
@@ -88,7 +89,7 @@ SIGTERM lets the window in flight commit or abandons it cleanly, then exits 0.`,
 	return cmd
 }
 
-func deliverMetrics(ctx context.Context, c exporter.MetricsConfig, m *metrics.Metrics, log zerolog.Logger) {
+func deliverMetrics(ctx context.Context, c config.MetricsConfig, m *metrics.Metrics, log zerolog.Logger) {
 	if c.Textfile != "" {
 		if err := m.WriteTextfile(c.Textfile); err != nil {
 			log.Error().Err(err).Msg("metrics not written")

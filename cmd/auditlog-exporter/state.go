@@ -31,7 +31,7 @@ func newStateCmd(stdout io.Writer) *cobra.Command {
 				return err
 			}
 			defer store.Close()
-			states, err := exporter.ShowState(cmd.Context(), cfg, store, time.Now())
+			states, err := exporter.ShowState(cmd.Context(), cfg.Watermarks(), store, time.Now())
 			if err != nil {
 				return err
 			}
@@ -94,7 +94,7 @@ in the future. --account is needed when the configuration has several.`,
 			}
 			defer store.Close()
 			v, _ := versionInfo()
-			st, err := exporter.SetState(cmd.Context(), cfg, store, account, t, now, v)
+			st, err := exporter.SetState(cmd.Context(), cfg.Watermarks(), store, account, t, now, v)
 			if err != nil {
 				return err
 			}

@@ -44,7 +44,7 @@ never duplicated) and verifies them again. Exit 0 when everything matches,
 			}
 			log := newLogger(cfg.Log, stderr)
 			v, _ := versionInfo()
-			ex, parts, err := cfg.Build(cmd.Context(), log, exporter.BuildOptions{Version: v, Stdout: io.Discard, NoStore: true, QuietWindows: true})
+			ex, parts, err := cfg.Build(cmd.Context(), exporter.Options{Version: v, Log: log, QuietWindows: true}, io.Discard, false)
 			if err != nil {
 				return err
 			}

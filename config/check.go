@@ -1,4 +1,4 @@
-package exporter
+package config
 
 import (
 	"context"
@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/auditlog-exporter/auditlog-exporter/errclass"
+	"github.com/auditlog-exporter/auditlog-exporter/internal/s3client"
 	"github.com/auditlog-exporter/auditlog-exporter/internal/s3err"
 	"github.com/auditlog-exporter/auditlog-exporter/odata"
 	"github.com/auditlog-exporter/auditlog-exporter/state"
@@ -160,7 +161,7 @@ func storageHint(err error) string {
 		return "bucket not found: check bucket, region and endpoint (and path_style for S3-compatible servers)"
 	case s3err.Denied(err):
 		return "access denied: grant the IAM permissions listed in the README (s3:PutObject, s3:GetObject, s3:DeleteObject, s3:AbortMultipartUpload, s3:ListBucket, s3:ListBucketMultipartUploads)"
-	case errors.Is(err, errNoRegion):
+	case errors.Is(err, s3client.ErrNoRegion):
 		return "set region in the configuration or AWS_REGION"
 	case s3err.NoCredentials(err):
 		return "no AWS credentials found: set AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, a profile, or IRSA (web identity) on Kubernetes"

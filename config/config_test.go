@@ -1,4 +1,4 @@
-package exporter
+package config
 
 import (
 	"context"
@@ -241,41 +241,6 @@ func TestAccountsList(t *testing.T) {
 	}
 }
 
-func TestParseTimeArg(t *testing.T) {
-	now := time.Date(2026, 11, 24, 10, 30, 0, 0, time.UTC)
-	for in, want := range map[string]time.Time{
-		"2026-11-24T10:00:00Z":      time.Date(2026, 11, 24, 10, 0, 0, 0, time.UTC),
-		"2026-11-24T12:00:00+02:00": time.Date(2026, 11, 24, 10, 0, 0, 0, time.UTC),
-		"2026-11-24":                time.Date(2026, 11, 24, 0, 0, 0, 0, time.UTC),
-		"-720h":                     now.Add(-720 * time.Hour),
-		" -30m ":                    now.Add(-30 * time.Minute),
-		"now":                       now,
-	} {
-		got, err := ParseTimeArg(in, now)
-		if err != nil || !got.Equal(want) {
-			t.Errorf("ParseTimeArg(%q) = %v, %v; want %v", in, got, err, want)
-		}
-	}
-	for _, in := range []string{"", "yesterday", "720h", "-", "-5x", "2026-13-01", "1700000000"} {
-		if _, err := ParseTimeArg(in, now); err == nil {
-			t.Errorf("ParseTimeArg(%q) accepted", in)
-		}
-	}
-}
-
-func FuzzParseTimeArg(f *testing.F) {
-	for _, s := range []string{"2026-11-24T10:00:00Z", "-720h", "2026-11-24", "-1h30m"} {
-		f.Add(s)
-	}
-	now := time.Date(2026, 11, 24, 10, 30, 0, 0, time.UTC)
-	f.Fuzz(func(t *testing.T, s string) {
-		got, err := ParseTimeArg(s, now)
-		if err == nil && got.Location() != time.UTC {
-			t.Fatalf("%q: not UTC", s)
-		}
-	})
-}
-
 func FuzzParseConfig(f *testing.F) {
 	f.Add([]byte(validYAML))
 	f.Add([]byte("source: [1, 2]\nsinks: {a: b}\n"))
@@ -293,38 +258,6 @@ func FuzzParseConfig(f *testing.F) {
 			t.Fatalf("accepted invalid config %+v", c)
 		}
 	})
-}
-
-func TestGrid(t *testing.T) {
-	g := Grid{Size: 3 * time.Hour}
-	tm := time.Date(2026, 11, 24, 10, 30, 0, 0, time.FixedZone("CET", 3600))
-	if got := g.Floor(tm); !got.Equal(time.Date(2026, 11, 24, 9, 0, 0, 0, time.UTC)) {
-		t.Fatalf("Floor = %v", got)
-	}
-	if g.Aligned(time.Date(2026, 11, 24, 10, 0, 0, 0, time.UTC)) || !g.Aligned(time.Date(2026, 11, 24, 0, 0, 0, 0, time.UTC)) {
-		t.Fatal("Aligned")
-	}
-	ws := g.Windows("a", time.Date(2026, 11, 24, 0, 0, 0, 0, time.UTC), time.Date(2026, 11, 24, 9, 0, 0, 0, time.UTC))
-	if len(ws) != 3 || !ws[2].End.Equal(time.Date(2026, 11, 24, 9, 0, 0, 0, time.UTC)) {
-		t.Fatalf("Windows = %v", ws)
-	}
-	now := time.Date(2026, 11, 24, 12, 14, 0, 0, time.UTC)
-	if got := (Grid{Size: time.Hour}).Due(now, 15*time.Minute); !got.Equal(time.Date(2026, 11, 24, 11, 0, 0, 0, time.UTC)) {
-		t.Fatalf("Due = %v", got)
-	}
-	if err := (Grid{Size: time.Hour}).CheckWatermark(time.Date(2026, 11, 24, 10, 30, 0, 0, time.UTC), 30*time.Minute); err == nil || !strings.Contains(err.Error(), "does not line up") {
-		t.Fatalf("CheckWatermark: %v", err)
-	}
-	if err := (Grid{Size: 30 * time.Minute}).CheckWatermark(time.Date(2026, 11, 24, 10, 0, 0, 0, time.UTC), time.Hour); err != nil {
-		t.Fatalf("finer grid on a boundary: %v", err)
-	}
-	// Every window size that divides a day puts a boundary at each UTC midnight.
-	for _, d := range []time.Duration{time.Minute, 5 * time.Minute, 90 * time.Minute, 24 * time.Hour} {
-		mid := time.Date(2031, 3, 9, 0, 0, 0, 0, time.UTC)
-		if (24*time.Hour)%d == 0 && !(Grid{Size: d}).Aligned(mid) {
-			t.Errorf("%v: midnight not aligned", d)
-		}
-	}
 }
 
 func TestPlainSecretsAreNoted(t *testing.T) {

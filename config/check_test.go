@@ -1,4 +1,4 @@
-package exporter
+package config
 
 import (
 	"crypto/x509"
@@ -12,6 +12,7 @@ import (
 	"syscall"
 	"testing"
 
+	"github.com/auditlog-exporter/auditlog-exporter/internal/s3client"
 	"github.com/auditlog-exporter/auditlog-exporter/odata"
 	"github.com/aws/smithy-go"
 )
@@ -36,7 +37,7 @@ func TestCheckHints(t *testing.T) {
 		{"a message that merely mentions 403", errors.New("HTTP 403 certificate no such host"), sourceHint, "see the message"},
 		{"no bucket", fmt.Errorf("sink: %w", &smithy.GenericAPIError{Code: "NoSuchBucket"}), storageHint, "bucket not found"},
 		{"denied", fmt.Errorf("sink: %w", &smithy.GenericAPIError{Code: "SignatureDoesNotMatch"}), storageHint, "access denied"},
-		{"region", fmt.Errorf("sinks[1].region: %w", errNoRegion), storageHint, "AWS_REGION"},
+		{"region", fmt.Errorf("sinks[1].region: %w", s3client.ErrNoRegion), storageHint, "AWS_REGION"},
 		{"no credentials", errors.New("operation error S3: ListObjectsV2, get identity: get credentials: failed to refresh cached credentials"), storageHint, "no AWS credentials"},
 		{"not a directory", fmt.Errorf("sink: %w", &fs.PathError{Op: "mkdir", Path: "/x", Err: syscall.ENOTDIR}), storageHint, "not writable"},
 		{"permission", fmt.Errorf("state directory /x is not writable: %w", &fs.PathError{Op: "open", Path: "/x", Err: syscall.EACCES}), storageHint, "not writable"},

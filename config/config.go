@@ -1,7 +1,9 @@
-// Package exporter runs the export: configuration, the window grid, and the
-// loop that moves each window from the source through every sink and then
-// advances the watermark.
-package exporter
+// Package config reads the configuration file (strictly: unknown keys,
+// wrong types and every invalid value are reported with their path), fills
+// in defaults, validates it section by section, and builds the parts it
+// describes (sources, sinks, the state store) and the Exporter over them.
+// It also proves a configuration end to end (check).
+package config
 
 import (
 	"bytes"
@@ -21,6 +23,7 @@ import (
 	"time"
 
 	"github.com/auditlog-exporter/auditlog-exporter/errclass"
+	"github.com/auditlog-exporter/auditlog-exporter/exporter"
 	"github.com/auditlog-exporter/auditlog-exporter/odata"
 	"github.com/auditlog-exporter/auditlog-exporter/sinks"
 	"github.com/auditlog-exporter/auditlog-exporter/source"
@@ -253,8 +256,9 @@ func Parse(data []byte, lookupEnv func(string) (string, bool)) (*Config, error) 
 			errs = append(errs, typeError(msg, lines))
 		}
 	}
+	cfg.applyDefaults()
 	errs = append(errs, cfg.validate()...)
-	errs = append(errs, cfg.readSecretFiles()...)
+	errs = append(errs, cfg.checkFiles()...)
 	cfg.PlainSecrets = plain
 	if err := errs.err(); err != nil {
 		return nil, err
@@ -398,8 +402,39 @@ var (
 	timeWordRE = regexp.MustCompile(`\bTime\b`)
 )
 
+// applyDefaults fills in what depends on other values (a sink's
+// compression depends on its format); plain defaults come from
+// DefaultConfig before decoding.
+func (c *Config) applyDefaults() {
+	for i := range c.Sinks {
+		s := &c.Sinks[i]
+		if s.Compression == "" {
+			switch s.Format {
+			case "jsonl":
+				s.Compression = "none"
+			case "parquet":
+				s.Compression = "zstd"
+			}
+		}
+	}
+}
+
+// validate checks every section and returns every problem with its path.
+// It changes nothing and does no I/O (see checkFiles).
 func (c *Config) validate() FieldErrors {
 	var errs FieldErrors
+	c.validateSources(&errs)
+	c.Export.validate(&errs)
+	c.Retry.validate(&errs)
+	c.State.validate(len(c.Sources()), &errs)
+	validateSinks(c.Sinks, &errs)
+	c.Metrics.validate(&errs)
+	c.Log.validate(&errs)
+	sort.SliceStable(errs, func(i, j int) bool { return errs[i].Path < errs[j].Path })
+	return errs
+}
+
+func (c *Config) validateSources(errs *FieldErrors) {
 	switch {
 	case c.Source != nil && len(c.Accounts) > 0:
 		errs.add("accounts", "set either source or accounts, not both")
@@ -412,14 +447,15 @@ func (c *Config) validate() FieldErrors {
 		if c.Source == nil {
 			p = fmt.Sprintf("accounts[%d]", i)
 		}
-		s.validate(p, &errs)
+		s.validate(p, errs)
 		if prev, dup := seen[s.Account]; dup && s.Account != "" {
 			errs.add(p+".account", "%q is also configured at %s", s.Account, prev)
 		}
 		seen[s.Account] = p
 	}
+}
 
-	e := c.Export
+func (e ExportConfig) validate(errs *FieldErrors) {
 	switch {
 	case e.Window < time.Minute:
 		errs.add("export.window", "%s is too small: the smallest window is 1m", e.Window)
@@ -435,131 +471,136 @@ func (c *Config) validate() FieldErrors {
 	if e.RetentionMargin < 0 {
 		errs.add("export.retention_margin", "must not be negative")
 	}
-	if e.SpoolDir != "" {
-		// Checked now, not when the first large window needs it hours later.
-		if fi, err := os.Stat(e.SpoolDir); err != nil {
-			errs.add("export.spool_dir", "%v", err)
-		} else if !fi.IsDir() {
-			errs.add("export.spool_dir", "%s is not a directory", e.SpoolDir)
-		}
-	}
 	if e.Parallel < 1 || e.Parallel > MaxParallel {
 		errs.add("export.parallel", "must be between 1 and %d", MaxParallel)
 	}
-	if _, err := ParseTimeArg(e.Start, time.Now()); err != nil {
+	// The form only: where a relative start lies is decided at run time.
+	if _, err := exporter.ParseTimeArg(e.Start, time.Time{}); err != nil {
 		errs.add("export.start", "%v", err)
 	}
-	if c.Retry.MaxElapsed <= 0 {
+}
+
+func (r RetryConfig) validate(errs *FieldErrors) {
+	if r.MaxElapsed <= 0 {
 		errs.add("retry.max_elapsed", "must be positive")
 	}
+}
 
-	switch c.State.Type {
+func (st StateConfig) validate(accounts int, errs *FieldErrors) {
+	switch st.Type {
 	case "file":
-		if c.State.Path == "" {
+		if st.Path == "" {
 			errs.add("state.path", "required for state type file")
 		}
-		for k, v := range map[string]string{"bucket": c.State.Bucket, "key": c.State.Key, "prefix": c.State.Prefix, "region": c.State.Region, "endpoint": c.State.Endpoint} {
+		for k, v := range map[string]string{"bucket": st.Bucket, "key": st.Key, "prefix": st.Prefix, "region": st.Region, "endpoint": st.Endpoint} {
 			if v != "" {
 				errs.add("state."+k, "only for state type s3")
 			}
 		}
 	case "s3":
-		if c.State.Bucket == "" {
+		if st.Bucket == "" {
 			errs.add("state.bucket", "required for state type s3")
 		}
-		if c.State.Key != "" && c.State.Prefix != "" {
+		if st.Key != "" && st.Prefix != "" {
 			errs.add("state.key", "set either key or prefix, not both")
 		}
-		if c.State.Key != "" && len(c.Sources()) > 1 {
-			errs.add("state.key", "one key cannot hold the state of %d accounts; use prefix", len(c.Sources()))
+		if st.Key != "" && accounts > 1 {
+			errs.add("state.key", "one key cannot hold the state of %d accounts; use prefix", accounts)
 		}
-		validateEndpoint("state.endpoint", c.State.Endpoint, &errs)
+		validateEndpoint("state.endpoint", st.Endpoint, errs)
 	default:
-		errs.add("state.type", "%q is not one of: file, s3", c.State.Type)
+		errs.add("state.type", "%q is not one of: file, s3", st.Type)
 	}
+}
 
-	if len(c.Sinks) == 0 {
+func validateSinks(list []SinkConfig, errs *FieldErrors) {
+	if len(list) == 0 {
 		errs.add("sinks", "at least one sink is required")
 	}
 	dests := map[string]string{}
 	streams := 0
-	for i := range c.Sinks {
-		s := &c.Sinks[i]
+	for i, s := range list {
 		p := fmt.Sprintf("sinks[%d]", i)
-		switch s.Format {
-		case "jsonl":
-			if s.Compression == "" {
-				s.Compression = "none"
-			} else if s.Compression != "none" && s.Compression != "gzip" {
-				errs.add(p+".compression", "%q is not one of: none, gzip (for jsonl)", s.Compression)
-			}
-		case "parquet":
-			if s.Compression == "" {
-				s.Compression = "zstd"
-			} else if _, err := sinks.ParquetCodec(s.Compression); err != nil {
-				errs.add(p+".compression", "%q is not one of: zstd, snappy, none (for parquet)", s.Compression)
-			}
-		default:
-			errs.add(p+".format", "%q is not one of: jsonl, parquet", s.Format)
-		}
-		only := func(typ string, keys map[string]string) {
-			for k, v := range keys {
-				if v != "" {
-					errs.add(p+"."+k, "only for sink type %s", typ)
-				}
-			}
-		}
-		var dest string
-		switch s.Type {
-		case "file":
-			if s.Path == "" {
-				errs.add(p+".path", "required for sink type file")
-			}
-			only("s3", map[string]string{"bucket": s.Bucket, "prefix": s.Prefix, "region": s.Region, "endpoint": s.Endpoint, "sse": s.SSE, "kms_key_id": s.KMSKeyID, "storage_class": s.StorageClass})
-			dest = "file:" + filepath.Clean(s.Path)
-		case "s3":
-			if s.Bucket == "" {
-				errs.add(p+".bucket", "required for sink type s3")
-			}
-			only("file", map[string]string{"path": s.Path})
-			switch s.SSE {
-			case "", "AES256":
-				if s.KMSKeyID != "" {
-					errs.add(p+".kms_key_id", "only with sse: aws:kms")
-				}
-			case "aws:kms":
-			default:
-				errs.add(p+".sse", "%q is not one of: AES256, aws:kms", s.SSE)
-			}
-			if s.StorageClass != "" && !slices.Contains(types.StorageClass("").Values(), types.StorageClass(s.StorageClass)) {
-				errs.add(p+".storage_class", "%q is not an S3 storage class (STANDARD, STANDARD_IA, INTELLIGENT_TIERING, GLACIER_IR, ...)", s.StorageClass)
-			}
-			validateEndpoint(p+".endpoint", s.Endpoint, &errs)
-			dest = "s3:" + s.Endpoint + "/" + s.Bucket + "/" + strings.TrimSuffix(s.Prefix, "/")
-		case "stdout":
-			if s.Format != "jsonl" {
-				errs.add(p+".format", "sink type stdout writes jsonl only")
-			}
-			only("file or s3", map[string]string{"path": s.Path, "bucket": s.Bucket, "prefix": s.Prefix, "region": s.Region, "endpoint": s.Endpoint, "sse": s.SSE, "kms_key_id": s.KMSKeyID, "storage_class": s.StorageClass})
+		dest := s.validate(p, errs)
+		if dest == "stdout" {
 			if streams++; streams > 1 {
 				errs.add(p+".type", "only one stdout sink is allowed")
 			}
-			dest = "stdout"
-		default:
-			errs.add(p+".type", "%q is not one of: file, s3, stdout", s.Type)
+			continue
 		}
 		ext := "parquet"
 		if s.Format == "jsonl" {
 			ext = sinks.JSONL{Gzip: s.Compression == "gzip"}.Ext()
 		}
 		key := dest + "|" + ext
-		if prev, dup := dests[key]; dup && dest != "stdout" {
+		if prev, dup := dests[key]; dup {
 			errs.add(p, "writes the same objects as %s", prev)
 		}
 		dests[key] = p
 	}
+}
 
-	m := c.Metrics
+// validate checks one sink and returns what it writes to, for telling two
+// sinks that would write the same objects.
+func (s SinkConfig) validate(p string, errs *FieldErrors) (dest string) {
+	switch s.Format {
+	case "jsonl":
+		if s.Compression != "none" && s.Compression != "gzip" {
+			errs.add(p+".compression", "%q is not one of: none, gzip (for jsonl)", s.Compression)
+		}
+	case "parquet":
+		if _, err := sinks.ParquetCodec(s.Compression); err != nil {
+			errs.add(p+".compression", "%q is not one of: zstd, snappy, none (for parquet)", s.Compression)
+		}
+	default:
+		errs.add(p+".format", "%q is not one of: jsonl, parquet", s.Format)
+	}
+	only := func(typ string, keys map[string]string) {
+		for k, v := range keys {
+			if v != "" {
+				errs.add(p+"."+k, "only for sink type %s", typ)
+			}
+		}
+	}
+	switch s.Type {
+	case "file":
+		if s.Path == "" {
+			errs.add(p+".path", "required for sink type file")
+		}
+		only("s3", map[string]string{"bucket": s.Bucket, "prefix": s.Prefix, "region": s.Region, "endpoint": s.Endpoint, "sse": s.SSE, "kms_key_id": s.KMSKeyID, "storage_class": s.StorageClass})
+		return "file:" + filepath.Clean(s.Path)
+	case "s3":
+		if s.Bucket == "" {
+			errs.add(p+".bucket", "required for sink type s3")
+		}
+		only("file", map[string]string{"path": s.Path})
+		switch s.SSE {
+		case "", "AES256":
+			if s.KMSKeyID != "" {
+				errs.add(p+".kms_key_id", "only with sse: aws:kms")
+			}
+		case "aws:kms":
+		default:
+			errs.add(p+".sse", "%q is not one of: AES256, aws:kms", s.SSE)
+		}
+		if s.StorageClass != "" && !slices.Contains(types.StorageClass("").Values(), types.StorageClass(s.StorageClass)) {
+			errs.add(p+".storage_class", "%q is not an S3 storage class (STANDARD, STANDARD_IA, INTELLIGENT_TIERING, GLACIER_IR, ...)", s.StorageClass)
+		}
+		validateEndpoint(p+".endpoint", s.Endpoint, errs)
+		return "s3:" + s.Endpoint + "/" + s.Bucket + "/" + strings.TrimSuffix(s.Prefix, "/")
+	case "stdout":
+		if s.Format != "jsonl" {
+			errs.add(p+".format", "sink type stdout writes jsonl only")
+		}
+		only("file or s3", map[string]string{"path": s.Path, "bucket": s.Bucket, "prefix": s.Prefix, "region": s.Region, "endpoint": s.Endpoint, "sse": s.SSE, "kms_key_id": s.KMSKeyID, "storage_class": s.StorageClass})
+		return "stdout"
+	default:
+		errs.add(p+".type", "%q is not one of: file, s3, stdout", s.Type)
+	}
+	return ""
+}
+
+func (m MetricsConfig) validate(errs *FieldErrors) {
 	if m.PushgatewayURL != "" {
 		if u, err := url.Parse(m.PushgatewayURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 			errs.add("metrics.pushgateway_url", "%q is not an http(s) URL like http://pushgateway:9091", m.PushgatewayURL)
@@ -573,18 +614,34 @@ func (c *Config) validate() FieldErrors {
 	if m.Textfile != "" && !strings.HasSuffix(m.Textfile, ".prom") {
 		errs.add("metrics.textfile", "%q must end in .prom (node_exporter's textfile collector reads only those)", m.Textfile)
 	}
-	switch c.Log.Level {
+}
+
+func (l LogConfig) validate(errs *FieldErrors) {
+	switch l.Level {
 	case "debug", "info", "warn", "error":
 	default:
-		errs.add("log.level", "%q is not one of: debug, info, warn, error", c.Log.Level)
+		errs.add("log.level", "%q is not one of: debug, info, warn, error", l.Level)
 	}
-	switch c.Log.Format {
+	switch l.Format {
 	case "json", "console":
 	default:
-		errs.add("log.format", "%q is not one of: json, console", c.Log.Format)
+		errs.add("log.format", "%q is not one of: json, console", l.Format)
 	}
-	sort.SliceStable(errs, func(i, j int) bool { return errs[i].Path < errs[j].Path })
-	return errs
+}
+
+// checkFiles is the validation that needs the file system: the spool
+// directory exists (checked now, not when the first large window needs it
+// hours later), and client_secret_file is read into client_secret.
+func (c *Config) checkFiles() FieldErrors {
+	var errs FieldErrors
+	if d := c.Export.SpoolDir; d != "" {
+		if fi, err := os.Stat(d); err != nil {
+			errs.add("export.spool_dir", "%v", err)
+		} else if !fi.IsDir() {
+			errs.add("export.spool_dir", "%s is not a directory", d)
+		}
+	}
+	return append(errs, c.readSecretFiles()...)
 }
 
 func validateEndpoint(path, endpoint string, errs *FieldErrors) {
@@ -664,31 +721,4 @@ func (c *Config) readSecretFiles() FieldErrors {
 		fix(fmt.Sprintf("accounts[%d]", i), &c.Accounts[i])
 	}
 	return errs
-}
-
-// ParseTimeArg parses a time given in configuration or on the command line:
-// RFC 3339 ("2026-11-24T10:00:00Z"), a date ("2026-11-24", midnight UTC),
-// a negative duration relative to now ("-720h", "-30m"), or "now".
-func ParseTimeArg(s string, now time.Time) (time.Time, error) {
-	s = strings.TrimSpace(s)
-	if s == "" {
-		return time.Time{}, errors.New("empty time: want RFC 3339 (2026-11-24T10:00:00Z), a date (2026-11-24) or a negative duration (-720h)")
-	}
-	if s == "now" {
-		return now.UTC(), nil
-	}
-	if strings.HasPrefix(s, "-") {
-		d, err := time.ParseDuration(s)
-		if err != nil {
-			return time.Time{}, fmt.Errorf("%q: not a duration like -720h", s)
-		}
-		return now.Add(d).UTC(), nil
-	}
-	if t, err := time.Parse(time.RFC3339Nano, s); err == nil {
-		return t.UTC(), nil
-	}
-	if t, err := time.Parse(time.DateOnly, s); err == nil {
-		return t, nil
-	}
-	return time.Time{}, fmt.Errorf("%q: want RFC 3339 (2026-11-24T10:00:00Z), a date (2026-11-24) or a negative duration (-720h)", s)
 }

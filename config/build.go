@@ -1,0 +1,143 @@
+package config
+
+import (
+	"context"
+	"fmt"
+	"io"
+
+	"github.com/auditlog-exporter/auditlog-exporter/errclass"
+	"github.com/auditlog-exporter/auditlog-exporter/exporter"
+	"github.com/auditlog-exporter/auditlog-exporter/internal/s3client"
+	"github.com/auditlog-exporter/auditlog-exporter/odata"
+	"github.com/auditlog-exporter/auditlog-exporter/sinks"
+	"github.com/auditlog-exporter/auditlog-exporter/source"
+	"github.com/auditlog-exporter/auditlog-exporter/state"
+	"github.com/rs/zerolog"
+)
+
+// Parts are the pieces a validated Config describes.
+type Parts struct {
+	Accounts []exporter.Account
+	Sinks    []sinks.Sink
+	Store    state.Store // nil when built without one
+}
+
+// Close releases the parts (the state lock).
+func (p *Parts) Close() error {
+	if p.Store != nil {
+		return p.Store.Close()
+	}
+	return nil
+}
+
+// Grid returns the configured window grid.
+func (c *Config) Grid() exporter.Grid { return exporter.Grid{Size: c.Export.Window} }
+
+// Watermarks is what the state commands need to know of the configuration.
+func (c *Config) Watermarks() exporter.Watermarks {
+	w := exporter.Watermarks{Grid: c.Grid(), Lag: c.Export.Lag, Start: c.Export.Start}
+	for _, s := range c.Sources() {
+		w.Accounts = append(w.Accounts, s.Account)
+	}
+	return w
+}
+
+// BuildSources creates one API client per configured account.
+func (c *Config) BuildSources(log zerolog.Logger) ([]exporter.Account, error) {
+	var out []exporter.Account
+	for _, s := range c.Sources() {
+		client, err := odata.New(odata.Config{
+			APIURL: s.APIURL, Account: s.Account, ClientID: s.ClientID, ClientSecret: s.ClientSecret,
+			Filter: s.Filter, Timeout: s.Timeout, MaxRequestsPerSecond: s.MaxRequestsPerSecond,
+			MaxElapsed: c.Retry.MaxElapsed, CAFile: s.CAFile, MaxPageBytes: s.MaxPageBytes,
+			Dedupe:            source.DedupeConfig{SpoolDir: c.Export.SpoolDir, SpillThreshold: c.Export.SpillThreshold},
+			MaxPagesPerWindow: s.MaxPagesPerWindow, RetentionDays: s.RetentionDays,
+		}, log.With().Str("account", s.Account).Logger())
+		if err != nil {
+			return nil, fmt.Errorf("account %s: %w", s.Account, err)
+		}
+		out = append(out, exporter.Account{Name: s.Account, Source: client})
+	}
+	return out, nil
+}
+
+// BuildSinks creates the configured sinks; stdout is where a stdout sink
+// writes, version goes into every manifest and Parquet file.
+func (c *Config) BuildSinks(ctx context.Context, version string, stdout io.Writer) ([]sinks.Sink, error) {
+	var out []sinks.Sink
+	for i, s := range c.Sinks {
+		var format sinks.Format = sinks.JSONL{Gzip: s.Compression == "gzip"}
+		if s.Format == "parquet" {
+			format = sinks.Parquet{Compression: s.Compression, Version: version}
+		}
+		var dest sinks.Destination
+		switch s.Type {
+		case "file":
+			dest = sinks.NewFileDest(s.Path)
+		case "stdout":
+			dest = sinks.NewStreamDest("stdout", stdout, c.Export.SpoolDir)
+		case "s3":
+			client, err := s3client.New(ctx, s3client.Options{Field: fmt.Sprintf("sinks[%d]", i), Region: s.Region, Endpoint: s.Endpoint, PathStyle: s.PathStyle})
+			if err != nil {
+				return nil, err
+			}
+			dest = sinks.NewS3Dest(client, sinks.S3Options{Bucket: s.Bucket, Prefix: s.Prefix, SSE: s.SSE, KMSKeyID: s.KMSKeyID, StorageClass: s.StorageClass, StageDir: c.Export.SpoolDir})
+		default:
+			return nil, errclass.Mark(errclass.Config, fmt.Errorf("sinks[%d].type %q", i, s.Type))
+		}
+		o := sinks.New(dest, format)
+		o.Version = version
+		out = append(out, o)
+	}
+	return out, nil
+}
+
+// OpenStore opens the state store; readOnly does not take the file lock.
+func (c *Config) OpenStore(ctx context.Context, readOnly bool) (state.Store, error) {
+	switch c.State.Type {
+	case "s3":
+		client, err := s3client.New(ctx, s3client.Options{Field: "state", Region: c.State.Region, Endpoint: c.State.Endpoint, PathStyle: c.State.PathStyle})
+		if err != nil {
+			return nil, err
+		}
+		return state.NewS3(client, c.State.Bucket, c.State.Prefix, c.State.Key), nil
+	case "file":
+		if readOnly {
+			return state.OpenFileReadOnly(c.State.Path)
+		}
+		return state.OpenFile(c.State.Path)
+	}
+	return nil, errclass.Mark(errclass.Config, fmt.Errorf("state.type %q", c.State.Type))
+}
+
+// Build creates every part the file describes and an Exporter over them.
+// o carries what does not come from the file (Version, Log, Now, Hooks,
+// Progress, QuietWindows, Observer; Parallel, when positive, overrides
+// export.parallel); the rest is filled in from the file. stdout is where a
+// stdout sink writes. Without withStore no state store is opened (backfill
+// and verify neither read nor move the watermark, and must not take the
+// state lock). Close the parts when done.
+func (c *Config) Build(ctx context.Context, o exporter.Options, stdout io.Writer, withStore bool) (*exporter.Exporter, *Parts, error) {
+	accounts, err := c.BuildSources(o.Log)
+	if err != nil {
+		return nil, nil, err
+	}
+	sinkList, err := c.BuildSinks(ctx, o.Version, stdout)
+	if err != nil {
+		return nil, nil, err
+	}
+	p := &Parts{Accounts: accounts, Sinks: sinkList}
+	if withStore {
+		if p.Store, err = c.OpenStore(ctx, false); err != nil {
+			return nil, nil, err
+		}
+	}
+	o.Accounts, o.Sinks, o.Grid, o.Lag, o.Start, o.RetentionMargin = accounts, p.Sinks, c.Grid(), c.Export.Lag, c.Export.Start, c.Export.RetentionMargin
+	if p.Store != nil {
+		o.Store = p.Store
+	}
+	if o.Parallel <= 0 {
+		o.Parallel = c.Export.Parallel
+	}
+	return exporter.New(o), p, nil
+}
