@@ -1,0 +1,76 @@
+// Package layering holds the test that keeps the packages' dependencies
+// running one way: cmd -> {config, exporter} -> {sources, sinks, state} ->
+// source, audit.
+package layering
+
+import (
+	"go/build"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+const module = "github.com/auditlog-exporter/auditlog-exporter/"
+
+// forbidden lists, per package, the imports it must not have (prefixes,
+// relative to the module; "aws" is the AWS SDK).
+var forbidden = map[string][]string{
+	"audit":    {"*"},
+	"errclass": {"*"},
+	"source":   {"odata", "sinks", "state", "exporter", "config", "metrics", "aws"},
+	"odata":    {"sinks", "state", "exporter", "config", "metrics", "aws"},
+	"sinks":    {"source", "odata", "state", "exporter", "config", "metrics"},
+	"state":    {"source", "odata", "sinks", "exporter", "config", "metrics"},
+	"exporter": {"odata", "config", "metrics", "aws", "internal/s3client"},
+	"metrics":  {"odata", "sinks", "state", "exporter", "config"},
+	"config":   {"cmd", "metrics"},
+}
+
+func TestLayering(t *testing.T) {
+	root := filepath.Join("..", "..")
+	seen := 0
+	err := filepath.WalkDir(root, func(path string, d os.DirEntry, err error) error {
+		if err != nil || !d.IsDir() {
+			return err
+		}
+		if name := d.Name(); path != root && (strings.HasPrefix(name, ".") || name == "testdata" || name == "node_modules") {
+			return filepath.SkipDir
+		}
+		pkg, err := build.ImportDir(path, 0)
+		if err != nil {
+			return nil // no Go files here
+		}
+		rel, _ := filepath.Rel(root, path)
+		rel = filepath.ToSlash(rel)
+		seen++
+		for _, imp := range pkg.Imports {
+			if strings.HasPrefix(imp, module+"cmd") {
+				t.Errorf("%s imports %s: nothing imports a command", rel, imp)
+			}
+			for _, bad := range forbidden[rel] {
+				if bad == "*" && strings.HasPrefix(imp, module) {
+					t.Errorf("%s imports %s: it stands on nothing of this module", rel, imp)
+				}
+				if bad == "aws" && (strings.HasPrefix(imp, "github.com/aws/")) {
+					t.Errorf("%s imports the AWS SDK (%s)", rel, imp)
+				}
+				if imp == module+bad || strings.HasPrefix(imp, module+bad+"/") {
+					t.Errorf("%s imports %s: dependencies run the other way", rel, imp)
+				}
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for pkg := range forbidden {
+		if _, err := os.Stat(filepath.Join(root, pkg)); err != nil {
+			t.Errorf("package %s of the rules is gone: update the rules", pkg)
+		}
+	}
+	if seen < 15 {
+		t.Fatalf("only %d packages found: the walk is broken", seen)
+	}
+}
