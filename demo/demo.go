@@ -160,7 +160,7 @@ func Run(ctx context.Context, outDir string, log zerolog.Logger, version string)
 		return res, fmt.Errorf("demo: exported %d records but the simulator holds %d for the same windows", res.Records, res.Expected)
 	}
 	// What `verify` proves, while the simulator is still up.
-	rows, err := ex.Verify(ctx, cfg.Grid().Floor(start), r.Watermark, false)
+	rows, err := ex.Verify(ctx, cfg.Grid().Floor(start), r.Watermark, exporter.VerifyOptions{})
 	if err != nil {
 		return res, err
 	}

@@ -4,11 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"time"
 
 	"github.com/auditlog-exporter/auditlog-exporter/audit"
-	"github.com/auditlog-exporter/auditlog-exporter/sinks"
 	"github.com/auditlog-exporter/auditlog-exporter/source"
 )
 
@@ -34,13 +34,18 @@ type VerifyRow struct {
 	Repaired bool      `json:"repaired,omitempty"`
 }
 
+// VerifyOptions shape a verify.
+type VerifyOptions struct {
+	// Repair exports the windows that do not match again (deterministic
+	// names: replaced, never duplicated) and verifies them again.
+	Repair bool
+}
+
 // Verify compares every complete window in [from, to) of every account with
 // what each verifiable sink holds: the object is there, its checksum is the
 // one its manifest recorded at commit, and the source holds no record the
-// export lacks. With repair, windows that do not match are exported again
-// (deterministic names: replaced, never duplicated) and verified again.
-func (e *Exporter) Verify(ctx context.Context, from, to time.Time, repair bool) ([]VerifyRow, error) {
-	g := e.o.Grid
+// export lacks (see Judge).
+func (e *Exporter) Verify(ctx context.Context, from, to time.Time, o VerifyOptions) ([]VerifyRow, error) {
 	first, last := e.completeRange(from, to)
 	var rows []VerifyRow
 	var errs []error
@@ -49,44 +54,14 @@ func (e *Exporter) Verify(ctx context.Context, from, to time.Time, repair bool) 
 			errs = append(errs, fmt.Errorf("account %s: %w", a.Name, err))
 			continue
 		}
-		windows := g.Windows(a.Name, first, last)
+		windows := e.o.Grid.Windows(a.Name, first, last)
 		r, err := e.verifyWindows(ctx, a, windows)
 		if err != nil {
 			errs = append(errs, err)
 			continue
 		}
-		if repair {
-			var bad []audit.Window
-			for i, w := range windows {
-				for _, row := range r[i] {
-					if row.Status != StatusOK {
-						bad = append(bad, w)
-						break
-					}
-				}
-			}
-			if len(bad) > 0 {
-				log := e.o.Log.With().Str("account", a.Name).Logger()
-				log.Info().Int("windows", len(bad)).Msg("repairing: exporting the windows that do not match again")
-				if err := e.exportWindows(ctx, a, ListOf(bad), log, func(int, int, source.Stats) error { return nil }); err != nil {
-					errs = append(errs, err)
-				}
-				again, err := e.verifyWindows(ctx, a, bad)
-				if err != nil {
-					errs = append(errs, err)
-				} else {
-					j := 0
-					for i, w := range windows {
-						if j < len(bad) && bad[j].Start.Equal(w.Start) {
-							for k := range again[j] {
-								again[j][k].Repaired = true
-							}
-							r[i] = again[j]
-							j++
-						}
-					}
-				}
-			}
+		if o.Repair {
+			errs = append(errs, e.repair(ctx, a, windows, r)...)
 		}
 		for _, wr := range r {
 			rows = append(rows, wr...)
@@ -101,7 +76,44 @@ func (e *Exporter) Verify(ctx context.Context, from, to time.Time, repair bool) 
 	return rows, errors.Join(errs...)
 }
 
-// verifyWindows returns, per window, one row per verifiable sink.
+// repair exports again the windows whose rows r (per window) are not all
+// ok, verifies them again and puts the new rows, marked repaired, in r.
+func (e *Exporter) repair(ctx context.Context, a Account, windows []audit.Window, r [][]VerifyRow) []error {
+	var bad []int
+	for i := range windows {
+		if slices.ContainsFunc(r[i], func(row VerifyRow) bool { return row.Status != StatusOK }) {
+			bad = append(bad, i)
+		}
+	}
+	if len(bad) == 0 {
+		return nil
+	}
+	ws := make([]audit.Window, len(bad))
+	for j, i := range bad {
+		ws[j] = windows[i]
+	}
+	log := e.o.Log.With().Str("account", a.Name).Logger()
+	log.Info().Int("windows", len(ws)).Msg("repairing: exporting the windows that do not match again")
+	var errs []error
+	if err := e.exportWindows(ctx, a, ListOf(ws), log, func(int, int, source.Stats) error { return nil }); err != nil {
+		errs = append(errs, err)
+	}
+	again, err := e.verifyWindows(ctx, a, ws)
+	if err != nil {
+		return append(errs, err)
+	}
+	for j, i := range bad {
+		for k := range again[j] {
+			again[j][k].Repaired = true
+		}
+		r[i] = again[j]
+	}
+	return errs
+}
+
+// verifyWindows returns, per window, one row per verifiable sink: it
+// gathers the evidence (the manifest, the object's checksum, the source's
+// counts, fetched only when needed) and lets Judge decide.
 func (e *Exporter) verifyWindows(ctx context.Context, a Account, windows []audit.Window) ([][]VerifyRow, error) {
 	out := make([][]VerifyRow, len(windows))
 	for i, w := range windows {
@@ -109,11 +121,8 @@ func (e *Exporter) verifyWindows(ctx context.Context, a Account, windows []audit
 		if err != nil {
 			return nil, err
 		}
-		exact := int64(-1) // the window's own count, fetched only when needed
-		sourceNow := func(m sinks.Manifest) (int64, error) {
-			if padded >= 0 && padded == m.SourceCount {
-				return m.Records, nil // unchanged since the export
-			}
+		exact := int64(-1) // the window's own count, fetched once, when needed
+		count := func() (int64, error) {
 			if exact < 0 {
 				n, err := countRecords(ctx, a.Source, w)
 				if err != nil {
@@ -128,50 +137,28 @@ func (e *Exporter) verifyWindows(ctx context.Context, a Account, windows []audit
 			if v == nil {
 				continue // a stream cannot be read back
 			}
-			row := VerifyRow{Account: a.Name, Start: w.Start, End: w.End, Sink: s.Name(), Source: -1, Exported: -1}
-			m, found, err := v.ReadManifest(ctx, w)
-			if err != nil {
-				row.Status, row.Detail = StatusChecksumMismatch, "manifest unreadable: "+err.Error()
-				out[i] = append(out[i], row)
-				continue
+			ev := Evidence{Padded: padded, Source: -1}
+			ev.Manifest, ev.HasManifest, ev.ManifestErr = v.ReadManifest(ctx, w)
+			if ev.ManifestErr == nil {
+				if ev.SHA256, ev.Bytes, ev.HasObject, err = v.Checksum(ctx, w); err != nil {
+					return nil, fmt.Errorf("verify %s in %s: %w", w, s.Name(), err)
+				}
 			}
-			sum, size, present, err := v.Checksum(ctx, w)
-			if err != nil {
-				return nil, fmt.Errorf("verify %s in %s: %w", w, s.Name(), err)
-			}
-			switch {
-			case !present:
-				row.Status, row.Detail = StatusMissing, "no object"
-			case !found:
-				row.Status, row.Detail = StatusMissing, "object without manifest (a run stopped between the two)"
-			case sum != m.SHA256 || size != m.Bytes:
-				row.Exported = m.Records
-				row.Status, row.Detail = StatusChecksumMismatch, fmt.Sprintf("object has %d bytes, sha256 %.12s; manifest says %d bytes, %.12s", size, sum, m.Bytes, m.SHA256)
-			default:
-				row.Exported = m.Records
-				if row.Source, err = sourceNow(m); err != nil {
+			if ev.Matches() {
+				if padded >= 0 && padded == ev.Manifest.SourceCount {
+					ev.Source = ev.Manifest.Records // unchanged since the export
+				} else if ev.Source, err = count(); err != nil {
 					return nil, err
 				}
-				switch {
-				case row.Source > m.Records && padded > m.SourceCount:
-					row.Status, row.Detail = StatusLateArrivals, fmt.Sprintf("%d records became visible after the export at %s", row.Source-m.Records, m.ExportedAt.Format(time.RFC3339))
-				case row.Source > m.Records && padded < 0:
-					row.Status, row.Detail = StatusShort, fmt.Sprintf("the source has %d records the export lacks (the API sends no count: late arrivals and skipped records look alike)", row.Source-m.Records)
-				case row.Source > m.Records:
-					row.Status, row.Detail = StatusShort, fmt.Sprintf("the source has %d records the export lacks", row.Source-m.Records)
-				default:
-					row.Status = StatusOK
-					if row.Source < m.Records {
-						row.Detail = fmt.Sprintf("the source now holds %d fewer records (retention?)", m.Records-row.Source)
-					}
+			}
+			vd := Judge(ev)
+			if vd.Source < 0 && vd.Status != StatusOK && ev.ManifestErr == nil {
+				if n, err := count(); err == nil {
+					vd.Source = n
 				}
 			}
-			if row.Source < 0 && row.Status != StatusOK {
-				if n, err := sourceNow(sinks.Manifest{SourceCount: -2}); err == nil {
-					row.Source = n
-				}
-			}
-			out[i] = append(out[i], row)
+			out[i] = append(out[i], VerifyRow{Account: a.Name, Start: w.Start, End: w.End, Sink: s.Name(),
+				Source: vd.Source, Exported: vd.Exported, Status: vd.Status, Detail: vd.Detail})
 		}
 	}
 	return out, nil

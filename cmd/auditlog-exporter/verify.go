@@ -49,7 +49,7 @@ never duplicated) and verifies them again. Exit 0 when everything matches,
 				return err
 			}
 			defer parts.Close()
-			rows, verr := ex.Verify(cmd.Context(), f, t, repair)
+			rows, verr := ex.Verify(cmd.Context(), f, t, exporter.VerifyOptions{Repair: repair})
 			counts := map[string]int{}
 			for _, r := range rows {
 				counts[r.Status]++

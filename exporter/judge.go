@@ -1,0 +1,83 @@
+package exporter
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/auditlog-exporter/auditlog-exporter/sinks"
+)
+
+// Evidence is what verify found of one window in one sink.
+type Evidence struct {
+	Manifest    sinks.Manifest
+	HasManifest bool
+	// ManifestErr: the manifest could not be read, or does not describe
+	// this window validly (it is outside input).
+	ManifestErr error
+	HasObject   bool
+	SHA256      string // of the object found
+	Bytes       int64  // of the object found
+	// Padded is the source's count of the window's padded query now (as
+	// the manifest's source_count was at export); -1 when the API counts
+	// nothing.
+	Padded int64
+	// Source is how many records the window holds at the source now; -1
+	// when not fetched (needed only when the object matches its manifest).
+	Source int64
+}
+
+// Matches reports whether the object is the one its manifest describes.
+func (ev Evidence) Matches() bool {
+	return ev.ManifestErr == nil && ev.HasManifest && ev.HasObject && ev.SHA256 == ev.Manifest.SHA256 && ev.Bytes == ev.Manifest.Bytes
+}
+
+// Verdict is the status of one window in one sink.
+type Verdict struct {
+	Status   string
+	Exported int64 // records in the object, per its manifest; -1 if none
+	Source   int64 // records at the source now; -1 if unknown
+	Detail   string
+}
+
+// Judge decides from the evidence alone: no object (or no manifest) is
+// missing; an object that is not what its manifest recorded, or a manifest
+// that cannot be trusted, is a checksum mismatch; a matching object with
+// fewer records than the source has now is late arrivals when the
+// source's count grew since the export, short otherwise (with no count at
+// all, the two look alike: short, said so); anything else is ok (fewer
+// records at the source now is retention at work).
+func Judge(ev Evidence) Verdict {
+	v := Verdict{Exported: -1, Source: ev.Source}
+	m := ev.Manifest
+	switch {
+	case ev.ManifestErr != nil:
+		v.Status, v.Detail = StatusChecksumMismatch, "manifest unreadable: "+ev.ManifestErr.Error()
+		v.Source = -1
+		return v
+	case !ev.HasObject:
+		v.Status, v.Detail = StatusMissing, "no object"
+		return v
+	case !ev.HasManifest:
+		v.Status, v.Detail = StatusMissing, "object without manifest (a run stopped between the two)"
+		return v
+	}
+	v.Exported = m.Records
+	if !ev.Matches() {
+		v.Status, v.Detail = StatusChecksumMismatch, fmt.Sprintf("object has %d bytes, sha256 %.12s; manifest says %d bytes, %.12s", ev.Bytes, ev.SHA256, m.Bytes, m.SHA256)
+		return v
+	}
+	switch {
+	case ev.Source > m.Records && ev.Padded > m.SourceCount:
+		v.Status, v.Detail = StatusLateArrivals, fmt.Sprintf("%d records became visible after the export at %s", ev.Source-m.Records, m.ExportedAt.Format(time.RFC3339))
+	case ev.Source > m.Records && ev.Padded < 0:
+		v.Status, v.Detail = StatusShort, fmt.Sprintf("the source has %d records the export lacks (the API sends no count: late arrivals and skipped records look alike)", ev.Source-m.Records)
+	case ev.Source > m.Records:
+		v.Status, v.Detail = StatusShort, fmt.Sprintf("the source has %d records the export lacks", ev.Source-m.Records)
+	default:
+		v.Status = StatusOK
+		if ev.Source >= 0 && ev.Source < m.Records {
+			v.Detail = fmt.Sprintf("the source now holds %d fewer records (retention?)", m.Records-ev.Source)
+		}
+	}
+	return v
+}
