@@ -23,7 +23,6 @@ import (
 	"github.com/auditlog-exporter/auditlog-exporter/audit"
 	"github.com/auditlog-exporter/auditlog-exporter/errclass"
 	"github.com/auditlog-exporter/auditlog-exporter/source"
-	"github.com/cenkalti/backoff/v4"
 	"github.com/rs/zerolog"
 	"golang.org/x/oauth2"
 	"golang.org/x/oauth2/clientcredentials"
@@ -284,86 +283,6 @@ func (c *Client) Token(ctx context.Context) error {
 	return c.scrubErr(err)
 }
 
-// getPage GETs u with retries and decodes the body into p. It counts in st
-// how many times the request was repeated, each repeat's cause, and the
-// time spent waiting for the request rate.
-func (c *Client) getPage(ctx context.Context, u *url.URL, dec *pageDecoder, p *Page, st *source.Stats) error {
-	retries := 0
-	bo := backoff.NewExponentialBackOff(
-		backoff.WithInitialInterval(c.cfg.InitialBackoff),
-		backoff.WithMaxInterval(30*time.Second),
-		backoff.WithMaxElapsedTime(c.cfg.MaxElapsed),
-	)
-	bo.Reset()
-	renewed := false
-	for {
-		issued, err := c.admit(ctx, st)
-		if err != nil {
-			return err
-		}
-		err = c.getOnce(ctx, u, dec, p, &renewed, st)
-		if err == nil {
-			c.rc.OnSuccess()
-			return nil
-		}
-		if errors.Is(err, errTokenRenewed) {
-			retries++
-			st.Retried(source.CauseTokenExpired)
-			continue
-		}
-		if ctx.Err() != nil {
-			return ctx.Err()
-		}
-		if errclass.Classify(err) != errclass.Retryable {
-			return err
-		}
-		d := bo.NextBackOff()
-		if d == backoff.Stop {
-			return fmt.Errorf("giving up after %d attempts in %s (retry.max_elapsed): %w", retries+1, bo.GetElapsedTime().Round(time.Millisecond), err)
-		}
-		if ra := retryAfterOf(err); ra > d {
-			d = ra
-		}
-		retries++
-		st.Retried(retryCause(err))
-		c.log.Debug().Err(c.scrubErr(err)).Dur("delay", d).Int("attempt", retries+1).Msg("retrying request")
-		if throttled(err) {
-			st.Throttled++
-			c.rc.OnThrottle(issued)
-			if retryAfterOf(err) > 0 {
-				// The API said how long: every worker of this account
-				// waits, this one included, before its next request.
-				c.pauseAll(d)
-				continue
-			}
-			st.Waited += d
-		}
-		if err := c.sleep(ctx, d); err != nil {
-			return err
-		}
-	}
-}
-
-// admit waits until the next request may go: out a Retry-After pause of
-// this client, then for the rate controller. It returns when the request
-// asked the controller to go, so that a refusal of a request paced by an
-// earlier rate is not taken for a refusal at the current one.
-func (c *Client) admit(ctx context.Context, st *source.Stats) (time.Time, error) {
-	if d := c.pausedFor(); d > 0 {
-		if err := c.sleep(ctx, d); err != nil {
-			return time.Time{}, err
-		}
-		st.Waited += d
-	}
-	issued := c.now()
-	start := time.Now()
-	if err := c.rc.Wait(ctx); err != nil {
-		return issued, err
-	}
-	st.Waited += time.Since(start)
-	return issued, nil
-}
-
 // getOnce makes one request. A 401 renews the token once per page and asks
 // for an immediate retry.
 func (c *Client) getOnce(ctx context.Context, u *url.URL, dec *pageDecoder, p *Page, renewed *bool, st *source.Stats) error {
@@ -421,7 +340,7 @@ func (c *Client) getOnce(ctx context.Context, u *url.URL, dec *pageDecoder, p *P
 	case code == http.StatusTooManyRequests || code >= 500:
 		// A 503 that says when to come back is throttling too.
 		ra := resp.Header.Get("Retry-After")
-		return &retryAfterError{after: parseRetryAfter(ra, time.Now()), throttled: code == http.StatusTooManyRequests || (code == http.StatusServiceUnavailable && ra != ""),
+		return &retryAfterError{after: parseRetryAfter(ra, c.now()), throttled: code == http.StatusTooManyRequests || (code == http.StatusServiceUnavailable && ra != ""),
 			err: errclass.Mark(errclass.Retryable, status)}
 	case code == http.StatusRequestTimeout:
 		return &retryAfterError{err: errclass.Mark(errclass.Retryable, status)}
@@ -440,24 +359,6 @@ type StatusError struct {
 }
 
 func (e *StatusError) Error() string { return e.text }
-
-// retryCause names why a retryable request failed, for metrics.
-func retryCause(err error) source.RetryCause {
-	var ra *retryAfterError
-	if throttled(err) {
-		return source.CauseThrottled
-	}
-	if c, ok := source.CauseOf(err); ok {
-		return c
-	}
-	switch {
-	case errors.As(err, &ra):
-		return source.CauseServerError
-	case errors.Is(err, errBadBody):
-		return source.CauseBadBody
-	}
-	return source.CauseNetwork
-}
 
 // errTokenRenewed asks getPage to repeat the request at once with a new token.
 var errTokenRenewed = errors.New("access token renewed after 401")

@@ -3,10 +3,16 @@ package odata
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/auditlog-exporter/auditlog-exporter/errclass"
+	"github.com/auditlog-exporter/auditlog-exporter/source"
+	"github.com/cenkalti/backoff/v4"
 )
 
 // MaxRetryAfter caps how long a Retry-After header can make us wait.
@@ -70,4 +76,101 @@ func sleepCtx(ctx context.Context, d time.Duration) error {
 	case <-t.C:
 		return nil
 	}
+}
+
+// getPage GETs u with retries and decodes the body into p. It counts in st
+// how many times the request was repeated, each repeat's cause, and the
+// time spent waiting for the request rate.
+func (c *Client) getPage(ctx context.Context, u *url.URL, dec *pageDecoder, p *Page, st *source.Stats) error {
+	retries := 0
+	bo := backoff.NewExponentialBackOff(
+		backoff.WithInitialInterval(c.cfg.InitialBackoff),
+		backoff.WithMaxInterval(30*time.Second),
+		backoff.WithMaxElapsedTime(c.cfg.MaxElapsed),
+	)
+	bo.Reset()
+	renewed := false
+	for {
+		issued, err := c.admit(ctx, st)
+		if err != nil {
+			return err
+		}
+		err = c.getOnce(ctx, u, dec, p, &renewed, st)
+		if err == nil {
+			c.rc.OnSuccess()
+			return nil
+		}
+		if errors.Is(err, errTokenRenewed) {
+			retries++
+			st.Retried(source.CauseTokenExpired)
+			continue
+		}
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		if errclass.Classify(err) != errclass.Retryable {
+			return err
+		}
+		d := bo.NextBackOff()
+		if d == backoff.Stop {
+			return fmt.Errorf("giving up after %d attempts in %s (retry.max_elapsed): %w", retries+1, bo.GetElapsedTime().Round(time.Millisecond), err)
+		}
+		if ra := retryAfterOf(err); ra > d {
+			d = ra
+		}
+		retries++
+		st.Retried(retryCause(err))
+		c.log.Debug().Err(c.scrubErr(err)).Dur("delay", d).Int("attempt", retries+1).Msg("retrying request")
+		if throttled(err) {
+			st.Throttled++
+			c.rc.OnThrottle(issued)
+			if retryAfterOf(err) > 0 {
+				// The API said how long: every worker of this account
+				// waits, this one included, before its next request.
+				c.pauseAll(d)
+				continue
+			}
+			st.Waited += d
+		}
+		if err := c.sleep(ctx, d); err != nil {
+			return err
+		}
+	}
+}
+
+// admit waits until the next request may go: out a Retry-After pause of
+// this client, then for the rate controller. It returns when the request
+// asked the controller to go, so that a refusal of a request paced by an
+// earlier rate is not taken for a refusal at the current one.
+func (c *Client) admit(ctx context.Context, st *source.Stats) (time.Time, error) {
+	if d := c.pausedFor(); d > 0 {
+		if err := c.sleep(ctx, d); err != nil {
+			return time.Time{}, err
+		}
+		st.Waited += d
+	}
+	issued := c.now()
+	if err := c.rc.Wait(ctx); err != nil {
+		return issued, err
+	}
+	st.Waited += c.now().Sub(issued)
+	return issued, nil
+}
+
+// retryCause names why a retryable request failed, for metrics.
+func retryCause(err error) source.RetryCause {
+	var ra *retryAfterError
+	if throttled(err) {
+		return source.CauseThrottled
+	}
+	if c, ok := source.CauseOf(err); ok {
+		return c
+	}
+	switch {
+	case errors.As(err, &ra):
+		return source.CauseServerError
+	case errors.Is(err, errBadBody):
+		return source.CauseBadBody
+	}
+	return source.CauseNetwork
 }

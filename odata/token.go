@@ -131,7 +131,7 @@ func (t *tokenSource) fetch(ctx context.Context) (issuedToken, error) {
 	start := t.now()
 	tok, err := t.cc.Token(context.WithValue(ctx, oauth2.HTTPClient, t.httpc))
 	if err != nil {
-		return issuedToken{}, classifyTokenError(err, t.scrub)
+		return issuedToken{}, classifyTokenError(err, t.scrub, t.now())
 	}
 	if tok.TokenType != "" && !strings.EqualFold(tok.TokenType, "bearer") {
 		return issuedToken{}, errclass.Mark(errclass.Permanent, fmt.Errorf("get token: token_type %q is not Bearer", t.scrub(shorten(tok.TokenType, 40))))
@@ -153,7 +153,7 @@ func (t *tokenSource) fetch(ctx context.Context) (issuedToken, error) {
 // OAuth endpoint refused (HTTP 401, 403, or 400 invalid_client).
 var ErrCredentialsRefused = errors.New("the OAuth endpoint refused the client credentials")
 
-func classifyTokenError(err error, scrub func(string) string) error {
+func classifyTokenError(err error, scrub func(string) string, now time.Time) error {
 	var re *oauth2.RetrieveError
 	if errors.As(err, &re) && re.Response != nil {
 		code := re.Response.StatusCode
@@ -169,7 +169,7 @@ func classifyTokenError(err error, scrub func(string) string) error {
 		case code == http.StatusUnauthorized || code == http.StatusForbidden || (code == http.StatusBadRequest && re.ErrorCode == "invalid_client"):
 			return errclass.Mark(errclass.Auth, fmt.Errorf("get token: %w (HTTP %d%s); check source.client_id and source.client_secret, and that the API client has the scope \"Read Audit Logs\"", ErrCredentialsRefused, code, detail))
 		case code == http.StatusTooManyRequests || code >= 500:
-			return &retryAfterError{after: parseRetryAfter(re.Response.Header.Get("Retry-After"), time.Now()),
+			return &retryAfterError{after: parseRetryAfter(re.Response.Header.Get("Retry-After"), now),
 				err: errclass.Mark(errclass.Retryable, fmt.Errorf("get token: HTTP %d%s", code, detail))}
 		default:
 			return errclass.Mark(errclass.Permanent, fmt.Errorf("get token: HTTP %d%s", code, detail))
