@@ -79,6 +79,8 @@ once. With --shards N, I comes from $JOB_COMPLETION_INDEX.`,
 	return cmd
 }
 
+// parseShard reads --shard I/N, or --shards N with I from the Indexed Job's
+// completion index.
 func parseShard(spec string, shards int, jobIndex string) (exporter.Shard, error) {
 	switch {
 	case spec != "" && shards != 0:

@@ -42,15 +42,3 @@ func newLogger(c config.LogConfig, w io.Writer) zerolog.Logger {
 	return zerolog.New(w).Level(lvl).With().Timestamp().Logger()
 }
 
-// deliverMetrics writes the textfile and pushes to the Pushgateway, as
-// configured. A failure is logged: it does not fail the export.
-// serveMetrics serves /metrics and /healthz on addr until stop is called.
-// newProgress returns a progress bar when stderr is a terminal (and the
-// per-window log lines then go to debug level), a periodic log line otherwise.
-// parseShard reads --shard I/N, or --shards N with I from the Indexed Job's
-// completion index.
-// crashHooks kills the process at a chosen point when
-// AUDITLOG_EXPORTER_CRASH is "after-commit:N" (after the N-th window is
-// committed in every sink, before its watermark is saved) or
-// "mid-window:N" (after the N-th record of a window was written). Crash
-// tests use it; it is never set in production.

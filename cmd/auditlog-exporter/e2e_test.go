@@ -25,7 +25,9 @@ import (
 	"github.com/auditlog-exporter/auditlog-exporter/sinks"
 )
 
-var binary, simBinary string
+// binary is the exporter as released; crashBinary is built with
+// -tags crashhooks (AUDITLOG_EXPORTER_CRASH kills it at a chosen point).
+var binary, crashBinary, simBinary string
 
 func TestMain(m *testing.M) {
 	dir, err := os.MkdirTemp("", "auditlog-exporter-e2e")
@@ -33,9 +35,11 @@ func TestMain(m *testing.M) {
 		panic(err)
 	}
 	binary = filepath.Join(dir, "auditlog-exporter")
+	crashBinary = filepath.Join(dir, "auditlog-exporter-crashhooks")
 	simBinary = filepath.Join(dir, "neo-sim")
-	for bin, pkg := range map[string]string{binary: ".", simBinary: "../neo-sim"} {
-		out, err := exec.Command("go", "build", "-o", bin, pkg).CombinedOutput()
+	for bin, args := range map[string][]string{binary: {"."}, crashBinary: {"-tags", "crashhooks", "."}, simBinary: {"../neo-sim"}} {
+		out, err := exec.Command("go", append([]string{"build", "-o", bin}, args...)...).CombinedOutput()
+		pkg := args[len(args)-1]
 		if err != nil {
 			fmt.Fprintf(os.Stderr, "build %s: %v\n%s", pkg, err, out)
 			os.Exit(1)
@@ -141,7 +145,13 @@ func (s *syncBuffer) Write(p []byte) (int, error) {
 func (s *syncBuffer) String() string { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }
 
 func (w *world) cmd(ctx context.Context, env []string, args ...string) (*exec.Cmd, *syncBuffer, *syncBuffer) {
-	cmd := exec.CommandContext(ctx, binary, args...)
+	bin := binary
+	for _, e := range env {
+		if strings.HasPrefix(e, "AUDITLOG_EXPORTER_CRASH=") {
+			bin = crashBinary
+		}
+	}
+	cmd := exec.CommandContext(ctx, bin, args...)
 	cmd.Env = append(os.Environ(), "E2E_SECRET="+secret)
 	cmd.Env = append(cmd.Env, env...)
 	var stdout, stderr syncBuffer
@@ -396,6 +406,21 @@ func TestEndToEndAcrossReadings(t *testing.T) {
 			}
 		})
 	}
+}
+
+// The release binary has no crash hooks: the variable the crash tests use
+// does nothing to it.
+func TestReleaseBinaryIgnoresCrashHooks(t *testing.T) {
+	w := newWorld(t, neosim.Faults{})
+	cfg := w.config("")
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, binary, "run", "--config", cfg)
+	cmd.Env = append(os.Environ(), "E2E_SECRET="+secret, "AUDITLOG_EXPORTER_CRASH=after-commit:1")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("release binary with AUDITLOG_EXPORTER_CRASH set: %v\n%s", err, out)
+	}
+	w.assertExact()
 }
 
 func TestCrashAfterCommitBeforeWatermark(t *testing.T) {

@@ -16,7 +16,7 @@ import (
 )
 
 func main() {
-	if os.Getenv(supervisedEnv) == "" && os.Getenv("AUDITLOG_EXPORTER_NO_SUPERVISOR") == "" {
+	if canSupervise && os.Getenv(supervisedEnv) == "" && os.Getenv("AUDITLOG_EXPORTER_NO_SUPERVISOR") == "" {
 		os.Exit(supervise(os.Stderr))
 	}
 	// A reader of standard output that goes away (a closed pipe) makes

@@ -7,12 +7,8 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"strconv"
-	"strings"
-	"syscall"
 	"time"
 
-	"github.com/auditlog-exporter/auditlog-exporter/audit"
 	"github.com/auditlog-exporter/auditlog-exporter/config"
 	"github.com/auditlog-exporter/auditlog-exporter/errclass"
 	"github.com/auditlog-exporter/auditlog-exporter/exporter"
@@ -89,6 +85,8 @@ SIGTERM lets the window in flight commit or abandons it cleanly, then exits 0.`,
 	return cmd
 }
 
+// deliverMetrics writes the textfile and pushes to the Pushgateway, as
+// configured. A failure is logged: it does not fail the export.
 func deliverMetrics(ctx context.Context, c config.MetricsConfig, m *metrics.Metrics, log zerolog.Logger) {
 	if c.Textfile != "" {
 		if err := m.WriteTextfile(c.Textfile); err != nil {
@@ -104,6 +102,7 @@ func deliverMetrics(ctx context.Context, c config.MetricsConfig, m *metrics.Metr
 	}
 }
 
+// serveMetrics serves /metrics and /healthz on addr until stop is called.
 func serveMetrics(addr string, m *metrics.Metrics, log zerolog.Logger) (stop func(), err error) {
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
@@ -119,6 +118,8 @@ func serveMetrics(addr string, m *metrics.Metrics, log zerolog.Logger) (stop fun
 	}, nil
 }
 
+// newProgress returns a progress bar when stderr is a terminal (and the
+// per-window log lines then go to debug level), a periodic log line otherwise.
 func newProgress(stderr io.Writer, log zerolog.Logger) (exporter.Progress, bool) {
 	if f, ok := stderr.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
 		return exporter.NewBarProgress(stderr), true
@@ -126,31 +127,3 @@ func newProgress(stderr io.Writer, log zerolog.Logger) (exporter.Progress, bool)
 	return exporter.NewLogProgress(log, 30*time.Second), false
 }
 
-func crashHooks() exporter.Hooks {
-	spec := os.Getenv("AUDITLOG_EXPORTER_CRASH")
-	point, nStr, ok := strings.Cut(spec, ":")
-	n, err := strconv.Atoi(nStr)
-	if !ok || err != nil || n < 1 {
-		return exporter.Hooks{}
-	}
-	kill := func() { _ = syscall.Kill(os.Getpid(), syscall.SIGKILL); select {} }
-	switch point {
-	case "panic-after-commit":
-		// A crash of the Go runtime, from a goroutine nothing recovers.
-		return exporter.Hooks{Committed: func(audit.Window) { panic("crash requested by AUDITLOG_EXPORTER_CRASH") }}
-	case "after-commit":
-		count := 0
-		return exporter.Hooks{Committed: func(audit.Window) {
-			if count++; count == n {
-				kill()
-			}
-		}}
-	case "mid-window":
-		return exporter.Hooks{Wrote: func(_ audit.Window, i int) {
-			if i == n {
-				kill()
-			}
-		}}
-	}
-	return exporter.Hooks{}
-}

@@ -1,3 +1,5 @@
+//go:build linux
+
 package main
 
 import (
@@ -10,6 +12,9 @@ import (
 	"runtime"
 	"syscall"
 )
+
+// canSupervise: Linux has the parent-death signal the supervisor needs.
+const canSupervise = true
 
 // supervisedEnv marks the child process; its value is the number of the
 // file descriptor on which the child reports the exit code it chose.
