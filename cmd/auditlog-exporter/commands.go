@@ -41,4 +41,3 @@ func newLogger(c config.LogConfig, w io.Writer) zerolog.Logger {
 	}
 	return zerolog.New(w).Level(lvl).With().Timestamp().Logger()
 }
-

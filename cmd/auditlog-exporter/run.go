@@ -126,4 +126,3 @@ func newProgress(stderr io.Writer, log zerolog.Logger) (exporter.Progress, bool)
 	}
 	return exporter.NewLogProgress(log, 30*time.Second), false
 }
-
