@@ -1,7 +1,9 @@
 # auditlog-exporter: the commands that matter.
 #   make demo   export from the built-in API simulator (no SAP account needed)
 #   make test   vet, format check, all tests (race detector, S3 tests on a
-#               versitygw it installs and starts), short fuzzing
+#               versitygw it installs and starts, the image built with
+#               buildah and run), short fuzzing
+#   make image  the container image, offline, with buildah
 
 GO        ?= go
 VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
@@ -43,7 +45,7 @@ FUZZ_TARGETS := \
 
 CHAOS_RUNS ?= 60
 
-.PHONY: all build demo test check unit fuzz bench chaos tools clean
+.PHONY: all build demo test check unit fuzz bench chaos tools image clean
 
 all: build
 
@@ -53,6 +55,12 @@ build:
 
 demo:
 	$(GO) run ./cmd/auditlog-exporter demo --out ./demo-out
+
+# The container image, FROM scratch, built offline with buildah (Debian:
+# apt-get install buildah); the Dockerfile builds the same files with Docker.
+IMAGE ?= auditlog-exporter:$(subst +,-,$(VERSION))
+image:
+	VERSION=$(VERSION) COMMIT=$(COMMIT) scripts/build-image.sh $(IMAGE)
 
 test: check unit fuzz
 
