@@ -33,6 +33,15 @@ func same(a, b state.State) bool {
 // Run runs the suite.
 func Run(t *testing.T, h Harness) {
 	ctx := context.Background()
+	t.Run("ProbeChangesNothing", func(t *testing.T) {
+		s := h.New(t)
+		if err := s.Probe(ctx); err != nil {
+			t.Fatalf("Probe: %v", err)
+		}
+		if _, err := s.Load(ctx, "acct1"); !errors.Is(err, state.ErrNotFound) {
+			t.Fatalf("Load after Probe: %v, want ErrNotFound", err)
+		}
+	})
 	t.Run("NotFound", func(t *testing.T) {
 		s := h.New(t)
 		if _, err := s.Load(ctx, "acct1"); !errors.Is(err, state.ErrNotFound) {
