@@ -34,6 +34,15 @@ func AppendBinary(b []byte, r *Record) []byte {
 		str(*r.InstanceID)
 	}
 	str(r.FormatVersion)
+	if r.CF == nil {
+		b = append(b, 0)
+	} else {
+		b = append(b, 1)
+		str(r.CF.OrgID)
+		str(r.CF.SpaceID)
+		str(r.CF.AppOrServiceID)
+		str(r.CF.ALSServiceID)
+	}
 	return b
 }
 
@@ -90,6 +99,15 @@ func ReadBinary(br *bufio.Reader, r *Record) error {
 		}
 	}
 	r.FormatVersion = str()
+	r.CF = nil
+	if err == nil {
+		var flag byte
+		if flag, err = br.ReadByte(); err == nil && flag == 1 {
+			r.CF = &CFFields{OrgID: str(), SpaceID: str(), AppOrServiceID: str(), ALSServiceID: str()}
+		} else if err == nil && flag != 0 {
+			err = fmt.Errorf("%w: cf flag %d", ErrBadSpool, flag)
+		}
+	}
 	if err != nil {
 		if errors.Is(err, io.EOF) {
 			err = io.ErrUnexpectedEOF

@@ -15,6 +15,8 @@ func TestBinaryRoundTrip(t *testing.T) {
 		{UUID: "3b8a8b-16247c70836-8", Time: time.Date(2018, 3, 21, 9, 0, 40, 572e6, time.UTC), Category: "audit.data-access", User: "A on behalf of B",
 			Tenant: "t", Account: "a", Application: "app", Message: "line\n\"quoted\" ü 😀", InstanceID: &id, FormatVersion: "2.2"},
 		{UUID: "u2", Time: time.Date(1960, 1, 1, 0, 0, 0, 0, time.UTC)},
+		{UUID: "cf-1", Time: time.Date(2026, 11, 24, 10, 0, 0, 239e6, time.UTC), Category: "audit.security-events", Message: `{"k":"v"}`,
+			CF: &CFFields{OrgID: "org", SpaceID: "", AppOrServiceID: "app-guid", ALSServiceID: "als"}},
 		{},
 	}
 	var b []byte

@@ -17,10 +17,34 @@ type Record struct {
 	User          string
 	Tenant        string
 	Account       string
-	Application   string
+	Application   string // Neo only: written as null for Cloud Foundry records
 	Message       string
 	InstanceID    *string
 	FormatVersion string
+	// CF holds what only Cloud Foundry records carry; nil for Neo records.
+	CF *CFFields
+}
+
+// CFFields are the fields only a Cloud Foundry record has.
+type CFFields struct {
+	OrgID          string
+	SpaceID        string
+	AppOrServiceID string
+	ALSServiceID   string
+}
+
+// The APIs a record can come from (the "source" column).
+const (
+	SourceNeo = "neo"
+	SourceCF  = "cf"
+)
+
+// Source names the API the record came from.
+func (r *Record) Source() string {
+	if r.CF != nil {
+		return SourceCF
+	}
+	return SourceNeo
 }
 
 // Window is the half-open interval [Start, End) of one account's export.
@@ -45,10 +69,13 @@ func (w Window) Span() string {
 	return w.Start.UTC().Format(time.RFC3339) + "/" + w.End.UTC().Format(time.RFC3339)
 }
 
-// Equal reports whether r and o hold the same values (InstanceID compared by
-// value, Time by instant).
+// Equal reports whether r and o hold the same values (InstanceID and CF
+// compared by value, Time by instant).
 func (r *Record) Equal(o *Record) bool {
 	if (r.InstanceID == nil) != (o.InstanceID == nil) || (r.InstanceID != nil && *r.InstanceID != *o.InstanceID) {
+		return false
+	}
+	if (r.CF == nil) != (o.CF == nil) || (r.CF != nil && *r.CF != *o.CF) {
 		return false
 	}
 	return r.UUID == o.UUID && r.Time.Equal(o.Time) && r.Category == o.Category && r.User == o.User &&

@@ -114,6 +114,8 @@ func TestJSONLGolden(t *testing.T) {
 		{UUID: "3b8a8b-16247c70836-8", Time: time.Date(2018, 3, 21, 9, 0, 40, 572999999, time.UTC), Category: "audit.data-access", User: "A on behalf of B", Tenant: "t", Account: "abc", Application: "app",
 			Message: "Read \"x\"\nline2 \u00fc \u2028 <tag> & \x01", FormatVersion: "2.2"},
 		{UUID: "u2", Time: time.Date(2018, 3, 21, 9, 0, 41, 0, time.UTC), Category: "audit.configuration", User: "", InstanceID: &id, FormatVersion: "2.2"},
+		{UUID: "cf-5d0b", Time: time.Date(2018, 10, 4, 8, 12, 0, 239e6, time.UTC), Category: "audit.security-events", User: "u@example.com", Tenant: "t", Account: "my-sub",
+			Message: `{"ip":"1.2.3.4","data":"x"}`, FormatVersion: "", CF: &audit.CFFields{OrgID: "org-1", SpaceID: "", AppOrServiceID: "app-1", ALSServiceID: "als-1"}},
 	}
 	var buf bytes.Buffer
 	enc, _ := sinks.JSONL{}.NewEncoder(&buf, audit.Window{})

@@ -93,7 +93,11 @@ func AppendJSONLine(b []byte, r *audit.Record) ([]byte, error) {
 	field(`,"user":`, r.User)
 	field(`,"tenant":`, r.Tenant)
 	field(`,"account":`, r.Account)
-	field(`,"application":`, r.Application)
+	if r.CF != nil {
+		b = append(b, `,"application":null`...)
+	} else {
+		field(`,"application":`, r.Application)
+	}
 	field(`,"message":`, r.Message)
 	if r.InstanceID == nil {
 		b = append(b, `,"instance_id":null`...)
@@ -101,7 +105,15 @@ func AppendJSONLine(b []byte, r *audit.Record) ([]byte, error) {
 		field(`,"instance_id":`, *r.InstanceID)
 	}
 	field(`,"format_version":`, r.FormatVersion)
-	b = append(b, "}\n"...)
+	if r.CF != nil {
+		field(`,"org_id":`, r.CF.OrgID)
+		field(`,"space_id":`, r.CF.SpaceID)
+		field(`,"app_or_service_id":`, r.CF.AppOrServiceID)
+		field(`,"als_service_id":`, r.CF.ALSServiceID)
+		b = append(b, `,"source":"cf"}`+"\n"...)
+	} else {
+		b = append(b, `,"source":"neo"}`+"\n"...)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("encode record %s: %w", r.UUID, err)
 	}
@@ -116,10 +128,18 @@ type jsonLine struct {
 	User          string  `json:"user"`
 	Tenant        string  `json:"tenant"`
 	Account       string  `json:"account"`
-	Application   string  `json:"application"`
+	Application   *string `json:"application"`
 	Message       string  `json:"message"`
 	InstanceID    *string `json:"instance_id"`
 	FormatVersion string  `json:"format_version"`
+	// Cloud Foundry's own fields, on CF lines only.
+	OrgID          *string `json:"org_id"`
+	SpaceID        *string `json:"space_id"`
+	AppOrServiceID *string `json:"app_or_service_id"`
+	ALSServiceID   *string `json:"als_service_id"`
+	// Source is neo or cf; absent in exports written before it existed
+	// (which are Neo's).
+	Source string `json:"source"`
 }
 
 // ReadJSONL reads a JSON lines export (gzip when gz) and calls fn for each
@@ -154,9 +174,29 @@ func ReadJSONL(r io.Reader, gz bool, fn func(audit.Record) error) error {
 			return fmt.Errorf("line %d: time: %w", n, err)
 		}
 		rec := audit.Record{UUID: jl.UUID, Time: t, Category: jl.Category, User: jl.User, Tenant: jl.Tenant,
-			Account: jl.Account, Application: jl.Application, Message: jl.Message, InstanceID: jl.InstanceID, FormatVersion: jl.FormatVersion}
+			Account: jl.Account, Message: jl.Message, InstanceID: jl.InstanceID, FormatVersion: jl.FormatVersion}
+		if jl.Application != nil {
+			rec.Application = *jl.Application
+		}
+		switch jl.Source {
+		case audit.SourceCF:
+			rec.CF = &audit.CFFields{OrgID: deref(jl.OrgID), SpaceID: deref(jl.SpaceID), AppOrServiceID: deref(jl.AppOrServiceID), ALSServiceID: deref(jl.ALSServiceID)}
+		case "", audit.SourceNeo:
+			if jl.OrgID != nil || jl.SpaceID != nil || jl.AppOrServiceID != nil || jl.ALSServiceID != nil {
+				return fmt.Errorf("line %d: Cloud Foundry fields on a Neo record", n)
+			}
+		default:
+			return fmt.Errorf("line %d: source %q is not neo or cf", n, jl.Source)
+		}
 		if err := fn(rec); err != nil {
 			return err
 		}
 	}
+}
+
+func deref(s *string) string {
+	if s == nil {
+		return ""
+	}
+	return *s
 }

@@ -22,16 +22,43 @@ type ParquetRow struct {
 	User          string  `parquet:"user"`
 	Tenant        string  `parquet:"tenant,dict"`
 	Account       string  `parquet:"account,dict"`
-	Application   string  `parquet:"application,dict"`
+	Application   *string `parquet:"application,optional,dict"` // null for Cloud Foundry records
 	Message       string  `parquet:"message"`
 	InstanceID    *string `parquet:"instance_id,optional"`
 	FormatVersion string  `parquet:"format_version,dict"`
+	// Cloud Foundry's own columns, null for Neo records.
+	OrgID          *string `parquet:"org_id,optional,dict"`
+	SpaceID        *string `parquet:"space_id,optional,dict"`
+	AppOrServiceID *string `parquet:"app_or_service_id,optional,dict"`
+	ALSServiceID   *string `parquet:"als_service_id,optional,dict"`
+	Source         string  `parquet:"source,dict"` // neo or cf
+}
+
+// rowOf converts a record to a row.
+func rowOf(r *audit.Record) ParquetRow {
+	row := ParquetRow{UUID: r.UUID, Time: r.Time.UnixMilli(), Category: r.Category, User: r.User, Tenant: r.Tenant,
+		Account: r.Account, Message: r.Message, InstanceID: r.InstanceID, FormatVersion: r.FormatVersion, Source: r.Source()}
+	if r.CF != nil {
+		cf := *r.CF // the record is reused by its producer: the row keeps its own copy
+		row.OrgID, row.SpaceID, row.AppOrServiceID, row.ALSServiceID = &cf.OrgID, &cf.SpaceID, &cf.AppOrServiceID, &cf.ALSServiceID
+	} else {
+		app := r.Application
+		row.Application = &app
+	}
+	return row
 }
 
 // Record converts a row back to a record.
 func (p *ParquetRow) Record() audit.Record {
-	return audit.Record{UUID: p.UUID, Time: time.UnixMilli(p.Time).UTC(), Category: p.Category, User: p.User, Tenant: p.Tenant,
-		Account: p.Account, Application: p.Application, Message: p.Message, InstanceID: p.InstanceID, FormatVersion: p.FormatVersion}
+	r := audit.Record{UUID: p.UUID, Time: time.UnixMilli(p.Time).UTC(), Category: p.Category, User: p.User, Tenant: p.Tenant,
+		Account: p.Account, Message: p.Message, InstanceID: p.InstanceID, FormatVersion: p.FormatVersion}
+	if p.Application != nil {
+		r.Application = *p.Application
+	}
+	if p.Source == audit.SourceCF {
+		r.CF = &audit.CFFields{OrgID: deref(p.OrgID), SpaceID: deref(p.SpaceID), AppOrServiceID: deref(p.AppOrServiceID), ALSServiceID: deref(p.ALSServiceID)}
+	}
+	return r
 }
 
 // Footer key/value metadata written into every Parquet file.
@@ -112,8 +139,7 @@ type parquetEncoder struct {
 }
 
 func (e *parquetEncoder) Encode(r *audit.Record) error {
-	e.batch = append(e.batch, ParquetRow{UUID: r.UUID, Time: r.Time.UnixMilli(), Category: r.Category, User: r.User, Tenant: r.Tenant,
-		Account: r.Account, Application: r.Application, Message: r.Message, InstanceID: r.InstanceID, FormatVersion: r.FormatVersion})
+	e.batch = append(e.batch, rowOf(r))
 	e.n++
 	if len(e.batch) == cap(e.batch) {
 		return e.flush()

@@ -72,7 +72,7 @@ func TestParquetReadByDuckDB(t *testing.T) {
 			for _, c := range res.Schema {
 				types[c.Name] = c.Type
 			}
-			if types["time"] != "TIMESTAMP WITH TIME ZONE" || types["uuid"] != "VARCHAR" || types["instance_id"] != "VARCHAR" || len(types) != 10 {
+			if types["time"] != "TIMESTAMP WITH TIME ZONE" || types["uuid"] != "VARCHAR" || types["instance_id"] != "VARCHAR" || types["org_id"] != "VARCHAR" || types["source"] != "VARCHAR" || len(types) != 15 {
 				t.Fatalf("DuckDB sees schema %v", types)
 			}
 			sort.Slice(recs, func(i, j int) bool { return recs[i].UUID < recs[j].UUID })
@@ -82,7 +82,15 @@ func TestParquetReadByDuckDB(t *testing.T) {
 			for i, row := range res.Rows {
 				ms, _ := strconv.ParseInt(*row["ms"], 10, 64)
 				got := audit.Record{UUID: *row["uuid"], Category: *row["category"], User: *row["user"], Tenant: *row["tenant"], Account: *row["account"],
-					Application: *row["application"], Message: *row["message"], InstanceID: row["instance_id"], FormatVersion: *row["format_version"]}
+					Message: *row["message"], InstanceID: row["instance_id"], FormatVersion: *row["format_version"]}
+				switch src := *row["source"]; {
+				case src == "cf" && row["application"] == nil:
+					got.CF = &audit.CFFields{OrgID: *row["org_id"], SpaceID: *row["space_id"], AppOrServiceID: *row["app_or_service_id"], ALSServiceID: *row["als_service_id"]}
+				case src == "neo" && row["application"] != nil && row["org_id"] == nil && row["als_service_id"] == nil:
+					got.Application = *row["application"]
+				default:
+					t.Fatalf("row %d: source %q with application %v, org_id %v", i, src, row["application"], row["org_id"])
+				}
 				got.Time = recs[i].Time
 				if ms != recs[i].Time.UnixMilli() || !got.Equal(&recs[i]) {
 					t.Fatalf("row %d: DuckDB reads %+v (ms %d), want %+v", i, got, ms, recs[i])

@@ -39,7 +39,8 @@ func Window(account string, i int) audit.Window {
 }
 
 // Records returns n records inside w with awkward content: quotes,
-// newlines, Unicode, empty users, null and set instance ids.
+// newlines, Unicode, empty users, null and set instance ids, and every
+// fifth one a Cloud Foundry record.
 func Records(w audit.Window, n int, tag string) []audit.Record {
 	out := make([]audit.Record, n)
 	for i := range out {
@@ -57,6 +58,13 @@ func Records(w audit.Window, n int, tag string) []audit.Record {
 		if i%4 == 0 {
 			id := fmt.Sprintf("inst-%d", i)
 			r.InstanceID = &id
+		}
+		if i%5 == 2 {
+			// A Cloud Foundry record: no application or instance id, its
+			// own fields instead (one window may hold both sources only in
+			// tests, but every sink must carry both shapes).
+			r.Application, r.InstanceID = "", nil
+			r.CF = &audit.CFFields{OrgID: "org-" + tag, SpaceID: "", AppOrServiceID: fmt.Sprintf("app-%d", i%7), ALSServiceID: "als"}
 		}
 		out[i] = r
 	}
