@@ -39,6 +39,9 @@ FUZZ_TARGETS := \
 	./odata:FuzzScrubText \
 	./sinks:FuzzDecodeManifest \
 	./odata/neosim:FuzzParseFilter \
+	./cfaudit:FuzzDecodeCFPage \
+	./cfaudit:FuzzParseHandle \
+	./cfaudit:FuzzParseServiceKey \
 	./state:FuzzDecodeState \
 	./exporter:FuzzParseTimeArg \
 	./config:FuzzParseConfig

@@ -19,10 +19,11 @@ var forbidden = map[string][]string{
 	"audit":    {"*"},
 	"errclass": {"*"},
 	"source":   {"odata", "sinks", "state", "exporter", "config", "metrics", "aws"},
-	"odata":    {"sinks", "state", "exporter", "config", "metrics", "aws"},
+	"odata":    {"sinks", "state", "exporter", "config", "metrics", "aws", "cfaudit"},
+	"cfaudit":  {"sinks", "state", "exporter", "config", "metrics", "aws", "odata"},
 	"sinks":    {"source", "odata", "state", "exporter", "config", "metrics"},
 	"state":    {"source", "odata", "sinks", "exporter", "config", "metrics"},
-	"exporter": {"odata", "config", "metrics", "aws", "internal/s3client"},
+	"exporter": {"odata", "cfaudit", "config", "metrics", "aws", "internal/s3client"},
 	"metrics":  {"odata", "sinks", "state", "exporter", "config"},
 	"config":   {"cmd", "metrics"},
 }
