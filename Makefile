@@ -34,9 +34,9 @@ FUZZ_TARGETS := \
 	./audit:FuzzReadBinary \
 	./odata:FuzzDecodePage \
 	./odata:FuzzRebaseNextLink \
-	./odata:FuzzParseRetryAfter \
+	./source/apiclient:FuzzParseRetryAfter \
 	./odata:FuzzODataMessage \
-	./odata:FuzzScrubText \
+	./source/apiclient:FuzzScrubText \
 	./sinks:FuzzDecodeManifest \
 	./odata/neosim:FuzzParseFilter \
 	./cfaudit:FuzzDecodeCFPage \

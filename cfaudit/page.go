@@ -10,6 +10,7 @@ import (
 
 	"github.com/auditlog-exporter/auditlog-exporter/audit"
 	"github.com/auditlog-exporter/auditlog-exporter/errclass"
+	"github.com/auditlog-exporter/auditlog-exporter/source"
 	"github.com/go-json-experiment/json"
 	"github.com/go-json-experiment/json/jsontext"
 )
@@ -34,7 +35,7 @@ func syntaxError(err error) error {
 	if errors.Is(err, io.EOF) {
 		err = io.ErrUnexpectedEOF
 	}
-	return errclass.Mark(errclass.Retryable, fmt.Errorf("%w: %w", errBadBody, err))
+	return errclass.Mark(errclass.Retryable, source.WithCause(source.CauseBadBody, fmt.Errorf("%w: %w", errBadBody, err)))
 }
 
 // contentError marks well-formed JSON we cannot accept (a record without

@@ -16,7 +16,7 @@ import (
 	"github.com/auditlog-exporter/auditlog-exporter/errclass"
 	"github.com/auditlog-exporter/auditlog-exporter/internal/s3client"
 	"github.com/auditlog-exporter/auditlog-exporter/internal/s3err"
-	"github.com/auditlog-exporter/auditlog-exporter/odata"
+	"github.com/auditlog-exporter/auditlog-exporter/source/apiclient"
 	"github.com/auditlog-exporter/auditlog-exporter/state"
 	"github.com/rs/zerolog"
 )
@@ -129,7 +129,7 @@ func sourceHint(err error) string {
 	var (
 		dnsErr    *net.DNSError
 		netErr    net.Error
-		status    *odata.StatusError
+		status    *apiclient.StatusError
 		unknownCA x509.UnknownAuthorityError
 		invalid   x509.CertificateInvalidError
 		hostname  x509.HostnameError
@@ -142,7 +142,7 @@ func sourceHint(err error) string {
 		return "the API host is not reachable: check source.api_url, proxies and egress firewall rules"
 	case errors.As(err, &unknownCA) || errors.As(err, &invalid) || errors.As(err, &hostname) || errors.As(err, &verify):
 		return "TLS verification failed: behind a TLS-inspecting proxy, set source.ca_file to its CA bundle"
-	case errors.Is(err, odata.ErrCredentialsRefused):
+	case errors.Is(err, apiclient.ErrCredentialsRefused):
 		return "check source.client_id and source.client_secret; a Platform API client is created in the cockpit under Security > OAuth > Platform API"
 	case errors.As(err, &status) && status.Code == http.StatusForbidden:
 		return "the API client needs the scope \"Read Audit Logs\", and source.account must be the subaccount's technical name, not its display name"

@@ -13,7 +13,7 @@ import (
 	"testing"
 
 	"github.com/auditlog-exporter/auditlog-exporter/internal/s3client"
-	"github.com/auditlog-exporter/auditlog-exporter/odata"
+	"github.com/auditlog-exporter/auditlog-exporter/source/apiclient"
 	"github.com/aws/smithy-go"
 )
 
@@ -29,11 +29,11 @@ func TestCheckHints(t *testing.T) {
 		{"dns", wrap(&url.Error{Op: "Post", URL: "https://x", Err: &net.DNSError{Err: "no such host", Name: "x"}}), sourceHint, "does not resolve"},
 		{"refused", wrap(&url.Error{Op: "Post", URL: "https://x", Err: &net.OpError{Op: "dial", Err: os.NewSyscallError("connect", syscall.ECONNREFUSED)}}), sourceHint, "not reachable"},
 		{"unknown CA", wrap(&url.Error{Op: "Get", URL: "https://x", Err: x509.UnknownAuthorityError{}}), sourceHint, "source.ca_file"},
-		{"credentials", wrap(fmt.Errorf("get token: %w (HTTP 401)", odata.ErrCredentialsRefused)), sourceHint, "client_secret"},
-		{"403", wrap(fmt.Errorf("%w; may not read", &odata.StatusError{Code: 403})), sourceHint, "Read Audit Logs"},
-		{"404", wrap(&odata.StatusError{Code: 404}), sourceHint, "region host"},
-		{"401", wrap(&odata.StatusError{Code: 401}), sourceHint, "rejects the token"},
-		{"500", wrap(&odata.StatusError{Code: 500}), sourceHint, "see the message"},
+		{"credentials", wrap(fmt.Errorf("get token: %w (HTTP 401)", apiclient.ErrCredentialsRefused)), sourceHint, "client_secret"},
+		{"403", wrap(fmt.Errorf("%w; may not read", &apiclient.StatusError{Code: 403})), sourceHint, "Read Audit Logs"},
+		{"404", wrap(&apiclient.StatusError{Code: 404}), sourceHint, "region host"},
+		{"401", wrap(&apiclient.StatusError{Code: 401}), sourceHint, "rejects the token"},
+		{"500", wrap(&apiclient.StatusError{Code: 500}), sourceHint, "see the message"},
 		{"a message that merely mentions 403", errors.New("HTTP 403 certificate no such host"), sourceHint, "see the message"},
 		{"no bucket", fmt.Errorf("sink: %w", &smithy.GenericAPIError{Code: "NoSuchBucket"}), storageHint, "bucket not found"},
 		{"denied", fmt.Errorf("sink: %w", &smithy.GenericAPIError{Code: "SignatureDoesNotMatch"}), storageHint, "access denied"},

@@ -6,8 +6,6 @@ package odata
 
 import (
 	"context"
-	"crypto/tls"
-	"crypto/x509"
 	"errors"
 	"fmt"
 	"hash/maphash"
@@ -15,7 +13,6 @@ import (
 	"net"
 	"net/http"
 	"net/url"
-	"os"
 	"strings"
 	"sync"
 	"time"
@@ -23,6 +20,7 @@ import (
 	"github.com/auditlog-exporter/auditlog-exporter/audit"
 	"github.com/auditlog-exporter/auditlog-exporter/errclass"
 	"github.com/auditlog-exporter/auditlog-exporter/source"
+	"github.com/auditlog-exporter/auditlog-exporter/source/apiclient"
 	"github.com/rs/zerolog"
 	"golang.org/x/oauth2"
 	"golang.org/x/oauth2/clientcredentials"
@@ -85,44 +83,20 @@ type Client struct {
 	base         *url.URL
 	recordsURL   *url.URL
 	retentionURL *url.URL
-	httpc        *http.Client
-	tokens       *tokenSource
-	rc           *source.RateController
+	api          *apiclient.Client // token, retries, request rate, scrubbing
 	log          zerolog.Logger
-	sleep        func(context.Context, time.Duration) error
-	now          func() time.Time
 
-	seed    maphash.Seed // for record content and nextLink hashes
-	dedupe  source.DedupeConfig
-	secrets []string // forms of the client secret scrubbed from server text
+	seed   maphash.Seed // for record content and nextLink hashes
+	dedupe source.DedupeConfig
 
 	warnUncounted sync.Once // "no @odata.count" is said once per run
 
 	retentionOnce sync.Once
 	retention     time.Duration
 	retentionFrom string
-
-	mu          sync.Mutex
-	pausedUntil time.Time // after a 429, no request of this client before this
 }
 
 var _ source.Source = (*Client)(nil)
-
-// pauseAll holds every request of this client for d.
-func (c *Client) pauseAll(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if until := c.now().Add(d); until.After(c.pausedUntil) {
-		c.pausedUntil = until
-	}
-}
-
-// pausedFor is how long a request must still wait after a 429.
-func (c *Client) pausedFor() time.Duration {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.pausedUntil.Sub(c.now())
-}
 
 // New validates cfg and builds a Client. It does no I/O.
 func New(cfg Config, log zerolog.Logger) (*Client, error) {
@@ -133,56 +107,8 @@ func New(cfg Config, log zerolog.Logger) (*Client, error) {
 	if cfg.Account == "" {
 		return nil, errclass.Mark(errclass.Config, errors.New("account is required"))
 	}
-	if cfg.Timeout <= 0 {
-		cfg.Timeout = 60 * time.Second
-	}
-	if cfg.MaxElapsed <= 0 {
-		cfg.MaxElapsed = 10 * time.Minute
-	}
-	if cfg.MaxPageBytes <= 0 {
-		cfg.MaxPageBytes = DefaultMaxPageBytes
-	}
 	if cfg.MaxPagesPerWindow <= 0 {
 		cfg.MaxPagesPerWindow = DefaultMaxPagesPerWindow
-	}
-	if cfg.InitialBackoff <= 0 {
-		cfg.InitialBackoff = 500 * time.Millisecond
-	}
-	if cfg.Sleep == nil {
-		cfg.Sleep = sleepCtx
-	}
-	if cfg.Now == nil {
-		cfg.Now = time.Now
-	}
-	transport := cfg.Transport
-	if transport == nil {
-		tlsCfg := &tls.Config{MinVersion: tls.VersionTLS12}
-		if cfg.CAFile != "" {
-			pem, err := os.ReadFile(cfg.CAFile)
-			if err != nil {
-				return nil, errclass.Mark(errclass.Config, fmt.Errorf("ca_file: %w", err))
-			}
-			pool, err := x509.SystemCertPool()
-			if err != nil || pool == nil {
-				pool = x509.NewCertPool()
-			}
-			if !pool.AppendCertsFromPEM(pem) {
-				return nil, errclass.Mark(errclass.Config, fmt.Errorf("ca_file %s: no PEM certificate found", cfg.CAFile))
-			}
-			tlsCfg.RootCAs = pool
-		}
-		t := http.DefaultTransport.(*http.Transport).Clone()
-		t.TLSClientConfig = tlsCfg
-		t.MaxIdleConnsPerHost = 16
-		t.ResponseHeaderTimeout = cfg.Timeout
-		transport = t
-	}
-	httpc := &http.Client{
-		Transport: transport,
-		Timeout:   cfg.Timeout,
-		// Never follow redirects: the Authorization header must not travel
-		// anywhere but the configured API, and the API does not redirect.
-		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 	}
 	prefix := strings.TrimSuffix(base.EscapedPath(), "/")
 	recordsURL := &url.URL{Scheme: base.Scheme, Host: base.Host}
@@ -195,49 +121,52 @@ func New(cfg Config, log zerolog.Logger) (*Client, error) {
 			return nil, errclass.Mark(errclass.Config, err)
 		}
 	}
-	c := &Client{
-		cfg:          cfg,
-		base:         base,
-		recordsURL:   recordsURL,
-		retentionURL: retentionURL,
-		httpc:        httpc,
-		log:          log,
-		sleep:        cfg.Sleep,
-		now:          cfg.Now,
-		seed:         maphash.MakeSeed(),
-		secrets:      secretsOf(cfg.ClientID, cfg.ClientSecret),
-	}
-	c.dedupe = cfg.Dedupe
-	c.dedupe.Seed = c.seed
-	var lastCutLog time.Time
-	c.rc = source.NewRateController(cfg.MaxRequestsPerSecond, cfg.Now, func(ev source.RateEvent) {
-		// Called with the controller's lock held: log only.
-		switch ev.Kind {
-		case "cut":
-			lvl := zerolog.DebugLevel
-			if now := cfg.Now(); lastCutLog.IsZero() || now.Sub(lastCutLog) >= 30*time.Second {
-				lastCutLog, lvl = now, zerolog.InfoLevel
-			}
-			log.WithLevel(lvl).Float64("from_rps", round1(ev.From)).Float64("to_rps", round1(ev.To)).Msg("the API throttles: request rate cut")
-		case "settled":
-			log.Info().Float64("rps", round1(ev.To)).Msg("request rate settled")
-		}
-	})
-	c.tokens = &tokenSource{
-		cc: clientcredentials.Config{
+	api, err := apiclient.New(apiclient.Config{
+		Token: clientcredentials.Config{
 			ClientID:     cfg.ClientID,
 			ClientSecret: cfg.ClientSecret,
 			TokenURL:     strings.TrimSuffix(base.String(), "/") + tokenPath,
 			AuthStyle:    oauth2.AuthStyleInHeader,
 		},
-		httpc:      httpc,
-		now:        cfg.Now,
-		sleep:      cfg.Sleep,
-		delay:      func(attempt int) time.Duration { return cfg.InitialBackoff * time.Duration(1<<attempt) },
-		maxElapsed: cfg.MaxElapsed,
-		scrub:      func(s string) string { return scrubText(s, c.secrets) },
+		RefusedHint: "check source.client_id and source.client_secret, and that the API client has the scope \"Read Audit Logs\"",
+		Secrets:     apiclient.SecretsOf(cfg.ClientID, cfg.ClientSecret),
+		Message:     odataMessage,
+		Hint:        func(code int) string { return statusHint(code, cfg.Account) },
+		Timeout:     cfg.Timeout, MaxRequestsPerSecond: cfg.MaxRequestsPerSecond, MaxElapsed: cfg.MaxElapsed, CAFile: cfg.CAFile,
+		MaxBodyBytes: cfg.MaxPageBytes, InitialBackoff: cfg.InitialBackoff, Sleep: cfg.Sleep, Now: cfg.Now, Transport: cfg.Transport,
+	}, log)
+	if err != nil {
+		return nil, err
 	}
+	c := &Client{
+		cfg:          cfg,
+		base:         base,
+		recordsURL:   recordsURL,
+		retentionURL: retentionURL,
+		api:          api,
+		log:          log,
+		seed:         maphash.MakeSeed(),
+	}
+	c.dedupe = cfg.Dedupe
+	c.dedupe.Seed = c.seed
 	return c, nil
+}
+
+// tokenPath is the platform API's OAuth endpoint; grant_type travels in the
+// query as the documentation shows (x/oauth2 also sends it in the body).
+const tokenPath = "/oauth2/apitoken/v1?grant_type=client_credentials"
+
+// statusHint says what to check after an answer with status code.
+func statusHint(code int, account string) string {
+	switch code {
+	case http.StatusUnauthorized:
+		return "the API rejected a freshly issued token: check that the API client has the scope \"Read Audit Logs\""
+	case http.StatusForbidden:
+		return fmt.Sprintf("the API client may not read audit logs of account %q: check the account's technical name and the client's scope \"Read Audit Logs\"", account)
+	case http.StatusNotFound:
+		return "check source.api_url (region host) and source.account (the technical name, not the display name)"
+	}
+	return ""
 }
 
 // ParseAPIURL checks an API base URL: absolute, https (http only for a
@@ -276,137 +205,29 @@ func isLoopback(host string) bool {
 	return ip != nil && ip.IsLoopback()
 }
 
-// Token obtains (or reuses) the access token; check uses it to prove the
-// credentials early.
-func (c *Client) Token(ctx context.Context) error {
-	_, err := c.tokens.Token(ctx)
-	return c.scrubErr(err)
-}
+// Token obtains (or reuses) the access token; a run gets it first, to fail
+// early on refused credentials.
+func (c *Client) Token(ctx context.Context) error { return c.api.Token(ctx) }
 
-// getOnce makes one request. A 401 renews the token once per page and asks
-// for an immediate retry.
-func (c *Client) getOnce(ctx context.Context, u *url.URL, dec *pageDecoder, p *Page, renewed *bool, st *source.Stats) error {
-	token, err := c.tokens.Token(ctx)
-	if err != nil {
-		return source.WithCause(source.CauseTokenEndpoint, err)
-	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)
-	if err != nil {
-		return errclass.Mark(errclass.Permanent, err)
-	}
-	req.Header.Set("Authorization", "Bearer "+token)
-	req.Header.Set("Accept", "application/json")
-	resp, err := c.httpc.Do(req)
-	if err != nil {
-		if ctx.Err() != nil {
-			return ctx.Err()
+// IssuedTokens are the tokens issued so far (tests prove none is printed).
+func (c *Client) IssuedTokens() []string { return c.api.IssuedTokens() }
+
+// getPage GETs u (with retries, the request rate, token renewal) and
+// decodes the body into p.
+func (c *Client) getPage(ctx context.Context, u *url.URL, dec *pageDecoder, p *Page, st *source.Stats) error {
+	return c.api.Get(ctx, u, st, func(_ http.Header, status int, body io.Reader) error {
+		if status != http.StatusOK {
+			return errclass.Mark(errclass.Permanent, fmt.Errorf("HTTP %d without a body: want 200 and a page", status))
 		}
-		return errclass.Mark(errclass.Retryable, fmt.Errorf("GET %s: %w", redact(u), unwrapURLError(err)))
-	}
-	defer func() {
-		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
-		resp.Body.Close()
-	}()
-	if resp.StatusCode == http.StatusOK {
-		body := &limitedReader{r: resp.Body, n: c.cfg.MaxPageBytes}
-		if err := dec.Decode(body, p); err != nil {
-			if body.exceeded {
-				return errclass.Mark(errclass.Permanent, fmt.Errorf("GET %s: response body larger than %d bytes (max page size)", redact(u), c.cfg.MaxPageBytes))
-			}
-			return fmt.Errorf("GET %s: %w", redact(u), err)
-		}
-		return nil
-	}
-	body, _ := io.ReadAll(io.LimitReader(resp.Body, 16<<10))
-	msg := c.scrub(odataMessage(body))
-	text := fmt.Sprintf("GET %s: HTTP %d", redact(u), resp.StatusCode)
-	if msg != "" {
-		text += ": " + msg
-	}
-	status := &StatusError{Code: resp.StatusCode, text: text}
-	switch code := resp.StatusCode; {
-	case code == http.StatusUnauthorized:
-		if !*renewed {
-			*renewed = true
-			c.tokens.Invalidate(token)
-			c.log.Debug().Msg("API answered 401; renewing the access token")
-			return errTokenRenewed
-		}
-		return errclass.Mark(errclass.Auth, fmt.Errorf("%w; the API rejected a freshly issued token: check that the API client has the scope \"Read Audit Logs\"", status))
-	case code == http.StatusForbidden:
-		return errclass.Mark(errclass.Auth, fmt.Errorf("%w; the API client may not read audit logs of account %q: check the account's technical name and the client's scope \"Read Audit Logs\"", status, c.cfg.Account))
-	case code == http.StatusNotFound:
-		return errclass.Mark(errclass.Permanent, fmt.Errorf("%w; check source.api_url (region host) and source.account (the technical name, not the display name)", status))
-	case code == http.StatusTooManyRequests || code >= 500:
-		// A 503 that says when to come back is throttling too.
-		ra := resp.Header.Get("Retry-After")
-		return &retryAfterError{after: parseRetryAfter(ra, c.now()), throttled: code == http.StatusTooManyRequests || (code == http.StatusServiceUnavailable && ra != ""),
-			err: errclass.Mark(errclass.Retryable, status)}
-	case code == http.StatusRequestTimeout:
-		return &retryAfterError{err: errclass.Mark(errclass.Retryable, status)}
-	case code >= 300 && code < 400:
-		return errclass.Mark(errclass.Permanent, fmt.Errorf("%w: unexpected redirect to %q; redirects are not followed", status, c.scrub(shorten(resp.Header.Get("Location"), 200))))
-	default:
-		return errclass.Mark(errclass.Permanent, status)
-	}
+		return dec.Decode(body, p)
+	})
 }
 
-// StatusError is an API answer other than 200 OK; the text names the
-// request (credentials redacted), the status and the OData error message.
-type StatusError struct {
-	Code int
-	text string
-}
-
-func (e *StatusError) Error() string { return e.text }
-
-// errTokenRenewed asks getPage to repeat the request at once with a new token.
-var errTokenRenewed = errors.New("access token renewed after 401")
-
-// redact renders a request URL for messages: path and query only, the
-// query unescaped for readability.
-func redact(u *url.URL) string {
-	q, err := url.QueryUnescape(u.RawQuery)
-	if err != nil {
-		q = u.RawQuery
-	}
-	if q == "" {
-		return u.EscapedPath()
-	}
-	return u.EscapedPath() + "?" + shorten(q, 400)
-}
-
-func unwrapURLError(err error) error {
-	var ue *url.Error
-	if errors.As(err, &ue) {
-		return ue.Err
-	}
-	return err
-}
-
-// limitedReader reads at most n bytes and records whether the body was longer.
-type limitedReader struct {
-	r        io.Reader
-	n        int64
-	exceeded bool
-}
-
-func (l *limitedReader) Read(p []byte) (int, error) {
-	if l.n <= 0 {
-		var one [1]byte
-		if n, _ := l.r.Read(one[:]); n > 0 {
-			l.exceeded = true
-			return 0, errors.New("body exceeds the page size limit")
-		}
-		return 0, io.EOF
-	}
-	if int64(len(p)) > l.n {
-		p = p[:l.n]
-	}
-	n, err := l.r.Read(p)
-	l.n -= int64(n)
-	return n, err
-}
+// scrub and scrubErr clean server-supplied text of credentials and tokens.
+func (c *Client) scrub(s string) string    { return c.api.Scrub(s) }
+func (c *Client) scrubErr(err error) error { return c.api.ScrubErr(err) }
+func shorten(s string, n int) string       { return apiclient.Shorten(s, n) }
+func redact(u *url.URL) string             { return apiclient.Redact(u) }
 
 // Probe fetches at most one record, with the count of all the account's
 // records, to prove the credentials may read the account's audit log.
@@ -438,8 +259,5 @@ func (c *Client) Count(ctx context.Context, w audit.Window) (int64, error) {
 	return p.Count, nil
 }
 
-// round1 rounds a rate for a log line.
-func round1(f float64) float64 { return float64(int64(f*10+0.5)) / 10 }
-
 // RequestRate is the allowed request rate now (requests per second).
-func (c *Client) RequestRate() float64 { return c.rc.Rate() }
+func (c *Client) RequestRate() float64 { return c.api.Rate() }

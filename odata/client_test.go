@@ -24,6 +24,7 @@ import (
 	"github.com/auditlog-exporter/auditlog-exporter/odata"
 	"github.com/auditlog-exporter/auditlog-exporter/odata/neosim"
 	"github.com/auditlog-exporter/auditlog-exporter/source"
+	"github.com/auditlog-exporter/auditlog-exporter/source/apiclient"
 	"github.com/rs/zerolog"
 )
 
@@ -267,7 +268,7 @@ func TestRetryAfterHonoured(t *testing.T) {
 	}{
 		{"7", 7 * time.Second},
 		{time.Now().Add(20 * time.Second).UTC().Format(http.TimeFormat), 15 * time.Second},
-		{"999999999", odata.MaxRetryAfter},
+		{"999999999", apiclient.MaxRetryAfter},
 	} {
 		t.Run(ra.header, func(t *testing.T) {
 			f := newFixture(t, 300, neosim.Options{})
@@ -287,8 +288,8 @@ func TestRetryAfterHonoured(t *testing.T) {
 			if _, _, err := f.fetch(t, f.client(t, cfg)); err != nil {
 				t.Fatal(err)
 			}
-			if len(slept) != 1 || slept[0] < ra.min-time.Second || slept[0] > odata.MaxRetryAfter {
-				t.Fatalf("slept %v; want one wait of at least %v, at most %v", slept, ra.min, odata.MaxRetryAfter)
+			if len(slept) != 1 || slept[0] < ra.min-time.Second || slept[0] > apiclient.MaxRetryAfter {
+				t.Fatalf("slept %v; want one wait of at least %v, at most %v", slept, ra.min, apiclient.MaxRetryAfter)
 			}
 		})
 	}

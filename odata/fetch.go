@@ -72,7 +72,7 @@ func (c *Client) Fetch(ctx context.Context, w audit.Window, emit func(*audit.Rec
 		c.log.Info().Str("window", w.Span()).Int64("count", first.count).Int64("rows", first.Rows).Int64("distinct", first.Distinct).
 			Msg("the server counts records it stores twice; a second listing served the same distinct records, so the window is complete")
 	}
-	st.Rate = c.rc.Rate()
+	st.Rate = c.api.Rate()
 	if st.Conflicts > 0 {
 		c.log.Warn().Str("window", w.Span()).Int("conflicts", st.Conflicts).Str("uuid", c.scrub(shorten(first.Conflict, 100))).
 			Msg("the server served a Uuid again with different content; the first copy was exported")

@@ -11,6 +11,7 @@ import (
 
 	"github.com/auditlog-exporter/auditlog-exporter/audit"
 	"github.com/auditlog-exporter/auditlog-exporter/errclass"
+	"github.com/auditlog-exporter/auditlog-exporter/source"
 	"github.com/go-json-experiment/json"
 	"github.com/go-json-experiment/json/jsontext"
 )
@@ -58,7 +59,7 @@ func syntaxError(err error) error {
 	if errors.Is(err, io.EOF) {
 		err = io.ErrUnexpectedEOF
 	}
-	return errclass.Mark(errclass.Retryable, fmt.Errorf("%w: %w", errBadBody, err))
+	return errclass.Mark(errclass.Retryable, source.WithCause(source.CauseBadBody, fmt.Errorf("%w: %w", errBadBody, err)))
 }
 
 // contentError marks a well-formed page whose content we cannot accept (a
@@ -431,15 +432,4 @@ func odataMessage(body []byte) string {
 		}
 	}
 	return shorten(string(bytes.TrimSpace(body)), 200)
-}
-
-// shorten keeps at most n bytes of s, never cutting a character in two.
-func shorten(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	for n > 0 && !utf8.RuneStart(s[n]) {
-		n--
-	}
-	return s[:n] + "..."
 }

@@ -3,9 +3,12 @@ package odata
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"io"
 	"net/http"
 	"time"
+
+	"github.com/auditlog-exporter/auditlog-exporter/source/apiclient"
 )
 
 // DefaultRetention is Neo's documented default: 201 days.
@@ -31,30 +34,21 @@ func (c *Client) Retention(ctx context.Context) (time.Duration, string) {
 
 // askRetention makes one GET of the Retention API.
 func (c *Client) askRetention(ctx context.Context) (int, bool) {
-	token, err := c.tokens.Token(ctx)
-	if err != nil {
-		return 0, false
-	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.retentionURL.String(), nil)
-	if err != nil {
-		return 0, false
-	}
-	req.Header.Set("Authorization", "Bearer "+token)
-	req.Header.Set("Accept", "application/json")
-	resp, err := c.httpc.Do(req)
-	if err != nil {
-		return 0, false
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		c.log.Debug().Int("status", resp.StatusCode).Msg("the Retention API did not answer (it needs the scope \"Manage Audit Logs\"); assuming the default retention of 201 days")
-		return 0, false
-	}
 	var body struct {
 		Retention *int `json:"retention"`
 	}
-	b, err := io.ReadAll(io.LimitReader(resp.Body, 4<<10))
-	if err != nil || json.Unmarshal(b, &body) != nil || body.Retention == nil || *body.Retention < 1 || *body.Retention > 3650 {
+	err := c.api.Try(ctx, c.retentionURL, func(_ http.Header, status int, r io.Reader) error {
+		b, err := io.ReadAll(io.LimitReader(r, 4<<10))
+		if err != nil {
+			return err
+		}
+		return json.Unmarshal(b, &body)
+	})
+	var se *apiclient.StatusError
+	if errors.As(err, &se) {
+		c.log.Debug().Int("status", se.Code).Msg("the Retention API did not answer (it needs the scope \"Manage Audit Logs\"); assuming the default retention of 201 days")
+	}
+	if err != nil || body.Retention == nil || *body.Retention < 1 || *body.Retention > 3650 {
 		return 0, false
 	}
 	return *body.Retention, true

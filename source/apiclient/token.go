@@ -1,4 +1,4 @@
-package odata
+package apiclient
 
 import (
 	"context"
@@ -14,10 +14,6 @@ import (
 	"golang.org/x/oauth2"
 	"golang.org/x/oauth2/clientcredentials"
 )
-
-// tokenPath is the platform API's OAuth endpoint; grant_type travels in the
-// query as the documentation shows (x/oauth2 also sends it in the body).
-const tokenPath = "/oauth2/apitoken/v1?grant_type=client_credentials"
 
 // tokenAttempts is one try plus at most two retries: the OAuth service
 // rate-limits, and SAP asks clients not to hammer it.
@@ -35,6 +31,8 @@ type tokenSource struct {
 	maxElapsed time.Duration
 	// scrub cleans server-supplied text (error descriptions).
 	scrub func(string) string
+	// refusedHint says what to check when the credentials are refused.
+	refusedHint string
 
 	mu      sync.Mutex
 	token   string
@@ -131,10 +129,10 @@ func (t *tokenSource) fetch(ctx context.Context) (issuedToken, error) {
 	start := t.now()
 	tok, err := t.cc.Token(context.WithValue(ctx, oauth2.HTTPClient, t.httpc))
 	if err != nil {
-		return issuedToken{}, classifyTokenError(err, t.scrub, t.now())
+		return issuedToken{}, classifyTokenError(err, t.scrub, t.now(), t.refusedHint)
 	}
 	if tok.TokenType != "" && !strings.EqualFold(tok.TokenType, "bearer") {
-		return issuedToken{}, errclass.Mark(errclass.Permanent, fmt.Errorf("get token: token_type %q is not Bearer", t.scrub(shorten(tok.TokenType, 40))))
+		return issuedToken{}, errclass.Mark(errclass.Permanent, fmt.Errorf("get token: token_type %q is not Bearer", t.scrub(Shorten(tok.TokenType, 40))))
 	}
 	expiresIn, _ := tok.Extra("expires_in").(float64)
 	if !(expiresIn > 0) {
@@ -153,21 +151,21 @@ func (t *tokenSource) fetch(ctx context.Context) (issuedToken, error) {
 // OAuth endpoint refused (HTTP 401, 403, or 400 invalid_client).
 var ErrCredentialsRefused = errors.New("the OAuth endpoint refused the client credentials")
 
-func classifyTokenError(err error, scrub func(string) string, now time.Time) error {
+func classifyTokenError(err error, scrub func(string) string, now time.Time, refusedHint string) error {
 	var re *oauth2.RetrieveError
 	if errors.As(err, &re) && re.Response != nil {
 		code := re.Response.StatusCode
 		detail := ""
 		if re.ErrorCode != "" {
-			detail = " (" + scrub(shorten(re.ErrorCode, 100))
+			detail = " (" + scrub(Shorten(re.ErrorCode, 100))
 			if re.ErrorDescription != "" {
-				detail += ": " + scrub(shorten(re.ErrorDescription, 300))
+				detail += ": " + scrub(Shorten(re.ErrorDescription, 300))
 			}
 			detail += ")"
 		}
 		switch {
 		case code == http.StatusUnauthorized || code == http.StatusForbidden || (code == http.StatusBadRequest && re.ErrorCode == "invalid_client"):
-			return errclass.Mark(errclass.Auth, fmt.Errorf("get token: %w (HTTP %d%s); check source.client_id and source.client_secret, and that the API client has the scope \"Read Audit Logs\"", ErrCredentialsRefused, code, detail))
+			return errclass.Mark(errclass.Auth, fmt.Errorf("get token: %w (HTTP %d%s)%s", ErrCredentialsRefused, code, detail, hintSuffix(refusedHint)))
 		case code == http.StatusTooManyRequests || code >= 500:
 			return &retryAfterError{after: parseRetryAfter(re.Response.Header.Get("Retry-After"), now),
 				err: errclass.Mark(errclass.Retryable, fmt.Errorf("get token: HTTP %d%s", code, detail))}
@@ -184,5 +182,12 @@ func classifyTokenError(err error, scrub func(string) string, now time.Time) err
 	}
 	// Connection refused, DNS, TLS, timeouts, a body that is not JSON: worth
 	// another try. The text may quote the response: scrubbed and shortened.
-	return errclass.Mark(errclass.Retryable, &scrubbedError{msg: "get token: " + scrub(shorten(err.Error(), 300)), err: err})
+	return errclass.Mark(errclass.Retryable, &scrubbedError{msg: "get token: " + scrub(Shorten(err.Error(), 300)), err: err})
+}
+
+func hintSuffix(h string) string {
+	if h == "" {
+		return ""
+	}
+	return "; " + h
 }

@@ -1,9 +1,10 @@
-package odata
+package apiclient
 
 import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -78,10 +79,12 @@ func sleepCtx(ctx context.Context, d time.Duration) error {
 	}
 }
 
-// getPage GETs u with retries and decodes the body into p. It counts in st
-// how many times the request was repeated, each repeat's cause, and the
-// time spent waiting for the request rate.
-func (c *Client) getPage(ctx context.Context, u *url.URL, dec *pageDecoder, p *Page, st *source.Stats) error {
+// Get GETs u with the bearer token, retries and the adaptive request rate,
+// and hands a successful answer (200, or 204 with an empty body) to read,
+// whose error counts like the request's (a retryable one is retried). It
+// counts in st how many times the request was repeated, each repeat's
+// cause, and the time spent waiting for the request rate.
+func (c *Client) Get(ctx context.Context, u *url.URL, st *source.Stats, read func(h http.Header, status int, body io.Reader) error) error {
 	retries := 0
 	bo := backoff.NewExponentialBackOff(
 		backoff.WithInitialInterval(c.cfg.InitialBackoff),
@@ -95,7 +98,7 @@ func (c *Client) getPage(ctx context.Context, u *url.URL, dec *pageDecoder, p *P
 		if err != nil {
 			return err
 		}
-		err = c.getOnce(ctx, u, dec, p, &renewed, st)
+		err = c.getOnce(ctx, u, read, &renewed)
 		if err == nil {
 			c.rc.OnSuccess()
 			return nil
@@ -120,7 +123,7 @@ func (c *Client) getPage(ctx context.Context, u *url.URL, dec *pageDecoder, p *P
 		}
 		retries++
 		st.Retried(retryCause(err))
-		c.log.Debug().Err(c.scrubErr(err)).Dur("delay", d).Int("attempt", retries+1).Msg("retrying request")
+		c.log.Debug().Err(c.ScrubErr(err)).Dur("delay", d).Int("attempt", retries+1).Msg("retrying request")
 		if throttled(err) {
 			st.Throttled++
 			c.rc.OnThrottle(issued)
@@ -157,7 +160,9 @@ func (c *Client) admit(ctx context.Context, st *source.Stats) (time.Time, error)
 	return issued, nil
 }
 
-// retryCause names why a retryable request failed, for metrics.
+// retryCause names why a retryable request failed, for metrics. A source
+// marks its own causes with source.WithCause (a body it could not read is
+// CauseBadBody).
 func retryCause(err error) source.RetryCause {
 	var ra *retryAfterError
 	if throttled(err) {
@@ -169,8 +174,6 @@ func retryCause(err error) source.RetryCause {
 	switch {
 	case errors.As(err, &ra):
 		return source.CauseServerError
-	case errors.Is(err, errBadBody):
-		return source.CauseBadBody
 	}
 	return source.CauseNetwork
 }

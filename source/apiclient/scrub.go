@@ -1,4 +1,4 @@
-package odata
+package apiclient
 
 import (
 	"encoding/base64"
@@ -12,11 +12,11 @@ import (
 // Redacted replaces a credential found in server-supplied text.
 const Redacted = "[REDACTED]"
 
-// secretsOf lists the forms in which the client's credentials travel, so
+// SecretsOf lists the forms in which the client's credentials travel, so
 // that a server (or a gateway, WAF or proxy) echoing our request headers
 // cannot make them appear in an error or a log: the secret itself, its
 // URL-encoded form, and the HTTP Basic encodings of id:secret.
-func secretsOf(id, secret string) []string {
+func SecretsOf(id, secret string) []string {
 	if secret == "" {
 		return nil
 	}
@@ -62,9 +62,9 @@ func unsafeRune(r rune) bool {
 	return unicode.IsControl(r) || unicode.Is(unicode.Bidi_Control, r) || r == '\u2028' || r == '\u2029'
 }
 
-// scrub cleans server-supplied text with the client's credentials and every
+// Scrub cleans server-supplied text of the client's credentials and every
 // token it was issued.
-func (c *Client) scrub(s string) string {
+func (c *Client) Scrub(s string) string {
 	return scrubText(s, append(c.tokens.issued(), c.secrets...))
 }
 
@@ -78,12 +78,12 @@ type scrubbedError struct {
 func (e *scrubbedError) Error() string { return e.msg }
 func (e *scrubbedError) Unwrap() error { return e.err }
 
-// scrubErr returns err with its message scrubbed; nil stays nil.
-func (c *Client) scrubErr(err error) error {
+// ScrubErr returns err with its message scrubbed; nil stays nil.
+func (c *Client) ScrubErr(err error) error {
 	if err == nil {
 		return nil
 	}
-	msg := c.scrub(err.Error())
+	msg := c.Scrub(err.Error())
 	if msg == err.Error() {
 		return err
 	}
