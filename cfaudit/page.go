@@ -240,3 +240,9 @@ func str(p *string) string {
 	}
 	return *p
 }
+
+// jsonUnmarshal decodes an error body leniently (duplicate names and
+// invalid UTF-8 allowed: it is only shown, scrubbed).
+func jsonUnmarshal(b []byte, v any) error {
+	return json.Unmarshal(b, v, jsontext.AllowDuplicateNames(true), jsontext.AllowInvalidUTF8(true))
+}
