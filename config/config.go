@@ -22,6 +22,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/auditlog-exporter/auditlog-exporter/cfaudit"
 	"github.com/auditlog-exporter/auditlog-exporter/errclass"
 	"github.com/auditlog-exporter/auditlog-exporter/exporter"
 	"github.com/auditlog-exporter/auditlog-exporter/odata"
@@ -47,8 +48,11 @@ type Config struct {
 	Log      LogConfig      `yaml:"log"`
 }
 
-// SourceConfig is one Neo subaccount to export.
+// SourceConfig is one account to export: a Neo subaccount (type neo, the
+// default) or a Cloud Foundry subaccount or global account (type cf).
 type SourceConfig struct {
+	// Type is the API: neo (default) or cf.
+	Type                 string        `yaml:"type"`
 	APIURL               string        `yaml:"api_url"`
 	Account              string        `yaml:"account"`
 	ClientID             string        `yaml:"client_id"`
@@ -63,9 +67,26 @@ type SourceConfig struct {
 	// nextLinks never end).
 	MaxPagesPerWindow int `yaml:"max_pages_per_window"`
 	// RetentionDays is how long the API keeps records; 0 asks the
-	// Retention API (scope "Manage Audit Logs"), else assumes 201.
+	// Retention API (scope "Manage Audit Logs"), else assumes 201 (Neo),
+	// or assumes the documented 90 (Cloud Foundry).
 	RetentionDays int `yaml:"retention_days"`
+
+	// Cloud Foundry only. ServiceKeyFile is the service key as
+	// `cf service-key` prints it; or api_url, token_url (uaa.url, or
+	// uaa.certurl for x509), client_id and client_secret[_file] or
+	// cert_file + key_file, given one by one. Files are read afresh for
+	// every run (an x509 certificate may be valid for a day).
+	ServiceKeyFile string `yaml:"service_key_file"`
+	TokenURL       string `yaml:"token_url"`
+	CertFile       string `yaml:"cert_file"`
+	KeyFile        string `yaml:"key_file"`
 }
+
+// Source types.
+const (
+	SourceNeo = "neo"
+	SourceCF  = "cf"
+)
 
 // ExportConfig is the window grid and pacing.
 type ExportConfig struct {
@@ -139,6 +160,9 @@ const (
 	// first run exports everything the API still holds, with two days to
 	// get there before the oldest window's records are deleted.
 	DefaultStart = "-4776h"
+	// DefaultStartCF is 88 days, inside the Cloud Foundry API's retention
+	// of 90: the default when every source is of type cf.
+	DefaultStartCF = "-2112h"
 	// MaxParallel bounds windows in flight per account.
 	MaxParallel = 64
 	// DefaultRetentionMargin is export.retention_margin's default.
@@ -148,7 +172,7 @@ const (
 // DefaultConfig returns a Config with every default set and no source or sink.
 func DefaultConfig() *Config {
 	return &Config{
-		Export: ExportConfig{Start: DefaultStart, Window: DefaultWindow, Lag: DefaultLag, Parallel: 1, SpillThreshold: source.DefaultSpillThreshold, RetentionMargin: DefaultRetentionMargin},
+		Export: ExportConfig{Window: DefaultWindow, Lag: DefaultLag, Parallel: 1, SpillThreshold: source.DefaultSpillThreshold, RetentionMargin: DefaultRetentionMargin},
 		Retry:  RetryConfig{MaxElapsed: DefaultMaxElapsed},
 		State:  StateConfig{Type: "file", Path: "./state"},
 		Log:    LogConfig{Level: "info", Format: "json"},
@@ -406,6 +430,24 @@ var (
 // compression depends on its format); plain defaults come from
 // DefaultConfig before decoding.
 func (c *Config) applyDefaults() {
+	allCF := len(c.Sources()) > 0
+	for i := range c.Accounts {
+		if c.Accounts[i].Type == "" {
+			c.Accounts[i].Type = SourceNeo
+		}
+	}
+	if c.Source != nil && c.Source.Type == "" {
+		c.Source.Type = SourceNeo
+	}
+	for _, s := range c.Sources() {
+		allCF = allCF && s.Type == SourceCF
+	}
+	if c.Export.Start == "" {
+		c.Export.Start = DefaultStart
+		if allCF {
+			c.Export.Start = DefaultStartCF
+		}
+	}
 	for i := range c.Sinks {
 		s := &c.Sinks[i]
 		if s.Compression == "" {
@@ -641,7 +683,43 @@ func (c *Config) checkFiles() FieldErrors {
 			errs.add("export.spool_dir", "%s is not a directory", d)
 		}
 	}
+	for i, s := range c.Sources() {
+		p := "source"
+		if c.Source == nil {
+			p = fmt.Sprintf("accounts[%d]", i)
+		}
+		if s.Type != SourceCF {
+			continue
+		}
+		if s.ServiceKeyFile != "" {
+			if _, err := readServiceKey(s.ServiceKeyFile); err != nil {
+				errs.add(p+".service_key_file", "%v", err)
+			}
+		}
+		for k, f := range map[string]string{"cert_file": s.CertFile, "key_file": s.KeyFile} {
+			if f == "" {
+				continue
+			}
+			if _, err := os.Stat(f); err != nil {
+				errs.add(p+"."+k, "%v", err)
+			}
+		}
+	}
 	return append(errs, c.readSecretFiles()...)
+}
+
+// readServiceKey reads and parses a service key file.
+func readServiceKey(path string) (cfaudit.ServiceKey, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return cfaudit.ServiceKey{}, err
+	}
+	defer f.Close()
+	b, err := io.ReadAll(io.LimitReader(f, cfaudit.MaxServiceKeyBytes+1))
+	if err != nil {
+		return cfaudit.ServiceKey{}, err
+	}
+	return cfaudit.ParseServiceKey(b)
 }
 
 func validateEndpoint(path, endpoint string, errs *FieldErrors) {
@@ -655,9 +733,6 @@ func validateEndpoint(path, endpoint string, errs *FieldErrors) {
 }
 
 func (s SourceConfig) validate(p string, errs *FieldErrors) {
-	if _, err := odata.ParseAPIURL(s.APIURL); err != nil {
-		errs.add(p+".api_url", "%v", strings.TrimPrefix(err.Error(), "api_url "))
-	}
 	switch {
 	case s.Account == "":
 		errs.add(p+".account", "required: the subaccount's technical name (not its display name)")
@@ -666,17 +741,13 @@ func (s SourceConfig) validate(p string, errs *FieldErrors) {
 	case !accountRE.MatchString(s.Account):
 		errs.add(p+".account", "%q is not a technical subaccount name", s.Account)
 	}
-	if s.ClientID == "" {
-		errs.add(p+".client_id", "required")
-	}
-	switch {
-	case s.ClientSecret != "" && s.ClientSecretFile != "":
-		errs.add(p+".client_secret", "set either client_secret or client_secret_file, not both")
-	case s.ClientSecret == "" && s.ClientSecretFile == "":
-		errs.add(p+".client_secret", "required (or client_secret_file)")
-	}
-	if timeWordRE.MatchString(s.Filter) {
-		errs.add(p+".filter", "must not filter on Time: the exporter sets the time range of each window")
+	switch s.Type {
+	case SourceNeo:
+		s.validateNeo(p, errs)
+	case SourceCF:
+		s.validateCF(p, errs)
+	default:
+		errs.add(p+".type", "%q is not one of: neo, cf", s.Type)
 	}
 	if s.Timeout <= 0 {
 		errs.add(p+".timeout", "must be positive")
@@ -691,7 +762,65 @@ func (s SourceConfig) validate(p string, errs *FieldErrors) {
 		errs.add(p+".max_pages_per_window", "must be at least 10")
 	}
 	if s.RetentionDays < 0 || s.RetentionDays > 3650 {
-		errs.add(p+".retention_days", "must be 0 (ask the Retention API, else 201) or 1 to 3650 days")
+		errs.add(p+".retention_days", "must be 0 (the API's own: asked on Neo, 90 days on Cloud Foundry) or 1 to 3650 days")
+	}
+}
+
+func (s SourceConfig) validateNeo(p string, errs *FieldErrors) {
+	if _, err := odata.ParseAPIURL(s.APIURL); err != nil {
+		errs.add(p+".api_url", "%v", strings.TrimPrefix(err.Error(), "api_url "))
+	}
+	if s.ClientID == "" {
+		errs.add(p+".client_id", "required")
+	}
+	switch {
+	case s.ClientSecret != "" && s.ClientSecretFile != "":
+		errs.add(p+".client_secret", "set either client_secret or client_secret_file, not both")
+	case s.ClientSecret == "" && s.ClientSecretFile == "":
+		errs.add(p+".client_secret", "required (or client_secret_file)")
+	}
+	if timeWordRE.MatchString(s.Filter) {
+		errs.add(p+".filter", "must not filter on Time: the exporter sets the time range of each window")
+	}
+	for k, v := range map[string]string{"service_key_file": s.ServiceKeyFile, "token_url": s.TokenURL, "cert_file": s.CertFile, "key_file": s.KeyFile} {
+		if v != "" {
+			errs.add(p+"."+k, "only for type cf")
+		}
+	}
+}
+
+func (s SourceConfig) validateCF(p string, errs *FieldErrors) {
+	if s.Filter != "" {
+		errs.add(p+".filter", "only for type neo (the Cloud Foundry API filters only by category, which some landscapes refuse)")
+	}
+	if s.ServiceKeyFile != "" {
+		for k, v := range map[string]string{"api_url": s.APIURL, "token_url": s.TokenURL, "client_id": s.ClientID, "client_secret": s.ClientSecret,
+			"client_secret_file": s.ClientSecretFile, "cert_file": s.CertFile, "key_file": s.KeyFile} {
+			if v != "" {
+				errs.add(p+"."+k, "set either service_key_file or the explicit keys, not both")
+			}
+		}
+		return
+	}
+	for k, v := range map[string]string{"api_url": s.APIURL, "token_url": s.TokenURL} {
+		if _, err := odata.ParseAPIURL(v); err != nil {
+			errs.add(p+"."+k, "%s (or service_key_file: the output of `cf service-key`)", strings.TrimPrefix(strings.Replace(err.Error(), "api_url", k, 1), k+" "))
+		}
+	}
+	if s.ClientID == "" {
+		errs.add(p+".client_id", "required (or service_key_file)")
+	}
+	secret := s.ClientSecret != "" || s.ClientSecretFile != ""
+	cert := s.CertFile != "" || s.KeyFile != ""
+	switch {
+	case s.ClientSecret != "" && s.ClientSecretFile != "":
+		errs.add(p+".client_secret", "set either client_secret or client_secret_file, not both")
+	case secret && cert:
+		errs.add(p+".cert_file", "set either a client secret or cert_file and key_file (x509), not both")
+	case !secret && !cert:
+		errs.add(p+".client_secret", "required (or client_secret_file, or cert_file and key_file for an x509 key, or service_key_file)")
+	case cert && (s.CertFile == "" || s.KeyFile == ""):
+		errs.add(p+".cert_file", "cert_file and key_file go together")
 	}
 }
 
