@@ -10,33 +10,17 @@ import (
 	"testing"
 
 	"github.com/auditlog-exporter/auditlog-exporter/audit"
+	"github.com/auditlog-exporter/auditlog-exporter/internal/duckdbtest"
 	"github.com/auditlog-exporter/auditlog-exporter/sinks"
 	"github.com/auditlog-exporter/auditlog-exporter/sinks/sinktest"
 )
 
 // duckdbDir returns a directory whose node_modules holds @duckdb/node-api
 // (`make tools` installs it), skipping locally and failing in CI without it.
-func duckdbDir(t *testing.T) string {
-	dir := os.Getenv("DUCKDB_NODE_DIR")
-	if dir != "" {
-		if _, err := os.Stat(filepath.Join(dir, "node_modules", "@duckdb", "node-api")); err == nil {
-			if _, err := exec.LookPath("node"); err == nil {
-				return dir
-			}
-		}
-	}
-	msg := "DuckDB for Node not found (run `make tools`, or set DUCKDB_NODE_DIR)"
-	if os.Getenv("CI") == "true" {
-		t.Fatal(msg + ": a missing independent reader fails the test in CI")
-	}
-	t.Skip(msg)
-	return ""
-}
-
 // An independent Parquet implementation reads our files back with the
 // schema's types and every value intact.
 func TestParquetReadByDuckDB(t *testing.T) {
-	dir := duckdbDir(t)
+	dir := duckdbtest.Dir(t)
 	for _, codec := range []string{"zstd", "snappy", "none"} {
 		t.Run(codec, func(t *testing.T) {
 			s := sinks.NewFile(t.TempDir(), sinks.Parquet{Compression: codec, Version: "t", RowGroupRows: 1000})

@@ -1,0 +1,124 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/auditlog-exporter/auditlog-exporter/audit"
+	"github.com/auditlog-exporter/auditlog-exporter/cfaudit/cfsim"
+	"github.com/auditlog-exporter/auditlog-exporter/internal/duckdbtest"
+	"github.com/auditlog-exporter/auditlog-exporter/odata/neosim"
+)
+
+const (
+	cfAcct   = "e2ecf"
+	cfSecret = "e2e-CF-Secret-Do-Not-Log"
+)
+
+// One run exports a Neo subaccount and a Cloud Foundry subaccount (a
+// service key file as `cf service-key` prints it; the API throttling,
+// failing, cutting pages short and serving stored duplicates) to JSON lines
+// and Parquet: every record of every exported window exactly once, in one
+// layout that DuckDB reads as one table; a second run adds nothing twice.
+func TestNeoAndCloudFoundryInOneRun(t *testing.T) {
+	w := newWorld(t, neosim.Faults{})
+	now := time.Now().UTC()
+	sim := cfsim.New(cfsim.Options{ClientID: "sb-e2e", ClientSecret: cfSecret, Seed: 21, PageSize: 120, Readings: cfsim.Readings{StoredDuplicates: 0.05}})
+	recs := cfsim.Generate(cfAcct, now.Add(-5*time.Hour), now, 2400, 8)
+	sim.Add(recs...)
+	sim.SetFaults(cfsim.Faults{Rate429: 0.03, Rate5xx: 0.1, Truncate: 0.05})
+	srv := httptest.NewServer(sim)
+	t.Cleanup(srv.Close)
+	keyFile := filepath.Join(w.dir, "cf-key.json")
+	key := fmt.Sprintf("Getting key e2e for service instance auditlog as admin...\n\n"+
+		`{"credentials":{"url":%q,"uaa":{"clientid":"sb-e2e","clientsecret":%q,"url":%q,"credential-type":"binding-secret"}}}`, srv.URL, cfSecret, srv.URL)
+	if err := os.WriteFile(keyFile, []byte(key), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg := filepath.Join(w.dir, "config.yaml")
+	os.WriteFile(cfg, []byte(fmt.Sprintf(`accounts:
+  - {api_url: %q, account: %s, client_id: e2e-client, client_secret: "${E2E_SECRET}"}
+  - {type: cf, account: %s, service_key_file: %s}
+export:
+  start: %s
+  window: 30m
+  lag: 15m
+retry:
+  max_elapsed: 2m
+state:
+  path: %[6]s/state
+sinks:
+  - {type: file, format: jsonl, path: %[6]s/out}
+  - {type: file, format: parquet, path: %[6]s/parquet}
+log:
+  level: debug
+`, w.url, acct, cfAcct, keyFile, w.start.Format(time.RFC3339), w.dir)), 0o600)
+	for run := 0; run < 2; run++ {
+		r := w.run(nil, "run", "--config", cfg)
+		if r.code != 0 {
+			t.Fatalf("run %d: exit %d\n%s", run, r.code, r.stderr)
+		}
+		for _, s := range append([]string{cfSecret}, sim.IssuedTokens()...) {
+			if strings.Contains(r.stdout+r.stderr, s) {
+				t.Fatal("a Cloud Foundry credential or token in the output")
+			}
+		}
+	}
+	// The Cloud Foundry account's watermark and exactly its records.
+	st, err := os.ReadFile(filepath.Join(w.dir, "state", cfAcct+".json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wm struct{ Watermark time.Time }
+	if err := json.Unmarshal(st, &wm); err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]audit.Record{}
+	for _, r := range recs {
+		if !r.Time.Before(w.start) && r.Time.Before(wm.Watermark) {
+			want[r.UUID] = r
+		}
+	}
+	if len(want) < 1000 {
+		t.Fatalf("only %d Cloud Foundry records to export up to %s", len(want), wm.Watermark)
+	}
+	for _, sub := range []string{"out", "parquet"} {
+		got := map[string]audit.Record{}
+		for id, r := range w.readOutput(sub, wm.Watermark.Add(24*time.Hour)) {
+			if r.Account == cfAcct {
+				got[id] = r
+			}
+		}
+		if len(got) != len(want) {
+			t.Fatalf("%s: %d Cloud Foundry records, want %d", sub, len(got), len(want))
+		}
+		for id, r := range want {
+			g := got[id]
+			if !g.Equal(&r) {
+				t.Fatalf("%s: record %s\n got %+v\nwant %+v", sub, id, g, r)
+			}
+		}
+	}
+	w.assertExactSink("out", "parquet") // and the Neo account's, exactly
+	if sim.Counters().Faults["5xx"] == 0 {
+		t.Fatal("no fault injected")
+	}
+	// One table for both sources, read by DuckDB.
+	rows := duckdbtest.Query(t, fmt.Sprintf(`SELECT source, account, count(*) AS n, count(DISTINCT uuid) AS d, count(org_id) AS orgs, count(application) AS apps
+		FROM read_parquet('%s/parquet/account=*/date=*/*.parquet', hive_partitioning = false) GROUP BY ALL ORDER BY source`, w.dir))
+	if len(rows) != 2 || rows[0]["source"] != "cf" || rows[0]["account"] != cfAcct || rows[1]["source"] != "neo" || rows[1]["account"] != acct {
+		t.Fatalf("DuckDB sees %v", rows)
+	}
+	if n := fmt.Sprint(rows[0]["n"]); n != fmt.Sprint(len(want)) || fmt.Sprint(rows[0]["d"]) != n || fmt.Sprint(rows[0]["orgs"]) != n || fmt.Sprint(rows[0]["apps"]) != "0" {
+		t.Fatalf("DuckDB's Cloud Foundry rows %v, want %d records with org_id and no application", rows[0], len(want))
+	}
+	if fmt.Sprint(rows[1]["orgs"]) != "0" || fmt.Sprint(rows[1]["apps"]) != fmt.Sprint(rows[1]["n"]) {
+		t.Fatalf("DuckDB's Neo rows %v: want application set and no org_id", rows[1])
+	}
+}
