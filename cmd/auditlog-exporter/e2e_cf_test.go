@@ -109,6 +109,37 @@ log:
 	if sim.Counters().Faults["5xx"] == 0 {
 		t.Fatal("no fault injected")
 	}
+	// verify re-reads every window of both accounts (the Cloud Foundry API
+	// counts nothing: its windows are fetched again) and finds them whole;
+	// a Cloud Foundry window removed is found missing and repaired.
+	sim.SetFaults(cfsim.Faults{})
+	verify := func(args ...string) verifyOutput {
+		t.Helper()
+		r := w.run(nil, append([]string{"verify", "--config", cfg, "--from", w.start.Format(time.RFC3339), "--to", wm.Watermark.Format(time.RFC3339), "--output", "json"}, args...)...)
+		var out verifyOutput
+		if err := json.Unmarshal([]byte(r.stdout), &out); err != nil {
+			t.Fatalf("verify: exit %d, %v\n%s\n%s", r.code, err, r.stdout, r.stderr)
+		}
+		return out
+	}
+	if out := verify(); out.Summary["ok"] == 0 || len(out.Summary) != 1 {
+		t.Fatalf("verify after the export: %v", out.Summary)
+	}
+	victim, _ := filepath.Glob(filepath.Join(w.dir, "out", "account="+cfAcct, "date=*", "*.jsonl"))
+	if len(victim) == 0 {
+		t.Fatal("no Cloud Foundry JSON lines file")
+	}
+	os.Remove(victim[0])
+	if out := verify(); out.Summary["missing"] != 1 {
+		t.Fatalf("verify after removing %s: %v", victim[0], out.Summary)
+	}
+	if out := verify("--repair"); out.Summary["missing"] != 0 {
+		t.Fatalf("verify --repair: %v", out.Summary)
+	}
+	if _, err := os.Stat(victim[0]); err != nil {
+		t.Fatalf("not repaired: %v", err)
+	}
+
 	// One table for both sources, read by DuckDB.
 	rows := duckdbtest.Query(t, fmt.Sprintf(`SELECT source, account, count(*) AS n, count(DISTINCT uuid) AS d, count(org_id) AS orgs, count(application) AS apps
 		FROM read_parquet('%s/parquet/account=*/date=*/*.parquet', hive_partitioning = false) GROUP BY ALL ORDER BY source`, w.dir))
