@@ -153,3 +153,58 @@ log:
 		t.Fatalf("DuckDB's Neo rows %v: want application set and no org_id", rows[1])
 	}
 }
+
+// A Cloud Foundry export killed with SIGKILL after a window is committed
+// but before its watermark is saved (and another killed mid-window) is
+// completed by the next run: exactly once.
+func TestCloudFoundryKilledRuns(t *testing.T) {
+	for _, crash := range []string{"after-commit:3", "mid-window:150"} {
+		t.Run(crash, func(t *testing.T) {
+			w := newWorld(t, neosim.Faults{}) // for its directory, helpers and clock
+			now := time.Now().UTC()
+			sim := cfsim.New(cfsim.Options{ClientID: "sb-e2e", ClientSecret: cfSecret, Seed: 5, PageSize: 100})
+			recs := cfsim.Generate(cfAcct, now.Add(-5*time.Hour), now, 1500, 9)
+			sim.Add(recs...)
+			srv := httptest.NewServer(sim)
+			t.Cleanup(srv.Close)
+			cfg := filepath.Join(w.dir, "config.yaml")
+			os.WriteFile(cfg, []byte(fmt.Sprintf(`source:
+  type: cf
+  account: %s
+  api_url: %s
+  token_url: %s
+  client_id: sb-e2e
+  client_secret: %s
+export: {start: %s, window: 30m, lag: 15m}
+state: {path: %[6]s/state}
+sinks:
+  - {type: file, format: parquet, path: %[6]s/parquet}
+`, cfAcct, srv.URL, srv.URL, cfSecret, w.start.Format(time.RFC3339), w.dir)), 0o600)
+			if r := w.run([]string{"AUDITLOG_EXPORTER_CRASH=" + crash}, "run", "--config", cfg); r.code != -1 {
+				t.Fatalf("want the run killed, got exit %d\n%s", r.code, r.stderr)
+			}
+			if r := w.run(nil, "run", "--config", cfg); r.code != 0 {
+				t.Fatalf("rerun: exit %d\n%s", r.code, r.stderr)
+			}
+			st, _ := os.ReadFile(filepath.Join(w.dir, "state", cfAcct+".json"))
+			var wm struct{ Watermark time.Time }
+			if err := json.Unmarshal(st, &wm); err != nil {
+				t.Fatal(err)
+			}
+			got := w.readOutput("parquet", wm.Watermark)
+			n := 0
+			for _, r := range recs {
+				if r.Time.Before(w.start) || !r.Time.Before(wm.Watermark) {
+					continue
+				}
+				n++
+				if g, ok := got[r.UUID]; !ok || !g.Equal(&r) {
+					t.Fatalf("record %s: found %v, %+v", r.UUID, ok, g)
+				}
+			}
+			if n < 500 || len(got) != n {
+				t.Fatalf("%d records exported, %d expected", len(got), n)
+			}
+		})
+	}
+}
