@@ -72,17 +72,18 @@ func ParseHandle(header string) (string, error) {
 }
 
 // wireRecord is one record as the API sends it.
+// A null string field reads as "".
 type wireRecord struct {
-	MessageUUID    *string        `json:"message_uuid"`
-	Time           *string        `json:"time"`
-	Tenant         *string        `json:"tenant"`
-	OrgID          *string        `json:"org_id"`
-	SpaceID        *string        `json:"space_id"`
-	AppOrServiceID *string        `json:"app_or_service_id"`
-	ALSServiceID   *string        `json:"als_service_id"`
-	User           *string        `json:"user"`
-	Category       *string        `json:"category"`
-	FormatVersion  *string        `json:"format_version"`
+	MessageUUID    string         `json:"message_uuid"`
+	Time           string         `json:"time"`
+	Tenant         string         `json:"tenant"`
+	OrgID          string         `json:"org_id"`
+	SpaceID        string         `json:"space_id"`
+	AppOrServiceID string         `json:"app_or_service_id"`
+	ALSServiceID   string         `json:"als_service_id"`
+	User           string         `json:"user"`
+	Category       string         `json:"category"`
+	FormatVersion  string         `json:"format_version"`
 	Message        jsontext.Value `json:"message"`
 }
 
@@ -148,25 +149,25 @@ func decodeRecord(v jsontext.Value, account string, index int) (audit.Record, er
 		}
 		return audit.Record{}, contentError("%s: %s: the service holds a record we cannot export faithfully; the window fails until it is corrected or skipped", who, recordErrorText(err))
 	}
-	if w.MessageUUID == nil || *w.MessageUUID == "" {
+	if w.MessageUUID == "" {
 		return audit.Record{}, contentError("%s has no message_uuid", who)
 	}
-	who = "record " + strconv.Quote(shortText(*w.MessageUUID))
-	if w.Time == nil {
+	who = "record " + strconv.Quote(shortText(w.MessageUUID))
+	if w.Time == "" {
 		return audit.Record{}, contentError("%s has no time", who)
 	}
-	t, err := audit.ParseTime(*w.Time)
+	t, err := audit.ParseTime(w.Time)
 	if err != nil {
-		return audit.Record{}, contentError("%s: cannot parse time %q: want e.g. 2018-10-04T08:12:00.239Z", who, shortText(*w.Time))
+		return audit.Record{}, contentError("%s: cannot parse time %q: want e.g. 2018-10-04T08:12:00.239Z", who, shortText(w.Time))
 	}
 	msg, err := messageText(w.Message)
 	if err != nil {
 		return audit.Record{}, contentError("%s: message: %v", who, err)
 	}
 	return audit.Record{
-		UUID: *w.MessageUUID, Time: t, Category: str(w.Category), User: str(w.User), Tenant: str(w.Tenant),
-		Account: account, Message: msg, FormatVersion: str(w.FormatVersion),
-		CF: &audit.CFFields{OrgID: str(w.OrgID), SpaceID: str(w.SpaceID), AppOrServiceID: str(w.AppOrServiceID), ALSServiceID: str(w.ALSServiceID)},
+		UUID: w.MessageUUID, Time: t, Category: w.Category, User: w.User, Tenant: w.Tenant,
+		Account: account, Message: msg, FormatVersion: w.FormatVersion,
+		CF: &audit.CFFields{OrgID: w.OrgID, SpaceID: w.SpaceID, AppOrServiceID: w.AppOrServiceID, ALSServiceID: w.ALSServiceID},
 	}, nil
 }
 
@@ -232,13 +233,6 @@ func looseUUID(v jsontext.Value) string {
 		return ""
 	}
 	return w.ID
-}
-
-func str(p *string) string {
-	if p == nil {
-		return ""
-	}
-	return *p
 }
 
 // jsonUnmarshal decodes an error body leniently (duplicate names and

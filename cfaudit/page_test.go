@@ -1,7 +1,10 @@
 package cfaudit
 
 import (
+	"bytes"
+	stdjson "encoding/json"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -155,4 +158,66 @@ func validText(r audit.Record) bool {
 		}
 	}
 	return true
+}
+
+// cfPage is a 500-record page as the API sends it: half the messages as
+// JSON strings, half as objects.
+func cfPage() []byte {
+	var b strings.Builder
+	b.WriteByte('[')
+	for i := range PageSize {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		msg := fmt.Sprintf(`"{\"object\":{\"type\":\"app\",\"id\":{\"id\":\"%d\"}},\"attributes\":[{\"name\":\"k\",\"old\":\"a\",\"new\":\"b\"}],\"success\":true}"`, i)
+		if i%2 == 1 {
+			msg = fmt.Sprintf(`{"object": {"type": "app", "id": {"id": "%d"}}, "attributes": [{"name": "k", "old": "a", "new": "b"}], "success": true}`, i)
+		}
+		fmt.Fprintf(&b, `{"message_uuid":"5d0b8f1c-%08d-4b6e-9f3c-2a1b3c4d5e6f","time":"2026-11-24T10:%02d:%02d.%03dZ","tenant":"a1b2c3d4-tenant","org_id":"org-guid-1","space_id":"space-guid-2","app_or_service_id":"app-guid-%d","als_service_id":"als-1","user":"alice@example.com","category":"audit.security-events","format_version":"","message":%s}`,
+			i, i/60%60, i%60, i%1000, i%7, msg)
+	}
+	b.WriteByte(']')
+	return []byte(b.String())
+}
+
+// BenchmarkDecodeCFPage decodes and normalizes a page (time parsing, the
+// message forms, the CF fields); BenchmarkDecodeCFPageStdlib is plain
+// encoding/json of the same bytes into a struct slice, nothing parsed.
+func BenchmarkDecodeCFPage(b *testing.B) {
+	body := cfPage()
+	var recs []audit.Record
+	b.SetBytes(int64(len(body)))
+	b.ReportAllocs()
+	for b.Loop() {
+		var err error
+		if recs, err = decodePage(bytes.NewReader(body), "acct", recs); err != nil || len(recs) != PageSize {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(b.N*PageSize)/b.Elapsed().Seconds(), "records/s")
+}
+
+func BenchmarkDecodeCFPageStdlib(b *testing.B) {
+	body := cfPage()
+	b.SetBytes(int64(len(body)))
+	b.ReportAllocs()
+	for b.Loop() {
+		var page []struct {
+			MessageUUID    string             `json:"message_uuid"`
+			Time           string             `json:"time"`
+			Tenant         string             `json:"tenant"`
+			OrgID          string             `json:"org_id"`
+			SpaceID        string             `json:"space_id"`
+			AppOrServiceID string             `json:"app_or_service_id"`
+			ALSServiceID   string             `json:"als_service_id"`
+			User           string             `json:"user"`
+			Category       string             `json:"category"`
+			FormatVersion  string             `json:"format_version"`
+			Message        stdjson.RawMessage `json:"message"`
+		}
+		if err := stdjson.NewDecoder(bytes.NewReader(body)).Decode(&page); err != nil || len(page) != PageSize {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(b.N*PageSize)/b.Elapsed().Seconds(), "records/s")
 }
