@@ -43,13 +43,18 @@ func (c *Config) Check(ctx context.Context, log zerolog.Logger) []CheckItem {
 	if err != nil {
 		return append(items, CheckItem{Name: "sources", Err: err})
 	}
-	for _, a := range accounts {
+	sources := c.Sources()
+	for i, a := range accounts {
 		client := a.Source
+		hint := sourceHint
+		if sources[i].Type == SourceCF {
+			hint = cfHint
+		}
 		cctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
 		err := client.Token(cctx)
 		item := CheckItem{Name: a.Name + ": token", Err: err, Detail: "issued by the OAuth endpoint"}
 		if err != nil {
-			item.Hint = sourceHint(err)
+			item.Hint = hint(err)
 			items = append(items, item, CheckItem{Name: a.Name + ": read audit logs", Err: errors.New("skipped: no token"), Hint: "fix the token first"})
 			cancel()
 			continue
@@ -57,9 +62,13 @@ func (c *Config) Check(ctx context.Context, log zerolog.Logger) []CheckItem {
 		items = append(items, item)
 		n, err := client.Probe(cctx)
 		cancel()
-		item = CheckItem{Name: a.Name + ": read audit logs", Err: err, Detail: fmt.Sprintf("%d records visible in the retention period", n)}
+		detail := fmt.Sprintf("%d records visible in the retention period", n)
+		if n < 0 {
+			detail = "readable (the API counts no records)"
+		}
+		item = CheckItem{Name: a.Name + ": read audit logs", Err: err, Detail: detail}
 		if err != nil {
-			item.Hint = sourceHint(err)
+			item.Hint = hint(err)
 		}
 		items = append(items, item)
 	}
@@ -150,6 +159,40 @@ func sourceHint(err error) string {
 		return "check source.api_url (the region host of the subaccount) and source.account (its technical name)"
 	case errors.As(err, &status) && status.Code == http.StatusUnauthorized:
 		return "the API rejects the token: the API client needs the scope \"Read Audit Logs\""
+	}
+	return "see the message; run with log.level: debug for every request"
+}
+
+// cfHint is sourceHint for a Cloud Foundry source: it speaks of the
+// service key, the plan and the instance.
+func cfHint(err error) string {
+	var (
+		dnsErr    *net.DNSError
+		netErr    net.Error
+		status    *apiclient.StatusError
+		unknownCA x509.UnknownAuthorityError
+		invalid   x509.CertificateInvalidError
+		hostname  x509.HostnameError
+		verify    *tls.CertificateVerificationError
+		alert     tls.AlertError // the server refused our client certificate
+	)
+	switch {
+	case errors.As(err, &dnsErr):
+		return "a host of the service key does not resolve: check its url (the auditlog-management API of your region) and uaa.url or uaa.certurl"
+	case errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, context.DeadlineExceeded) || (errors.As(err, &netErr) && netErr.Timeout()):
+		return "the API or the token endpoint is not reachable: check proxies and egress firewall rules"
+	case errors.As(err, &unknownCA) || errors.As(err, &invalid) || errors.As(err, &hostname) || errors.As(err, &verify):
+		return "TLS verification failed: behind a TLS-inspecting proxy, set source.ca_file to its CA bundle"
+	case errors.As(err, &alert):
+		return "the token endpoint refused the client certificate: an x509 key's certificate may have expired (they can be valid for a day); create a new key with cf create-service-key"
+	case errors.Is(err, apiclient.ErrCredentialsRefused):
+		return "the service key's credentials were refused: the key may have been deleted; create a new one (cf create-service-key INSTANCE KEY) and give its output as source.service_key_file"
+	case errors.As(err, &status) && status.Code == http.StatusForbidden:
+		return "the token may not read audit logs: a subaccount needs an auditlog-management instance of plan default, a global account one of plan central"
+	case errors.As(err, &status) && status.Code == http.StatusNotFound:
+		return "check the service key's url: the auditlog-management API of your region"
+	case errors.As(err, &status) && status.Code == http.StatusUnauthorized:
+		return "the API rejects the token: use a key of the auditlog-management instance, not of another service"
 	}
 	return "see the message; run with log.level: debug for every request"
 }

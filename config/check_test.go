@@ -1,6 +1,7 @@
 package config
 
 import (
+	"crypto/tls"
 	"crypto/x509"
 	"errors"
 	"fmt"
@@ -43,6 +44,12 @@ func TestCheckHints(t *testing.T) {
 		{"permission", fmt.Errorf("state directory /x is not writable: %w", &fs.PathError{Op: "open", Path: "/x", Err: syscall.EACCES}), storageHint, "not writable"},
 		{"read-only", fmt.Errorf("sink: %w", &fs.PathError{Op: "open", Path: "/x", Err: syscall.EROFS}), storageHint, "not writable"},
 		{"other", errors.New("bucket does not exist, denied, region, credential"), storageHint, "see the message"},
+		{"cf: credentials", wrap(fmt.Errorf("get token: %w (HTTP 401)", apiclient.ErrCredentialsRefused)), cfHint, "service_key_file"},
+		{"cf: 403", wrap(&apiclient.StatusError{Code: 403}), cfHint, "plan default"},
+		{"cf: 404", wrap(&apiclient.StatusError{Code: 404}), cfHint, "service key's url"},
+		{"cf: client certificate refused", wrap(&url.Error{Op: "Post", URL: "https://x", Err: tls.AlertError(116)}), cfHint, "client certificate"},
+		{"cf: dns", wrap(&url.Error{Op: "Post", URL: "https://x", Err: &net.DNSError{Err: "no such host", Name: "x"}}), cfHint, "service key does not resolve"},
+		{"cf: a message that merely mentions tls", errors.New("tls: certificate 403"), cfHint, "see the message"},
 	} {
 		if got := tc.hint(tc.err); !strings.Contains(got, tc.want) {
 			t.Errorf("%s: hint %q, want one about %q", tc.name, got, tc.want)
