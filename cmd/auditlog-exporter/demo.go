@@ -11,18 +11,19 @@ import (
 )
 
 func newDemoCmd(stdout, stderr io.Writer) *cobra.Command {
-	var out string
+	var out, sources string
 	cmd := &cobra.Command{
-		Use:   "demo [--out DIR]",
-		Short: "Export from the built-in API simulator (no SAP account needed)",
-		Long: `Start the built-in Neo API simulator with six hours of generated audit
-records, write a configuration for it, export every complete window into
---out, check the result against the simulator, and print where to look.`,
+		Use:   "demo [--out DIR] [--source neo|cf|both]",
+		Short: "Export from the built-in API simulators (no SAP account needed)",
+		Long: `Start the built-in API simulator (Neo, Cloud Foundry, or both) with seven
+hours of generated audit records, write a configuration for it, export
+every complete window into --out, check the result against the simulator,
+and print where to look.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			log := newLogger(config.LogConfig{Level: "info", Format: "console"}, stderr)
 			v, _ := versionInfo()
-			res, err := demo.Run(cmd.Context(), out, log, v)
+			res, err := demo.Run(cmd.Context(), out, sources, log, v)
 			if err != nil {
 				return err
 			}
@@ -52,5 +53,6 @@ records, write a configuration for it, export every complete window into
 		},
 	}
 	cmd.Flags().StringVar(&out, "out", "./demo-out", "directory for the demo's config, state and output")
+	cmd.Flags().StringVar(&sources, "source", demo.SourceNeo, "which API to simulate: neo, cf (Cloud Foundry) or both")
 	return cmd
 }

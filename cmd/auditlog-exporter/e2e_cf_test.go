@@ -5,7 +5,9 @@ import (
 	"fmt"
 	"net/http/httptest"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -206,5 +208,29 @@ sinks:
 				t.Fatalf("%d records exported, %d expected", len(got), n)
 			}
 		})
+	}
+}
+
+// demo --source both exports a Neo and a Cloud Foundry account from the
+// built-in simulators and verifies both.
+func TestDemoBothSources(t *testing.T) {
+	out := t.TempDir()
+	cmd := exec.Command(binary, "demo", "--out", out, "--source", "both")
+	var stdout, stderr strings.Builder
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("demo: %v\n%s\n%s", err, stdout.String(), stderr.String())
+	}
+	m := regexp.MustCompile(`verify: (\d+) of (\d+)`).FindStringSubmatch(stdout.String())
+	if !strings.Contains(stdout.String(), "every one exported once") || m == nil || m[1] != m[2] {
+		t.Fatalf("demo output:\n%s", stdout.String())
+	}
+	for _, account := range []string{"demoacct", "democf"} {
+		if pq, _ := filepath.Glob(filepath.Join(out, "parquet", "account="+account, "date=*", "*.parquet")); len(pq) < 5 {
+			t.Fatalf("%d Parquet files for %s", len(pq), account)
+		}
+	}
+	if err := exec.Command(binary, "demo", "--out", out, "--source", "kyma").Run(); err == nil {
+		t.Fatal("demo --source kyma accepted")
 	}
 }
