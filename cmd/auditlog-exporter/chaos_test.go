@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"github.com/auditlog-exporter/auditlog-exporter/audit"
+	"github.com/auditlog-exporter/auditlog-exporter/cfaudit/cfsim"
 	"github.com/auditlog-exporter/auditlog-exporter/internal/s3test"
 	"github.com/auditlog-exporter/auditlog-exporter/odata/neosim"
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -109,6 +110,18 @@ func TestChaos(t *testing.T) {
 		reading = r
 	}
 	w := newWorldReadings(t, faults, 1500, 250, neosim.AllReadings()[reading])
+	// A Cloud Foundry account in the same runs, its API just as unreliable,
+	// under one of the readings its documentation leaves open.
+	cfReadings := map[string]cfsim.Readings{"cf-documented": {}, "cf-stored-duplicates": {StoredDuplicates: 0.05},
+		"cf-exclusive-bounds": {ExclusiveBounds: true}, "cf-newest-first": {NewestFirst: true}}
+	cfNames := []string{"cf-documented", "cf-exclusive-bounds", "cf-newest-first", "cf-stored-duplicates"}
+	cfReading := cfNames[rng.IntN(len(cfNames))]
+	cf := cfsim.New(cfsim.Options{ClientID: "sb-chaos", ClientSecret: secret, Seed: seed, PageSize: 150, Readings: cfReadings[cfReading]})
+	cfRecs := cfsim.Generate(cfAcct, w.start.Add(-time.Hour), time.Now(), 4000, seed)
+	cf.Add(cfRecs...)
+	cf.SetFaults(cfsim.Faults{Rate429: 0.03, RetryAfter: "0", Rate5xx: 0.05, Truncate: 0.03})
+	cfSrv := httptest.NewServer(cf)
+	defer cfSrv.Close()
 	cfg := w.configWith(`state:
   type: s3
   bucket: `+bucket+`
@@ -139,6 +152,8 @@ sinks:
     path_style: true
 `, "")
 	b, _ := os.ReadFile(cfg)
+	b = bytes.Replace(b, []byte("source:\n  api_url:"), []byte("accounts:\n- type: cf\n  account: "+cfAcct+"\n  api_url: "+cfSrv.URL+"\n  token_url: "+cfSrv.URL+
+		"\n  client_id: sb-chaos\n  client_secret: ${E2E_SECRET}\n- api_url:"), 1)
 	// Half the windows (~750 records each) are deduplicated on disk.
 	spill := "  spill_threshold: 100000\n"
 	if rng.IntN(2) == 0 {
@@ -154,14 +169,18 @@ sinks:
 		// re-exports (replaces) windows instead of finding nothing due.
 		if i > 0 && rng.IntN(2) == 0 {
 			chaos.on.Store(false)
-			var states []struct{ Watermark time.Time }
+			var states []struct {
+				Account   string
+				Watermark time.Time
+			}
 			r := w.run(srv.Env(), "state", "show", "--config", cfg, "--output", "json")
-			if err := json.Unmarshal([]byte(r.stdout), &states); err != nil || len(states) != 1 {
+			if err := json.Unmarshal([]byte(r.stdout), &states); err != nil || len(states) != 2 {
 				t.Fatalf("state show: %v %s %s", err, r.stdout, r.stderr)
 			}
-			if n := int(states[0].Watermark.Sub(w.start) / (30 * time.Minute)); n > 0 {
+			st := states[rng.IntN(2)]
+			if n := int(st.Watermark.Sub(w.start) / (30 * time.Minute)); n > 0 {
 				back := w.start.Add(time.Duration(rng.IntN(n)) * 30 * time.Minute)
-				if r := w.run(srv.Env(), "state", "set", "--config", cfg, "--watermark", back.Format(time.RFC3339)); r.code == 0 {
+				if r := w.run(srv.Env(), "state", "set", "--config", cfg, "--account", st.Account, "--watermark", back.Format(time.RFC3339)); r.code == 0 {
 					resets++
 				}
 			}
@@ -185,44 +204,69 @@ sinks:
 	}
 	chaos.on.Store(false)
 	w.sim.SetFaults(neosim.Faults{})
+	cf.SetFaults(cfsim.Faults{})
 	r := w.run(srv.Env(), "run", "--config", cfg)
 	if r.code != 0 {
 		t.Fatalf("final run: exit %d\n%s", r.code, r.stderr)
 	}
 
-	// The watermark lives in S3.
-	out, err := srv.Client().GetObject(context.Background(), &s3.GetObjectInput{Bucket: aws.String(bucket), Key: aws.String("state/" + acct + ".json")})
-	if err != nil {
-		t.Fatal(err)
-	}
-	stb, _ := io.ReadAll(out.Body)
-	i := bytes.Index(stb, []byte(`"watermark": "`))
-	wm, err := time.Parse(time.RFC3339, string(stb[i+14:i+34]))
-	if err != nil {
-		t.Fatalf("state %s: %v", stb, err)
-	}
-	want := w.sim.Records(acct, w.start, wm)
-	check := func(name string, got map[string]audit.Record) {
-		t.Helper()
-		if len(got) != len(want) {
-			t.Fatalf("%s: %d records, the simulator holds %d", name, len(got), len(want))
+	// The watermarks live in S3.
+	watermark := func(account string) time.Time {
+		out, err := srv.Client().GetObject(context.Background(), &s3.GetObjectInput{Bucket: aws.String(bucket), Key: aws.String("state/" + account + ".json")})
+		if err != nil {
+			t.Fatal(err)
 		}
-		for _, rec := range want {
-			rec.Time = rec.Time.Truncate(time.Millisecond)
-			g, ok := got[rec.UUID]
-			if !ok || !g.Equal(&rec) {
-				t.Fatalf("%s: record %s missing or changed:\n got %+v\nwant %+v", name, rec.UUID, g, rec)
+		stb, _ := io.ReadAll(out.Body)
+		i := bytes.Index(stb, []byte(`"watermark": "`))
+		wm, err := time.Parse(time.RFC3339, string(stb[i+14:i+34]))
+		if err != nil {
+			t.Fatalf("state %s: %v", stb, err)
+		}
+		return wm
+	}
+	wm, cfWM := watermark(acct), watermark(cfAcct)
+	want := map[string][]audit.Record{acct: w.sim.Records(acct, w.start, wm)}
+	for _, rec := range cfRecs {
+		if !rec.Time.Before(w.start) && rec.Time.Before(cfWM) {
+			want[cfAcct] = append(want[cfAcct], rec)
+		}
+	}
+	check := func(name string, all map[string]audit.Record) {
+		t.Helper()
+		for account, recs := range want {
+			got := map[string]audit.Record{}
+			for id, r := range all {
+				if r.Account == account {
+					got[id] = r
+				}
+			}
+			if len(got) != len(recs) {
+				t.Fatalf("%s: %d records of %s, the simulator holds %d", name, len(got), account, len(recs))
+			}
+			for _, rec := range recs {
+				rec.Time = rec.Time.Truncate(time.Millisecond)
+				g, ok := got[rec.UUID]
+				if !ok || !g.Equal(&rec) {
+					t.Fatalf("%s: record %s of %s missing or changed:\n got %+v\nwant %+v", name, rec.UUID, account, g, rec)
+				}
 			}
 		}
 	}
-	check("jsonl file", w.readOutput("out", wm))
-	check("parquet file", w.readOutput("out-pq", wm))
+	upTo := wm
+	if cfWM.After(upTo) {
+		upTo = cfWM
+	}
+	check("jsonl file", w.readOutput("out", upTo))
+	check("parquet file", w.readOutput("out-pq", upTo))
 	pq, _ := readS3(t, srv, bucket, "pq/account=")
 	check("parquet s3", pq)
 	js, _ := readS3(t, srv, bucket, "js/account=")
 	check("jsonl.gz s3", js)
 
 	injected := w.sim.Counters().Faults
+	for k, v := range cf.Counters().Faults {
+		injected["cf-"+k] = v
+	}
 	chaos.mu.Lock()
 	for k, v := range chaos.counts {
 		injected[k] = v
@@ -232,7 +276,8 @@ sinks:
 	for _, v := range injected {
 		total += v
 	}
-	t.Logf("chaos (seed %d, reading %s, %s): %d runs (%d after moving the watermark back), %d killed, exits %v, %d faults injected %v, %d records checked in 4 sinks (watermark %s)",
-		seed, reading, strings.TrimSpace(strings.SplitN(spill, "\n", 2)[0]), runs+1, resets, kills, exits, total, injected, 4*len(want), wm.Format(time.RFC3339))
-	fmt.Fprintf(os.Stderr, "chaos (reading %s): %d runs, %d killed with SIGKILL, %d faults injected, %d records x 4 sinks: 0 missing, 0 duplicated\n", reading, runs+1, kills, total, len(want))
+	n := len(want[acct]) + len(want[cfAcct])
+	t.Logf("chaos (seed %d, readings %s and %s, %s): %d runs (%d after moving a watermark back), %d killed, exits %v, %d faults injected %v, %d records checked in 4 sinks (watermarks %s, %s)",
+		seed, reading, cfReading, strings.TrimSpace(strings.SplitN(spill, "\n", 2)[0]), runs+1, resets, kills, exits, total, injected, 4*n, wm.Format(time.RFC3339), cfWM.Format(time.RFC3339))
+	fmt.Fprintf(os.Stderr, "chaos (readings %s, %s): %d runs, %d killed with SIGKILL, %d faults injected, %d records (Neo and Cloud Foundry) x 4 sinks: 0 missing, 0 duplicated\n", reading, cfReading, runs+1, kills, total, n)
 }

@@ -45,7 +45,7 @@ func readS3(t *testing.T, srv *s3test.Server, bucket, prefix string) (map[string
 		}
 		b, _ := io.ReadAll(out.Body)
 		out.Body.Close()
-		if out.Metadata["records"] == "" || out.Metadata["account"] != acct {
+		if out.Metadata["records"] == "" || !strings.Contains(k, "account="+out.Metadata["account"]+"/") {
 			t.Fatalf("%s: metadata %v", k, out.Metadata)
 		}
 		n := 0
