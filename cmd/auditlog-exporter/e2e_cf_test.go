@@ -61,6 +61,12 @@ sinks:
 log:
   level: debug
 `, w.url, acct, cfAcct, keyFile, w.start.Format(time.RFC3339), w.dir)), 0o600)
+	// check proves both accounts' credentials and reading, sinks and state.
+	sim.SetFaults(cfsim.Faults{})
+	if r := w.run(nil, "check", "--config", cfg); r.code != 0 || !strings.Contains(r.stdout, cfAcct+": read audit logs") {
+		t.Fatalf("check: exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
+	}
+	sim.SetFaults(cfsim.Faults{Rate429: 0.03, Rate5xx: 0.1, Truncate: 0.05})
 	for run := 0; run < 2; run++ {
 		r := w.run(nil, "run", "--config", cfg)
 		if r.code != 0 {
