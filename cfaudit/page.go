@@ -9,7 +9,6 @@ import (
 	"unicode/utf8"
 
 	"github.com/auditlog-exporter/auditlog-exporter/audit"
-	"github.com/auditlog-exporter/auditlog-exporter/errclass"
 	"github.com/auditlog-exporter/auditlog-exporter/source"
 	"github.com/go-json-experiment/json"
 	"github.com/go-json-experiment/json/jsontext"
@@ -29,20 +28,11 @@ const MaxHandleBytes = 16 << 10
 // errBadBody is wrapped by every syntaxError.
 var errBadBody = errors.New("response body is not a complete JSON array of audit records")
 
-// syntaxError marks a body that is not the JSON we expect: cut short, an
-// HTML page from a proxy, garbage. Retrying the same request may help.
-func syntaxError(err error) error {
-	if errors.Is(err, io.EOF) {
-		err = io.ErrUnexpectedEOF
-	}
-	return errclass.Mark(errclass.Retryable, source.WithCause(source.CauseBadBody, fmt.Errorf("%w: %w", errBadBody, err)))
-}
+// syntaxError: a body that is not the JSON we expect (retryable).
+func syntaxError(err error) error { return source.BadBody(errBadBody, err) }
 
-// contentError marks well-formed JSON we cannot accept (a record without
-// message_uuid, a time we cannot parse). Retrying will not help.
-func contentError(format string, args ...any) error {
-	return errclass.Mark(errclass.Permanent, fmt.Errorf(format, args...))
-}
+// contentError: well-formed JSON we cannot accept (permanent).
+func contentError(format string, args ...any) error { return source.BadContent(format, args...) }
 
 // ParseHandle reads the Paging header: "handle=<value>". The value is
 // opaque base64 and may end in '=': everything after the first "handle="

@@ -134,23 +134,12 @@ func CheckError(items []CheckItem) error {
 	return errclass.Mark(class, fmt.Errorf("check failed: %s", strings.Join(failed, ", ")))
 }
 
+// sourceHint suggests what to do about a Neo source that failed.
 func sourceHint(err error) string {
-	var (
-		dnsErr    *net.DNSError
-		netErr    net.Error
-		status    *apiclient.StatusError
-		unknownCA x509.UnknownAuthorityError
-		invalid   x509.CertificateInvalidError
-		hostname  x509.HostnameError
-		verify    *tls.CertificateVerificationError
-	)
+	var status *apiclient.StatusError
 	switch {
-	case errors.As(err, &dnsErr):
-		return "the API host does not resolve: source.api_url must be https://api.<region host>, e.g. https://api.hana.ondemand.com (check the region of the subaccount)"
-	case errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, context.DeadlineExceeded) || (errors.As(err, &netErr) && netErr.Timeout()):
-		return "the API host is not reachable: check source.api_url, proxies and egress firewall rules"
-	case errors.As(err, &unknownCA) || errors.As(err, &invalid) || errors.As(err, &hostname) || errors.As(err, &verify):
-		return "TLS verification failed: behind a TLS-inspecting proxy, set source.ca_file to its CA bundle"
+	case networkHint(err) != "":
+		return networkHint(err)
 	case errors.Is(err, apiclient.ErrCredentialsRefused):
 		return "check source.client_id and source.client_secret; a Platform API client is created in the cockpit under Security > OAuth > Platform API"
 	case errors.As(err, &status) && status.Code == http.StatusForbidden:
@@ -167,22 +156,15 @@ func sourceHint(err error) string {
 // service key, the plan and the instance.
 func cfHint(err error) string {
 	var (
-		dnsErr    *net.DNSError
-		netErr    net.Error
-		status    *apiclient.StatusError
-		unknownCA x509.UnknownAuthorityError
-		invalid   x509.CertificateInvalidError
-		hostname  x509.HostnameError
-		verify    *tls.CertificateVerificationError
-		alert     tls.AlertError // the server refused our client certificate
+		status *apiclient.StatusError
+		alert  tls.AlertError // the server refused our client certificate
+		dnsErr *net.DNSError
 	)
 	switch {
 	case errors.As(err, &dnsErr):
 		return "a host of the service key does not resolve: check its url (the auditlog-management API of your region) and uaa.url or uaa.certurl"
-	case errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, context.DeadlineExceeded) || (errors.As(err, &netErr) && netErr.Timeout()):
-		return "the API or the token endpoint is not reachable: check proxies and egress firewall rules"
-	case errors.As(err, &unknownCA) || errors.As(err, &invalid) || errors.As(err, &hostname) || errors.As(err, &verify):
-		return "TLS verification failed: behind a TLS-inspecting proxy, set source.ca_file to its CA bundle"
+	case networkHint(err) != "":
+		return networkHint(err)
 	case errors.As(err, &alert):
 		return "the token endpoint refused the client certificate: an x509 key's certificate may have expired (they can be valid for a day); create a new key with cf create-service-key"
 	case errors.Is(err, apiclient.ErrCredentialsRefused):
@@ -195,6 +177,29 @@ func cfHint(err error) string {
 		return "the API rejects the token: use a key of the auditlog-management instance, not of another service"
 	}
 	return "see the message; run with log.level: debug for every request"
+}
+
+// networkHint suggests what to do about a host that does not resolve, a
+// connection that fails or a TLS verification that fails; "" for any other
+// error.
+func networkHint(err error) string {
+	var (
+		dnsErr    *net.DNSError
+		netErr    net.Error
+		unknownCA x509.UnknownAuthorityError
+		invalid   x509.CertificateInvalidError
+		hostname  x509.HostnameError
+		verify    *tls.CertificateVerificationError
+	)
+	switch {
+	case errors.As(err, &dnsErr):
+		return "the API host does not resolve: source.api_url must be https://api.<region host>, e.g. https://api.hana.ondemand.com (check the region of the subaccount)"
+	case errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, context.DeadlineExceeded) || (errors.As(err, &netErr) && netErr.Timeout()):
+		return "the API host is not reachable: check source.api_url, proxies and egress firewall rules"
+	case errors.As(err, &unknownCA) || errors.As(err, &invalid) || errors.As(err, &hostname) || errors.As(err, &verify):
+		return "TLS verification failed: behind a TLS-inspecting proxy, set source.ca_file to its CA bundle"
+	}
+	return ""
 }
 
 // storageHint suggests what to do about a sink or state store that failed.

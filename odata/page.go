@@ -10,7 +10,6 @@ import (
 	"unicode/utf8"
 
 	"github.com/auditlog-exporter/auditlog-exporter/audit"
-	"github.com/auditlog-exporter/auditlog-exporter/errclass"
 	"github.com/auditlog-exporter/auditlog-exporter/source"
 	"github.com/go-json-experiment/json"
 	"github.com/go-json-experiment/json/jsontext"
@@ -53,20 +52,11 @@ func newPageDecoder() *pageDecoder {
 // errBadBody is wrapped by every syntaxError.
 var errBadBody = errors.New("response body is not a complete OData JSON page")
 
-// syntaxError marks a body that is not the JSON we expect: cut short, an
-// HTML page from a proxy, garbage. Retrying the same request may help.
-func syntaxError(err error) error {
-	if errors.Is(err, io.EOF) {
-		err = io.ErrUnexpectedEOF
-	}
-	return errclass.Mark(errclass.Retryable, source.WithCause(source.CauseBadBody, fmt.Errorf("%w: %w", errBadBody, err)))
-}
+// syntaxError: a body that is not the JSON we expect (retryable).
+func syntaxError(err error) error { return source.BadBody(errBadBody, err) }
 
-// contentError marks a well-formed page whose content we cannot accept (a
-// record without Uuid, a Time we cannot parse). Retrying will not help.
-func contentError(format string, args ...any) error {
-	return errclass.Mark(errclass.Permanent, fmt.Errorf(format, args...))
-}
+// contentError: well-formed JSON we cannot accept (permanent).
+func contentError(format string, args ...any) error { return source.BadContent(format, args...) }
 
 // Decode reads one page from r into p.
 func (d *pageDecoder) Decode(r io.Reader, p *Page) error {
