@@ -14,7 +14,7 @@ import (
 func newRootCmd(stdout, stderr io.Writer) *cobra.Command {
 	root := &cobra.Command{
 		Use:           "auditlog-exporter",
-		Short:         "Export SAP BTP Neo audit logs, every record exactly once",
+		Short:         "Export SAP BTP audit logs (Neo and Cloud Foundry), every record exactly once",
 		Long:          rootLong,
 		SilenceErrors: true,
 		SilenceUsage:  true,

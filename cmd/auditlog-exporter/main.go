@@ -1,4 +1,5 @@
-// Command auditlog-exporter exports SAP BTP Neo audit logs to files and
+// Command auditlog-exporter exports SAP BTP audit logs (Neo and Cloud
+// Foundry) to files and
 // object storage, every record exactly once.
 package main
 

@@ -36,9 +36,11 @@ func versionInfo() (string, string) {
 	return v, c
 }
 
-const rootLong = `auditlog-exporter exports the audit logs of SAP BTP Neo subaccounts from the
-Audit Log Retrieval API as JSON lines or Parquet, to files, S3 or standard
-output, window by window, every record exactly once or a loud failure.
+const rootLong = `auditlog-exporter exports the audit logs of SAP BTP — Neo subaccounts (Audit
+Log Retrieval API, OData) and Cloud Foundry subaccounts and global accounts
+(source.type: cf, Audit Log Retrieval API v2) — as JSON lines or Parquet, to
+files, S3 or standard output, window by window, every record exactly once
+or a loud failure.
 
 Time is cut into fixed UTC windows (export.window). A run exports every
 complete window whose end is at least export.lag in the past, oldest first,
@@ -53,7 +55,7 @@ process, reported by a small supervisor process); 2 bad configuration or
 usage (retrying will not help); 3 the API refused the credentials or the
 account.
 
-Start with:  auditlog-exporter demo`
+Start with:  auditlog-exporter demo   (or demo --source cf)`
 
 func newVersionCmd(stdout io.Writer) *cobra.Command {
 	return &cobra.Command{
