@@ -6,9 +6,12 @@ import (
 	"fmt"
 	"slices"
 	"sort"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/auditlog-exporter/auditlog-exporter/audit"
+	"github.com/auditlog-exporter/auditlog-exporter/sinks"
 	"github.com/auditlog-exporter/auditlog-exporter/source"
 )
 
@@ -157,6 +160,13 @@ func (e *Exporter) verifyWindows(ctx context.Context, a Account, windows []audit
 					vd.Source = n
 				}
 			}
+			if vd.Status == StatusShort && padded < 0 {
+				// No count to tell late arrivals from skipped records: name
+				// the records the object lacks (the full comparison).
+				if missing, err := missingFrom(ctx, a.Source, v, w); err == nil && len(missing) > 0 {
+					vd.Detail += "; not in the object: " + strings.Join(missing, ", ")
+				}
+			}
 			out[i] = append(out[i], VerifyRow{Account: a.Name, Start: w.Start, End: w.End, Sink: s.Name(),
 				Source: vd.Source, Exported: vd.Exported, Status: vd.Status, Detail: vd.Detail})
 		}
@@ -174,4 +184,42 @@ func countRecords(ctx context.Context, src source.Source, w audit.Window) (int64
 			return n, err
 		}
 	}
+}
+
+// maxNamedMissing is how many missing records a verify row names.
+const maxNamedMissing = 5
+
+// missingFrom lists (up to maxNamedMissing, then a count) the Uuids the
+// source holds for w that the object lacks: the source's window is read
+// again and compared with the object's records.
+func missingFrom(ctx context.Context, src source.Source, v sinks.Verifier, w audit.Window) ([]string, error) {
+	have := map[string]struct{}{}
+	if err := v.Records(ctx, w, func(r audit.Record) error { have[r.UUID] = struct{}{}; return nil }); err != nil {
+		return nil, err
+	}
+	var missing []string
+	n := 0
+	_, err := src.Fetch(ctx, w, func(r *audit.Record) error {
+		if _, ok := have[r.UUID]; !ok {
+			if n++; n <= maxNamedMissing {
+				missing = append(missing, strconv.Quote(shortID(r.UUID)))
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	if n > maxNamedMissing {
+		missing = append(missing, fmt.Sprintf("and %d more", n-maxNamedMissing))
+	}
+	return missing, nil
+}
+
+// shortID keeps a served Uuid short enough for a report line.
+func shortID(s string) string {
+	if len(s) > 64 {
+		return s[:64] + "..."
+	}
+	return s
 }

@@ -60,6 +60,8 @@ type Verifier interface {
 	// Checksum reads w's object and returns its SHA-256 (hex) and size, or
 	// found = false.
 	Checksum(ctx context.Context, w audit.Window) (sum string, size int64, found bool, err error)
+	// Records reads w's object and calls fn for each record, in order.
+	Records(ctx context.Context, w audit.Window, fn func(audit.Record) error) error
 }
 
 // digest hashes and counts the bytes written through it.

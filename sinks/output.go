@@ -250,3 +250,26 @@ func (v verifier) Checksum(ctx context.Context, w audit.Window) (string, int64, 
 	sum, n, err := checksumOf(r)
 	return sum, n, err == nil, err
 }
+
+// Records implements Verifier: the object is copied to an unlinked
+// temporary file (Parquet is read from its end), then decoded.
+func (v verifier) Records(ctx context.Context, w audit.Window, fn func(audit.Record) error) error {
+	r, found, err := v.k.Get(ctx, v.o.ObjectName(w))
+	if err != nil {
+		return err
+	}
+	if !found {
+		return fmt.Errorf("no object for %s", w)
+	}
+	defer r.Close()
+	f, err := stageFile("")
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	n, err := io.Copy(f, r)
+	if err != nil {
+		return err
+	}
+	return ReadObject(v.o.format.Ext(), f, n, fn)
+}

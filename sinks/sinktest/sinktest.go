@@ -140,6 +140,10 @@ func assertManifest(t *testing.T, h Harness, s sinks.Sink, w audit.Window, recor
 	if err != nil || !found {
 		t.Fatalf("checksum of %v: found %v, %v", w, found, err)
 	}
+	n := 0
+	if err := v.Records(context.Background(), w, func(audit.Record) error { n++; return nil }); err != nil || n != records {
+		t.Fatalf("Verifier.Records of %v: %d records, %v; want %d", w, n, err, records)
+	}
 	if m.Records != int64(records) || m.SHA256 != sum || m.Bytes != size || m.SourceCount != src.Count || m.Completeness != src.Completeness || m.Account != w.Account ||
 		!m.WindowStart.Equal(w.Start) || !m.WindowEnd.Equal(w.End) || m.ExportedAt.IsZero() {
 		t.Fatalf("manifest %+v does not describe the object (%d records, sha %s, %d bytes, source %+v)", m, records, sum, size, src)
