@@ -213,6 +213,9 @@ func errorMessage(body []byte) string {
 	return apiclient.Shorten(strings.TrimSpace(string(body)), 200)
 }
 
+// Scrub implements source.Source.
+func (c *Client) Scrub(s string) string { return c.api.Scrub(s) }
+
 // Token obtains (or reuses) the access token.
 func (c *Client) Token(ctx context.Context) error { return c.api.Token(ctx) }
 

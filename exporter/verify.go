@@ -202,7 +202,7 @@ func missingFrom(ctx context.Context, src source.Source, v sinks.Verifier, w aud
 	_, err := src.Fetch(ctx, w, func(r *audit.Record) error {
 		if _, ok := have[r.UUID]; !ok {
 			if n++; n <= maxNamedMissing {
-				missing = append(missing, strconv.Quote(shortID(r.UUID)))
+				missing = append(missing, strconv.Quote(src.Scrub(shortID(r.UUID))))
 			}
 		}
 		return nil

@@ -223,6 +223,9 @@ func (c *Client) getPage(ctx context.Context, u *url.URL, dec *pageDecoder, p *P
 	})
 }
 
+// Scrub implements source.Source.
+func (c *Client) Scrub(s string) string { return c.api.Scrub(s) }
+
 // scrub and scrubErr clean server-supplied text of credentials and tokens.
 func (c *Client) scrub(s string) string    { return c.api.Scrub(s) }
 func (c *Client) scrubErr(err error) error { return c.api.ScrubErr(err) }

@@ -34,6 +34,9 @@ type Source interface {
 	// audit log, and returns how many records the account holds (-1:
 	// unknown).
 	Probe(ctx context.Context) (int64, error)
+	// Scrub cleans server-supplied text (a record's id in a report line)
+	// of the source's credentials and tokens.
+	Scrub(s string) string
 }
 
 // ErrIncomplete means the evidence shows records skipped while paging: the
