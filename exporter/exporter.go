@@ -85,11 +85,16 @@ type Options struct {
 	RetentionMargin time.Duration
 	// Parallel is how many windows of one account are in flight at once.
 	Parallel int
-	Version  string
-	Log      zerolog.Logger
-	Now      func() time.Time
-	Hooks    Hooks
-	Progress Progress // nil: none
+	// MaxWindowsInFlight bounds the windows in flight across the whole run
+	// (every account, every worker): memory then depends on it, not on the
+	// number of accounts. Accounts take turns for a slot (waiters are served
+	// in order). 0: no bound.
+	MaxWindowsInFlight int
+	Version            string
+	Log                zerolog.Logger
+	Now                func() time.Time
+	Hooks              Hooks
+	Progress           Progress // nil: none
 	// QuietWindows logs the per-window line at debug level (a progress bar
 	// is showing the same).
 	QuietWindows bool
@@ -99,7 +104,8 @@ type Options struct {
 // Exporter moves complete windows from sources to sinks and advances each
 // account's watermark over the windows every sink has committed.
 type Exporter struct {
-	o Options
+	o     Options
+	slots chan struct{} // one per window in flight; nil: no bound
 }
 
 // New returns an Exporter.
@@ -116,7 +122,24 @@ func New(o Options) *Exporter {
 	if o.Observer == nil {
 		o.Observer = noObserver{}
 	}
-	return &Exporter{o: o}
+	e := &Exporter{o: o}
+	if o.MaxWindowsInFlight > 0 {
+		e.slots = make(chan struct{}, o.MaxWindowsInFlight)
+	}
+	return e
+}
+
+// acquire waits for a slot for one window in flight; release gives it back.
+func (e *Exporter) acquire(ctx context.Context) (release func(), err error) {
+	if e.slots == nil {
+		return func() {}, nil
+	}
+	select {
+	case e.slots <- struct{}{}:
+		return func() { <-e.slots }, nil
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
 }
 
 type noProgress struct{}
@@ -375,7 +398,13 @@ func (e *Exporter) exportWindows(ctx context.Context, a Account, windows Windows
 		go func() {
 			defer wg.Done()
 			for i := range jobs {
+				release, err := e.acquire(ctx)
+				if err != nil {
+					results <- windowResult{i: i, err: fmt.Errorf("account %s, window %s: %w", a.Name, windows.At(i).Span(), err)}
+					continue
+				}
 				n, stats, err := e.exportWindow(ctx, a.Source, windows.At(i), log)
+				release()
 				results <- windowResult{i, n, stats, err}
 			}
 		}()

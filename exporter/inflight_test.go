@@ -1,0 +1,102 @@
+package exporter_test
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/auditlog-exporter/auditlog-exporter/audit"
+	"github.com/auditlog-exporter/auditlog-exporter/exporter"
+	"github.com/auditlog-exporter/auditlog-exporter/sinks"
+	"github.com/auditlog-exporter/auditlog-exporter/source"
+	"github.com/auditlog-exporter/auditlog-exporter/state"
+	"github.com/rs/zerolog"
+)
+
+// countingSource counts the windows being fetched at once and records the
+// account of each finished window, in order.
+type countingSource struct {
+	source.Source
+	delay time.Duration
+
+	mu       sync.Mutex
+	now, max int
+	finished []string
+}
+
+func (c *countingSource) Fetch(ctx context.Context, w audit.Window, emit func(*audit.Record) error) (source.Stats, error) {
+	c.mu.Lock()
+	c.now++
+	c.max = max(c.max, c.now)
+	c.mu.Unlock()
+	time.Sleep(c.delay)
+	st, err := c.Source.Fetch(ctx, w, emit)
+	c.mu.Lock()
+	c.now--
+	c.finished = append(c.finished, w.Account)
+	c.mu.Unlock()
+	return st, err
+}
+
+// Never more windows in flight than the run-wide bound, however many
+// accounts and workers there are.
+func TestWindowsInFlightBound(t *testing.T) {
+	e := newEnv(t)
+	src := &countingSource{Source: e.src, delay: 20 * time.Millisecond}
+	var accounts []exporter.Account
+	for i := range 6 {
+		accounts = append(accounts, exporter.Account{Name: fmt.Sprintf("acct%d", i), Source: src})
+	}
+	x := exporter.New(exporter.Options{
+		Accounts: accounts, Sinks: []sinks.Sink{e.sink}, Store: e.store, Grid: exporter.Grid{Size: time.Hour}, Lag: 15 * time.Minute,
+		Start: "-6h", Parallel: 4, MaxWindowsInFlight: 3, Log: zerolog.Nop(), Now: func() time.Time { return now },
+	})
+	res, err := x.Run(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range res {
+		if r.Windows != 6 {
+			t.Fatalf("%s: %d windows", r.Account, r.Windows)
+		}
+	}
+	if src.max > 3 || src.max < 2 {
+		t.Fatalf("%d windows in flight at most, want the bound 3 used and kept", src.max)
+	}
+}
+
+// Accounts take turns: an account with two days of backlog does not hold
+// up small accounts, whose windows all finish within the first turns.
+func TestWindowsInFlightFairness(t *testing.T) {
+	e := newEnv(t)
+	src := &countingSource{Source: e.src, delay: 5 * time.Millisecond}
+	accounts := []exporter.Account{{Name: "big", Source: src}}
+	for i := range 4 {
+		name := fmt.Sprintf("small%d", i)
+		accounts = append(accounts, exporter.Account{Name: name, Source: src})
+		// Small accounts are two windows behind.
+		if _, err := e.store.Save(context.Background(), state.State{Account: name, Watermark: now.Add(-3 * time.Hour).Truncate(time.Hour), Window: time.Hour}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	x := exporter.New(exporter.Options{
+		Accounts: accounts, Sinks: []sinks.Sink{e.sink}, Store: e.store, Grid: exporter.Grid{Size: time.Hour}, Lag: 15 * time.Minute,
+		Start: "-48h", Parallel: 2, MaxWindowsInFlight: 1, Log: zerolog.Nop(), Now: func() time.Time { return now },
+	})
+	if _, err := x.Run(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	last := 0 // position of the small accounts' last finished window
+	for i, a := range src.finished {
+		if a != "big" {
+			last = i
+		}
+	}
+	// 4 accounts x 2 windows, interleaved with the big account's turns: all
+	// done within the first 20 windows of ~56.
+	if len(src.finished) < 40 || last >= 20 {
+		t.Fatalf("small accounts finished at position %d of %d: %v", last, len(src.finished), src.finished)
+	}
+}
