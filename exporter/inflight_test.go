@@ -3,6 +3,7 @@ package exporter_test
 import (
 	"context"
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -100,3 +101,40 @@ func TestWindowsInFlightFairness(t *testing.T) {
 		t.Fatalf("small accounts finished at position %d of %d: %v", last, len(src.finished), src.finished)
 	}
 }
+
+// One failing account among a hundred: the others all export, the run
+// fails, and the summary names the failed account only.
+func TestOneFailingAccountAmongHundred(t *testing.T) {
+	e := newEnv(t)
+	var accounts []exporter.Account
+	for i := range 100 {
+		accounts = append(accounts, exporter.Account{Name: fmt.Sprintf("acct%03d", i), Source: e.src})
+	}
+	accounts[57].Source = failingSource{}
+	var logs strings.Builder
+	var mu sync.Mutex
+	x := exporter.New(exporter.Options{
+		Accounts: accounts, Sinks: []sinks.Sink{e.sink}, Store: e.store, Grid: exporter.Grid{Size: time.Hour}, Lag: 15 * time.Minute,
+		Start: "-3h", Parallel: 2, MaxWindowsInFlight: 8, Now: func() time.Time { return now },
+		Log: zerolog.New(writerFunc(func(p []byte) (int, error) { mu.Lock(); defer mu.Unlock(); return logs.Write(p) })),
+	})
+	res, err := x.Run(context.Background())
+	if err == nil || !strings.Contains(err.Error(), "acct057") {
+		t.Fatalf("got %v", err)
+	}
+	for i, r := range res {
+		switch {
+		case i == 57 && r.Err == nil:
+			t.Fatal("the failing account did not fail")
+		case i != 57 && (r.Err != nil || r.Windows != 3):
+			t.Fatalf("%s: %d windows, %v", r.Account, r.Windows, r.Err)
+		}
+	}
+	if !strings.Contains(logs.String(), `"failed_accounts":["acct057"]`) {
+		t.Fatal("the summary does not name exactly the failed account")
+	}
+}
+
+type writerFunc func([]byte) (int, error)
+
+func (w writerFunc) Write(p []byte) (int, error) { return w(p) }
