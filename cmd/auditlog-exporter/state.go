@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"sort"
 	"text/tabwriter"
 	"time"
 
@@ -17,6 +18,7 @@ func newStateCmd(stdout io.Writer) *cobra.Command {
 		Short: "Read or move the watermark",
 	}
 	var cfgPath, output string
+	var all bool
 	show := &cobra.Command{
 		Use:   "show --config FILE",
 		Short: "Show each account's watermark and how many windows are due",
@@ -41,22 +43,14 @@ func newStateCmd(stdout io.Writer) *cobra.Command {
 				enc.SetIndent("", "  ")
 				return enc.Encode(states)
 			case "text":
-				tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
-				fmt.Fprintln(tw, "ACCOUNT\tWATERMARK\tWINDOW\tWINDOWS DUE\tBEHIND\tUPDATED")
-				for _, s := range states {
-					updated := "never (starts at export.start)"
-					if s.Saved {
-						updated = s.UpdatedAt.Format(time.RFC3339)
-					}
-					fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\t%s\n", s.Account, s.Watermark.Format(time.RFC3339), s.Window, s.WindowsDue, s.Behind, updated)
-				}
-				return tw.Flush()
+				return writeStates(stdout, states, all)
 			}
 			return usageError{fmt.Errorf("--output %q: want text or json", output)}
 		},
 	}
 	show.Flags().StringVarP(&cfgPath, "config", "c", "", "configuration file (YAML)")
 	show.Flags().StringVarP(&output, "output", "o", "text", "text or json")
+	show.Flags().BoolVar(&all, "all", false, "list every account (by default, with more than 20 accounts, a summary and the accounts behind)")
 
 	var setCfg, watermark, account string
 	set := &cobra.Command{
@@ -107,4 +101,45 @@ in the future. --account is needed when the configuration has several.`,
 	set.Flags().StringVar(&account, "account", "", "account to move (default: the only configured one)")
 	cmd.AddCommand(show, set)
 	return cmd
+}
+
+// stateRows is how many accounts `state show` lists before it summarizes.
+const stateRows = 20
+
+// writeStates prints the accounts' watermarks as a table. With more than
+// stateRows accounts (and not all), it prints a summary line and only the
+// accounts that are behind (more than one window due), most behind first,
+// at most stateRows of them.
+func writeStates(w io.Writer, states []exporter.AccountState, all bool) error {
+	rows := states
+	if !all && len(states) > stateRows {
+		var behind []exporter.AccountState
+		maxDue := 0
+		for _, s := range states {
+			if s.WindowsDue > 1 {
+				behind = append(behind, s)
+			}
+			maxDue = max(maxDue, s.WindowsDue)
+		}
+		sort.SliceStable(behind, func(i, j int) bool { return behind[i].WindowsDue > behind[j].WindowsDue })
+		fmt.Fprintf(w, "%d accounts: %d up to date (at most one window due), %d behind (up to %d windows due)\n", len(states), len(states)-len(behind), len(behind), maxDue)
+		if len(behind) == 0 {
+			return nil
+		}
+		rows = behind
+		if len(rows) > stateRows {
+			defer fmt.Fprintf(w, "... and %d more behind (--all or --output json for every account)\n", len(rows)-stateRows)
+			rows = rows[:stateRows]
+		}
+	}
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "ACCOUNT\tWATERMARK\tWINDOW\tWINDOWS DUE\tBEHIND\tUPDATED")
+	for _, s := range rows {
+		updated := "never (starts at export.start)"
+		if s.Saved {
+			updated = s.UpdatedAt.Format(time.RFC3339)
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\t%s\n", s.Account, s.Watermark.Format(time.RFC3339), s.Window, s.WindowsDue, s.Behind, updated)
+	}
+	return tw.Flush()
 }
