@@ -14,7 +14,8 @@ import (
 )
 
 // BenchmarkManyAccounts exports 50 and 500 Neo subaccounts (six hourly
-// windows of 500 records each, one simulator serving them all) to Parquet
+// windows of 500 records each, one simulator serving them all, each
+// account with its own API client) to Parquet
 // files with the default settings, and reports each run's peak RSS and
 // records per second, and the 500-account rate over the 50-account one.
 func BenchmarkManyAccounts(b *testing.B) {
@@ -29,7 +30,7 @@ func BenchmarkManyAccounts(b *testing.B) {
 			for a := range n {
 				names = append(names, fmt.Sprintf("acct%03d", a))
 			}
-			sim := neosim.New(neosim.Options{Accounts: names, ClientID: "bench", ClientSecret: secret, Seed: 1})
+			sim := neosim.New(neosim.Options{Accounts: names, PerAccountClients: true, ClientID: "bench", ClientSecret: secret, Seed: 1})
 			for a, name := range names {
 				recs, _ := neosim.Generate(neosim.GenOptions{Account: name, From: from, To: to, PerHour: perHour, Seed: uint64(a + 1), LateFraction: -1})
 				sim.Add(nil, recs...)
@@ -39,7 +40,7 @@ func BenchmarkManyAccounts(b *testing.B) {
 			var cfg strings.Builder
 			cfg.WriteString("accounts:\n")
 			for _, name := range names {
-				fmt.Fprintf(&cfg, "  - {api_url: %q, account: %s, client_id: bench, client_secret: \"${E2E_SECRET}\"}\n", srv.URL, name)
+				fmt.Fprintf(&cfg, "  - {api_url: %q, account: %s, client_id: bench-%s, client_secret: \"${E2E_SECRET}-%s\"}\n", srv.URL, name, name, name)
 			}
 			fmt.Fprintf(&cfg, "state: {path: %s/state}\nsinks: [{type: file, format: parquet, path: %s/out}]\n", dir, dir)
 			path := filepath.Join(dir, "config.yaml")

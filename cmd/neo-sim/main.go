@@ -19,6 +19,7 @@ import (
 func main() {
 	listen := flag.String("listen", "127.0.0.1:8001", "address to serve on")
 	account := flag.String("account", "demoacct", "technical subaccount name the credentials may read")
+	nAccounts := flag.Int("accounts", 0, "serve this many subaccounts instead (<account>0001, <account>0002, ...), each with its own data and its own client: id <client-id>-<name>, secret <secret>-<name>")
 	clientID := flag.String("client-id", "demo-client", "OAuth client id")
 	clientSecret := flag.String("client-secret", "", "OAuth client secret (default: from NEO_SIM_CLIENT_SECRET, else \"demo-secret\")")
 	hours := flag.Int("hours", 24, "generate records for this many hours before now")
@@ -56,7 +57,14 @@ func main() {
 	if secret == "" {
 		secret = "demo-secret"
 	}
-	sim := neosim.New(neosim.Options{Accounts: []string{*account}, ClientID: *clientID, ClientSecret: secret, TokenTTL: *ttl, Seed: *seed, Readings: readings, PageSize: *pageSize})
+	accounts := []string{*account}
+	if *nAccounts > 0 {
+		accounts = accounts[:0]
+		for i := 1; i <= *nAccounts; i++ {
+			accounts = append(accounts, fmt.Sprintf("%s%04d", *account, i))
+		}
+	}
+	sim := neosim.New(neosim.Options{Accounts: accounts, PerAccountClients: *nAccounts > 0, ClientID: *clientID, ClientSecret: secret, TokenTTL: *ttl, Seed: *seed, Readings: readings, PageSize: *pageSize})
 	now := time.Now().UTC()
 	start, end := now.Add(-time.Duration(*hours)*time.Hour), now
 	for _, f := range []struct {
@@ -77,8 +85,12 @@ func main() {
 	if lateFraction == 0 {
 		lateFraction = 1e-12 // Generate reads 0 as "default"
 	}
-	recs, vis := neosim.Generate(neosim.GenOptions{Account: *account, From: start, To: end, PerHour: *perHour, Seed: *seed, LateFraction: lateFraction})
-	sim.Add(vis, recs...)
+	total := 0
+	for i, a := range accounts {
+		recs, vis := neosim.Generate(neosim.GenOptions{Account: a, From: start, To: end, PerHour: *perHour, Seed: *seed + uint64(i), LateFraction: lateFraction})
+		sim.Add(vis, recs...)
+		total += len(recs)
+	}
 	sim.SetFaults(neosim.Faults{Latency: *latency, Rate429: *r429, Rate5xx: *r5xx, RateDrop: *rDrop, RateTruncate: *rTrunc, RateHTML: *rHTML, RateDuplicate: *rDup, TokenMaxUses: *tokenUses, RetryAfter: *retryAfter,
 		GatewayRate: *gwRate, GatewayBurst: *gwBurst, GatewayRetryAfter: *gwRetryAfter})
 
@@ -94,7 +106,7 @@ func main() {
 		<-ctx.Done()
 		_ = srv.Shutdown(context.Background())
 	}()
-	fmt.Fprintf(os.Stderr, "neo-sim: %d records for account %q on http://%s (client id %q, readings %s)\n", len(recs), *account, ln.Addr(), *clientID, readings)
+	fmt.Fprintf(os.Stderr, "neo-sim: %d records for %d account(s) from %q on http://%s (client id %q, readings %s)\n", total, len(accounts), accounts[0], ln.Addr(), *clientID, readings)
 	if err := srv.Serve(ln); err != nil && err != http.ErrServerClosed {
 		fmt.Fprintln(os.Stderr, "neo-sim:", err)
 		os.Exit(1)

@@ -27,9 +27,13 @@ import (
 // Options configures a Server.
 type Options struct {
 	// Accounts the credentials may read; any other account gets 403.
-	Accounts     []string
-	ClientID     string
-	ClientSecret string
+	Accounts []string
+	// PerAccountClients gives every account its own API client, as a
+	// global account's subaccounts have: client id ClientID+"-"+account,
+	// secret ClientSecret+"-"+account, and a token reads only its account.
+	PerAccountClients bool
+	ClientID          string
+	ClientSecret      string
 	// TokenTTL is the expires_in of issued tokens; default 1500s.
 	TokenTTL time.Duration
 	// PageSize is the server page size; default 1000.
@@ -103,6 +107,7 @@ type cached struct {
 type issued struct {
 	expires time.Time
 	uses    int
+	account string // PerAccountClients: the only account the token reads
 }
 
 // Server is the simulated API. Create it with New; it is an http.Handler.
@@ -289,6 +294,13 @@ func (s *Server) serveToken(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	id, secret, ok := r.BasicAuth()
+	account := ""
+	if s.opts.PerAccountClients {
+		var known bool
+		account, known = strings.CutPrefix(id, s.opts.ClientID+"-")
+		ok = ok && known && slices.Contains(s.opts.Accounts, account) && secret == s.opts.ClientSecret+"-"+account
+		id, secret = s.opts.ClientID, s.opts.ClientSecret
+	}
 	if !ok || id != s.opts.ClientID || secret != s.opts.ClientSecret || id == "" {
 		w.Header().Set("WWW-Authenticate", `Basic realm="oauth2/apitoken"`)
 		oauthError(w, http.StatusUnauthorized, "invalid_client", "Bad credentials")
@@ -298,7 +310,7 @@ func (s *Server) serveToken(w http.ResponseWriter, r *http.Request) {
 	_, _ = rand.Read(b[:])
 	tok := hex.EncodeToString(b[:])
 	s.mu.Lock()
-	s.tokens[tok] = &issued{expires: s.opts.Now().Add(s.opts.TokenTTL)}
+	s.tokens[tok] = &issued{expires: s.opts.Now().Add(s.opts.TokenTTL), account: account}
 	s.issuedTokens = append(s.issuedTokens, tok)
 	s.counters.TokensIssued++
 	s.mu.Unlock()
@@ -397,6 +409,7 @@ func (s *Server) serveRecords(w http.ResponseWriter, r *http.Request, account st
 	dupe := roll("duplicate", f.RateDuplicate)
 	code5xx := []int{500, 502, 503}[s.rng.IntN(3)]
 	authErr := s.checkToken(r, f.TokenMaxUses)
+	otherAccount := s.tokenForOther(r, account)
 	now := s.opts.Now()
 	s.mu.Unlock()
 
@@ -412,7 +425,7 @@ func (s *Server) serveRecords(w http.ResponseWriter, r *http.Request, account st
 		odataError(w, http.StatusUnauthorized, "401", authErr)
 		return
 	}
-	if !slices.Contains(s.opts.Accounts, account) {
+	if !slices.Contains(s.opts.Accounts, account) || otherAccount {
 		odataError(w, http.StatusForbidden, "403", "Access to account '"+account+"' is forbidden")
 		return
 	}
@@ -463,6 +476,14 @@ func (s *Server) serveRecords(w http.ResponseWriter, r *http.Request, account st
 	}
 	w.Header().Set("Content-Length", strconv.Itoa(len(body)))
 	_, _ = w.Write(body)
+}
+
+// tokenForOther reports whether the request's token was issued for
+// another account (PerAccountClients); s.mu is held.
+func (s *Server) tokenForOther(r *http.Request, account string) bool {
+	tok, _ := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+	it := s.tokens[tok]
+	return s.opts.PerAccountClients && it != nil && it.account != account
 }
 
 // checkToken validates the bearer token; s.mu is held.

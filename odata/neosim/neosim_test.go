@@ -392,3 +392,36 @@ func TestRetentionAPI(t *testing.T) {
 		}
 	}
 }
+
+// With a client per account, a token reads its own account only.
+func TestPerAccountClients(t *testing.T) {
+	s := New(Options{Accounts: []string{"a1", "a2"}, ClientID: "id", ClientSecret: "sec", PerAccountClients: true})
+	token := func(id, secret string) (string, int) {
+		req := httptest.NewRequest(http.MethodPost, "/oauth2/apitoken/v1?grant_type=client_credentials", nil)
+		req.Header.Set("Authorization", BasicAuthHeader(id, secret))
+		rec := httptest.NewRecorder()
+		s.ServeHTTP(rec, req)
+		var body struct {
+			AccessToken string `json:"access_token"`
+		}
+		_ = json.Unmarshal(rec.Body.Bytes(), &body)
+		return body.AccessToken, rec.Code
+	}
+	get := func(tok, account string) int {
+		req := httptest.NewRequest(http.MethodGet, "/auditlog/v1/accounts/"+account+"/AuditLogRecords", nil)
+		req.Header.Set("Authorization", "Bearer "+tok)
+		rec := httptest.NewRecorder()
+		s.ServeHTTP(rec, req)
+		return rec.Code
+	}
+	if _, code := token("id", "sec"); code != http.StatusUnauthorized {
+		t.Fatalf("the shared client got a token: %d", code)
+	}
+	if _, code := token("id-a1", "sec-a2"); code != http.StatusUnauthorized {
+		t.Fatalf("another account's secret got a token: %d", code)
+	}
+	tok, code := token("id-a1", "sec-a1")
+	if code != http.StatusOK || get(tok, "a1") != http.StatusOK || get(tok, "a2") != http.StatusForbidden {
+		t.Fatalf("token %d; a1 %d; a2 %d", code, get(tok, "a1"), get(tok, "a2"))
+	}
+}
