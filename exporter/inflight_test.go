@@ -10,6 +10,7 @@ import (
 
 	"github.com/auditlog-exporter/auditlog-exporter/audit"
 	"github.com/auditlog-exporter/auditlog-exporter/exporter"
+	"github.com/auditlog-exporter/auditlog-exporter/odata/neosim"
 	"github.com/auditlog-exporter/auditlog-exporter/sinks"
 	"github.com/auditlog-exporter/auditlog-exporter/source"
 	"github.com/auditlog-exporter/auditlog-exporter/state"
@@ -42,9 +43,11 @@ func (c *countingSource) Fetch(ctx context.Context, w audit.Window, emit func(*a
 }
 
 // Never more windows in flight than the run-wide bound, however many
-// accounts and workers there are.
+// accounts and workers there are: counted by the wrapper around the source
+// and by the simulator (requests served at once).
 func TestWindowsInFlightBound(t *testing.T) {
 	e := newEnv(t)
+	e.sim.SetFaults(neosim.Faults{Latency: 15 * time.Millisecond})
 	src := &countingSource{Source: e.src, delay: 20 * time.Millisecond}
 	var accounts []exporter.Account
 	for i := range 6 {
@@ -65,6 +68,9 @@ func TestWindowsInFlightBound(t *testing.T) {
 	}
 	if src.max > 3 || src.max < 2 {
 		t.Fatalf("%d windows in flight at most, want the bound 3 used and kept", src.max)
+	}
+	if c := e.sim.Counters().MaxConcurrent; c > 3 || c < 2 {
+		t.Fatalf("the simulator served %d requests at once, want at most the bound of 3 (and it used)", c)
 	}
 }
 

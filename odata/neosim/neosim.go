@@ -85,6 +85,9 @@ type Counters struct {
 	APIRequests   int
 	Pages         int
 	Faults        map[string]int
+	// MaxConcurrent is the most record requests served at once (a window
+	// has at most one in flight: pages follow one another).
+	MaxConcurrent int
 }
 
 type stored struct {
@@ -122,6 +125,7 @@ type Server struct {
 	faults       Faults
 	rng          *mrand.Rand
 	counters     Counters
+	concurrent   int // record requests being served
 	// queries caches ordered query results; generation counts Add calls.
 	queries    map[string]*cached
 	generation int
@@ -385,6 +389,9 @@ func (s *Server) serveRecords(w http.ResponseWriter, r *http.Request, account st
 	}
 	s.mu.Lock()
 	s.counters.APIRequests++
+	s.concurrent++
+	s.counters.MaxConcurrent = max(s.counters.MaxConcurrent, s.concurrent)
+	defer func() { s.mu.Lock(); s.concurrent--; s.mu.Unlock() }()
 	f := s.faults
 	roll := func(name string, p float64) bool {
 		if p > 0 && s.rng.Float64() < p {
