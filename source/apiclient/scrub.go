@@ -34,12 +34,7 @@ func SecretsOf(id, secret string) []string {
 // so server text can neither leak a credential nor forge a log line or
 // send terminal escapes.
 func scrubText(s string, secrets []string) string {
-	for _, sec := range secrets {
-		if len(sec) >= 4 {
-			s = strings.ReplaceAll(s, sec, Redacted)
-		}
-	}
-	s = strings.ToValidUTF8(s, "\uFFFD")
+	s = strings.ToValidUTF8(redactAll(s, secrets), "\uFFFD")
 	if strings.IndexFunc(s, unsafeRune) < 0 {
 		return s
 	}
@@ -55,7 +50,26 @@ func scrubText(s string, secrets []string) string {
 		}
 		b.WriteRune(r)
 	}
-	return b.String()
+	// An escape's digits can complete a secret ("\x00" then "00" holds
+	// "0000"): redact once more in the escaped text, with the secrets that
+	// are valid UTF-8 (they cannot cut a character of valid text in two).
+	var valid []string
+	for _, sec := range secrets {
+		if utf8.ValidString(sec) {
+			valid = append(valid, sec)
+		}
+	}
+	return redactAll(b.String(), valid)
+}
+
+// redactAll replaces every secret of at least 4 bytes in s.
+func redactAll(s string, secrets []string) string {
+	for _, sec := range secrets {
+		if len(sec) >= 4 {
+			s = strings.ReplaceAll(s, sec, Redacted)
+		}
+	}
+	return s
 }
 
 func unsafeRune(r rune) bool {
