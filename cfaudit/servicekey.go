@@ -127,15 +127,27 @@ func ParseServiceKey(b []byte) (ServiceKey, error) {
 	return k, nil
 }
 
-// checkHTTPS checks a URL of the key: absolute, https (http only for a
-// loopback host, as the simulator serves), no credentials in it.
+// checkHTTPS checks a URL of the key, naming the field.
 func checkHTTPS(field, s string) error {
 	if s == "" {
 		return fmt.Errorf("%s missing", field)
 	}
+	if err := CheckURL(s); err != nil {
+		return fmt.Errorf("%s %w", field, err)
+	}
+	return nil
+}
+
+// CheckURL checks a Cloud Foundry API or token endpoint URL: absolute,
+// https (http only for a loopback host, as the simulator serves), no
+// credentials in it.
+func CheckURL(s string) error {
+	if s == "" {
+		return errors.New("required (the service key's url, or uaa.url / uaa.certurl)")
+	}
 	u, err := url.Parse(s)
 	if err != nil || u.Host == "" || u.User != nil {
-		return fmt.Errorf("%s %q is not an absolute URL", field, shortText(s))
+		return fmt.Errorf("%q is not an absolute URL", shortText(s))
 	}
 	switch u.Scheme {
 	case "https":
@@ -145,7 +157,7 @@ func checkHTTPS(field, s string) error {
 			return nil
 		}
 	}
-	return fmt.Errorf("%s %q: want https://", field, shortText(s))
+	return fmt.Errorf("%q: want https:// (http:// only for a loopback host: credentials would travel unencrypted)", shortText(s))
 }
 
 // jsonErrorText says where the JSON is wrong without quoting it (a service

@@ -814,8 +814,8 @@ func (s SourceConfig) validateCF(p string, errs *FieldErrors) {
 		return
 	}
 	for k, v := range map[string]string{"api_url": s.APIURL, "token_url": s.TokenURL} {
-		if _, err := odata.ParseAPIURL(v); err != nil {
-			errs.add(p+"."+k, "%s (or service_key_file: the output of `cf service-key`)", strings.TrimPrefix(strings.Replace(err.Error(), "api_url", k, 1), k+" "))
+		if err := cfaudit.CheckURL(v); err != nil {
+			errs.add(p+"."+k, "%v (or service_key_file: the output of `cf service-key`)", err)
 		}
 	}
 	if s.ClientID == "" {
