@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 
 	"github.com/auditlog-exporter/auditlog-exporter/audit"
 	"github.com/auditlog-exporter/auditlog-exporter/errclass"
@@ -251,8 +252,9 @@ func (v verifier) Checksum(ctx context.Context, w audit.Window) (string, int64, 
 	return sum, n, err == nil, err
 }
 
-// Records implements Verifier: the object is copied to an unlinked
-// temporary file (Parquet is read from its end), then decoded.
+// Records implements Verifier: an object that is not a local file is
+// copied to an unlinked temporary file first (Parquet is read from its
+// end), then decoded.
 func (v verifier) Records(ctx context.Context, w audit.Window, fn func(audit.Record) error) error {
 	r, found, err := v.k.Get(ctx, v.o.ObjectName(w))
 	if err != nil {
@@ -262,6 +264,17 @@ func (v verifier) Records(ctx context.Context, w audit.Window, fn func(audit.Rec
 		return fmt.Errorf("no object for %s", w)
 	}
 	defer r.Close()
+	if ra, ok := r.(interface {
+		io.ReaderAt
+		Stat() (os.FileInfo, error)
+	}); ok {
+		// A local file already reads at offsets: no copy.
+		fi, err := ra.Stat()
+		if err != nil {
+			return err
+		}
+		return ReadObject(v.o.format.Ext(), ra, fi.Size(), fn)
+	}
 	f, err := stageFile("")
 	if err != nil {
 		return err
