@@ -19,29 +19,12 @@ import (
 
 var winStart = time.Date(2026, 11, 24, 10, 0, 0, 0, time.UTC)
 
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
-func newClient(t *testing.T, sim *cfsim.Server, logs *lockedBuffer) *cfaudit.Client {
+func newClient(t *testing.T, sim *cfsim.Server, logs *bytes.Buffer) *cfaudit.Client {
 	t.Helper()
 	srv := httptest.NewServer(sim)
 	t.Cleanup(srv.Close)
 	c, err := cfaudit.New(cfaudit.Config{Account: "my-sub", Key: cfaudit.ServiceKey{URL: srv.URL, UAA: cfaudit.UAA{URL: srv.URL, ClientID: clientID, ClientSecret: clientSecret}},
-		InitialBackoff: time.Millisecond, MaxElapsed: 20 * time.Second, Timeout: 5 * time.Second}, zerolog.New(logs).Level(zerolog.DebugLevel))
+		InitialBackoff: time.Millisecond, MaxElapsed: 20 * time.Second, Timeout: 5 * time.Second}, zerolog.New(zerolog.SyncWriter(logs)).Level(zerolog.DebugLevel))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -56,7 +39,7 @@ func TestFetchUnderFaults(t *testing.T) {
 	recs := cfsim.Generate("my-sub", winStart.Add(-10*time.Minute), winStart.Add(70*time.Minute), 1500, 5)
 	sim.Add(recs...)
 	sim.SetFaults(cfsim.Faults{Rate429: 0.04, Rate5xx: 0.2, Truncate: 0.05, RetryAfter: "none"})
-	var logs lockedBuffer
+	var logs bytes.Buffer
 	c := newClient(t, sim, &logs)
 	w := audit.Window{Account: "my-sub", Start: winStart, End: winStart.Add(time.Hour)}
 	got := map[string]audit.Record{}
@@ -103,7 +86,7 @@ func TestTokenRenewedOn401(t *testing.T) {
 	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
 	sim := cfsim.New(cfsim.Options{ClientID: clientID, ClientSecret: clientSecret, PageSize: 50, TokenTTL: time.Hour, Now: clock})
 	sim.Add(cfsim.Generate("my-sub", winStart, winStart.Add(time.Hour), 300, 2)...)
-	var logs lockedBuffer
+	var logs bytes.Buffer
 	c := newClient(t, sim, &logs)
 	w := audit.Window{Account: "my-sub", Start: winStart, End: winStart.Add(time.Hour)}
 	n := 0
@@ -123,7 +106,7 @@ func TestTokenRenewedOn401(t *testing.T) {
 // Refused credentials: an auth error naming what to check, after one try.
 func TestRefusedCredentials(t *testing.T) {
 	sim := cfsim.New(cfsim.Options{ClientID: clientID, ClientSecret: "another"})
-	var logs lockedBuffer
+	var logs bytes.Buffer
 	c := newClient(t, sim, &logs)
 	err := c.Token(context.Background())
 	if errclass.Classify(err) != errclass.Auth || !strings.Contains(err.Error(), "service key") || strings.Contains(err.Error(), clientSecret) {
