@@ -230,7 +230,6 @@ func (c *Client) Scrub(s string) string { return c.api.Scrub(s) }
 func (c *Client) scrub(s string) string    { return c.api.Scrub(s) }
 func (c *Client) scrubErr(err error) error { return c.api.ScrubErr(err) }
 func shorten(s string, n int) string       { return apiclient.Shorten(s, n) }
-func redact(u *url.URL) string             { return apiclient.Redact(u) }
 
 // Probe fetches at most one record, with the count of all the account's
 // records, to prove the credentials may read the account's audit log.
