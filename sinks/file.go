@@ -118,6 +118,22 @@ func (d *FileDest) Put(_ context.Context, name string, b []byte) error {
 	return atomicfile.SyncDir(filepath.Dir(p))
 }
 
+// Create implements Keeper: a complete temporary file hard-linked into
+// place, which fails when the name is taken.
+func (d *FileDest) Create(_ context.Context, name string, b []byte) (bool, error) {
+	p := d.Path(name)
+	if err := os.MkdirAll(filepath.Dir(p), 0o700); err != nil {
+		return false, err
+	}
+	if err := atomicfile.CreateFile(p, b); err != nil {
+		if errors.Is(err, os.ErrExist) {
+			return false, nil
+		}
+		return false, err
+	}
+	return true, atomicfile.SyncDir(filepath.Dir(p))
+}
+
 // Get implements Keeper.
 func (d *FileDest) Get(_ context.Context, name string) (io.ReadCloser, bool, error) {
 	f, err := os.Open(d.Path(name))

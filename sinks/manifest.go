@@ -2,6 +2,7 @@ package sinks
 
 import (
 	"context"
+	"crypto/ed25519"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -13,6 +14,7 @@ import (
 	"time"
 
 	"github.com/auditlog-exporter/auditlog-exporter/audit"
+	"github.com/auditlog-exporter/auditlog-exporter/evidence"
 )
 
 // Manifest describes one committed window: what was exported, what the
@@ -40,6 +42,55 @@ type Manifest struct {
 	Bytes           int64     `json:"bytes"`
 	ExporterVersion string    `json:"exporter_version"`
 	ExportedAt      time.Time `json:"exported_at"`
+	// Categories counts the object's records per category (at most
+	// maxCategories names, the rest under OtherCategory), for the report.
+	Categories map[string]int64 `json:"categories,omitempty"`
+	// ObjectVersion is the version ID the destination gave the object
+	// (an S3 versioned bucket), empty elsewhere.
+	ObjectVersion string `json:"object_version,omitempty"`
+
+	// Stored is what verify learned of the stored manifest itself.
+	Stored Stored `json:"-"`
+}
+
+// Stored describes a stored manifest or seal as bytes: its hash (what a
+// seal links to) and its signature.
+type Stored struct {
+	SHA256 string // of the stored bytes, envelope included
+	// Signature is nil for an unsigned document.
+	Signature *evidence.Signature
+	// SigErr says why the signature is not good (evidence.ErrUnknownKey
+	// when no public key given has its ID).
+	SigErr error
+}
+
+// SignedBy is the key ID that signed, "" when unsigned.
+func (s Stored) SignedBy() string {
+	if s.Signature == nil {
+		return ""
+	}
+	return evidence.ShortID(s.Signature.KeyID)
+}
+
+// Category counting bounds: names are outside input.
+const (
+	maxCategories   = 64
+	maxCategoryName = 128
+	// OtherCategory collects the records of categories past maxCategories.
+	OtherCategory = "(other)"
+)
+
+// countCategory adds one record of category c to m.
+func countCategory(m map[string]int64, c string) {
+	if _, ok := m[c]; ok {
+		m[c]++
+		return
+	}
+	if len(c) > maxCategoryName || len(m) >= maxCategories {
+		m[OtherCategory]++
+		return
+	}
+	m[c] = 1
 }
 
 // ManifestName is the manifest's name relative to a sink's path or prefix.
@@ -62,6 +113,25 @@ type Verifier interface {
 	Checksum(ctx context.Context, w audit.Window) (sum string, size int64, found bool, err error)
 	// Records reads w's object and calls fn for each record, in order.
 	Records(ctx context.Context, w audit.Window, fn func(audit.Record) error) error
+	// Inspect returns what the destination says of w's object beyond its
+	// bytes: its current version and retention lock (S3), zero elsewhere.
+	Inspect(ctx context.Context, w audit.Window) (ObjectInfo, error)
+	// Seal seals the day whose windows are day (all of one account and
+	// UTC day, in order): see SealDay.
+	Seal(ctx context.Context, day []audit.Window, reason string) (SealOutcome, error)
+	// ReadSeals returns every generation of account's seal of the UTC day
+	// that starts at date, oldest first.
+	ReadSeals(ctx context.Context, account string, date time.Time) ([]StoredSeal, error)
+}
+
+// ObjectInfo is what a destination says of a committed object.
+type ObjectInfo struct {
+	// Version is the object's current version ID (versioned buckets).
+	Version string
+	// LockMode is the object's retention mode (GOVERNANCE or COMPLIANCE),
+	// LockUntil when the retention ends; empty without Object Lock.
+	LockMode  string
+	LockUntil time.Time
 }
 
 // digest hashes and counts the bytes written through it.
@@ -80,12 +150,29 @@ func (d *digest) Write(p []byte) (int, error) {
 
 func (d *digest) sum() string { return hex.EncodeToString(d.h.Sum(nil)) }
 
-// manifestFor builds the manifest of a committed window.
-func manifestFor(w audit.Window, f Format, records int64, src Source, d *digest, version string) ([]byte, error) {
-	m := Manifest{Account: w.Account, WindowStart: w.Start.UTC(), WindowEnd: w.End.UTC(), Object: ObjectName(w, f.Ext()), Format: f.Ext(),
-		Records: records, SourceCount: src.Count, Completeness: src.Completeness, SHA256: d.sum(), Bytes: d.n, ExporterVersion: version, ExportedAt: time.Now().UTC()}
-	b, err := json.MarshalIndent(m, "", "  ")
-	return append(b, '\n'), err
+// encodeDoc renders a manifest or seal as stored: indented JSON, or, with
+// a signer, its signed envelope.
+func encodeDoc(v any, signer *evidence.Signer) ([]byte, error) {
+	b, err := json.MarshalIndent(v, "", "  ")
+	if err != nil {
+		return nil, err
+	}
+	if signer != nil {
+		return signer.Seal(b)
+	}
+	return append(b, '\n'), nil
+}
+
+// openDoc takes a stored manifest or seal out of its envelope.
+func openDoc(b []byte, keys map[string]ed25519.PublicKey) ([]byte, Stored, error) {
+	sum := sha256.Sum256(b)
+	st := Stored{SHA256: hex.EncodeToString(sum[:])}
+	o, err := evidence.Open(b, keys)
+	if err != nil {
+		return nil, st, err
+	}
+	st.Signature, st.SigErr = o.Sig, o.SigErr
+	return o.Doc, st, nil
 }
 
 // DecodeManifest parses a stored manifest and checks that it describes
@@ -93,10 +180,20 @@ func manifestFor(w audit.Window, f Format, records int64, src Source, d *digest,
 // access to the bucket or directory can change it), and verify trusts its
 // record count and checksum.
 func DecodeManifest(b []byte, w audit.Window, ext string) (Manifest, error) {
+	return decodeManifest(b, w, ext, nil)
+}
+
+// decodeManifest is DecodeManifest checking a signature with keys.
+func decodeManifest(b []byte, w audit.Window, ext string, keys map[string]ed25519.PublicKey) (Manifest, error) {
 	var m Manifest
-	if err := json.Unmarshal(b, &m); err != nil {
+	doc, st, err := openDoc(b, keys)
+	if err != nil {
 		return m, fmt.Errorf("manifest: %w", err)
 	}
+	if err := json.Unmarshal(doc, &m); err != nil {
+		return m, fmt.Errorf("manifest: %w", err)
+	}
+	m.Stored = st
 	var problems []string
 	if len(m.SHA256) != sha256.Size*2 || strings.Trim(m.SHA256, "0123456789abcdef") != "" {
 		problems = append(problems, fmt.Sprintf("sha256 %q is not 64 lowercase hex digits", shortText(m.SHA256)))
@@ -109,6 +206,15 @@ func DecodeManifest(b []byte, w audit.Window, ext string) (Manifest, error) {
 	case "", "counted", "stored-duplicates", "uncounted":
 	default:
 		problems = append(problems, fmt.Sprintf("completeness %q is not counted, stored-duplicates or uncounted", shortText(m.Completeness)))
+	}
+	for c, n := range m.Categories {
+		if n < 0 {
+			problems = append(problems, fmt.Sprintf("category %q has a negative count", shortText(c)))
+			break
+		}
+	}
+	if len(m.Categories) > maxCategories+1 {
+		problems = append(problems, fmt.Sprintf("%d categories, more than the %d a manifest holds", len(m.Categories), maxCategories+1))
 	}
 	if m.Records < 0 || m.Bytes < 0 || m.SourceCount < -1 {
 		problems = append(problems, fmt.Sprintf("negative counts (records %d, bytes %d, source_count %d)", m.Records, m.Bytes, m.SourceCount))

@@ -3,12 +3,15 @@ package sinks
 import (
 	"bufio"
 	"context"
+	"crypto/ed25519"
 	"errors"
 	"fmt"
 	"io"
 	"os"
+	"time"
 
 	"github.com/auditlog-exporter/auditlog-exporter/audit"
+	"github.com/auditlog-exporter/auditlog-exporter/evidence"
 	"github.com/auditlog-exporter/auditlog-exporter/errclass"
 )
 
@@ -60,7 +63,28 @@ type Keeper interface {
 	Put(ctx context.Context, name string, b []byte) error
 	// Get opens the object stored under name, or found = false.
 	Get(ctx context.Context, name string) (r io.ReadCloser, found bool, err error)
+	// Create stores a small object (a seal) whole under name unless an
+	// object of that name exists (then created = false, nothing written).
+	Create(ctx context.Context, name string, b []byte) (created bool, err error)
 }
+
+// Inspector is implemented by destinations that know more of an object
+// than its bytes (S3: versions, Object Lock).
+type Inspector interface {
+	// Inspect returns what the destination says of the object under
+	// name; found = false when there is none.
+	Inspect(ctx context.Context, name string) (info ObjectInfo, found bool, err error)
+}
+
+// Versioned is implemented by a Staged whose destination gives each
+// published object a version ID.
+type Versioned interface {
+	// VersionID is the version the object got at Publish.
+	VersionID() string
+}
+
+// keyring indexes Ed25519 public keys by evidence.KeyID.
+type keyring = map[string]ed25519.PublicKey
 
 // maxManifestBytes caps a manifest read back: it is outside input.
 const maxManifestBytes = 1 << 20
@@ -76,6 +100,11 @@ type Output struct {
 	format Format
 	// Version is recorded in each window's manifest.
 	Version string
+	// Signer, when set, signs every manifest and seal written.
+	Signer *evidence.Signer
+	// Keys are the public keys signatures are checked with when reading
+	// manifests and seals back.
+	Keys map[string]ed25519.PublicKey
 }
 
 var _ Sink = (*Output)(nil)
@@ -119,7 +148,7 @@ func (o *Output) Open(ctx context.Context, w audit.Window) (Writer, error) {
 	if err != nil {
 		return nil, fmt.Errorf("sink %s: %w", o.Name(), err)
 	}
-	wr := &writer{o: o, win: w, ctx: ctx, st: st, dg: newDigest()}
+	wr := &writer{o: o, win: w, ctx: ctx, st: st, dg: newDigest(), cats: map[string]int64{}}
 	wr.bw = bufio.NewWriterSize(io.MultiWriter(st, wr.dg), 256<<10)
 	if wr.enc, err = o.format.NewEncoder(wr.bw, w); err != nil {
 		_ = st.Discard()
@@ -138,6 +167,7 @@ type writer struct {
 	dg     *digest
 	enc    Encoder
 	n      int64 // records written
+	cats   map[string]int64
 	err    error // the first Write error: a writer whose Write failed never commits
 	closed bool  // committed or aborted
 }
@@ -161,6 +191,7 @@ func (w *writer) Write(r *audit.Record) error {
 		return w.err
 	}
 	w.n++
+	countCategory(w.cats, r.Category)
 	return nil
 }
 
@@ -201,9 +232,15 @@ func (w *writer) Commit(ctx context.Context, src Source) error {
 	if !ok {
 		return nil
 	}
-	m, err := manifestFor(w.win, w.o.format, w.n, src, w.dg, w.o.Version)
+	m := Manifest{Account: w.win.Account, WindowStart: w.win.Start.UTC(), WindowEnd: w.win.End.UTC(), Object: w.o.ObjectName(w.win), Format: w.o.format.Ext(),
+		Records: w.n, SourceCount: src.Count, Completeness: src.Completeness, SHA256: w.dg.sum(), Bytes: w.dg.n, ExporterVersion: w.o.Version,
+		ExportedAt: time.Now().UTC(), Categories: w.cats}
+	if v, ok := w.st.(Versioned); ok {
+		m.ObjectVersion = v.VersionID()
+	}
+	b, err := encodeDoc(m, w.o.Signer)
 	if err == nil {
-		err = k.Put(context.WithoutCancel(ctx), ManifestName(w.win, w.o.format.Ext()), m)
+		err = k.Put(context.WithoutCancel(ctx), ManifestName(w.win, w.o.format.Ext()), b)
 	}
 	if err != nil {
 		return fmt.Errorf("sink %s: manifest of %s: %w", name, w.o.ObjectName(w.win), err)
@@ -237,8 +274,18 @@ func (v verifier) ReadManifest(ctx context.Context, w audit.Window) (Manifest, b
 	if err != nil {
 		return Manifest{}, false, err
 	}
-	m, err := DecodeManifest(b, w, v.o.format.Ext())
+	m, err := decodeManifest(b, w, v.o.format.Ext(), v.o.Keys)
 	return m, err == nil, err
+}
+
+// Inspect implements Verifier.
+func (v verifier) Inspect(ctx context.Context, w audit.Window) (ObjectInfo, error) {
+	in, ok := v.o.dest.(Inspector)
+	if !ok {
+		return ObjectInfo{}, nil
+	}
+	info, _, err := in.Inspect(ctx, v.o.ObjectName(w))
+	return info, err
 }
 
 // Checksum implements Verifier: it reads the whole object.

@@ -41,7 +41,19 @@ type S3Options struct {
 	StaleAfter time.Duration
 	// MaxObjectSize overrides MaxS3ObjectSize (tests).
 	MaxObjectSize int64
+	// LockMode ("GOVERNANCE" or "COMPLIANCE") and LockRetention put an
+	// S3 Object Lock retention on every data object, manifest and seal
+	// (never on temporaries). The bucket must be versioned with Object
+	// Lock enabled.
+	LockMode      string
+	LockRetention time.Duration
 }
+
+// Object Lock retention modes.
+const (
+	LockGovernance = "GOVERNANCE"
+	LockCompliance = "COMPLIANCE"
+)
 
 // MaxS3ObjectSize is the largest object one window can have: the limit of
 // the server-side copy that publishes it (CopyObject, 5 GiB).
@@ -83,6 +95,7 @@ type S3Dest struct {
 var (
 	_ Destination = (*S3Dest)(nil)
 	_ Keeper      = (*S3Dest)(nil)
+	_ Inspector   = (*S3Dest)(nil)
 )
 
 // NewS3Dest returns the destination writing to S3 with client.
@@ -237,12 +250,36 @@ func (d *S3Dest) classify(op string, err error) error {
 
 func isCode(err error, code string) bool { return s3err.Code(err) == code }
 
+// lock returns the retention to put on an object written now.
+func (d *S3Dest) lock() (types.ObjectLockMode, *time.Time) {
+	if d.o.LockMode == "" {
+		return "", nil
+	}
+	until := time.Now().Add(d.o.LockRetention).UTC()
+	return types.ObjectLockMode(d.o.LockMode), &until
+}
+
 type s3Staged struct {
-	d        *S3Dest
-	f        *os.File // the staged object, unlinked
-	key, tmp string
-	uploaded bool // the temporary object exists
-	done     bool // published or discarded
+	d          *S3Dest
+	f          *os.File // the staged object, unlinked
+	key, tmp   string
+	tmpVersion *string // the temporary object's version (versioned buckets)
+	version    string  // the published object's version
+	uploaded   bool    // the temporary object exists
+	done       bool    // published or discarded
+}
+
+// VersionID implements Versioned.
+func (s *s3Staged) VersionID() string { return s.version }
+
+// deleteTmp removes the temporary object: on a versioned bucket its
+// version itself, so that no delete marker or old version is left.
+func (s *s3Staged) deleteTmp(ctx context.Context) error {
+	_, err := s.d.client.DeleteObject(ctx, &s3.DeleteObjectInput{Bucket: aws.String(s.d.o.Bucket), Key: aws.String(s.tmp), VersionId: s.tmpVersion})
+	if err != nil && !isCode(err, "NoSuchKey") && !isCode(err, "NoSuchVersion") {
+		return s.d.classify("delete temporary "+s.tmp, err)
+	}
+	return nil
 }
 
 func (s *s3Staged) Write(p []byte) (int, error) { return s.f.Write(p) }
@@ -258,9 +295,11 @@ func (s *s3Staged) Publish(ctx context.Context, meta ObjectMeta) error {
 	s.uploaded = true // from here on, Discard removes it
 	// The uploader's context outlives ctx so that it can still abort its
 	// multipart upload; ctx stops the upload through the body.
-	if _, err := d.up.Upload(context.WithoutCancel(ctx), up); err != nil {
+	res, err := d.up.Upload(context.WithoutCancel(ctx), up)
+	if err != nil {
 		return d.classify("upload "+s.tmp, err)
 	}
+	s.tmpVersion = res.VersionID
 	if err := ctx.Err(); err != nil {
 		return err
 	}
@@ -282,15 +321,15 @@ func (s *s3Staged) Publish(ctx context.Context, meta ObjectMeta) error {
 	if d.o.StorageClass != "" {
 		in.StorageClass = types.StorageClass(d.o.StorageClass)
 	}
-	if _, err := d.client.CopyObject(ctx, in); err != nil {
+	in.ObjectLockMode, in.ObjectLockRetainUntilDate = d.lock()
+	out, err := d.client.CopyObject(ctx, in)
+	if err != nil {
 		return d.classify("copy into "+s.key, err)
 	}
+	s.version = aws.ToString(out.VersionId)
 	s.done = true
 	s.f.Close()
-	if _, err := d.client.DeleteObject(context.WithoutCancel(ctx), &s3.DeleteObjectInput{Bucket: aws.String(d.o.Bucket), Key: aws.String(s.tmp)}); err != nil {
-		return d.classify("delete temporary "+s.tmp, err)
-	}
-	return nil
+	return s.deleteTmp(context.WithoutCancel(ctx))
 }
 
 func (s *s3Staged) Discard() error {
@@ -300,22 +339,53 @@ func (s *s3Staged) Discard() error {
 	s.done = true
 	s.f.Close()
 	if s.uploaded {
-		_, err := s.d.client.DeleteObject(context.Background(), &s3.DeleteObjectInput{Bucket: aws.String(s.d.o.Bucket), Key: aws.String(s.tmp)})
-		if err != nil && !isCode(err, "NoSuchKey") {
-			return s.d.classify("delete temporary "+s.tmp, err)
-		}
+		return s.deleteTmp(context.Background())
 	}
 	return nil
 }
 
 // Put implements Keeper.
 func (d *S3Dest) Put(ctx context.Context, name string, b []byte) error {
+	_, err := d.put(ctx, name, b, false)
+	return err
+}
+
+// Create implements Keeper: a conditional write (If-None-Match: *).
+func (d *S3Dest) Create(ctx context.Context, name string, b []byte) (bool, error) {
+	return d.put(ctx, name, b, true)
+}
+
+func (d *S3Dest) put(ctx context.Context, name string, b []byte, onlyNew bool) (bool, error) {
 	in := &s3.PutObjectInput{Bucket: aws.String(d.o.Bucket), Key: aws.String(d.Key(name)), Body: bytes.NewReader(b), ContentType: aws.String("application/json")}
 	d.applySSE(&in.ServerSideEncryption, &in.SSEKMSKeyId)
-	if _, err := d.client.PutObject(ctx, in); err != nil {
-		return d.classify("write "+d.Key(name), err)
+	in.ObjectLockMode, in.ObjectLockRetainUntilDate = d.lock()
+	if d.o.LockMode != "" {
+		// Object Lock requires an integrity checksum on the request.
+		in.ChecksumAlgorithm = types.ChecksumAlgorithmSha256
 	}
-	return nil
+	if onlyNew {
+		in.IfNoneMatch = aws.String("*")
+	}
+	if _, err := d.client.PutObject(ctx, in); err != nil {
+		if onlyNew && (isCode(err, "PreconditionFailed") || isCode(err, "ConditionalRequestConflict")) {
+			return false, nil
+		}
+		return false, d.classify("write "+d.Key(name), err)
+	}
+	return true, nil
+}
+
+// Inspect implements Inspector: the object's current version and
+// retention, from one HEAD request.
+func (d *S3Dest) Inspect(ctx context.Context, name string) (ObjectInfo, bool, error) {
+	out, err := d.client.HeadObject(ctx, &s3.HeadObjectInput{Bucket: aws.String(d.o.Bucket), Key: aws.String(d.Key(name))})
+	if err != nil {
+		if isCode(err, "NotFound") || isCode(err, "NoSuchKey") {
+			return ObjectInfo{}, false, nil
+		}
+		return ObjectInfo{}, false, d.classify("inspect "+d.Key(name), err)
+	}
+	return ObjectInfo{Version: aws.ToString(out.VersionId), LockMode: string(out.ObjectLockMode), LockUntil: aws.ToTime(out.ObjectLockRetainUntilDate)}, true, nil
 }
 
 // Get implements Keeper.
@@ -356,14 +426,38 @@ func (d *S3Dest) Probe(ctx context.Context) error {
 	if _, err := d.client.ListMultipartUploads(ctx, &s3.ListMultipartUploadsInput{Bucket: bucket, Prefix: aws.String(prefix)}); err != nil {
 		return d.classify("list multipart uploads (s3:ListBucketMultipartUploads)", err)
 	}
+	if d.o.LockMode != "" {
+		if err := d.probeLock(ctx); err != nil {
+			return err
+		}
+	}
 	key := aws.String(prefix + "auditlog-exporter-check-" + atomicfile.RandSuffix())
 	in := &s3.PutObjectInput{Bucket: bucket, Key: key, Body: strings.NewReader("probe\n")}
 	d.applySSE(&in.ServerSideEncryption, &in.SSEKMSKeyId)
-	if _, err := d.client.PutObject(ctx, in); err != nil {
+	out, err := d.client.PutObject(ctx, in)
+	if err != nil {
 		return d.classify("write (s3:PutObject)", err)
 	}
-	if _, err := d.client.DeleteObject(ctx, &s3.DeleteObjectInput{Bucket: bucket, Key: key}); err != nil {
+	if _, err := d.client.DeleteObject(ctx, &s3.DeleteObjectInput{Bucket: bucket, Key: key, VersionId: out.VersionId}); err != nil {
 		return d.classify("delete (s3:DeleteObject)", err)
+	}
+	return nil
+}
+
+// probeLock proves that the bucket has Object Lock enabled (which also
+// means versioning) and that a default retention will not lock the
+// temporaries.
+func (d *S3Dest) probeLock(ctx context.Context) error {
+	out, err := d.client.GetObjectLockConfiguration(ctx, &s3.GetObjectLockConfigurationInput{Bucket: aws.String(d.o.Bucket)})
+	if err != nil {
+		if isCode(err, "ObjectLockConfigurationNotFoundError") {
+			return errclass.Mark(errclass.Config, fmt.Errorf("bucket %s has no Object Lock configuration, but object_lock is set: create the bucket with Object Lock enabled (it cannot be added to a bucket without versioning), or remove object_lock", d.o.Bucket))
+		}
+		return d.classify("read the Object Lock configuration (s3:GetBucketObjectLockConfiguration)", err)
+	}
+	c := out.ObjectLockConfiguration
+	if c == nil || c.ObjectLockEnabled != types.ObjectLockEnabledEnabled {
+		return errclass.Mark(errclass.Config, fmt.Errorf("bucket %s does not have Object Lock enabled, but object_lock is set: create the bucket with Object Lock enabled, or remove object_lock", d.o.Bucket))
 	}
 	return nil
 }

@@ -23,6 +23,22 @@ func RandSuffix() string {
 // removed when anything fails. The directory is not fsynced: call SyncDir
 // when the rename must survive a crash.
 func WriteFile(path string, b []byte) error {
+	return writeFile(path, b, os.Rename)
+}
+
+// CreateFile writes b to path whole, like WriteFile, unless path exists:
+// then it writes nothing and returns an error that errors.Is
+// os.ErrExist. The complete temporary file is hard-linked into place,
+// which fails, atomically, when the name is taken.
+func CreateFile(path string, b []byte) error {
+	return writeFile(path, b, func(tmp, path string) error {
+		err := os.Link(tmp, path)
+		os.Remove(tmp)
+		return err
+	})
+}
+
+func writeFile(path string, b []byte, place func(tmp, path string) error) error {
 	tmp := path + ".tmp-" + RandSuffix()
 	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
 	if err != nil {
@@ -36,7 +52,7 @@ func WriteFile(path string, b []byte) error {
 		err = cerr
 	}
 	if err == nil {
-		err = os.Rename(tmp, path)
+		err = place(tmp, path)
 	}
 	if err != nil {
 		os.Remove(tmp)
