@@ -11,8 +11,8 @@ import (
 	"time"
 
 	"github.com/auditlog-exporter/auditlog-exporter/audit"
-	"github.com/auditlog-exporter/auditlog-exporter/evidence"
 	"github.com/auditlog-exporter/auditlog-exporter/errclass"
+	"github.com/auditlog-exporter/auditlog-exporter/evidence"
 )
 
 // Destination is where an Output publishes committed windows. It does only
