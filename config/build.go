@@ -4,10 +4,12 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"time"
 	"os"
 
 	"github.com/auditlog-exporter/auditlog-exporter/cfaudit"
 	"github.com/auditlog-exporter/auditlog-exporter/errclass"
+	"github.com/auditlog-exporter/auditlog-exporter/evidence"
 	"github.com/auditlog-exporter/auditlog-exporter/exporter"
 	"github.com/auditlog-exporter/auditlog-exporter/internal/s3client"
 	"github.com/auditlog-exporter/auditlog-exporter/odata"
@@ -112,6 +114,13 @@ func (s SourceConfig) cfKey() (cfaudit.ServiceKey, error) {
 // writes, version goes into every manifest and Parquet file.
 func (c *Config) BuildSinks(ctx context.Context, version string, stdout io.Writer) ([]sinks.Sink, error) {
 	var out []sinks.Sink
+	var signer *evidence.Signer
+	if f := c.Evidence.SigningKeyFile; f != "" {
+		var err error
+		if signer, err = evidence.LoadSigner(f); err != nil {
+			return nil, errclass.Mark(errclass.Config, fmt.Errorf("evidence.signing_key_file: %w", err))
+		}
+	}
 	for i, s := range c.Sinks {
 		var format sinks.Format = sinks.JSONL{Gzip: s.Compression == "gzip"}
 		if s.Format == "parquet" {
@@ -128,12 +137,17 @@ func (c *Config) BuildSinks(ctx context.Context, version string, stdout io.Write
 			if err != nil {
 				return nil, err
 			}
-			dest = sinks.NewS3Dest(client, sinks.S3Options{Bucket: s.Bucket, Prefix: s.Prefix, SSE: s.SSE, KMSKeyID: s.KMSKeyID, StorageClass: s.StorageClass, StageDir: c.Export.SpoolDir})
+			dest = sinks.NewS3Dest(client, sinks.S3Options{Bucket: s.Bucket, Prefix: s.Prefix, SSE: s.SSE, KMSKeyID: s.KMSKeyID, StorageClass: s.StorageClass, StageDir: c.Export.SpoolDir,
+				LockMode: s.ObjectLock.Mode, LockRetention: time.Duration(s.ObjectLock.RetentionDays) * 24 * time.Hour})
 		default:
 			return nil, errclass.Mark(errclass.Config, fmt.Errorf("sinks[%d].type %q", i, s.Type))
 		}
 		o := sinks.New(dest, format)
 		o.Version = version
+		if signer != nil {
+			o.Signer = signer
+			o.Keys = evidence.Keys(signer.Public())
+		}
 		out = append(out, o)
 	}
 	return out, nil

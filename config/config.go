@@ -24,6 +24,7 @@ import (
 
 	"github.com/auditlog-exporter/auditlog-exporter/cfaudit"
 	"github.com/auditlog-exporter/auditlog-exporter/errclass"
+	"github.com/auditlog-exporter/auditlog-exporter/evidence"
 	"github.com/auditlog-exporter/auditlog-exporter/exporter"
 	"github.com/auditlog-exporter/auditlog-exporter/odata"
 	"github.com/auditlog-exporter/auditlog-exporter/sinks"
@@ -44,6 +45,7 @@ type Config struct {
 	Retry    RetryConfig    `yaml:"retry"`
 	State    StateConfig    `yaml:"state"`
 	Sinks    []SinkConfig   `yaml:"sinks"`
+	Evidence EvidenceConfig `yaml:"evidence"`
 	Metrics  MetricsConfig  `yaml:"metrics"`
 	Log      LogConfig      `yaml:"log"`
 }
@@ -138,6 +140,22 @@ type SinkConfig struct {
 	SSE          string `yaml:"sse"`
 	KMSKeyID     string `yaml:"kms_key_id"`
 	StorageClass string `yaml:"storage_class"`
+	// ObjectLock puts an S3 Object Lock retention on every object,
+	// manifest and seal (s3 only).
+	ObjectLock ObjectLockConfig `yaml:"object_lock"`
+}
+
+// ObjectLockConfig is an S3 sink's Object Lock retention.
+type ObjectLockConfig struct {
+	Mode          string `yaml:"mode"` // GOVERNANCE | COMPLIANCE; empty: none
+	RetentionDays int    `yaml:"retention_days"`
+}
+
+// EvidenceConfig shapes the evidence written for auditors.
+type EvidenceConfig struct {
+	// SigningKeyFile is an Ed25519 private key (PKCS #8 PEM) that signs
+	// every manifest and seal; read afresh at every build.
+	SigningKeyFile string `yaml:"signing_key_file"`
 }
 
 // MetricsConfig is where metrics go.
@@ -620,7 +638,7 @@ func (s SinkConfig) validate(p string, errs *FieldErrors) (dest string) {
 		if s.Path == "" {
 			errs.add(p+".path", "required for sink type file")
 		}
-		only("s3", map[string]string{"bucket": s.Bucket, "prefix": s.Prefix, "region": s.Region, "endpoint": s.Endpoint, "sse": s.SSE, "kms_key_id": s.KMSKeyID, "storage_class": s.StorageClass})
+		only("s3", map[string]string{"bucket": s.Bucket, "prefix": s.Prefix, "region": s.Region, "endpoint": s.Endpoint, "sse": s.SSE, "kms_key_id": s.KMSKeyID, "storage_class": s.StorageClass, "object_lock.mode": s.ObjectLock.Mode})
 		return "file:" + filepath.Clean(s.Path)
 	case "s3":
 		if s.Bucket == "" {
@@ -640,12 +658,21 @@ func (s SinkConfig) validate(p string, errs *FieldErrors) (dest string) {
 			errs.add(p+".storage_class", "%q is not an S3 storage class (STANDARD, STANDARD_IA, INTELLIGENT_TIERING, GLACIER_IR, ...)", s.StorageClass)
 		}
 		validateEndpoint(p+".endpoint", s.Endpoint, errs)
+		switch l := s.ObjectLock; {
+		case l.Mode == "" && l.RetentionDays != 0:
+			errs.add(p+".object_lock.mode", "required with object_lock.retention_days: GOVERNANCE or COMPLIANCE")
+		case l.Mode == "":
+		case l.Mode != sinks.LockGovernance && l.Mode != sinks.LockCompliance:
+			errs.add(p+".object_lock.mode", "%q is not one of: GOVERNANCE, COMPLIANCE", l.Mode)
+		case l.RetentionDays < 1 || l.RetentionDays > 36500:
+			errs.add(p+".object_lock.retention_days", "%d: want 1 to 36500 days (e.g. 2557 for 7 years)", l.RetentionDays)
+		}
 		return "s3:" + s.Endpoint + "/" + s.Bucket + "/" + strings.TrimSuffix(s.Prefix, "/")
 	case "stdout":
 		if s.Format != "jsonl" {
 			errs.add(p+".format", "sink type stdout writes jsonl only")
 		}
-		only("file or s3", map[string]string{"path": s.Path, "bucket": s.Bucket, "prefix": s.Prefix, "region": s.Region, "endpoint": s.Endpoint, "sse": s.SSE, "kms_key_id": s.KMSKeyID, "storage_class": s.StorageClass})
+		only("file or s3", map[string]string{"path": s.Path, "bucket": s.Bucket, "prefix": s.Prefix, "region": s.Region, "endpoint": s.Endpoint, "sse": s.SSE, "kms_key_id": s.KMSKeyID, "storage_class": s.StorageClass, "object_lock.mode": s.ObjectLock.Mode})
 		return "stdout"
 	default:
 		errs.add(p+".type", "%q is not one of: file, s3, stdout", s.Type)
@@ -714,6 +741,11 @@ func (c *Config) checkFiles() FieldErrors {
 			if _, err := os.Stat(f); err != nil {
 				errs.add(p+"."+k, "%v", err)
 			}
+		}
+	}
+	if f := c.Evidence.SigningKeyFile; f != "" {
+		if _, err := evidence.LoadSigner(f); err != nil {
+			errs.add("evidence.signing_key_file", "%v", err)
 		}
 	}
 	return append(errs, c.readSecretFiles()...)

@@ -223,7 +223,7 @@ func Run(ctx context.Context, outDir, sources string, log zerolog.Logger, versio
 		}
 	}
 	_ = filepath.WalkDir(filepath.Join(outDir, "jsonl"), func(p string, d fs.DirEntry, err error) error {
-		if err == nil && d.IsDir() && d.Name() == "_manifests" {
+		if err == nil && d.IsDir() && (d.Name() == "_manifests" || d.Name() == "_seals") {
 			return filepath.SkipDir
 		}
 		if err == nil && !d.IsDir() && !strings.HasPrefix(d.Name(), ".") {
@@ -236,11 +236,11 @@ func Run(ctx context.Context, outDir, sources string, log zerolog.Logger, versio
 		return res, fmt.Errorf("demo: exported %d records but the simulator holds %d for the same windows", res.Records, res.Expected)
 	}
 	// What `verify` proves, while the simulator is still up.
-	rows, err := ex.Verify(ctx, from, res.Watermark, exporter.VerifyOptions{})
+	vr, err := ex.Verify(ctx, from, res.Watermark, exporter.VerifyOptions{})
 	if err != nil {
 		return res, err
 	}
-	for _, row := range rows {
+	for _, row := range vr.Windows {
 		res.Verified++
 		if row.Status == exporter.StatusOK {
 			res.VerifiedOK++

@@ -207,6 +207,9 @@ func (e *Exporter) Backfill(ctx context.Context, from, to time.Time, shard Shard
 			res.Pages += st.Pages
 			return nil
 		})
+		if res.Err == nil && windows.Len() > 0 {
+			res.Err = e.sealDays(ctx, a.Name, first, last, "backfill", log)
+		}
 		return res
 	})
 }
@@ -326,6 +329,12 @@ func (e *Exporter) runAccount(ctx context.Context, a Account) AccountResult {
 	}
 	res.Watermark = st.Watermark
 	e.o.Observer.WatermarkMoved(a.Name, st.Watermark)
+	// A run stopped between moving the watermark over a day's last window
+	// and sealing the day left the day before the watermark unsealed.
+	if err := e.sealUnsealed(ctx, a.Name, sinks.DayOf(st.Watermark).Add(-day), log); err != nil {
+		res.Err = err
+		return res
+	}
 	windows := e.o.Grid.Seq(a.Name, st.Watermark, e.o.Grid.Due(e.o.Now(), e.o.Lag), Shard{})
 	if windows.Len() == 0 {
 		log.Info().Time("watermark", st.Watermark).Msg("no complete window due")
@@ -343,7 +352,7 @@ func (e *Exporter) runAccount(ctx context.Context, a Account) AccountResult {
 		res.Windows++
 		res.Records += n
 		res.Pages += stats.Pages
-		advanced := false
+		advanced, before := false, st.Watermark
 		for committed[next] {
 			delete(committed, next)
 			st.Watermark = windows.At(next).End
@@ -366,6 +375,9 @@ func (e *Exporter) runAccount(ctx context.Context, a Account) AccountResult {
 		st.Rev = rev
 		res.Watermark = st.Watermark
 		e.o.Observer.WatermarkMoved(a.Name, st.Watermark)
+		if from, to := sinks.DayOf(before), sinks.DayOf(st.Watermark); to.After(from) {
+			return e.sealDays(ctx, a.Name, from, to, "run", log)
+		}
 		return nil
 	})
 	if res.Err != nil {

@@ -1,9 +1,11 @@
 package exporter
 
 import (
+	"errors"
 	"fmt"
 	"time"
 
+	"github.com/auditlog-exporter/auditlog-exporter/evidence"
 	"github.com/auditlog-exporter/auditlog-exporter/sinks"
 )
 
@@ -24,6 +26,17 @@ type Evidence struct {
 	// Source is how many records the window holds at the source now; -1
 	// when not fetched (needed only when the object matches its manifest).
 	Source int64
+	// Sealed is the window's entry in its day's newest seal; nil when the
+	// day has no valid seal.
+	Sealed *sinks.SealedWindow
+	// SealName names that seal, for messages.
+	SealName string
+	// KeysGiven: public keys were given, so every manifest must be signed
+	// by one of them.
+	KeysGiven bool
+	// Object is what the destination says of the object (S3: its current
+	// version and lock).
+	Object sinks.ObjectInfo
 }
 
 // Matches reports whether the object is the one its manifest describes.
@@ -62,8 +75,29 @@ func Judge(ev Evidence) Verdict {
 		return v
 	}
 	v.Exported = m.Records
+	st := m.Stored
+	switch {
+	case st.SigErr != nil && (ev.KeysGiven || !errors.Is(st.SigErr, evidence.ErrUnknownKey)):
+		v.Status, v.Detail = StatusBadSignature, fmt.Sprintf("manifest signed by %s: %v", st.SignedBy(), st.SigErr)
+		return v
+	case ev.KeysGiven && st.Signature == nil:
+		v.Status, v.Detail = StatusBadSignature, "the manifest is not signed, but public keys were given: it was written without a signing key, or replaced"
+		return v
+	case ev.Sealed != nil && ev.Sealed.ManifestSHA256 != st.SHA256:
+		v.Status, v.Detail = StatusNotAsSealed, fmt.Sprintf("the manifest is not the one %s lists (sha256 %.12s, sealed %.12s): it was changed or replaced after the day was sealed",
+			ev.SealName, st.SHA256, ev.Sealed.ManifestSHA256)
+		return v
+	case ev.Sealed != nil && ev.HasObject && ev.Sealed.ObjectSHA256 != ev.SHA256:
+		v.Status, v.Detail = StatusNotAsSealed, fmt.Sprintf("the object is not the one %s lists (sha256 %.12s, sealed %.12s)", ev.SealName, ev.SHA256, ev.Sealed.ObjectSHA256)
+		return v
+	}
 	if !ev.Matches() {
 		v.Status, v.Detail = StatusChecksumMismatch, fmt.Sprintf("object has %d bytes, sha256 %.12s; manifest says %d bytes, %.12s", ev.Bytes, ev.SHA256, m.Bytes, m.SHA256)
+		return v
+	}
+	if m.ObjectVersion != "" && ev.Object.Version != "" && ev.Object.Version != m.ObjectVersion {
+		v.Status, v.Detail = StatusOverwritten, fmt.Sprintf("the object's current version %.40s is not the committed version %.40s (which its bytes match, so the committed version is still stored: restore it, or --repair exports the window again)",
+			ev.Object.Version, m.ObjectVersion)
 		return v
 	}
 	switch {

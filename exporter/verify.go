@@ -22,7 +22,13 @@ const (
 	StatusChecksumMismatch = "checksum-mismatch" // the object is not what was committed
 	StatusLateArrivals     = "late-arrivals"     // the source has records that became visible after the export
 	StatusShort            = "short"             // the object holds fewer records than the source had at export time
+	StatusBadSignature     = "bad-signature"     // the manifest's signature fails, is by an unknown key, or is missing while keys were given
+	StatusNotAsSealed      = "not-as-sealed"     // the manifest or object differs from what the day's seal lists
+	StatusOverwritten      = "overwritten"       // the object's current version is not the committed one (versioned bucket)
 )
+
+// WindowStatuses lists every window status, problems after ok.
+var WindowStatuses = []string{StatusOK, StatusMissing, StatusShort, StatusLateArrivals, StatusChecksumMismatch, StatusBadSignature, StatusNotAsSealed, StatusOverwritten}
 
 // VerifyRow is one window in one sink.
 type VerifyRow struct {
@@ -35,143 +41,328 @@ type VerifyRow struct {
 	Status   string    `json:"status"`
 	Detail   string    `json:"detail,omitempty"`
 	Repaired bool      `json:"repaired,omitempty"`
+	// SHA256 is the object's, as its manifest records it.
+	SHA256 string `json:"sha256,omitempty"`
+	// SignedBy is the key ID that signed the manifest ("" unsigned).
+	SignedBy string `json:"signed_by,omitempty"`
+	// Sealed names the seal generation that lists the window.
+	Sealed string `json:"sealed,omitempty"`
+	// Version and Lock are what the destination says of the object
+	// (S3: its current version and Object Lock retention).
+	Version string `json:"version,omitempty"`
+	Lock    string `json:"lock,omitempty"`
+}
+
+// DayRow is one UTC day of one account in one sink: its seal chain.
+type DayRow struct {
+	Account     string           `json:"account"`
+	Date        string           `json:"date"`
+	Sink        string           `json:"sink"`
+	Status      string           `json:"status"`
+	Detail      string           `json:"detail,omitempty"`
+	Generations int              `json:"seal_generations"`
+	Seal        string           `json:"seal_sha256,omitempty"` // the newest generation's
+	SignedBy    []string         `json:"signed_by,omitempty"`
+	Reason      string           `json:"seal_reason,omitempty"` // the newest generation's
+	Windows     int              `json:"windows"`
+	Records     int64            `json:"records"`
+	Categories  map[string]int64 `json:"categories,omitempty"`
+}
+
+// VerifyResult is what Verify found.
+type VerifyResult struct {
+	Windows []VerifyRow `json:"windows"`
+	Days    []DayRow    `json:"days"`
+}
+
+// Problems counts the windows and days that are not as they should be.
+func (r VerifyResult) Problems() (windows, days int) {
+	for _, w := range r.Windows {
+		if w.Status != StatusOK {
+			windows++
+		}
+	}
+	for _, d := range r.Days {
+		if d.Status != DaySealed && d.Status != DayOpen {
+			days++
+		}
+	}
+	return windows, days
 }
 
 // VerifyOptions shape a verify.
 type VerifyOptions struct {
 	// Repair exports the windows that do not match again (deterministic
-	// names: replaced, never duplicated) and verifies them again.
+	// names: replaced, never duplicated), seals the days left unsealed or
+	// changed, and verifies them again.
 	Repair bool
+	// EvidenceOnly checks what the sinks hold (objects, manifests, seals,
+	// signatures, locks) without asking the source: no credentials for
+	// the API are needed, and no source count is compared.
+	EvidenceOnly bool
+	// Keys are the public keys manifests and seals must be signed with;
+	// none: signatures are reported, not required.
+	KeysGiven bool
 }
 
 // Verify compares every complete window in [from, to) of every account with
 // what each verifiable sink holds: the object is there, its checksum is the
-// one its manifest recorded at commit, and the source holds no record the
-// export lacks (see Judge).
-func (e *Exporter) Verify(ctx context.Context, from, to time.Time, o VerifyOptions) ([]VerifyRow, error) {
+// one its manifest recorded at commit, the manifest is the one its day's
+// seal lists, and the source holds no record the export lacks (see Judge);
+// and every day the windows touch is sealed in an unbroken chain (see
+// JudgeDay).
+func (e *Exporter) Verify(ctx context.Context, from, to time.Time, o VerifyOptions) (VerifyResult, error) {
 	first, last := e.completeRange(from, to)
-	var rows []VerifyRow
+	var res VerifyResult
 	var errs []error
 	for _, a := range e.o.Accounts {
-		if err := a.Source.Token(ctx); err != nil {
-			errs = append(errs, fmt.Errorf("account %s: %w", a.Name, err))
-			continue
+		if !o.EvidenceOnly {
+			if err := a.Source.Token(ctx); err != nil {
+				errs = append(errs, fmt.Errorf("account %s: %w", a.Name, err))
+				continue
+			}
 		}
 		windows := e.o.Grid.Windows(a.Name, first, last)
-		r, err := e.verifyWindows(ctx, a, windows)
+		r, days, err := e.verifyWindows(ctx, a, windows, o)
 		if err != nil {
 			errs = append(errs, err)
 			continue
 		}
-		if o.Repair {
-			errs = append(errs, e.repair(ctx, a, windows, r)...)
+		if o.Repair && !o.EvidenceOnly {
+			var errs2 []error
+			r, days, errs2 = e.repair(ctx, a, windows, r, days, o)
+			errs = append(errs, errs2...)
 		}
 		for _, wr := range r {
-			rows = append(rows, wr...)
+			res.Windows = append(res.Windows, wr...)
 		}
+		res.Days = append(res.Days, days...)
 	}
-	sort.SliceStable(rows, func(i, j int) bool {
-		if !rows[i].Start.Equal(rows[j].Start) {
-			return rows[i].Start.Before(rows[j].Start)
+	sort.SliceStable(res.Windows, func(i, j int) bool {
+		if !res.Windows[i].Start.Equal(res.Windows[j].Start) {
+			return res.Windows[i].Start.Before(res.Windows[j].Start)
 		}
-		return rows[i].Account < rows[j].Account
+		return res.Windows[i].Account < res.Windows[j].Account
 	})
-	return rows, errors.Join(errs...)
+	sort.SliceStable(res.Days, func(i, j int) bool {
+		if res.Days[i].Date != res.Days[j].Date {
+			return res.Days[i].Date < res.Days[j].Date
+		}
+		return res.Days[i].Account < res.Days[j].Account
+	})
+	return res, errors.Join(errs...)
 }
 
 // repair exports again the windows whose rows r (per window) are not all
-// ok, verifies them again and puts the new rows, marked repaired, in r.
-func (e *Exporter) repair(ctx context.Context, a Account, windows []audit.Window, r [][]VerifyRow) []error {
+// ok, seals the days again, verifies them again and returns the new rows,
+// the repaired ones marked.
+func (e *Exporter) repair(ctx context.Context, a Account, windows []audit.Window, r [][]VerifyRow, days []DayRow, o VerifyOptions) ([][]VerifyRow, []DayRow, []error) {
 	var bad []int
 	for i := range windows {
 		if slices.ContainsFunc(r[i], func(row VerifyRow) bool { return row.Status != StatusOK }) {
 			bad = append(bad, i)
 		}
 	}
-	if len(bad) == 0 {
-		return nil
+	badDays := slices.ContainsFunc(days, func(d DayRow) bool { return d.Status != DaySealed && d.Status != DayOpen })
+	if len(bad) == 0 && !badDays {
+		return r, days, nil
 	}
 	ws := make([]audit.Window, len(bad))
 	for j, i := range bad {
 		ws[j] = windows[i]
 	}
 	log := e.o.Log.With().Str("account", a.Name).Logger()
-	log.Info().Int("windows", len(ws)).Msg("repairing: exporting the windows that do not match again")
 	var errs []error
-	if err := e.exportWindows(ctx, a, ListOf(ws), log, func(int, int, source.Stats) error { return nil }); err != nil {
-		errs = append(errs, err)
-	}
-	again, err := e.verifyWindows(ctx, a, ws)
-	if err != nil {
-		return append(errs, err)
-	}
-	for j, i := range bad {
-		for k := range again[j] {
-			again[j][k].Repaired = true
+	if len(ws) > 0 {
+		log.Info().Int("windows", len(ws)).Msg("repairing: exporting the windows that do not match again")
+		if err := e.exportWindows(ctx, a, ListOf(ws), log, func(int, int, source.Stats) error { return nil }); err != nil {
+			errs = append(errs, err)
 		}
-		r[i] = again[j]
 	}
-	return errs
+	if len(windows) > 0 {
+		if err := e.sealDays(ctx, a.Name, windows[0].Start, windows[len(windows)-1].End, "verify --repair", log); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	again, days, err := e.verifyWindows(ctx, a, windows, o)
+	if err != nil {
+		return r, days, append(errs, err)
+	}
+	for _, i := range bad {
+		for k := range again[i] {
+			again[i][k].Repaired = true
+		}
+	}
+	return again, days, errs
 }
 
-// verifyWindows returns, per window, one row per verifiable sink: it
-// gathers the evidence (the manifest, the object's checksum, the source's
-// counts, fetched only when needed) and lets Judge decide.
-func (e *Exporter) verifyWindows(ctx context.Context, a Account, windows []audit.Window) ([][]VerifyRow, error) {
+// verifyWindows returns, per window, one row per verifiable sink, and one
+// row per day and sink: day by day, it gathers the evidence (the day's
+// manifests and seals and those of the days around it, each object's
+// checksum, the source's counts, fetched only when needed) and lets Judge
+// and JudgeDay decide.
+func (e *Exporter) verifyWindows(ctx context.Context, a Account, windows []audit.Window, o VerifyOptions) ([][]VerifyRow, []DayRow, error) {
 	out := make([][]VerifyRow, len(windows))
-	for i, w := range windows {
-		padded, err := a.Source.Count(ctx, w)
-		if err != nil {
-			return nil, err
+	var days []DayRow
+	due := e.o.Grid.Due(e.o.Now(), e.o.Lag)
+	for i := 0; i < len(windows); {
+		d := sinks.DayOf(windows[i].Start)
+		j := i
+		for j < len(windows) && sinks.DayOf(windows[j].Start).Equal(d) {
+			j++
 		}
-		exact := int64(-1) // the window's own count, fetched once, when needed
-		count := func() (int64, error) {
-			if exact < 0 {
-				n, err := countRecords(ctx, a.Source, w)
-				if err != nil {
-					return 0, err
-				}
-				exact = n
-			}
-			return exact, nil
-		}
+		all := e.o.Grid.Windows(a.Name, d, d.Add(day))
 		for _, s := range e.o.Sinks {
 			v := s.Verifier()
 			if v == nil {
 				continue // a stream cannot be read back
 			}
-			ev := Evidence{Padded: padded, Source: -1}
-			ev.Manifest, ev.HasManifest, ev.ManifestErr = v.ReadManifest(ctx, w)
-			if ev.ManifestErr == nil {
-				if ev.SHA256, ev.Bytes, ev.HasObject, err = v.Checksum(ctx, w); err != nil {
-					return nil, fmt.Errorf("verify %s in %s: %w", w, s.Name(), err)
+			dev, err := e.dayEvidence(ctx, v, a.Name, all, due, o)
+			if err != nil {
+				return nil, nil, fmt.Errorf("verify %s %s in %s: %w", a.Name, d.Format(time.DateOnly), s.Name(), err)
+			}
+			dv := JudgeDay(dev)
+			row := DayRow{Account: a.Name, Date: d.Format(time.DateOnly), Sink: s.Name(), Status: dv.Status, Detail: joinProblems(dv.Problems),
+				Generations: dv.Generations, SignedBy: dv.SignedBy, Windows: dev.Windows, Categories: map[string]int64{}}
+			var sealed map[time.Time]*sinks.SealedWindow
+			var sealName string
+			if n := len(dev.Seals); n > 0 && dev.Seals[n-1].Err == nil {
+				newest := dev.Seals[n-1]
+				row.Seal, row.Reason = newest.Stored.SHA256, newest.Reason
+				sealName = fmt.Sprintf("the seal of %s (generation %d)", newest.Date, newest.Generation)
+				sealed = map[time.Time]*sinks.SealedWindow{}
+				for k := range newest.Windows {
+					sealed[newest.Windows[k].Start] = &newest.Windows[k]
 				}
 			}
-			if ev.Matches() {
-				if padded >= 0 && padded == ev.Manifest.SourceCount {
-					ev.Source = ev.Manifest.Records // unchanged since the export
-				} else if ev.Source, err = count(); err != nil {
-					return nil, err
+			for _, m := range dev.Manifests {
+				row.Records += m.Records
+				for c, n := range m.Categories {
+					row.Categories[c] += n
 				}
 			}
-			vd := Judge(ev)
-			if vd.Source < 0 && vd.Status != StatusOK && ev.ManifestErr == nil {
-				if n, err := count(); err == nil {
-					vd.Source = n
+			days = append(days, row)
+			for k := i; k < j; k++ {
+				w := windows[k]
+				m, hasManifest := dev.Manifests[w.Start]
+				ev := Evidence{Manifest: m, HasManifest: hasManifest, Padded: -1, Source: -1, Sealed: sealed[w.Start], SealName: sealName, KeysGiven: o.KeysGiven}
+				if !hasManifest {
+					ev.HasManifest, ev.ManifestErr = readManifestAgain(ctx, v, w)
 				}
-			}
-			if vd.Status == StatusShort && padded < 0 {
-				// No count to tell late arrivals from skipped records: name
-				// the records the object lacks (the full comparison).
-				if missing, err := missingFrom(ctx, a.Source, v, w); err == nil && len(missing) > 0 {
-					vd.Detail += "; not in the object: " + strings.Join(missing, ", ")
+				row, err := e.verifyWindow(ctx, a, v, w, ev, o)
+				if err != nil {
+					return nil, nil, fmt.Errorf("verify %s in %s: %w", w, s.Name(), err)
 				}
+				row.Sink = s.Name()
+				out[k] = append(out[k], row)
 			}
-			out[i] = append(out[i], VerifyRow{Account: a.Name, Start: w.Start, End: w.End, Sink: s.Name(),
-				Source: vd.Source, Exported: vd.Exported, Status: vd.Status, Detail: vd.Detail})
+		}
+		i = j
+	}
+	return out, days, nil
+}
+
+// readManifestAgain tells a window without a valid manifest from one whose
+// manifest is there but invalid (dayEvidence keeps only valid ones).
+func readManifestAgain(ctx context.Context, v sinks.Verifier, w audit.Window) (bool, error) {
+	_, found, err := v.ReadManifest(ctx, w)
+	if err != nil {
+		return true, err
+	}
+	return found, nil
+}
+
+// dayEvidence reads a day's manifests and seals, and the seals of the
+// days before and after it.
+func (e *Exporter) dayEvidence(ctx context.Context, v sinks.Verifier, account string, all []audit.Window, due time.Time, o VerifyOptions) (DayEvidence, error) {
+	d := sinks.DayOf(all[0].Start)
+	ev := DayEvidence{Date: d, Due: !d.Add(day).After(due), Windows: len(all), Manifests: map[time.Time]sinks.Manifest{}, KeysGiven: o.KeysGiven}
+	for _, w := range all {
+		m, found, err := v.ReadManifest(ctx, w)
+		if found && err == nil {
+			ev.Manifests[w.Start] = m
 		}
 	}
-	return out, nil
+	var err error
+	if ev.Seals, err = v.ReadSeals(ctx, account, d); err != nil {
+		return ev, err
+	}
+	if ev.Before, err = v.ReadSeals(ctx, account, d.Add(-day)); err != nil {
+		return ev, err
+	}
+	if ev.After, err = v.ReadSeals(ctx, account, d.Add(day)); err != nil {
+		return ev, err
+	}
+	return ev, nil
+}
+
+// verifyWindow completes one window's evidence (the object's checksum and
+// state, the source's counts when needed) and judges it.
+func (e *Exporter) verifyWindow(ctx context.Context, a Account, v sinks.Verifier, w audit.Window, ev Evidence, o VerifyOptions) (VerifyRow, error) {
+	var err error
+	padded := int64(-1)
+	if !o.EvidenceOnly {
+		if padded, err = a.Source.Count(ctx, w); err != nil {
+			return VerifyRow{}, err
+		}
+	}
+	ev.Padded = padded
+	if ev.ManifestErr == nil {
+		if ev.SHA256, ev.Bytes, ev.HasObject, err = v.Checksum(ctx, w); err != nil {
+			return VerifyRow{}, err
+		}
+	}
+	if ev.HasObject {
+		if ev.Object, err = v.Inspect(ctx, w); err != nil {
+			return VerifyRow{}, err
+		}
+	}
+	exact := int64(-1) // the window's own count, fetched once, when needed
+	count := func() (int64, error) {
+		if o.EvidenceOnly {
+			return -1, nil
+		}
+		if exact < 0 {
+			n, err := countRecords(ctx, a.Source, w)
+			if err != nil {
+				return 0, err
+			}
+			exact = n
+		}
+		return exact, nil
+	}
+	if ev.Matches() && !o.EvidenceOnly {
+		if padded >= 0 && padded == ev.Manifest.SourceCount {
+			ev.Source = ev.Manifest.Records // unchanged since the export
+		} else if ev.Source, err = count(); err != nil {
+			return VerifyRow{}, err
+		}
+	}
+	vd := Judge(ev)
+	if vd.Source < 0 && vd.Status != StatusOK && ev.ManifestErr == nil {
+		if n, err := count(); err == nil {
+			vd.Source = n
+		}
+	}
+	if vd.Status == StatusShort && padded < 0 && !o.EvidenceOnly {
+		// No count to tell late arrivals from skipped records: name the
+		// records the object lacks (the full comparison).
+		if missing, err := missingFrom(ctx, a.Source, v, w); err == nil && len(missing) > 0 {
+			vd.Detail += "; not in the object: " + strings.Join(missing, ", ")
+		}
+	}
+	row := VerifyRow{Account: a.Name, Start: w.Start, End: w.End, Source: vd.Source, Exported: vd.Exported, Status: vd.Status, Detail: vd.Detail,
+		Version: ev.Object.Version}
+	if ev.HasManifest && ev.ManifestErr == nil {
+		row.SHA256, row.SignedBy = ev.Manifest.SHA256, ev.Manifest.Stored.SignedBy()
+	}
+	if ev.Sealed != nil {
+		row.Sealed = ev.SealName
+	}
+	if ev.Object.LockMode != "" {
+		row.Lock = ev.Object.LockMode + " until " + ev.Object.LockUntil.UTC().Format(time.RFC3339)
+	}
+	return row, nil
 }
 
 // countRecords counts window w's records at the source, fetching it again

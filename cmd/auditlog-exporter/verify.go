@@ -1,42 +1,82 @@
 package main
 
 import (
-	"encoding/json"
+	"crypto/ed25519"
 	"fmt"
 	"io"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
 
+	"github.com/auditlog-exporter/auditlog-exporter/evidence"
 	"github.com/auditlog-exporter/auditlog-exporter/exporter"
+	"github.com/auditlog-exporter/auditlog-exporter/internal/atomicfile"
+	"github.com/auditlog-exporter/auditlog-exporter/report"
+	"github.com/auditlog-exporter/auditlog-exporter/sinks"
 	"github.com/spf13/cobra"
 )
 
 func newVerifyCmd(stdout, stderr io.Writer) *cobra.Command {
-	var cfgPath, from, to, output string
-	var repair bool
+	var cfgPath, from, to, output, reportFile string
+	var keyFiles []string
+	var repair, evidenceOnly bool
 	cmd := &cobra.Command{
-		Use:   "verify --config FILE --from T --to T [--repair] [--output text|json]",
-		Short: "Prove the export is complete: compare each window with the source",
+		Use:   "verify --config FILE --from T --to T [--repair] [--evidence-only] [--public-key FILE]... [--report FILE.html] [--output text|json]",
+		Short: "Prove the export is complete and untouched: check objects, manifests, seals and the source",
 		Long: `For every complete window in [--from, --to) of every account and every file or
-S3 sink, compare the source's current count of records in the window, the
-count in the window's manifest (written at commit, under _manifests/), and the
-object itself (present, same SHA-256 as committed). Status per window and sink:
+S3 sink, check the object against its manifest (present, same SHA-256 as
+committed), the manifest against its day's seal, and the source's current
+count of records in the window against the export. Window status per sink:
 ok, missing, checksum-mismatch, late-arrivals (records became visible after
-the export), short (the object lacks records the source had at export time).
+the export), short (the object lacks records the source had at export time),
+bad-signature, not-as-sealed (changed after the day was sealed), overwritten
+(a newer S3 version hides the committed one).
+
+Every UTC day the windows touch is checked as a link of the seal chain: each
+seal generation valid and signed, each superseding the one before it as
+stored, linked to the day before's seal and linked from the day after's as
+stored, and covering every window as it is now. Day status: sealed, open (not
+over yet), unsealed, incomplete, broken.
+
+--public-key FILE (repeatable, PEM) requires every manifest and seal to be
+signed by one of the keys; without it, signatures are reported, not required.
+--evidence-only does not ask the source (no API credentials needed; an auditor
+with read access to the sinks runs it). --report writes a self-contained HTML
+page of the same facts that --output json prints.
+
 --repair exports the windows that do not match again (same names: replaced,
-never duplicated) and verifies them again. Exit 0 when everything matches,
-1 otherwise.`,
-		Example: `  auditlog-exporter verify --config config.yaml --from -72h --to now --repair`,
-		Args:    cobra.NoArgs,
+never duplicated), seals the days left unsealed or changed (a new generation
+that supersedes the old one, which stays), and verifies them again. Exit 0
+when everything matches, 1 otherwise.`,
+		Example: `  auditlog-exporter verify --config config.yaml --from -72h --to now --repair
+  auditlog-exporter verify --config auditor.yaml --from 2026-01-01 --to 2026-07-01 \
+      --evidence-only --public-key exporter.pub --report report.html`,
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if output != "text" && output != "json" {
+				return usageError{fmt.Errorf("--output %q: want text or json", output)}
+			}
+			if repair && evidenceOnly {
+				return usageError{fmt.Errorf("--repair exports from the source, which --evidence-only does not ask: choose one")}
+			}
+			if reportFile != "" && !strings.HasSuffix(strings.ToLower(reportFile), ".html") {
+				return usageError{fmt.Errorf("--report %q: the report is an HTML page; name it FILE.html", reportFile)}
+			}
+			var keys []report.Key
+			var pubs []ed25519.PublicKey
+			for _, f := range keyFiles {
+				pub, err := evidence.LoadPublicKey(f)
+				if err != nil {
+					return usageError{fmt.Errorf("--public-key: %w", err)}
+				}
+				pubs = append(pubs, pub)
+				keys = append(keys, report.Key{ID: evidence.KeyID(pub), File: filepath.Base(f)})
+			}
 			cfg, err := loadConfig(cfgPath)
 			if err != nil {
 				return err
-			}
-			if output != "text" && output != "json" {
-				return usageError{fmt.Errorf("--output %q: want text or json", output)}
 			}
 			f, t, err := parseRange(from, to, time.Now())
 			if err != nil {
@@ -49,42 +89,42 @@ never duplicated) and verifies them again. Exit 0 when everything matches,
 				return err
 			}
 			defer parts.Close()
-			rows, verr := ex.Verify(cmd.Context(), f, t, exporter.VerifyOptions{Repair: repair})
-			counts := map[string]int{}
-			for _, r := range rows {
-				counts[r.Status]++
+			for _, s := range parts.Sinks {
+				if o, ok := s.(*sinks.Output); ok && len(pubs) > 0 {
+					// Only the keys given: the configuration's own signing
+					// key is not evidence of who may sign.
+					o.Keys = evidence.Keys(pubs...)
+				}
+			}
+			checked := time.Now().UTC()
+			res, verr := ex.Verify(cmd.Context(), f, t, exporter.VerifyOptions{Repair: repair, EvidenceOnly: evidenceOnly, KeysGiven: len(pubs) > 0})
+			mode := "objects, manifests, seals and the source's current counts"
+			if evidenceOnly {
+				mode = "objects, manifests and seals only (evidence only: the source was not asked)"
+			}
+			rep := report.New(res, report.Report{CheckedAt: checked, Version: v, From: f, To: t, Mode: mode, Keys: keys,
+				Command: reproduce(cfgPath, f, t, keyFiles, evidenceOnly, reportFile)})
+			if reportFile != "" {
+				if err := writeReport(reportFile, rep); err != nil {
+					return err
+				}
 			}
 			if output == "json" {
-				enc := json.NewEncoder(stdout)
-				enc.SetIndent("", "  ")
-				if err := enc.Encode(map[string]any{"windows": rows, "summary": counts}); err != nil {
+				if err := report.WriteJSON(stdout, rep); err != nil {
 					return err
 				}
 			} else {
-				tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
-				fmt.Fprintln(tw, "WINDOW\tACCOUNT\tSINK\tSOURCE\tEXPORTED\tSTATUS\tDETAIL")
-				for _, r := range rows {
-					status := r.Status
-					if r.Repaired {
-						status += " (repaired)"
-					}
-					fmt.Fprintf(tw, "%s/%s\t%s\t%s\t%s\t%s\t%s\t%s\n", r.Start.Format("2006-01-02T15:04Z"), r.End.Format("15:04Z"), r.Account, r.Sink,
-						count(r.Source), count(r.Exported), status, r.Detail)
-				}
-				tw.Flush()
-				var parts []string
-				for _, st := range []string{exporter.StatusOK, exporter.StatusMissing, exporter.StatusShort, exporter.StatusLateArrivals, exporter.StatusChecksumMismatch} {
-					if counts[st] > 0 {
-						parts = append(parts, fmt.Sprintf("%d %s", counts[st], st))
-					}
-				}
-				fmt.Fprintf(stdout, "%d window(s) x sink(s) checked: %s\n", len(rows), strings.Join(parts, ", "))
+				printVerify(stdout, rep)
 			}
 			if verr != nil {
 				return verr
 			}
-			if counts[exporter.StatusOK] != len(rows) {
-				return fmt.Errorf("verify: %d of %d windows do not match; run with --repair to export them again", len(rows)-counts[exporter.StatusOK], len(rows))
+			if wp, dp := res.Problems(); wp > 0 || dp > 0 {
+				hint := "run with --repair to export the windows again and seal the days"
+				if evidenceOnly {
+					hint = "give the report to whoever runs the exporter"
+				}
+				return fmt.Errorf("verify: %d of %d windows and %d of %d days do not check out; %s", wp, len(res.Windows), dp, len(res.Days), hint)
 			}
 			return nil
 		},
@@ -92,9 +132,93 @@ never duplicated) and verifies them again. Exit 0 when everything matches,
 	cmd.Flags().StringVarP(&cfgPath, "config", "c", "", "configuration file (YAML)")
 	cmd.Flags().StringVar(&from, "from", "", "start of the range (inclusive)")
 	cmd.Flags().StringVar(&to, "to", "", "end of the range (exclusive)")
-	cmd.Flags().BoolVar(&repair, "repair", false, "export the windows that do not match again, then verify them again")
+	cmd.Flags().BoolVar(&repair, "repair", false, "export the windows that do not match again, seal their days, then verify them again")
+	cmd.Flags().BoolVar(&evidenceOnly, "evidence-only", false, "check objects, manifests, seals and signatures without asking the source (no API credentials needed)")
+	cmd.Flags().StringArrayVar(&keyFiles, "public-key", nil, "Ed25519 public key (PEM) manifests and seals must be signed with; repeat for rotated keys")
+	cmd.Flags().StringVar(&reportFile, "report", "", "also write a self-contained HTML report to this file")
 	cmd.Flags().StringVarP(&output, "output", "o", "text", "text or json")
 	return cmd
+}
+
+// writeReport writes the HTML report whole (temporary file, rename).
+func writeReport(path string, rep report.Report) error {
+	var b strings.Builder
+	if err := report.WriteHTML(&b, rep); err != nil {
+		return err
+	}
+	if err := atomicfile.WriteFile(path, []byte(b.String())); err != nil {
+		return fmt.Errorf("--report: %w", err)
+	}
+	return nil
+}
+
+// reproduce is the command line that checks the same again.
+func reproduce(cfg string, from, to time.Time, keys []string, evidenceOnly bool, reportFile string) string {
+	args := []string{"auditlog-exporter", "verify", "--config", cfg, "--from", from.UTC().Format(time.RFC3339), "--to", to.UTC().Format(time.RFC3339)}
+	if evidenceOnly {
+		args = append(args, "--evidence-only")
+	}
+	for _, k := range keys {
+		args = append(args, "--public-key", k)
+	}
+	if reportFile != "" {
+		args = append(args, "--report", reportFile)
+	}
+	for i, a := range args {
+		if strings.ContainsAny(a, " \t'\"$`\\") {
+			args[i] = strconv.Quote(a)
+		}
+	}
+	return strings.Join(args, " ")
+}
+
+func printVerify(w io.Writer, rep report.Report) {
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "WINDOW\tACCOUNT\tSINK\tSOURCE\tEXPORTED\tSTATUS\tDETAIL")
+	for _, r := range rep.Windows {
+		status := r.Status
+		if r.Repaired {
+			status += " (repaired)"
+		}
+		fmt.Fprintf(tw, "%s/%s\t%s\t%s\t%s\t%s\t%s\t%s\n", r.Start.Format("2006-01-02T15:04Z"), r.End.Format("15:04Z"), r.Account, r.Sink,
+			count(r.Source), count(r.Exported), status, r.Detail)
+	}
+	tw.Flush()
+	tw = tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "DAY\tACCOUNT\tSINK\tSEALS\tSIGNED BY\tSTATUS\tDETAIL")
+	for _, d := range rep.Days {
+		signed := strings.Join(d.SignedBy, " ")
+		if signed == "" {
+			signed = "-"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\t%s\t%s\n", d.Date, d.Account, d.Sink, d.Generations, signed, d.Status, d.Detail)
+	}
+	tw.Flush()
+	fmt.Fprintf(w, "%d window(s) x sink(s) checked: %s\n", len(rep.Windows), summarize(rep.Summary.WindowStatuses, exporter.WindowStatuses))
+	fmt.Fprintf(w, "%d day(s) x sink(s) checked: %s\n", len(rep.Days), summarize(rep.Summary.DayStatuses, exporter.DayStatuses))
+	if len(rep.Keys) > 0 {
+		var ids []string
+		for _, k := range rep.Keys {
+			ids = append(ids, k.ID)
+		}
+		fmt.Fprintf(w, "signatures checked with: %s\n", strings.Join(ids, ", "))
+	}
+	if len(rep.Summary.SignedBy) > 0 {
+		fmt.Fprintf(w, "signed by: %s\n", strings.Join(rep.Summary.SignedBy, ", "))
+	}
+}
+
+func summarize(counts map[string]int, order []string) string {
+	var parts []string
+	for _, st := range order {
+		if counts[st] > 0 {
+			parts = append(parts, fmt.Sprintf("%d %s", counts[st], st))
+		}
+	}
+	if len(parts) == 0 {
+		return "none"
+	}
+	return strings.Join(parts, ", ")
 }
 
 func count(n int64) string {
@@ -103,3 +227,4 @@ func count(n int64) string {
 	}
 	return strconv.FormatInt(n, 10)
 }
+

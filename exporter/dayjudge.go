@@ -1,0 +1,129 @@
+package exporter
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/auditlog-exporter/auditlog-exporter/evidence"
+	"github.com/auditlog-exporter/auditlog-exporter/sinks"
+)
+
+// Day statuses.
+const (
+	DaySealed     = "sealed"     // the seal chain holds and covers every window as it is
+	DayOpen       = "open"       // not every window of the day is due yet: nothing to seal
+	DayUnsealed   = "unsealed"   // every window is committed but no seal covers them
+	DayIncomplete = "incomplete" // windows of a due day are not committed, and no seal covers it
+	DayBroken     = "broken"     // a seal is missing, altered, badly signed, or does not match the windows
+)
+
+// DayStatuses lists every day status, problems after the two that are not.
+var DayStatuses = []string{DaySealed, DayOpen, DayUnsealed, DayIncomplete, DayBroken}
+
+// DayEvidence is what verify found of one UTC day of one account in one
+// sink.
+type DayEvidence struct {
+	Date time.Time
+	// Due: every window of the day is due (a day still being exported
+	// has no seal yet).
+	Due bool
+	// Windows is the number of windows in the day; Manifests holds the
+	// valid manifests found, by window start.
+	Windows   int
+	Manifests map[time.Time]sinks.Manifest
+	// Seals are the day's seal generations, oldest first; Before and
+	// After those of the days around it (for the links).
+	Seals, Before, After []sinks.StoredSeal
+	KeysGiven            bool
+}
+
+// DayVerdict is the status of one day in one sink.
+type DayVerdict struct {
+	Status      string
+	Problems    []string
+	Generations int
+	SignedBy    []string // key IDs of the seals, oldest first ("" unsigned)
+}
+
+// JudgeDay decides a day from the evidence alone: every seal generation
+// is valid and (with keys) signed by a known key; each generation
+// supersedes the one before it as it is stored; the newest links to the
+// day before's seal as stored, and the day after's links to this day's as
+// stored; and the newest covers every window's manifest as it is now.
+func JudgeDay(ev DayEvidence) DayVerdict {
+	v := DayVerdict{Generations: len(ev.Seals)}
+	problem := func(f string, args ...any) { v.Problems = append(v.Problems, fmt.Sprintf(f, args...)) }
+	// The day after may link to a seal of this day that is gone.
+	for _, a := range ev.After {
+		if a.Err != nil || a.Previous == nil || a.Previous.Date != ev.Date.Format(time.DateOnly) {
+			continue
+		}
+		if g := a.Previous.Generation; g < 1 || g > len(ev.Seals) || ev.Seals[g-1].Stored.SHA256 != a.Previous.SHA256 {
+			problem("the seal of %s (generation %d) links to generation %d of this day with sha256 %.12s, which is not stored: that seal was deleted or replaced",
+				a.Date, a.Generation, g, a.Previous.SHA256)
+		}
+	}
+	if len(ev.Seals) == 0 {
+		switch {
+		case len(v.Problems) > 0:
+			v.Status = DayBroken
+		case !ev.Due:
+			v.Status = DayOpen
+		case len(ev.Manifests) == ev.Windows:
+			v.Status = DayUnsealed
+			problem("every window of the day is committed but no seal covers them: the seal was deleted, or a run stopped before writing it (verify --repair seals the day)")
+		default:
+			v.Status = DayIncomplete
+			problem("%d of %d windows have no manifest and the day has no seal", ev.Windows-len(ev.Manifests), ev.Windows)
+		}
+		return v
+	}
+	for i, s := range ev.Seals {
+		v.SignedBy = append(v.SignedBy, s.Stored.SignedBy())
+		gen := i + 1
+		switch st := s.Stored; {
+		case s.Err != nil:
+			problem("seal generation %d is not a valid seal of this day: %v", gen, s.Err)
+			continue
+		case st.SigErr != nil && (ev.KeysGiven || !errors.Is(st.SigErr, evidence.ErrUnknownKey)):
+			problem("seal generation %d, signed by %s: %v", gen, st.SignedBy(), st.SigErr)
+		case ev.KeysGiven && st.Signature == nil:
+			problem("seal generation %d is not signed, but public keys were given", gen)
+		case st.Signature != nil && s.KeyID != st.Signature.KeyID:
+			problem("seal generation %d names key %s but is signed by %s", gen, evidence.ShortID(s.KeyID), st.SignedBy())
+		}
+		if gen > 1 && s.Supersedes != nil && s.Supersedes.SHA256 != ev.Seals[i-1].Stored.SHA256 {
+			problem("seal generation %d supersedes generation %d with sha256 %.12s, but the stored one has %.12s: generation %d was replaced",
+				gen, gen-1, s.Supersedes.SHA256, ev.Seals[i-1].Stored.SHA256, gen-1)
+		}
+		if p := s.Previous; p != nil {
+			want := ev.Date.Add(-day).Format(time.DateOnly)
+			if g := p.Generation; p.Date != want || g < 1 || g > len(ev.Before) || ev.Before[g-1].Stored.SHA256 != p.SHA256 {
+				problem("seal generation %d links to the seal of %s (generation %d, sha256 %.12s), which is not stored: that seal was deleted or replaced",
+					gen, evidence.ShortID(p.Date), p.Generation, p.SHA256)
+			}
+		}
+	}
+	newest := ev.Seals[len(ev.Seals)-1]
+	if newest.Err == nil {
+		differ := 0
+		for _, w := range newest.Windows {
+			if m, ok := ev.Manifests[w.Start]; !ok || m.Stored.SHA256 != w.ManifestSHA256 {
+				differ++
+			}
+		}
+		if differ > 0 {
+			problem("%d of the %d windows the newest seal lists are missing or differ from it (see the windows)", differ, len(newest.Windows))
+		}
+	}
+	v.Status = DaySealed
+	if len(v.Problems) > 0 {
+		v.Status = DayBroken
+	}
+	return v
+}
+
+// joinProblems renders a verdict's problems as one detail.
+func joinProblems(p []string) string { return strings.Join(p, "; ") }

@@ -1,0 +1,311 @@
+// Package report renders what verify found for an auditor: one
+// self-contained HTML page (inline CSS and SVG, no scripts, nothing
+// fetched) and the same facts as JSON.
+package report
+
+import (
+	"encoding/json"
+	"fmt"
+	"html/template"
+	"io"
+	"slices"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/auditlog-exporter/auditlog-exporter/exporter"
+)
+
+// Report is everything a page or JSON document says.
+type Report struct {
+	Title     string    `json:"title"`
+	CheckedAt time.Time `json:"checked_at"`
+	Version   string    `json:"exporter_version"`
+	From      time.Time `json:"from"`
+	To        time.Time `json:"to"`
+	// Mode says what was compared: "objects, manifests, seals and the
+	// source" or "evidence only (the source was not asked)".
+	Mode string `json:"mode"`
+	// Keys are the public keys signatures were checked with.
+	Keys    []Key  `json:"public_keys"`
+	Command string `json:"command"` // reproduces this report
+	exporter.VerifyResult
+	Summary  Summary   `json:"summary"`
+	Problems []Problem `json:"problems"`
+}
+
+// Key is one public key given to verify.
+type Key struct {
+	ID   string `json:"key_id"`
+	File string `json:"file"`
+}
+
+// Summary counts statuses.
+type Summary struct {
+	OK              bool           `json:"ok"`
+	WindowStatuses  map[string]int `json:"window_statuses"`
+	DayStatuses     map[string]int `json:"day_statuses"`
+	Records         int64          `json:"records"` // in the first sink's sealed and open days
+	SignedBy        []string       `json:"signed_by"`
+	ObjectsLocked   int            `json:"objects_locked"`
+	WindowsRepaired int            `json:"windows_repaired"`
+}
+
+// Problem is one window or day that is not as it should be.
+type Problem struct {
+	What    string `json:"what"` // "window 2026-11-24T10:00Z/11:00Z of acct" or "day 2026-11-24 of acct"
+	Sink    string `json:"sink"`
+	Status  string `json:"status"`
+	Detail  string `json:"detail"`
+	Meaning string `json:"meaning"`
+}
+
+// meanings says what each problem status means for an auditor.
+var meanings = map[string]string{
+	exporter.StatusMissing:          "The window's object or manifest is not in the sink: it was deleted, or never written. Records of that hour are not in the archive.",
+	exporter.StatusShort:            "The source holds records the object lacks that it already held when the window was exported: the archive is incomplete for that window.",
+	exporter.StatusLateArrivals:     "Records became visible at the source after the window was exported. Not tampering; --repair adds them.",
+	exporter.StatusChecksumMismatch: "The object is not the one whose digest its manifest recorded, or the manifest is unreadable: the object was edited, truncated or replaced.",
+	exporter.StatusBadSignature:     "The manifest's signature does not verify, is by a key that was not given, or is missing: the manifest was written by someone else or changed.",
+	exporter.StatusNotAsSealed:      "The manifest or object differs from what the day's seal recorded: it was changed or replaced after the day was sealed.",
+	exporter.StatusOverwritten:      "A newer version of the object hides the committed one (versioned bucket): the committed version is still stored.",
+	exporter.DayUnsealed:            "Every window of the day is there but no seal covers them: the seal was deleted, or the exporter stopped before writing it.",
+	exporter.DayIncomplete:          "Windows of a day that is over are missing and the day was never sealed.",
+	exporter.DayBroken:              "The seal chain does not hold: a seal was deleted, replaced, badly signed, or does not match the windows it lists.",
+}
+
+// New builds a report from a verify result.
+func New(res exporter.VerifyResult, r Report) Report {
+	r.VerifyResult = res
+	if r.Title == "" {
+		r.Title = "auditlog-exporter verification report"
+	}
+	s := Summary{WindowStatuses: map[string]int{}, DayStatuses: map[string]int{}}
+	signers := map[string]bool{}
+	for _, w := range res.Windows {
+		s.WindowStatuses[w.Status]++
+		if w.SignedBy != "" {
+			signers[w.SignedBy] = true
+		}
+		if w.Lock != "" {
+			s.ObjectsLocked++
+		}
+		if w.Repaired {
+			s.WindowsRepaired++
+		}
+		if w.Status != exporter.StatusOK {
+			r.Problems = append(r.Problems, Problem{What: fmt.Sprintf("window %s/%s of %s", w.Start.UTC().Format("2006-01-02T15:04Z"), w.End.UTC().Format("15:04Z"), w.Account),
+				Sink: w.Sink, Status: w.Status, Detail: w.Detail, Meaning: meanings[w.Status]})
+		}
+	}
+	first := ""
+	if len(res.Days) > 0 {
+		first = res.Days[0].Sink
+	}
+	for _, d := range res.Days {
+		s.DayStatuses[d.Status]++
+		for _, k := range d.SignedBy {
+			if k != "" {
+				signers[k] = true
+			}
+		}
+		if d.Sink == first {
+			s.Records += d.Records
+		}
+		if d.Status != exporter.DaySealed && d.Status != exporter.DayOpen {
+			r.Problems = append(r.Problems, Problem{What: "day " + d.Date + " of " + d.Account, Sink: d.Sink, Status: d.Status, Detail: d.Detail, Meaning: meanings[d.Status]})
+		}
+	}
+	for k := range signers {
+		s.SignedBy = append(s.SignedBy, k)
+	}
+	sort.Strings(s.SignedBy)
+	s.OK = len(r.Problems) == 0
+	r.Summary = s
+	return r
+}
+
+// WriteJSON writes the report as one JSON document.
+func WriteJSON(w io.Writer, r Report) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(r)
+}
+
+// palette colours the chart's categories (colour-blind safe, Okabe-Ito).
+var palette = []string{"#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#F0E442", "#000000"}
+
+// maxChartCategories is how many categories the chart names; the rest
+// are drawn as one.
+const maxChartCategories = 7
+
+// Bar is one day of the chart.
+type Bar struct {
+	Date  string
+	X     int
+	Total int64
+	Parts []Part
+}
+
+// Part is one category's share of a bar.
+type Part struct {
+	Category string
+	Color    string
+	Y, H     int
+	N        int64
+}
+
+// Legend names a category's colour.
+type Legend struct {
+	Category, Color string
+	N               int64
+}
+
+// Chart is the records-per-day-by-category chart, laid out.
+type Chart struct {
+	Width, Height, BarWidth, Top int
+	Bars                         []Bar
+	Legend                       []Legend
+	Max                          int64
+	Ticks                        []Tick
+}
+
+// Tick is one label of the value axis.
+type Tick struct {
+	Y     int
+	Label string
+}
+
+// chart lays out records per day (every account, the first sink) by
+// category.
+func chart(r Report) Chart {
+	const height, top, barMax = 260, 10, 220
+	perDay := map[string]map[string]int64{}
+	totals := map[string]int64{}
+	var dates []string
+	first := ""
+	if len(r.Days) > 0 {
+		first = r.Days[0].Sink
+	}
+	for _, d := range r.Days {
+		if d.Sink != first {
+			continue
+		}
+		if perDay[d.Date] == nil {
+			perDay[d.Date] = map[string]int64{}
+			dates = append(dates, d.Date)
+		}
+		for c, n := range d.Categories {
+			perDay[d.Date][c] += n
+			totals[c] += n
+		}
+	}
+	sort.Strings(dates)
+	cats := make([]string, 0, len(totals))
+	for c := range totals {
+		cats = append(cats, c)
+	}
+	sort.Slice(cats, func(i, j int) bool {
+		if totals[cats[i]] != totals[cats[j]] {
+			return totals[cats[i]] > totals[cats[j]]
+		}
+		return cats[i] < cats[j]
+	})
+	named := cats
+	other := "other categories"
+	if len(cats) > maxChartCategories {
+		named = cats[:maxChartCategories]
+	}
+	color := map[string]string{}
+	c := Chart{Height: height, Top: top}
+	for i, name := range named {
+		color[name] = palette[i]
+		c.Legend = append(c.Legend, Legend{Category: name, Color: palette[i], N: totals[name]})
+	}
+	if len(cats) > len(named) {
+		var n int64
+		for _, name := range cats[len(named):] {
+			n += totals[name]
+		}
+		c.Legend = append(c.Legend, Legend{Category: other, Color: palette[len(palette)-1], N: n})
+	}
+	for _, d := range dates {
+		var t int64
+		for _, n := range perDay[d] {
+			t += n
+		}
+		c.Max = max(c.Max, t)
+	}
+	c.BarWidth = max(4, min(40, 900/max(1, len(dates))))
+	gap := max(1, c.BarWidth/5)
+	c.Width = 60 + len(dates)*(c.BarWidth+gap) + 10
+	scale := func(n int64) int {
+		if c.Max == 0 {
+			return 0
+		}
+		return int(n * barMax / c.Max)
+	}
+	for i, d := range dates {
+		b := Bar{Date: d, X: 60 + i*(c.BarWidth+gap)}
+		y := top + barMax
+		order := slices.Clone(named)
+		var rest int64
+		for cat, n := range perDay[d] {
+			if color[cat] == "" {
+				rest += n
+			}
+		}
+		for _, cat := range order {
+			n := perDay[d][cat]
+			b.Total += n
+			if h := scale(n); n > 0 {
+				y -= h
+				b.Parts = append(b.Parts, Part{Category: cat, Color: color[cat], Y: y, H: h, N: n})
+			}
+		}
+		if rest > 0 {
+			b.Total += rest
+			h := scale(rest)
+			y -= h
+			b.Parts = append(b.Parts, Part{Category: other, Color: palette[len(palette)-1], Y: y, H: h, N: rest})
+		}
+		c.Bars = append(c.Bars, b)
+	}
+	for _, f := range []int64{0, 1, 2, 3, 4} {
+		v := c.Max * f / 4
+		c.Ticks = append(c.Ticks, Tick{Y: top + barMax - scale(v), Label: fmt.Sprint(v)})
+	}
+	return c
+}
+
+// WriteHTML writes the report as one self-contained HTML page.
+func WriteHTML(w io.Writer, r Report) error {
+	return page.Execute(w, struct {
+		Report
+		Chart Chart
+	}{r, chart(r)})
+}
+
+var page = template.Must(template.New("report").Funcs(template.FuncMap{
+	"short": func(s string) string {
+		if len(s) > 12 {
+			return s[:12]
+		}
+		return s
+	},
+	"time": func(t time.Time) string { return t.UTC().Format("2006-01-02 15:04:05Z") },
+	"span": func(a, b time.Time) string {
+		return a.UTC().Format("2006-01-02 15:04") + "–" + b.UTC().Format("15:04")
+	},
+	"count": func(n int64) string {
+		if n < 0 {
+			return "–"
+		}
+		return fmt.Sprint(n)
+	},
+	"join": strings.Join,
+	"add":  func(a, b int) int { return a + b },
+	"good": func(s string) bool {
+		return s == exporter.StatusOK || s == exporter.DaySealed || s == exporter.DayOpen
+	},
+}).Parse(pageHTML))
