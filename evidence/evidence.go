@@ -147,9 +147,18 @@ func (s *Signer) Seal(doc []byte) ([]byte, error) {
 	if err := json.Compact(&compact, doc); err != nil {
 		return nil, err
 	}
-	sig := ed25519.Sign(s.key, compact.Bytes())
-	b, err := json.MarshalIndent(envelope{Signed: compact.Bytes(), Signature: &Signature{KeyID: s.id, Ed25519: base64.StdEncoding.EncodeToString(sig)}}, "", "  ")
-	return append(b, '\n'), err
+	sig, err := json.Marshal(Signature{KeyID: s.id, Ed25519: base64.StdEncoding.EncodeToString(ed25519.Sign(s.key, compact.Bytes()))})
+	if err != nil {
+		return nil, err
+	}
+	// Written by hand: an encoder would re-indent the signed bytes.
+	var b bytes.Buffer
+	b.WriteString("{\n  \"signed\": ")
+	b.Write(compact.Bytes())
+	b.WriteString(",\n  \"signature\": ")
+	b.Write(sig)
+	b.WriteString("\n}\n")
+	return b.Bytes(), nil
 }
 
 // Opened is a stored document taken out of its envelope.

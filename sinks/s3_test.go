@@ -3,6 +3,7 @@ package sinks_test
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"io"
 	"net/http"
 	"os"
@@ -21,11 +22,18 @@ import (
 )
 
 func s3Harness(srv *s3test.Server, format sinks.Format) sinktest.Harness {
+	return s3HarnessWith(srv, format, srv.NewBucket, sinks.S3Options{})
+}
+
+// s3HarnessWith makes each sink in a bucket newBucket creates, with o.
+func s3HarnessWith(srv *s3test.Server, format sinks.Format, newBucket func(testing.TB) string, o sinks.S3Options) sinktest.Harness {
 	buckets := map[sinks.Sink]string{}
 	return sinktest.Harness{
 		New: func(t *testing.T) sinks.Sink {
-			b := srv.NewBucket(t)
-			s := sinks.NewS3(srv.Client(), sinks.S3Options{Bucket: b, Prefix: "neo-auditlog"}, format)
+			b := newBucket(t)
+			o := o
+			o.Bucket, o.Prefix = b, "neo-auditlog"
+			s := sinks.NewS3(srv.Client(), o, format)
 			buckets[s] = b
 			return s
 		},
@@ -273,4 +281,90 @@ func TestS3ObjectTooLarge(t *testing.T) {
 func s3Key(s sinks.Sink, w audit.Window) string {
 	o := s.(*sinks.Output)
 	return o.Destination().(*sinks.S3Dest).Key(o.ObjectName(w))
+}
+
+// TestS3SinkObjectLock runs the conformance suite on a versioned bucket
+// with Object Lock enabled, every object under COMPLIANCE retention.
+func TestS3SinkObjectLock(t *testing.T) {
+	srv := s3test.StartVersioned(t)
+	sinktest.Run(t, s3HarnessWith(srv, sinks.JSONL{}, srv.NewLockedBucket, sinks.S3Options{LockMode: sinks.LockCompliance, LockRetention: 24 * time.Hour}))
+}
+
+// TestS3ObjectLockHolds: under COMPLIANCE retention a committed object,
+// its manifest and its day's seal cannot be deleted or overwritten in
+// place; the temporaries carry no retention and leave no version behind;
+// an overwrite becomes a new version, which Inspect shows is not the
+// committed one.
+func TestS3ObjectLockHolds(t *testing.T) {
+	ctx := context.Background()
+	srv := s3test.StartVersioned(t)
+	c := srv.Client()
+	bucket := srv.NewLockedBucket(t)
+	dest := sinks.NewS3Dest(c, sinks.S3Options{Bucket: bucket, Prefix: "p", LockMode: sinks.LockCompliance, LockRetention: 48 * time.Hour})
+	s := sinks.New(dest, sinks.JSONL{})
+	if err := s.Probe(ctx); err != nil {
+		t.Fatalf("Probe on a locked bucket: %v", err)
+	}
+	day := sinktest.Day("acct", 0)
+	for i, w := range day {
+		wr := sinktest.Write(t, s, w, sinktest.Records(w, 3, fmt.Sprint(i)))
+		if err := wr.Commit(ctx, sinks.Source{Count: 3, Completeness: "counted"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	out, err := s.Verifier().Seal(ctx, day, "run")
+	if err != nil || out.Written != 1 {
+		t.Fatalf("seal: %+v %v", out, err)
+	}
+	w := day[3]
+	m, _, err := s.Verifier().ReadManifest(ctx, w)
+	if err != nil || m.ObjectVersion == "" {
+		t.Fatalf("manifest %+v, %v: want the object's version recorded", m, err)
+	}
+	for _, key := range []string{"p/" + sinks.ObjectName(w, "jsonl"), "p/" + sinks.ManifestName(w, "jsonl"), "p/" + out.Seal.Name} {
+		head, err := c.HeadObject(ctx, &s3.HeadObjectInput{Bucket: aws.String(bucket), Key: aws.String(key)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if head.ObjectLockMode != "COMPLIANCE" || aws.ToTime(head.ObjectLockRetainUntilDate).Before(time.Now().Add(47*time.Hour)) {
+			t.Fatalf("%s: lock %q until %v, want COMPLIANCE for 48h", key, head.ObjectLockMode, head.ObjectLockRetainUntilDate)
+		}
+		if _, err := c.DeleteObject(ctx, &s3.DeleteObjectInput{Bucket: aws.String(bucket), Key: aws.String(key), VersionId: head.VersionId}); err == nil {
+			t.Fatalf("%s: a version under COMPLIANCE retention was deleted", key)
+		}
+		if _, err := c.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String(bucket), Key: aws.String(key), VersionId: head.VersionId}); err != nil {
+			t.Fatalf("%s: the locked version is gone: %v", key, err)
+		}
+	}
+	// Nothing is left under _tmp/, not even an old version.
+	vers, err := c.ListObjectVersions(ctx, &s3.ListObjectVersionsInput{Bucket: aws.String(bucket), Prefix: aws.String("p/_tmp/")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(vers.Versions)+len(vers.DeleteMarkers) != 0 {
+		t.Fatalf("temporaries left %d versions and %d delete markers", len(vers.Versions), len(vers.DeleteMarkers))
+	}
+	// An overwrite is a new version on top; the committed one stays.
+	key := "p/" + sinks.ObjectName(w, "jsonl")
+	if _, err := c.PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String(bucket), Key: aws.String(key), Body: strings.NewReader("forged\n")}); err != nil {
+		t.Fatal(err)
+	}
+	info, err := s.Verifier().Inspect(ctx, w)
+	if err != nil || info.Version == "" || info.Version == m.ObjectVersion {
+		t.Fatalf("after an overwrite: %+v, %v; want a version other than the committed %s", info, err, m.ObjectVersion)
+	}
+	got, err := c.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String(bucket), Key: aws.String(key), VersionId: aws.String(m.ObjectVersion)})
+	if err != nil {
+		t.Fatalf("the committed version: %v", err)
+	}
+	got.Body.Close()
+}
+
+func TestS3ObjectLockNeedsALockedBucket(t *testing.T) {
+	srv := s3test.StartVersioned(t)
+	s := sinks.NewS3(srv.Client(), sinks.S3Options{Bucket: srv.NewBucket(t), LockMode: sinks.LockGovernance, LockRetention: time.Hour}, sinks.JSONL{})
+	err := s.Probe(context.Background())
+	if err == nil || errclass.Classify(err) != errclass.Config || !strings.Contains(err.Error(), "Object Lock") {
+		t.Fatalf("Probe with object_lock on a bucket without it: %v (class %v); want a configuration error naming Object Lock", err, errclass.Classify(err))
+	}
 }

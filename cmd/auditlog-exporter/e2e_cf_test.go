@@ -130,7 +130,7 @@ log:
 		}
 		return out
 	}
-	if out := verify(); out.Summary["ok"] == 0 || len(out.Summary) != 1 {
+	if out := verify(); out.Summary.Windows["ok"] == 0 || len(out.Summary.Windows) != 1 {
 		t.Fatalf("verify after the export: %v", out.Summary)
 	}
 	// A record that becomes visible after its window was exported: the API
@@ -151,7 +151,7 @@ log:
 			named = true
 		}
 	}
-	if !named || out.Summary["short"] != 2 { // the JSON lines and the Parquet sink
+	if !named || out.Summary.Windows["short"] != 2 { // the JSON lines and the Parquet sink
 		t.Fatalf("verify after a late arrival: %v %+v", out.Summary, out.Windows)
 	}
 	victim, _ := filepath.Glob(filepath.Join(w.dir, "out", "account="+cfAcct, "date=*", "*.jsonl"))
@@ -159,10 +159,10 @@ log:
 		t.Fatal("no Cloud Foundry JSON lines file")
 	}
 	os.Remove(victim[0])
-	if out := verify(); out.Summary["missing"] != 1 {
+	if out := verify(); out.Summary.Windows["missing"] != 1 {
 		t.Fatalf("verify after removing %s: %v", victim[0], out.Summary)
 	}
-	if out := verify("--repair"); out.Summary["missing"] != 0 || out.Summary["short"] != 0 {
+	if out := verify("--repair"); out.Summary.Windows["missing"] != 0 || out.Summary.Windows["short"] != 0 {
 		t.Fatalf("verify --repair: %v", out.Summary)
 	}
 	if _, err := os.Stat(victim[0]); err != nil {

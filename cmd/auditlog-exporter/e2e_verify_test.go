@@ -18,6 +18,13 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 )
 
+type verifySummary struct {
+	OK       bool           `json:"ok"`
+	Windows  map[string]int `json:"window_statuses"`
+	Days     map[string]int `json:"day_statuses"`
+	SignedBy []string       `json:"signed_by"`
+}
+
 type verifyOutput struct {
 	Windows []struct {
 		Start    time.Time `json:"window_start"`
@@ -28,7 +35,20 @@ type verifyOutput struct {
 		Detail   string    `json:"detail"`
 		Repaired bool      `json:"repaired"`
 	} `json:"windows"`
-	Summary map[string]int `json:"summary"`
+	Days []struct {
+		Date        string   `json:"date"`
+		Account     string   `json:"account"`
+		Sink        string   `json:"sink"`
+		Status      string   `json:"status"`
+		Detail      string   `json:"detail"`
+		Generations int      `json:"seal_generations"`
+		SignedBy    []string `json:"signed_by"`
+		Records     int64    `json:"records"`
+	} `json:"days"`
+	Summary  verifySummary `json:"summary"`
+	Problems []struct {
+		What, Sink, Status, Detail, Meaning string
+	} `json:"problems"`
 }
 
 func TestVerifyAndRepair(t *testing.T) {
@@ -70,7 +90,7 @@ sinks:
 		return r, out
 	}
 	r, out := verify()
-	if r.code != 0 || out.Summary["ok"] != 3*windows {
+	if r.code != 0 || out.Summary.Windows["ok"] != 3*windows {
 		t.Fatalf("clean export: exit %d, %v\n%s", r.code, out.Summary, r.stderr)
 	}
 	r2 := w.run(env, "verify", "--config", cfg, "--from", w.start.Format(time.RFC3339), "--to", wm.Format(time.RFC3339))
@@ -154,12 +174,12 @@ sinks:
 	if len(seen) != len(want) {
 		t.Fatalf("not every broken window was reported: %v", seen)
 	}
-	if out.Summary["late-arrivals"] != 3 || out.Summary["missing"] != 2 || out.Summary["checksum-mismatch"] != 2 {
+	if out.Summary.Windows["late-arrivals"] != 3 || out.Summary.Windows["missing"] != 2 || out.Summary.Windows["checksum-mismatch"] != 2 {
 		t.Fatalf("summary %v", out.Summary)
 	}
 
 	r, out = verify("--repair")
-	if r.code != 0 || out.Summary["ok"] != 3*windows {
+	if r.code != 0 || out.Summary.Windows["ok"] != 3*windows {
 		t.Fatalf("after --repair: exit %d %v\n%s", r.code, out.Summary, r.stderr)
 	}
 	repaired := 0

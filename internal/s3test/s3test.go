@@ -60,6 +60,18 @@ func randHex(n int) string {
 // Start starts a server for the test and stops it when the test ends.
 func Start(t testing.TB) *Server {
 	t.Helper()
+	return start(t, false)
+}
+
+// StartVersioned starts a server whose buckets can be versioned and
+// created with Object Lock enabled (NewLockedBucket).
+func StartVersioned(t testing.TB) *Server {
+	t.Helper()
+	return start(t, true)
+}
+
+func start(t testing.TB, versioned bool) *Server {
+	t.Helper()
 	bin := Binary()
 	if bin == "" {
 		msg := "versitygw not found (run `make tools`, or set VERSITYGW)"
@@ -75,7 +87,11 @@ func Start(t testing.TB) *Server {
 	addr := ln.Addr().String()
 	ln.Close()
 	s := &Server{Endpoint: "http://" + addr, Region: "us-east-1", AccessKey: "AK" + randHex(8), SecretKey: randHex(20), Root: t.TempDir()}
-	s.cmd = exec.Command(bin, "--access", s.AccessKey, "--secret", s.SecretKey, "--region", s.Region, "--port", addr, "--quiet", "posix", s.Root)
+	args := []string{"--access", s.AccessKey, "--secret", s.SecretKey, "--region", s.Region, "--port", addr, "--quiet", "posix"}
+	if versioned {
+		args = append(args, "--versioning-dir", t.TempDir())
+	}
+	s.cmd = exec.Command(bin, append(args, s.Root)...)
 	var logs strings.Builder
 	s.cmd.Stdout, s.cmd.Stderr = &logs, &logs
 	if err := s.cmd.Start(); err != nil {
@@ -120,6 +136,17 @@ func (s *Server) NewBucket(t testing.TB) string {
 	name := fmt.Sprintf("test-%d-%s", s.buckets.Add(1), randHex(3))
 	if _, err := s.Client().CreateBucket(context.Background(), &s3.CreateBucketInput{Bucket: aws.String(name)}); err != nil {
 		t.Fatalf("create bucket: %v", err)
+	}
+	return name
+}
+
+// NewLockedBucket creates an empty bucket with Object Lock enabled (and
+// so versioning); the server must have been started with StartVersioned.
+func (s *Server) NewLockedBucket(t testing.TB) string {
+	t.Helper()
+	name := fmt.Sprintf("locked-%d-%s", s.buckets.Add(1), randHex(3))
+	if _, err := s.Client().CreateBucket(context.Background(), &s3.CreateBucketInput{Bucket: aws.String(name), ObjectLockEnabledForBucket: aws.Bool(true)}); err != nil {
+		t.Fatalf("create bucket with Object Lock: %v", err)
 	}
 	return name
 }

@@ -5,6 +5,7 @@ package sinktest
 import (
 	"context"
 	"fmt"
+	"io"
 	"slices"
 	"strings"
 	"testing"
@@ -335,4 +336,124 @@ func Run(t *testing.T, h Harness) {
 			}
 		}
 	})
+	t.Run("SealsChainDays", func(t *testing.T) { sealsChainDays(t, h) })
+}
+
+// Day returns the hourly windows of account's UTC day d after the test
+// start's day.
+func Day(account string, d int) []audit.Window {
+	day := sinks.DayOf(start).AddDate(0, 0, d)
+	out := make([]audit.Window, 24)
+	for i := range out {
+		s := day.Add(time.Duration(i) * time.Hour)
+		out[i] = audit.Window{Account: account, Start: s, End: s.Add(time.Hour)}
+	}
+	return out
+}
+
+// commitAll commits a few records in each window, in the order given.
+func commitAll(t *testing.T, s sinks.Sink, ws []audit.Window, tag string) {
+	t.Helper()
+	for i, w := range ws {
+		wr := Write(t, s, w, Records(w, 1+i%3, tag))
+		if err := wr.Commit(context.Background(), sinks.Source{Count: int64(1 + i%3), Completeness: "counted"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// sealsChainDays: a day is sealed once every window is committed, whatever
+// the order; a seal links to the day before's; sealing a sealed day writes
+// nothing; a window exported again is sealed in a new generation that
+// supersedes the old one, which stays; sealers racing write one
+// generation; a signer signs the seal.
+func sealsChainDays(t *testing.T, h Harness) {
+	ctx := context.Background()
+	s := h.New(t)
+	v := s.Verifier()
+	if h.AtLeastOnce {
+		if v != nil {
+			t.Fatal("a stream sink offers a Verifier")
+		}
+		return
+	}
+	if o, ok := s.(*sinks.Output); ok {
+		// Create never replaces: it is what keeps racing sealers apart.
+		k := o.Destination().(sinks.Keeper)
+		name := "_seals/create-test.json"
+		if created, err := k.Create(ctx, name, []byte("first\n")); err != nil || !created {
+			t.Fatalf("Create of a new name: %v, %v", created, err)
+		}
+		if created, err := k.Create(ctx, name, []byte("second\n")); err != nil || created {
+			t.Fatalf("Create of a taken name: created %v, %v; want false, nothing written", created, err)
+		}
+		r, found, err := k.Get(ctx, name)
+		if err != nil || !found {
+			t.Fatal(found, err)
+		}
+		b, _ := io.ReadAll(r)
+		r.Close()
+		if string(b) != "first\n" {
+			t.Fatalf("Create replaced an object: %q", b)
+		}
+	}
+	day0, day1 := Day("chained", 0), Day("chained", 1)
+	rev := slices.Clone(day0[1:])
+	slices.Reverse(rev) // out of order, as parallel workers commit
+	commitAll(t, s, rev, "d0")
+	out, err := v.Seal(ctx, day0, "run")
+	if err != nil || out.Written != 0 || len(out.Missing) != 1 || !out.Missing[0].Start.Equal(day0[0].Start) {
+		t.Fatalf("sealing a day with a window missing: %+v, %v; want nothing written, the first window missing", out, err)
+	}
+	if gens, err := v.ReadSeals(ctx, "chained", day0[0].Start); err != nil || len(gens) != 0 {
+		t.Fatalf("seals of an incomplete day: %v, %v", gens, err)
+	}
+	commitAll(t, s, day0[:1], "d0")
+	first, err := v.Seal(ctx, day0, "run")
+	if err != nil || first.Written != 1 || first.Seal.Previous != nil || first.Seal.Supersedes != nil || len(first.Seal.Windows) != 24 {
+		t.Fatalf("sealing a complete day: %+v, %v", first, err)
+	}
+	for i, w := range first.Seal.Windows {
+		m, _, _ := v.ReadManifest(ctx, day0[i])
+		if !w.Start.Equal(day0[i].Start) || w.ManifestSHA256 != m.Stored.SHA256 || w.ObjectSHA256 != m.SHA256 || w.Records != m.Records {
+			t.Fatalf("sealed window %d %+v does not list manifest %+v", i, w, m)
+		}
+	}
+	if again, err := v.Seal(ctx, day0, "run"); err != nil || again.Written != 0 || again.Seal.Stored.SHA256 != first.Seal.Stored.SHA256 {
+		t.Fatalf("sealing a sealed day again: %+v, %v; want nothing written", again, err)
+	}
+	commitAll(t, s, day1, "d1")
+	next, err := v.Seal(ctx, day1, "run")
+	if err != nil || next.Written != 1 || next.Seal.Previous == nil || *next.Seal.Previous != first.Seal.Link() {
+		t.Fatalf("the next day's seal %+v (%v) does not link to %+v", next.Seal.Previous, err, first.Seal.Link())
+	}
+	// Window 05:00 exported again.
+	commitAll(t, s, day0[5:6], "again")
+	second, err := v.Seal(ctx, day0, "verify --repair")
+	if err != nil || second.Written != 2 || second.Seal.Supersedes == nil || *second.Seal.Supersedes != first.Seal.Link() ||
+		!strings.Contains(second.Seal.Reason, "verify --repair: exported again: 05:00-06:00") {
+		t.Fatalf("re-sealing after a re-export: %+v, %v", second.Seal, err)
+	}
+	gens, err := v.ReadSeals(ctx, "chained", day0[0].Start)
+	if err != nil || len(gens) != 2 || gens[0].Stored.SHA256 != first.Seal.Stored.SHA256 || gens[1].Stored.SHA256 != second.Seal.Stored.SHA256 || gens[0].Err != nil || gens[1].Err != nil {
+		t.Fatalf("generations after a re-seal: %+v, %v; want both, the first unchanged", gens, err)
+	}
+	// Sealers racing on one day write one generation.
+	day2 := Day("chained", 2)
+	commitAll(t, s, day2, "d2")
+	errs := make(chan error, 6)
+	for range 6 {
+		go func() { _, err := v.Seal(ctx, day2, "run"); errs <- err }()
+	}
+	for range 6 {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	if gens, err := v.ReadSeals(ctx, "chained", day2[0].Start); err != nil || len(gens) != 1 {
+		t.Fatalf("racing sealers wrote %d generations (%v), want 1", len(gens), err)
+	}
+	if names := visible(h.List(t, s)); slices.ContainsFunc(names, func(n string) bool { return strings.Contains(n, ".seal-") }) {
+		t.Fatalf("a seal is visible to Hive-style readers: %v", names)
+	}
 }
