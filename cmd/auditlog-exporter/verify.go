@@ -227,4 +227,3 @@ func count(n int64) string {
 	}
 	return strconv.FormatInt(n, 10)
 }
-
