@@ -2,10 +2,14 @@ package exporter
 
 import (
 	"errors"
+	"fmt"
+	"maps"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/auditlog-exporter/auditlog-exporter/evidence"
 	"github.com/auditlog-exporter/auditlog-exporter/sinks"
 )
 
@@ -42,12 +46,124 @@ func TestJudge(t *testing.T) {
 		{"object without manifest", edit(func(ev *Evidence) { ev.HasManifest, ev.Manifest = false, sinks.Manifest{} }), StatusMissing, -1, 100, "object without manifest"},
 		{"an edited object (same size)", edit(func(ev *Evidence) { ev.SHA256 = strings.Repeat("cd", 32) }), StatusChecksumMismatch, 100, 100, "manifest says 5000 bytes"},
 		{"a truncated object", edit(func(ev *Evidence) { ev.Bytes = 4000 }), StatusChecksumMismatch, 100, 100, "object has 4000 bytes"},
+		{"signed by a key given", edit(func(ev *Evidence) { ev.KeysGiven, ev.Manifest.Stored.Signature = true, &evidence.Signature{KeyID: "ed25519:k"} }), StatusOK, 100, 100, ""},
+		{"signed by a key not given, none given", edit(func(ev *Evidence) {
+			ev.Manifest.Stored.Signature, ev.Manifest.Stored.SigErr = &evidence.Signature{KeyID: "ed25519:k"}, evidence.ErrUnknownKey
+		}), StatusOK, 100, 100, ""},
+		{"signed by a key not given", edit(func(ev *Evidence) {
+			ev.KeysGiven, ev.Manifest.Stored.Signature, ev.Manifest.Stored.SigErr = true, &evidence.Signature{KeyID: "ed25519:other"}, evidence.ErrUnknownKey
+		}), StatusBadSignature, 100, 100, "manifest signed by ed25519:other"},
+		{"a signature that does not verify, no keys given", edit(func(ev *Evidence) {
+			ev.Manifest.Stored.Signature, ev.Manifest.Stored.SigErr = &evidence.Signature{KeyID: "ed25519:k"}, errors.New("the signature does not verify")
+		}), StatusBadSignature, 100, 100, "does not verify"},
+		{"unsigned while keys were given", edit(func(ev *Evidence) { ev.KeysGiven = true }), StatusBadSignature, 100, 100, "not signed"},
+		{"as sealed", edit(func(ev *Evidence) {
+			ev.Manifest.Stored.SHA256 = "m1"
+			ev.Sealed, ev.SealName = &sinks.SealedWindow{ManifestSHA256: "m1", ObjectSHA256: sum}, "the seal of 2026-11-24 (generation 1)"
+		}), StatusOK, 100, 100, ""},
+		{"manifest changed after sealing", edit(func(ev *Evidence) {
+			ev.Manifest.Stored.SHA256 = "m2"
+			ev.Sealed, ev.SealName = &sinks.SealedWindow{ManifestSHA256: "m1", ObjectSHA256: sum}, "the seal of 2026-11-24 (generation 1)"
+		}), StatusNotAsSealed, 100, 100, "not the one the seal of 2026-11-24 (generation 1) lists"},
+		{"object and manifest edited together after sealing", edit(func(ev *Evidence) {
+			ev.SHA256, ev.Manifest.SHA256, ev.Manifest.Stored.SHA256 = "x", "x", "m1"
+			ev.Sealed, ev.SealName = &sinks.SealedWindow{ManifestSHA256: "m1", ObjectSHA256: sum}, "the seal"
+		}), StatusNotAsSealed, 100, 100, "the object is not the one the seal lists"},
+		{"the committed version hidden by a newer one", edit(func(ev *Evidence) { ev.Manifest.ObjectVersion, ev.Object.Version = "v1", "v2" }), StatusOverwritten, 100, 100, "current version v2 is not the committed version v1"},
+		{"the committed version current", edit(func(ev *Evidence) { ev.Manifest.ObjectVersion, ev.Object.Version = "v1", "v1" }), StatusOK, 100, 100, ""},
 		{"a manifest that cannot be trusted", edit(func(ev *Evidence) { ev.ManifestErr = errors.New("manifest: it describes another window") }), StatusChecksumMismatch, -1, -1, "manifest unreadable: manifest: it describes another window"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			v := Judge(tc.ev)
 			if v.Status != tc.status || v.Exported != tc.exported || v.Source != tc.source || !strings.Contains(v.Detail, tc.detail) || (tc.detail == "" && v.Detail != "") {
 				t.Fatalf("Judge = %+v, want %s, exported %d, source %d, detail containing %q", v, tc.status, tc.exported, tc.source, tc.detail)
+			}
+		})
+	}
+}
+
+func TestJudgeDay(t *testing.T) {
+	d := time.Date(2026, 11, 24, 0, 0, 0, 0, time.UTC)
+	windows := func(sha string) (map[time.Time]sinks.Manifest, []sinks.SealedWindow) {
+		ms := map[time.Time]sinks.Manifest{}
+		var sw []sinks.SealedWindow
+		for i := range 4 {
+			st := d.Add(time.Duration(i) * 6 * time.Hour)
+			m := sinks.Manifest{Records: 2}
+			m.Stored.SHA256 = fmt.Sprint(sha, i)
+			ms[st] = m
+			sw = append(sw, sinks.SealedWindow{Start: st, End: st.Add(6 * time.Hour), ManifestSHA256: m.Stored.SHA256})
+		}
+		return ms, sw
+	}
+	manifests, sealed := windows("m")
+	seal := func(date string, gen int, sha string, prev, sup *sinks.SealLink) sinks.StoredSeal {
+		s := sinks.StoredSeal{Seal: sinks.Seal{Date: date, Generation: gen, Windows: sealed, Previous: prev, Supersedes: sup}}
+		s.Stored.SHA256 = sha
+		return s
+	}
+	before := []sinks.StoredSeal{seal("2026-11-23", 1, "b1", nil, nil)}
+	g1 := seal("2026-11-24", 1, "s1", &sinks.SealLink{Date: "2026-11-23", Generation: 1, SHA256: "b1"}, nil)
+	g2 := seal("2026-11-24", 2, "s2", &sinks.SealLink{Date: "2026-11-23", Generation: 1, SHA256: "b1"}, &sinks.SealLink{Date: "2026-11-24", Generation: 1, SHA256: "s1"})
+	after := []sinks.StoredSeal{seal("2026-11-25", 1, "a1", &sinks.SealLink{Date: "2026-11-24", Generation: 1, SHA256: "s1"}, nil)}
+	base := DayEvidence{Date: d, Due: true, Windows: 4, Manifests: manifests, Seals: []sinks.StoredSeal{g1}, Before: before, After: after}
+	edit := func(f func(ev *DayEvidence)) DayEvidence {
+		ev := base
+		ev.Manifests = maps.Clone(manifests)
+		ev.Seals = slices.Clone(base.Seals)
+		ev.Before, ev.After = slices.Clone(before), slices.Clone(after)
+		f(&ev)
+		return ev
+	}
+	signed := func(s sinks.StoredSeal, id string, err error) sinks.StoredSeal {
+		s.KeyID = id
+		s.Stored.Signature, s.Stored.SigErr = &evidence.Signature{KeyID: id}, err
+		return s
+	}
+	for _, tc := range []struct {
+		name   string
+		ev     DayEvidence
+		status string
+		detail string
+	}{
+		{"sealed, linked both ways", base, DaySealed, ""},
+		{"the first day: no link back", edit(func(ev *DayEvidence) { ev.Before, ev.Seals[0].Previous = nil, nil }), DaySealed, ""},
+		{"the newest day: nothing links to it", edit(func(ev *DayEvidence) { ev.After = nil }), DaySealed, ""},
+		{"sealed again after a repair", edit(func(ev *DayEvidence) { ev.Seals = append(ev.Seals, g2) }), DaySealed, ""},
+		{"not over yet", edit(func(ev *DayEvidence) { ev.Seals, ev.After, ev.Due = nil, nil, false }), DayOpen, ""},
+		{"complete, never sealed", edit(func(ev *DayEvidence) { ev.Seals, ev.After = nil, nil }), DayUnsealed, "no seal covers them"},
+		{"windows missing, never sealed", edit(func(ev *DayEvidence) { ev.Seals, ev.After = nil, nil; delete(ev.Manifests, d) }), DayIncomplete, "1 of 4 windows have no manifest"},
+		{"seal deleted: the next day links to it", edit(func(ev *DayEvidence) { ev.Seals = nil }), DayBroken, "links to generation 1 of this day with sha256 s1, which is not stored"},
+		{"seal replaced: the next day links to the old one", edit(func(ev *DayEvidence) { ev.Seals[0].Stored.SHA256 = "forged" }), DayBroken, "which is not stored"},
+		{"the day before's seal replaced", edit(func(ev *DayEvidence) { ev.Before[0].Stored.SHA256 = "forged" }), DayBroken, "links to the seal of 2026-11-23 (generation 1, sha256 b1), which is not stored"},
+		{"the day before's seal deleted", edit(func(ev *DayEvidence) { ev.Before = nil }), DayBroken, "which is not stored"},
+		{"generation 1 replaced under generation 2", edit(func(ev *DayEvidence) {
+			ev.Seals = append(ev.Seals, g2)
+			ev.Seals[0].Stored.SHA256 = "forged"
+			ev.After = nil
+		}), DayBroken, "generation 1 was replaced"},
+		{"an invalid seal", edit(func(ev *DayEvidence) { ev.Seals[0].Err = errors.New("kind \"x\"") }), DayBroken, "not a valid seal"},
+		{"a manifest changed after sealing", edit(func(ev *DayEvidence) {
+			m := ev.Manifests[d]
+			m.Stored.SHA256 = "changed"
+			ev.Manifests[d] = m
+		}), DayBroken, "1 of the 4 windows the newest seal lists are missing or differ"},
+		{"a window deleted after sealing", edit(func(ev *DayEvidence) { delete(ev.Manifests, d.Add(6*time.Hour)) }), DayBroken, "1 of the 4 windows"},
+		{"signed by a key given", edit(func(ev *DayEvidence) { ev.KeysGiven, ev.Seals[0] = true, signed(ev.Seals[0], "ed25519:k", nil) }), DaySealed, ""},
+		{"signed by another key", edit(func(ev *DayEvidence) {
+			ev.KeysGiven, ev.Seals[0] = true, signed(ev.Seals[0], "ed25519:other", evidence.ErrUnknownKey)
+		}), DayBroken, "signed by ed25519:other"},
+		{"unsigned while keys were given", edit(func(ev *DayEvidence) { ev.KeysGiven = true }), DayBroken, "not signed"},
+		{"names one key, signed by another", edit(func(ev *DayEvidence) {
+			ev.Seals[0] = signed(ev.Seals[0], "ed25519:k", nil)
+			ev.Seals[0].KeyID = "ed25519:claimed"
+		}), DayBroken, "names key ed25519:claimed"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			v := JudgeDay(tc.ev)
+			detail := joinProblems(v.Problems)
+			if v.Status != tc.status || !strings.Contains(detail, tc.detail) || (tc.detail == "" && detail != "") {
+				t.Fatalf("JudgeDay = %s: %q; want %s with %q", v.Status, detail, tc.status, tc.detail)
 			}
 		})
 	}

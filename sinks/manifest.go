@@ -86,7 +86,11 @@ func countCategory(m map[string]int64, c string) {
 		m[c]++
 		return
 	}
-	if len(c) > maxCategoryName || len(m) >= maxCategories {
+	named := len(m)
+	if _, ok := m[OtherCategory]; ok {
+		named--
+	}
+	if len(c) > maxCategoryName || named >= maxCategories {
 		m[OtherCategory]++
 		return
 	}

@@ -2,6 +2,7 @@ package sinks_test
 
 import (
 	"encoding/json"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -48,6 +49,16 @@ func TestDecodeManifest(t *testing.T) {
 		{"negative records", edit(func(m *sinks.Manifest) { m.Records = -1 }), "negative"},
 		{"negative bytes", edit(func(m *sinks.Manifest) { m.Bytes = -5 }), "negative"},
 		{"source count below -1", edit(func(m *sinks.Manifest) { m.SourceCount = -2 }), "negative"},
+		{"categories", edit(func(m *sinks.Manifest) {
+			m.Categories = map[string]int64{"audit.security-events": 3, sinks.OtherCategory: 1}
+		}), ""},
+		{"negative category count", edit(func(m *sinks.Manifest) { m.Categories = map[string]int64{"audit.security-events": -3} }), "negative count"},
+		{"too many categories", edit(func(m *sinks.Manifest) {
+			m.Categories = map[string]int64{}
+			for i := range 100 {
+				m.Categories[fmt.Sprint("c", i)] = 1
+			}
+		}), "more than"},
 	} {
 		m, err := sinks.DecodeManifest([]byte(tc.in), w, "parquet")
 		switch {

@@ -3,6 +3,7 @@ package sinks
 import (
 	"bytes"
 	"context"
+	"crypto/ed25519"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -243,15 +244,19 @@ func (v verifier) ReadSeals(ctx context.Context, account string, date time.Time)
 		if err != nil {
 			return nil, fmt.Errorf("read %s: %w", name, err)
 		}
-		out = append(out, decodeSeal(b, name, account, date, v.o.format.Ext(), gen, v.o.Keys))
+		s := DecodeSeal(b, account, date, v.o.format.Ext(), gen, v.o.Keys)
+		s.Name = name
+		out = append(out, s)
 	}
 	return out, nil
 }
 
-// decodeSeal parses a stored seal and checks that it is the seal it is
-// named as: it is outside input.
-func decodeSeal(b []byte, name, account string, date time.Time, ext string, gen int, keys keyring) StoredSeal {
-	s := StoredSeal{Name: name}
+// DecodeSeal parses a stored seal and checks that it is the seal of
+// account, date, format ext and generation gen it is stored as, checking a
+// signature with keys: a seal is outside input. A seal that fails has Err
+// set and nothing else but Stored.
+func DecodeSeal(b []byte, account string, date time.Time, ext string, gen int, keys map[string]ed25519.PublicKey) StoredSeal {
+	var s StoredSeal
 	if len(b) > maxSealBytes {
 		s.Err = fmt.Errorf("larger than %d bytes", maxSealBytes)
 		return s

@@ -1,0 +1,126 @@
+package sinks_test
+
+import (
+	"crypto/ed25519"
+	"crypto/rand"
+	"encoding/json"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/auditlog-exporter/auditlog-exporter/evidence"
+	"github.com/auditlog-exporter/auditlog-exporter/sinks"
+)
+
+var sealDate = time.Date(2026, 11, 24, 0, 0, 0, 0, time.UTC)
+
+// validSeal is generation 2 of acct's seal of sealDate: four 6-hour windows.
+func validSeal() sinks.Seal {
+	s := sinks.Seal{Kind: sinks.SealKind, Account: "acct", Date: "2026-11-24", Format: "jsonl", Generation: 2, Reason: "verify --repair: exported again: 06:00-12:00",
+		Supersedes: &sinks.SealLink{Date: "2026-11-24", Generation: 1, SHA256: strings.Repeat("a", 64)},
+		Previous:   &sinks.SealLink{Date: "2026-11-23", Generation: 1, SHA256: strings.Repeat("b", 64)}, SealedAt: sealDate.Add(30 * time.Hour)}
+	for i := range 4 {
+		st := sealDate.Add(time.Duration(i) * 6 * time.Hour)
+		s.Windows = append(s.Windows, sinks.SealedWindow{Start: st, End: st.Add(6 * time.Hour), Object: "o", ObjectSHA256: strings.Repeat("c", 64), Records: 3,
+			Manifest: "m", ManifestSHA256: strings.Repeat("d", 64)})
+	}
+	return s
+}
+
+func TestDecodeSeal(t *testing.T) {
+	_, key, _ := ed25519.GenerateKey(rand.Reader)
+	signer := evidence.NewSigner(key)
+	_, other, _ := ed25519.GenerateKey(rand.Reader)
+	keys := evidence.Keys(signer.Public())
+	enc := func(edit func(s *sinks.Seal)) string {
+		s := validSeal()
+		edit(&s)
+		b, _ := json.Marshal(s)
+		return string(b)
+	}
+	signed := func(doc string, k ed25519.PrivateKey) string {
+		b, err := evidence.NewSigner(k).Seal([]byte(doc))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return string(b)
+	}
+	cases := []struct {
+		name, in string
+		want     string // in Err; "" = valid
+		sigErr   string // in Stored.SigErr
+	}{
+		{"valid", enc(func(*sinks.Seal) {}), "", ""},
+		{"signed", signed(enc(func(*sinks.Seal) {}), key), "", ""},
+		{"signed by another key", signed(enc(func(*sinks.Seal) {}), other), "", "not among"},
+		{"generation 1 without supersedes", enc(func(s *sinks.Seal) { s.Generation = 1; s.Supersedes = nil }), "generation 1", ""},
+		{"another kind", enc(func(s *sinks.Seal) { s.Kind = "x" }), "kind", ""},
+		{"another account", enc(func(s *sinks.Seal) { s.Account = "other" }), "describes", ""},
+		{"another date", enc(func(s *sinks.Seal) { s.Date = "2026-11-25" }), "describes", ""},
+		{"another format", enc(func(s *sinks.Seal) { s.Format = "parquet" }), "describes", ""},
+		{"another generation", enc(func(s *sinks.Seal) { s.Generation = 3 }), "describes", ""},
+		{"supersedes nothing", enc(func(s *sinks.Seal) { s.Supersedes = nil }), "supersedes", ""},
+		{"supersedes another generation", enc(func(s *sinks.Seal) { s.Supersedes.Generation = 0 }), "supersedes", ""},
+		{"no windows", enc(func(s *sinks.Seal) { s.Windows = nil }), "cover the day", ""},
+		{"a window missing", enc(func(s *sinks.Seal) { s.Windows = append(s.Windows[:1], s.Windows[2:]...) }), "not the next window", ""},
+		{"last window missing", enc(func(s *sinks.Seal) { s.Windows = s.Windows[:3] }), "cover the day", ""},
+		{"windows swapped", enc(func(s *sinks.Seal) { s.Windows[1], s.Windows[2] = s.Windows[2], s.Windows[1] }), "not the next window", ""},
+		{"empty window", enc(func(s *sinks.Seal) { s.Windows[1].End = s.Windows[1].Start }), "not the next window", ""},
+		{"truncated", enc(func(*sinks.Seal) {})[:60], "unexpected end", ""},
+		{"not JSON", "seal", "not a JSON object", ""},
+		{"an array", "[]", "not a JSON object", ""},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			s := sinks.DecodeSeal([]byte(tc.in), "acct", sealDate, "jsonl", 2, keys)
+			if tc.name == "generation 1 without supersedes" {
+				s = sinks.DecodeSeal([]byte(tc.in), "acct", sealDate, "jsonl", 1, keys)
+				if s.Err != nil {
+					t.Fatalf("a first generation: %v", s.Err)
+				}
+				return
+			}
+			switch {
+			case tc.want == "" && s.Err != nil:
+				t.Fatalf("want valid, got %v", s.Err)
+			case tc.want != "" && (s.Err == nil || !strings.Contains(s.Err.Error(), tc.want)):
+				t.Fatalf("want an error with %q, got %v", tc.want, s.Err)
+			case tc.want != "" && s.Generation != 0:
+				t.Fatalf("an invalid seal kept its fields: %+v", s.Seal)
+			}
+			if tc.sigErr != "" && (s.Stored.SigErr == nil || !strings.Contains(s.Stored.SigErr.Error(), tc.sigErr)) {
+				t.Fatalf("signature: want %q, got %v", tc.sigErr, s.Stored.SigErr)
+			}
+			if tc.sigErr == "" && s.Stored.SigErr != nil {
+				t.Fatalf("signature: %v", s.Stored.SigErr)
+			}
+			if len(s.Stored.SHA256) != 64 {
+				t.Fatalf("no hash of the stored bytes: %q", s.Stored.SHA256)
+			}
+		})
+	}
+}
+
+func FuzzDecodeSeal(f *testing.F) {
+	b, _ := json.Marshal(validSeal())
+	f.Add(b)
+	f.Add([]byte(`{"signed":{},"signature":{"key_id":"k","ed25519":"AA=="}}`))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		s := sinks.DecodeSeal(b, "acct", sealDate, "jsonl", 2, nil)
+		if s.Err != nil {
+			return
+		}
+		// A seal that decodes covers the day with contiguous windows.
+		if len(s.Windows) == 0 || !s.Windows[0].Start.Equal(sealDate) || !s.Windows[len(s.Windows)-1].End.Equal(sealDate.AddDate(0, 0, 1)) {
+			t.Fatalf("a valid seal that does not cover the day: %+v", s.Windows)
+		}
+		for i := 1; i < len(s.Windows); i++ {
+			if !s.Windows[i].Start.Equal(s.Windows[i-1].End) {
+				t.Fatalf("windows not contiguous: %+v", s.Windows)
+			}
+		}
+		if s.Supersedes == nil || s.Supersedes.Generation != 1 {
+			t.Fatalf("generation 2 without its supersedes link: %+v", s.Supersedes)
+		}
+	})
+}
