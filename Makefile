@@ -38,6 +38,8 @@ FUZZ_TARGETS := \
 	./odata:FuzzODataMessage \
 	./source/apiclient:FuzzScrubText \
 	./sinks:FuzzDecodeManifest \
+	./sinks:FuzzDecodeSeal \
+	./evidence:FuzzOpen \
 	./odata/neosim:FuzzParseFilter \
 	./cfaudit:FuzzDecodeCFPage \
 	./cfaudit:FuzzParseHandle \

@@ -26,7 +26,9 @@ var forbidden = map[string][]string{
 	"state":            {"source", "odata", "sinks", "exporter", "config", "metrics"},
 	"exporter":         {"odata", "cfaudit", "config", "metrics", "aws", "internal/s3client"},
 	"metrics":          {"odata", "sinks", "state", "exporter", "config"},
-	"config":           {"cmd", "metrics"},
+	"config":           {"cmd", "metrics", "report"},
+	"evidence":         {"*"},
+	"report":           {"source", "odata", "cfaudit", "sinks", "state", "config", "metrics", "aws"},
 }
 
 func TestLayering(t *testing.T) {
