@@ -46,7 +46,9 @@ func TestJudge(t *testing.T) {
 		{"object without manifest", edit(func(ev *Evidence) { ev.HasManifest, ev.Manifest = false, sinks.Manifest{} }), StatusMissing, -1, 100, "object without manifest"},
 		{"an edited object (same size)", edit(func(ev *Evidence) { ev.SHA256 = strings.Repeat("cd", 32) }), StatusChecksumMismatch, 100, 100, "manifest says 5000 bytes"},
 		{"a truncated object", edit(func(ev *Evidence) { ev.Bytes = 4000 }), StatusChecksumMismatch, 100, 100, "object has 4000 bytes"},
-		{"signed by a key given", edit(func(ev *Evidence) { ev.KeysGiven, ev.Manifest.Stored.Signature = true, &evidence.Signature{KeyID: "ed25519:k"} }), StatusOK, 100, 100, ""},
+		{"signed by a key given", edit(func(ev *Evidence) {
+			ev.KeysGiven, ev.Manifest.Stored.Signature = true, &evidence.Signature{KeyID: "ed25519:k"}
+		}), StatusOK, 100, 100, ""},
 		{"signed by a key not given, none given", edit(func(ev *Evidence) {
 			ev.Manifest.Stored.Signature, ev.Manifest.Stored.SigErr = &evidence.Signature{KeyID: "ed25519:k"}, evidence.ErrUnknownKey
 		}), StatusOK, 100, 100, ""},

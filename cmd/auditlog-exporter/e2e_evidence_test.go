@@ -36,7 +36,9 @@ type store interface {
 
 type fileStore string
 
-func (d fileStore) path(name string) string { return filepath.Join(string(d), filepath.FromSlash(name)) }
+func (d fileStore) path(name string) string {
+	return filepath.Join(string(d), filepath.FromSlash(name))
+}
 func (d fileStore) read(t *testing.T, name string) []byte {
 	b, err := os.ReadFile(d.path(name))
 	if err != nil {
@@ -154,7 +156,9 @@ func (w *evidenceWorld) win(d, i int) audit.Window {
 	return audit.Window{Account: acct, Start: s, End: s.Add(evidenceWindow)}
 }
 
-func (w *evidenceWorld) sealName(d, gen int) string { return sinks.SealName(acct, w.days[d], "jsonl", gen) }
+func (w *evidenceWorld) sealName(d, gen int) string {
+	return sinks.SealName(acct, w.days[d], "jsonl", gen)
+}
 
 // statusOf returns the status of window (d, i) and of day d.
 func statusOf(out verifyOutput, win audit.Window) (window, detail, day, dayDetail string) {
