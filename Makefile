@@ -85,8 +85,10 @@ $(VERSITYGW):
 	@echo "installing versitygw $(VERSITYGW_VERSION) into $(TOOLS_DIR) (about a minute, once)"
 	GOBIN=$(TOOLS_DIR) $(GO) install github.com/versity/versitygw/cmd/versitygw@$(VERSITYGW_VERSION)
 
+# Test artifacts (the rendered report's screenshots) are kept in test-artifacts/.
 unit: tools
-	$(GO) test -race -count=1 -timeout 20m ./...
+	mkdir -p $(CURDIR)/test-artifacts
+	$(GO) test -race -count=1 -timeout 20m -artifacts -outputdir $(CURDIR)/test-artifacts ./...
 
 fuzz:
 	@set -e; for t in $(FUZZ_TARGETS); do \
@@ -107,4 +109,4 @@ bench: tools
 	$(GO) test -run '^$$' -bench 'EndToEnd|BackfillParallel|ParallelMemory|AdaptiveRate|ManyAccounts' -benchtime 1x -timeout 40m ./cmd/auditlog-exporter/
 
 clean:
-	rm -rf bin demo-out
+	rm -rf bin demo-out test-artifacts

@@ -57,10 +57,11 @@ pre.cmd { background: #f6f8fa; padding: 10px; border-radius: 6px; white-space: p
 </dl>
 
 <h2>Records per day by category</h2>
-{{with .Chart}}{{if .Bars}}<svg xmlns="http://www.w3.org/2000/svg" width="{{.Width}}" height="{{.Height}}" role="img" aria-label="records per day by category">
+{{with .Chart}}{{if .Bars}}<svg width="{{.Width}}" height="{{add .Height 20}}" role="img" aria-label="records per day by category">
 {{range .Ticks}}<line x1="55" x2="{{$.Chart.Width}}" y1="{{.Y}}" y2="{{.Y}}" stroke="#eaeef2"/><text x="50" y="{{.Y}}" font-size="10" text-anchor="end" dominant-baseline="middle" fill="#57606a">{{.Label}}</text>
 {{end}}{{range .Bars}}{{$b := .}}{{range .Parts}}<rect x="{{$b.X}}" y="{{.Y}}" width="{{$.Chart.BarWidth}}" height="{{.H}}" fill="{{.Color}}"><title>{{$b.Date}} {{.Category}}: {{.N}}</title></rect>
-{{end}}{{end}}</svg>
+{{end}}{{if le (len $.Chart.Bars) 14}}<text x="{{add $b.X (half $.Chart.BarWidth)}}" y="{{add $.Chart.Height 14}}" font-size="10" text-anchor="middle" fill="#57606a">{{slice $b.Date 5}}</text>{{end}}
+{{end}}</svg>
 <div class="legend">{{range .Legend}}<span><i style="background: {{.Color}}"></i>{{.Category}} ({{.N}})</span>{{end}}</div>
 <div class="mono">{{with index .Bars 0}}{{.Date}}{{end}} … {{with index .Bars (len .Bars | add -1)}}{{.Date}}{{end}}</div>
 {{else}}<div>No records.</div>{{end}}{{end}}

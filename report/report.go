@@ -305,6 +305,7 @@ var page = template.Must(template.New("report").Funcs(template.FuncMap{
 	},
 	"join": strings.Join,
 	"add":  func(a, b int) int { return a + b },
+	"half": func(a int) int { return a / 2 },
 	"good": func(s string) bool {
 		return s == exporter.StatusOK || s == exporter.DaySealed || s == exporter.DayOpen
 	},

@@ -19,6 +19,7 @@ import (
 
 	"github.com/auditlog-exporter/auditlog-exporter/audit"
 	"github.com/auditlog-exporter/auditlog-exporter/evidence"
+	"github.com/auditlog-exporter/auditlog-exporter/internal/browsertest"
 	"github.com/auditlog-exporter/auditlog-exporter/internal/s3test"
 	"github.com/auditlog-exporter/auditlog-exporter/odata/neosim"
 	"github.com/auditlog-exporter/auditlog-exporter/sinks"
@@ -364,8 +365,56 @@ func tamperCases(t *testing.T, newWorld func(t *testing.T) *evidenceWorld) {
 		if r.code != 1 || ws != "bad-signature" || !strings.Contains(detail, idB) || d0 != "broken" || !strings.Contains(d0d, idB) {
 			t.Fatalf("exit %d; window %s (%s); day 0 %s (%s)", r.code, ws, detail, d0, d0d)
 		}
+		if _, ok := w.store.(fileStore); ok {
+			assertReport(t, w, idB)
+		}
 	})
 }
 
 // slices copies b (appending to a sub-slice must not write into b).
 func slices(b []byte) []byte { return append([]byte(nil), b...) }
+
+// assertReport writes the HTML report of a tampered export and reads it the
+// way an auditor does: rendered by Chromium. The screenshot is kept as a
+// test artifact (go test -artifacts).
+func assertReport(t *testing.T, w *evidenceWorld, forger string) {
+	path := filepath.Join(w.dir, "report.html")
+	r := w.run(w.env, "verify", "--config", w.cfg, "--from", w.days[0].Format(time.RFC3339), "--to", w.days[2].Add(24*time.Hour).Format(time.RFC3339),
+		"--public-key", w.pubA, "--report", path)
+	if r.code != 1 || !strings.Contains(r.stdout, "DAY") {
+		t.Fatalf("verify --report: exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
+	}
+	page := browsertest.Render(t, path)
+	for name, b := range map[string][]byte{"report.png": page.PNG, "report-top.png": page.Top} {
+		if err := os.WriteFile(filepath.Join(t.ArtifactDir(), name), b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if page.Resources != 0 {
+		t.Errorf("the report fetched %d resources; it must be self-contained", page.Resources)
+	}
+	if page.SVGShapes == 0 {
+		t.Error("the chart drew nothing")
+	}
+	text := page.Text
+	idA := evidence.KeyID(w.keyA.Public().(ed25519.PublicKey))
+	for _, want := range []string{
+		"FAIL: ", "bad-signature", forger, "What it means: The manifest's signature does not verify", "broken",
+		"Public keys given", idA, "Records per day by category", "audit.", "Reproduce",
+		"auditlog-exporter verify --config " + w.cfg, "--public-key " + w.pubA,
+		w.days[0].Format(time.DateOnly), w.days[2].Format(time.DateOnly),
+	} {
+		if !strings.Contains(text, want) {
+			t.Errorf("the rendered report does not say %q", want)
+		}
+	}
+	if p, c := strings.Index(text, "Problems"), strings.Index(text, "What was checked"); p < 0 || c < 0 || p > c {
+		t.Errorf("problems are not at the top (problems at %d, facts at %d)", p, c)
+	}
+	if strings.Contains(text, "PRIVATE KEY") || strings.Contains(text, secret) {
+		t.Error("the report shows a secret")
+	}
+	if t.Failed() {
+		t.Logf("rendered text:\n%s", text)
+	}
+}
