@@ -16,11 +16,15 @@ const (
 	DayOpen       = "open"       // not every window of the day is due yet: nothing to seal
 	DayUnsealed   = "unsealed"   // every window is committed but no seal covers them
 	DayIncomplete = "incomplete" // windows of a due day are not committed, and no seal covers it
+	DayPartial    = "partial"    // only part of the day is in the range checked, and it has no seal: its windows are checked one by one
 	DayBroken     = "broken"     // a seal is missing, altered, badly signed, or does not match the windows
 )
 
 // DayStatuses lists every day status, problems after the two that are not.
-var DayStatuses = []string{DaySealed, DayOpen, DayUnsealed, DayIncomplete, DayBroken}
+var DayStatuses = []string{DaySealed, DayOpen, DayPartial, DayUnsealed, DayIncomplete, DayBroken}
+
+// DayOK reports whether a day status is not a problem.
+func DayOK(status string) bool { return status == DaySealed || status == DayOpen || status == DayPartial }
 
 // DayEvidence is what verify found of one UTC day of one account in one
 // sink.
@@ -29,6 +33,8 @@ type DayEvidence struct {
 	// Due: every window of the day is due (a day still being exported
 	// has no seal yet).
 	Due bool
+	// InRange: the whole day is in the range checked.
+	InRange bool
 	// Windows is the number of windows in the day; Manifests holds the
 	// valid manifests found, by window start.
 	Windows   int
@@ -40,6 +46,10 @@ type DayEvidence struct {
 }
 
 // DayVerdict is the status of one day in one sink.
+//
+// A day only partly in the range checked may lack windows on purpose: the
+// first day of an export that starts after midnight is never complete, so
+// never sealed.
 type DayVerdict struct {
 	Status      string
 	Problems    []string
@@ -74,6 +84,8 @@ func JudgeDay(ev DayEvidence) DayVerdict {
 		case len(ev.Manifests) == ev.Windows:
 			v.Status = DayUnsealed
 			problem("every window of the day is committed but no seal covers them: the seal was deleted, or a run stopped before writing it (verify --repair seals the day)")
+		case !ev.InRange:
+			v.Status = DayPartial
 		default:
 			v.Status = DayIncomplete
 			problem("%d of %d windows have no manifest and the day has no seal", ev.Windows-len(ev.Manifests), ev.Windows)

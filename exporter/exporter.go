@@ -329,11 +329,22 @@ func (e *Exporter) runAccount(ctx context.Context, a Account) AccountResult {
 	}
 	res.Watermark = st.Watermark
 	e.o.Observer.WatermarkMoved(a.Name, st.Watermark)
-	// A run stopped between moving the watermark over a day's last window
-	// and sealing the day left the day before the watermark unsealed.
-	if err := e.sealUnsealed(ctx, a.Name, sinks.DayOf(st.Watermark).Add(-day), log); err != nil {
-		res.Err = err
-		return res
+	// Days a run left unsealed (it was killed between moving the watermark
+	// over a day's last window and sealing the day, or a seal failed) are
+	// sealed first.
+	if today := sinks.DayOf(st.Watermark); st.SealedThrough.Before(today) {
+		from := st.SealedThrough
+		if from.Before(today.Add(-maxSealCatchUp)) {
+			from = today.Add(-maxSealCatchUp)
+		}
+		if st.SealedThrough.IsZero() {
+			from = today.Add(-day) // not recorded (an older state): the day before
+		}
+		if err := e.sealDays(ctx, a.Name, from, today, "run", log); err != nil {
+			res.Err = err
+			return res
+		}
+		st.SealedThrough = today
 	}
 	windows := e.o.Grid.Seq(a.Name, st.Watermark, e.o.Grid.Due(e.o.Now(), e.o.Lag), Shard{})
 	if windows.Len() == 0 {
@@ -376,7 +387,14 @@ func (e *Exporter) runAccount(ctx context.Context, a Account) AccountResult {
 		res.Watermark = st.Watermark
 		e.o.Observer.WatermarkMoved(a.Name, st.Watermark)
 		if from, to := sinks.DayOf(before), sinks.DayOf(st.Watermark); to.After(from) {
-			return e.sealDays(ctx, a.Name, from, to, "run", log)
+			if err := e.sealDays(ctx, a.Name, from, to, "run", log); err != nil {
+				return err
+			}
+			// Saved with the next watermark; until then a new run seals
+			// these days again, which writes nothing.
+			if to.After(st.SealedThrough) {
+				st.SealedThrough = to
+			}
 		}
 		return nil
 	})

@@ -108,7 +108,7 @@ func TestJudgeDay(t *testing.T) {
 	g1 := seal("2026-11-24", 1, "s1", &sinks.SealLink{Date: "2026-11-23", Generation: 1, SHA256: "b1"}, nil)
 	g2 := seal("2026-11-24", 2, "s2", &sinks.SealLink{Date: "2026-11-23", Generation: 1, SHA256: "b1"}, &sinks.SealLink{Date: "2026-11-24", Generation: 1, SHA256: "s1"})
 	after := []sinks.StoredSeal{seal("2026-11-25", 1, "a1", &sinks.SealLink{Date: "2026-11-24", Generation: 1, SHA256: "s1"}, nil)}
-	base := DayEvidence{Date: d, Due: true, Windows: 4, Manifests: manifests, Seals: []sinks.StoredSeal{g1}, Before: before, After: after}
+	base := DayEvidence{Date: d, Due: true, InRange: true, Windows: 4, Manifests: manifests, Seals: []sinks.StoredSeal{g1}, Before: before, After: after}
 	edit := func(f func(ev *DayEvidence)) DayEvidence {
 		ev := base
 		ev.Manifests = maps.Clone(manifests)
@@ -135,6 +135,8 @@ func TestJudgeDay(t *testing.T) {
 		{"not over yet", edit(func(ev *DayEvidence) { ev.Seals, ev.After, ev.Due = nil, nil, false }), DayOpen, ""},
 		{"complete, never sealed", edit(func(ev *DayEvidence) { ev.Seals, ev.After = nil, nil }), DayUnsealed, "no seal covers them"},
 		{"windows missing, never sealed", edit(func(ev *DayEvidence) { ev.Seals, ev.After = nil, nil; delete(ev.Manifests, d) }), DayIncomplete, "1 of 4 windows have no manifest"},
+		{"windows missing outside the range, never sealed", edit(func(ev *DayEvidence) { ev.Seals, ev.After, ev.InRange = nil, nil, false; delete(ev.Manifests, d) }), DayPartial, ""},
+		{"complete, never sealed, partly in the range", edit(func(ev *DayEvidence) { ev.Seals, ev.After, ev.InRange = nil, nil, false }), DayUnsealed, "no seal covers them"},
 		{"seal deleted: the next day links to it", edit(func(ev *DayEvidence) { ev.Seals = nil }), DayBroken, "links to generation 1 of this day with sha256 s1, which is not stored"},
 		{"seal replaced: the next day links to the old one", edit(func(ev *DayEvidence) { ev.Seals[0].Stored.SHA256 = "forged" }), DayBroken, "which is not stored"},
 		{"the day before's seal replaced", edit(func(ev *DayEvidence) { ev.Before[0].Stored.SHA256 = "forged" }), DayBroken, "links to the seal of 2026-11-23 (generation 1, sha256 b1), which is not stored"},

@@ -13,6 +13,10 @@ import (
 // day is 24 hours: the grid divides it, and seals are per UTC day.
 const day = 24 * time.Hour
 
+// maxSealCatchUp bounds how far back a run looks for days left unsealed
+// (verify --repair seals older ones).
+const maxSealCatchUp = 31 * day
+
 // sealDays seals, in every sink that keeps evidence, each UTC day
 // overlapping [from, to) whose windows are all due and committed (see
 // sinks.Verifier.Seal). A day with a window not committed is left for
@@ -46,26 +50,6 @@ func (e *Exporter) sealDays(ctx context.Context, account string, from, to time.T
 	}
 	if len(errs) > 0 {
 		return fmt.Errorf("%w (the windows are committed; `verify --repair` seals the day)", errors.Join(errs...))
-	}
-	return nil
-}
-
-// sealUnsealed seals the day that starts at d in every sink where it has
-// no seal yet (and is complete); a sealed day is left as it is, at the
-// cost of reading its seals.
-func (e *Exporter) sealUnsealed(ctx context.Context, account string, d time.Time, log zerolog.Logger) error {
-	for _, s := range e.o.Sinks {
-		v := s.Verifier()
-		if v == nil {
-			continue
-		}
-		seals, err := v.ReadSeals(ctx, account, d)
-		if err != nil {
-			return fmt.Errorf("account %s: read the seals of %s in %s: %w", account, d.Format(time.DateOnly), s.Name(), err)
-		}
-		if len(seals) == 0 {
-			return e.sealDays(ctx, account, d, d.Add(day), "run", log)
-		}
 	}
 	return nil
 }

@@ -83,7 +83,7 @@ func (r VerifyResult) Problems() (windows, days int) {
 		}
 	}
 	for _, d := range r.Days {
-		if d.Status != DaySealed && d.Status != DayOpen {
+		if !DayOK(d.Status) {
 			days++
 		}
 	}
@@ -163,7 +163,7 @@ func (e *Exporter) repair(ctx context.Context, a Account, windows []audit.Window
 			bad = append(bad, i)
 		}
 	}
-	badDays := slices.ContainsFunc(days, func(d DayRow) bool { return d.Status != DaySealed && d.Status != DayOpen })
+	badDays := slices.ContainsFunc(days, func(d DayRow) bool { return !DayOK(d.Status) })
 	if len(bad) == 0 && !badDays {
 		return r, days, nil
 	}
@@ -218,6 +218,7 @@ func (e *Exporter) verifyWindows(ctx context.Context, a Account, windows []audit
 				continue // a stream cannot be read back
 			}
 			dev, err := e.dayEvidence(ctx, v, a.Name, all, due, o)
+			dev.InRange = j-i == len(all)
 			if err != nil {
 				return nil, nil, fmt.Errorf("verify %s %s in %s: %w", a.Name, d.Format(time.DateOnly), s.Name(), err)
 			}

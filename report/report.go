@@ -112,7 +112,7 @@ func New(res exporter.VerifyResult, r Report) Report {
 		if d.Sink == first {
 			s.Records += d.Records
 		}
-		if d.Status != exporter.DaySealed && d.Status != exporter.DayOpen {
+		if !exporter.DayOK(d.Status) {
 			r.Problems = append(r.Problems, Problem{What: "day " + d.Date + " of " + d.Account, Sink: d.Sink, Status: d.Status, Detail: d.Detail, Meaning: meanings[d.Status]})
 		}
 	}
@@ -307,6 +307,6 @@ var page = template.Must(template.New("report").Funcs(template.FuncMap{
 	"add":  func(a, b int) int { return a + b },
 	"half": func(a int) int { return a / 2 },
 	"good": func(s string) bool {
-		return s == exporter.StatusOK || s == exporter.DaySealed || s == exporter.DayOpen
+		return s == exporter.StatusOK || exporter.DayOK(s)
 	},
 }).Parse(pageHTML))

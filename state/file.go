@@ -20,8 +20,10 @@ import (
 	"github.com/auditlog-exporter/auditlog-exporter/internal/atomicfile"
 )
 
-// FormatVersion is the version of the state file format this build writes.
-const FormatVersion = 1
+// FormatVersion is the newest version of the state file format this build
+// reads; it writes version 1 unless a field of version 2 (sealed_through)
+// is set, so that an older build refuses such a state by its version.
+const FormatVersion = 2
 
 // LockName is the lock file in a state directory.
 const LockName = ".auditlog-exporter.lock"
@@ -91,6 +93,7 @@ type fileState struct {
 	Window          string    `json:"window"`
 	UpdatedAt       time.Time `json:"updated_at"`
 	ExporterVersion string    `json:"exporter_version,omitempty"`
+	SealedThrough   time.Time `json:"sealed_through,omitzero"`
 }
 
 // Load implements Store.
@@ -177,13 +180,18 @@ func Decode(b []byte, account string) (State, error) {
 	if err != nil || win <= 0 {
 		return State{}, fmt.Errorf("corrupt: window %s", quoted(fs.Window))
 	}
-	return State{Account: fs.Account, Watermark: fs.Watermark.UTC(), Window: win, UpdatedAt: fs.UpdatedAt.UTC(), ExporterVersion: fs.ExporterVersion}, nil
+	return State{Account: fs.Account, Watermark: fs.Watermark.UTC(), Window: win, UpdatedAt: fs.UpdatedAt.UTC(), ExporterVersion: fs.ExporterVersion,
+		SealedThrough: fs.SealedThrough.UTC()}, nil
 }
 
 // Encode serializes st.
 func Encode(st State) ([]byte, error) {
-	b, err := json.MarshalIndent(fileState{Version: FormatVersion, Account: st.Account, Watermark: st.Watermark.UTC(),
-		Window: st.Window.String(), UpdatedAt: st.UpdatedAt.UTC(), ExporterVersion: st.ExporterVersion}, "", "  ")
+	version := 1
+	if !st.SealedThrough.IsZero() {
+		version = 2
+	}
+	b, err := json.MarshalIndent(fileState{Version: version, Account: st.Account, Watermark: st.Watermark.UTC(),
+		Window: st.Window.String(), UpdatedAt: st.UpdatedAt.UTC(), ExporterVersion: st.ExporterVersion, SealedThrough: st.SealedThrough.UTC()}, "", "  ")
 	if err != nil {
 		return nil, err
 	}

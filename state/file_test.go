@@ -155,3 +155,24 @@ func TestStateFileSizeCapped(t *testing.T) {
 		t.Fatalf("long value copied into the error: %d bytes", len(fmt.Sprint(err)))
 	}
 }
+
+// TestSealedThroughRoundTrip: sealed_through is written (as format
+// version 2) only when set, and read back.
+func TestSealedThroughRoundTrip(t *testing.T) {
+	wm := time.Date(2026, 11, 24, 10, 0, 0, 0, time.UTC)
+	plain := state.State{Account: "acct", Watermark: wm, Window: time.Hour}
+	b, err := state.Encode(plain)
+	if err != nil || !strings.Contains(string(b), `"version": 1`) || strings.Contains(string(b), "sealed_through") {
+		t.Fatalf("without sealed_through: %s %v", b, err)
+	}
+	sealed := plain
+	sealed.SealedThrough = time.Date(2026, 11, 24, 0, 0, 0, 0, time.UTC)
+	b, err = state.Encode(sealed)
+	if err != nil || !strings.Contains(string(b), `"version": 2`) || !strings.Contains(string(b), `"sealed_through": "2026-11-24T00:00:00Z"`) {
+		t.Fatalf("with sealed_through: %s %v", b, err)
+	}
+	got, err := state.Decode(b, "acct")
+	if err != nil || !got.SealedThrough.Equal(sealed.SealedThrough) || !got.Watermark.Equal(wm) {
+		t.Fatalf("decoded %+v, %v", got, err)
+	}
+}

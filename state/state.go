@@ -21,6 +21,9 @@ type State struct {
 	UpdatedAt time.Time
 	// ExporterVersion wrote the state.
 	ExporterVersion string
+	// SealedThrough: every complete day before it has been sealed in
+	// every sink (zero: not recorded).
+	SealedThrough time.Time
 	// Rev identifies the stored version this State was loaded from ("" when
 	// there was none). Save succeeds only if the stored version is still Rev.
 	Rev string

@@ -3,6 +3,8 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto/ed25519"
+	crand "crypto/rand"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -12,6 +14,7 @@ import (
 	"net/http/httputil"
 	"net/url"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -22,8 +25,10 @@ import (
 
 	"github.com/auditlog-exporter/auditlog-exporter/audit"
 	"github.com/auditlog-exporter/auditlog-exporter/cfaudit/cfsim"
+	"github.com/auditlog-exporter/auditlog-exporter/evidence"
 	"github.com/auditlog-exporter/auditlog-exporter/internal/s3test"
 	"github.com/auditlog-exporter/auditlog-exporter/odata/neosim"
+	"github.com/auditlog-exporter/auditlog-exporter/sinks"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 )
@@ -109,7 +114,16 @@ func TestChaos(t *testing.T) {
 	if r := os.Getenv("CHAOS_READING"); r != "" {
 		reading = r
 	}
-	w := newWorldReadings(t, faults, 1500, 250, neosim.AllReadings()[reading])
+	// From two hours before yesterday's midnight: yesterday is exported
+	// whole, so the runs seal it (the day before, begun at 22:00, stays
+	// partial and unsealed).
+	span := time.Since(sinks.DayOf(time.Now()).AddDate(0, 0, -1)) + 2*time.Hour
+	w := newWorldSpan(t, faults, 300, 250, neosim.AllReadings()[reading], span)
+	key := filepath.Join(w.dir, "signing.pem")
+	_, priv, _ := ed25519.GenerateKey(crand.Reader)
+	os.WriteFile(key, evidence.MarshalPrivateKey(priv), 0o600)
+	pub := filepath.Join(w.dir, "signing.pub")
+	os.WriteFile(pub, evidence.MarshalPublicKey(priv.Public().(ed25519.PublicKey)), 0o600)
 	// A Cloud Foundry account in the same runs, its API just as unreliable,
 	// under one of the readings its documentation leaves open.
 	cfReadings := map[string]cfsim.Readings{"cf-documented": {}, "cf-stored-duplicates": {StoredDuplicates: 0.05},
@@ -150,7 +164,7 @@ sinks:
     region: us-east-1
     endpoint: `+proxy.URL+`
     path_style: true
-`, "")
+`, "evidence:\n  signing_key_file: "+key+"\n")
 	b, _ := os.ReadFile(cfg)
 	b = bytes.Replace(b, []byte("source:\n  api_url:"), []byte("accounts:\n- type: cf\n  account: "+cfAcct+"\n  api_url: "+cfSrv.URL+"\n  token_url: "+cfSrv.URL+
 		"\n  client_id: sb-chaos\n  client_secret: ${E2E_SECRET}\n- api_url:"), 1)
@@ -263,6 +277,22 @@ sinks:
 	js, _ := readS3(t, srv, bucket, "js/account=")
 	check("jsonl.gz s3", js)
 
+	// The evidence holds: every window signed and as committed, yesterday
+	// sealed (in every sink, for both accounts), the chain unbroken.
+	early := wm
+	if cfWM.Before(early) {
+		early = cfWM
+	}
+	r = w.run(srv.Env(), "verify", "--config", cfg, "--from", w.start.Format(time.RFC3339), "--to", early.Format(time.RFC3339),
+		"--evidence-only", "--public-key", pub, "--output", "json")
+	var ev verifyOutput
+	if err := json.Unmarshal([]byte(r.stdout), &ev); err != nil {
+		t.Fatalf("verify: %v\n%s", err, r.stderr)
+	}
+	if r.code != 0 || ev.Summary.Days["sealed"] < 8 || len(ev.Problems) != 0 {
+		t.Fatalf("evidence after chaos: exit %d, days %v, windows %v, problems %+v", r.code, ev.Summary.Days, ev.Summary.Windows, ev.Problems)
+	}
+
 	injected := w.sim.Counters().Faults
 	for k, v := range cf.Counters().Faults {
 		injected["cf-"+k] = v
@@ -279,5 +309,5 @@ sinks:
 	n := len(want[acct]) + len(want[cfAcct])
 	t.Logf("chaos (seed %d, readings %s and %s, %s): %d runs (%d after moving a watermark back), %d killed, exits %v, %d faults injected %v, %d records checked in 4 sinks (watermarks %s, %s)",
 		seed, reading, cfReading, strings.TrimSpace(strings.SplitN(spill, "\n", 2)[0]), runs+1, resets, kills, exits, total, injected, 4*n, wm.Format(time.RFC3339), cfWM.Format(time.RFC3339))
-	fmt.Fprintf(os.Stderr, "chaos (readings %s, %s): %d runs, %d killed with SIGKILL, %d faults injected, %d records (Neo and Cloud Foundry) x 4 sinks: 0 missing, 0 duplicated\n", reading, cfReading, runs+1, kills, total, n)
+	fmt.Fprintf(os.Stderr, "chaos (readings %s, %s): %d runs, %d killed with SIGKILL, %d faults injected, %d records (Neo and Cloud Foundry) x 4 sinks: 0 missing, 0 duplicated, %d days sealed, chain unbroken\n", reading, cfReading, runs+1, kills, total, n, ev.Summary.Days["sealed"])
 }

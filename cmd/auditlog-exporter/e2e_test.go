@@ -77,14 +77,21 @@ func newWorldSized(t *testing.T, faults neosim.Faults, perHour, pageSize int) *w
 // undocumented questions as readings says.
 func newWorldReadings(t *testing.T, faults neosim.Faults, perHour, pageSize int, readings neosim.Readings) *world {
 	t.Helper()
+	return newWorldSpan(t, faults, perHour, pageSize, readings, 4*time.Hour)
+}
+
+// newWorldSpan serves records from an hour before the export starts,
+// span ago, until now.
+func newWorldSpan(t *testing.T, faults neosim.Faults, perHour, pageSize int, readings neosim.Readings, span time.Duration) *world {
+	t.Helper()
 	now := time.Now().UTC()
 	sim := neosim.New(neosim.Options{Accounts: []string{acct}, ClientID: "e2e-client", ClientSecret: secret, Seed: 11, PageSize: pageSize, Readings: readings})
-	recs, vis := neosim.Generate(neosim.GenOptions{Account: acct, From: now.Add(-5 * time.Hour), To: now, PerHour: perHour, Seed: 12, LateFraction: 0.1, LateMax: 5 * time.Minute})
+	recs, vis := neosim.Generate(neosim.GenOptions{Account: acct, From: now.Add(-span - time.Hour), To: now, PerHour: perHour, Seed: 12, LateFraction: 0.1, LateMax: 5 * time.Minute})
 	sim.Add(vis, recs...)
 	sim.SetFaults(faults)
 	srv := httptest.NewServer(sim)
 	t.Cleanup(srv.Close)
-	return &world{t: t, sim: sim, url: srv.URL, dir: t.TempDir(), start: now.Add(-4 * time.Hour).Truncate(30 * time.Minute)}
+	return &world{t: t, sim: sim, url: srv.URL, dir: t.TempDir(), start: now.Add(-span).Truncate(30 * time.Minute)}
 }
 
 func (w *world) config(extra string) string {
@@ -216,7 +223,7 @@ func (w *world) readOutput(sub string, upTo time.Time) map[string]audit.Record {
 	got := map[string]audit.Record{}
 	root := filepath.Join(w.dir, sub)
 	filepath.WalkDir(root, func(p string, d os.DirEntry, err error) error {
-		if err == nil && d.IsDir() && d.Name() == "_manifests" {
+		if err == nil && d.IsDir() && strings.HasPrefix(d.Name(), "_") { // _manifests, _seals: what Hive-style readers skip
 			return filepath.SkipDir
 		}
 		if err != nil || d.IsDir() {
