@@ -10,6 +10,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
@@ -278,10 +279,22 @@ func tamperCases(t *testing.T, newWorld func(t *testing.T) *evidenceWorld) {
 			}
 		}
 		w.store.read(t, w.sealName(1, 1)) // the superseded generation stays
-		// Evidence only: no API credentials, same verdict.
-		if r := w.run(w.env, "verify", "--config", w.cfg, "--from", w.days[0].Format(time.RFC3339), "--to", w.days[2].Add(24*time.Hour).Format(time.RFC3339),
-			"--evidence-only", "--public-key", w.pubA); r.code != 0 || !strings.Contains(r.stdout, "3 sealed") {
+		// Evidence only, as the README shows an auditor: a configuration
+		// with placeholder credentials and an API that cannot be reached,
+		// the sink read and nothing written.
+		auditor := filepath.Join(w.dir, "auditor.yaml")
+		sinkYAML := strings.ReplaceAll(w.sinkYAML, "\n    object_lock:\n      mode: COMPLIANCE\n      retention_days: 1", "")
+		os.WriteFile(auditor, []byte("source: {api_url: \"https://api.eu1.hana.ondemand.com\", account: "+acct+", client_id: unused, client_secret: unused}\n"+
+			"export: {window: 2h}\nsinks:\n"+sinkYAML+"\n"), 0o600)
+		dir, isFile := w.store.(fileStore)
+		before := snapshot(t, string(dir))
+		r = w.run(w.env, "verify", "--config", auditor, "--from", w.days[0].Format(time.RFC3339), "--to", w.days[2].Add(24*time.Hour).Format(time.RFC3339),
+			"--evidence-only", "--public-key", w.pubA)
+		if r.code != 0 || !strings.Contains(r.stdout, "3 sealed") || !strings.Contains(r.stdout, "36 ok") {
 			t.Fatalf("verify --evidence-only: exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
+		}
+		if after := snapshot(t, string(dir)); isFile && !maps.Equal(after, before) {
+			t.Fatal("verify --evidence-only changed the sink")
 		}
 	})
 	t.Run("delete a window and its manifest", func(t *testing.T) {
