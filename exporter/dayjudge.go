@@ -24,7 +24,9 @@ const (
 var DayStatuses = []string{DaySealed, DayOpen, DayPartial, DayUnsealed, DayIncomplete, DayBroken}
 
 // DayOK reports whether a day status is not a problem.
-func DayOK(status string) bool { return status == DaySealed || status == DayOpen || status == DayPartial }
+func DayOK(status string) bool {
+	return status == DaySealed || status == DayOpen || status == DayPartial
+}
 
 // DayEvidence is what verify found of one UTC day of one account in one
 // sink.
