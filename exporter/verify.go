@@ -278,10 +278,12 @@ func readManifestAgain(ctx context.Context, v sinks.Verifier, w audit.Window) (b
 func (e *Exporter) dayEvidence(ctx context.Context, v sinks.Verifier, account string, all []audit.Window, due time.Time, o VerifyOptions) (DayEvidence, error) {
 	d := sinks.DayOf(all[0].Start)
 	ev := DayEvidence{Date: d, Due: !d.Add(day).After(due), Windows: len(all), Manifests: map[time.Time]sinks.Manifest{}, KeysGiven: o.KeysGiven}
-	for _, w := range all {
-		m, found, err := v.ReadManifest(ctx, w)
-		if found && err == nil {
-			ev.Manifests[w.Start] = m
+	// A manifest that cannot be read or is invalid is left out here; the
+	// window's own check reads it again and says why.
+	ms, found, _ := sinks.ReadManifests(ctx, v, all)
+	for i, w := range all {
+		if found[i] {
+			ev.Manifests[w.Start] = ms[i]
 		}
 	}
 	var err error

@@ -6,11 +6,9 @@ package report
 import (
 	"encoding/json"
 	"fmt"
-	"html/template"
 	"io"
 	"slices"
 	"sort"
-	"strings"
 	"time"
 
 	"github.com/auditlog-exporter/auditlog-exporter/exporter"
@@ -277,36 +275,3 @@ func chart(r Report) Chart {
 	}
 	return c
 }
-
-// WriteHTML writes the report as one self-contained HTML page.
-func WriteHTML(w io.Writer, r Report) error {
-	return page.Execute(w, struct {
-		Report
-		Chart Chart
-	}{r, chart(r)})
-}
-
-var page = template.Must(template.New("report").Funcs(template.FuncMap{
-	"short": func(s string) string {
-		if len(s) > 12 {
-			return s[:12]
-		}
-		return s
-	},
-	"time": func(t time.Time) string { return t.UTC().Format("2006-01-02 15:04:05Z") },
-	"span": func(a, b time.Time) string {
-		return a.UTC().Format("2006-01-02 15:04") + "–" + b.UTC().Format("15:04")
-	},
-	"count": func(n int64) string {
-		if n < 0 {
-			return "–"
-		}
-		return fmt.Sprint(n)
-	},
-	"join": strings.Join,
-	"add":  func(a, b int) int { return a + b },
-	"half": func(a int) int { return a / 2 },
-	"good": func(s string) bool {
-		return s == exporter.StatusOK || exporter.DayOK(s)
-	},
-}).Parse(pageHTML))

@@ -11,6 +11,7 @@ import (
 	"path"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/auditlog-exporter/auditlog-exporter/audit"
@@ -133,19 +134,22 @@ func (v verifier) Seal(ctx context.Context, day []audit.Window, reason string) (
 	}
 	account, date := day[0].Account, DayOf(day[0].Start)
 	var out SealOutcome
-	sealed := make([]SealedWindow, 0, len(day))
 	for _, w := range day {
 		if w.Account != account || !DayOf(w.Start).Equal(date) || !DayOf(w.End.Add(-time.Nanosecond)).Equal(date) {
 			return out, fmt.Errorf("seal: window %s is not of %s %s", w, account, date.Format(time.DateOnly))
 		}
-		m, found, err := v.ReadManifest(ctx, w)
-		if err != nil {
-			return out, fmt.Errorf("seal %s: %w", w, err)
-		}
-		if !found {
+	}
+	ms, found, err := ReadManifests(ctx, v, day)
+	if err != nil {
+		return out, fmt.Errorf("seal: %w", err)
+	}
+	sealed := make([]SealedWindow, 0, len(day))
+	for i, w := range day {
+		if !found[i] {
 			out.Missing = append(out.Missing, w)
 			continue
 		}
+		m := ms[i]
 		sealed = append(sealed, SealedWindow{Start: w.Start.UTC(), End: w.End.UTC(), Object: m.Object, ObjectSHA256: m.SHA256, ObjectVersion: m.ObjectVersion,
 			Records: m.Records, Manifest: ManifestName(w, v.o.format.Ext()), ManifestSHA256: m.Stored.SHA256})
 	}
@@ -203,6 +207,37 @@ func (v verifier) Seal(ctx context.Context, day []audit.Window, reason string) (
 		}
 	}
 	return out, fmt.Errorf("seal %s %s: other processes kept sealing the same day", account, date.Format(time.DateOnly))
+}
+
+// manifestReaders is how many manifests ReadManifests reads at once: a
+// day of hourly windows in S3 is 24 small GETs.
+const manifestReaders = 8
+
+// ReadManifests reads the manifests of windows, several at once; found[i]
+// is false when windows[i] has none. A manifest that cannot be read or is
+// invalid is an error.
+func ReadManifests(ctx context.Context, v Verifier, windows []audit.Window) ([]Manifest, []bool, error) {
+	ms, found, errs := make([]Manifest, len(windows)), make([]bool, len(windows)), make([]error, len(windows))
+	next := make(chan int)
+	var wg sync.WaitGroup
+	for range min(manifestReaders, len(windows)) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range next {
+				ms[i], found[i], errs[i] = v.ReadManifest(ctx, windows[i])
+				if errs[i] != nil {
+					errs[i] = fmt.Errorf("manifest of %s: %w", windows[i], errs[i])
+				}
+			}
+		}()
+	}
+	for i := range windows {
+		next <- i
+	}
+	close(next)
+	wg.Wait()
+	return ms, found, errors.Join(errs...)
 }
 
 // changedWindows names the windows whose sealed entry differs between a

@@ -2,6 +2,8 @@ package main
 
 import (
 	"bytes"
+	"crypto/ed25519"
+	crand "crypto/rand"
 	"encoding/json"
 	"fmt"
 	"net"
@@ -16,6 +18,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/auditlog-exporter/auditlog-exporter/evidence"
 	"github.com/auditlog-exporter/auditlog-exporter/internal/s3test"
 	"github.com/auditlog-exporter/auditlog-exporter/odata"
 )
@@ -418,5 +421,98 @@ func startNeoSim(b *testing.B, args ...string) string {
 			b.Fatalf("neo-sim did not start: %s", simLog.String())
 		}
 		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// evidenceBaseline is the last commit without the evidence layer (no
+// seals, no category counts, no signatures): BenchmarkEvidence builds it
+// as the "off" side.
+const evidenceBaseline = "c9a6fd5"
+
+// baselineBinary builds the exporter at ref in a temporary worktree.
+func baselineBinary(b *testing.B, ref string) string {
+	b.Helper()
+	root, err := exec.Command("git", "rev-parse", "--show-toplevel").Output()
+	if err != nil {
+		b.Fatalf("git: %v", err)
+	}
+	tree := filepath.Join(b.TempDir(), "baseline")
+	if out, err := exec.Command("git", "-C", strings.TrimSpace(string(root)), "worktree", "add", "--detach", tree, ref).CombinedOutput(); err != nil {
+		b.Fatalf("git worktree add %s: %v\n%s (a shallow clone lacks the baseline: git fetch --unshallow)", ref, err, out)
+	}
+	b.Cleanup(func() {
+		exec.Command("git", "-C", strings.TrimSpace(string(root)), "worktree", "remove", "--force", tree).Run()
+	})
+	bin := filepath.Join(b.TempDir(), "auditlog-exporter-baseline")
+	build := exec.Command("go", "build", "-o", bin, "./cmd/auditlog-exporter")
+	build.Dir = tree
+	if out, err := build.CombinedOutput(); err != nil {
+		b.Fatalf("build %s: %v\n%s", ref, err, out)
+	}
+	return bin
+}
+
+// BenchmarkEvidence measures what the evidence costs: the same two whole
+// days (48 hourly windows, 192,000 records) backfilled by the build before
+// the evidence layer ("off": unsigned manifests, no seals), by this build
+// without a key ("seals": category counts, both days sealed and chained)
+// and with one ("on": every manifest and seal signed too), to JSON lines
+// in a file and to Parquet in S3, each twice, interleaved, to spread the
+// machine's noise. It reports records/s and peak RSS of each and their
+// ratios to "off" (the target: within 5%).
+func BenchmarkEvidence(b *testing.B) {
+	srv := s3test.Start(b)
+	bucket := srv.NewBucket(b)
+	day := time.Now().UTC().Truncate(24*time.Hour).AddDate(0, 0, -3)
+	from, to := day, day.AddDate(0, 0, 2)
+	const records = 192_000
+	addr := startNeoSim(b, "--from", from.Format(time.RFC3339), "--to", to.Format(time.RFC3339), "--per-hour", strconv.Itoa(records/48), "--late-fraction", "0")
+	old := baselineBinary(b, evidenceBaseline)
+	key := filepath.Join(b.TempDir(), "signing.pem")
+	_, priv, _ := ed25519.GenerateKey(crand.Reader)
+	os.WriteFile(key, evidence.MarshalPrivateKey(priv), 0o600)
+	sinksFor := map[string]string{
+		"jsonl-file": "  - type: file\n    path: {dir}/out\n",
+		"parquet-s3": "  - type: s3\n    format: parquet\n    bucket: " + bucket + "\n    prefix: {dir}/\n    region: us-east-1\n    endpoint: " + srv.Endpoint + "\n    path_style: true\n",
+	}
+	modes := []string{"off", "seals", "on"}
+	for _, sink := range []string{"jsonl-file", "parquet-s3"} {
+		rates, rss := map[string]float64{}, map[string]float64{}
+		for range 2 {
+			for _, mode := range modes {
+				bin, extra := binary, ""
+				switch mode {
+				case "off":
+					bin = old
+				case "on":
+					extra = "evidence:\n  signing_key_file: " + key + "\n"
+				}
+				path := benchConfig(b, addr, fmt.Sprintf("  start: %s\n  window: 1h\n  lag: 15m\n", from.Format(time.RFC3339)), sinksFor[sink]+extra)
+				cmd := exec.Command(bin, "backfill", "--config", path, "--from", from.Format(time.RFC3339), "--to", to.Format(time.RFC3339))
+				cmd.Env = append(append(os.Environ(), "E2E_SECRET="+secret), srv.Env()...)
+				t0 := time.Now()
+				stderr, peak, err := runMeasured(cmd)
+				if err != nil {
+					b.Fatalf("%v\n%s", err, stderr)
+				}
+				elapsed := time.Since(t0)
+				if m := regexp.MustCompile(`"windows":48,"records":(\d+)`).FindStringSubmatch(stderr); m == nil || m[1] != strconv.Itoa(records) {
+					b.Fatalf("exported %v, want 48 windows of %d records:\n%s", m, records, stderr)
+				}
+				if sealed := strings.Count(stderr, `"message":"day sealed"`); (mode == "off") != (sealed == 0) || (mode != "off" && sealed != 2) {
+					b.Fatalf("%s: %d days sealed", mode, sealed)
+				}
+				rates[mode] += float64(records) / elapsed.Seconds() / 2
+				rss[mode] = max(rss[mode], peak)
+			}
+		}
+		for _, mode := range modes {
+			b.ReportMetric(rates[mode], sink+"-"+mode+"-rec/s")
+			b.ReportMetric(rss[mode], sink+"-"+mode+"-peak-RSS-MiB")
+			if mode != "off" {
+				b.ReportMetric(rates[mode]/rates["off"], sink+"-"+mode+"/off-rate")
+				b.ReportMetric(rss[mode]/rss["off"], sink+"-"+mode+"/off-RSS")
+			}
+		}
 	}
 }
