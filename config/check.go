@@ -17,6 +17,7 @@ import (
 	"github.com/auditlog-exporter/auditlog-exporter/internal/s3client"
 	"github.com/auditlog-exporter/auditlog-exporter/internal/s3err"
 	"github.com/auditlog-exporter/auditlog-exporter/source/apiclient"
+	"github.com/auditlog-exporter/auditlog-exporter/sinks"
 	"github.com/auditlog-exporter/auditlog-exporter/state"
 	"github.com/rs/zerolog"
 )
@@ -76,8 +77,21 @@ func (c *Config) Check(ctx context.Context, log zerolog.Logger) []CheckItem {
 	if err != nil {
 		return append(items, CheckItem{Name: "sinks", Err: err, Hint: storageHint(err)})
 	}
+	if f := c.Evidence.SigningKeyFile; f != "" {
+		// Read and parsed when the file was loaded; say which key it is.
+		for _, s := range sinkList {
+			if o, ok := s.(*sinks.Output); ok && o.Signer != nil {
+				items = append(items, CheckItem{Name: "evidence", Detail: fmt.Sprintf("manifests and seals are signed with key %s (%s); give auditors its public key", o.Signer.KeyID(), f)})
+				break
+			}
+		}
+	}
 	for i, s := range sinkList {
-		item := CheckItem{Name: fmt.Sprintf("sinks[%d] %s", i, s.Name()), Detail: "writable (probe written and removed)"}
+		detail := "writable (probe written and removed)"
+		if c.Sinks[i].ObjectLock.Mode != "" {
+			detail += fmt.Sprintf("; Object Lock enabled on the bucket, objects kept %s for %d days", c.Sinks[i].ObjectLock.Mode, c.Sinks[i].ObjectLock.RetentionDays)
+		}
+		item := CheckItem{Name: fmt.Sprintf("sinks[%d] %s", i, s.Name()), Detail: detail}
 		if item.Err = s.Probe(ctx); item.Err != nil {
 			item.Hint = storageHint(item.Err)
 		}

@@ -253,14 +253,17 @@ func TestTamperEvidence(t *testing.T) {
 func tamperCases(t *testing.T, newWorld func(t *testing.T) *evidenceWorld) {
 	t.Run("clean", func(t *testing.T) {
 		w := newWorld(t)
-		if r := w.run(w.env, "check", "--config", w.cfg); r.code != 0 {
-			t.Fatalf("check: %s\n%s", r.stdout, r.stderr)
+		r := w.run(w.env, "check", "--config", w.cfg)
+		idA := evidence.KeyID(w.keyA.Public().(ed25519.PublicKey))
+		locked := strings.Contains(w.sinkYAML, "object_lock")
+		if r.code != 0 || !strings.Contains(r.stdout, "signed with key "+idA) || locked != strings.Contains(r.stdout, "Object Lock enabled on the bucket") {
+			t.Fatalf("check: exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
 		}
-		r, out := w.verify("--public-key", w.pubA)
+		var out verifyOutput
+		r, out = w.verify("--public-key", w.pubA)
 		if r.code != 0 || out.Summary.Windows["ok"] != 36 || out.Summary.Days["sealed"] != 3 || len(out.Problems) != 0 || !out.Summary.OK {
 			t.Fatalf("clean export: exit %d %+v %+v\n%s", r.code, out.Summary, out.Problems, r.stderr)
 		}
-		idA := evidence.KeyID(w.keyA.Public().(ed25519.PublicKey))
 		if len(out.Summary.SignedBy) != 1 || out.Summary.SignedBy[0] != idA {
 			t.Fatalf("signed by %v, want %s", out.Summary.SignedBy, idA)
 		}
