@@ -38,7 +38,8 @@ Every UTC day the windows touch is checked as a link of the seal chain: each
 seal generation valid and signed, each superseding the one before it as
 stored, linked to the day before's seal and linked from the day after's as
 stored, and covering every window as it is now. Day status: sealed, open (not
-over yet), unsealed, incomplete, broken.
+over yet), partial (only partly in the range, and not sealed), unsealed,
+incomplete, broken.
 
 --public-key FILE (repeatable, PEM) requires every manifest and seal to be
 signed by one of the keys; without it, signatures are reported, not required.
