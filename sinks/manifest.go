@@ -212,8 +212,8 @@ func decodeManifest(b []byte, w audit.Window, ext string, keys map[string]ed2551
 		problems = append(problems, fmt.Sprintf("completeness %q is not counted, stored-duplicates or uncounted", shortText(m.Completeness)))
 	}
 	for c, n := range m.Categories {
-		if n < 0 {
-			problems = append(problems, fmt.Sprintf("category %q has a negative count", shortText(c)))
+		if n < 0 || len(c) > maxCategoryName {
+			problems = append(problems, fmt.Sprintf("category %q has a negative count or a name longer than %d bytes", shortText(c), maxCategoryName))
 			break
 		}
 	}

@@ -53,6 +53,7 @@ func TestDecodeManifest(t *testing.T) {
 			m.Categories = map[string]int64{"audit.security-events": 3, sinks.OtherCategory: 1}
 		}), ""},
 		{"negative category count", edit(func(m *sinks.Manifest) { m.Categories = map[string]int64{"audit.security-events": -3} }), "negative count"},
+		{"long category name", edit(func(m *sinks.Manifest) { m.Categories = map[string]int64{strings.Repeat("c", 129): 1} }), "longer than 128"},
 		{"too many categories", edit(func(m *sinks.Manifest) {
 			m.Categories = map[string]int64{}
 			for i := range 100 {

@@ -110,6 +110,9 @@ type SealOutcome struct {
 // day is sealed again only when a window of it is exported again.
 const maxSealGenerations = 1000
 
+// maxSealedWindows is the most windows a day can have (1-minute windows).
+const maxSealedWindows = 24 * 60
+
 // maxSealBytes caps a seal read back (a day of 1-minute windows is about
 // 700 KB).
 const maxSealBytes = 4 << 20
@@ -281,7 +284,18 @@ func (v verifier) ReadSeals(ctx context.Context, account string, date time.Time)
 		}
 		s := DecodeSeal(b, account, date, v.o.format.Ext(), gen, v.o.Keys)
 		s.Name = name
+		if n := len(out); n > 0 {
+			// Only the newest generation's windows are compared with the
+			// day; older ones are checked by their links and hashes, so
+			// what a day's seals hold in memory stays one day's list.
+			out[n-1].Windows = nil
+		}
 		out = append(out, s)
+		if gen == maxSealGenerations {
+			if _, more, err := v.k.Get(ctx, SealName(account, date, v.o.format.Ext(), gen+1)); err == nil && more {
+				return nil, fmt.Errorf("%s %s has more than %d seal generations: not read", account, date.Format(time.DateOnly), maxSealGenerations)
+			}
+		}
 	}
 	return out, nil
 }
@@ -317,8 +331,12 @@ func DecodeSeal(b []byte, account string, date time.Time, ext string, gen int, k
 	if n := len(s.Windows); n == 0 || !s.Windows[0].Start.Equal(date) || !s.Windows[n-1].End.Equal(date.AddDate(0, 0, 1)) {
 		problems = append(problems, "its windows do not cover the day")
 	}
+	if len(s.Windows) > maxSealedWindows {
+		problems = append(problems, fmt.Sprintf("%d windows, more than the %d one-minute windows of a day", len(s.Windows), maxSealedWindows))
+		s.Windows = s.Windows[:0]
+	}
 	for i, w := range s.Windows {
-		if !DayOf(w.Start).Equal(date) || !w.End.After(w.Start) || (i > 0 && !w.Start.Equal(s.Windows[i-1].End)) {
+		if !DayOf(w.Start).Equal(date) || w.End.Sub(w.Start) < time.Minute || (i > 0 && !w.Start.Equal(s.Windows[i-1].End)) {
 			problems = append(problems, fmt.Sprintf("window %d (%s..%s) is not the next window of the day", i, w.Start.Format(time.RFC3339), w.End.Format(time.RFC3339)))
 			break
 		}

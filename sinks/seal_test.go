@@ -66,6 +66,20 @@ func TestDecodeSeal(t *testing.T) {
 		{"last window missing", enc(func(s *sinks.Seal) { s.Windows = s.Windows[:3] }), "cover the day", ""},
 		{"windows swapped", enc(func(s *sinks.Seal) { s.Windows[1], s.Windows[2] = s.Windows[2], s.Windows[1] }), "not the next window", ""},
 		{"empty window", enc(func(s *sinks.Seal) { s.Windows[1].End = s.Windows[1].Start }), "not the next window", ""},
+		{"one-second windows", enc(func(s *sinks.Seal) {
+			s.Windows = nil
+			for i := range 2880 {
+				st := sealDate.Add(time.Duration(i) * 30 * time.Second)
+				s.Windows = append(s.Windows, sinks.SealedWindow{Start: st, End: st.Add(30 * time.Second)})
+			}
+		}), "more than the 1440", ""},
+		{"30-second windows", enc(func(s *sinks.Seal) {
+			s.Windows = nil
+			for i := range 1440 {
+				st := sealDate.Add(time.Duration(i) * time.Minute)
+				s.Windows = append(s.Windows, sinks.SealedWindow{Start: st, End: st.Add(30 * time.Second)})
+			}
+		}), "not the next window", ""},
 		{"truncated", enc(func(*sinks.Seal) {})[:60], "unexpected end", ""},
 		{"not JSON", "seal", "not a JSON object", ""},
 		{"an array", "[]", "not a JSON object", ""},
