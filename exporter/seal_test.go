@@ -1,0 +1,96 @@
+package exporter_test
+
+import (
+	"context"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/auditlog-exporter/auditlog-exporter/exporter"
+	"github.com/auditlog-exporter/auditlog-exporter/odata"
+	"github.com/auditlog-exporter/auditlog-exporter/odata/neosim"
+	"github.com/auditlog-exporter/auditlog-exporter/sinks"
+	"github.com/rs/zerolog"
+)
+
+// TestRunSealsDays: a run seals each day its watermark moves past, linked
+// to the day before; a day a run left unsealed (killed between the
+// watermark and the seal) is sealed by the next run, even with nothing
+// due; a window exported again after its day was sealed makes a new
+// generation; verify finds the chain whole.
+func TestRunSealsDays(t *testing.T) {
+	ctx := context.Background()
+	e := newEnv(t)
+	day := func(d int) time.Time { return time.Date(2026, 11, 22+d, 0, 0, 0, 0, time.UTC) }
+	recs, _ := neosim.Generate(neosim.GenOptions{Account: "acct", From: day(0), To: now, PerHour: 30, Seed: 9})
+	sim := neosim.New(neosim.Options{Accounts: []string{"acct"}, ClientID: "id", ClientSecret: "secret", Now: func() time.Time { return now }})
+	sim.Add(nil, recs...)
+	srv := httptest.NewServer(sim)
+	t.Cleanup(srv.Close)
+	src, err := odata.New(odata.Config{APIURL: srv.URL, Account: "acct", ClientID: "id", ClientSecret: "secret", InitialBackoff: time.Millisecond}, zerolog.Nop())
+	if err != nil {
+		t.Fatal(err)
+	}
+	ex := func() *exporter.Exporter {
+		return exporter.New(exporter.Options{
+			Accounts: []exporter.Account{{Name: "acct", Source: src}}, Sinks: []sinks.Sink{e.sink}, Store: e.store,
+			Grid: exporter.Grid{Size: time.Hour}, Lag: 15 * time.Minute, Start: day(0).Format(time.RFC3339), Version: "test", Parallel: 4,
+			Log: zerolog.Nop(), Now: func() time.Time { return now },
+		})
+	}
+	seal := func(d, gen int) string {
+		return filepath.Join(e.out, filepath.FromSlash(sinks.SealName("acct", day(d), "jsonl", gen)))
+	}
+	exists := func(p string) bool { _, err := os.Stat(p); return err == nil }
+
+	if _, err := ex().Run(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if !exists(seal(0, 1)) || !exists(seal(1, 1)) || exists(seal(2, 1)) {
+		t.Fatalf("after the first run: seals of the 22nd %v, 23rd %v, 24th %v; want the two whole days sealed", exists(seal(0, 1)), exists(seal(1, 1)), exists(seal(2, 1)))
+	}
+	st, _ := e.store.Load(ctx, "acct")
+	if !st.SealedThrough.Equal(day(2)) {
+		t.Fatalf("state sealed_through %v, want %v", st.SealedThrough, day(2))
+	}
+	// Killed between the watermark and the seal: the 23rd has no seal,
+	// and the state says so.
+	os.Remove(seal(1, 1))
+	st.SealedThrough = day(1)
+	if _, err := e.store.Save(ctx, st); err != nil {
+		t.Fatal(err)
+	}
+	if res, err := ex().Run(ctx); err != nil || res[0].Windows != 0 {
+		t.Fatalf("second run: %+v %v", res, err)
+	}
+	if !exists(seal(1, 1)) {
+		t.Fatal("the next run did not seal the day left unsealed")
+	}
+	// A window of the 23rd exported again: a new generation supersedes.
+	st, _ = e.store.Load(ctx, "acct")
+	st.Watermark = day(1).Add(23 * time.Hour)
+	if _, err := e.store.Save(ctx, st); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ex().Run(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if !exists(seal(1, 2)) || exists(seal(0, 2)) {
+		t.Fatalf("after re-exporting 23:00 of the 23rd: generation 2 of the 23rd %v, of the 22nd %v", exists(seal(1, 2)), exists(seal(0, 2)))
+	}
+	res, err := ex().Verify(ctx, day(0), now, exporter.VerifyOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if wp, dp := res.Problems(); wp != 0 || dp != 0 || len(res.Days) != 3 {
+		t.Fatalf("verify: %d window and %d day problems, %d days: %+v", wp, dp, len(res.Days), res.Days)
+	}
+	want := []string{exporter.DaySealed, exporter.DaySealed, exporter.DayOpen}
+	for i, d := range res.Days {
+		if d.Status != want[i] || (i == 1) != (d.Generations == 2) {
+			t.Fatalf("day %s: %s, %d generations (%s)", d.Date, d.Status, d.Generations, d.Detail)
+		}
+	}
+}
