@@ -88,14 +88,15 @@ func Judge(ev Evidence) Verdict {
 			ev.SealName, st.SHA256, ev.Sealed.ManifestSHA256)
 		return v
 	case ev.Sealed != nil && ev.HasObject && ev.Sealed.ObjectSHA256 != ev.SHA256:
-		v.Status, v.Detail = StatusNotAsSealed, fmt.Sprintf("the object is not the one %s lists (sha256 %.12s, sealed %.12s)", ev.SealName, ev.SHA256, ev.Sealed.ObjectSHA256)
+		v.Status, v.Detail = StatusNotAsSealed, fmt.Sprintf("the object is not the one %s lists (sha256 %.12s, sealed %.12s)", ev.SealName, ev.SHA256, ev.Sealed.ObjectSHA256)+stillStored(ev)
 		return v
 	}
 	if !ev.Matches() {
-		v.Status, v.Detail = StatusChecksumMismatch, fmt.Sprintf("object has %d bytes, sha256 %.12s; manifest says %d bytes, %.12s", ev.Bytes, ev.SHA256, m.Bytes, m.SHA256)
+		v.Status, v.Detail = StatusChecksumMismatch, fmt.Sprintf("object has %d bytes, sha256 %.12s; manifest says %d bytes, %.12s", ev.Bytes, ev.SHA256, m.Bytes, m.SHA256)+stillStored(ev)
 		return v
 	}
-	if m.ObjectVersion != "" && ev.Object.Version != "" && ev.Object.Version != m.ObjectVersion {
+	overwritten := m.ObjectVersion != "" && ev.Object.Version != "" && ev.Object.Version != m.ObjectVersion
+	if overwritten {
 		v.Status, v.Detail = StatusOverwritten, fmt.Sprintf("the object's current version %.40s is not the committed version %.40s (which its bytes match, so the committed version is still stored: restore it, or --repair exports the window again)",
 			ev.Object.Version, m.ObjectVersion)
 		return v
@@ -114,4 +115,15 @@ func Judge(ev Evidence) Verdict {
 		}
 	}
 	return v
+}
+
+// stillStored says, on a versioned bucket where the object's current
+// version is not the committed one, that the committed one is still there.
+func stillStored(ev Evidence) string {
+	m := ev.Manifest
+	if m.ObjectVersion == "" || ev.Object.Version == "" || ev.Object.Version == m.ObjectVersion {
+		return ""
+	}
+	return fmt.Sprintf("; the current version %.40s is not the committed version %.40s, which is still stored: restore it, or --repair exports the window again",
+		ev.Object.Version, m.ObjectVersion)
 }

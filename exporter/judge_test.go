@@ -72,6 +72,7 @@ func TestJudge(t *testing.T) {
 			ev.Sealed, ev.SealName = &sinks.SealedWindow{ManifestSHA256: "m1", ObjectSHA256: sum}, "the seal"
 		}), StatusNotAsSealed, 100, 100, "the object is not the one the seal lists"},
 		{"the committed version hidden by a newer one", edit(func(ev *Evidence) { ev.Manifest.ObjectVersion, ev.Object.Version = "v1", "v2" }), StatusOverwritten, 100, 100, "current version v2 is not the committed version v1"},
+		{"the committed version hidden by other bytes", edit(func(ev *Evidence) { ev.Manifest.ObjectVersion, ev.Object.Version, ev.SHA256 = "v1", "v2", "ff" }), StatusChecksumMismatch, 100, 100, "committed version v1, which is still stored"},
 		{"the committed version current", edit(func(ev *Evidence) { ev.Manifest.ObjectVersion, ev.Object.Version = "v1", "v1" }), StatusOK, 100, 100, ""},
 		{"a manifest that cannot be trusted", edit(func(ev *Evidence) { ev.ManifestErr = errors.New("manifest: it describes another window") }), StatusChecksumMismatch, -1, -1, "manifest unreadable: manifest: it describes another window"},
 	} {

@@ -316,6 +316,22 @@ func tamperCases(t *testing.T, newWorld func(t *testing.T) *evidenceWorld) {
 			t.Fatalf("after --repair: exit %d %+v %+v\n%s", r.code, out.Summary, out.Problems, r.stderr)
 		}
 	})
+	// The day's seal still holds (its manifests are as sealed); the window
+	// is what changed.
+	t.Run("overwrite an object", func(t *testing.T) {
+		w := newWorld(t)
+		win := w.win(2, 5)
+		w.store.write(t, sinks.ObjectName(win, "jsonl"), []byte("{}\n"))
+		r, out := w.verify("--public-key", w.pubA)
+		ws, detail, ds, _ := statusOf(out, win)
+		locked := strings.Contains(w.sinkYAML, "object_lock") // a versioned bucket
+		if r.code != 1 || ws != "not-as-sealed" || ds != "sealed" {
+			t.Fatalf("exit %d, window %s (%s), day %s", r.code, ws, detail, ds)
+		}
+		if locked != strings.Contains(detail, "which is still stored") {
+			t.Fatalf("locked (versioned) %v, detail %q", locked, detail)
+		}
+	})
 	t.Run("replace a window and its manifest with another window's", func(t *testing.T) {
 		w := newWorld(t)
 		win, other := w.win(1, 2), w.win(1, 3)
