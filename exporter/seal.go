@@ -19,7 +19,7 @@ const maxSealCatchUp = 31 * day
 
 // sealDays seals, in every sink that keeps evidence, each UTC day
 // overlapping [from, to) whose windows are all due and committed (see
-// sinks.Verifier.Seal). A day with a window not committed is left for
+// sinks.Archive.Seal). A day with a window not committed is left for
 // later; sealing a day sealed as it is writes nothing.
 func (e *Exporter) sealDays(ctx context.Context, account string, from, to time.Time, reason string, log zerolog.Logger) error {
 	due := e.o.Grid.Due(e.o.Now(), e.o.Lag)
@@ -30,7 +30,7 @@ func (e *Exporter) sealDays(ctx context.Context, account string, from, to time.T
 		}
 		windows := e.o.Grid.Windows(account, d, d.Add(day))
 		for _, s := range e.o.Sinks {
-			v := s.Verifier()
+			v := s.Archive()
 			if v == nil {
 				continue
 			}

@@ -213,15 +213,15 @@ func (e *Exporter) verifyWindows(ctx context.Context, a Account, windows []audit
 		}
 		all := e.o.Grid.Windows(a.Name, d, d.Add(day))
 		for _, s := range e.o.Sinks {
-			v := s.Verifier()
+			v := s.Archive()
 			if v == nil {
 				continue // a stream cannot be read back
 			}
 			dev, err := e.dayEvidence(ctx, v, a.Name, all, due, o)
-			dev.InRange = j-i == len(all)
 			if err != nil {
 				return nil, nil, fmt.Errorf("verify %s %s in %s: %w", a.Name, d.Format(time.DateOnly), s.Name(), err)
 			}
+			dev.InRange = j-i == len(all)
 			dv := JudgeDay(dev)
 			row := DayRow{Account: a.Name, Date: d.Format(time.DateOnly), Sink: s.Name(), Status: dv.Status, Detail: joinProblems(dv.Problems),
 				Generations: dv.Generations, SignedBy: dv.SignedBy, Windows: dev.Windows, Categories: map[string]int64{}}
@@ -265,7 +265,7 @@ func (e *Exporter) verifyWindows(ctx context.Context, a Account, windows []audit
 
 // readManifestAgain tells a window without a valid manifest from one whose
 // manifest is there but invalid (dayEvidence keeps only valid ones).
-func readManifestAgain(ctx context.Context, v sinks.Verifier, w audit.Window) (bool, error) {
+func readManifestAgain(ctx context.Context, v sinks.Archive, w audit.Window) (bool, error) {
 	_, found, err := v.ReadManifest(ctx, w)
 	if err != nil {
 		return true, err
@@ -275,7 +275,7 @@ func readManifestAgain(ctx context.Context, v sinks.Verifier, w audit.Window) (b
 
 // dayEvidence reads a day's manifests and seals, and the seals of the
 // days before and after it.
-func (e *Exporter) dayEvidence(ctx context.Context, v sinks.Verifier, account string, all []audit.Window, due time.Time, o VerifyOptions) (DayEvidence, error) {
+func (e *Exporter) dayEvidence(ctx context.Context, v sinks.Archive, account string, all []audit.Window, due time.Time, o VerifyOptions) (DayEvidence, error) {
 	d := sinks.DayOf(all[0].Start)
 	ev := DayEvidence{Date: d, Due: !d.Add(day).After(due), Windows: len(all), Manifests: map[time.Time]sinks.Manifest{}, KeysGiven: o.KeysGiven}
 	// A manifest that cannot be read or is invalid is left out here; the
@@ -301,7 +301,7 @@ func (e *Exporter) dayEvidence(ctx context.Context, v sinks.Verifier, account st
 
 // verifyWindow completes one window's evidence (the object's checksum and
 // state, the source's counts when needed) and judges it.
-func (e *Exporter) verifyWindow(ctx context.Context, a Account, v sinks.Verifier, w audit.Window, ev Evidence, o VerifyOptions) (VerifyRow, error) {
+func (e *Exporter) verifyWindow(ctx context.Context, a Account, v sinks.Archive, w audit.Window, ev Evidence, o VerifyOptions) (VerifyRow, error) {
 	var err error
 	padded := int64(-1)
 	if !o.EvidenceOnly {
@@ -386,7 +386,7 @@ const maxNamedMissing = 5
 // missingFrom lists (up to maxNamedMissing, then a count) the Uuids the
 // source holds for w that the object lacks: the source's window is read
 // again and compared with the object's records.
-func missingFrom(ctx context.Context, src source.Source, v sinks.Verifier, w audit.Window) ([]string, error) {
+func missingFrom(ctx context.Context, src source.Source, v sinks.Archive, w audit.Window) ([]string, error) {
 	have := map[string]struct{}{}
 	if err := v.Records(ctx, w, func(r audit.Record) error { have[r.UUID] = struct{}{}; return nil }); err != nil {
 		return nil, err

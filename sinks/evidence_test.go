@@ -30,7 +30,7 @@ func TestManifestCountsCategoriesBounded(t *testing.T) {
 	if err := wr.Commit(context.Background(), sinks.Source{Count: -1}); err != nil {
 		t.Fatal(err)
 	}
-	m, _, err := s.Verifier().ReadManifest(context.Background(), w)
+	m, _, err := s.Archive().ReadManifest(context.Background(), w)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -64,7 +64,7 @@ func TestSignedManifests(t *testing.T) {
 	if err := wr.Commit(ctx, sinks.Source{Count: 5, Completeness: "counted"}); err != nil {
 		t.Fatal(err)
 	}
-	m, found, err := s.Verifier().ReadManifest(ctx, w)
+	m, found, err := s.Archive().ReadManifest(ctx, w)
 	if err != nil || !found || m.Stored.Signature == nil || m.Stored.SigErr != nil || m.Stored.SignedBy() != signer.KeyID() || m.Records != 5 {
 		t.Fatalf("signed manifest: %+v %v %v", m.Stored, found, err)
 	}
@@ -74,13 +74,13 @@ func TestSignedManifests(t *testing.T) {
 		t.Fatal("the manifest holds the private key")
 	}
 	os.WriteFile(p, []byte(strings.Replace(string(b), `"records":5`, `"records":6`, 1)), 0o600)
-	m, _, err = s.Verifier().ReadManifest(ctx, w)
+	m, _, err = s.Archive().ReadManifest(ctx, w)
 	if err != nil || m.Stored.SigErr == nil || !strings.Contains(m.Stored.SigErr.Error(), "does not verify") {
 		t.Fatalf("edited signed manifest: %v, %v", m.Stored.SigErr, err)
 	}
 	s.Keys = evidence.Keys(other.Public().(ed25519.PublicKey))
 	os.WriteFile(p, b, 0o600)
-	m, _, _ = s.Verifier().ReadManifest(ctx, w)
+	m, _, _ = s.Archive().ReadManifest(ctx, w)
 	if m.Stored.SigErr == nil || !strings.Contains(m.Stored.SigErr.Error(), "not among") {
 		t.Fatalf("signed by a key not given: %v", m.Stored.SigErr)
 	}

@@ -108,8 +108,10 @@ type Source struct {
 	Completeness string // how the listing was judged complete
 }
 
-// Verifier checks committed windows later (Sink.Verifier).
-type Verifier interface {
+// Archive is what a sink keeps of its committed windows (Sink.Archive):
+// their objects and manifests, read back for verify, and the day seals it
+// writes and reads.
+type Archive interface {
 	// ReadManifest returns w's manifest, or found = false.
 	ReadManifest(ctx context.Context, w audit.Window) (m Manifest, found bool, err error)
 	// Checksum reads w's object and returns its SHA-256 (hex) and size, or

@@ -131,10 +131,10 @@ func (o *Output) Probe(ctx context.Context) error {
 	return nil
 }
 
-// Verifier implements Sink: nil unless the destination is a Keeper.
-func (o *Output) Verifier() Verifier {
+// Archive implements Sink: nil unless the destination is a Keeper.
+func (o *Output) Archive() Archive {
 	if k, ok := o.dest.(Keeper); ok {
-		return verifier{o: o, k: k}
+		return archive{o: o, k: k}
 	}
 	return nil
 }
@@ -257,14 +257,14 @@ func (w *writer) Abort() error {
 	return w.st.Discard()
 }
 
-// verifier reads a Keeper's windows back.
-type verifier struct {
+// archive reads a Keeper's windows back and seals their days.
+type archive struct {
 	o *Output
 	k Keeper
 }
 
-// ReadManifest implements Verifier.
-func (v verifier) ReadManifest(ctx context.Context, w audit.Window) (Manifest, bool, error) {
+// ReadManifest implements Archive.
+func (v archive) ReadManifest(ctx context.Context, w audit.Window) (Manifest, bool, error) {
 	r, found, err := v.k.Get(ctx, ManifestName(w, v.o.format.Ext()))
 	if err != nil || !found {
 		return Manifest{}, false, err
@@ -278,8 +278,8 @@ func (v verifier) ReadManifest(ctx context.Context, w audit.Window) (Manifest, b
 	return m, err == nil, err
 }
 
-// Inspect implements Verifier.
-func (v verifier) Inspect(ctx context.Context, w audit.Window) (ObjectInfo, error) {
+// Inspect implements Archive.
+func (v archive) Inspect(ctx context.Context, w audit.Window) (ObjectInfo, error) {
 	in, ok := v.o.dest.(Inspector)
 	if !ok {
 		return ObjectInfo{}, nil
@@ -288,8 +288,8 @@ func (v verifier) Inspect(ctx context.Context, w audit.Window) (ObjectInfo, erro
 	return info, err
 }
 
-// Checksum implements Verifier: it reads the whole object.
-func (v verifier) Checksum(ctx context.Context, w audit.Window) (string, int64, bool, error) {
+// Checksum implements Archive: it reads the whole object.
+func (v archive) Checksum(ctx context.Context, w audit.Window) (string, int64, bool, error) {
 	r, found, err := v.k.Get(ctx, v.o.ObjectName(w))
 	if err != nil || !found {
 		return "", 0, false, err
@@ -299,10 +299,10 @@ func (v verifier) Checksum(ctx context.Context, w audit.Window) (string, int64, 
 	return sum, n, err == nil, err
 }
 
-// Records implements Verifier: an object that is not a local file is
+// Records implements Archive: an object that is not a local file is
 // copied to an unlinked temporary file first (Parquet is read from its
 // end), then decoded.
-func (v verifier) Records(ctx context.Context, w audit.Window, fn func(audit.Record) error) error {
+func (v archive) Records(ctx context.Context, w audit.Window, fn func(audit.Record) error) error {
 	r, found, err := v.k.Get(ctx, v.o.ObjectName(w))
 	if err != nil {
 		return err

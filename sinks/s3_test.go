@@ -312,12 +312,12 @@ func TestS3ObjectLockHolds(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	out, err := s.Verifier().Seal(ctx, day, "run")
+	out, err := s.Archive().Seal(ctx, day, "run")
 	if err != nil || out.Written != 1 {
 		t.Fatalf("seal: %+v %v", out, err)
 	}
 	w := day[3]
-	m, _, err := s.Verifier().ReadManifest(ctx, w)
+	m, _, err := s.Archive().ReadManifest(ctx, w)
 	if err != nil || m.ObjectVersion == "" {
 		t.Fatalf("manifest %+v, %v: want the object's version recorded", m, err)
 	}
@@ -349,7 +349,7 @@ func TestS3ObjectLockHolds(t *testing.T) {
 	if _, err := c.PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String(bucket), Key: aws.String(key), Body: strings.NewReader("forged\n")}); err != nil {
 		t.Fatal(err)
 	}
-	info, err := s.Verifier().Inspect(ctx, w)
+	info, err := s.Archive().Inspect(ctx, w)
 	if err != nil || info.Version == "" || info.Version == m.ObjectVersion {
 		t.Fatalf("after an overwrite: %+v, %v; want a version other than the committed %s", info, err, m.ObjectVersion)
 	}

@@ -130,8 +130,8 @@ func DayOf(t time.Time) time.Time {
 	return time.Date(y, m, d, 0, 0, 0, 0, time.UTC)
 }
 
-// Seal implements Verifier.
-func (v verifier) Seal(ctx context.Context, day []audit.Window, reason string) (SealOutcome, error) {
+// Seal implements Archive.
+func (v archive) Seal(ctx context.Context, day []audit.Window, reason string) (SealOutcome, error) {
 	if len(day) == 0 {
 		return SealOutcome{}, errors.New("seal: no windows")
 	}
@@ -219,7 +219,7 @@ const manifestReaders = 8
 // ReadManifests reads the manifests of windows, several at once; found[i]
 // is false when windows[i] has none. A manifest that cannot be read or is
 // invalid is an error.
-func ReadManifests(ctx context.Context, v Verifier, windows []audit.Window) ([]Manifest, []bool, error) {
+func ReadManifests(ctx context.Context, v Archive, windows []audit.Window) ([]Manifest, []bool, error) {
 	ms, found, errs := make([]Manifest, len(windows)), make([]bool, len(windows)), make([]error, len(windows))
 	next := make(chan int)
 	var wg sync.WaitGroup
@@ -265,8 +265,8 @@ func changedWindows(old StoredSeal, now []SealedWindow) string {
 	return "exported again: " + strings.Join(names, ", ")
 }
 
-// ReadSeals implements Verifier.
-func (v verifier) ReadSeals(ctx context.Context, account string, date time.Time) ([]StoredSeal, error) {
+// ReadSeals implements Archive.
+func (v archive) ReadSeals(ctx context.Context, account string, date time.Time) ([]StoredSeal, error) {
 	var out []StoredSeal
 	for gen := 1; gen <= maxSealGenerations; gen++ {
 		name := SealName(account, date, v.o.format.Ext(), gen)

@@ -34,9 +34,10 @@ type Sink interface {
 	// Probe proves, leaving nothing behind, that windows can be written
 	// (for check).
 	Probe(ctx context.Context) error
-	// Verifier returns how committed windows are checked later, or nil
-	// when the destination keeps nothing to check (a stream).
-	Verifier() Verifier
+	// Archive returns what the sink keeps of committed windows (read back
+	// by verify, sealed by day), or nil when the destination keeps nothing
+	// (a stream).
+	Archive() Archive
 }
 
 // Writer receives one window's records.

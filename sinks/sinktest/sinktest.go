@@ -123,15 +123,15 @@ func unknown() sinks.Source { return sinks.Source{Count: -1} }
 // that keeps its objects by name must have one, a stream has none.
 func assertManifest(t *testing.T, h Harness, s sinks.Sink, w audit.Window, records int, src sinks.Source) {
 	t.Helper()
-	v := s.Verifier()
+	v := s.Archive()
 	if h.AtLeastOnce {
 		if v != nil {
-			t.Fatal("a stream sink offers a Verifier: nothing it wrote can be read back")
+			t.Fatal("a stream sink offers a Archive: nothing it wrote can be read back")
 		}
 		return
 	}
 	if v == nil {
-		t.Fatal("no Verifier: a sink that keeps its windows by name must keep their manifests")
+		t.Fatal("no Archive: a sink that keeps its windows by name must keep their manifests")
 	}
 	m, found, err := v.ReadManifest(context.Background(), w)
 	if err != nil || !found {
@@ -143,7 +143,7 @@ func assertManifest(t *testing.T, h Harness, s sinks.Sink, w audit.Window, recor
 	}
 	n := 0
 	if err := v.Records(context.Background(), w, func(audit.Record) error { n++; return nil }); err != nil || n != records {
-		t.Fatalf("Verifier.Records of %v: %d records, %v; want %d", w, n, err, records)
+		t.Fatalf("Archive.Records of %v: %d records, %v; want %d", w, n, err, records)
 	}
 	if m.Records != int64(records) || m.SHA256 != sum || m.Bytes != size || m.SourceCount != src.Count || m.Completeness != src.Completeness || m.Account != w.Account ||
 		!m.WindowStart.Equal(w.Start) || !m.WindowEnd.Equal(w.End) || m.ExportedAt.IsZero() {
@@ -370,10 +370,10 @@ func commitAll(t *testing.T, s sinks.Sink, ws []audit.Window, tag string) {
 func sealsChainDays(t *testing.T, h Harness) {
 	ctx := context.Background()
 	s := h.New(t)
-	v := s.Verifier()
+	v := s.Archive()
 	if h.AtLeastOnce {
 		if v != nil {
-			t.Fatal("a stream sink offers a Verifier")
+			t.Fatal("a stream sink offers a Archive")
 		}
 		return
 	}
