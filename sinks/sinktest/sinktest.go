@@ -126,7 +126,7 @@ func assertManifest(t *testing.T, h Harness, s sinks.Sink, w audit.Window, recor
 	v := s.Archive()
 	if h.AtLeastOnce {
 		if v != nil {
-			t.Fatal("a stream sink offers a Archive: nothing it wrote can be read back")
+			t.Fatal("a stream sink offers an Archive: nothing it wrote can be read back")
 		}
 		return
 	}
@@ -373,7 +373,7 @@ func sealsChainDays(t *testing.T, h Harness) {
 	v := s.Archive()
 	if h.AtLeastOnce {
 		if v != nil {
-			t.Fatal("a stream sink offers a Archive")
+			t.Fatal("a stream sink offers an Archive")
 		}
 		return
 	}
