@@ -12,6 +12,7 @@ import (
 	"path"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/auditlog-exporter/auditlog-exporter/audit"
 	"github.com/auditlog-exporter/auditlog-exporter/evidence"
@@ -229,6 +230,23 @@ func decodeManifest(b []byte, w audit.Window, ext string, keys map[string]ed2551
 		return m, fmt.Errorf("manifest: %s", strings.Join(problems, "; "))
 	}
 	return m, nil
+}
+
+// printable keeps at most n bytes of s (whole characters) without control
+// characters: a stored text shown as it is in a report.
+func printable(s string, n int) string {
+	var b strings.Builder
+	for _, r := range s {
+		if r < 0x20 || r == 0x7f || (r >= 0x80 && r < 0xa0) {
+			continue
+		}
+		if b.Len()+utf8.RuneLen(r) > n {
+			b.WriteString("...")
+			break
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
 }
 
 // shortText keeps a value from a manifest short enough for a message.

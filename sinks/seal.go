@@ -348,5 +348,7 @@ func DecodeSeal(b []byte, account string, date time.Time, ext string, gen int, k
 		s.Seal = Seal{}
 		s.Err = errors.New(strings.Join(problems, "; "))
 	}
+	// Shown in reports as it is: bounded, without control characters.
+	s.Reason = printable(s.Reason, 400)
 	return s
 }

@@ -81,6 +81,7 @@ func TestDecodeSeal(t *testing.T) {
 			}
 		}), "not the next window", ""},
 		{"truncated", enc(func(*sinks.Seal) {})[:60], "unexpected end", ""},
+		{"a long reason with control characters", enc(func(s *sinks.Seal) { s.Reason = "\x1b[31m" + strings.Repeat("r", 5000) }), "", ""},
 		{"not JSON", "seal", "not a JSON object", ""},
 		{"an array", "[]", "not a JSON object", ""},
 	}
@@ -107,6 +108,9 @@ func TestDecodeSeal(t *testing.T) {
 			}
 			if tc.sigErr == "" && s.Stored.SigErr != nil {
 				t.Fatalf("signature: %v", s.Stored.SigErr)
+			}
+			if len(s.Reason) > 403 || strings.ContainsRune(s.Reason, 0x1b) {
+				t.Fatalf("reason kept as stored: %d bytes", len(s.Reason))
 			}
 			if len(s.Stored.SHA256) != 64 {
 				t.Fatalf("no hash of the stored bytes: %q", s.Stored.SHA256)
