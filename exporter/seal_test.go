@@ -94,3 +94,24 @@ func TestRunSealsDays(t *testing.T) {
 		}
 	}
 }
+
+// TestVerifyAsksTheSourceOncePerWindow: the source's counts are the same
+// for every sink, so verify asks the API once per window however many
+// sinks hold it.
+func TestVerifyAsksTheSourceOncePerWindow(t *testing.T) {
+	ctx := context.Background()
+	e := newEnv(t)
+	other := sinks.NewFile(t.TempDir(), sinks.JSONL{Gzip: true})
+	ex := e.exporter(e.sink, other)
+	if _, err := ex.Run(ctx); err != nil {
+		t.Fatal(err)
+	}
+	before := e.sim.Counters().APIRequests
+	res, err := ex.Verify(ctx, now.Add(-6*time.Hour).Truncate(time.Hour), now, exporter.VerifyOptions{})
+	if err != nil || len(res.Windows) != 12 {
+		t.Fatalf("verify: %d rows, %v", len(res.Windows), err)
+	}
+	if n := e.sim.Counters().APIRequests - before; n != 6 {
+		t.Fatalf("verify of 6 windows in 2 sinks made %d API requests, want 6 (one count per window)", n)
+	}
+}

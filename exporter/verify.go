@@ -199,12 +199,13 @@ func (e *Exporter) repair(ctx context.Context, a Account, windows []audit.Window
 // verifyWindows returns, per window, one row per verifiable sink, and one
 // row per day and sink: day by day, it gathers the evidence (the day's
 // manifests and seals and those of the days around it, each object's
-// checksum, the source's counts, fetched only when needed) and lets Judge
-// and JudgeDay decide.
+// checksum, the source's counts, fetched only when needed and once for
+// every sink) and lets Judge and JudgeDay decide.
 func (e *Exporter) verifyWindows(ctx context.Context, a Account, windows []audit.Window, o VerifyOptions) ([][]VerifyRow, []DayRow, error) {
 	out := make([][]VerifyRow, len(windows))
 	var days []DayRow
 	due := e.o.Grid.Due(e.o.Now(), e.o.Lag)
+	seals := make([]sealCache, len(e.o.Sinks))
 	for i := 0; i < len(windows); {
 		d := sinks.DayOf(windows[i].Start)
 		j := i
@@ -212,12 +213,16 @@ func (e *Exporter) verifyWindows(ctx context.Context, a Account, windows []audit
 			j++
 		}
 		all := e.o.Grid.Windows(a.Name, d, d.Add(day))
-		for _, s := range e.o.Sinks {
+		counts := make([]sourceCounts, j-i)
+		for k := range counts {
+			counts[k] = sourceCounts{src: a.Source, w: windows[i+k], padded: -1, exact: -1, asked: o.EvidenceOnly, evidenceOnly: o.EvidenceOnly}
+		}
+		for si, s := range e.o.Sinks {
 			v := s.Archive()
 			if v == nil {
 				continue // a stream cannot be read back
 			}
-			dev, err := e.dayEvidence(ctx, v, a.Name, all, due, o)
+			dev, reads, err := e.dayEvidence(ctx, v, &seals[si], a.Name, all, due, o)
 			if err != nil {
 				return nil, nil, fmt.Errorf("verify %s %s in %s: %w", a.Name, d.Format(time.DateOnly), s.Name(), err)
 			}
@@ -243,14 +248,12 @@ func (e *Exporter) verifyWindows(ctx context.Context, a Account, windows []audit
 				}
 			}
 			days = append(days, row)
+			first := int(windows[i].Start.Sub(d) / e.o.Grid.Size) // windows[i] in all
 			for k := i; k < j; k++ {
-				w := windows[k]
-				m, hasManifest := dev.Manifests[w.Start]
-				ev := Evidence{Manifest: m, HasManifest: hasManifest, Padded: -1, Source: -1, Sealed: sealed[w.Start], SealName: sealName, KeysGiven: o.KeysGiven}
-				if !hasManifest {
-					ev.HasManifest, ev.ManifestErr = readManifestAgain(ctx, v, w)
-				}
-				row, err := e.verifyWindow(ctx, a, v, w, ev, o)
+				w, r := windows[k], reads[first+k-i]
+				ev := Evidence{Manifest: r.Manifest, HasManifest: r.Found || r.Err != nil, ManifestErr: r.Err, Padded: -1, Source: -1,
+					Sealed: sealed[w.Start], SealName: sealName, KeysGiven: o.KeysGiven}
+				row, err := e.verifyWindow(ctx, a, v, w, ev, &counts[k-i])
 				if err != nil {
 					return nil, nil, fmt.Errorf("verify %s in %s: %w", w, s.Name(), err)
 				}
@@ -263,53 +266,99 @@ func (e *Exporter) verifyWindows(ctx context.Context, a Account, windows []audit
 	return out, days, nil
 }
 
-// readManifestAgain tells a window without a valid manifest from one whose
-// manifest is there but invalid (dayEvidence keeps only valid ones).
-func readManifestAgain(ctx context.Context, v sinks.Archive, w audit.Window) (bool, error) {
-	_, found, err := v.ReadManifest(ctx, w)
-	if err != nil {
-		return true, err
+// sealCache keeps one sink's seals by day while verify walks the days: a
+// day's seals are read for it and for the days on either side.
+type sealCache map[time.Time][]sinks.StoredSeal
+
+func (c *sealCache) get(ctx context.Context, v sinks.Archive, account string, d time.Time) ([]sinks.StoredSeal, error) {
+	if *c == nil {
+		*c = sealCache{}
 	}
-	return found, nil
+	if s, ok := (*c)[d]; ok {
+		return s, nil
+	}
+	s, err := v.ReadSeals(ctx, account, d)
+	if err != nil {
+		return nil, err
+	}
+	for k := range *c {
+		if k.Before(d.Add(-2 * day)) {
+			delete(*c, k) // the walk has passed it
+		}
+	}
+	(*c)[d] = s
+	return s, nil
 }
 
 // dayEvidence reads a day's manifests and seals, and the seals of the
-// days before and after it.
-func (e *Exporter) dayEvidence(ctx context.Context, v sinks.Archive, account string, all []audit.Window, due time.Time, o VerifyOptions) (DayEvidence, error) {
+// days before and after it; reads holds every window's manifest, in the
+// day's order.
+func (e *Exporter) dayEvidence(ctx context.Context, v sinks.Archive, seals *sealCache, account string, all []audit.Window, due time.Time, o VerifyOptions) (DayEvidence, []sinks.ManifestRead, error) {
 	d := sinks.DayOf(all[0].Start)
 	ev := DayEvidence{Date: d, Due: !d.Add(day).After(due), Windows: len(all), Manifests: map[time.Time]sinks.Manifest{}, KeysGiven: o.KeysGiven}
-	// A manifest that cannot be read or is invalid is left out here; the
-	// window's own check reads it again and says why.
-	ms, found, _ := sinks.ReadManifests(ctx, v, all)
+	reads := sinks.ReadManifests(ctx, v, all)
 	for i, w := range all {
-		if found[i] {
-			ev.Manifests[w.Start] = ms[i]
+		if reads[i].Found {
+			ev.Manifests[w.Start] = reads[i].Manifest
 		}
 	}
 	var err error
-	if ev.Seals, err = v.ReadSeals(ctx, account, d); err != nil {
-		return ev, err
+	if ev.Seals, err = seals.get(ctx, v, account, d); err != nil {
+		return ev, nil, err
 	}
-	if ev.Before, err = v.ReadSeals(ctx, account, d.Add(-day)); err != nil {
-		return ev, err
+	if ev.Before, err = seals.get(ctx, v, account, d.Add(-day)); err != nil {
+		return ev, nil, err
 	}
-	if ev.After, err = v.ReadSeals(ctx, account, d.Add(day)); err != nil {
-		return ev, err
+	if ev.After, err = seals.get(ctx, v, account, d.Add(day)); err != nil {
+		return ev, nil, err
 	}
-	return ev, nil
+	return ev, reads, nil
+}
+
+// sourceCounts asks the source about one window at most once, whichever
+// sinks need it: the padded query's count, and the window's own count
+// (a fetch of the whole window).
+type sourceCounts struct {
+	src           source.Source
+	w             audit.Window
+	padded, exact int64 // -1: not known
+	asked         bool  // padded was asked (or must not be: evidence only)
+	evidenceOnly  bool
+}
+
+// Padded is the source's count of the window's padded query (-1: the API
+// counts nothing, or the source is not asked).
+func (c *sourceCounts) Padded(ctx context.Context) (int64, error) {
+	if !c.asked {
+		n, err := c.src.Count(ctx, c.w)
+		if err != nil {
+			return -1, err
+		}
+		c.padded, c.asked = n, true
+	}
+	return c.padded, nil
+}
+
+// Exact is how many records the window holds at the source now (-1 when
+// the source is not asked).
+func (c *sourceCounts) Exact(ctx context.Context) (int64, error) {
+	if c.exact < 0 && !c.evidenceOnly {
+		n, err := countRecords(ctx, c.src, c.w)
+		if err != nil {
+			return 0, err
+		}
+		c.exact = n
+	}
+	return c.exact, nil
 }
 
 // verifyWindow completes one window's evidence (the object's checksum and
 // state, the source's counts when needed) and judges it.
-func (e *Exporter) verifyWindow(ctx context.Context, a Account, v sinks.Archive, w audit.Window, ev Evidence, o VerifyOptions) (VerifyRow, error) {
+func (e *Exporter) verifyWindow(ctx context.Context, a Account, v sinks.Archive, w audit.Window, ev Evidence, counts *sourceCounts) (VerifyRow, error) {
 	var err error
-	padded := int64(-1)
-	if !o.EvidenceOnly {
-		if padded, err = a.Source.Count(ctx, w); err != nil {
-			return VerifyRow{}, err
-		}
+	if ev.Padded, err = counts.Padded(ctx); err != nil {
+		return VerifyRow{}, err
 	}
-	ev.Padded = padded
 	if ev.ManifestErr == nil {
 		if ev.SHA256, ev.Bytes, ev.HasObject, err = v.Checksum(ctx, w); err != nil {
 			return VerifyRow{}, err
@@ -320,34 +369,20 @@ func (e *Exporter) verifyWindow(ctx context.Context, a Account, v sinks.Archive,
 			return VerifyRow{}, err
 		}
 	}
-	exact := int64(-1) // the window's own count, fetched once, when needed
-	count := func() (int64, error) {
-		if o.EvidenceOnly {
-			return -1, nil
-		}
-		if exact < 0 {
-			n, err := countRecords(ctx, a.Source, w)
-			if err != nil {
-				return 0, err
-			}
-			exact = n
-		}
-		return exact, nil
-	}
-	if ev.Matches() && !o.EvidenceOnly {
-		if padded >= 0 && padded == ev.Manifest.SourceCount {
+	if ev.Matches() && !counts.evidenceOnly {
+		if ev.Padded >= 0 && ev.Padded == ev.Manifest.SourceCount {
 			ev.Source = ev.Manifest.Records // unchanged since the export
-		} else if ev.Source, err = count(); err != nil {
+		} else if ev.Source, err = counts.Exact(ctx); err != nil {
 			return VerifyRow{}, err
 		}
 	}
 	vd := Judge(ev)
 	if vd.Source < 0 && vd.Status != StatusOK && ev.ManifestErr == nil {
-		if n, err := count(); err == nil {
+		if n, err := counts.Exact(ctx); err == nil {
 			vd.Source = n
 		}
 	}
-	if vd.Status == StatusShort && padded < 0 && !o.EvidenceOnly {
+	if vd.Status == StatusShort && ev.Padded < 0 && !counts.evidenceOnly {
 		// No count to tell late arrivals from skipped records: name the
 		// records the object lacks (the full comparison).
 		if missing, err := missingFrom(ctx, a.Source, v, w); err == nil && len(missing) > 0 {

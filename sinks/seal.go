@@ -142,17 +142,19 @@ func (v archive) Seal(ctx context.Context, day []audit.Window, reason string) (S
 			return out, fmt.Errorf("seal: window %s is not of %s %s", w, account, date.Format(time.DateOnly))
 		}
 	}
-	ms, found, err := ReadManifests(ctx, v, day)
-	if err != nil {
-		return out, fmt.Errorf("seal: %w", err)
+	reads := ReadManifests(ctx, v, day)
+	for i, r := range reads {
+		if r.Err != nil {
+			return out, fmt.Errorf("seal: manifest of %s: %w", day[i], r.Err)
+		}
 	}
 	sealed := make([]SealedWindow, 0, len(day))
 	for i, w := range day {
-		if !found[i] {
+		if !reads[i].Found {
 			out.Missing = append(out.Missing, w)
 			continue
 		}
-		m := ms[i]
+		m := reads[i].Manifest
 		sealed = append(sealed, SealedWindow{Start: w.Start.UTC(), End: w.End.UTC(), Object: m.Object, ObjectSHA256: m.SHA256, ObjectVersion: m.ObjectVersion,
 			Records: m.Records, Manifest: ManifestName(w, v.o.format.Ext()), ManifestSHA256: m.Stored.SHA256})
 	}
@@ -216,11 +218,16 @@ func (v archive) Seal(ctx context.Context, day []audit.Window, reason string) (S
 // day of hourly windows in S3 is 24 small GETs.
 const manifestReaders = 8
 
-// ReadManifests reads the manifests of windows, several at once; found[i]
-// is false when windows[i] has none. A manifest that cannot be read or is
-// invalid is an error.
-func ReadManifests(ctx context.Context, v Archive, windows []audit.Window) ([]Manifest, []bool, error) {
-	ms, found, errs := make([]Manifest, len(windows)), make([]bool, len(windows)), make([]error, len(windows))
+// ManifestRead is one window's manifest as ReadManifests found it.
+type ManifestRead struct {
+	Manifest Manifest
+	Found    bool  // a valid manifest is there
+	Err      error // it cannot be read, or is not a valid manifest of the window
+}
+
+// ReadManifests reads the manifests of windows, several at once.
+func ReadManifests(ctx context.Context, v Archive, windows []audit.Window) []ManifestRead {
+	out := make([]ManifestRead, len(windows))
 	next := make(chan int)
 	var wg sync.WaitGroup
 	for range min(manifestReaders, len(windows)) {
@@ -228,9 +235,9 @@ func ReadManifests(ctx context.Context, v Archive, windows []audit.Window) ([]Ma
 		go func() {
 			defer wg.Done()
 			for i := range next {
-				ms[i], found[i], errs[i] = v.ReadManifest(ctx, windows[i])
-				if errs[i] != nil {
-					errs[i] = fmt.Errorf("manifest of %s: %w", windows[i], errs[i])
+				r := &out[i]
+				if r.Manifest, r.Found, r.Err = v.ReadManifest(ctx, windows[i]); r.Err != nil {
+					r.Found = false
 				}
 			}
 		}()
@@ -240,7 +247,7 @@ func ReadManifests(ctx context.Context, v Archive, windows []audit.Window) ([]Ma
 	}
 	close(next)
 	wg.Wait()
-	return ms, found, errors.Join(errs...)
+	return out
 }
 
 // changedWindows names the windows whose sealed entry differs between a
