@@ -185,19 +185,15 @@ func Open(b []byte, keys map[string]ed25519.PublicKey) (Opened, error) {
 	if !bytes.HasPrefix(trimmed, []byte("{")) {
 		return Opened{}, errors.New("not a JSON object")
 	}
-	var probe map[string]json.RawMessage
-	if err := json.Unmarshal(trimmed, &probe); err != nil {
-		return Opened{}, err
-	}
-	if _, ok := probe["signed"]; !ok {
-		return Opened{Doc: trimmed}, nil
-	}
 	var env envelope
 	if err := json.Unmarshal(trimmed, &env); err != nil {
 		return Opened{}, err
 	}
-	if env.Signature == nil || len(env.Signed) == 0 {
-		return Opened{}, errors.New("an envelope without a signature or document")
+	if env.Signed == nil && env.Signature == nil {
+		return Opened{Doc: trimmed}, nil // a plain document
+	}
+	if env.Signature == nil || len(env.Signed) == 0 || env.Signed[0] != '{' {
+		return Opened{}, errors.New("an envelope without a signature or a signed document")
 	}
 	o := Opened{Doc: env.Signed, Sig: env.Signature}
 	sig, err := base64.StdEncoding.DecodeString(env.Signature.Ed25519)

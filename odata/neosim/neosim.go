@@ -11,6 +11,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"hash/fnv"
+	"maps"
 	mrand "math/rand/v2"
 	"net/http"
 	"net/url"
@@ -170,10 +171,7 @@ func (s *Server) Counters() Counters {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	c := s.counters
-	c.Faults = map[string]int{}
-	for k, v := range s.counters.Faults {
-		c.Faults[k] = v
-	}
+	c.Faults = maps.Clone(s.counters.Faults)
 	return c
 }
 
