@@ -299,6 +299,21 @@ func tamperCases(t *testing.T, newWorld func(t *testing.T) *evidenceWorld) {
 		if after := snapshot(t, string(dir)); isFile && !maps.Equal(after, before) {
 			t.Fatal("verify --evidence-only changed the sink")
 		}
+		// Usage errors name what is wrong and exit 2.
+		notAKey := filepath.Join(w.dir, "not-a-key.pub")
+		os.WriteFile(notAKey, []byte("hello"), 0o600)
+		for args, want := range map[string]string{
+			"--repair --evidence-only":      "--repair exports from the source",
+			"--report report.txt":           "name it FILE.html",
+			"--public-key " + notAKey:       "no PEM block",
+			"--public-key " + w.privA:       `"PRIVATE KEY" PEM block, expected "PUBLIC KEY"`,
+			"--public-key /nonexistent.pub": "no such file",
+		} {
+			r := w.run(w.env, append([]string{"verify", "--config", w.cfg, "--from", "-24h", "--to", "now"}, strings.Fields(args)...)...)
+			if r.code != 2 || !strings.Contains(r.stderr, want) || strings.Contains(r.stderr, "BEGIN PRIVATE KEY") {
+				t.Errorf("verify %s: exit %d, want 2 and %q:\n%s", args, r.code, want, r.stderr)
+			}
+		}
 	})
 	t.Run("delete a window and its manifest", func(t *testing.T) {
 		w := newWorld(t)
