@@ -433,9 +433,9 @@ func (e *Exporter) exportWindows(ctx context.Context, a Account, windows Windows
 					results <- windowResult{i: i, err: fmt.Errorf("account %s, window %s: %w", a.Name, windows.At(i).Span(), err)}
 					continue
 				}
-				n, stats, err := e.exportWindow(ctx, a.Source, windows.At(i), log)
+				did, stats, err := e.exportWindow(ctx, a.Source, windows.At(i), log)
 				release()
-				results <- windowResult{i, n, stats, err}
+				results <- windowResult{i, did.records, stats, err}
 			}
 		}()
 	}
@@ -478,82 +478,185 @@ func (e *Exporter) exportWindows(ctx context.Context, a Account, windows Windows
 }
 
 // exportWindow writes w to every sink and commits them, retrying the whole
-// window when the source reports records skipped while paging.
-func (e *Exporter) exportWindow(ctx context.Context, src source.Source, w audit.Window, log zerolog.Logger) (int, source.Stats, error) {
+// window when the source reports records skipped while paging, or another
+// process committed the same object meanwhile.
+func (e *Exporter) exportWindow(ctx context.Context, src source.Source, w audit.Window, log zerolog.Logger) (written, source.Stats, error) {
 	for attempt := 1; ; attempt++ {
 		started := e.o.Now()
-		n, stats, err := e.exportOnce(ctx, src, w)
+		did, stats, err := e.exportOnce(ctx, src, w)
 		if err == nil {
 			lvl := zerolog.InfoLevel
 			if e.o.QuietWindows {
 				lvl = zerolog.DebugLevel
 			}
-			log.WithLevel(lvl).Str("window", w.Span()).Int("records", n).Int("pages", stats.Pages).
+			ev := log.WithLevel(lvl).Str("window", w.Span()).Int("records", did.records).Int("pages", stats.Pages).
 				Int("duplicates", stats.Duplicates).Int("outside", stats.Outside).Int("conflicts", stats.Conflicts).
-				Str("completeness", stats.Completeness).Int("retries", stats.Retries).
-				Str("duration", since(e.o.Now(), started)).Msg("window exported")
-			e.o.Observer.WindowExported(w.Account, n, stats)
-			return n, stats, nil
+				Str("completeness", stats.Completeness).Int("retries", stats.Retries)
+			msg := "window exported"
+			if did.fresh < did.records {
+				// Some sink held the window already (a run stopped after
+				// committing it, a re-export): only what it lacked was added.
+				ev, msg = ev.Int("new", did.fresh).Int("deltas", did.deltas), "window exported again: only records not yet delivered were added"
+			}
+			ev.Str("duration", since(e.o.Now(), started)).Msg(msg)
+			e.o.Observer.WindowExported(w.Account, did.fresh, stats)
+			return did, stats, nil
 		}
-		if !errors.Is(err, source.ErrIncomplete) || attempt == windowAttempts || ctx.Err() != nil {
+		retry := errors.Is(err, source.ErrIncomplete) || errors.Is(err, sinks.ErrExists)
+		if !retry || attempt == windowAttempts || ctx.Err() != nil {
 			err = fmt.Errorf("account %s, window %s: %w", w.Account, w.Span(), err)
 			log.Error().Err(err).Str("window", w.Span()).Msg("window failed")
-			return 0, stats, err
+			return written{}, stats, err
 		}
 		log.Warn().Err(err).Str("window", w.Span()).Int("attempt", attempt).Msg("fetching the window again")
 	}
 }
 
-func (e *Exporter) exportOnce(ctx context.Context, src source.Source, w audit.Window) (int, source.Stats, error) {
-	writers := make([]sinks.Writer, 0, len(e.o.Sinks))
-	abort := func() {
-		for _, wr := range writers {
-			_ = wr.Abort()
+// target is one sink's share of a window being written: the part it
+// writes next and the records its earlier parts hold.
+type target struct {
+	sink sinks.Sink
+	keep bool // the sink keeps what it wrote (not a stream)
+	part int
+	// held: the Uuids of the sink's earlier parts; nil when it has none
+	// (a stream: those of the first keeping sink, nil without one).
+	held *sinks.Held
+	wr   sinks.Writer
+}
+
+// written tells what one export of a window did.
+type written struct {
+	records int // the window's records at the source
+	// fresh is how many of them the first sink did not hold yet (all of
+	// them for a window exported the first time); deltas counts the delta
+	// objects committed.
+	fresh, deltas int
+}
+
+// plan reads what each sink holds of w already: its committed parts (an
+// object published without its manifest is adopted) and their records.
+// A sink that holds none gets the window's first object; one that does
+// gets a delta with only the records it lacks. A stream gets what the
+// first keeping sink lacks (everything without one).
+func (e *Exporter) plan(ctx context.Context, w audit.Window) ([]*target, error) {
+	ts := make([]*target, len(e.o.Sinks))
+	var first *target
+	for i, s := range e.o.Sinks {
+		t := &target{sink: s}
+		ts[i] = t
+		a := s.Archive()
+		if a == nil {
+			continue
 		}
-	}
-	for _, s := range e.o.Sinks {
-		wr, err := s.Open(ctx, w)
+		t.keep = true
+		parts, orphan, err := a.ReadParts(ctx, w)
 		if err != nil {
-			abort()
-			return 0, source.Stats{}, fmt.Errorf("open sink %s: %w", s.Name(), err)
+			return nil, fmt.Errorf("sink %s: %w", s.Name(), err)
 		}
-		writers = append(writers, wr)
+		if len(parts) > 0 || orphan != "" {
+			t.held = sinks.NewHeld()
+			if err := a.Hold(ctx, parts, t.held); err != nil {
+				return nil, fmt.Errorf("sink %s: %w", s.Name(), err)
+			}
+			if orphan != "" {
+				m, err := a.Adopt(ctx, w, len(parts), t.held)
+				if err != nil {
+					return nil, fmt.Errorf("sink %s: %w", s.Name(), err)
+				}
+				parts = append(parts, m)
+				e.o.Log.Warn().Str("account", w.Account).Str("window", w.Span()).Str("sink", s.Name()).Str("object", m.Object).Int64("records", m.Records).
+					Msg("adopted an object published without its manifest (a run stopped between the two); it is not written again")
+			}
+		}
+		t.part = len(parts)
+		if first == nil {
+			first = t
+		}
 	}
-	n := 0
+	if first != nil {
+		for _, t := range ts {
+			if !t.keep {
+				t.held = first.held
+			}
+		}
+	}
+	return ts, nil
+}
+
+func (e *Exporter) exportOnce(ctx context.Context, src source.Source, w audit.Window) (written, source.Stats, error) {
+	var did written
+	ts, err := e.plan(ctx, w)
+	if err != nil {
+		return did, source.Stats{}, err
+	}
+	abort := func() {
+		for _, t := range ts {
+			if t.wr != nil {
+				_ = t.wr.Abort()
+			}
+		}
+	}
+	for _, t := range ts {
+		if t.wr, err = t.sink.OpenPart(ctx, w, t.part); err != nil {
+			abort()
+			return did, source.Stats{}, fmt.Errorf("open sink %s: %w", t.sink.Name(), err)
+		}
+	}
 	stats, err := src.Fetch(ctx, w, func(r *audit.Record) error {
 		if err := ctx.Err(); err != nil {
 			return err // a shutdown abandons the window at once
 		}
-		for _, wr := range writers {
-			if err := wr.Write(r); err != nil {
+		for i, t := range ts {
+			if t.held.Has(r.UUID) {
+				continue
+			}
+			if i == 0 {
+				did.fresh++
+			}
+			if err := t.wr.Write(r); err != nil {
 				return err
 			}
 		}
-		n++
+		did.records++
 		if e.o.Hooks.Wrote != nil {
-			e.o.Hooks.Wrote(w, n)
+			e.o.Hooks.Wrote(w, did.records)
 		}
 		return nil
 	})
 	if err != nil {
 		abort()
-		return 0, stats, err
+		return did, stats, err
 	}
 	said := sinks.Source{Count: stats.ServerCount, Completeness: stats.Completeness}
 	// Everything was fetched: commit every sink, even if a shutdown signal
 	// arrives now, so that the sinks agree and the window is either
-	// committed everywhere or abandoned.
+	// committed everywhere or abandoned. Streams first: a stream cannot
+	// tell later what it was given, so a crash between a stream and a
+	// keeping sink sends the window to the stream again (at least once)
+	// rather than never.
 	commitCtx := context.WithoutCancel(ctx)
-	for i, wr := range writers {
-		if err := wr.Commit(commitCtx, said); err != nil {
-			abort()
-			return 0, stats, fmt.Errorf("commit sink %s: %w", e.o.Sinks[i].Name(), err)
+	for _, streams := range []bool{true, false} {
+		for _, t := range ts {
+			if t.keep == streams {
+				continue
+			}
+			if t.wr.Records() == 0 && (t.part > 0 || !t.keep) {
+				_ = t.wr.Abort() // nothing new: no object
+				continue
+			}
+			if err := t.wr.Commit(commitCtx, said); err != nil {
+				abort()
+				return did, stats, fmt.Errorf("commit sink %s: %w", t.sink.Name(), err)
+			}
+			if t.part > 0 {
+				did.deltas++
+			}
 		}
 	}
 	if e.o.Hooks.Committed != nil {
 		e.o.Hooks.Committed(w)
 	}
-	return n, stats, nil
+	return did, stats, nil
 }
 
 // since renders a log duration, rounded for people ("1.234s").

@@ -134,8 +134,8 @@ type failingSink struct {
 	failAt time.Time
 }
 
-func (f failingSink) Open(ctx context.Context, w audit.Window) (sinks.Writer, error) {
-	wr, err := f.Sink.Open(ctx, w)
+func (f failingSink) OpenPart(ctx context.Context, w audit.Window, part int) (sinks.Writer, error) {
+	wr, err := f.Sink.OpenPart(ctx, w, part)
 	if err != nil || !w.Start.Equal(f.failAt) {
 		return wr, err
 	}

@@ -37,11 +37,45 @@ type Evidence struct {
 	// Object is what the destination says of the object (S3: its current
 	// version and lock).
 	Object sinks.ObjectInfo
+	// Deltas are the window's later parts, in order.
+	Deltas []Part
+	// Orphan names an object published as the window's next part without
+	// a manifest ("": none).
+	Orphan string
 }
 
-// Matches reports whether the object is the one its manifest describes.
+// Matches reports whether every part is the object its manifest describes.
 func (ev Evidence) Matches() bool {
-	return ev.ManifestErr == nil && ev.HasManifest && ev.HasObject && ev.SHA256 == ev.Manifest.SHA256 && ev.Bytes == ev.Manifest.Bytes
+	if ev.ManifestErr != nil || !ev.HasManifest || !ev.HasObject || ev.SHA256 != ev.Manifest.SHA256 || ev.Bytes != ev.Manifest.Bytes {
+		return false
+	}
+	for _, d := range ev.Deltas {
+		if !d.HasObject || d.SHA256 != d.Manifest.SHA256 || d.Bytes != d.Manifest.Bytes {
+			return false
+		}
+	}
+	return true
+}
+
+// Records is how many records the window's parts hold, per their manifests.
+func (ev Evidence) Records() int64 {
+	n := ev.Manifest.Records
+	for _, d := range ev.Deltas {
+		n += d.Manifest.Records
+	}
+	return n
+}
+
+// NewestCount is the source's count recorded with the newest part that
+// has one (-1: none).
+func (ev Evidence) NewestCount() int64 {
+	c := ev.Manifest.SourceCount
+	for _, d := range ev.Deltas {
+		if d.Manifest.SourceCount >= 0 {
+			c = d.Manifest.SourceCount
+		}
+	}
+	return c
 }
 
 // Verdict is the status of one window in one sink.
@@ -52,13 +86,26 @@ type Verdict struct {
 	Detail   string
 }
 
+// Part is what verify found of one of a window's deltas.
+type Part struct {
+	Manifest  sinks.Manifest
+	HasObject bool
+	SHA256    string // of the object found
+	Bytes     int64
+	Object    sinks.ObjectInfo
+	// Sealed is the delta's entry in the day's newest seal; nil when the
+	// seal does not list it (or the day has no valid seal).
+	Sealed *sinks.SealedPart
+}
+
 // Judge decides from the evidence alone: no object (or no manifest) is
 // missing; an object that is not what its manifest recorded, or a manifest
-// that cannot be trusted, is a checksum mismatch; a matching object with
-// fewer records than the source has now is late arrivals when the
-// source's count grew since the export, short otherwise (with no count at
-// all, the two look alike: short, said so); anything else is ok (fewer
-// records at the source now is retention at work).
+// that cannot be trusted, is a checksum mismatch; the same for each delta;
+// a matching window with fewer records in all its parts than the source
+// has now is late arrivals when the source's count grew since the newest
+// part was written, short otherwise (with no count at all, the two look
+// alike: short, said so); anything else is ok (fewer records at the source
+// now is retention at work).
 func Judge(ev Evidence) Verdict {
 	v := Verdict{Exported: -1, Source: ev.Source}
 	m := ev.Manifest
@@ -74,56 +121,81 @@ func Judge(ev Evidence) Verdict {
 		v.Status, v.Detail = StatusMissing, "object without manifest (a run stopped between the two)"
 		return v
 	}
+	first := Part{Manifest: m, HasObject: true, SHA256: ev.SHA256, Bytes: ev.Bytes, Object: ev.Object}
+	if ev.Sealed != nil {
+		first.Sealed = &ev.Sealed.SealedPart
+	}
 	v.Exported = m.Records
-	st := m.Stored
-	switch {
-	case st.SigErr != nil && (ev.KeysGiven || !errors.Is(st.SigErr, evidence.ErrUnknownKey)):
-		v.Status, v.Detail = StatusBadSignature, fmt.Sprintf("manifest signed by %s: %v", st.SignedBy(), st.SigErr)
-		return v
-	case ev.KeysGiven && st.Signature == nil:
-		v.Status, v.Detail = StatusBadSignature, "the manifest is not signed, but public keys were given: it was written without a signing key, or replaced"
-		return v
-	case ev.Sealed != nil && ev.Sealed.ManifestSHA256 != st.SHA256:
-		v.Status, v.Detail = StatusNotAsSealed, fmt.Sprintf("the manifest is not the one %s lists (sha256 %.12s, sealed %.12s): it was changed or replaced after the day was sealed",
-			ev.SealName, st.SHA256, ev.Sealed.ManifestSHA256)
-		return v
-	case ev.Sealed != nil && ev.HasObject && ev.Sealed.ObjectSHA256 != ev.SHA256:
-		v.Status, v.Detail = StatusNotAsSealed, fmt.Sprintf("the object is not the one %s lists (sha256 %.12s, sealed %.12s)", ev.SealName, ev.SHA256, ev.Sealed.ObjectSHA256)+stillStored(ev)
+	if v.Status, v.Detail = judgePart(first, ev.SealName, ev.KeysGiven); v.Status != "" {
 		return v
 	}
-	if !ev.Matches() {
-		v.Status, v.Detail = StatusChecksumMismatch, fmt.Sprintf("object has %d bytes, sha256 %.12s; manifest says %d bytes, %.12s", ev.Bytes, ev.SHA256, m.Bytes, m.SHA256)+stillStored(ev)
+	newest := m
+	for i, d := range ev.Deltas {
+		v.Exported += d.Manifest.Records
+		if st, detail := judgePart(d, ev.SealName, ev.KeysGiven); st != "" {
+			v.Status, v.Detail = st, fmt.Sprintf("delta %d (%s): %s", i+1, d.Manifest.Object, detail)
+			return v
+		}
+		if d.Manifest.SourceCount >= 0 || newest.SourceCount < 0 {
+			newest = d.Manifest
+		}
+	}
+	if ev.Sealed != nil && len(ev.Sealed.Deltas) > len(ev.Deltas) {
+		v.Status, v.Detail = StatusNotAsSealed, fmt.Sprintf("%s lists %d deltas of the window, %d are stored: a delta was deleted", ev.SealName, len(ev.Sealed.Deltas), len(ev.Deltas))
 		return v
 	}
-	overwritten := m.ObjectVersion != "" && ev.Object.Version != "" && ev.Object.Version != m.ObjectVersion
-	if overwritten {
-		v.Status, v.Detail = StatusOverwritten, fmt.Sprintf("the object's current version %.40s is not the committed version %.40s (which its bytes match, so the committed version is still stored: restore it, or --repair exports the window again)",
-			ev.Object.Version, m.ObjectVersion)
+	if ev.Orphan != "" {
+		v.Status, v.Detail = StatusMissing, fmt.Sprintf("%s has no manifest (a run stopped between the two; --repair adopts it)", ev.Orphan)
 		return v
 	}
 	switch {
-	case ev.Source > m.Records && ev.Padded > m.SourceCount:
-		v.Status, v.Detail = StatusLateArrivals, fmt.Sprintf("%d records became visible after the export at %s", ev.Source-m.Records, m.ExportedAt.Format(time.RFC3339))
-	case ev.Source > m.Records && ev.Padded < 0:
-		v.Status, v.Detail = StatusShort, fmt.Sprintf("the source has %d records the export lacks (the API sends no count: late arrivals and skipped records look alike)", ev.Source-m.Records)
-	case ev.Source > m.Records:
-		v.Status, v.Detail = StatusShort, fmt.Sprintf("the source has %d records the export lacks", ev.Source-m.Records)
+	case ev.Source > v.Exported && ev.Padded > newest.SourceCount && newest.SourceCount >= 0:
+		v.Status, v.Detail = StatusLateArrivals, fmt.Sprintf("%d records became visible after the export at %s", ev.Source-v.Exported, newest.ExportedAt.Format(time.RFC3339))
+	case ev.Source > v.Exported && ev.Padded < 0:
+		v.Status, v.Detail = StatusShort, fmt.Sprintf("the source has %d records the export lacks (the API sends no count: late arrivals and skipped records look alike)", ev.Source-v.Exported)
+	case ev.Source > v.Exported:
+		v.Status, v.Detail = StatusShort, fmt.Sprintf("the source has %d records the export lacks", ev.Source-v.Exported)
 	default:
 		v.Status = StatusOK
-		if ev.Source >= 0 && ev.Source < m.Records {
-			v.Detail = fmt.Sprintf("the source now holds %d fewer records (retention?)", m.Records-ev.Source)
+		if ev.Source >= 0 && ev.Source < v.Exported {
+			v.Detail = fmt.Sprintf("the source now holds %d fewer records (retention?)", v.Exported-ev.Source)
 		}
 	}
 	return v
 }
 
+// judgePart checks one part's integrity: its manifest's signature, the
+// seal's entry, the object's bytes and version. "" when it holds.
+func judgePart(p Part, sealName string, keysGiven bool) (status, detail string) {
+	m, st := p.Manifest, p.Manifest.Stored
+	switch {
+	case !p.HasObject:
+		return StatusMissing, "no object"
+	case st.SigErr != nil && (keysGiven || !errors.Is(st.SigErr, evidence.ErrUnknownKey)):
+		return StatusBadSignature, fmt.Sprintf("manifest signed by %s: %v", st.SignedBy(), st.SigErr)
+	case keysGiven && st.Signature == nil:
+		return StatusBadSignature, "the manifest is not signed, but public keys were given: it was written without a signing key, or replaced"
+	case p.Sealed != nil && p.Sealed.ManifestSHA256 != st.SHA256:
+		return StatusNotAsSealed, fmt.Sprintf("the manifest is not the one %s lists (sha256 %.12s, sealed %.12s): it was changed or replaced after the day was sealed",
+			sealName, st.SHA256, p.Sealed.ManifestSHA256)
+	case p.Sealed != nil && p.Sealed.ObjectSHA256 != p.SHA256:
+		return StatusNotAsSealed, fmt.Sprintf("the object is not the one %s lists (sha256 %.12s, sealed %.12s)", sealName, p.SHA256, p.Sealed.ObjectSHA256) + stillStored(p)
+	case p.SHA256 != m.SHA256 || p.Bytes != m.Bytes:
+		return StatusChecksumMismatch, fmt.Sprintf("object has %d bytes, sha256 %.12s; manifest says %d bytes, %.12s", p.Bytes, p.SHA256, m.Bytes, m.SHA256) + stillStored(p)
+	case m.ObjectVersion != "" && p.Object.Version != "" && p.Object.Version != m.ObjectVersion:
+		return StatusOverwritten, fmt.Sprintf("the object's current version %.40s is not the committed version %.40s (which its bytes match, so the committed version is still stored: restore it)",
+			p.Object.Version, m.ObjectVersion)
+	}
+	return "", ""
+}
+
 // stillStored says, on a versioned bucket where the object's current
 // version is not the committed one, that the committed one is still there.
-func stillStored(ev Evidence) string {
-	m := ev.Manifest
-	if m.ObjectVersion == "" || ev.Object.Version == "" || ev.Object.Version == m.ObjectVersion {
+func stillStored(p Part) string {
+	m := p.Manifest
+	if m.ObjectVersion == "" || p.Object.Version == "" || p.Object.Version == m.ObjectVersion {
 		return ""
 	}
-	return fmt.Sprintf("; the current version %.40s is not the committed version %.40s, which is still stored: restore it, or --repair exports the window again",
-		ev.Object.Version, m.ObjectVersion)
+	return fmt.Sprintf("; the current version %.40s is not the committed version %.40s, which is still stored: restore it",
+		p.Object.Version, m.ObjectVersion)
 }

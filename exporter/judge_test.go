@@ -61,15 +61,15 @@ func TestJudge(t *testing.T) {
 		{"unsigned while keys were given", edit(func(ev *Evidence) { ev.KeysGiven = true }), StatusBadSignature, 100, 100, "not signed"},
 		{"as sealed", edit(func(ev *Evidence) {
 			ev.Manifest.Stored.SHA256 = "m1"
-			ev.Sealed, ev.SealName = &sinks.SealedWindow{ManifestSHA256: "m1", ObjectSHA256: sum}, "the seal of 2026-11-24 (generation 1)"
+			ev.Sealed, ev.SealName = &sinks.SealedWindow{SealedPart: sinks.SealedPart{ManifestSHA256: "m1", ObjectSHA256: sum}}, "the seal of 2026-11-24 (generation 1)"
 		}), StatusOK, 100, 100, ""},
 		{"manifest changed after sealing", edit(func(ev *Evidence) {
 			ev.Manifest.Stored.SHA256 = "m2"
-			ev.Sealed, ev.SealName = &sinks.SealedWindow{ManifestSHA256: "m1", ObjectSHA256: sum}, "the seal of 2026-11-24 (generation 1)"
+			ev.Sealed, ev.SealName = &sinks.SealedWindow{SealedPart: sinks.SealedPart{ManifestSHA256: "m1", ObjectSHA256: sum}}, "the seal of 2026-11-24 (generation 1)"
 		}), StatusNotAsSealed, 100, 100, "not the one the seal of 2026-11-24 (generation 1) lists"},
 		{"object and manifest edited together after sealing", edit(func(ev *Evidence) {
 			ev.SHA256, ev.Manifest.SHA256, ev.Manifest.Stored.SHA256 = "x", "x", "m1"
-			ev.Sealed, ev.SealName = &sinks.SealedWindow{ManifestSHA256: "m1", ObjectSHA256: sum}, "the seal"
+			ev.Sealed, ev.SealName = &sinks.SealedWindow{SealedPart: sinks.SealedPart{ManifestSHA256: "m1", ObjectSHA256: sum}}, "the seal"
 		}), StatusNotAsSealed, 100, 100, "the object is not the one the seal lists"},
 		{"the committed version hidden by a newer one", edit(func(ev *Evidence) { ev.Manifest.ObjectVersion, ev.Object.Version = "v1", "v2" }), StatusOverwritten, 100, 100, "current version v2 is not the committed version v1"},
 		{"the committed version hidden by other bytes", edit(func(ev *Evidence) { ev.Manifest.ObjectVersion, ev.Object.Version, ev.SHA256 = "v1", "v2", "ff" }), StatusChecksumMismatch, 100, 100, "committed version v1, which is still stored"},
@@ -95,7 +95,7 @@ func TestJudgeDay(t *testing.T) {
 			m := sinks.Manifest{Records: 2}
 			m.Stored.SHA256 = fmt.Sprint(sha, i)
 			ms[st] = m
-			sw = append(sw, sinks.SealedWindow{Start: st, End: st.Add(6 * time.Hour), ManifestSHA256: m.Stored.SHA256})
+			sw = append(sw, sinks.SealedWindow{Start: st, End: st.Add(6 * time.Hour), SealedPart: sinks.SealedPart{ManifestSHA256: m.Stored.SHA256}})
 		}
 		return ms, sw
 	}

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/auditlog-exporter/auditlog-exporter/audit"
 	"github.com/auditlog-exporter/auditlog-exporter/exporter"
 	"github.com/auditlog-exporter/auditlog-exporter/odata"
 	"github.com/auditlog-exporter/auditlog-exporter/odata/neosim"
@@ -18,7 +19,7 @@ import (
 // TestRunSealsDays: a run seals each day its watermark moves past, linked
 // to the day before; a day a run left unsealed (killed between the
 // watermark and the seal) is sealed by the next run, even with nothing
-// due; a window exported again after its day was sealed makes a new
+// due; a window that gains a delta after its day was sealed makes a new
 // generation; verify finds the chain whole.
 func TestRunSealsDays(t *testing.T) {
 	ctx := context.Background()
@@ -68,7 +69,22 @@ func TestRunSealsDays(t *testing.T) {
 	if !exists(seal(1, 1)) {
 		t.Fatal("the next run did not seal the day left unsealed")
 	}
-	// A window of the 23rd exported again: a new generation supersedes.
+	// A window of the 23rd exported again with nothing new: nothing is
+	// written, the seal stays.
+	st, _ = e.store.Load(ctx, "acct")
+	st.Watermark = day(1).Add(23 * time.Hour)
+	if _, err := e.store.Save(ctx, st); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ex().Run(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if exists(seal(1, 2)) {
+		t.Fatal("a re-export that found nothing new sealed the day again")
+	}
+	// Again with a record that became visible since: a delta, and a new
+	// generation supersedes.
+	sim.Add(nil, audit.Record{UUID: "late-1", Time: day(1).Add(23*time.Hour + time.Minute), Account: "acct", Category: "audit.security-events", Message: "late", FormatVersion: "2.2"})
 	st, _ = e.store.Load(ctx, "acct")
 	st.Watermark = day(1).Add(23 * time.Hour)
 	if _, err := e.store.Save(ctx, st); err != nil {

@@ -153,13 +153,22 @@ func (e *Exporter) Verify(ctx context.Context, from, to time.Time, o VerifyOptio
 	return res, errors.Join(errs...)
 }
 
-// repair exports again the windows whose rows r (per window) are not all
-// ok, seals the days again, verifies them again and returns the new rows,
-// the repaired ones marked.
+// Appendable reports whether verify --repair mends a window status by
+// appending: a missing first object, records the export lacks (as a
+// delta), an object without its manifest (adopted). A damaged, replaced
+// or badly signed object is reported, never replaced: consumers ingested
+// it already.
+func Appendable(status string) bool {
+	return status == StatusMissing || status == StatusLateArrivals || status == StatusShort
+}
+
+// repair appends to the windows whose rows r (per window) say records are
+// missing (see Appendable), seals the days again, verifies them again and
+// returns the new rows, the repaired ones marked.
 func (e *Exporter) repair(ctx context.Context, a Account, windows []audit.Window, r [][]VerifyRow, days []DayRow, o VerifyOptions) ([][]VerifyRow, []DayRow, []error) {
 	var bad []int
 	for i := range windows {
-		if slices.ContainsFunc(r[i], func(row VerifyRow) bool { return row.Status != StatusOK }) {
+		if slices.ContainsFunc(r[i], func(row VerifyRow) bool { return Appendable(row.Status) }) {
 			bad = append(bad, i)
 		}
 	}
@@ -174,7 +183,7 @@ func (e *Exporter) repair(ctx context.Context, a Account, windows []audit.Window
 	log := e.o.Log.With().Str("account", a.Name).Logger()
 	var errs []error
 	if len(ws) > 0 {
-		log.Info().Int("windows", len(ws)).Msg("repairing: exporting the windows that do not match again")
+		log.Info().Int("windows", len(ws)).Msg("repairing: appending what the windows lack")
 		if err := e.exportWindows(ctx, a, ListOf(ws), log, func(int, int, source.Stats) error { return nil }); err != nil {
 			errs = append(errs, err)
 		}
@@ -252,7 +261,14 @@ func (e *Exporter) verifyWindows(ctx context.Context, a Account, windows []audit
 			for k := i; k < j; k++ {
 				w, r := windows[k], reads[first+k-i]
 				ev := Evidence{Manifest: r.Manifest, HasManifest: r.Found || r.Err != nil, ManifestErr: r.Err, Padded: -1, Source: -1,
-					Sealed: sealed[w.Start], SealName: sealName, KeysGiven: o.KeysGiven}
+					Sealed: sealed[w.Start], SealName: sealName, KeysGiven: o.KeysGiven, Orphan: r.Orphan}
+				for di, d := range r.Deltas {
+					p := Part{Manifest: d}
+					if s := sealed[w.Start]; s != nil && di < len(s.Deltas) {
+						p.Sealed = &s.Deltas[di]
+					}
+					ev.Deltas = append(ev.Deltas, p)
+				}
 				row, err := e.verifyWindow(ctx, a, v, w, ev, &counts[k-i])
 				if err != nil {
 					return nil, nil, fmt.Errorf("verify %s in %s: %w", w, s.Name(), err)
@@ -359,19 +375,33 @@ func (e *Exporter) verifyWindow(ctx context.Context, a Account, v sinks.Archive,
 	if ev.Padded, err = counts.Padded(ctx); err != nil {
 		return VerifyRow{}, err
 	}
-	if ev.ManifestErr == nil {
-		if ev.SHA256, ev.Bytes, ev.HasObject, err = v.Checksum(ctx, w); err != nil {
+	switch {
+	case ev.HasManifest && ev.ManifestErr == nil:
+		if ev.SHA256, ev.Bytes, ev.HasObject, err = v.Checksum(ctx, ev.Manifest.Object); err != nil {
 			return VerifyRow{}, err
 		}
+		if ev.HasObject {
+			if ev.Object, err = v.Inspect(ctx, ev.Manifest.Object); err != nil {
+				return VerifyRow{}, err
+			}
+		}
+	case !ev.HasManifest && ev.Orphan != "":
+		ev.HasObject = true // the first object, without its manifest
 	}
-	if ev.HasObject {
-		if ev.Object, err = v.Inspect(ctx, w); err != nil {
+	for i := range ev.Deltas {
+		d := &ev.Deltas[i]
+		if d.SHA256, d.Bytes, d.HasObject, err = v.Checksum(ctx, d.Manifest.Object); err != nil {
 			return VerifyRow{}, err
+		}
+		if d.HasObject {
+			if d.Object, err = v.Inspect(ctx, d.Manifest.Object); err != nil {
+				return VerifyRow{}, err
+			}
 		}
 	}
 	if ev.Matches() && !counts.evidenceOnly {
-		if ev.Padded >= 0 && ev.Padded == ev.Manifest.SourceCount {
-			ev.Source = ev.Manifest.Records // unchanged since the export
+		if ev.Padded >= 0 && ev.Padded == ev.NewestCount() {
+			ev.Source = ev.Records() // unchanged since the newest part was written
 		} else if ev.Source, err = counts.Exact(ctx); err != nil {
 			return VerifyRow{}, err
 		}
@@ -385,7 +415,7 @@ func (e *Exporter) verifyWindow(ctx context.Context, a Account, v sinks.Archive,
 	if vd.Status == StatusShort && ev.Padded < 0 && !counts.evidenceOnly {
 		// No count to tell late arrivals from skipped records: name the
 		// records the object lacks (the full comparison).
-		if missing, err := missingFrom(ctx, a.Source, v, w); err == nil && len(missing) > 0 {
+		if missing, err := missingFrom(ctx, a.Source, v, ev, w); err == nil && len(missing) > 0 {
 			vd.Detail += "; not in the object: " + strings.Join(missing, ", ")
 		}
 	}
@@ -421,15 +451,19 @@ const maxNamedMissing = 5
 // missingFrom lists (up to maxNamedMissing, then a count) the Uuids the
 // source holds for w that the object lacks: the source's window is read
 // again and compared with the object's records.
-func missingFrom(ctx context.Context, src source.Source, v sinks.Archive, w audit.Window) ([]string, error) {
-	have := map[string]struct{}{}
-	if err := v.Records(ctx, w, func(r audit.Record) error { have[r.UUID] = struct{}{}; return nil }); err != nil {
+func missingFrom(ctx context.Context, src source.Source, v sinks.Archive, ev Evidence, w audit.Window) ([]string, error) {
+	have := sinks.NewHeld()
+	parts := []sinks.Manifest{ev.Manifest}
+	for _, d := range ev.Deltas {
+		parts = append(parts, d.Manifest)
+	}
+	if err := v.Hold(ctx, parts, have); err != nil {
 		return nil, err
 	}
 	var missing []string
 	n := 0
 	_, err := src.Fetch(ctx, w, func(r *audit.Record) error {
-		if _, ok := have[r.UUID]; !ok {
+		if !have.Has(r.UUID) {
 			if n++; n <= maxNamedMissing {
 				missing = append(missing, strconv.Quote(src.Scrub(shortID(r.UUID))))
 			}

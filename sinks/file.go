@@ -12,10 +12,12 @@ import (
 	"github.com/auditlog-exporter/auditlog-exporter/internal/atomicfile"
 )
 
-// FileDest publishes each window as a file under a local directory: staged
+// FileDest publishes each object as a file under a local directory: staged
 // in a hidden temporary file beside the target (".name.tmp-XXXX", ignored
-// by Hive-style readers), fsynced, then renamed into place and the
-// directory fsynced. Files are created 0600 and directories 0700.
+// by Hive-style readers), fsynced, then hard-linked into place (which
+// fails, replacing nothing, when the name is taken), the temporary name
+// removed and the directory fsynced. Files are created 0600 and
+// directories 0700.
 type FileDest struct {
 	dir string
 }
@@ -78,13 +80,19 @@ func (s *fileStaged) Publish(ctx context.Context, _ ObjectMeta) error {
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("commit %s: %w", s.final, err)
 	}
-	// Renamed while still open: the flock on the temporary file is what
+	// Linked while still open: the flock on the temporary file is what
 	// keeps another window's cleaner from taking it for a killed run's
-	// leftover, and closing releases it.
-	if err := os.Rename(s.tmp, s.final); err != nil {
-		return fmt.Errorf("rename into %s: %w", s.final, err)
+	// leftover, and closing releases it. A link never replaces a file.
+	if err := os.Link(s.tmp, s.final); err != nil {
+		if errors.Is(err, os.ErrExist) {
+			return fmt.Errorf("publish %s: %w", s.final, ErrExists)
+		}
+		return fmt.Errorf("link into %s: %w", s.final, err)
 	}
 	s.done = true
+	if err := os.Remove(s.tmp); err != nil {
+		return fmt.Errorf("remove %s: %w", s.tmp, err)
+	}
 	if err := s.f.Close(); err != nil {
 		return fmt.Errorf("close %s: %w", s.final, err)
 	}
@@ -104,18 +112,6 @@ func (s *fileStaged) Discard() error {
 		return err
 	}
 	return nil
-}
-
-// Put implements Keeper: temporary file, fsync, rename, fsync the directory.
-func (d *FileDest) Put(_ context.Context, name string, b []byte) error {
-	p := d.Path(name)
-	if err := os.MkdirAll(filepath.Dir(p), 0o700); err != nil {
-		return err
-	}
-	if err := atomicfile.WriteFile(p, b); err != nil {
-		return err
-	}
-	return atomicfile.SyncDir(filepath.Dir(p))
 }
 
 // Create implements Keeper: a complete temporary file hard-linked into

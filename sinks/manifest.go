@@ -18,18 +18,23 @@ import (
 	"github.com/auditlog-exporter/auditlog-exporter/evidence"
 )
 
-// Manifest describes one committed window: what was exported, what the
-// source counted at the time, and a checksum of the object. It is stored
-// beside the data under "_manifests/" (Hive-style readers skip it):
+// Manifest describes one committed object of a window (its first object,
+// or a delta): what was exported, what the source counted at the time,
+// and a checksum of the object. It is stored beside the data under
+// "_manifests/" (Hive-style readers skip it), written once, never replaced:
 //
 //	<path or prefix>/_manifests/account=<a>/date=<d>/<a>_<start>_<end>.<ext>.json
+//	<path or prefix>/_manifests/account=<a>/date=<d>/<a>_<start>_<end>_delta-0001.<ext>.json
 type Manifest struct {
 	Account     string    `json:"account"`
 	WindowStart time.Time `json:"window_start"`
 	WindowEnd   time.Time `json:"window_end"`
-	Object      string    `json:"object"` // relative to the sink's path or prefix
-	Format      string    `json:"format"` // extension: jsonl, jsonl.gz, parquet
-	Records     int64     `json:"records"`
+	// Part is 0 for the window's first object, n for its n-th delta (the
+	// records that became visible after the parts before it were written).
+	Part    int    `json:"part,omitempty"`
+	Object  string `json:"object"` // relative to the sink's path or prefix
+	Format  string `json:"format"` // extension: jsonl, jsonl.gz, parquet
+	Records int64  `json:"records"`
 	// SourceCount is the API's @odata.count for the window's padded query
 	// when the window was exported; -1 if the API sent none (unknown).
 	SourceCount int64 `json:"source_count"`
@@ -37,7 +42,9 @@ type Manifest struct {
 	// (distinct records covered the count), "stored-duplicates" (rows
 	// covered the count, a second listing served the same distinct
 	// records), "uncounted" (the API sent no count); empty in manifests
-	// written before it was recorded.
+	// written before it was recorded; "adopted" for an object found
+	// without its manifest (a run stopped between the two) whose manifest
+	// was written later from its records.
 	Completeness    string    `json:"completeness,omitempty"`
 	SHA256          string    `json:"sha256"`
 	Bytes           int64     `json:"bytes"`
@@ -98,9 +105,18 @@ func countCategory(m map[string]int64, c string) {
 	m[c] = 1
 }
 
-// ManifestName is the manifest's name relative to a sink's path or prefix.
-func ManifestName(w audit.Window, ext string) string {
-	return path.Join("_manifests", ObjectName(w, ext)+".json")
+// ManifestName is the name of the manifest of w's first object relative
+// to a sink's path or prefix.
+func ManifestName(w audit.Window, ext string) string { return PartManifestName(w, ext, 0) }
+
+// PartManifestName is the name of the manifest of w's part.
+func PartManifestName(w audit.Window, ext string, part int) string {
+	return path.Join("_manifests", PartName(w, ext, part)+".json")
+}
+
+// window is the window m describes.
+func (m Manifest) window() audit.Window {
+	return audit.Window{Account: m.Account, Start: m.WindowStart, End: m.WindowEnd}
 }
 
 // Source is what the source said of a window, for its manifest.
@@ -110,19 +126,31 @@ type Source struct {
 }
 
 // Archive is what a sink keeps of its committed windows (Sink.Archive):
-// their objects and manifests, read back for verify, and the day seals it
-// writes and reads.
+// their objects and manifests, read back for verify and for appending
+// deltas, and the day seals it writes and reads. Objects are named
+// relative to the sink (Manifest.Object).
 type Archive interface {
-	// ReadManifest returns w's manifest, or found = false.
+	// ReadManifest returns the manifest of w's first object, or found = false.
 	ReadManifest(ctx context.Context, w audit.Window) (m Manifest, found bool, err error)
-	// Checksum reads w's object and returns its SHA-256 (hex) and size, or
+	// ReadParts returns the manifests of w's committed parts, oldest
+	// first (none: the window was never committed), and the name of an
+	// object that was published as w's next part without a manifest ("":
+	// none).
+	ReadParts(ctx context.Context, w audit.Window) (parts []Manifest, orphan string, err error)
+	// Adopt writes the manifest of w's part published without one, after
+	// reading its records back and checking that each is w's and none is
+	// in an earlier part (held). It returns the manifest.
+	Adopt(ctx context.Context, w audit.Window, part int, held *Held) (Manifest, error)
+	// Hold reads the records of parts and adds their Uuids to held.
+	Hold(ctx context.Context, parts []Manifest, held *Held) error
+	// Checksum reads an object and returns its SHA-256 (hex) and size, or
 	// found = false.
-	Checksum(ctx context.Context, w audit.Window) (sum string, size int64, found bool, err error)
-	// Records reads w's object and calls fn for each record, in order.
-	Records(ctx context.Context, w audit.Window, fn func(audit.Record) error) error
-	// Inspect returns what the destination says of w's object beyond its
+	Checksum(ctx context.Context, object string) (sum string, size int64, found bool, err error)
+	// Records reads an object and calls fn for each record, in order.
+	Records(ctx context.Context, object string, fn func(audit.Record) error) error
+	// Inspect returns what the destination says of an object beyond its
 	// bytes: its current version and retention lock (S3), zero elsewhere.
-	Inspect(ctx context.Context, w audit.Window) (ObjectInfo, error)
+	Inspect(ctx context.Context, object string) (ObjectInfo, error)
 	// Seal seals the day whose windows are day (all of one account and
 	// UTC day, in order): see SealDay.
 	Seal(ctx context.Context, day []audit.Window, reason string) (SealOutcome, error)
@@ -186,12 +214,12 @@ func openDoc(b []byte, keys map[string]ed25519.PublicKey) ([]byte, Stored, error
 // window w in format ext: a manifest is outside input (anyone with write
 // access to the bucket or directory can change it), and verify trusts its
 // record count and checksum.
-func DecodeManifest(b []byte, w audit.Window, ext string) (Manifest, error) {
-	return decodeManifest(b, w, ext, nil)
+func DecodeManifest(b []byte, w audit.Window, ext string, part int) (Manifest, error) {
+	return decodeManifest(b, w, ext, part, nil)
 }
 
 // decodeManifest is DecodeManifest checking a signature with keys.
-func decodeManifest(b []byte, w audit.Window, ext string, keys map[string]ed25519.PublicKey) (Manifest, error) {
+func decodeManifest(b []byte, w audit.Window, ext string, part int, keys map[string]ed25519.PublicKey) (Manifest, error) {
 	var m Manifest
 	doc, st, err := openDoc(b, keys)
 	if err != nil {
@@ -205,14 +233,14 @@ func decodeManifest(b []byte, w audit.Window, ext string, keys map[string]ed2551
 	if len(m.SHA256) != sha256.Size*2 || strings.Trim(m.SHA256, "0123456789abcdef") != "" {
 		problems = append(problems, fmt.Sprintf("sha256 %q is not 64 lowercase hex digits", shortText(m.SHA256)))
 	}
-	if want := ObjectName(w, ext); m.Object != want || m.Format != ext || m.Account != w.Account || !m.WindowStart.Equal(w.Start) || !m.WindowEnd.Equal(w.End) {
+	if want := PartName(w, ext, part); m.Object != want || m.Part != part || m.Format != ext || m.Account != w.Account || !m.WindowStart.Equal(w.Start) || !m.WindowEnd.Equal(w.End) {
 		problems = append(problems, fmt.Sprintf("it describes %q (%s, %s, %s..%s), not %q", shortText(m.Object), shortText(m.Format), shortText(m.Account),
 			m.WindowStart.UTC().Format(time.RFC3339), m.WindowEnd.UTC().Format(time.RFC3339), want))
 	}
 	switch m.Completeness {
-	case "", "counted", "stored-duplicates", "uncounted":
+	case "", "counted", "stored-duplicates", "uncounted", CompletenessAdopted:
 	default:
-		problems = append(problems, fmt.Sprintf("completeness %q is not counted, stored-duplicates or uncounted", shortText(m.Completeness)))
+		problems = append(problems, fmt.Sprintf("completeness %q is not counted, stored-duplicates, uncounted or adopted", shortText(m.Completeness)))
 	}
 	for c, n := range m.Categories {
 		if n < 0 || len(c) > maxCategoryName {

@@ -61,7 +61,7 @@ func TestDecodeManifest(t *testing.T) {
 			}
 		}), "more than"},
 	} {
-		m, err := sinks.DecodeManifest([]byte(tc.in), w, "parquet")
+		m, err := sinks.DecodeManifest([]byte(tc.in), w, "parquet", 0)
 		switch {
 		case tc.err == "" && err != nil:
 			t.Errorf("%s: %v", tc.name, err)
@@ -83,7 +83,7 @@ func FuzzDecodeManifest(f *testing.F) {
 	f.Add([]byte(`null`))
 	w := sinktest.Window("acct", 3)
 	f.Fuzz(func(t *testing.T, b []byte) {
-		m, err := sinks.DecodeManifest(b, w, "parquet")
+		m, err := sinks.DecodeManifest(b, w, "parquet", 0)
 		if err != nil {
 			return
 		}

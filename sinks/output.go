@@ -36,10 +36,11 @@ type Destination interface {
 type Staged interface {
 	// Write appends encoded bytes (the Output buffers them).
 	io.Writer
-	// Publish makes the complete object visible under its name, replacing
-	// an earlier one, at once and whole where the destination can. It
-	// fails, publishing nothing, when ctx is done before the object is
-	// visible.
+	// Publish makes the complete object visible under its name, at once
+	// and whole where the destination can. It never replaces an object:
+	// when the name is taken it fails with ErrExists, publishing nothing
+	// (a stream, which has no names, publishes always). It fails,
+	// publishing nothing, when ctx is done before the object is visible.
 	Publish(ctx context.Context, meta ObjectMeta) error
 	// Discard gives the object up: nothing becomes visible. Safe after
 	// Publish (it then cleans up only what Publish left) and twice.
@@ -49,6 +50,7 @@ type Staged interface {
 // ObjectMeta is what a destination may record with a published object.
 type ObjectMeta struct {
 	Window      audit.Window
+	Part        int    // 0: the window's first object; n: its n-th delta
 	Format      string // extension: jsonl, jsonl.gz, parquet
 	ContentType string
 	Records     int64
@@ -58,13 +60,11 @@ type ObjectMeta struct {
 // Keeper is implemented by destinations that keep what they publish under
 // its name: their windows get a manifest and can be verified.
 type Keeper interface {
-	// Put stores a small object (a manifest) whole under name, replacing
-	// an earlier one.
-	Put(ctx context.Context, name string, b []byte) error
 	// Get opens the object stored under name, or found = false.
 	Get(ctx context.Context, name string) (r io.ReadCloser, found bool, err error)
-	// Create stores a small object (a seal) whole under name unless an
-	// object of that name exists (then created = false, nothing written).
+	// Create stores a small object (a manifest, a seal) whole under name
+	// unless an object of that name exists (then created = false, nothing
+	// written): what was committed is never replaced.
 	Create(ctx context.Context, name string, b []byte) (created bool, err error)
 }
 
@@ -120,8 +120,11 @@ func (o *Output) Name() string { return o.dest.Name() + " " + o.format.Ext() }
 // Destination is where o publishes.
 func (o *Output) Destination() Destination { return o.dest }
 
-// ObjectName is the name of window w's object in o's destination.
+// ObjectName is the name of window w's first object in o's destination.
 func (o *Output) ObjectName(w audit.Window) string { return ObjectName(w, o.format.Ext()) }
+
+// Ext is the extension of o's objects.
+func (o *Output) Ext() string { return o.format.Ext() }
 
 // Probe implements Sink.
 func (o *Output) Probe(ctx context.Context) error {
@@ -139,16 +142,24 @@ func (o *Output) Archive() Archive {
 	return nil
 }
 
-// Open implements Sink.
+// Open implements Sink: the window's first object.
 func (o *Output) Open(ctx context.Context, w audit.Window) (Writer, error) {
+	return o.OpenPart(ctx, w, 0)
+}
+
+// OpenPart implements Sink.
+func (o *Output) OpenPart(ctx context.Context, w audit.Window, part int) (Writer, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	st, err := o.dest.Stage(ctx, o.ObjectName(w))
+	if part < 0 || part > MaxDeltas {
+		return nil, fmt.Errorf("sink %s: window %s has %d parts, more than the %d deltas a window may have", o.Name(), w, part, MaxDeltas)
+	}
+	st, err := o.dest.Stage(ctx, PartName(w, o.format.Ext(), part))
 	if err != nil {
 		return nil, fmt.Errorf("sink %s: %w", o.Name(), err)
 	}
-	wr := &writer{o: o, win: w, ctx: ctx, st: st, dg: newDigest(), cats: map[string]int64{}}
+	wr := &writer{o: o, win: w, part: part, ctx: ctx, st: st, dg: newDigest(), cats: map[string]int64{}}
 	wr.bw = bufio.NewWriterSize(io.MultiWriter(st, wr.dg), 256<<10)
 	if wr.enc, err = o.format.NewEncoder(wr.bw, w); err != nil {
 		_ = st.Discard()
@@ -161,6 +172,7 @@ func (o *Output) Open(ctx context.Context, w audit.Window) (Writer, error) {
 type writer struct {
 	o      *Output
 	win    audit.Window
+	part   int
 	ctx    context.Context // Open's: checked every 1024 records
 	st     Staged
 	bw     *bufio.Writer
@@ -187,13 +199,19 @@ func (w *writer) Write(r *audit.Record) error {
 		}
 	}
 	if err := w.enc.Encode(r); err != nil {
-		w.err = fmt.Errorf("sink %s: write %s: %w", w.o.Name(), w.o.ObjectName(w.win), err)
+		w.err = fmt.Errorf("sink %s: write %s: %w", w.o.Name(), w.object(), err)
 		return w.err
 	}
 	w.n++
 	countCategory(w.cats, r.Category)
 	return nil
 }
+
+// object is the name of the object being written.
+func (w *writer) object() string { return PartName(w.win, w.o.format.Ext(), w.part) }
+
+// Records implements Writer.
+func (w *writer) Records() int64 { return w.n }
 
 // Commit implements Writer.
 func (w *writer) Commit(ctx context.Context, src Source) error {
@@ -209,7 +227,7 @@ func (w *writer) Commit(ctx context.Context, src Source) error {
 		return fail(fmt.Errorf("sink %s: commit after a failed write: %w", name, w.err))
 	}
 	if err := ctx.Err(); err != nil {
-		return fail(fmt.Errorf("sink %s: commit %s: %w", name, w.o.ObjectName(w.win), err))
+		return fail(fmt.Errorf("sink %s: commit %s: %w", name, w.object(), err))
 	}
 	if err := w.enc.Close(); err != nil {
 		return fail(fmt.Errorf("sink %s: finish encoding: %w", name, err))
@@ -223,7 +241,7 @@ func (w *writer) Commit(ctx context.Context, src Source) error {
 		return fail(errclass.Mark(errclass.Config, fmt.Errorf("sink %s: window %s encodes to %d bytes, more than the %d bytes one object can hold (%s); choose a smaller export.window",
 			name, w.win, w.dg.n, limit, why)))
 	}
-	meta := ObjectMeta{Window: w.win, Format: w.o.format.Ext(), ContentType: w.o.format.ContentType(), Records: w.n, Bytes: w.dg.n}
+	meta := ObjectMeta{Window: w.win, Part: w.part, Format: w.o.format.Ext(), ContentType: w.o.format.ContentType(), Records: w.n, Bytes: w.dg.n}
 	if err := w.st.Publish(ctx, meta); err != nil {
 		return fail(fmt.Errorf("sink %s: %w", name, err))
 	}
@@ -232,18 +250,27 @@ func (w *writer) Commit(ctx context.Context, src Source) error {
 	if !ok {
 		return nil
 	}
-	m := Manifest{Account: w.win.Account, WindowStart: w.win.Start.UTC(), WindowEnd: w.win.End.UTC(), Object: w.o.ObjectName(w.win), Format: w.o.format.Ext(),
+	m := Manifest{Account: w.win.Account, WindowStart: w.win.Start.UTC(), WindowEnd: w.win.End.UTC(), Part: w.part, Object: w.object(), Format: w.o.format.Ext(),
 		Records: w.n, SourceCount: src.Count, Completeness: src.Completeness, SHA256: w.dg.sum(), Bytes: w.dg.n, ExporterVersion: w.o.Version,
 		ExportedAt: time.Now().UTC(), Categories: w.cats}
 	if v, ok := w.st.(Versioned); ok {
 		m.ObjectVersion = v.VersionID()
 	}
-	b, err := encodeDoc(m, w.o.Signer)
+	if err := w.o.writeManifest(context.WithoutCancel(ctx), k, m); err != nil {
+		return fmt.Errorf("sink %s: %w", name, err)
+	}
+	return nil
+}
+
+// writeManifest stores m beside its object, once: a manifest that is
+// there already (another process committed the same part) is left as it is.
+func (o *Output) writeManifest(ctx context.Context, k Keeper, m Manifest) error {
+	b, err := encodeDoc(m, o.Signer)
 	if err == nil {
-		err = k.Put(context.WithoutCancel(ctx), ManifestName(w.win, w.o.format.Ext()), b)
+		_, err = k.Create(ctx, PartManifestName(m.window(), o.format.Ext(), m.Part), b)
 	}
 	if err != nil {
-		return fmt.Errorf("sink %s: manifest of %s: %w", name, w.o.ObjectName(w.win), err)
+		return fmt.Errorf("manifest of %s: %w", m.Object, err)
 	}
 	return nil
 }
@@ -265,7 +292,12 @@ type archive struct {
 
 // ReadManifest implements Archive.
 func (v archive) ReadManifest(ctx context.Context, w audit.Window) (Manifest, bool, error) {
-	r, found, err := v.k.Get(ctx, ManifestName(w, v.o.format.Ext()))
+	return v.readPart(ctx, w, 0)
+}
+
+// readPart reads the manifest of w's part.
+func (v archive) readPart(ctx context.Context, w audit.Window, part int) (Manifest, bool, error) {
+	r, found, err := v.k.Get(ctx, PartManifestName(w, v.o.format.Ext(), part))
 	if err != nil || !found {
 		return Manifest{}, false, err
 	}
@@ -274,23 +306,23 @@ func (v archive) ReadManifest(ctx context.Context, w audit.Window) (Manifest, bo
 	if err != nil {
 		return Manifest{}, false, err
 	}
-	m, err := decodeManifest(b, w, v.o.format.Ext(), v.o.Keys)
+	m, err := decodeManifest(b, w, v.o.format.Ext(), part, v.o.Keys)
 	return m, err == nil, err
 }
 
 // Inspect implements Archive.
-func (v archive) Inspect(ctx context.Context, w audit.Window) (ObjectInfo, error) {
+func (v archive) Inspect(ctx context.Context, object string) (ObjectInfo, error) {
 	in, ok := v.o.dest.(Inspector)
 	if !ok {
 		return ObjectInfo{}, nil
 	}
-	info, _, err := in.Inspect(ctx, v.o.ObjectName(w))
+	info, _, err := in.Inspect(ctx, object)
 	return info, err
 }
 
 // Checksum implements Archive: it reads the whole object.
-func (v archive) Checksum(ctx context.Context, w audit.Window) (string, int64, bool, error) {
-	r, found, err := v.k.Get(ctx, v.o.ObjectName(w))
+func (v archive) Checksum(ctx context.Context, object string) (string, int64, bool, error) {
+	r, found, err := v.k.Get(ctx, object)
 	if err != nil || !found {
 		return "", 0, false, err
 	}
@@ -302,13 +334,13 @@ func (v archive) Checksum(ctx context.Context, w audit.Window) (string, int64, b
 // Records implements Archive: an object that is not a local file is
 // copied to an unlinked temporary file first (Parquet is read from its
 // end), then decoded.
-func (v archive) Records(ctx context.Context, w audit.Window, fn func(audit.Record) error) error {
-	r, found, err := v.k.Get(ctx, v.o.ObjectName(w))
+func (v archive) Records(ctx context.Context, object string, fn func(audit.Record) error) error {
+	r, found, err := v.k.Get(ctx, object)
 	if err != nil {
 		return err
 	}
 	if !found {
-		return fmt.Errorf("no object for %s", w)
+		return fmt.Errorf("no object %s", object)
 	}
 	defer r.Close()
 	if ra, ok := r.(interface {

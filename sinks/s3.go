@@ -322,8 +322,21 @@ func (s *s3Staged) Publish(ctx context.Context, meta ObjectMeta) error {
 		in.StorageClass = types.StorageClass(d.o.StorageClass)
 	}
 	in.ObjectLockMode, in.ObjectLockRetainUntilDate = d.lock()
+	// A committed object is never replaced: the copy is conditional, and,
+	// for servers that ignore the condition on a copy, the name is looked
+	// up first (two processes racing on one window remain for the
+	// condition alone to keep apart).
+	in.IfNoneMatch = aws.String("*")
+	if _, found, err := d.Inspect(ctx, strings.TrimPrefix(s.key, d.o.Prefix)); err != nil {
+		return err
+	} else if found {
+		return fmt.Errorf("publish %s: %w", s.key, ErrExists)
+	}
 	out, err := d.client.CopyObject(ctx, in)
 	if err != nil {
+		if isCode(err, "PreconditionFailed") {
+			return fmt.Errorf("publish %s: %w", s.key, ErrExists)
+		}
 		return d.classify("copy into "+s.key, err)
 	}
 	s.version = aws.ToString(out.VersionId)
@@ -344,30 +357,18 @@ func (s *s3Staged) Discard() error {
 	return nil
 }
 
-// Put implements Keeper.
-func (d *S3Dest) Put(ctx context.Context, name string, b []byte) error {
-	_, err := d.put(ctx, name, b, false)
-	return err
-}
-
 // Create implements Keeper: a conditional write (If-None-Match: *).
 func (d *S3Dest) Create(ctx context.Context, name string, b []byte) (bool, error) {
-	return d.put(ctx, name, b, true)
-}
-
-func (d *S3Dest) put(ctx context.Context, name string, b []byte, onlyNew bool) (bool, error) {
-	in := &s3.PutObjectInput{Bucket: aws.String(d.o.Bucket), Key: aws.String(d.Key(name)), Body: bytes.NewReader(b), ContentType: aws.String("application/json")}
+	in := &s3.PutObjectInput{Bucket: aws.String(d.o.Bucket), Key: aws.String(d.Key(name)), Body: bytes.NewReader(b), ContentType: aws.String("application/json"),
+		IfNoneMatch: aws.String("*")}
 	d.applySSE(&in.ServerSideEncryption, &in.SSEKMSKeyId)
 	in.ObjectLockMode, in.ObjectLockRetainUntilDate = d.lock()
 	if d.o.LockMode != "" {
 		// Object Lock requires an integrity checksum on the request.
 		in.ChecksumAlgorithm = types.ChecksumAlgorithmSha256
 	}
-	if onlyNew {
-		in.IfNoneMatch = aws.String("*")
-	}
 	if _, err := d.client.PutObject(ctx, in); err != nil {
-		if onlyNew && (isCode(err, "PreconditionFailed") || isCode(err, "ConditionalRequestConflict")) {
+		if isCode(err, "PreconditionFailed") || isCode(err, "ConditionalRequestConflict") {
 			return false, nil
 		}
 		return false, d.classify("write "+d.Key(name), err)

@@ -28,7 +28,7 @@ func s3Harness(srv *s3test.Server, format sinks.Format) sinktest.Harness {
 // s3HarnessWith makes each sink in a bucket newBucket creates, with o.
 func s3HarnessWith(srv *s3test.Server, format sinks.Format, newBucket func(testing.TB) string, o sinks.S3Options) sinktest.Harness {
 	buckets := map[sinks.Sink]string{}
-	return sinktest.Harness{
+	h := sinktest.Harness{
 		New: func(t *testing.T) sinks.Sink {
 			b := newBucket(t)
 			o := o
@@ -60,7 +60,17 @@ func s3HarnessWith(srv *s3test.Server, format sinks.Format, newBucket func(testi
 			b := buckets[s]
 			return append(srv.Keys(t, b, ""), srv.MultipartUploads(t, b)...)
 		},
+		DropManifest: func(t *testing.T, s sinks.Sink, name string) {
+			key := s.(*sinks.Output).Destination().(*sinks.S3Dest).Key(name)
+			if _, err := srv.Client().DeleteObject(context.Background(), &s3.DeleteObjectInput{Bucket: aws.String(buckets[s]), Key: aws.String(key)}); err != nil {
+				t.Fatal(err)
+			}
+		},
 	}
+	if o.LockMode != "" {
+		h.DropManifest = nil // a locked manifest's versions cannot be deleted
+	}
+	return h
 }
 
 func TestS3Sink(t *testing.T) {
@@ -349,7 +359,7 @@ func TestS3ObjectLockHolds(t *testing.T) {
 	if _, err := c.PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String(bucket), Key: aws.String(key), Body: strings.NewReader("forged\n")}); err != nil {
 		t.Fatal(err)
 	}
-	info, err := s.Archive().Inspect(ctx, w)
+	info, err := s.Archive().Inspect(ctx, m.Object)
 	if err != nil || info.Version == "" || info.Version == m.ObjectVersion {
 		t.Fatalf("after an overwrite: %+v, %v; want a version other than the committed %s", info, err, m.ObjectVersion)
 	}

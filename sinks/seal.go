@@ -27,11 +27,11 @@ import (
 // window's object or manifest, or a seal, breaks a hash that verify
 // checks; with a signing key nobody without the key can forge new ones.
 //
-// A window exported again after its day was sealed (verify --repair, a
-// backfill over exported windows, a run after a crash) changes its
-// manifest; the day is then sealed again in a new generation that names
-// the generation it supersedes (by hash) and the windows that changed. The
-// older generations stay: history is added to, never rewritten.
+// A window that gains a delta after its day was sealed (late records
+// appended by a run's look-back or verify --repair) is sealed again in a
+// new generation that names the generation it supersedes (by hash) and
+// the windows that changed. The older generations stay: history is added
+// to, never rewritten.
 
 // SealKind marks a seal document.
 const SealKind = "auditlog-exporter day seal v1"
@@ -61,16 +61,34 @@ type Seal struct {
 	KeyID string `json:"key_id,omitempty"`
 }
 
-// SealedWindow is one window of a seal.
+// SealedWindow is one window of a seal: its first object, and its deltas
+// in order.
 type SealedWindow struct {
-	Start          time.Time `json:"window_start"`
-	End            time.Time `json:"window_end"`
-	Object         string    `json:"object"`
-	ObjectSHA256   string    `json:"object_sha256"`
-	ObjectVersion  string    `json:"object_version,omitempty"`
-	Records        int64     `json:"records"`
-	Manifest       string    `json:"manifest"`
-	ManifestSHA256 string    `json:"manifest_sha256"`
+	Start time.Time `json:"window_start"`
+	End   time.Time `json:"window_end"`
+	SealedPart
+	Deltas []SealedPart `json:"deltas,omitempty"`
+}
+
+// SealedPart is one object of a sealed window.
+type SealedPart struct {
+	Object         string `json:"object"`
+	ObjectSHA256   string `json:"object_sha256"`
+	ObjectVersion  string `json:"object_version,omitempty"`
+	Records        int64  `json:"records"`
+	Manifest       string `json:"manifest"`
+	ManifestSHA256 string `json:"manifest_sha256"`
+}
+
+// equal reports whether two sealed windows list the same objects.
+func (w SealedWindow) equal(o SealedWindow) bool {
+	return w.Start.Equal(o.Start) && w.End.Equal(o.End) && w.SealedPart == o.SealedPart && slices.Equal(w.Deltas, o.Deltas)
+}
+
+// sealedPart is how a seal lists the part m describes.
+func sealedPart(m Manifest, ext string) SealedPart {
+	return SealedPart{Object: m.Object, ObjectSHA256: m.SHA256, ObjectVersion: m.ObjectVersion, Records: m.Records,
+		Manifest: PartManifestName(m.window(), ext, m.Part), ManifestSHA256: m.Stored.SHA256}
 }
 
 // SealLink points at one stored seal.
@@ -154,9 +172,11 @@ func (v archive) Seal(ctx context.Context, day []audit.Window, reason string) (S
 			out.Missing = append(out.Missing, w)
 			continue
 		}
-		m := reads[i].Manifest
-		sealed = append(sealed, SealedWindow{Start: w.Start.UTC(), End: w.End.UTC(), Object: m.Object, ObjectSHA256: m.SHA256, ObjectVersion: m.ObjectVersion,
-			Records: m.Records, Manifest: ManifestName(w, v.o.format.Ext()), ManifestSHA256: m.Stored.SHA256})
+		sw := SealedWindow{Start: w.Start.UTC(), End: w.End.UTC(), SealedPart: sealedPart(reads[i].Manifest, v.o.format.Ext())}
+		for _, d := range reads[i].Deltas {
+			sw.Deltas = append(sw.Deltas, sealedPart(d, v.o.format.Ext()))
+		}
+		sealed = append(sealed, sw)
 	}
 	if len(out.Missing) > 0 {
 		return out, nil
@@ -172,7 +192,7 @@ func (v archive) Seal(ctx context.Context, day []audit.Window, reason string) (S
 			Reason: "every window of the day is committed", SealedAt: time.Now().UTC(), ExporterVersion: v.o.Version}
 		if n := len(gens); n > 0 {
 			last := gens[n-1]
-			if last.Err == nil && slices.Equal(last.Windows, sealed) {
+			if last.Err == nil && slices.EqualFunc(last.Windows, sealed, SealedWindow.equal) {
 				out.Seal = last
 				return out, nil
 			}
@@ -218,14 +238,18 @@ func (v archive) Seal(ctx context.Context, day []audit.Window, reason string) (S
 // day of hourly windows in S3 is 24 small GETs.
 const manifestReaders = 8
 
-// ManifestRead is one window's manifest as ReadManifests found it.
+// ManifestRead is one window's manifests as ReadManifests found them.
 type ManifestRead struct {
-	Manifest Manifest
-	Found    bool  // a valid manifest is there
-	Err      error // it cannot be read, or is not a valid manifest of the window
+	Manifest Manifest // of the first object
+	Deltas   []Manifest
+	Found    bool  // a valid manifest of the first object is there
+	Err      error // a manifest cannot be read, or is not a valid manifest of its part
+	// Orphan names an object published as the window's next part without
+	// a manifest.
+	Orphan string
 }
 
-// ReadManifests reads the manifests of windows, several at once.
+// ReadManifests reads the manifests of windows' parts, several windows at once.
 func ReadManifests(ctx context.Context, v Archive, windows []audit.Window) []ManifestRead {
 	out := make([]ManifestRead, len(windows))
 	next := make(chan int)
@@ -236,8 +260,10 @@ func ReadManifests(ctx context.Context, v Archive, windows []audit.Window) []Man
 			defer wg.Done()
 			for i := range next {
 				r := &out[i]
-				if r.Manifest, r.Found, r.Err = v.ReadManifest(ctx, windows[i]); r.Err != nil {
-					r.Found = false
+				parts, orphan, err := v.ReadParts(ctx, windows[i])
+				r.Orphan, r.Err = orphan, err
+				if err == nil && len(parts) > 0 {
+					r.Manifest, r.Deltas, r.Found = parts[0], parts[1:], true
 				}
 			}
 		}()
@@ -259,7 +285,7 @@ func changedWindows(old StoredSeal, now []SealedWindow) string {
 	}
 	var names []string
 	for _, w := range now {
-		if b, ok := before[w.Start]; !ok || b != w {
+		if b, ok := before[w.Start]; !ok || !b.equal(w) {
 			names = append(names, w.Start.Format("15:04")+"-"+w.End.Format("15:04"))
 		}
 	}

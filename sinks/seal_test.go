@@ -21,8 +21,8 @@ func validSeal() sinks.Seal {
 		Previous:   &sinks.SealLink{Date: "2026-11-23", Generation: 1, SHA256: strings.Repeat("b", 64)}, SealedAt: sealDate.Add(30 * time.Hour)}
 	for i := range 4 {
 		st := sealDate.Add(time.Duration(i) * 6 * time.Hour)
-		s.Windows = append(s.Windows, sinks.SealedWindow{Start: st, End: st.Add(6 * time.Hour), Object: "o", ObjectSHA256: strings.Repeat("c", 64), Records: 3,
-			Manifest: "m", ManifestSHA256: strings.Repeat("d", 64)})
+		s.Windows = append(s.Windows, sinks.SealedWindow{Start: st, End: st.Add(6 * time.Hour), SealedPart: sinks.SealedPart{Object: "o", ObjectSHA256: strings.Repeat("c", 64), Records: 3,
+			Manifest: "m", ManifestSHA256: strings.Repeat("d", 64)}})
 	}
 	return s
 }

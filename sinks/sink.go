@@ -1,8 +1,9 @@
 // Package sinks writes exported windows. A Sink is a format (JSON lines,
 // Parquet) on a destination (a local directory, an S3 bucket, a stream).
-// Each window is written to one object whose name depends only on account,
-// window and format, and is invisible until Commit: re-exporting a window
-// replaces it, never adds a second copy.
+// A window is written to its first object, whose name depends only on
+// account, window and format, and later records of it to deltas (see
+// PartName); each object is invisible until Commit and, once committed,
+// never replaced.
 //
 // One commit layer (Output) owns everything a window's commit promises:
 // encoding, staging, the digest, the size limit, the manifest and reading
@@ -31,6 +32,9 @@ type Sink interface {
 	// Commit succeeds. Once ctx is cancelled, writes fail, and a writer
 	// whose Write failed never commits.
 	Open(ctx context.Context, w audit.Window) (Writer, error)
+	// OpenPart is Open for w's part: 0 its first object, n its n-th delta
+	// (see PartName).
+	OpenPart(ctx context.Context, w audit.Window, part int) (Writer, error)
 	// Probe proves, leaving nothing behind, that windows can be written
 	// (for check).
 	Probe(ctx context.Context) error
@@ -44,13 +48,16 @@ type Sink interface {
 type Writer interface {
 	// Write appends r. r may be reused by the caller after Write returns.
 	Write(r *audit.Record) error
-	// Commit makes the window visible under its deterministic name,
-	// replacing an earlier export of the same window, and records src
-	// (what the source said of the window) in its manifest. It fails,
-	// committing nothing, when ctx is done or an earlier Write failed.
+	// Commit makes the object visible under its deterministic name and
+	// records src (what the source said of the window) in its manifest.
+	// It fails, committing nothing, when ctx is done, an earlier Write
+	// failed, or the name is taken (ErrExists: a committed object is
+	// never replaced).
 	// Callers that commit several sinks pass a context that a shutdown
 	// signal does not cancel, so the sinks agree on what was committed.
 	Commit(ctx context.Context, src Source) error
+	// Records is how many records were written.
+	Records() int64
 	// Abort discards everything written. It is safe to call after Commit
 	// (it then does nothing) and more than once.
 	Abort() error

@@ -1,0 +1,188 @@
+package sinks
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"hash/fnv"
+	"strings"
+	"time"
+
+	"github.com/auditlog-exporter/auditlog-exporter/audit"
+)
+
+// A window's records live in one or more objects of its partition, its
+// parts: the first object, named for the window alone, and deltas, each
+// holding only records that none of the parts before it holds (records
+// that became visible at the source after the window was exported), named
+// to sort after it:
+//
+//	account=a/date=2026-11-24/a_20261124T100000Z_20261124T110000Z.parquet
+//	account=a/date=2026-11-24/a_20261124T100000Z_20261124T110000Z_delta-0001.parquet
+//
+// A committed part is never overwritten, replaced or deleted: consumers
+// that ingest every object created (SIEM inputs notified of new S3
+// objects, tailers of a directory) then see each record once, and readers
+// of the partition read the union.
+
+// MaxDeltas is the most deltas one window may have.
+const MaxDeltas = 9999
+
+// ErrExists is returned by a Staged's Publish when an object already has
+// the name: it is never replaced.
+var ErrExists = errors.New("an object of that name exists already (committed objects are never replaced)")
+
+// CompletenessAdopted marks the manifest of an object that was published
+// without one (the run stopped between the two) and adopted later.
+const CompletenessAdopted = "adopted"
+
+// PartName is the name of window w's part (0: its first object, n: its
+// n-th delta) relative to a sink's path or prefix.
+func PartName(w audit.Window, ext string, part int) string {
+	name := ObjectName(w, ext)
+	if part == 0 {
+		return name
+	}
+	return fmt.Sprintf("%s_delta-%04d.%s", strings.TrimSuffix(name, "."+ext), part, ext)
+}
+
+// Held is a set of record Uuids (their 128-bit FNV-1a hashes: 16 bytes a
+// record whatever a Uuid's length, and no collision in practice).
+type Held struct {
+	m map[[16]byte]struct{}
+}
+
+// NewHeld returns an empty set.
+func NewHeld() *Held { return &Held{m: map[[16]byte]struct{}{}} }
+
+func heldKey(uuid string) [16]byte {
+	h := fnv.New128a()
+	h.Write([]byte(uuid))
+	var k [16]byte
+	h.Sum(k[:0])
+	return k
+}
+
+// Add adds uuid; it reports whether it was new.
+func (h *Held) Add(uuid string) bool {
+	k := heldKey(uuid)
+	if _, ok := h.m[k]; ok {
+		return false
+	}
+	h.m[k] = struct{}{}
+	return true
+}
+
+// Has reports whether uuid is in the set.
+func (h *Held) Has(uuid string) bool {
+	if h == nil {
+		return false
+	}
+	_, ok := h.m[heldKey(uuid)]
+	return ok
+}
+
+// Len is the number of Uuids in the set.
+func (h *Held) Len() int {
+	if h == nil {
+		return 0
+	}
+	return len(h.m)
+}
+
+// ReadParts implements Archive: manifests part by part until the first
+// missing one, then whether that part's object exists without it.
+func (v archive) ReadParts(ctx context.Context, w audit.Window) ([]Manifest, string, error) {
+	var parts []Manifest
+	for part := 0; part <= MaxDeltas; part++ {
+		m, found, err := v.readPart(ctx, w, part)
+		if err != nil {
+			return parts, "", fmt.Errorf("%s: %w", PartManifestName(w, v.o.format.Ext(), part), err)
+		}
+		if !found {
+			name := PartName(w, v.o.format.Ext(), part)
+			exists, err := v.exists(ctx, name)
+			if err != nil {
+				return parts, "", err
+			}
+			if exists {
+				return parts, name, nil
+			}
+			return parts, "", nil
+		}
+		parts = append(parts, m)
+	}
+	return parts, "", nil
+}
+
+// exists reports whether an object is stored under name.
+func (v archive) exists(ctx context.Context, name string) (bool, error) {
+	if in, ok := v.o.dest.(Inspector); ok {
+		_, found, err := in.Inspect(ctx, name)
+		return found, err
+	}
+	r, found, err := v.k.Get(ctx, name)
+	if found {
+		r.Close()
+	}
+	return found, err
+}
+
+// Hold implements Archive.
+func (v archive) Hold(ctx context.Context, parts []Manifest, held *Held) error {
+	for _, m := range parts {
+		if err := v.Records(ctx, m.Object, func(r audit.Record) error { held.Add(r.UUID); return nil }); err != nil {
+			return fmt.Errorf("read %s back: %w", m.Object, err)
+		}
+	}
+	return nil
+}
+
+// Adopt implements Archive. An object at a part's name was published
+// whole (publishing is atomic), so consumers may have ingested it: it is
+// kept and described, never written again. One that cannot be read back,
+// or holds records that are not the window's or are in an earlier part,
+// is an error that says what to do.
+func (v archive) Adopt(ctx context.Context, w audit.Window, part int, held *Held) (Manifest, error) {
+	name := PartName(w, v.o.format.Ext(), part)
+	m := Manifest{Account: w.Account, WindowStart: w.Start.UTC(), WindowEnd: w.End.UTC(), Part: part, Object: name, Format: v.o.format.Ext(),
+		SourceCount: -1, Completeness: CompletenessAdopted, ExporterVersion: v.o.Version, Categories: map[string]int64{}}
+	own := NewHeld()
+	err := v.Records(ctx, name, func(r audit.Record) error {
+		switch {
+		case !w.Contains(r.Time):
+			return fmt.Errorf("record %q at %s is not of the window", shortText(r.UUID), r.Time.UTC().Format(time.RFC3339Nano))
+		case held.Has(r.UUID) || !own.Add(r.UUID):
+			return fmt.Errorf("record %q is in the window's objects twice", shortText(r.UUID))
+		}
+		m.Records++
+		countCategory(m.Categories, r.Category)
+		return nil
+	})
+	if err != nil {
+		return m, fmt.Errorf("%s was published without its manifest and cannot be adopted (%w): consumers may have ingested it; check it, then move it out of the way to export the window again", name, err)
+	}
+	sum, n, found, err := v.Checksum(ctx, name)
+	if err != nil || !found {
+		return m, fmt.Errorf("adopt %s: read it again: %v", name, err)
+	}
+	m.SHA256, m.Bytes, m.ExportedAt = sum, n, time.Now().UTC()
+	if in, ok := v.o.dest.(Inspector); ok {
+		info, _, err := in.Inspect(ctx, name)
+		if err != nil {
+			return m, err
+		}
+		m.ObjectVersion = info.Version
+	}
+	if err := v.o.writeManifest(ctx, v.k, m); err != nil {
+		return m, err
+	}
+	m2, found, err := v.readPart(ctx, w, part)
+	if err != nil || !found {
+		return m, fmt.Errorf("adopt %s: read its manifest back: %v", name, err)
+	}
+	for k := range own.m {
+		held.m[k] = struct{}{}
+	}
+	return m2, nil
+}
