@@ -41,6 +41,8 @@ type DayEvidence struct {
 	// valid manifests found, by window start.
 	Windows   int
 	Manifests map[time.Time]sinks.Manifest
+	// Deltas holds the valid manifests of each window's deltas, in order.
+	Deltas map[time.Time][]sinks.Manifest
 	// Seals are the day's seal generations, oldest first; Before and
 	// After those of the days around it (for the links).
 	Seals, Before, After []sinks.StoredSeal
@@ -121,11 +123,24 @@ func JudgeDay(ev DayEvidence) DayVerdict {
 		}
 	}
 	newest := ev.Seals[len(ev.Seals)-1]
+	unsealed := 0 // windows with deltas newer than the newest seal
 	if newest.Err == nil {
 		differ := 0
 		for _, w := range newest.Windows {
-			if m, ok := ev.Manifests[w.Start]; !ok || m.Stored.SHA256 != w.ManifestSHA256 {
+			m, ok := ev.Manifests[w.Start]
+			deltas := ev.Deltas[w.Start]
+			if !ok || m.Stored.SHA256 != w.ManifestSHA256 || len(deltas) < len(w.Deltas) {
 				differ++
+				continue
+			}
+			for i, d := range w.Deltas {
+				if deltas[i].Stored.SHA256 != d.ManifestSHA256 {
+					differ++
+					break
+				}
+			}
+			if len(deltas) > len(w.Deltas) {
+				unsealed++
 			}
 		}
 		if differ > 0 {
@@ -133,8 +148,12 @@ func JudgeDay(ev DayEvidence) DayVerdict {
 		}
 	}
 	v.Status = DaySealed
-	if len(v.Problems) > 0 {
+	switch {
+	case len(v.Problems) > 0:
 		v.Status = DayBroken
+	case unsealed > 0:
+		v.Status = DayUnsealed
+		problem("%d windows gained deltas (late records) after the newest seal: a run stopped before sealing the day again (verify --repair seals it)", unsealed)
 	}
 	return v
 }

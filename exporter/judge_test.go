@@ -21,6 +21,15 @@ func TestJudge(t *testing.T) {
 	matching := func(m sinks.Manifest, padded, source int64) Evidence {
 		return Evidence{Manifest: m, HasManifest: true, HasObject: true, SHA256: m.SHA256, Bytes: m.Bytes, Padded: padded, Source: source}
 	}
+	delta := sinks.Manifest{Part: 1, Object: "d1", Records: 4, SourceCount: 125, SHA256: strings.Repeat("cd", 32), Bytes: 200, ExportedAt: time.Date(2026, 11, 24, 12, 0, 0, 0, time.UTC)}
+	withDelta := func(ev Evidence, d sinks.Manifest, f func(*Part)) Evidence {
+		p := Part{Manifest: d, HasObject: true, SHA256: d.SHA256, Bytes: d.Bytes}
+		if f != nil {
+			f(&p)
+		}
+		ev.Deltas = append(ev.Deltas, p)
+		return ev
+	}
 	edit := func(f func(*Evidence)) Evidence {
 		ev := matching(m, 120, 100)
 		f(&ev)
@@ -75,6 +84,16 @@ func TestJudge(t *testing.T) {
 		{"the committed version hidden by other bytes", edit(func(ev *Evidence) { ev.Manifest.ObjectVersion, ev.Object.Version, ev.SHA256 = "v1", "v2", "ff" }), StatusChecksumMismatch, 100, 100, "committed version v1, which is still stored"},
 		{"the committed version current", edit(func(ev *Evidence) { ev.Manifest.ObjectVersion, ev.Object.Version = "v1", "v1" }), StatusOK, 100, 100, ""},
 		{"a manifest that cannot be trusted", edit(func(ev *Evidence) { ev.ManifestErr = errors.New("manifest: it describes another window") }), StatusChecksumMismatch, -1, -1, "manifest unreadable: manifest: it describes another window"},
+		{"a delta as committed: both parts count", withDelta(matching(m, 125, 104), delta, nil), StatusOK, 104, 104, ""},
+		{"late records after the delta: compared with its count", withDelta(matching(m, 126, 105), delta, nil), StatusLateArrivals, 104, 105, "1 records became visible after the export at 2026-11-24T12:00:00Z"},
+		{"a delta edited", withDelta(matching(m, 125, 104), delta, func(p *Part) { p.SHA256 = strings.Repeat("ee", 32) }), StatusChecksumMismatch, 104, 104, "delta 1 (d1): object has"},
+		{"a delta deleted", withDelta(matching(m, 125, 104), delta, func(p *Part) { p.HasObject = false }), StatusMissing, 104, 104, "delta 1 (d1): no object"},
+		{"a delta the seal lists is gone", edit(func(ev *Evidence) {
+			ev.Sealed, ev.SealName = &sinks.SealedWindow{SealedPart: sinks.SealedPart{ObjectSHA256: sum}, Deltas: []sinks.SealedPart{{}}}, "the seal"
+			ev.Sealed.ManifestSHA256 = ev.Manifest.Stored.SHA256
+		}), StatusNotAsSealed, 100, 100, "lists 1 deltas of the window, 0 are stored"},
+		{"a delta's manifest changed after sealing", withDelta(matching(m, 125, 104), delta, func(p *Part) { p.Sealed = &sinks.SealedPart{ManifestSHA256: "other", ObjectSHA256: p.SHA256} }), StatusNotAsSealed, 104, 104, "delta 1 (d1): the manifest is not the one"},
+		{"a delta object without manifest", edit(func(ev *Evidence) { ev.Orphan = "d2" }), StatusMissing, 100, 100, "d2 has no manifest"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			v := Judge(tc.ev)
@@ -154,6 +173,12 @@ func TestJudgeDay(t *testing.T) {
 			ev.Manifests[d] = m
 		}), DayBroken, "1 of the 4 windows the newest seal lists are missing or differ"},
 		{"a window deleted after sealing", edit(func(ev *DayEvidence) { delete(ev.Manifests, d.Add(6*time.Hour)) }), DayBroken, "1 of the 4 windows"},
+		{"a delta written after the seal", edit(func(ev *DayEvidence) { ev.Deltas = map[time.Time][]sinks.Manifest{d: {{Part: 1}}} }), DayUnsealed, "1 windows gained deltas"},
+		{"a sealed delta deleted", edit(func(ev *DayEvidence) {
+			ws := slices.Clone(ev.Seals[0].Windows)
+			ws[1].Deltas = []sinks.SealedPart{{ManifestSHA256: "x"}}
+			ev.Seals[0].Windows = ws
+		}), DayBroken, "1 of the 4 windows"},
 		{"signed by a key given", edit(func(ev *DayEvidence) { ev.KeysGiven, ev.Seals[0] = true, signed(ev.Seals[0], "ed25519:k", nil) }), DaySealed, ""},
 		{"signed by another key", edit(func(ev *DayEvidence) {
 			ev.KeysGiven, ev.Seals[0] = true, signed(ev.Seals[0], "ed25519:other", evidence.ErrUnknownKey)

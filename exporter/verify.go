@@ -250,10 +250,12 @@ func (e *Exporter) verifyWindows(ctx context.Context, a Account, windows []audit
 					sealed[newest.Windows[k].Start] = &newest.Windows[k]
 				}
 			}
-			for _, m := range dev.Manifests {
-				row.Records += m.Records
-				for c, n := range m.Categories {
-					row.Categories[c] += n
+			for start, m := range dev.Manifests {
+				for _, p := range append([]sinks.Manifest{m}, dev.Deltas[start]...) {
+					row.Records += p.Records
+					for c, n := range p.Categories {
+						row.Categories[c] += n
+					}
 				}
 			}
 			days = append(days, row)
@@ -311,11 +313,13 @@ func (c *sealCache) get(ctx context.Context, v sinks.Archive, account string, d 
 // day's order.
 func (e *Exporter) dayEvidence(ctx context.Context, v sinks.Archive, seals *sealCache, account string, all []audit.Window, due time.Time, o VerifyOptions) (DayEvidence, []sinks.ManifestRead, error) {
 	d := sinks.DayOf(all[0].Start)
-	ev := DayEvidence{Date: d, Due: !d.Add(day).After(due), Windows: len(all), Manifests: map[time.Time]sinks.Manifest{}, KeysGiven: o.KeysGiven}
+	ev := DayEvidence{Date: d, Due: !d.Add(day).After(due), Windows: len(all), Manifests: map[time.Time]sinks.Manifest{}, Deltas: map[time.Time][]sinks.Manifest{},
+		KeysGiven: o.KeysGiven}
 	reads := sinks.ReadManifests(ctx, v, all)
 	for i, w := range all {
 		if reads[i].Found {
 			ev.Manifests[w.Start] = reads[i].Manifest
+			ev.Deltas[w.Start] = reads[i].Deltas
 		}
 	}
 	var err error
