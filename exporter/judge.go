@@ -114,6 +114,9 @@ func Judge(ev Evidence) Verdict {
 		v.Status, v.Detail = StatusChecksumMismatch, "manifest unreadable: "+ev.ManifestErr.Error()
 		v.Source = -1
 		return v
+	case !ev.HasObject && ev.HasManifest:
+		v.Status, v.Detail = StatusDeleted, fmt.Sprintf("%s is gone though its manifest is there: it was deleted outside the exporter; restore it (a versioned bucket keeps it), or move its manifest away to export the window again", m.Object)
+		return v
 	case !ev.HasObject:
 		v.Status, v.Detail = StatusMissing, "no object"
 		return v
@@ -170,7 +173,7 @@ func judgePart(p Part, sealName string, keysGiven bool) (status, detail string) 
 	m, st := p.Manifest, p.Manifest.Stored
 	switch {
 	case !p.HasObject:
-		return StatusMissing, "no object"
+		return StatusDeleted, "gone though its manifest is there: it was deleted outside the exporter; restore it (a versioned bucket keeps it)"
 	case st.SigErr != nil && (keysGiven || !errors.Is(st.SigErr, evidence.ErrUnknownKey)):
 		return StatusBadSignature, fmt.Sprintf("manifest signed by %s: %v", st.SignedBy(), st.SigErr)
 	case keysGiven && st.Signature == nil:

@@ -50,7 +50,7 @@ func TestJudge(t *testing.T) {
 		{"a count that shrank, more records: short", matching(m, 119, 101), StatusShort, 100, 101, "the source has 1 records the export lacks"},
 		{"no count at all: short, and said why", matching(uncounted, -1, 101), StatusShort, 100, 101, "late arrivals and skipped records look alike"},
 		{"no count, nothing more: ok", matching(uncounted, -1, 100), StatusOK, 100, 100, ""},
-		{"no object", edit(func(ev *Evidence) { ev.HasObject, ev.SHA256, ev.Bytes = false, "", 0 }), StatusMissing, -1, 100, "no object"},
+		{"the committed object deleted", edit(func(ev *Evidence) { ev.HasObject, ev.SHA256, ev.Bytes = false, "", 0 }), StatusDeleted, -1, 100, "deleted outside the exporter"},
 		{"no object, no manifest", Evidence{Padded: 120, Source: -1}, StatusMissing, -1, -1, "no object"},
 		{"object without manifest", edit(func(ev *Evidence) { ev.HasManifest, ev.Manifest = false, sinks.Manifest{} }), StatusMissing, -1, 100, "object without manifest"},
 		{"an edited object (same size)", edit(func(ev *Evidence) { ev.SHA256 = strings.Repeat("cd", 32) }), StatusChecksumMismatch, 100, 100, "manifest says 5000 bytes"},
@@ -87,7 +87,7 @@ func TestJudge(t *testing.T) {
 		{"a delta as committed: both parts count", withDelta(matching(m, 125, 104), delta, nil), StatusOK, 104, 104, ""},
 		{"late records after the delta: compared with its count", withDelta(matching(m, 126, 105), delta, nil), StatusLateArrivals, 104, 105, "1 records became visible after the export at 2026-11-24T12:00:00Z"},
 		{"a delta edited", withDelta(matching(m, 125, 104), delta, func(p *Part) { p.SHA256 = strings.Repeat("ee", 32) }), StatusChecksumMismatch, 104, 104, "delta 1 (d1): object has"},
-		{"a delta deleted", withDelta(matching(m, 125, 104), delta, func(p *Part) { p.HasObject = false }), StatusMissing, 104, 104, "delta 1 (d1): no object"},
+		{"a delta deleted", withDelta(matching(m, 125, 104), delta, func(p *Part) { p.HasObject = false }), StatusDeleted, 104, 104, "delta 1 (d1): gone though its manifest is there"},
 		{"a delta the seal lists is gone", edit(func(ev *Evidence) {
 			ev.Sealed, ev.SealName = &sinks.SealedWindow{SealedPart: sinks.SealedPart{ObjectSHA256: sum}, Deltas: []sinks.SealedPart{{}}}, "the seal"
 			ev.Sealed.ManifestSHA256 = ev.Manifest.Stored.SHA256

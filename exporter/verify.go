@@ -25,10 +25,11 @@ const (
 	StatusBadSignature     = "bad-signature"     // the manifest's signature fails, is by an unknown key, or is missing while keys were given
 	StatusNotAsSealed      = "not-as-sealed"     // the manifest or object differs from what the day's seal lists
 	StatusOverwritten      = "overwritten"       // the object's current version is not the committed one (versioned bucket)
+	StatusDeleted          = "deleted"           // the manifest is there, the committed object is not
 )
 
 // WindowStatuses lists every window status, problems after ok.
-var WindowStatuses = []string{StatusOK, StatusMissing, StatusShort, StatusLateArrivals, StatusChecksumMismatch, StatusBadSignature, StatusNotAsSealed, StatusOverwritten}
+var WindowStatuses = []string{StatusOK, StatusMissing, StatusShort, StatusLateArrivals, StatusChecksumMismatch, StatusBadSignature, StatusNotAsSealed, StatusOverwritten, StatusDeleted}
 
 // VerifyRow is one window in one sink.
 type VerifyRow struct {

@@ -67,6 +67,7 @@ var meanings = map[string]string{
 	exporter.StatusBadSignature:     "The manifest's signature does not verify, is by a key that was not given, or is missing: the manifest was written by someone else or changed.",
 	exporter.StatusNotAsSealed:      "The manifest or object differs from what the day's seal recorded: it was changed or replaced after the day was sealed.",
 	exporter.StatusOverwritten:      "A newer version of the object hides the committed one (versioned bucket): the committed version is still stored.",
+	exporter.StatusDeleted:          "The committed object was deleted though its manifest is there: consumers ingested it, the exporter does not write it again; restore it from the bucket's versions.",
 	exporter.DayUnsealed:            "Every window of the day is there but no seal covers them: the seal was deleted, or the exporter stopped before writing it.",
 	exporter.DayIncomplete:          "Windows of a day that is over are missing and the day was never sealed.",
 	exporter.DayBroken:              "The seal chain does not hold: a seal was deleted, replaced, badly signed, or does not match the windows it lists.",

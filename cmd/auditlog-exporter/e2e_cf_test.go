@@ -158,7 +158,11 @@ log:
 	if len(victim) == 0 {
 		t.Fatal("no Cloud Foundry JSON lines file")
 	}
+	// The object and its manifest lost together (an object deleted alone
+	// is "deleted", and left for a person to restore).
 	os.Remove(victim[0])
+	rel, _ := filepath.Rel(filepath.Join(w.dir, "out"), victim[0])
+	os.Remove(filepath.Join(w.dir, "out", "_manifests", rel+".json"))
 	if out := verify(); out.Summary.Windows["missing"] != 1 {
 		t.Fatalf("verify after removing %s: %v", victim[0], out.Summary)
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -139,9 +140,9 @@ sinks:
 		t.Fatalf("verify with problems: exit %d\n%s", r.code, r.stderr)
 	}
 	want := map[string]string{ // "window index/sink prefix" -> status
-		"1/file:" + filepath.Join(w.dir, "out") + " ": "missing",
+		"1/file:" + filepath.Join(w.dir, "out") + " ": "deleted",
 		"2/file:" + filepath.Join(w.dir, "out-gz"):    "checksum-mismatch",
-		"3/s3://": "missing",
+		"3/s3://": "deleted",
 		"5/file:" + filepath.Join(w.dir, "out") + " ": "checksum-mismatch",
 	}
 	seen := map[string]bool{}
@@ -174,12 +175,14 @@ sinks:
 	if len(seen) != len(want) {
 		t.Fatalf("not every broken window was reported: %v", seen)
 	}
-	if out.Summary.Windows["late-arrivals"] != 3 || out.Summary.Windows["missing"] != 2 || out.Summary.Windows["checksum-mismatch"] != 2 {
+	if out.Summary.Windows["late-arrivals"] != 3 || out.Summary.Windows["deleted"] != 2 || out.Summary.Windows["checksum-mismatch"] != 2 {
 		t.Fatalf("summary %v", out.Summary)
 	}
 
+	// --repair appends the late records as deltas and leaves the damaged
+	// objects as they are: consumers ingested them already.
 	r, out = verify("--repair")
-	if r.code != 0 || out.Summary.Windows["ok"] != 3*windows {
+	if r.code != 1 || out.Summary.Windows["ok"] != 3*windows-4 || out.Summary.Windows["deleted"] != 2 || out.Summary.Windows["checksum-mismatch"] != 2 {
 		t.Fatalf("after --repair: exit %d %v\n%s", r.code, out.Summary, r.stderr)
 	}
 	repaired := 0
@@ -188,8 +191,38 @@ sinks:
 			repaired++
 		}
 	}
-	if repaired != 5*3 {
-		t.Fatalf("%d rows repaired, want the 5 broken windows x 3 sinks", repaired)
+	if repaired != 3 {
+		t.Fatalf("%d rows repaired, want the late window x 3 sinks", repaired)
+	}
+	if deltas, _ := filepath.Glob(filepath.Join(w.dir, "out", "account="+acct, "date=*", "*_delta-0001.jsonl")); len(deltas) != 1 {
+		t.Fatalf("deltas %v, want the late window's", deltas)
+	}
+	// The way out the messages name: the deleted objects' manifests moved
+	// away (the windows are exported again), the truncated object moved
+	// away with its manifest, the replaced manifest moved away (its object
+	// is adopted).
+	move := func(p string) {
+		if err := os.Rename(p, p+".bad"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	move(filepath.Join(w.dir, "out", filepath.FromSlash(sinks.ManifestName(win(1), "jsonl"))))
+	move(gz)
+	move(filepath.Join(w.dir, "out-gz", filepath.FromSlash(sinks.ManifestName(win(2), "jsonl.gz"))))
+	move(filepath.Join(w.dir, "out", filepath.FromSlash(sinks.ManifestName(win(5), "jsonl"))))
+	if _, err := srv.Client().DeleteObject(context.Background(), &s3.DeleteObjectInput{Bucket: aws.String(bucket), Key: aws.String("neo/" + sinks.ManifestName(win(3), "parquet"))}); err != nil {
+		t.Fatal(err)
+	}
+	if r, out = verify("--repair"); r.code != 0 || out.Summary.Windows["ok"] != 3*windows {
+		t.Fatalf("after moving the damage away, --repair: exit %d %v\n%s", r.code, out.Summary, r.stderr)
+	}
+	for _, p := range []string{filepath.Join(w.dir, "out"), filepath.Join(w.dir, "out-gz")} {
+		filepath.WalkDir(p, func(p string, _ fs.DirEntry, _ error) error {
+			if strings.HasSuffix(p, ".bad") {
+				os.Remove(p) // not part of the output any more
+			}
+			return nil
+		})
 	}
 	// Every sink now holds exactly the source's records, late ones included.
 	n := w.assertExactSink("out", "out-gz")

@@ -57,7 +57,8 @@ func newStateCmd(stdout io.Writer) *cobra.Command {
 		Use:   "set --config FILE --watermark T [--account NAME]",
 		Short: "Move an account's watermark to a window boundary",
 		Long: `Move an account's watermark. The next run exports from T on: an earlier T
-re-exports windows (replacing their output, never duplicating it); a later T
+re-exports windows (adding only records they lack, never replacing what was
+committed); a later T
 skips windows. T is RFC 3339 (2026-11-24T10:00:00Z), a date (2026-11-24) or a
 negative duration (-24h), must be a boundary of the export.window grid and not
 in the future. --account is needed when the configuration has several.`,

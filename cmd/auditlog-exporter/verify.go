@@ -47,9 +47,11 @@ signed by one of the keys; without it, signatures are reported, not required.
 with read access to the sinks runs it). --report writes a self-contained HTML
 page of the same facts that --output json prints.
 
---repair exports the windows that do not match again (same names: replaced,
-never duplicated), seals the days left unsealed or changed (a new generation
-that supersedes the old one, which stays), and verifies them again. Exit 0
+--repair appends what windows lack (a missing object, late records as a delta
+holding only them, a manifest for an object left without one), never replacing
+a committed object (a damaged one is reported), seals the days left unsealed or
+changed (a new generation that supersedes the old one, which stays), and
+verifies them again. Exit 0
 when everything matches, 1 otherwise.`,
 		Example: `  auditlog-exporter verify --config config.yaml --from -72h --to now --repair
   auditlog-exporter verify --config auditor.yaml --from 2026-01-01 --to 2026-07-01 \
