@@ -40,7 +40,9 @@ func main() {
 	pageSize := flag.Int("page-size", 1000, "records per page")
 	gwRate := flag.Float64("gateway-rate", 0, "an API gateway in front: this many requests per second, 429 beyond (0: none)")
 	gwBurst := flag.Int("gateway-burst", 0, "the gateway's burst (default: one second's worth)")
-	gwRetryAfter := flag.String("gateway-retry-after", "1", "Retry-After with the gateway's 429: seconds, \"date\" or \"none\"")
+	gwAdmit := flag.Int("gateway-admit", 0, "a counting gateway in front, whatever the clock: of every N+K API requests the first N pass, the next K get 429 (N; 0: none)")
+	gwRefuse := flag.Int("gateway-refuse", 1, "the counting gateway's K: requests refused after each --gateway-admit")
+	gwRetryAfter := flag.String("gateway-retry-after", "1", "Retry-After with the gateways' 429: seconds, \"date\" or \"none\"")
 	retryAfter := flag.String("retry-after", "1", "Retry-After sent with 429 and 503: seconds, \"date\" (an HTTP date) or \"none\"")
 	readingsFlag := flag.String("readings", "documented", "how the API answers what SAP leaves undocumented, comma-separated: documented, all-odd, count=distinct|rows|none, stored-duplicates=F, shrinking-pages, exclusive-bounds, newest-first, nextlink-drops-filter")
 	flag.Parse()
@@ -92,7 +94,7 @@ func main() {
 		total += len(recs)
 	}
 	sim.SetFaults(neosim.Faults{Latency: *latency, Rate429: *r429, Rate5xx: *r5xx, RateDrop: *rDrop, RateTruncate: *rTrunc, RateHTML: *rHTML, RateDuplicate: *rDup, TokenMaxUses: *tokenUses, RetryAfter: *retryAfter,
-		GatewayRate: *gwRate, GatewayBurst: *gwBurst, GatewayRetryAfter: *gwRetryAfter})
+		GatewayRate: *gwRate, GatewayBurst: *gwBurst, GatewayRetryAfter: *gwRetryAfter, GatewayAdmit: *gwAdmit, GatewayRefuse: *gwRefuse})
 
 	ln, err := net.Listen("tcp", *listen)
 	if err != nil {

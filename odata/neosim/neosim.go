@@ -77,6 +77,15 @@ type Faults struct {
 	GatewayRate       float64
 	GatewayBurst      int
 	GatewayRetryAfter string
+	// GatewayAdmit puts a counting gateway in front of the API, which
+	// refuses by request count, not by time, so it throttles a fast
+	// client and a slow one alike: of every GatewayAdmit+GatewayRefuse
+	// API requests the first GatewayAdmit pass and the next GatewayRefuse
+	// (default 1) get 429 with GatewayRetryAfter, as a bucket of
+	// GatewayAdmit found empty. 0: no counting gateway. With GatewayRate
+	// too, a request must pass both.
+	GatewayAdmit  int
+	GatewayRefuse int
 }
 
 // Counters report what the server did.
@@ -133,6 +142,8 @@ type Server struct {
 	// the gateway's token bucket
 	gwTokens float64
 	gwLast   time.Time
+	// requests the counting gateway has seen since its faults were set
+	gwSeen int
 }
 
 // New returns a Server with no records.
@@ -164,6 +175,7 @@ func (s *Server) SetFaults(f Faults) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.faults = f
+	s.gwSeen = 0 // the counting gateway starts a new cycle
 }
 
 // Counters returns a copy of the server's counters.
@@ -346,11 +358,20 @@ func (s *Server) serveRetention(w http.ResponseWriter, r *http.Request, account 
 	}
 }
 
-// gatewayAdmits takes a token from the gateway's bucket, if there is a
-// gateway; false means the request is refused.
+// gatewayAdmits takes a token from the gateway's bucket and counts the
+// request at the counting gateway, if there are gateways; false means the
+// request is refused.
 func (s *Server) gatewayAdmits() bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if n := s.faults.GatewayAdmit; n > 0 {
+		k := max(1, s.faults.GatewayRefuse)
+		s.gwSeen++
+		if (s.gwSeen-1)%(n+k) >= n {
+			s.counters.Faults["gateway-429"]++
+			return false
+		}
+	}
 	rate := s.faults.GatewayRate
 	if rate <= 0 {
 		return true

@@ -425,3 +425,70 @@ func TestPerAccountClients(t *testing.T) {
 		t.Fatalf("token %d; a1 %d; a2 %d", code, get(tok, "a1"), get(tok, "a2"))
 	}
 }
+
+// The gateways refuse with 429 and the configured Retry-After: the token
+// bucket by the server's clock (here a fake one), the counting gateway by
+// request count alone, the same whatever the clock does.
+func TestGateways(t *testing.T) {
+	serve := func(s *Server, tok string) (int, string) {
+		req := httptest.NewRequest(http.MethodGet, "/auditlog/v1/accounts/acct/AuditLogRecords", nil)
+		req.Header.Set("Authorization", "Bearer "+tok)
+		w := httptest.NewRecorder()
+		s.ServeHTTP(w, req)
+		return w.Code, w.Header().Get("Retry-After")
+	}
+	pattern := func(s *Server, tok string, n int, step func()) string {
+		var b strings.Builder
+		for range n {
+			code, _ := serve(s, tok)
+			b.WriteByte(map[int]byte{200: '.', 429: 'x'}[code])
+			step()
+		}
+		return b.String()
+	}
+	t.Run("token bucket", func(t *testing.T) {
+		now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+		s := New(Options{Accounts: []string{"acct"}, ClientID: "id", ClientSecret: "secret", Now: func() time.Time { return now }})
+		tok := getToken(t, s)
+		s.SetFaults(Faults{GatewayRate: 10, GatewayBurst: 3, GatewayRetryAfter: "2"})
+		// A burst of 3, then one request per 100 ms of the clock.
+		if got := pattern(s, tok, 6, func() {}); got != "...xxx" {
+			t.Fatalf("at a standing clock: %s, want ...xxx", got)
+		}
+		now = now.Add(100 * time.Millisecond)
+		if got := pattern(s, tok, 4, func() { now = now.Add(50 * time.Millisecond) }); got != ".x.x" {
+			t.Fatalf("at 20 requests a second: %s, want .x.x", got)
+		}
+		// The last step refilled one token: one passes, the next is refused.
+		if got := pattern(s, tok, 1, func() {}); got != "." {
+			t.Fatalf("after the last step: %s, want .", got)
+		}
+		if code, ra := serve(s, tok); code != 429 || ra != "2" {
+			t.Fatalf("refused with %d, Retry-After %q", code, ra)
+		}
+	})
+	t.Run("counting", func(t *testing.T) {
+		s := New(Options{Accounts: []string{"acct"}, ClientID: "id", ClientSecret: "secret"})
+		tok := getToken(t, s)
+		s.SetFaults(Faults{GatewayAdmit: 3, GatewayRefuse: 2, GatewayRetryAfter: "none"})
+		if got := pattern(s, tok, 12, func() { time.Sleep(time.Millisecond) }); got != "...xx...xx.." {
+			t.Fatalf("admit 3, refuse 2: %s", got)
+		}
+		if c := s.Counters(); c.Faults["gateway-429"] != 4 {
+			t.Fatalf("counted %d refusals, want 4", c.Faults["gateway-429"])
+		}
+		s.SetFaults(Faults{GatewayAdmit: 2, GatewayRetryAfter: "1"}) // refuse defaults to 1; a new cycle
+		if got := pattern(s, tok, 6, func() {}); got != "..x..x" {
+			t.Fatalf("admit 2: %s", got)
+		}
+		if code, ra := serve(s, tok); code != 200 || ra != "" {
+			t.Fatalf("seventh request: %d, Retry-After %q", code, ra)
+		}
+		if code, ra := serve(s, tok); code != 200 {
+			t.Fatalf("eighth request: %d, Retry-After %q", code, ra)
+		}
+		if code, ra := serve(s, tok); code != 429 || ra != "1" {
+			t.Fatalf("ninth request: %d, Retry-After %q", code, ra)
+		}
+	})
+}
