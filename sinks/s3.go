@@ -368,10 +368,23 @@ func (d *S3Dest) Create(ctx context.Context, name string, b []byte) (bool, error
 		in.ChecksumAlgorithm = types.ChecksumAlgorithmSha256
 	}
 	if _, err := d.client.PutObject(ctx, in); err != nil {
-		if isCode(err, "PreconditionFailed") || isCode(err, "ConditionalRequestConflict") {
-			return false, nil
+		if !isCode(err, "PreconditionFailed") && !isCode(err, "ConditionalRequestConflict") {
+			return false, d.classify("write "+d.Key(name), err)
 		}
-		return false, d.classify("write "+d.Key(name), err)
+		// Some servers refuse the condition while the key only has older
+		// versions under a delete marker (nothing to read): write it then.
+		r, found, err := d.Get(ctx, name)
+		if found {
+			r.Close()
+		}
+		if err != nil || found {
+			return false, err
+		}
+		in.IfNoneMatch = nil
+		in.Body = bytes.NewReader(b)
+		if _, err := d.client.PutObject(ctx, in); err != nil {
+			return false, d.classify("write "+d.Key(name), err)
+		}
 	}
 	return true, nil
 }
