@@ -195,6 +195,7 @@ func (c *Config) Build(ctx context.Context, o exporter.Options, stdout io.Writer
 	}
 	o.Accounts, o.Sinks, o.Grid, o.Lag, o.Start, o.RetentionMargin = accounts, p.Sinks, c.Grid(), c.Export.Lag, c.Export.Start, c.Export.RetentionMargin
 	o.MaxWindowsInFlight = c.Export.MaxWindowsInFlight
+	o.LookBack = c.Export.LookBack
 	if p.Store != nil {
 		o.Store = p.Store
 	}

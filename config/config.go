@@ -29,6 +29,7 @@ import (
 	"github.com/auditlog-exporter/auditlog-exporter/odata"
 	"github.com/auditlog-exporter/auditlog-exporter/sinks"
 	"github.com/auditlog-exporter/auditlog-exporter/source"
+	"github.com/auditlog-exporter/auditlog-exporter/state"
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 	"gopkg.in/yaml.v3"
 )
@@ -92,9 +93,12 @@ const (
 
 // ExportConfig is the window grid and pacing.
 type ExportConfig struct {
-	Start    string        `yaml:"start"`
-	Window   time.Duration `yaml:"window"`
-	Lag      time.Duration `yaml:"lag"`
+	Start  string        `yaml:"start"`
+	Window time.Duration `yaml:"window"`
+	Lag    time.Duration `yaml:"lag"`
+	// LookBack: each run re-checks the windows exported within this long
+	// before the watermark and appends their late records (0: off).
+	LookBack time.Duration `yaml:"lookback"`
 	Parallel int           `yaml:"parallel"`
 	// MaxWindowsInFlight bounds the windows in flight across the whole run
 	// (all accounts, all parallel workers): the knob that trades memory
@@ -173,8 +177,14 @@ type LogConfig struct {
 
 // Defaults.
 const (
-	DefaultWindow     = time.Hour
-	DefaultLag        = 15 * time.Minute
+	DefaultWindow = time.Hour
+	DefaultLag    = 15 * time.Minute
+	// DefaultLookBack is export.lookback's default: late records come
+	// mostly within 30 minutes, a few within a day.
+	DefaultLookBack = 24 * time.Hour
+	// MaxLookBack bounds export.lookback (the ledger in the state holds
+	// every window of it).
+	MaxLookBack       = 7 * 24 * time.Hour
 	DefaultTimeout    = 60 * time.Second
 	DefaultRPS        = 0.0 // no ceiling: the rate adapts to the API
 	DefaultMaxElapsed = 10 * time.Minute
@@ -198,7 +208,7 @@ const (
 // DefaultConfig returns a Config with every default set and no source or sink.
 func DefaultConfig() *Config {
 	return &Config{
-		Export: ExportConfig{MaxWindowsInFlight: DefaultMaxWindowsInFlight, Window: DefaultWindow, Lag: DefaultLag, Parallel: 1, SpillThreshold: source.DefaultSpillThreshold, RetentionMargin: DefaultRetentionMargin},
+		Export: ExportConfig{MaxWindowsInFlight: DefaultMaxWindowsInFlight, Window: DefaultWindow, Lag: DefaultLag, LookBack: DefaultLookBack, Parallel: 1, SpillThreshold: source.DefaultSpillThreshold, RetentionMargin: DefaultRetentionMargin},
 		Retry:  RetryConfig{MaxElapsed: DefaultMaxElapsed},
 		State:  StateConfig{Type: "file", Path: "./state"},
 		Log:    LogConfig{Level: "info", Format: "json"},
@@ -532,6 +542,11 @@ func (e ExportConfig) validate(errs *FieldErrors) {
 	}
 	if e.Lag < 0 {
 		errs.add("export.lag", "must not be negative")
+	}
+	if e.LookBack < 0 || e.LookBack > MaxLookBack {
+		errs.add("export.lookback", "must be between 0 (off) and %s", MaxLookBack)
+	} else if e.Window >= time.Minute && e.LookBack/e.Window > state.MaxLookBackWindows {
+		errs.add("export.lookback", "%s holds more than %d windows of %s: shorten it or use a larger export.window", e.LookBack, state.MaxLookBackWindows, e.Window)
 	}
 	if e.SpillThreshold < 1 {
 		errs.add("export.spill_threshold", "must be at least 1 (records)")

@@ -57,6 +57,8 @@ type Observer interface {
 	WindowExported(account string, records int, st source.Stats)
 	WatermarkMoved(account string, t time.Time)
 	AccountFailed(account, class string)
+	// LookedBack reports one run's look-back of an account.
+	LookedBack(account string, checked, requests, late, deltas int)
 	RunFinished(d time.Duration, ok bool)
 	// RetentionHeadroom: how far the oldest window to export lies ahead
 	// of the retention horizon (negative: records already deleted).
@@ -68,6 +70,7 @@ type noObserver struct{}
 func (noObserver) WindowExported(string, int, source.Stats) {}
 func (noObserver) WatermarkMoved(string, time.Time)         {}
 func (noObserver) AccountFailed(string, string)             {}
+func (noObserver) LookedBack(string, int, int, int, int)    {}
 func (noObserver) RunFinished(time.Duration, bool)          {}
 func (noObserver) RetentionHeadroom(string, time.Duration)  {}
 
@@ -85,6 +88,9 @@ type Options struct {
 	RetentionMargin time.Duration
 	// Parallel is how many windows of one account are in flight at once.
 	Parallel int
+	// LookBack: windows exported within this long before the watermark
+	// are re-checked by each run and late records appended (0: off).
+	LookBack time.Duration
 	// MaxWindowsInFlight bounds the windows in flight across the whole run
 	// (every account, every worker): memory then depends on it, not on the
 	// number of accounts. Accounts take turns for a slot (waiters are served
@@ -156,6 +162,21 @@ type AccountResult struct {
 	Pages     int
 	Watermark time.Time // run only
 	Err       error
+}
+
+// lookBackOn reports whether runs look back: it is configured, and some
+// sink keeps what it wrote (a stream alone cannot tell a late record from
+// one it was already given).
+func (e *Exporter) lookBackOn() bool {
+	if e.o.LookBack <= 0 {
+		return false
+	}
+	for _, s := range e.o.Sinks {
+		if s.Archive() != nil {
+			return true
+		}
+	}
+	return false
 }
 
 // windowAttempts bounds how often one window is fetched again after the
@@ -347,6 +368,29 @@ func (e *Exporter) runAccount(ctx context.Context, a Account) AccountResult {
 		st.SealedThrough = today
 	}
 	windows := e.o.Grid.Seq(a.Name, st.Watermark, e.o.Grid.Due(e.o.Now(), e.o.Lag), Shard{})
+	if e.lookBackOn() {
+		ls, err := e.lookBack(ctx, a, &st, windows, log)
+		e.o.Observer.LookedBack(a.Name, ls.Checked, ls.Requests, ls.Late, ls.Deltas)
+		if ls.Checked > 0 || err != nil {
+			ev := log.Info()
+			if ls.Late > 0 {
+				ev = log.Warn()
+			}
+			ev.Int("windows_checked", ls.Checked).Int("late_records", ls.Late).Int("deltas", ls.Deltas).Int("requests", ls.Requests).Msg("look-back")
+		}
+		if err != nil {
+			res.Err = fmt.Errorf("account %s: %w", a.Name, err)
+			return res
+		}
+		// Saved at once: the reference must not be lost if no window follows.
+		st.UpdatedAt, st.ExporterVersion = e.o.Now().UTC(), e.o.Version
+		rev, err := e.o.Store.Save(context.WithoutCancel(ctx), st)
+		if err != nil {
+			res.Err = fmt.Errorf("account %s: save the look-back: %w", a.Name, err)
+			return res
+		}
+		st.Rev = rev
+	}
 	if windows.Len() == 0 {
 		log.Info().Time("watermark", st.Watermark).Msg("no complete window due")
 		return res
@@ -360,6 +404,7 @@ func (e *Exporter) runAccount(ctx context.Context, a Account) AccountResult {
 	next := 0
 	res.Err = e.exportWindows(ctx, a, windows, log, func(i int, n int, stats source.Stats) error {
 		committed[i] = true
+		e.ledgerAdd(&st, windows.At(i), stats.ServerCount)
 		res.Windows++
 		res.Records += n
 		res.Pages += stats.Pages

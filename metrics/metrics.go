@@ -31,6 +31,7 @@ type Metrics struct {
 	refused    *prometheus.CounterVec
 	waited     *prometheus.CounterVec
 	retention  *prometheus.GaugeVec
+	lookback   *prometheus.CounterVec
 	runSeconds prometheus.Gauge
 	runLast    prometheus.Gauge
 	runOK      prometheus.Gauge
@@ -60,11 +61,13 @@ func New() *Metrics {
 			Help: "Time requests waited for the adaptive request rate or a Retry-After pause."}, []string{"account"}),
 		retention: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "auditlog_exporter_retention_headroom_seconds",
 			Help: "How far the oldest window still to export (the watermark, or a backfill's start) lies ahead of the API's retention horizon; at 0 records start to be deleted before they are exported."}, []string{"account"}),
+		lookback: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "auditlog_exporter_lookback_total",
+			Help: "What runs' look-back did, by what: windows_checked (windows counted or listed again), requests (API requests it made), late_records (records that became visible after their window was exported, appended), deltas (delta objects written)."}, []string{"account", "what"}),
 		runSeconds: prometheus.NewGauge(prometheus.GaugeOpts{Name: "auditlog_exporter_last_run_duration_seconds", Help: "Duration of the last run."}),
 		runLast:    prometheus.NewGauge(prometheus.GaugeOpts{Name: "auditlog_exporter_last_run_timestamp_seconds", Help: "When the last run ended (Unix time)."}),
 		runOK:      prometheus.NewGauge(prometheus.GaugeOpts{Name: "auditlog_exporter_last_run_success", Help: "Whether every account of the last run succeeded (1) or not (0)."}),
 	}
-	m.reg.MustRegister(m.records, m.windows, m.watermark, m.retries, m.failures, m.anomalies, m.rateLimit, m.refused, m.waited, m.retention, m.runSeconds, m.runLast, m.runOK)
+	m.reg.MustRegister(m.records, m.windows, m.watermark, m.retries, m.failures, m.anomalies, m.rateLimit, m.refused, m.waited, m.retention, m.lookback, m.runSeconds, m.runLast, m.runOK)
 	return m
 }
 
@@ -101,6 +104,13 @@ func (m *Metrics) RetentionHeadroom(account string, d time.Duration) {
 // WatermarkMoved records account's new watermark.
 func (m *Metrics) WatermarkMoved(account string, t time.Time) {
 	m.watermark.WithLabelValues(account).Set(float64(t.Unix()))
+}
+
+// LookedBack records one run's look-back of an account.
+func (m *Metrics) LookedBack(account string, checked, requests, late, deltas int) {
+	for what, n := range map[string]int{"windows_checked": checked, "requests": requests, "late_records": late, "deltas": deltas} {
+		m.lookback.WithLabelValues(account, what).Add(float64(n))
+	}
 }
 
 // AccountFailed records a failed account of one run.

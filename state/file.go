@@ -21,9 +21,10 @@ import (
 )
 
 // FormatVersion is the newest version of the state file format this build
-// reads; it writes version 1 unless a field of version 2 (sealed_through)
-// is set, so that an older build refuses such a state by its version.
-const FormatVersion = 2
+// reads; it writes the oldest version that holds what is set (2:
+// sealed_through, 3: lookback), so that an older build refuses such a
+// state by its version.
+const FormatVersion = 3
 
 // LockName is the lock file in a state directory.
 const LockName = ".auditlog-exporter.lock"
@@ -87,13 +88,82 @@ func (s *FileStore) Path(account string) string {
 
 // fileState is the on-disk format.
 type fileState struct {
-	Version         int       `json:"version"`
-	Account         string    `json:"account"`
-	Watermark       time.Time `json:"watermark"`
-	Window          string    `json:"window"`
-	UpdatedAt       time.Time `json:"updated_at"`
-	ExporterVersion string    `json:"exporter_version,omitempty"`
-	SealedThrough   time.Time `json:"sealed_through,omitzero"`
+	Version         int           `json:"version"`
+	Account         string        `json:"account"`
+	Watermark       time.Time     `json:"watermark"`
+	Window          string        `json:"window"`
+	UpdatedAt       time.Time     `json:"updated_at"`
+	ExporterVersion string        `json:"exporter_version,omitempty"`
+	SealedThrough   time.Time     `json:"sealed_through,omitzero"`
+	LookBack        *fileLookBack `json:"lookback,omitempty"`
+}
+
+// fileLookBack is the look-back ledger on disk; times are Unix seconds.
+type fileLookBack struct {
+	RefFrom  int64            `json:"ref_from,omitempty"`
+	RefTo    int64            `json:"ref_to,omitempty"`
+	RefCount int64            `json:"ref_count"`
+	RefAt    int64            `json:"ref_at,omitempty"`
+	Windows  []fileLookWindow `json:"windows"`
+}
+
+type fileLookWindow struct {
+	Start    int64 `json:"s"`
+	End      int64 `json:"e"`
+	Count    int64 `json:"c"`
+	Listed   int64 `json:"l"`
+	Relisted int   `json:"r,omitempty"`
+}
+
+func unix(t time.Time) int64 {
+	if t.IsZero() {
+		return 0
+	}
+	return t.Unix()
+}
+
+func fromUnix(s int64) time.Time {
+	if s == 0 {
+		return time.Time{}
+	}
+	return time.Unix(s, 0).UTC()
+}
+
+func encodeLookBack(lb *LookBack) *fileLookBack {
+	if lb == nil {
+		return nil
+	}
+	f := &fileLookBack{RefFrom: unix(lb.RefFrom), RefTo: unix(lb.RefTo), RefCount: lb.RefCount, RefAt: unix(lb.RefAt), Windows: []fileLookWindow{}}
+	for _, w := range lb.Windows {
+		f.Windows = append(f.Windows, fileLookWindow{Start: unix(w.Start), End: unix(w.End), Count: w.Count, Listed: unix(w.Listed), Relisted: w.Relisted})
+	}
+	return f
+}
+
+// maxUnix is the end of year 9999: later times are not real.
+const maxUnix = 253402300799
+
+// decodeLookBack checks a ledger read back: it is outside input.
+func decodeLookBack(f *fileLookBack) (*LookBack, error) {
+	if f == nil {
+		return nil, nil
+	}
+	if len(f.Windows) > MaxLookBackWindows {
+		return nil, fmt.Errorf("corrupt: lookback lists %d windows, more than %d", len(f.Windows), MaxLookBackWindows)
+	}
+	inRange := func(s int64) bool { return s >= 0 && s <= maxUnix }
+	if !inRange(f.RefFrom) || !inRange(f.RefTo) || !inRange(f.RefAt) || f.RefCount < -1 || f.RefTo < f.RefFrom {
+		return nil, errors.New("corrupt: lookback reference out of range")
+	}
+	lb := &LookBack{RefFrom: fromUnix(f.RefFrom), RefTo: fromUnix(f.RefTo), RefCount: f.RefCount, RefAt: fromUnix(f.RefAt)}
+	for i, w := range f.Windows {
+		if !inRange(w.Start) || !inRange(w.End) || !inRange(w.Listed) || w.End <= w.Start || w.Count < -1 || w.Relisted < 0 ||
+			(i > 0 && w.Start < f.Windows[i-1].End) {
+			return nil, fmt.Errorf("corrupt: lookback window %d is out of range or out of order", i)
+		}
+		lb.Windows = append(lb.Windows, LookBackWindow{Start: fromUnix(w.Start), End: fromUnix(w.End), Count: w.Count, Listed: fromUnix(w.Listed), Relisted: w.Relisted})
+	}
+	return lb, nil
 }
 
 // Load implements Store.
@@ -120,8 +190,8 @@ func (s *FileStore) Load(ctx context.Context, account string) (State, error) {
 }
 
 // MaxStateBytes is the largest state file or object read: a real one is
-// about 250 bytes.
-const MaxStateBytes = 64 << 10
+// about 250 bytes, plus about 60 bytes a window in the look-back ledger.
+const MaxStateBytes = 1 << 20
 
 var errTooLarge = fmt.Errorf("larger than %d bytes: not a state file", MaxStateBytes)
 
@@ -180,18 +250,26 @@ func Decode(b []byte, account string) (State, error) {
 	if err != nil || win <= 0 {
 		return State{}, fmt.Errorf("corrupt: window %s", quoted(fs.Window))
 	}
+	lb, err := decodeLookBack(fs.LookBack)
+	if err != nil {
+		return State{}, err
+	}
 	return State{Account: fs.Account, Watermark: fs.Watermark.UTC(), Window: win, UpdatedAt: fs.UpdatedAt.UTC(), ExporterVersion: fs.ExporterVersion,
-		SealedThrough: fs.SealedThrough.UTC()}, nil
+		SealedThrough: fs.SealedThrough.UTC(), LookBack: lb}, nil
 }
 
 // Encode serializes st.
 func Encode(st State) ([]byte, error) {
 	version := 1
-	if !st.SealedThrough.IsZero() {
+	switch {
+	case st.LookBack != nil:
+		version = 3
+	case !st.SealedThrough.IsZero():
 		version = 2
 	}
 	b, err := json.MarshalIndent(fileState{Version: version, Account: st.Account, Watermark: st.Watermark.UTC(),
-		Window: st.Window.String(), UpdatedAt: st.UpdatedAt.UTC(), ExporterVersion: st.ExporterVersion, SealedThrough: st.SealedThrough.UTC()}, "", "  ")
+		Window: st.Window.String(), UpdatedAt: st.UpdatedAt.UTC(), ExporterVersion: st.ExporterVersion, SealedThrough: st.SealedThrough.UTC(),
+		LookBack: encodeLookBack(st.LookBack)}, "", "  ")
 	if err != nil {
 		return nil, err
 	}

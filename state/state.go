@@ -24,6 +24,9 @@ type State struct {
 	// SealedThrough: every complete day before it has been sealed in
 	// every sink (zero: not recorded).
 	SealedThrough time.Time
+	// LookBack is what the run's look-back knows of the recently exported
+	// windows (nil: nothing yet).
+	LookBack *LookBack
 	// Rev identifies the stored version this State was loaded from ("" when
 	// there was none). Save succeeds only if the stored version is still Rev.
 	Rev string
@@ -50,3 +53,33 @@ var (
 	// ErrConflict: another run changed the state since it was loaded.
 	ErrConflict = errors.New("the state was changed by another run since it was loaded")
 )
+
+// LookBack is the look-back's ledger of one account: the windows exported
+// recently, what the source counted for each when it was last listed or
+// checked, and one reference count over all of them.
+type LookBack struct {
+	// RefFrom, RefTo: the range (queried as one padded window) whose count
+	// at RefAt was RefCount; every record visible in it at RefAt was
+	// delivered. RefTo zero: no reference.
+	RefFrom, RefTo time.Time
+	RefCount       int64
+	RefAt          time.Time
+	// Windows are the windows still in the look-back, oldest first.
+	Windows []LookBackWindow
+}
+
+// LookBackWindow is one window in the look-back ledger.
+type LookBackWindow struct {
+	Start, End time.Time
+	// Count is the source's count of the window's padded query when it
+	// was last listed or checked (-1: the source counts nothing).
+	Count int64
+	// Listed is when the window was last listed (exported or re-listed)
+	// or its count checked.
+	Listed time.Time
+	// Relisted counts re-listings (sources that count nothing).
+	Relisted int
+}
+
+// MaxLookBackWindows bounds the ledger: two days of one-minute windows.
+const MaxLookBackWindows = 2 * 24 * 60
