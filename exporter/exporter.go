@@ -216,8 +216,19 @@ func (e *Exporter) Backfill(ctx context.Context, from, to time.Time, shard Shard
 	first, last := e.completeRange(from, to)
 	return e.each(ctx, "backfill", func(ctx context.Context, a Account) AccountResult {
 		res := AccountResult{Account: a.Name}
-		windows := g.Seq(a.Name, first, last, shard)
 		log := e.o.Log.With().Str("account", a.Name).Logger()
+		tiles, err := e.tiles(ctx, a.Name, first, last)
+		if err != nil {
+			res.Err = fmt.Errorf("account %s: %w", a.Name, err)
+			return res
+		}
+		var mine []audit.Window
+		for _, w := range tiles {
+			if shard.Owns(g, w) {
+				mine = append(mine, w)
+			}
+		}
+		windows := ListOf(mine)
 		if windows.Len() > 0 {
 			e.checkRetention(ctx, a, windows.At(0).Start, log)
 		}

@@ -1,10 +1,12 @@
 package exporter
 
 import (
+	"context"
 	"fmt"
 	"time"
 
 	"github.com/auditlog-exporter/auditlog-exporter/audit"
+	"github.com/auditlog-exporter/auditlog-exporter/sinks"
 )
 
 // Grid cuts time into half-open windows [start, start+Size) aligned to UTC
@@ -108,4 +110,61 @@ func (g Grid) Seq(account string, from, to time.Time, shard Shard) Windows {
 	}
 	s.first, s.n = first, int(total)
 	return s
+}
+
+// tiles returns the windows of account covering [from, to) (grid
+// boundaries): in each UTC day, the windows the first keeping sink holds,
+// of whatever grid they were exported on, and the current grid's windows
+// where it holds none (cut short where a stored window begins). verify,
+// repair, backfill and sealing thus find a window's records in the
+// objects that hold them after export.window changed, and never write
+// them again under the new grid.
+func (e *Exporter) tiles(ctx context.Context, account string, from, to time.Time) ([]audit.Window, error) {
+	var arch sinks.Archive
+	for _, s := range e.o.Sinks {
+		if arch = s.Archive(); arch != nil {
+			break
+		}
+	}
+	if arch == nil {
+		return e.o.Grid.Windows(account, from, to), nil
+	}
+	var out []audit.Window
+	for d := sinks.DayOf(from); d.Before(to); d = d.Add(day) {
+		stored, err := arch.Windows(ctx, account, d)
+		if err != nil {
+			return nil, fmt.Errorf("list the windows of %s %s: %w", account, d.Format(time.DateOnly), err)
+		}
+		for _, w := range tileDay(e.o.Grid, account, d, stored) {
+			if !w.Start.Before(from) && !w.End.After(to) {
+				out = append(out, w)
+			}
+		}
+	}
+	return out, nil
+}
+
+// tileDay covers the UTC day d with the stored windows (in order; one
+// overlapping a window already taken is passed over) and grid windows
+// between them, cut short where a stored window begins.
+func tileDay(g Grid, account string, d time.Time, stored []audit.Window) []audit.Window {
+	var out []audit.Window
+	k := 0
+	for t := d; t.Before(d.Add(day)); {
+		for k < len(stored) && stored[k].Start.Before(t) {
+			k++
+		}
+		if k < len(stored) && stored[k].Start.Equal(t) {
+			out = append(out, stored[k])
+			t = stored[k].End
+			continue
+		}
+		end := g.Floor(t).Add(g.Size)
+		if k < len(stored) && stored[k].Start.Before(end) {
+			end = stored[k].Start
+		}
+		out = append(out, audit.Window{Account: account, Start: t, End: end})
+		t = end
+	}
+	return out
 }

@@ -211,3 +211,58 @@ func (l *lockedWriter) Write(p []byte) (int, error) {
 	defer l.mu.Unlock()
 	return l.w.Write(p)
 }
+
+// TestGridChange: export.window goes from 1h to 30m; verify, --repair and
+// a backfill over the hours exported on the old grid find their records
+// in the 1h objects and write none of them again; a late record of an old
+// hour is appended to that hour's object as a delta.
+func TestGridChange(t *testing.T) {
+	e := newLookBackEnv(t, neosim.Readings{})
+	day := e.clock.Now()
+	for h := range 6 {
+		e.add(day.Add(time.Duration(h)*time.Hour+10*time.Minute), 10, 0)
+		e.add(day.Add(time.Duration(h)*time.Hour+40*time.Minute), 10, 0)
+	}
+	sink := sinks.NewFile(e.out, sinks.JSONL{})
+	ex := func(size time.Duration) *exporter.Exporter {
+		return exporter.New(exporter.Options{
+			Accounts: []exporter.Account{{Name: "acct", Source: e.src}}, Sinks: []sinks.Sink{sink}, Store: e.store,
+			Grid: exporter.Grid{Size: size}, Lag: 15 * time.Minute, Start: "2026-11-24T00:00:00Z", LookBack: 24 * time.Hour, Version: "test",
+			Log: zerolog.Nop(), Now: e.clock.Now,
+		})
+	}
+	ctx := context.Background()
+	e.clock.Add(3*time.Hour + 15*time.Minute)
+	if _, err := ex(time.Hour).Run(ctx); err != nil {
+		t.Fatal(err)
+	}
+	e.clock.Add(3 * time.Hour)
+	if _, err := ex(30 * time.Minute).Run(ctx); err != nil {
+		t.Fatal(err)
+	}
+	_, before := e.delivered()
+	e.add(day.Add(time.Hour+20*time.Minute), 1, 0) // late, in an hour of the old grid
+	res, err := ex(30*time.Minute).Verify(ctx, day, day.Add(6*time.Hour), exporter.VerifyOptions{Repair: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if wp, _ := res.Problems(); wp != 0 {
+		t.Fatalf("verify --repair after the grid change: %d problems: %+v", wp, res.Windows)
+	}
+	hours := 0
+	for _, w := range res.Windows {
+		if w.End.Sub(w.Start) == time.Hour {
+			hours++
+		}
+	}
+	if hours != 3 || len(res.Windows) != 3+6 {
+		t.Fatalf("verify saw %d windows, %d of an hour: want the 3 old hours and 6 new half hours", len(res.Windows), hours)
+	}
+	if _, err := ex(30*time.Minute).Backfill(ctx, day, day.Add(6*time.Hour), exporter.Shard{}); err != nil {
+		t.Fatal(err)
+	}
+	got, after := e.delivered()
+	if want := len(e.sim.Records("acct", day, day.Add(6*time.Hour))); got != want || after != before+1 {
+		t.Fatalf("%d records in %d objects (%d before): want %d records and one delta", got, after, before, want)
+	}
+}

@@ -28,7 +28,11 @@ func (e *Exporter) sealDays(ctx context.Context, account string, from, to time.T
 		if d.Add(day).After(due) {
 			break
 		}
-		windows := e.o.Grid.Windows(account, d, d.Add(day))
+		windows, err := e.tiles(ctx, account, d, d.Add(day))
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
 		for _, s := range e.o.Sinks {
 			v := s.Archive()
 			if v == nil {

@@ -123,7 +123,11 @@ func (e *Exporter) Verify(ctx context.Context, from, to time.Time, o VerifyOptio
 				continue
 			}
 		}
-		windows := e.o.Grid.Windows(a.Name, first, last)
+		windows, err := e.tiles(ctx, a.Name, first, last)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("account %s: %w", a.Name, err))
+			continue
+		}
 		r, days, err := e.verifyWindows(ctx, a, windows, o)
 		if err != nil {
 			errs = append(errs, err)
@@ -222,7 +226,10 @@ func (e *Exporter) verifyWindows(ctx context.Context, a Account, windows []audit
 		for j < len(windows) && sinks.DayOf(windows[j].Start).Equal(d) {
 			j++
 		}
-		all := e.o.Grid.Windows(a.Name, d, d.Add(day))
+		all, err := e.tiles(ctx, a.Name, d, d.Add(day))
+		if err != nil {
+			return nil, nil, err
+		}
 		counts := make([]sourceCounts, j-i)
 		for k := range counts {
 			counts[k] = sourceCounts{src: a.Source, w: windows[i+k], padded: -1, exact: -1, asked: o.EvidenceOnly, evidenceOnly: o.EvidenceOnly}
@@ -260,7 +267,10 @@ func (e *Exporter) verifyWindows(ctx context.Context, a Account, windows []audit
 				}
 			}
 			days = append(days, row)
-			first := int(windows[i].Start.Sub(d) / e.o.Grid.Size) // windows[i] in all
+			first := slices.IndexFunc(all, func(w audit.Window) bool { return w.Start.Equal(windows[i].Start) }) // windows[i] in all
+			if first < 0 || first+j-i > len(all) {
+				return nil, nil, fmt.Errorf("verify %s %s: the windows changed while verify read them", a.Name, d.Format(time.DateOnly))
+			}
 			for k := i; k < j; k++ {
 				w, r := windows[k], reads[first+k-i]
 				ev := Evidence{Manifest: r.Manifest, HasManifest: r.Found || r.Err != nil, ManifestErr: r.Err, Padded: -1, Source: -1,

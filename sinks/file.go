@@ -6,7 +6,9 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path"
 	"path/filepath"
+	"strings"
 
 	"github.com/auditlog-exporter/auditlog-exporter/errclass"
 	"github.com/auditlog-exporter/auditlog-exporter/internal/atomicfile"
@@ -128,6 +130,27 @@ func (d *FileDest) Create(_ context.Context, name string, b []byte) (bool, error
 		return false, err
 	}
 	return true, atomicfile.SyncDir(filepath.Dir(p))
+}
+
+// List implements Keeper.
+func (d *FileDest) List(_ context.Context, dir string) ([]string, error) {
+	ents, err := os.ReadDir(d.Path(dir))
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	var names []string
+	for _, e := range ents {
+		if e.Type().IsRegular() && !strings.HasPrefix(e.Name(), ".") {
+			if len(names) == maxListed {
+				return nil, fmt.Errorf("more than %d objects under %s", maxListed, dir)
+			}
+			names = append(names, path.Join(dir, e.Name()))
+		}
+	}
+	return names, nil
 }
 
 // Get implements Keeper.

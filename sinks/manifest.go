@@ -132,6 +132,9 @@ type Source struct {
 type Archive interface {
 	// ReadManifest returns the manifest of w's first object, or found = false.
 	ReadManifest(ctx context.Context, w audit.Window) (m Manifest, found bool, err error)
+	// Windows returns the windows of account's UTC day that have parts,
+	// of whatever grid they were exported on, in order.
+	Windows(ctx context.Context, account string, day time.Time) ([]audit.Window, error)
 	// ReadParts returns the manifests of w's committed parts, oldest
 	// first (none: the window was never committed), and the name of an
 	// object that was published as w's next part without a manifest ("":

@@ -62,6 +62,9 @@ type ObjectMeta struct {
 type Keeper interface {
 	// Get opens the object stored under name, or found = false.
 	Get(ctx context.Context, name string) (r io.ReadCloser, found bool, err error)
+	// List returns the names (relative to the destination) of the objects
+	// directly under the directory dir, in lexical order.
+	List(ctx context.Context, dir string) ([]string, error)
 	// Create stores a small object (a manifest, a seal) whole under name
 	// unless an object of that name exists (then created = false, nothing
 	// written): what was committed is never replaced.

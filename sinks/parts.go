@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"hash/fnv"
+	"path"
+	"slices"
 	"strings"
 	"time"
 
@@ -88,6 +90,55 @@ func (h *Held) Len() int {
 		return 0
 	}
 	return len(h.m)
+}
+
+// maxListed bounds the names one listing returns: a day of one-minute
+// windows with a few deltas each is well below it.
+const maxListed = 100_000
+
+// Windows implements Archive: the windows whose manifests the day's
+// partition holds, of any grid, in order.
+func (v archive) Windows(ctx context.Context, account string, day time.Time) ([]audit.Window, error) {
+	dir := path.Join("_manifests", "account="+account, "date="+day.UTC().Format(time.DateOnly))
+	names, err := v.k.List(ctx, dir)
+	if err != nil {
+		return nil, err
+	}
+	seen := map[audit.Window]bool{}
+	var out []audit.Window
+	for _, n := range names {
+		w, ok := windowOfManifest(path.Base(n), account, v.o.format.Ext())
+		if ok && !seen[w] {
+			seen[w] = true
+			out = append(out, w)
+		}
+	}
+	slices.SortFunc(out, func(a, b audit.Window) int { return a.Start.Compare(b.Start) })
+	return out, nil
+}
+
+// windowOfManifest reads the window from a manifest's file name
+// (<account>_<start>_<end>[_delta-NNNN].<ext>.json); ok = false for a name
+// of another account or format, or not of that shape.
+func windowOfManifest(name, account, ext string) (audit.Window, bool) {
+	const stamp = "20060102T150405Z"
+	base, ok := strings.CutSuffix(name, "."+ext+".json")
+	if !ok {
+		return audit.Window{}, false
+	}
+	if i := strings.LastIndex(base, "_delta-"); i >= 0 {
+		base = base[:i]
+	}
+	rest, ok := strings.CutPrefix(base, account+"_")
+	if !ok || len(rest) != 2*len(stamp)+1 || rest[len(stamp)] != '_' {
+		return audit.Window{}, false
+	}
+	s, err1 := time.Parse(stamp, rest[:len(stamp)])
+	e, err2 := time.Parse(stamp, rest[len(stamp)+1:])
+	if err1 != nil || err2 != nil || !e.After(s) || !DayOf(s).Equal(DayOf(e.Add(-time.Nanosecond))) {
+		return audit.Window{}, false
+	}
+	return audit.Window{Account: account, Start: s, End: e}, true
 }
 
 // ReadParts implements Archive: manifests part by part until the first

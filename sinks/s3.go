@@ -402,6 +402,26 @@ func (d *S3Dest) Inspect(ctx context.Context, name string) (ObjectInfo, bool, er
 	return ObjectInfo{Version: aws.ToString(out.VersionId), LockMode: string(out.ObjectLockMode), LockUntil: aws.ToTime(out.ObjectLockRetainUntilDate)}, true, nil
 }
 
+// List implements Keeper.
+func (d *S3Dest) List(ctx context.Context, dir string) ([]string, error) {
+	prefix := d.Key(dir) + "/"
+	var names []string
+	p := s3.NewListObjectsV2Paginator(d.client, &s3.ListObjectsV2Input{Bucket: aws.String(d.o.Bucket), Prefix: aws.String(prefix), Delimiter: aws.String("/")})
+	for p.HasMorePages() {
+		out, err := p.NextPage(ctx)
+		if err != nil {
+			return nil, d.classify("list "+prefix, err)
+		}
+		for _, o := range out.Contents {
+			if len(names) == maxListed {
+				return nil, fmt.Errorf("more than %d objects under %s", maxListed, prefix)
+			}
+			names = append(names, strings.TrimPrefix(aws.ToString(o.Key), d.o.Prefix))
+		}
+	}
+	return names, nil
+}
+
 // Get implements Keeper.
 func (d *S3Dest) Get(ctx context.Context, name string) (io.ReadCloser, bool, error) {
 	out, err := d.client.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String(d.o.Bucket), Key: aws.String(d.Key(name))})
