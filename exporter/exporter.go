@@ -8,6 +8,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"reflect"
+	"slices"
 	"sync"
 	"time"
 
@@ -162,6 +164,24 @@ type AccountResult struct {
 	Pages     int
 	Watermark time.Time // run only
 	Err       error
+}
+
+// conflictHint explains a state saved by another run meanwhile.
+func conflictHint(account string, err error) error {
+	if errors.Is(err, state.ErrConflict) {
+		return fmt.Errorf("another run advanced the watermark of account %s while this run exported; this run stops without moving it: %w", account, err)
+	}
+	return err
+}
+
+// cloneLookBack copies a ledger, to tell whether a look-back changed it.
+func cloneLookBack(lb *state.LookBack) *state.LookBack {
+	if lb == nil {
+		return nil
+	}
+	c := *lb
+	c.Windows = slices.Clone(lb.Windows)
+	return &c
 }
 
 // lookBackOn reports whether runs look back: it is configured, and some
@@ -380,6 +400,7 @@ func (e *Exporter) runAccount(ctx context.Context, a Account) AccountResult {
 	}
 	windows := e.o.Grid.Seq(a.Name, st.Watermark, e.o.Grid.Due(e.o.Now(), e.o.Lag), Shard{})
 	if e.lookBackOn() {
+		before := cloneLookBack(st.LookBack)
 		ls, err := e.lookBack(ctx, a, &st, windows, log)
 		e.o.Observer.LookedBack(a.Name, ls.Checked, ls.Requests, ls.Late, ls.Deltas)
 		if ls.Checked > 0 || err != nil {
@@ -393,14 +414,17 @@ func (e *Exporter) runAccount(ctx context.Context, a Account) AccountResult {
 			res.Err = fmt.Errorf("account %s: %w", a.Name, err)
 			return res
 		}
-		// Saved at once: the reference must not be lost if no window follows.
-		st.UpdatedAt, st.ExporterVersion = e.o.Now().UTC(), e.o.Version
-		rev, err := e.o.Store.Save(context.WithoutCancel(ctx), st)
-		if err != nil {
-			res.Err = fmt.Errorf("account %s: save the look-back: %w", a.Name, err)
-			return res
+		// Saved at once when it changed: the reference must not be lost if
+		// no window follows.
+		if !reflect.DeepEqual(before, st.LookBack) {
+			st.UpdatedAt, st.ExporterVersion = e.o.Now().UTC(), e.o.Version
+			rev, err := e.o.Store.Save(context.WithoutCancel(ctx), st)
+			if err != nil {
+				res.Err = fmt.Errorf("account %s: save the look-back: %w", a.Name, conflictHint(a.Name, err))
+				return res
+			}
+			st.Rev = rev
 		}
-		st.Rev = rev
 	}
 	if windows.Len() == 0 {
 		log.Info().Time("watermark", st.Watermark).Msg("no complete window due")
@@ -434,9 +458,7 @@ func (e *Exporter) runAccount(ctx context.Context, a Account) AccountResult {
 		// must not be cancelled half-way by a signal that arrives now.
 		rev, err := e.o.Store.Save(context.WithoutCancel(ctx), st)
 		if err != nil {
-			if errors.Is(err, state.ErrConflict) {
-				err = fmt.Errorf("another run advanced the watermark of account %s while this run exported; this run stops without moving it: %w", a.Name, err)
-			}
+			err = conflictHint(a.Name, err)
 			return fmt.Errorf("account %s: save watermark %s: %w", a.Name, st.Watermark.Format(time.RFC3339), err)
 		}
 		st.Rev = rev
