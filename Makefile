@@ -86,9 +86,12 @@ $(VERSITYGW):
 	GOBIN=$(TOOLS_DIR) $(GO) install github.com/versity/versitygw/cmd/versitygw@$(VERSITYGW_VERSION)
 
 # Test artifacts (the rendered report's screenshots) are kept in test-artifacts/.
+# internal/testsummary prints what `go test` prints (the output of failed
+# tests in full), then how many tests passed, failed and skipped, and why
+# each skip; it exits non-zero when anything failed.
 unit: tools
 	mkdir -p $(CURDIR)/test-artifacts
-	$(GO) test -race -count=1 -timeout 20m -artifacts -outputdir $(CURDIR)/test-artifacts ./...
+	$(GO) run ./internal/testsummary $(GO) test -json -race -count=1 -timeout 20m -artifacts -outputdir $(CURDIR)/test-artifacts ./...
 
 fuzz:
 	@set -e; for t in $(FUZZ_TARGETS); do \

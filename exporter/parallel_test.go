@@ -3,6 +3,7 @@ package exporter_test
 import (
 	"context"
 	"errors"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -16,18 +17,35 @@ import (
 	"github.com/rs/zerolog"
 )
 
-// slowSource delays and fails chosen windows of a real source.
+// slowSource holds back and fails chosen windows of a real source.
 type slowSource struct {
 	source.Source
-	delay map[int]time.Duration // by window start hour
+	after map[int][]int // by window start hour: the windows fetched before it (given up after 30 s)
 	fail  map[int]bool
 	mu    sync.Mutex
 	order []int
 }
 
+// fetched reports whether every window of hours was fetched.
+func (s *slowSource) fetched(hours []int) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, h := range hours {
+		if !slices.Contains(s.order, h) {
+			return false
+		}
+	}
+	return true
+}
+
 func (s *slowSource) Fetch(ctx context.Context, w audit.Window, emit func(*audit.Record) error) (source.Stats, error) {
 	h := w.Start.Hour()
-	time.Sleep(s.delay[h])
+	// Held back by what happened, not by a delay: a slow machine cannot
+	// let it finish first. If the windows it waits for never come (they
+	// are not in flight beside it), it goes after 30 s and the test says so.
+	for deadline := time.Now().Add(30 * time.Second); !s.fetched(s.after[h]) && time.Now().Before(deadline); {
+		time.Sleep(5 * time.Millisecond)
+	}
 	if s.fail[h] {
 		return source.Stats{}, errclass.Mark(errclass.Retryable, errors.New("injected failure"))
 	}
@@ -50,14 +68,14 @@ func (e *env) parallelExporter(src source.Source, parallel int) *exporter.Export
 // contiguous committed prefix, so a failure never leaves a hole behind it.
 func TestParallelWatermarkIsContiguousPrefix(t *testing.T) {
 	e := newEnv(t)
-	// Windows 06..11. 06 is slow, 09 fails; 07 and 08 finish first.
-	src := &slowSource{Source: e.src, delay: map[int]time.Duration{6: 300 * time.Millisecond}, fail: map[int]bool{9: true}}
+	// Windows 06..11. 06 waits for 07 and 08, 09 fails.
+	src := &slowSource{Source: e.src, after: map[int][]int{6: {7, 8}}, fail: map[int]bool{9: true}}
 	res, err := e.parallelExporter(src, 4).Run(context.Background())
 	if err == nil || !strings.Contains(err.Error(), "injected failure") {
 		t.Fatalf("got %v", err)
 	}
 	if src.order[0] == 6 {
-		t.Fatalf("window 06 finished first (%v): the test did not complete windows out of order", src.order)
+		t.Fatalf("window 06 finished first (%v): windows 07 and 08 were not in flight beside it", src.order)
 	}
 	st, _ := e.store.Load(context.Background(), "acct")
 	if want := time.Date(2026, 11, 24, 9, 0, 0, 0, time.UTC); !st.Watermark.Equal(want) || !res[0].Watermark.Equal(want) {

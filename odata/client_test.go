@@ -758,7 +758,8 @@ func TestSpooledWindowMemoryIsFlat(t *testing.T) {
 // Every reading of what SAP's documentation leaves open, each with throttling
 // by a gateway (Retry-After in seconds, as a date, or absent), server errors
 // and served duplicates on top: the window comes out exact, in memory and
-// spooled.
+// spooled. The gateway refuses one request in seven by count, so every
+// fetch is throttled however fast the machine is.
 func TestFetchAcrossReadings(t *testing.T) {
 	for _, name := range neosim.ReadingNames() {
 		rd := neosim.AllReadings()[name]
@@ -767,7 +768,7 @@ func TestFetchAcrossReadings(t *testing.T) {
 				t.Run(name+"/"+mode+"/retry-after="+ra, func(t *testing.T) {
 					f := newFixture(t, 3000, neosim.Options{PageSize: 500, Readings: rd})
 					// Throttling from a gateway in front, as a real API does it.
-					f.sim.SetFaults(neosim.Faults{GatewayRate: 200, GatewayBurst: 10, GatewayRetryAfter: ra, Rate5xx: 0.05, RateDuplicate: 0.3, RetryAfter: ra})
+					f.sim.SetFaults(neosim.Faults{GatewayAdmit: 6, GatewayRetryAfter: ra, Rate5xx: 0.05, RateDuplicate: 0.3, RetryAfter: ra})
 					cfg := f.config()
 					if mode == "spooled" {
 						cfg.Dedupe.SpillThreshold, cfg.Dedupe.SpoolDir = 100, t.TempDir()
@@ -785,6 +786,9 @@ func TestFetchAcrossReadings(t *testing.T) {
 					}
 					if err != nil {
 						t.Fatalf("%s: %v (stats %+v)", rd, err, st)
+					}
+					if st.Throttled == 0 || st.RetryCauses[source.CauseThrottled] < st.Throttled {
+						t.Fatalf("the fetch was not throttled, or did not retry what was: stats %+v", st)
 					}
 					want := map[neosim.CountReading]string{neosim.CountDistinct: source.CompletenessCounted, neosim.CountRows: source.CompletenessCounted, neosim.CountNone: source.CompletenessUncounted}[rd.Count]
 					if rd.Count == neosim.CountRows && rd.StoredDuplicates > 0 {
@@ -826,16 +830,20 @@ func TestSkipPagingWithServedDuplicatesNeverLoses(t *testing.T) {
 	}
 }
 
-// Behind an API gateway of 5, 20 and 100 requests per second, with and
-// without Retry-After, several workers sharing one client: every window
-// comes out exact, and the controller was cut by the gateway.
+// Behind an API gateway, with and without Retry-After, several workers
+// sharing one client: every window comes out exact, the client counted
+// every refusal, and the controller was cut by the gateway. The gateway
+// refuses by count (1 in 6, 2 in 22, 4 in 44 requests, as a bucket of 5,
+// 20 or 40 found empty), so it throttles this client on a fast machine and
+// on a slow one alike; the controller against a token bucket in time is
+// TestRateControllerBehindAGateway (source), in fake time.
 func TestFetchBehindGateway(t *testing.T) {
-	for _, rate := range []float64{5, 20, 100} {
+	for _, gw := range []struct{ admit, refuse int }{{5, 1}, {20, 2}, {40, 4}} {
 		for _, ra := range []string{"1", "none"} {
-			t.Run(fmt.Sprintf("%v/s retry-after=%s", rate, ra), func(t *testing.T) {
+			t.Run(fmt.Sprintf("admit=%d refuse=%d retry-after=%s", gw.admit, gw.refuse, ra), func(t *testing.T) {
 				t.Parallel()
 				f := newFixture(t, 1000, neosim.Options{PageSize: 100})
-				f.sim.SetFaults(neosim.Faults{GatewayRate: rate, GatewayBurst: 5, GatewayRetryAfter: ra})
+				f.sim.SetFaults(neosim.Faults{GatewayAdmit: gw.admit, GatewayRefuse: gw.refuse, GatewayRetryAfter: ra})
 				cfg := f.config()
 				cfg.InitialBackoff = 50 * time.Millisecond
 				c := f.client(t, cfg)

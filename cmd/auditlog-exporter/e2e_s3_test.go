@@ -228,6 +228,7 @@ func TestConcurrentRunsS3State(t *testing.T) {
 	srv := s3test.Start(t)
 	bucket := srv.NewBucket(t)
 	w := newWorld(t, neosim.Faults{Latency: 20 * time.Millisecond})
+	due := w.pinDue()
 	cfg := w.configWith(`state:
   type: s3
   bucket: `+bucket+`
@@ -274,12 +275,11 @@ sinks:
 		t.Fatal(err)
 	}
 	body, _ := io.ReadAll(out.Body)
-	due := time.Now().UTC().Add(-15 * time.Minute).Truncate(30 * time.Minute).Format(time.RFC3339)
-	if !strings.Contains(string(body), `"watermark": "`+due+`"`) {
+	if !strings.Contains(string(body), `"watermark": "`+due.Format(time.RFC3339)+`"`) {
 		t.Fatalf("state %s, want watermark %s", body, due)
 	}
 	// Both runs wrote the same deterministic names: no duplicates anywhere.
-	wm := time.Now().UTC().Add(-15 * time.Minute).Truncate(30 * time.Minute)
+	wm := due
 	wantN := len(w.sim.Records(acct, w.start, wm))
 	for _, sub := range []string{"out", "out-pq"} {
 		if got := w.readOutput(sub, wm); len(got) != wantN {

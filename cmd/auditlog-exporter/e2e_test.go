@@ -61,6 +61,24 @@ type world struct {
 	url   string
 	dir   string
 	start time.Time
+	lag   time.Duration // export.lag of the configs it writes; 0: 15m
+}
+
+// pinDue sets the lag of the configs w writes from now on so that the
+// newest window due (complete and as old as the lag) stays the same for 15
+// minutes from now: a test that compares what runs exported with what is
+// due cannot race a window boundary, whenever it runs and however slowly.
+// It returns the end of that window, where a run's watermark stops. (With
+// the default 15m lag the window due changes at every :15 and :45.)
+func (w *world) pinDue() time.Time {
+	now := time.Now().UTC()
+	into := now.Sub(now.Truncate(30 * time.Minute)).Truncate(time.Second)
+	// now-lag lands 15 minutes (and under a second) into a window.
+	w.lag = (into + 15*time.Minute) % (30 * time.Minute)
+	if w.lag < 15*time.Minute {
+		w.lag += 30 * time.Minute
+	}
+	return now.Add(-w.lag).Truncate(30 * time.Minute)
 }
 
 // newWorld serves five hours of records; late ones appear within 5 minutes,
@@ -120,17 +138,24 @@ func (w *world) configWith(stateAndSinks, extra string) string {
 export:
   start: %s
   window: 30m
-  lag: 15m
+  lag: %s
 retry:
   max_elapsed: 2m
 %s
 log:
   level: debug
-%s`, w.url, acct, w.start.Format(time.RFC3339), fmt.Sprintf(stateAndSinks, w.dir), extra)
+%s`, w.url, acct, w.start.Format(time.RFC3339), w.lagYAML(), fmt.Sprintf(stateAndSinks, w.dir), extra)
 	if err := os.WriteFile(p, []byte(cfg), 0o600); err != nil {
 		w.t.Fatal(err)
 	}
 	return p
+}
+
+func (w *world) lagYAML() string {
+	if w.lag == 0 {
+		return "15m"
+	}
+	return w.lag.String()
 }
 
 type result struct {
@@ -308,14 +333,15 @@ func snapshot(t *testing.T, root string) map[string]string {
 func TestEndToEndWithFaults(t *testing.T) {
 	w := newWorld(t, neosim.Faults{Rate429: 0.03, Rate5xx: 0.1, RateDrop: 0.1, RateTruncate: 0.1, RateHTML: 0.1,
 		TokenMaxUses: 7, RateDuplicate: 0.3, RetryAfter: "0", ForeignOrigin: "https://evil.example"})
+	due := w.pinDue()
 	cfg := w.config("")
 	r := w.run(nil, "run", "--config", cfg)
 	if r.code != 0 {
 		t.Fatalf("exit %d\n%s", r.code, r.stderr)
 	}
 	n := w.assertExact()
-	if wm := w.watermark(); time.Since(wm) > 46*time.Minute || time.Since(wm) < 15*time.Minute {
-		t.Fatalf("watermark %s: want the last boundary before now-15m", wm)
+	if wm := w.watermark(); !wm.Equal(due) {
+		t.Fatalf("watermark %s: want %s, the end of the newest window due", wm, due)
 	}
 	faults := w.sim.Counters().Faults
 	t.Logf("%d records, faults injected: %v", n, faults)
@@ -354,7 +380,9 @@ func TestEndToEndAcrossReadings(t *testing.T) {
 		rd := neosim.AllReadings()[name]
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
-			faults := neosim.Faults{GatewayRate: 100, GatewayBurst: 10, GatewayRetryAfter: "none", Rate5xx: 0.05, RateDuplicate: 0.2, RetryAfter: "none"}
+			// A gateway that refuses one request in eleven, by count:
+			// throttled however fast the machine is.
+			faults := neosim.Faults{GatewayAdmit: 10, GatewayRetryAfter: "none", Rate5xx: 0.05, RateDuplicate: 0.2, RetryAfter: "none"}
 			if rd.NextLinkDropsFilter {
 				// Paging with $skip cannot tell a repeated row the server
 				// adds to a page from a row it stores: such a window fails
@@ -362,6 +390,7 @@ func TestEndToEndAcrossReadings(t *testing.T) {
 				faults.RateDuplicate = 0
 			}
 			w := newWorldReadings(t, faults, 900, 200, rd)
+			due := w.pinDue()
 			cfg := w.config("")
 			for run := 1; run <= 2; run++ {
 				r := w.run(nil, "run", "--config", cfg)
@@ -376,8 +405,11 @@ func TestEndToEndAcrossReadings(t *testing.T) {
 			}
 			w.assertExact()
 			wm := w.watermark()
-			if time.Since(wm) > 46*time.Minute {
-				t.Fatalf("watermark %s stuck", wm)
+			if !wm.Equal(due) {
+				t.Fatalf("watermark %s, want %s: stuck", wm, due)
+			}
+			if w.sim.Counters().Faults["gateway-429"] == 0 {
+				t.Fatal("the gateway refused nothing: throttling is not exercised")
 			}
 			want := map[neosim.CountReading]string{neosim.CountDistinct: "counted", neosim.CountRows: "counted", neosim.CountNone: "uncounted"}[rd.Count]
 			if rd.Count == neosim.CountRows && rd.StoredDuplicates > 0 {
