@@ -276,17 +276,28 @@ func consumerLate(id string, at time.Time) audit.Record {
 		Message: "became visible after its window was exported: " + id, FormatVersion: "2.2"}
 }
 
-func TestConsumerSeesEveryRecordOnce(t *testing.T) {
+// rig is the world of the consumer tests: the simulator, a file sink and
+// a Parquet S3 sink on a versioned bucket, and the consumer reading both.
+type rig struct {
+	t   *testing.T
+	w   *world
+	c   *consumer
+	env []string
+	cfg []byte
+}
+
+func newRig(t *testing.T) *rig {
+	t.Helper()
 	srv := s3test.StartVersioned(t)
 	bucket := srv.NewBucket(t)
 	if _, err := srv.Client().PutBucketVersioning(context.Background(), &s3.PutBucketVersioningInput{Bucket: aws.String(bucket),
 		VersioningConfiguration: &types.VersioningConfiguration{Status: types.BucketVersioningStatusEnabled}}); err != nil {
 		t.Fatalf("enable versioning: %v", err)
 	}
-	// Records from about 7 hours ago until now; the export starts on an
-	// hour boundary (the first grid is 1h).
-	w := newWorldSpan(t, neosim.Faults{}, 600, 200, neosim.Readings{}, 6*time.Hour)
-	w.start = w.start.Truncate(time.Hour)
+	// Records from 9 hours ago until now; the export starts on a 2h
+	// boundary (every grid the tests use is on it) 6 to 8 hours ago.
+	w := newWorldSpan(t, neosim.Faults{}, 600, 200, neosim.Readings{}, 8*time.Hour)
+	w.start = w.start.Truncate(2 * time.Hour).Add(2 * time.Hour)
 	base := w.configWith(`state:
   path: %[1]s/state
 sinks:
@@ -304,48 +315,60 @@ sinks:
 	if err != nil {
 		t.Fatal(err)
 	}
-	// config writes the configuration with this window and lag: a shorter
-	// lag makes windows due, whatever the clock says, and a run with
-	// windows due checks the look-back.
-	config := func(window, lag string) string {
-		const was = "  window: 30m\n  lag: 15m\n"
-		s := strings.Replace(string(b), was, "  window: "+window+"\n  lag: "+lag+"\n", 1)
-		if !strings.Contains(string(b), was) {
-			t.Fatal("the configuration has no window and lag to change")
-		}
-		p := filepath.Join(w.dir, "config-"+window+"-"+lag+".yaml")
-		if err := os.WriteFile(p, []byte(s), 0o600); err != nil {
-			t.Fatal(err)
-		}
-		return p
+	return &rig{t: t, w: w, env: srv.Env(), cfg: b,
+		c: &consumer{t: t, w: w, srv: srv, bucket: bucket, prefix: "neo/", dir: filepath.Join(w.dir, "out")}}
+}
+
+// config writes the configuration with this window and lag: a shorter lag
+// makes windows due, whatever the clock says, and a run with windows due
+// checks the look-back.
+func (g *rig) config(window, lag string) string {
+	g.t.Helper()
+	const was = "  window: 30m\n  lag: 15m\n"
+	if !strings.Contains(string(g.cfg), was) {
+		g.t.Fatal("the configuration has no window and lag to change")
 	}
-	c := &consumer{t: t, w: w, srv: srv, bucket: bucket, prefix: "neo/", dir: filepath.Join(w.dir, "out")}
-	env := srv.Env()
-	run := func(step string, crash string, args ...string) result {
-		t.Helper()
-		var e []string
-		e = append(e, env...)
-		if crash != "" {
-			e = append(e, "AUDITLOG_EXPORTER_CRASH="+crash)
-		}
-		r := w.run(e, args...)
-		if crash != "" && r.code != -1 {
-			t.Fatalf("%s: want the run killed by %s, got exit %d\n%s", step, crash, r.code, r.stderr)
-		}
-		if crash == "" && r.code != 0 {
-			t.Fatalf("%s: exit %d\n%s\n%s", step, r.code, r.stdout, r.stderr)
-		}
-		return r
+	s := strings.Replace(string(g.cfg), was, "  window: "+window+"\n  lag: "+lag+"\n", 1)
+	p := filepath.Join(g.w.dir, "config-"+window+"-"+lag+".yaml")
+	if err := os.WriteFile(p, []byte(s), 0o600); err != nil {
+		g.t.Fatal(err)
 	}
-	verify := func(step string, cfg string, extra ...string) (result, verifyOutput) {
-		t.Helper()
-		r := w.run(env, append([]string{"verify", "--config", cfg, "--from", w.start.Format(time.RFC3339), "--to", w.watermark().Format(time.RFC3339), "--output", "json"}, extra...)...)
-		var out verifyOutput
-		if err := json.Unmarshal([]byte(r.stdout), &out); err != nil {
-			t.Fatalf("%s: verify output: %v\n%s\n%s", step, err, r.stdout, r.stderr)
-		}
-		return r, out
+	return p
+}
+
+// run runs the binary; crash, if set, is the AUDITLOG_EXPORTER_CRASH point
+// at which the run must die of SIGKILL, else it must exit 0.
+func (g *rig) run(step string, crash string, args ...string) result {
+	g.t.Helper()
+	e := append([]string(nil), g.env...)
+	if crash != "" {
+		e = append(e, "AUDITLOG_EXPORTER_CRASH="+crash)
 	}
+	r := g.w.run(e, args...)
+	if crash != "" && r.code != -1 {
+		g.t.Fatalf("%s: want the run killed by %s, got exit %d\n%s", step, crash, r.code, r.stderr)
+	}
+	if crash == "" && r.code != 0 {
+		g.t.Fatalf("%s: exit %d\n%s\n%s", step, r.code, r.stdout, r.stderr)
+	}
+	return r
+}
+
+// verify verifies from the start to the watermark.
+func (g *rig) verify(step string, cfg string, extra ...string) (result, verifyOutput) {
+	g.t.Helper()
+	w := g.w
+	r := w.run(g.env, append([]string{"verify", "--config", cfg, "--from", w.start.Format(time.RFC3339), "--to", w.watermark().Format(time.RFC3339), "--output", "json"}, extra...)...)
+	var out verifyOutput
+	if err := json.Unmarshal([]byte(r.stdout), &out); err != nil {
+		g.t.Fatalf("%s: verify output: %v\n%s\n%s", step, err, r.stdout, r.stderr)
+	}
+	return r, out
+}
+
+func TestConsumerSeesEveryRecordOnce(t *testing.T) {
+	g := newRig(t)
+	w, c, run, verify, config := g.w, g.c, g.run, g.verify, g.config
 	// inDelta asserts each sink holds the record in a delta object.
 	inDelta := func(step string, got map[string]seen, ids ...string) {
 		t.Helper()
