@@ -39,6 +39,7 @@ FUZZ_TARGETS := \
 	./source/apiclient:FuzzScrubText \
 	./sinks:FuzzDecodeManifest \
 	./sinks:FuzzDecodeSeal \
+	./sinks:FuzzWindowOfManifest \
 	./evidence:FuzzOpen \
 	./odata/neosim:FuzzParseFilter \
 	./cfaudit:FuzzDecodeCFPage \

@@ -166,6 +166,17 @@ type AccountResult struct {
 	Err       error
 }
 
+// keeps reports whether some sink keeps what it wrote (its
+// stored windows can be listed).
+func (e *Exporter) keeps() bool {
+	for _, s := range e.o.Sinks {
+		if s.Archive() != nil {
+			return true
+		}
+	}
+	return false
+}
+
 // conflictHint explains a state saved by another run meanwhile.
 func conflictHint(account string, err error) error {
 	if errors.Is(err, state.ErrConflict) {
@@ -188,15 +199,7 @@ func cloneLookBack(lb *state.LookBack) *state.LookBack {
 // sink keeps what it wrote (a stream alone cannot tell a late record from
 // one it was already given).
 func (e *Exporter) lookBackOn() bool {
-	if e.o.LookBack <= 0 {
-		return false
-	}
-	for _, s := range e.o.Sinks {
-		if s.Archive() != nil {
-			return true
-		}
-	}
-	return false
+	return e.o.LookBack > 0 && e.keeps()
 }
 
 // windowAttempts bounds how often one window is fetched again after the
@@ -361,7 +364,12 @@ func (e *Exporter) startState(ctx context.Context, account string) (state.State,
 		return state.State{}, err
 	}
 	if err := e.o.Grid.CheckWatermark(st.Watermark, st.Window); err != nil {
-		return state.State{}, errclass.Mark(errclass.Config, err)
+		// Off the grid is fine where the watermark is the end of a window
+		// stored on an older grid: the windows from it are the stored ones.
+		ws, terr := e.tiles(ctx, account, st.Watermark, sinks.DayOf(st.Watermark).Add(day))
+		if terr != nil || len(ws) == 0 || !ws[0].Start.Equal(st.Watermark) || !e.keeps() {
+			return state.State{}, errclass.Mark(errclass.Config, err)
+		}
 	}
 	if now := e.o.Now(); st.Watermark.After(now) {
 		// Exporting nothing until the clock catches up would be a silent gap.
@@ -398,7 +406,15 @@ func (e *Exporter) runAccount(ctx context.Context, a Account) AccountResult {
 		}
 		st.SealedThrough = today
 	}
-	windows := e.o.Grid.Seq(a.Name, st.Watermark, e.o.Grid.Due(e.o.Now(), e.o.Lag), Shard{})
+	// The windows due: those stored on an older grid where a sink holds
+	// them (a watermark set back over them after export.window changed),
+	// the grid's elsewhere.
+	tiles, err := e.tiles(ctx, a.Name, st.Watermark, e.o.Grid.Due(e.o.Now(), e.o.Lag))
+	if err != nil {
+		res.Err = fmt.Errorf("account %s: %w", a.Name, err)
+		return res
+	}
+	windows := ListOf(tiles)
 	if e.lookBackOn() {
 		before := cloneLookBack(st.LookBack)
 		ls, err := e.lookBack(ctx, a, &st, windows, log)
