@@ -33,7 +33,8 @@ func (c *fakeClock) set(t time.Time) *fakeClock { c.t = t; return c }
 // lookBackEnv runs CronJob-like runs every 15 minutes against a simulator
 // whose records become visible late.
 type lookBackEnv struct {
-	t     *testing.T
+	t     testing.TB
+	read  map[string]bool // files collect has read
 	clock *fakeClock
 	sim   *neosim.Server
 	src   *odata.Client
@@ -42,7 +43,7 @@ type lookBackEnv struct {
 	seq   int
 }
 
-func newLookBackEnv(t *testing.T, r neosim.Readings) *lookBackEnv {
+func newLookBackEnv(t testing.TB, r neosim.Readings) *lookBackEnv {
 	t.Helper()
 	clock := (&fakeClock{}).set(time.Date(2026, 11, 24, 0, 0, 0, 0, time.UTC))
 	sim := neosim.New(neosim.Options{Accounts: []string{"acct"}, ClientID: "id", ClientSecret: "secret", Now: clock.Now, Readings: r})
@@ -58,7 +59,7 @@ func newLookBackEnv(t *testing.T, r neosim.Readings) *lookBackEnv {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { store.Close() })
-	return &lookBackEnv{t: t, clock: clock, sim: sim, src: src, out: filepath.Join(dir, "out"), store: store}
+	return &lookBackEnv{t: t, read: map[string]bool{}, clock: clock, sim: sim, src: src, out: filepath.Join(dir, "out"), store: store}
 }
 
 // add stores n records at t, visible after delay.
