@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -174,5 +175,28 @@ func TestSealedThroughRoundTrip(t *testing.T) {
 	got, err := state.Decode(b, "acct")
 	if err != nil || !got.SealedThrough.Equal(sealed.SealedThrough) || !got.Watermark.Equal(wm) {
 		t.Fatalf("decoded %+v, %v", got, err)
+	}
+}
+
+// The look-back ledger survives a round trip (format 3), and a ledger that
+// is out of order or out of range is refused as corrupt.
+func TestLookBackRoundTrip(t *testing.T) {
+	at := time.Date(2026, 11, 24, 10, 0, 0, 0, time.UTC)
+	st := state.State{Account: "acct", Watermark: at, Window: time.Hour, LookBack: &state.LookBack{RefFrom: at.Add(-2 * time.Hour), RefTo: at, RefCount: 7, RefAt: at.Add(15 * time.Minute),
+		Windows: []state.LookBackWindow{{Start: at.Add(-2 * time.Hour), End: at.Add(-time.Hour), Count: 3, Listed: at, Relisted: 1}, {Start: at.Add(-time.Hour), End: at, Count: -1, Listed: at}}}}
+	b, err := state.Encode(st)
+	if err != nil || !strings.Contains(string(b), `"version": 3`) {
+		t.Fatalf("%s, %v", b, err)
+	}
+	got, err := state.Decode(b, "acct")
+	if err != nil || !reflect.DeepEqual(got.LookBack, st.LookBack) {
+		t.Fatalf("%+v, %v; want %+v", got.LookBack, err, st.LookBack)
+	}
+	for _, bad := range []string{`{"ref_count":0,"windows":[{"s":20,"e":10,"c":0,"l":0}]}`, `{"ref_count":-2,"windows":[]}`,
+		`{"ref_count":0,"windows":[{"s":10,"e":20,"c":0,"l":0},{"s":15,"e":30,"c":0,"l":0}]}`} {
+		doc := `{"version":3,"account":"acct","watermark":"2026-11-24T10:00:00Z","window":"1h","updated_at":"2026-11-24T10:00:00Z","lookback":` + bad + `}`
+		if _, err := state.Decode([]byte(doc), "acct"); err == nil || !strings.Contains(err.Error(), "corrupt") {
+			t.Errorf("%s: %v, want corrupt", bad, err)
+		}
 	}
 }
