@@ -98,11 +98,11 @@ func (e *Exporter) lookBack(ctx context.Context, a Account, st *state.State, due
 	}
 	oldCount := newCount
 	if refValid && (!lb.RefFrom.Equal(from) || !lb.RefTo.Equal(to)) {
-		if oldCount, err = a.Source.Count(ctx, window(lb.RefFrom, lb.RefTo)); err != nil {
-			ls.Requests++
+		oldCount, err = a.Source.Count(ctx, window(lb.RefFrom, lb.RefTo))
+		ls.Requests++
+		if err != nil {
 			return ls, fmt.Errorf("look-back: %w", err)
 		}
-		ls.Requests++
 	}
 	switch {
 	case !refValid:

@@ -244,7 +244,7 @@ func (w *writer) Commit(ctx context.Context, src Source) error {
 		return fail(errclass.Mark(errclass.Config, fmt.Errorf("sink %s: window %s encodes to %d bytes, more than the %d bytes one object can hold (%s); choose a smaller export.window",
 			name, w.win, w.dg.n, limit, why)))
 	}
-	meta := ObjectMeta{Window: w.win, Part: w.part, Format: w.o.format.Ext(), ContentType: w.o.format.ContentType(), Records: w.n, Bytes: w.dg.n}
+	meta := ObjectMeta{Window: w.win, Format: w.o.format.Ext(), ContentType: w.o.format.ContentType(), Records: w.n, Bytes: w.dg.n}
 	if err := w.st.Publish(ctx, meta); err != nil {
 		return fail(fmt.Errorf("sink %s: %w", name, err))
 	}
