@@ -38,10 +38,18 @@ import (
 // is due (windows due check it every run).
 const lookBackInterval = time.Hour
 
-// relistAfter are the waits, after a window's export, before each of its
-// re-listings where the source counts nothing: late records come mostly
-// within 30 minutes, a few within a day.
-var relistAfter = []time.Duration{15 * time.Minute, 45 * time.Minute, 2 * time.Hour, 6 * time.Hour, 18 * time.Hour}
+// relistAfter are the waits, after a window's export and then after each
+// re-listing, before its next re-listing where the source counts nothing. Late records come mostly
+// within 10-30 minutes of their time, so with a lag of 15 minutes most are
+// visible 15 minutes after the export: the first re-listing, 45 minutes
+// after it, finds them within the hour (and those up to an hour late);
+// the second finds a tail. Each re-listing costs as much as the export, so
+// there are two.
+var relistAfter = []time.Duration{45 * time.Minute, 12 * time.Hour}
+
+// countAgain is how long a source that answered a count with nothing is
+// taken to count nothing: then it is asked again.
+const countAgain = 6 * time.Hour
 
 // LookBackStats says what one look-back did.
 type LookBackStats struct {
@@ -77,15 +85,19 @@ func (e *Exporter) lookBack(ctx context.Context, a Account, st *state.State, due
 	}
 	from, to := e.lookBackRange(lb, due)
 	refValid := !lb.RefTo.IsZero() && lb.RefCount >= 0
-	if due.Len() == 0 && refValid && now.Sub(lb.RefAt) < lookBackInterval && lb.RefFrom.Equal(from) && lb.RefTo.Equal(to) {
-		return ls, nil // checked recently, nothing new to cover
+	if due.Len() == 0 && refValid && now.Sub(lb.RefAt) < lookBackInterval && !from.Before(lb.RefFrom) && !to.After(lb.RefTo) {
+		return ls, nil // checked recently, and the range only lost old windows
+	}
+	if lb.RefCount < 0 && !lb.RefAt.IsZero() && now.Sub(lb.RefAt) < countAgain {
+		// The source counted nothing lately: re-list on a schedule.
+		return ls, e.relistDue(ctx, a, lb, now, log, &ls)
 	}
 	window := func(s, e time.Time) audit.Window { return audit.Window{Account: a.Name, Start: s, End: e} }
 	// The new reference first: records visible now in windows still to be
 	// listed are in their listing; the ones in listed windows are covered
 	// by the comparison that follows.
 	newCount, err := a.Source.Count(ctx, window(from, to))
-	ls.Requests++
+	ls.Requests++ // where the source counts nothing it may have made none
 	if err != nil {
 		return ls, fmt.Errorf("look-back: %w", err)
 	}
@@ -93,7 +105,7 @@ func (e *Exporter) lookBack(ctx context.Context, a Account, st *state.State, due
 	if newCount < 0 {
 		// The source counts nothing: re-list on a schedule.
 		err := e.relistDue(ctx, a, lb, now, log, &ls)
-		lb.RefTo, lb.RefCount = time.Time{}, -1
+		lb.RefFrom, lb.RefTo, lb.RefCount, lb.RefAt = time.Time{}, time.Time{}, -1, now
 		return ls, err
 	}
 	oldCount := newCount

@@ -93,7 +93,8 @@ type Counters struct {
 	TokenRequests int
 	TokensIssued  int
 	APIRequests   int
-	Pages         int
+	Pages         int // responses served (count-only ones included)
+	Counts        int // count-only requests ($top=0)
 	Faults        map[string]int
 	// MaxConcurrent is the most record requests served at once (a window
 	// has at most one in flight: pages follow one another).
@@ -408,6 +409,9 @@ func (s *Server) serveRecords(w http.ResponseWriter, r *http.Request, account st
 	}
 	s.mu.Lock()
 	s.counters.APIRequests++
+	if r.URL.Query().Get("$top") == "0" {
+		s.counters.Counts++
+	}
 	s.concurrent++
 	s.counters.MaxConcurrent = max(s.counters.MaxConcurrent, s.concurrent)
 	defer func() { s.mu.Lock(); s.concurrent--; s.mu.Unlock() }()
