@@ -10,24 +10,6 @@ import (
 	"github.com/auditlog-exporter/auditlog-exporter/sinks"
 )
 
-// Day statuses.
-const (
-	DaySealed     = "sealed"     // the seal chain holds and covers every window as it is
-	DayOpen       = "open"       // not every window of the day is due yet: nothing to seal
-	DayUnsealed   = "unsealed"   // every window is committed but no seal covers them
-	DayIncomplete = "incomplete" // windows of a due day are not committed, and no seal covers it
-	DayPartial    = "partial"    // only part of the day is in the range checked, and it has no seal: its windows are checked one by one
-	DayBroken     = "broken"     // a seal is missing, altered, badly signed, or does not match the windows
-)
-
-// DayStatuses lists every day status, problems after the two that are not.
-var DayStatuses = []string{DaySealed, DayOpen, DayPartial, DayUnsealed, DayIncomplete, DayBroken}
-
-// DayOK reports whether a day status is not a problem.
-func DayOK(status string) bool {
-	return status == DaySealed || status == DayOpen || status == DayPartial
-}
-
 // DayEvidence is what verify found of one UTC day of one account in one
 // sink.
 type DayEvidence struct {
@@ -55,7 +37,7 @@ type DayEvidence struct {
 // first day of an export that starts after midnight is never complete, so
 // never sealed.
 type DayVerdict struct {
-	Status      string
+	Status      evidence.Status
 	Problems    []string
 	Generations int
 	SignedBy    []string // key IDs of the seals, oldest first ("" unsigned)
@@ -82,16 +64,16 @@ func JudgeDay(ev DayEvidence) DayVerdict {
 	if len(ev.Seals) == 0 {
 		switch {
 		case len(v.Problems) > 0:
-			v.Status = DayBroken
+			v.Status = evidence.DayBroken
 		case !ev.Due:
-			v.Status = DayOpen
+			v.Status = evidence.DayOpen
 		case len(ev.Manifests) == ev.Windows:
-			v.Status = DayUnsealed
+			v.Status = evidence.DayUnsealed
 			problem("every window of the day is committed but no seal covers them: the seal was deleted, or a run stopped before writing it (verify --repair seals the day)")
 		case !ev.InRange:
-			v.Status = DayPartial
+			v.Status = evidence.DayPartial
 		default:
-			v.Status = DayIncomplete
+			v.Status = evidence.DayIncomplete
 			problem("%d of %d windows have no manifest and the day has no seal", ev.Windows-len(ev.Manifests), ev.Windows)
 		}
 		return v
@@ -147,12 +129,12 @@ func JudgeDay(ev DayEvidence) DayVerdict {
 			problem("%d of the %d windows the newest seal lists are missing or differ from it (see the windows)", differ, len(newest.Windows))
 		}
 	}
-	v.Status = DaySealed
+	v.Status = evidence.DaySealed
 	switch {
 	case len(v.Problems) > 0:
-		v.Status = DayBroken
+		v.Status = evidence.DayBroken
 	case unsealed > 0:
-		v.Status = DayUnsealed
+		v.Status = evidence.DayUnsealed
 		problem("%d windows gained deltas (late records) after the newest seal: a run stopped before sealing the day again (verify --repair seals it)", unsealed)
 	}
 	return v

@@ -80,7 +80,7 @@ func (ev Evidence) NewestCount() int64 {
 
 // Verdict is the status of one window in one sink.
 type Verdict struct {
-	Status   string
+	Status   evidence.Status
 	Exported int64 // records in the object, per its manifest; -1 if none
 	Source   int64 // records at the source now; -1 if unknown
 	Detail   string
@@ -111,17 +111,17 @@ func Judge(ev Evidence) Verdict {
 	m := ev.Manifest
 	switch {
 	case ev.ManifestErr != nil:
-		v.Status, v.Detail = StatusChecksumMismatch, "manifest unreadable: "+ev.ManifestErr.Error()
+		v.Status, v.Detail = evidence.StatusChecksumMismatch, "manifest unreadable: "+ev.ManifestErr.Error()
 		v.Source = -1
 		return v
 	case !ev.HasObject && ev.HasManifest:
-		v.Status, v.Detail = StatusDeleted, fmt.Sprintf("%s is gone though its manifest is there: it was deleted outside the exporter; restore it (a versioned bucket keeps it), or move its manifest away to export the window again", m.Object)
+		v.Status, v.Detail = evidence.StatusDeleted, fmt.Sprintf("%s is gone though its manifest is there: it was deleted outside the exporter; restore it (a versioned bucket keeps it), or move its manifest away to export the window again", m.Object)
 		return v
 	case !ev.HasObject:
-		v.Status, v.Detail = StatusMissing, "no object"
+		v.Status, v.Detail = evidence.StatusMissing, "no object"
 		return v
 	case !ev.HasManifest:
-		v.Status, v.Detail = StatusMissing, "object without manifest (a run stopped between the two)"
+		v.Status, v.Detail = evidence.StatusMissing, "object without manifest (a run stopped between the two)"
 		return v
 	}
 	first := Part{Manifest: m, HasObject: true, SHA256: ev.SHA256, Bytes: ev.Bytes, Object: ev.Object}
@@ -144,22 +144,22 @@ func Judge(ev Evidence) Verdict {
 		}
 	}
 	if ev.Sealed != nil && len(ev.Sealed.Deltas) > len(ev.Deltas) {
-		v.Status, v.Detail = StatusNotAsSealed, fmt.Sprintf("%s lists %d deltas of the window, %d are stored: a delta was deleted", ev.SealName, len(ev.Sealed.Deltas), len(ev.Deltas))
+		v.Status, v.Detail = evidence.StatusNotAsSealed, fmt.Sprintf("%s lists %d deltas of the window, %d are stored: a delta was deleted", ev.SealName, len(ev.Sealed.Deltas), len(ev.Deltas))
 		return v
 	}
 	if ev.Orphan != "" {
-		v.Status, v.Detail = StatusMissing, fmt.Sprintf("%s has no manifest (a run stopped between the two; --repair adopts it)", ev.Orphan)
+		v.Status, v.Detail = evidence.StatusMissing, fmt.Sprintf("%s has no manifest (a run stopped between the two; --repair adopts it)", ev.Orphan)
 		return v
 	}
 	switch {
 	case ev.Source > v.Exported && ev.Padded > newest.SourceCount && newest.SourceCount >= 0:
-		v.Status, v.Detail = StatusLateArrivals, fmt.Sprintf("%d records became visible after the export at %s", ev.Source-v.Exported, newest.ExportedAt.Format(time.RFC3339))
+		v.Status, v.Detail = evidence.StatusLateArrivals, fmt.Sprintf("%d records became visible after the export at %s", ev.Source-v.Exported, newest.ExportedAt.Format(time.RFC3339))
 	case ev.Source > v.Exported && ev.Padded < 0:
-		v.Status, v.Detail = StatusShort, fmt.Sprintf("the source has %d records the export lacks (the API sends no count: late arrivals and skipped records look alike)", ev.Source-v.Exported)
+		v.Status, v.Detail = evidence.StatusShort, fmt.Sprintf("the source has %d records the export lacks (the API sends no count: late arrivals and skipped records look alike)", ev.Source-v.Exported)
 	case ev.Source > v.Exported:
-		v.Status, v.Detail = StatusShort, fmt.Sprintf("the source has %d records the export lacks", ev.Source-v.Exported)
+		v.Status, v.Detail = evidence.StatusShort, fmt.Sprintf("the source has %d records the export lacks", ev.Source-v.Exported)
 	default:
-		v.Status = StatusOK
+		v.Status = evidence.StatusOK
 		if ev.Source >= 0 && ev.Source < v.Exported {
 			v.Detail = fmt.Sprintf("the source now holds %d fewer records (retention?)", v.Exported-ev.Source)
 		}
@@ -169,24 +169,24 @@ func Judge(ev Evidence) Verdict {
 
 // judgePart checks one part's integrity: its manifest's signature, the
 // seal's entry, the object's bytes and version. "" when it holds.
-func judgePart(p Part, sealName string, keysGiven bool) (status, detail string) {
+func judgePart(p Part, sealName string, keysGiven bool) (status evidence.Status, detail string) {
 	m, st := p.Manifest, p.Manifest.Stored
 	switch {
 	case !p.HasObject:
-		return StatusDeleted, "gone though its manifest is there: it was deleted outside the exporter; restore it (a versioned bucket keeps it)"
+		return evidence.StatusDeleted, "gone though its manifest is there: it was deleted outside the exporter; restore it (a versioned bucket keeps it)"
 	case st.SigErr != nil && (keysGiven || !errors.Is(st.SigErr, evidence.ErrUnknownKey)):
-		return StatusBadSignature, fmt.Sprintf("manifest signed by %s: %v", st.SignedBy(), st.SigErr)
+		return evidence.StatusBadSignature, fmt.Sprintf("manifest signed by %s: %v", st.SignedBy(), st.SigErr)
 	case keysGiven && st.Signature == nil:
-		return StatusBadSignature, "the manifest is not signed, but public keys were given: it was written without a signing key, or replaced"
+		return evidence.StatusBadSignature, "the manifest is not signed, but public keys were given: it was written without a signing key, or replaced"
 	case p.Sealed != nil && p.Sealed.ManifestSHA256 != st.SHA256:
-		return StatusNotAsSealed, fmt.Sprintf("the manifest is not the one %s lists (sha256 %.12s, sealed %.12s): it was changed or replaced after the day was sealed",
+		return evidence.StatusNotAsSealed, fmt.Sprintf("the manifest is not the one %s lists (sha256 %.12s, sealed %.12s): it was changed or replaced after the day was sealed",
 			sealName, st.SHA256, p.Sealed.ManifestSHA256)
 	case p.Sealed != nil && p.Sealed.ObjectSHA256 != p.SHA256:
-		return StatusNotAsSealed, fmt.Sprintf("the object is not the one %s lists (sha256 %.12s, sealed %.12s)", sealName, p.SHA256, p.Sealed.ObjectSHA256) + stillStored(p)
+		return evidence.StatusNotAsSealed, fmt.Sprintf("the object is not the one %s lists (sha256 %.12s, sealed %.12s)", sealName, p.SHA256, p.Sealed.ObjectSHA256) + stillStored(p)
 	case p.SHA256 != m.SHA256 || p.Bytes != m.Bytes:
-		return StatusChecksumMismatch, fmt.Sprintf("object has %d bytes, sha256 %.12s; manifest says %d bytes, %.12s", p.Bytes, p.SHA256, m.Bytes, m.SHA256) + stillStored(p)
+		return evidence.StatusChecksumMismatch, fmt.Sprintf("object has %d bytes, sha256 %.12s; manifest says %d bytes, %.12s", p.Bytes, p.SHA256, m.Bytes, m.SHA256) + stillStored(p)
 	case m.ObjectVersion != "" && p.Object.Version != "" && p.Object.Version != m.ObjectVersion:
-		return StatusOverwritten, fmt.Sprintf("the object's current version %.40s is not the committed version %.40s (which its bytes match, so the committed version is still stored: restore it)",
+		return evidence.StatusOverwritten, fmt.Sprintf("the object's current version %.40s is not the committed version %.40s (which its bytes match, so the committed version is still stored: restore it)",
 			p.Object.Version, m.ObjectVersion)
 	}
 	return "", ""

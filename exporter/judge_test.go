@@ -38,62 +38,62 @@ func TestJudge(t *testing.T) {
 	for _, tc := range []struct {
 		name     string
 		ev       Evidence
-		status   string
+		status   evidence.Status
 		exported int64
 		source   int64
 		detail   string
 	}{
-		{"the object as committed, source unchanged", matching(m, 120, 100), StatusOK, 100, 100, ""},
-		{"fewer records at the source now", matching(m, 110, 90), StatusOK, 100, 90, "10 fewer records (retention?)"},
-		{"the count grew: late arrivals", matching(m, 125, 104), StatusLateArrivals, 100, 104, "4 records became visible after the export at 2026-11-24T11:00:00Z"},
-		{"same count, more records: short", matching(m, 120, 103), StatusShort, 100, 103, "the source has 3 records the export lacks"},
-		{"a count that shrank, more records: short", matching(m, 119, 101), StatusShort, 100, 101, "the source has 1 records the export lacks"},
-		{"no count at all: short, and said why", matching(uncounted, -1, 101), StatusShort, 100, 101, "late arrivals and skipped records look alike"},
-		{"no count, nothing more: ok", matching(uncounted, -1, 100), StatusOK, 100, 100, ""},
-		{"the committed object deleted", edit(func(ev *Evidence) { ev.HasObject, ev.SHA256, ev.Bytes = false, "", 0 }), StatusDeleted, -1, 100, "deleted outside the exporter"},
-		{"no object, no manifest", Evidence{Padded: 120, Source: -1}, StatusMissing, -1, -1, "no object"},
-		{"object without manifest", edit(func(ev *Evidence) { ev.HasManifest, ev.Manifest = false, sinks.Manifest{} }), StatusMissing, -1, 100, "object without manifest"},
-		{"an edited object (same size)", edit(func(ev *Evidence) { ev.SHA256 = strings.Repeat("cd", 32) }), StatusChecksumMismatch, 100, 100, "manifest says 5000 bytes"},
-		{"a truncated object", edit(func(ev *Evidence) { ev.Bytes = 4000 }), StatusChecksumMismatch, 100, 100, "object has 4000 bytes"},
+		{"the object as committed, source unchanged", matching(m, 120, 100), evidence.StatusOK, 100, 100, ""},
+		{"fewer records at the source now", matching(m, 110, 90), evidence.StatusOK, 100, 90, "10 fewer records (retention?)"},
+		{"the count grew: late arrivals", matching(m, 125, 104), evidence.StatusLateArrivals, 100, 104, "4 records became visible after the export at 2026-11-24T11:00:00Z"},
+		{"same count, more records: short", matching(m, 120, 103), evidence.StatusShort, 100, 103, "the source has 3 records the export lacks"},
+		{"a count that shrank, more records: short", matching(m, 119, 101), evidence.StatusShort, 100, 101, "the source has 1 records the export lacks"},
+		{"no count at all: short, and said why", matching(uncounted, -1, 101), evidence.StatusShort, 100, 101, "late arrivals and skipped records look alike"},
+		{"no count, nothing more: ok", matching(uncounted, -1, 100), evidence.StatusOK, 100, 100, ""},
+		{"the committed object deleted", edit(func(ev *Evidence) { ev.HasObject, ev.SHA256, ev.Bytes = false, "", 0 }), evidence.StatusDeleted, -1, 100, "deleted outside the exporter"},
+		{"no object, no manifest", Evidence{Padded: 120, Source: -1}, evidence.StatusMissing, -1, -1, "no object"},
+		{"object without manifest", edit(func(ev *Evidence) { ev.HasManifest, ev.Manifest = false, sinks.Manifest{} }), evidence.StatusMissing, -1, 100, "object without manifest"},
+		{"an edited object (same size)", edit(func(ev *Evidence) { ev.SHA256 = strings.Repeat("cd", 32) }), evidence.StatusChecksumMismatch, 100, 100, "manifest says 5000 bytes"},
+		{"a truncated object", edit(func(ev *Evidence) { ev.Bytes = 4000 }), evidence.StatusChecksumMismatch, 100, 100, "object has 4000 bytes"},
 		{"signed by a key given", edit(func(ev *Evidence) {
 			ev.KeysGiven, ev.Manifest.Stored.Signature = true, &evidence.Signature{KeyID: "ed25519:k"}
-		}), StatusOK, 100, 100, ""},
+		}), evidence.StatusOK, 100, 100, ""},
 		{"signed by a key not given, none given", edit(func(ev *Evidence) {
 			ev.Manifest.Stored.Signature, ev.Manifest.Stored.SigErr = &evidence.Signature{KeyID: "ed25519:k"}, evidence.ErrUnknownKey
-		}), StatusOK, 100, 100, ""},
+		}), evidence.StatusOK, 100, 100, ""},
 		{"signed by a key not given", edit(func(ev *Evidence) {
 			ev.KeysGiven, ev.Manifest.Stored.Signature, ev.Manifest.Stored.SigErr = true, &evidence.Signature{KeyID: "ed25519:other"}, evidence.ErrUnknownKey
-		}), StatusBadSignature, 100, 100, "manifest signed by ed25519:other"},
+		}), evidence.StatusBadSignature, 100, 100, "manifest signed by ed25519:other"},
 		{"a signature that does not verify, no keys given", edit(func(ev *Evidence) {
 			ev.Manifest.Stored.Signature, ev.Manifest.Stored.SigErr = &evidence.Signature{KeyID: "ed25519:k"}, errors.New("the signature does not verify")
-		}), StatusBadSignature, 100, 100, "does not verify"},
-		{"unsigned while keys were given", edit(func(ev *Evidence) { ev.KeysGiven = true }), StatusBadSignature, 100, 100, "not signed"},
+		}), evidence.StatusBadSignature, 100, 100, "does not verify"},
+		{"unsigned while keys were given", edit(func(ev *Evidence) { ev.KeysGiven = true }), evidence.StatusBadSignature, 100, 100, "not signed"},
 		{"as sealed", edit(func(ev *Evidence) {
 			ev.Manifest.Stored.SHA256 = "m1"
 			ev.Sealed, ev.SealName = &sinks.SealedWindow{SealedPart: sinks.SealedPart{ManifestSHA256: "m1", ObjectSHA256: sum}}, "the seal of 2026-11-24 (generation 1)"
-		}), StatusOK, 100, 100, ""},
+		}), evidence.StatusOK, 100, 100, ""},
 		{"manifest changed after sealing", edit(func(ev *Evidence) {
 			ev.Manifest.Stored.SHA256 = "m2"
 			ev.Sealed, ev.SealName = &sinks.SealedWindow{SealedPart: sinks.SealedPart{ManifestSHA256: "m1", ObjectSHA256: sum}}, "the seal of 2026-11-24 (generation 1)"
-		}), StatusNotAsSealed, 100, 100, "not the one the seal of 2026-11-24 (generation 1) lists"},
+		}), evidence.StatusNotAsSealed, 100, 100, "not the one the seal of 2026-11-24 (generation 1) lists"},
 		{"object and manifest edited together after sealing", edit(func(ev *Evidence) {
 			ev.SHA256, ev.Manifest.SHA256, ev.Manifest.Stored.SHA256 = "x", "x", "m1"
 			ev.Sealed, ev.SealName = &sinks.SealedWindow{SealedPart: sinks.SealedPart{ManifestSHA256: "m1", ObjectSHA256: sum}}, "the seal"
-		}), StatusNotAsSealed, 100, 100, "the object is not the one the seal lists"},
-		{"the committed version hidden by a newer one", edit(func(ev *Evidence) { ev.Manifest.ObjectVersion, ev.Object.Version = "v1", "v2" }), StatusOverwritten, 100, 100, "current version v2 is not the committed version v1"},
-		{"the committed version hidden by other bytes", edit(func(ev *Evidence) { ev.Manifest.ObjectVersion, ev.Object.Version, ev.SHA256 = "v1", "v2", "ff" }), StatusChecksumMismatch, 100, 100, "committed version v1, which is still stored"},
-		{"the committed version current", edit(func(ev *Evidence) { ev.Manifest.ObjectVersion, ev.Object.Version = "v1", "v1" }), StatusOK, 100, 100, ""},
-		{"a manifest that cannot be trusted", edit(func(ev *Evidence) { ev.ManifestErr = errors.New("manifest: it describes another window") }), StatusChecksumMismatch, -1, -1, "manifest unreadable: manifest: it describes another window"},
-		{"a delta as committed: both parts count", withDelta(matching(m, 125, 104), delta, nil), StatusOK, 104, 104, ""},
-		{"late records after the delta: compared with its count", withDelta(matching(m, 126, 105), delta, nil), StatusLateArrivals, 104, 105, "1 records became visible after the export at 2026-11-24T12:00:00Z"},
-		{"a delta edited", withDelta(matching(m, 125, 104), delta, func(p *Part) { p.SHA256 = strings.Repeat("ee", 32) }), StatusChecksumMismatch, 104, 104, "delta 1 (d1): object has"},
-		{"a delta deleted", withDelta(matching(m, 125, 104), delta, func(p *Part) { p.HasObject = false }), StatusDeleted, 104, 104, "delta 1 (d1): gone though its manifest is there"},
+		}), evidence.StatusNotAsSealed, 100, 100, "the object is not the one the seal lists"},
+		{"the committed version hidden by a newer one", edit(func(ev *Evidence) { ev.Manifest.ObjectVersion, ev.Object.Version = "v1", "v2" }), evidence.StatusOverwritten, 100, 100, "current version v2 is not the committed version v1"},
+		{"the committed version hidden by other bytes", edit(func(ev *Evidence) { ev.Manifest.ObjectVersion, ev.Object.Version, ev.SHA256 = "v1", "v2", "ff" }), evidence.StatusChecksumMismatch, 100, 100, "committed version v1, which is still stored"},
+		{"the committed version current", edit(func(ev *Evidence) { ev.Manifest.ObjectVersion, ev.Object.Version = "v1", "v1" }), evidence.StatusOK, 100, 100, ""},
+		{"a manifest that cannot be trusted", edit(func(ev *Evidence) { ev.ManifestErr = errors.New("manifest: it describes another window") }), evidence.StatusChecksumMismatch, -1, -1, "manifest unreadable: manifest: it describes another window"},
+		{"a delta as committed: both parts count", withDelta(matching(m, 125, 104), delta, nil), evidence.StatusOK, 104, 104, ""},
+		{"late records after the delta: compared with its count", withDelta(matching(m, 126, 105), delta, nil), evidence.StatusLateArrivals, 104, 105, "1 records became visible after the export at 2026-11-24T12:00:00Z"},
+		{"a delta edited", withDelta(matching(m, 125, 104), delta, func(p *Part) { p.SHA256 = strings.Repeat("ee", 32) }), evidence.StatusChecksumMismatch, 104, 104, "delta 1 (d1): object has"},
+		{"a delta deleted", withDelta(matching(m, 125, 104), delta, func(p *Part) { p.HasObject = false }), evidence.StatusDeleted, 104, 104, "delta 1 (d1): gone though its manifest is there"},
 		{"a delta the seal lists is gone", edit(func(ev *Evidence) {
 			ev.Sealed, ev.SealName = &sinks.SealedWindow{SealedPart: sinks.SealedPart{ObjectSHA256: sum}, Deltas: []sinks.SealedPart{{}}}, "the seal"
 			ev.Sealed.ManifestSHA256 = ev.Manifest.Stored.SHA256
-		}), StatusNotAsSealed, 100, 100, "lists 1 deltas of the window, 0 are stored"},
-		{"a delta's manifest changed after sealing", withDelta(matching(m, 125, 104), delta, func(p *Part) { p.Sealed = &sinks.SealedPart{ManifestSHA256: "other", ObjectSHA256: p.SHA256} }), StatusNotAsSealed, 104, 104, "delta 1 (d1): the manifest is not the one"},
-		{"a delta object without manifest", edit(func(ev *Evidence) { ev.Orphan = "d2" }), StatusMissing, 100, 100, "d2 has no manifest"},
+		}), evidence.StatusNotAsSealed, 100, 100, "lists 1 deltas of the window, 0 are stored"},
+		{"a delta's manifest changed after sealing", withDelta(matching(m, 125, 104), delta, func(p *Part) { p.Sealed = &sinks.SealedPart{ManifestSHA256: "other", ObjectSHA256: p.SHA256} }), evidence.StatusNotAsSealed, 104, 104, "delta 1 (d1): the manifest is not the one"},
+		{"a delta object without manifest", edit(func(ev *Evidence) { ev.Orphan = "d2" }), evidence.StatusMissing, 100, 100, "d2 has no manifest"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			v := Judge(tc.ev)
@@ -145,49 +145,49 @@ func TestJudgeDay(t *testing.T) {
 	for _, tc := range []struct {
 		name   string
 		ev     DayEvidence
-		status string
+		status evidence.Status
 		detail string
 	}{
-		{"sealed, linked both ways", base, DaySealed, ""},
-		{"the first day: no link back", edit(func(ev *DayEvidence) { ev.Before, ev.Seals[0].Previous = nil, nil }), DaySealed, ""},
-		{"the newest day: nothing links to it", edit(func(ev *DayEvidence) { ev.After = nil }), DaySealed, ""},
-		{"sealed again after a repair", edit(func(ev *DayEvidence) { ev.Seals = append(ev.Seals, g2) }), DaySealed, ""},
-		{"not over yet", edit(func(ev *DayEvidence) { ev.Seals, ev.After, ev.Due = nil, nil, false }), DayOpen, ""},
-		{"complete, never sealed", edit(func(ev *DayEvidence) { ev.Seals, ev.After = nil, nil }), DayUnsealed, "no seal covers them"},
-		{"windows missing, never sealed", edit(func(ev *DayEvidence) { ev.Seals, ev.After = nil, nil; delete(ev.Manifests, d) }), DayIncomplete, "1 of 4 windows have no manifest"},
-		{"windows missing outside the range, never sealed", edit(func(ev *DayEvidence) { ev.Seals, ev.After, ev.InRange = nil, nil, false; delete(ev.Manifests, d) }), DayPartial, ""},
-		{"complete, never sealed, partly in the range", edit(func(ev *DayEvidence) { ev.Seals, ev.After, ev.InRange = nil, nil, false }), DayUnsealed, "no seal covers them"},
-		{"seal deleted: the next day links to it", edit(func(ev *DayEvidence) { ev.Seals = nil }), DayBroken, "links to generation 1 of this day with sha256 s1, which is not stored"},
-		{"seal replaced: the next day links to the old one", edit(func(ev *DayEvidence) { ev.Seals[0].Stored.SHA256 = "forged" }), DayBroken, "which is not stored"},
-		{"the day before's seal replaced", edit(func(ev *DayEvidence) { ev.Before[0].Stored.SHA256 = "forged" }), DayBroken, "links to the seal of 2026-11-23 (generation 1, sha256 b1), which is not stored"},
-		{"the day before's seal deleted", edit(func(ev *DayEvidence) { ev.Before = nil }), DayBroken, "which is not stored"},
+		{"sealed, linked both ways", base, evidence.DaySealed, ""},
+		{"the first day: no link back", edit(func(ev *DayEvidence) { ev.Before, ev.Seals[0].Previous = nil, nil }), evidence.DaySealed, ""},
+		{"the newest day: nothing links to it", edit(func(ev *DayEvidence) { ev.After = nil }), evidence.DaySealed, ""},
+		{"sealed again after a repair", edit(func(ev *DayEvidence) { ev.Seals = append(ev.Seals, g2) }), evidence.DaySealed, ""},
+		{"not over yet", edit(func(ev *DayEvidence) { ev.Seals, ev.After, ev.Due = nil, nil, false }), evidence.DayOpen, ""},
+		{"complete, never sealed", edit(func(ev *DayEvidence) { ev.Seals, ev.After = nil, nil }), evidence.DayUnsealed, "no seal covers them"},
+		{"windows missing, never sealed", edit(func(ev *DayEvidence) { ev.Seals, ev.After = nil, nil; delete(ev.Manifests, d) }), evidence.DayIncomplete, "1 of 4 windows have no manifest"},
+		{"windows missing outside the range, never sealed", edit(func(ev *DayEvidence) { ev.Seals, ev.After, ev.InRange = nil, nil, false; delete(ev.Manifests, d) }), evidence.DayPartial, ""},
+		{"complete, never sealed, partly in the range", edit(func(ev *DayEvidence) { ev.Seals, ev.After, ev.InRange = nil, nil, false }), evidence.DayUnsealed, "no seal covers them"},
+		{"seal deleted: the next day links to it", edit(func(ev *DayEvidence) { ev.Seals = nil }), evidence.DayBroken, "links to generation 1 of this day with sha256 s1, which is not stored"},
+		{"seal replaced: the next day links to the old one", edit(func(ev *DayEvidence) { ev.Seals[0].Stored.SHA256 = "forged" }), evidence.DayBroken, "which is not stored"},
+		{"the day before's seal replaced", edit(func(ev *DayEvidence) { ev.Before[0].Stored.SHA256 = "forged" }), evidence.DayBroken, "links to the seal of 2026-11-23 (generation 1, sha256 b1), which is not stored"},
+		{"the day before's seal deleted", edit(func(ev *DayEvidence) { ev.Before = nil }), evidence.DayBroken, "which is not stored"},
 		{"generation 1 replaced under generation 2", edit(func(ev *DayEvidence) {
 			ev.Seals = append(ev.Seals, g2)
 			ev.Seals[0].Stored.SHA256 = "forged"
 			ev.After = nil
-		}), DayBroken, "generation 1 was replaced"},
-		{"an invalid seal", edit(func(ev *DayEvidence) { ev.Seals[0].Err = errors.New("kind \"x\"") }), DayBroken, "not a valid seal"},
+		}), evidence.DayBroken, "generation 1 was replaced"},
+		{"an invalid seal", edit(func(ev *DayEvidence) { ev.Seals[0].Err = errors.New("kind \"x\"") }), evidence.DayBroken, "not a valid seal"},
 		{"a manifest changed after sealing", edit(func(ev *DayEvidence) {
 			m := ev.Manifests[d]
 			m.Stored.SHA256 = "changed"
 			ev.Manifests[d] = m
-		}), DayBroken, "1 of the 4 windows the newest seal lists are missing or differ"},
-		{"a window deleted after sealing", edit(func(ev *DayEvidence) { delete(ev.Manifests, d.Add(6*time.Hour)) }), DayBroken, "1 of the 4 windows"},
-		{"a delta written after the seal", edit(func(ev *DayEvidence) { ev.Deltas = map[time.Time][]sinks.Manifest{d: {{Part: 1}}} }), DayUnsealed, "1 windows gained deltas"},
+		}), evidence.DayBroken, "1 of the 4 windows the newest seal lists are missing or differ"},
+		{"a window deleted after sealing", edit(func(ev *DayEvidence) { delete(ev.Manifests, d.Add(6*time.Hour)) }), evidence.DayBroken, "1 of the 4 windows"},
+		{"a delta written after the seal", edit(func(ev *DayEvidence) { ev.Deltas = map[time.Time][]sinks.Manifest{d: {{Part: 1}}} }), evidence.DayUnsealed, "1 windows gained deltas"},
 		{"a sealed delta deleted", edit(func(ev *DayEvidence) {
 			ws := slices.Clone(ev.Seals[0].Windows)
 			ws[1].Deltas = []sinks.SealedPart{{ManifestSHA256: "x"}}
 			ev.Seals[0].Windows = ws
-		}), DayBroken, "1 of the 4 windows"},
-		{"signed by a key given", edit(func(ev *DayEvidence) { ev.KeysGiven, ev.Seals[0] = true, signed(ev.Seals[0], "ed25519:k", nil) }), DaySealed, ""},
+		}), evidence.DayBroken, "1 of the 4 windows"},
+		{"signed by a key given", edit(func(ev *DayEvidence) { ev.KeysGiven, ev.Seals[0] = true, signed(ev.Seals[0], "ed25519:k", nil) }), evidence.DaySealed, ""},
 		{"signed by another key", edit(func(ev *DayEvidence) {
 			ev.KeysGiven, ev.Seals[0] = true, signed(ev.Seals[0], "ed25519:other", evidence.ErrUnknownKey)
-		}), DayBroken, "signed by ed25519:other"},
-		{"unsigned while keys were given", edit(func(ev *DayEvidence) { ev.KeysGiven = true }), DayBroken, "not signed"},
+		}), evidence.DayBroken, "signed by ed25519:other"},
+		{"unsigned while keys were given", edit(func(ev *DayEvidence) { ev.KeysGiven = true }), evidence.DayBroken, "not signed"},
 		{"names one key, signed by another", edit(func(ev *DayEvidence) {
 			ev.Seals[0] = signed(ev.Seals[0], "ed25519:k", nil)
 			ev.Seals[0].KeyID = "ed25519:claimed"
-		}), DayBroken, "names key ed25519:claimed"},
+		}), evidence.DayBroken, "names key ed25519:claimed"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			v := JudgeDay(tc.ev)

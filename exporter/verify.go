@@ -11,37 +11,22 @@ import (
 	"time"
 
 	"github.com/auditlog-exporter/auditlog-exporter/audit"
+	"github.com/auditlog-exporter/auditlog-exporter/evidence"
 	"github.com/auditlog-exporter/auditlog-exporter/sinks"
 	"github.com/auditlog-exporter/auditlog-exporter/source"
 )
 
-// Verify statuses.
-const (
-	StatusOK               = "ok"
-	StatusMissing          = "missing"           // no object (or no manifest) for the window
-	StatusChecksumMismatch = "checksum-mismatch" // the object is not what was committed
-	StatusLateArrivals     = "late-arrivals"     // the source has records that became visible after the export
-	StatusShort            = "short"             // the object holds fewer records than the source had at export time
-	StatusBadSignature     = "bad-signature"     // the manifest's signature fails, is by an unknown key, or is missing while keys were given
-	StatusNotAsSealed      = "not-as-sealed"     // the manifest or object differs from what the day's seal lists
-	StatusOverwritten      = "overwritten"       // the object's current version is not the committed one (versioned bucket)
-	StatusDeleted          = "deleted"           // the manifest is there, the committed object is not
-)
-
-// WindowStatuses lists every window status, problems after ok.
-var WindowStatuses = []string{StatusOK, StatusMissing, StatusShort, StatusLateArrivals, StatusChecksumMismatch, StatusBadSignature, StatusNotAsSealed, StatusOverwritten, StatusDeleted}
-
 // VerifyRow is one window in one sink.
 type VerifyRow struct {
-	Account  string    `json:"account"`
-	Start    time.Time `json:"window_start"`
-	End      time.Time `json:"window_end"`
-	Sink     string    `json:"sink"`
-	Source   int64     `json:"source"`   // records in the window at the source now
-	Exported int64     `json:"exported"` // records in the object, per its manifest; -1 if none
-	Status   string    `json:"status"`
-	Detail   string    `json:"detail,omitempty"`
-	Repaired bool      `json:"repaired,omitempty"`
+	Account  string          `json:"account"`
+	Start    time.Time       `json:"window_start"`
+	End      time.Time       `json:"window_end"`
+	Sink     string          `json:"sink"`
+	Source   int64           `json:"source"`   // records in the window at the source now
+	Exported int64           `json:"exported"` // records in the object, per its manifest; -1 if none
+	Status   evidence.Status `json:"status"`
+	Detail   string          `json:"detail,omitempty"`
+	Repaired bool            `json:"repaired,omitempty"`
 	// SHA256 is the object's, as its manifest records it.
 	SHA256 string `json:"sha256,omitempty"`
 	// SignedBy is the key ID that signed the manifest ("" unsigned).
@@ -59,7 +44,7 @@ type DayRow struct {
 	Account     string           `json:"account"`
 	Date        string           `json:"date"`
 	Sink        string           `json:"sink"`
-	Status      string           `json:"status"`
+	Status      evidence.Status  `json:"status"`
 	Detail      string           `json:"detail,omitempty"`
 	Generations int              `json:"seal_generations"`
 	Seal        string           `json:"seal_sha256,omitempty"` // the newest generation's
@@ -79,12 +64,12 @@ type VerifyResult struct {
 // Problems counts the windows and days that are not as they should be.
 func (r VerifyResult) Problems() (windows, days int) {
 	for _, w := range r.Windows {
-		if w.Status != StatusOK {
+		if !w.Status.OK() {
 			windows++
 		}
 	}
 	for _, d := range r.Days {
-		if !DayOK(d.Status) {
+		if !d.Status.OK() {
 			days++
 		}
 	}
@@ -158,26 +143,17 @@ func (e *Exporter) Verify(ctx context.Context, from, to time.Time, o VerifyOptio
 	return res, errors.Join(errs...)
 }
 
-// Appendable reports whether verify --repair mends a window status by
-// appending: a missing first object, records the export lacks (as a
-// delta), an object without its manifest (adopted). A damaged, replaced
-// or badly signed object is reported, never replaced: consumers ingested
-// it already.
-func Appendable(status string) bool {
-	return status == StatusMissing || status == StatusLateArrivals || status == StatusShort
-}
-
 // repair appends to the windows whose rows r (per window) say records are
-// missing (see Appendable), seals the days again, verifies them again and
+// missing (see evidence.Status.Appendable), seals the days again, verifies them again and
 // returns the new rows, the repaired ones marked.
 func (e *Exporter) repair(ctx context.Context, a Account, windows []audit.Window, r [][]VerifyRow, days []DayRow, o VerifyOptions) ([][]VerifyRow, []DayRow, []error) {
 	var bad []int
 	for i := range windows {
-		if slices.ContainsFunc(r[i], func(row VerifyRow) bool { return Appendable(row.Status) }) {
+		if slices.ContainsFunc(r[i], func(row VerifyRow) bool { return row.Status.Appendable() }) {
 			bad = append(bad, i)
 		}
 	}
-	badDays := slices.ContainsFunc(days, func(d DayRow) bool { return !DayOK(d.Status) })
+	badDays := slices.ContainsFunc(days, func(d DayRow) bool { return !d.Status.OK() })
 	if len(bad) == 0 && !badDays {
 		return r, days, nil
 	}
@@ -422,12 +398,12 @@ func (e *Exporter) verifyWindow(ctx context.Context, a Account, v sinks.Archive,
 		}
 	}
 	vd := Judge(ev)
-	if vd.Source < 0 && vd.Status != StatusOK && ev.ManifestErr == nil {
+	if vd.Source < 0 && vd.Status != evidence.StatusOK && ev.ManifestErr == nil {
 		if n, err := counts.Exact(ctx); err == nil {
 			vd.Source = n
 		}
 	}
-	if vd.Status == StatusShort && ev.Padded < 0 && !counts.evidenceOnly {
+	if vd.Status == evidence.StatusShort && ev.Padded < 0 && !counts.evidenceOnly {
 		// No count to tell late arrivals from skipped records: name the
 		// records the object lacks (the full comparison).
 		if missing, err := missingFrom(ctx, a.Source, v, ev, w); err == nil && len(missing) > 0 {
