@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/auditlog-exporter/auditlog-exporter/evidence"
-	"github.com/auditlog-exporter/auditlog-exporter/sinks"
 )
 
 // DayEvidence is what verify found of one UTC day of one account in one
@@ -22,12 +21,12 @@ type DayEvidence struct {
 	// Windows is the number of windows in the day; Manifests holds the
 	// valid manifests found, by window start.
 	Windows   int
-	Manifests map[time.Time]sinks.Manifest
+	Manifests map[time.Time]evidence.Manifest
 	// Deltas holds the valid manifests of each window's deltas, in order.
-	Deltas map[time.Time][]sinks.Manifest
+	Deltas map[time.Time][]evidence.Manifest
 	// Seals are the day's seal generations, oldest first; Before and
 	// After those of the days around it (for the links).
-	Seals, Before, After []sinks.StoredSeal
+	Seals, Before, After []evidence.StoredSeal
 	KeysGiven            bool
 }
 

@@ -11,7 +11,7 @@ import (
 
 // Evidence is what verify found of one window in one sink.
 type Evidence struct {
-	Manifest    sinks.Manifest
+	Manifest    evidence.Manifest
 	HasManifest bool
 	// ManifestErr: the manifest could not be read, or does not describe
 	// this window validly (it is outside input).
@@ -28,7 +28,7 @@ type Evidence struct {
 	Source int64
 	// Sealed is the window's entry in its day's newest seal; nil when the
 	// day has no valid seal.
-	Sealed *sinks.SealedWindow
+	Sealed *evidence.SealedWindow
 	// SealName names that seal, for messages.
 	SealName string
 	// KeysGiven: public keys were given, so every manifest must be signed
@@ -88,14 +88,14 @@ type Verdict struct {
 
 // Part is what verify found of one of a window's deltas.
 type Part struct {
-	Manifest  sinks.Manifest
+	Manifest  evidence.Manifest
 	HasObject bool
 	SHA256    string // of the object found
 	Bytes     int64
 	Object    sinks.ObjectInfo
 	// Sealed is the delta's entry in the day's newest seal; nil when the
 	// seal does not list it (or the day has no valid seal).
-	Sealed *sinks.SealedPart
+	Sealed *evidence.SealedPart
 }
 
 // Judge decides from the evidence alone: no object (or no manifest) is

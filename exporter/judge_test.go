@@ -10,19 +10,18 @@ import (
 	"time"
 
 	"github.com/auditlog-exporter/auditlog-exporter/evidence"
-	"github.com/auditlog-exporter/auditlog-exporter/sinks"
 )
 
 func TestJudge(t *testing.T) {
 	sum := strings.Repeat("ab", 32)
-	m := sinks.Manifest{Records: 100, SourceCount: 120, SHA256: sum, Bytes: 5000, ExportedAt: time.Date(2026, 11, 24, 11, 0, 0, 0, time.UTC)}
+	m := evidence.Manifest{Records: 100, SourceCount: 120, SHA256: sum, Bytes: 5000, ExportedAt: time.Date(2026, 11, 24, 11, 0, 0, 0, time.UTC)}
 	uncounted := m
 	uncounted.SourceCount = -1
-	matching := func(m sinks.Manifest, padded, source int64) Evidence {
+	matching := func(m evidence.Manifest, padded, source int64) Evidence {
 		return Evidence{Manifest: m, HasManifest: true, HasObject: true, SHA256: m.SHA256, Bytes: m.Bytes, Padded: padded, Source: source}
 	}
-	delta := sinks.Manifest{Part: 1, Object: "d1", Records: 4, SourceCount: 125, SHA256: strings.Repeat("cd", 32), Bytes: 200, ExportedAt: time.Date(2026, 11, 24, 12, 0, 0, 0, time.UTC)}
-	withDelta := func(ev Evidence, d sinks.Manifest, f func(*Part)) Evidence {
+	delta := evidence.Manifest{Part: 1, Object: "d1", Records: 4, SourceCount: 125, SHA256: strings.Repeat("cd", 32), Bytes: 200, ExportedAt: time.Date(2026, 11, 24, 12, 0, 0, 0, time.UTC)}
+	withDelta := func(ev Evidence, d evidence.Manifest, f func(*Part)) Evidence {
 		p := Part{Manifest: d, HasObject: true, SHA256: d.SHA256, Bytes: d.Bytes}
 		if f != nil {
 			f(&p)
@@ -52,7 +51,7 @@ func TestJudge(t *testing.T) {
 		{"no count, nothing more: ok", matching(uncounted, -1, 100), evidence.StatusOK, 100, 100, ""},
 		{"the committed object deleted", edit(func(ev *Evidence) { ev.HasObject, ev.SHA256, ev.Bytes = false, "", 0 }), evidence.StatusDeleted, -1, 100, "deleted outside the exporter"},
 		{"no object, no manifest", Evidence{Padded: 120, Source: -1}, evidence.StatusMissing, -1, -1, "no object"},
-		{"object without manifest", edit(func(ev *Evidence) { ev.HasManifest, ev.Manifest = false, sinks.Manifest{} }), evidence.StatusMissing, -1, 100, "object without manifest"},
+		{"object without manifest", edit(func(ev *Evidence) { ev.HasManifest, ev.Manifest = false, evidence.Manifest{} }), evidence.StatusMissing, -1, 100, "object without manifest"},
 		{"an edited object (same size)", edit(func(ev *Evidence) { ev.SHA256 = strings.Repeat("cd", 32) }), evidence.StatusChecksumMismatch, 100, 100, "manifest says 5000 bytes"},
 		{"a truncated object", edit(func(ev *Evidence) { ev.Bytes = 4000 }), evidence.StatusChecksumMismatch, 100, 100, "object has 4000 bytes"},
 		{"signed by a key given", edit(func(ev *Evidence) {
@@ -70,15 +69,15 @@ func TestJudge(t *testing.T) {
 		{"unsigned while keys were given", edit(func(ev *Evidence) { ev.KeysGiven = true }), evidence.StatusBadSignature, 100, 100, "not signed"},
 		{"as sealed", edit(func(ev *Evidence) {
 			ev.Manifest.Stored.SHA256 = "m1"
-			ev.Sealed, ev.SealName = &sinks.SealedWindow{SealedPart: sinks.SealedPart{ManifestSHA256: "m1", ObjectSHA256: sum}}, "the seal of 2026-11-24 (generation 1)"
+			ev.Sealed, ev.SealName = &evidence.SealedWindow{SealedPart: evidence.SealedPart{ManifestSHA256: "m1", ObjectSHA256: sum}}, "the seal of 2026-11-24 (generation 1)"
 		}), evidence.StatusOK, 100, 100, ""},
 		{"manifest changed after sealing", edit(func(ev *Evidence) {
 			ev.Manifest.Stored.SHA256 = "m2"
-			ev.Sealed, ev.SealName = &sinks.SealedWindow{SealedPart: sinks.SealedPart{ManifestSHA256: "m1", ObjectSHA256: sum}}, "the seal of 2026-11-24 (generation 1)"
+			ev.Sealed, ev.SealName = &evidence.SealedWindow{SealedPart: evidence.SealedPart{ManifestSHA256: "m1", ObjectSHA256: sum}}, "the seal of 2026-11-24 (generation 1)"
 		}), evidence.StatusNotAsSealed, 100, 100, "not the one the seal of 2026-11-24 (generation 1) lists"},
 		{"object and manifest edited together after sealing", edit(func(ev *Evidence) {
 			ev.SHA256, ev.Manifest.SHA256, ev.Manifest.Stored.SHA256 = "x", "x", "m1"
-			ev.Sealed, ev.SealName = &sinks.SealedWindow{SealedPart: sinks.SealedPart{ManifestSHA256: "m1", ObjectSHA256: sum}}, "the seal"
+			ev.Sealed, ev.SealName = &evidence.SealedWindow{SealedPart: evidence.SealedPart{ManifestSHA256: "m1", ObjectSHA256: sum}}, "the seal"
 		}), evidence.StatusNotAsSealed, 100, 100, "the object is not the one the seal lists"},
 		{"the committed version hidden by a newer one", edit(func(ev *Evidence) { ev.Manifest.ObjectVersion, ev.Object.Version = "v1", "v2" }), evidence.StatusOverwritten, 100, 100, "current version v2 is not the committed version v1"},
 		{"the committed version hidden by other bytes", edit(func(ev *Evidence) { ev.Manifest.ObjectVersion, ev.Object.Version, ev.SHA256 = "v1", "v2", "ff" }), evidence.StatusChecksumMismatch, 100, 100, "committed version v1, which is still stored"},
@@ -89,10 +88,10 @@ func TestJudge(t *testing.T) {
 		{"a delta edited", withDelta(matching(m, 125, 104), delta, func(p *Part) { p.SHA256 = strings.Repeat("ee", 32) }), evidence.StatusChecksumMismatch, 104, 104, "delta 1 (d1): object has"},
 		{"a delta deleted", withDelta(matching(m, 125, 104), delta, func(p *Part) { p.HasObject = false }), evidence.StatusDeleted, 104, 104, "delta 1 (d1): gone though its manifest is there"},
 		{"a delta the seal lists is gone", edit(func(ev *Evidence) {
-			ev.Sealed, ev.SealName = &sinks.SealedWindow{SealedPart: sinks.SealedPart{ObjectSHA256: sum}, Deltas: []sinks.SealedPart{{}}}, "the seal"
+			ev.Sealed, ev.SealName = &evidence.SealedWindow{SealedPart: evidence.SealedPart{ObjectSHA256: sum}, Deltas: []evidence.SealedPart{{}}}, "the seal"
 			ev.Sealed.ManifestSHA256 = ev.Manifest.Stored.SHA256
 		}), evidence.StatusNotAsSealed, 100, 100, "lists 1 deltas of the window, 0 are stored"},
-		{"a delta's manifest changed after sealing", withDelta(matching(m, 125, 104), delta, func(p *Part) { p.Sealed = &sinks.SealedPart{ManifestSHA256: "other", ObjectSHA256: p.SHA256} }), evidence.StatusNotAsSealed, 104, 104, "delta 1 (d1): the manifest is not the one"},
+		{"a delta's manifest changed after sealing", withDelta(matching(m, 125, 104), delta, func(p *Part) { p.Sealed = &evidence.SealedPart{ManifestSHA256: "other", ObjectSHA256: p.SHA256} }), evidence.StatusNotAsSealed, 104, 104, "delta 1 (d1): the manifest is not the one"},
 		{"a delta object without manifest", edit(func(ev *Evidence) { ev.Orphan = "d2" }), evidence.StatusMissing, 100, 100, "d2 has no manifest"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -106,29 +105,29 @@ func TestJudge(t *testing.T) {
 
 func TestJudgeDay(t *testing.T) {
 	d := time.Date(2026, 11, 24, 0, 0, 0, 0, time.UTC)
-	windows := func(sha string) (map[time.Time]sinks.Manifest, []sinks.SealedWindow) {
-		ms := map[time.Time]sinks.Manifest{}
-		var sw []sinks.SealedWindow
+	windows := func(sha string) (map[time.Time]evidence.Manifest, []evidence.SealedWindow) {
+		ms := map[time.Time]evidence.Manifest{}
+		var sw []evidence.SealedWindow
 		for i := range 4 {
 			st := d.Add(time.Duration(i) * 6 * time.Hour)
-			m := sinks.Manifest{Records: 2}
+			m := evidence.Manifest{Records: 2}
 			m.Stored.SHA256 = fmt.Sprint(sha, i)
 			ms[st] = m
-			sw = append(sw, sinks.SealedWindow{Start: st, End: st.Add(6 * time.Hour), SealedPart: sinks.SealedPart{ManifestSHA256: m.Stored.SHA256}})
+			sw = append(sw, evidence.SealedWindow{Start: st, End: st.Add(6 * time.Hour), SealedPart: evidence.SealedPart{ManifestSHA256: m.Stored.SHA256}})
 		}
 		return ms, sw
 	}
 	manifests, sealed := windows("m")
-	seal := func(date string, gen int, sha string, prev, sup *sinks.SealLink) sinks.StoredSeal {
-		s := sinks.StoredSeal{Seal: sinks.Seal{Date: date, Generation: gen, Windows: sealed, Previous: prev, Supersedes: sup}}
+	seal := func(date string, gen int, sha string, prev, sup *evidence.SealLink) evidence.StoredSeal {
+		s := evidence.StoredSeal{Seal: evidence.Seal{Date: date, Generation: gen, Windows: sealed, Previous: prev, Supersedes: sup}}
 		s.Stored.SHA256 = sha
 		return s
 	}
-	before := []sinks.StoredSeal{seal("2026-11-23", 1, "b1", nil, nil)}
-	g1 := seal("2026-11-24", 1, "s1", &sinks.SealLink{Date: "2026-11-23", Generation: 1, SHA256: "b1"}, nil)
-	g2 := seal("2026-11-24", 2, "s2", &sinks.SealLink{Date: "2026-11-23", Generation: 1, SHA256: "b1"}, &sinks.SealLink{Date: "2026-11-24", Generation: 1, SHA256: "s1"})
-	after := []sinks.StoredSeal{seal("2026-11-25", 1, "a1", &sinks.SealLink{Date: "2026-11-24", Generation: 1, SHA256: "s1"}, nil)}
-	base := DayEvidence{Date: d, Due: true, InRange: true, Windows: 4, Manifests: manifests, Seals: []sinks.StoredSeal{g1}, Before: before, After: after}
+	before := []evidence.StoredSeal{seal("2026-11-23", 1, "b1", nil, nil)}
+	g1 := seal("2026-11-24", 1, "s1", &evidence.SealLink{Date: "2026-11-23", Generation: 1, SHA256: "b1"}, nil)
+	g2 := seal("2026-11-24", 2, "s2", &evidence.SealLink{Date: "2026-11-23", Generation: 1, SHA256: "b1"}, &evidence.SealLink{Date: "2026-11-24", Generation: 1, SHA256: "s1"})
+	after := []evidence.StoredSeal{seal("2026-11-25", 1, "a1", &evidence.SealLink{Date: "2026-11-24", Generation: 1, SHA256: "s1"}, nil)}
+	base := DayEvidence{Date: d, Due: true, InRange: true, Windows: 4, Manifests: manifests, Seals: []evidence.StoredSeal{g1}, Before: before, After: after}
 	edit := func(f func(ev *DayEvidence)) DayEvidence {
 		ev := base
 		ev.Manifests = maps.Clone(manifests)
@@ -137,7 +136,7 @@ func TestJudgeDay(t *testing.T) {
 		f(&ev)
 		return ev
 	}
-	signed := func(s sinks.StoredSeal, id string, err error) sinks.StoredSeal {
+	signed := func(s evidence.StoredSeal, id string, err error) evidence.StoredSeal {
 		s.KeyID = id
 		s.Stored.Signature, s.Stored.SigErr = &evidence.Signature{KeyID: id}, err
 		return s
@@ -173,10 +172,10 @@ func TestJudgeDay(t *testing.T) {
 			ev.Manifests[d] = m
 		}), evidence.DayBroken, "1 of the 4 windows the newest seal lists are missing or differ"},
 		{"a window deleted after sealing", edit(func(ev *DayEvidence) { delete(ev.Manifests, d.Add(6*time.Hour)) }), evidence.DayBroken, "1 of the 4 windows"},
-		{"a delta written after the seal", edit(func(ev *DayEvidence) { ev.Deltas = map[time.Time][]sinks.Manifest{d: {{Part: 1}}} }), evidence.DayUnsealed, "1 windows gained deltas"},
+		{"a delta written after the seal", edit(func(ev *DayEvidence) { ev.Deltas = map[time.Time][]evidence.Manifest{d: {{Part: 1}}} }), evidence.DayUnsealed, "1 windows gained deltas"},
 		{"a sealed delta deleted", edit(func(ev *DayEvidence) {
 			ws := slices.Clone(ev.Seals[0].Windows)
-			ws[1].Deltas = []sinks.SealedPart{{ManifestSHA256: "x"}}
+			ws[1].Deltas = []evidence.SealedPart{{ManifestSHA256: "x"}}
 			ev.Seals[0].Windows = ws
 		}), evidence.DayBroken, "1 of the 4 windows"},
 		{"signed by a key given", edit(func(ev *DayEvidence) { ev.KeysGiven, ev.Seals[0] = true, signed(ev.Seals[0], "ed25519:k", nil) }), evidence.DaySealed, ""},

@@ -197,9 +197,9 @@ func (e *Exporter) verifyWindows(ctx context.Context, a Account, windows []audit
 	due := e.o.Grid.Due(e.o.Now(), e.o.Lag)
 	seals := make([]sealCache, len(e.o.Sinks))
 	for i := 0; i < len(windows); {
-		d := sinks.DayOf(windows[i].Start)
+		d := evidence.DayOf(windows[i].Start)
 		j := i
-		for j < len(windows) && sinks.DayOf(windows[j].Start).Equal(d) {
+		for j < len(windows) && evidence.DayOf(windows[j].Start).Equal(d) {
 			j++
 		}
 		all, err := e.tiles(ctx, a.Name, d, d.Add(day))
@@ -223,19 +223,19 @@ func (e *Exporter) verifyWindows(ctx context.Context, a Account, windows []audit
 			dv := JudgeDay(dev)
 			row := DayRow{Account: a.Name, Date: d.Format(time.DateOnly), Sink: s.Name(), Status: dv.Status, Detail: joinProblems(dv.Problems),
 				Generations: dv.Generations, SignedBy: dv.SignedBy, Windows: dev.Windows, Categories: map[string]int64{}}
-			var sealed map[time.Time]*sinks.SealedWindow
+			var sealed map[time.Time]*evidence.SealedWindow
 			var sealName string
 			if n := len(dev.Seals); n > 0 && dev.Seals[n-1].Err == nil {
 				newest := dev.Seals[n-1]
 				row.Seal, row.Reason = newest.Stored.SHA256, newest.Reason
 				sealName = fmt.Sprintf("the seal of %s (generation %d)", newest.Date, newest.Generation)
-				sealed = map[time.Time]*sinks.SealedWindow{}
+				sealed = map[time.Time]*evidence.SealedWindow{}
 				for k := range newest.Windows {
 					sealed[newest.Windows[k].Start] = &newest.Windows[k]
 				}
 			}
 			for start, m := range dev.Manifests {
-				for _, p := range append([]sinks.Manifest{m}, dev.Deltas[start]...) {
+				for _, p := range append([]evidence.Manifest{m}, dev.Deltas[start]...) {
 					row.Records += p.Records
 					for c, n := range p.Categories {
 						row.Categories[c] += n
@@ -273,9 +273,9 @@ func (e *Exporter) verifyWindows(ctx context.Context, a Account, windows []audit
 
 // sealCache keeps one sink's seals by day while verify walks the days: a
 // day's seals are read for it and for the days on either side.
-type sealCache map[time.Time][]sinks.StoredSeal
+type sealCache map[time.Time][]evidence.StoredSeal
 
-func (c *sealCache) get(ctx context.Context, v sinks.Archive, account string, d time.Time) ([]sinks.StoredSeal, error) {
+func (c *sealCache) get(ctx context.Context, v sinks.Archive, account string, d time.Time) ([]evidence.StoredSeal, error) {
 	if *c == nil {
 		*c = sealCache{}
 	}
@@ -299,8 +299,8 @@ func (c *sealCache) get(ctx context.Context, v sinks.Archive, account string, d 
 // days before and after it; reads holds every window's manifest, in the
 // day's order.
 func (e *Exporter) dayEvidence(ctx context.Context, v sinks.Archive, seals *sealCache, account string, all []audit.Window, due time.Time, o VerifyOptions) (DayEvidence, []sinks.ManifestRead, error) {
-	d := sinks.DayOf(all[0].Start)
-	ev := DayEvidence{Date: d, Due: !d.Add(day).After(due), Windows: len(all), Manifests: map[time.Time]sinks.Manifest{}, Deltas: map[time.Time][]sinks.Manifest{},
+	d := evidence.DayOf(all[0].Start)
+	ev := DayEvidence{Date: d, Due: !d.Add(day).After(due), Windows: len(all), Manifests: map[time.Time]evidence.Manifest{}, Deltas: map[time.Time][]evidence.Manifest{},
 		KeysGiven: o.KeysGiven}
 	reads := sinks.ReadManifests(ctx, v, all)
 	for i, w := range all {
@@ -444,7 +444,7 @@ const maxNamedMissing = 5
 // again and compared with the object's records.
 func missingFrom(ctx context.Context, src source.Source, v sinks.Archive, ev Evidence, w audit.Window) ([]string, error) {
 	have := sinks.NewHeld()
-	parts := []sinks.Manifest{ev.Manifest}
+	parts := []evidence.Manifest{ev.Manifest}
 	for _, d := range ev.Deltas {
 		parts = append(parts, d.Manifest)
 	}

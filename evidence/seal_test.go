@@ -1,4 +1,4 @@
-package sinks_test
+package evidence_test
 
 import (
 	"crypto/ed25519"
@@ -9,19 +9,18 @@ import (
 	"time"
 
 	"github.com/auditlog-exporter/auditlog-exporter/evidence"
-	"github.com/auditlog-exporter/auditlog-exporter/sinks"
 )
 
 var sealDate = time.Date(2026, 11, 24, 0, 0, 0, 0, time.UTC)
 
 // validSeal is generation 2 of acct's seal of sealDate: four 6-hour windows.
-func validSeal() sinks.Seal {
-	s := sinks.Seal{Kind: sinks.SealKind, Account: "acct", Date: "2026-11-24", Format: "jsonl", Generation: 2, Reason: "verify --repair: exported again: 06:00-12:00",
-		Supersedes: &sinks.SealLink{Date: "2026-11-24", Generation: 1, SHA256: strings.Repeat("a", 64)},
-		Previous:   &sinks.SealLink{Date: "2026-11-23", Generation: 1, SHA256: strings.Repeat("b", 64)}, SealedAt: sealDate.Add(30 * time.Hour)}
+func validSeal() evidence.Seal {
+	s := evidence.Seal{Kind: evidence.SealKind, Account: "acct", Date: "2026-11-24", Format: "jsonl", Generation: 2, Reason: "verify --repair: exported again: 06:00-12:00",
+		Supersedes: &evidence.SealLink{Date: "2026-11-24", Generation: 1, SHA256: strings.Repeat("a", 64)},
+		Previous:   &evidence.SealLink{Date: "2026-11-23", Generation: 1, SHA256: strings.Repeat("b", 64)}, SealedAt: sealDate.Add(30 * time.Hour)}
 	for i := range 4 {
 		st := sealDate.Add(time.Duration(i) * 6 * time.Hour)
-		s.Windows = append(s.Windows, sinks.SealedWindow{Start: st, End: st.Add(6 * time.Hour), SealedPart: sinks.SealedPart{Object: "o", ObjectSHA256: strings.Repeat("c", 64), Records: 3,
+		s.Windows = append(s.Windows, evidence.SealedWindow{Start: st, End: st.Add(6 * time.Hour), SealedPart: evidence.SealedPart{Object: "o", ObjectSHA256: strings.Repeat("c", 64), Records: 3,
 			Manifest: "m", ManifestSHA256: strings.Repeat("d", 64)}})
 	}
 	return s
@@ -32,7 +31,7 @@ func TestDecodeSeal(t *testing.T) {
 	signer := evidence.NewSigner(key)
 	_, other, _ := ed25519.GenerateKey(rand.Reader)
 	keys := evidence.Keys(signer.Public())
-	enc := func(edit func(s *sinks.Seal)) string {
+	enc := func(edit func(s *evidence.Seal)) string {
 		s := validSeal()
 		edit(&s)
 		b, _ := json.Marshal(s)
@@ -50,46 +49,46 @@ func TestDecodeSeal(t *testing.T) {
 		want     string // in Err; "" = valid
 		sigErr   string // in Stored.SigErr
 	}{
-		{"valid", enc(func(*sinks.Seal) {}), "", ""},
-		{"signed", signed(enc(func(*sinks.Seal) {}), key), "", ""},
-		{"signed by another key", signed(enc(func(*sinks.Seal) {}), other), "", "not among"},
-		{"generation 1 without supersedes", enc(func(s *sinks.Seal) { s.Generation = 1; s.Supersedes = nil }), "generation 1", ""},
-		{"another kind", enc(func(s *sinks.Seal) { s.Kind = "x" }), "kind", ""},
-		{"another account", enc(func(s *sinks.Seal) { s.Account = "other" }), "describes", ""},
-		{"another date", enc(func(s *sinks.Seal) { s.Date = "2026-11-25" }), "describes", ""},
-		{"another format", enc(func(s *sinks.Seal) { s.Format = "parquet" }), "describes", ""},
-		{"another generation", enc(func(s *sinks.Seal) { s.Generation = 3 }), "describes", ""},
-		{"supersedes nothing", enc(func(s *sinks.Seal) { s.Supersedes = nil }), "supersedes", ""},
-		{"supersedes another generation", enc(func(s *sinks.Seal) { s.Supersedes.Generation = 0 }), "supersedes", ""},
-		{"no windows", enc(func(s *sinks.Seal) { s.Windows = nil }), "cover the day", ""},
-		{"a window missing", enc(func(s *sinks.Seal) { s.Windows = append(s.Windows[:1], s.Windows[2:]...) }), "not the next window", ""},
-		{"last window missing", enc(func(s *sinks.Seal) { s.Windows = s.Windows[:3] }), "cover the day", ""},
-		{"windows swapped", enc(func(s *sinks.Seal) { s.Windows[1], s.Windows[2] = s.Windows[2], s.Windows[1] }), "not the next window", ""},
-		{"empty window", enc(func(s *sinks.Seal) { s.Windows[1].End = s.Windows[1].Start }), "not the next window", ""},
-		{"one-second windows", enc(func(s *sinks.Seal) {
+		{"valid", enc(func(*evidence.Seal) {}), "", ""},
+		{"signed", signed(enc(func(*evidence.Seal) {}), key), "", ""},
+		{"signed by another key", signed(enc(func(*evidence.Seal) {}), other), "", "not among"},
+		{"generation 1 without supersedes", enc(func(s *evidence.Seal) { s.Generation = 1; s.Supersedes = nil }), "generation 1", ""},
+		{"another kind", enc(func(s *evidence.Seal) { s.Kind = "x" }), "kind", ""},
+		{"another account", enc(func(s *evidence.Seal) { s.Account = "other" }), "describes", ""},
+		{"another date", enc(func(s *evidence.Seal) { s.Date = "2026-11-25" }), "describes", ""},
+		{"another format", enc(func(s *evidence.Seal) { s.Format = "parquet" }), "describes", ""},
+		{"another generation", enc(func(s *evidence.Seal) { s.Generation = 3 }), "describes", ""},
+		{"supersedes nothing", enc(func(s *evidence.Seal) { s.Supersedes = nil }), "supersedes", ""},
+		{"supersedes another generation", enc(func(s *evidence.Seal) { s.Supersedes.Generation = 0 }), "supersedes", ""},
+		{"no windows", enc(func(s *evidence.Seal) { s.Windows = nil }), "cover the day", ""},
+		{"a window missing", enc(func(s *evidence.Seal) { s.Windows = append(s.Windows[:1], s.Windows[2:]...) }), "not the next window", ""},
+		{"last window missing", enc(func(s *evidence.Seal) { s.Windows = s.Windows[:3] }), "cover the day", ""},
+		{"windows swapped", enc(func(s *evidence.Seal) { s.Windows[1], s.Windows[2] = s.Windows[2], s.Windows[1] }), "not the next window", ""},
+		{"empty window", enc(func(s *evidence.Seal) { s.Windows[1].End = s.Windows[1].Start }), "not the next window", ""},
+		{"one-second windows", enc(func(s *evidence.Seal) {
 			s.Windows = nil
 			for i := range 2880 {
 				st := sealDate.Add(time.Duration(i) * 30 * time.Second)
-				s.Windows = append(s.Windows, sinks.SealedWindow{Start: st, End: st.Add(30 * time.Second)})
+				s.Windows = append(s.Windows, evidence.SealedWindow{Start: st, End: st.Add(30 * time.Second)})
 			}
 		}), "more than the 1440", ""},
-		{"30-second windows", enc(func(s *sinks.Seal) {
+		{"30-second windows", enc(func(s *evidence.Seal) {
 			s.Windows = nil
 			for i := range 1440 {
 				st := sealDate.Add(time.Duration(i) * time.Minute)
-				s.Windows = append(s.Windows, sinks.SealedWindow{Start: st, End: st.Add(30 * time.Second)})
+				s.Windows = append(s.Windows, evidence.SealedWindow{Start: st, End: st.Add(30 * time.Second)})
 			}
 		}), "not the next window", ""},
-		{"truncated", enc(func(*sinks.Seal) {})[:60], "unexpected end", ""},
-		{"a long reason with control characters", enc(func(s *sinks.Seal) { s.Reason = "\x1b[31m" + strings.Repeat("r", 5000) }), "", ""},
+		{"truncated", enc(func(*evidence.Seal) {})[:60], "unexpected end", ""},
+		{"a long reason with control characters", enc(func(s *evidence.Seal) { s.Reason = "\x1b[31m" + strings.Repeat("r", 5000) }), "", ""},
 		{"not JSON", "seal", "not a JSON object", ""},
 		{"an array", "[]", "not a JSON object", ""},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			s := sinks.DecodeSeal([]byte(tc.in), "acct", sealDate, "jsonl", 2, keys)
+			s := evidence.DecodeSeal([]byte(tc.in), "acct", sealDate, "jsonl", 2, keys)
 			if tc.name == "generation 1 without supersedes" {
-				s = sinks.DecodeSeal([]byte(tc.in), "acct", sealDate, "jsonl", 1, keys)
+				s = evidence.DecodeSeal([]byte(tc.in), "acct", sealDate, "jsonl", 1, keys)
 				if s.Err != nil {
 					t.Fatalf("a first generation: %v", s.Err)
 				}
@@ -124,7 +123,7 @@ func FuzzDecodeSeal(f *testing.F) {
 	f.Add(b)
 	f.Add([]byte(`{"signed":{},"signature":{"key_id":"k","ed25519":"AA=="}}`))
 	f.Fuzz(func(t *testing.T, b []byte) {
-		s := sinks.DecodeSeal(b, "acct", sealDate, "jsonl", 2, nil)
+		s := evidence.DecodeSeal(b, "acct", sealDate, "jsonl", 2, nil)
 		if s.Err != nil {
 			return
 		}
