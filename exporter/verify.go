@@ -94,9 +94,9 @@ type VerifyOptions struct {
 // Verify compares every complete window in [from, to) of every account with
 // what each verifiable sink holds: the object is there, its checksum is the
 // one its manifest recorded at commit, the manifest is the one its day's
-// seal lists, and the source holds no record the export lacks (see Judge);
+// seal lists, and the source holds no record the export lacks (see evidence.Judge);
 // and every day the windows touch is sealed in an unbroken chain (see
-// JudgeDay).
+// evidence.JudgeDay).
 func (e *Exporter) Verify(ctx context.Context, from, to time.Time, o VerifyOptions) (VerifyResult, error) {
 	first, last := e.completeRange(from, to)
 	var res VerifyResult
@@ -190,7 +190,7 @@ func (e *Exporter) repair(ctx context.Context, a Account, windows []audit.Window
 // row per day and sink: day by day, it gathers the evidence (the day's
 // manifests and seals and those of the days around it, each object's
 // checksum, the source's counts, fetched only when needed and once for
-// every sink) and lets Judge and JudgeDay decide.
+// every sink) and lets evidence.Judge and evidence.JudgeDay decide.
 func (e *Exporter) verifyWindows(ctx context.Context, a Account, windows []audit.Window, o VerifyOptions) ([][]VerifyRow, []DayRow, error) {
 	out := make([][]VerifyRow, len(windows))
 	var days []DayRow
@@ -220,7 +220,7 @@ func (e *Exporter) verifyWindows(ctx context.Context, a Account, windows []audit
 				return nil, nil, fmt.Errorf("verify %s %s in %s: %w", a.Name, d.Format(time.DateOnly), s.Name(), err)
 			}
 			dev.InRange = j-i == len(all)
-			dv := JudgeDay(dev)
+			dv := evidence.JudgeDay(dev)
 			row := DayRow{Account: a.Name, Date: d.Format(time.DateOnly), Sink: s.Name(), Status: dv.Status, Detail: joinProblems(dv.Problems),
 				Generations: dv.Generations, SignedBy: dv.SignedBy, Windows: dev.Windows, Categories: map[string]int64{}}
 			var sealed map[time.Time]*evidence.SealedWindow
@@ -249,10 +249,10 @@ func (e *Exporter) verifyWindows(ctx context.Context, a Account, windows []audit
 			}
 			for k := i; k < j; k++ {
 				w, r := windows[k], reads[first+k-i]
-				ev := Evidence{Manifest: r.Manifest, HasManifest: r.Found || r.Err != nil, ManifestErr: r.Err, Padded: -1, Source: -1,
+				ev := evidence.Window{Manifest: r.Manifest, HasManifest: r.Found || r.Err != nil, ManifestErr: r.Err, Padded: -1, Source: -1,
 					Sealed: sealed[w.Start], SealName: sealName, KeysGiven: o.KeysGiven, Orphan: r.Orphan}
 				for di, d := range r.Deltas {
-					p := Part{Manifest: d}
+					p := evidence.Part{Manifest: d}
 					if s := sealed[w.Start]; s != nil && di < len(s.Deltas) {
 						p.Sealed = &s.Deltas[di]
 					}
@@ -298,9 +298,9 @@ func (c *sealCache) get(ctx context.Context, v sinks.Archive, account string, d 
 // dayEvidence reads a day's manifests and seals, and the seals of the
 // days before and after it; reads holds every window's manifest, in the
 // day's order.
-func (e *Exporter) dayEvidence(ctx context.Context, v sinks.Archive, seals *sealCache, account string, all []audit.Window, due time.Time, o VerifyOptions) (DayEvidence, []sinks.ManifestRead, error) {
+func (e *Exporter) dayEvidence(ctx context.Context, v sinks.Archive, seals *sealCache, account string, all []audit.Window, due time.Time, o VerifyOptions) (evidence.Day, []sinks.ManifestRead, error) {
 	d := evidence.DayOf(all[0].Start)
-	ev := DayEvidence{Date: d, Due: !d.Add(day).After(due), Windows: len(all), Manifests: map[time.Time]evidence.Manifest{}, Deltas: map[time.Time][]evidence.Manifest{},
+	ev := evidence.Day{Date: d, Due: !d.Add(day).After(due), Windows: len(all), Manifests: map[time.Time]evidence.Manifest{}, Deltas: map[time.Time][]evidence.Manifest{},
 		KeysGiven: o.KeysGiven}
 	reads := sinks.ReadManifests(ctx, v, all)
 	for i, w := range all {
@@ -361,8 +361,9 @@ func (c *sourceCounts) Exact(ctx context.Context) (int64, error) {
 
 // verifyWindow completes one window's evidence (the object's checksum and
 // state, the source's counts when needed) and judges it.
-func (e *Exporter) verifyWindow(ctx context.Context, a Account, v sinks.Archive, w audit.Window, ev Evidence, counts *sourceCounts) (VerifyRow, error) {
+func (e *Exporter) verifyWindow(ctx context.Context, a Account, v sinks.Archive, w audit.Window, ev evidence.Window, counts *sourceCounts) (VerifyRow, error) {
 	var err error
+	var object sinks.ObjectInfo // what the destination says of the first object
 	if ev.Padded, err = counts.Padded(ctx); err != nil {
 		return VerifyRow{}, err
 	}
@@ -372,9 +373,10 @@ func (e *Exporter) verifyWindow(ctx context.Context, a Account, v sinks.Archive,
 			return VerifyRow{}, err
 		}
 		if ev.HasObject {
-			if ev.Object, err = v.Inspect(ctx, ev.Manifest.Object); err != nil {
+			if object, err = v.Inspect(ctx, ev.Manifest.Object); err != nil {
 				return VerifyRow{}, err
 			}
+			ev.Version = object.Version
 		}
 	case !ev.HasManifest && ev.Orphan != "":
 		ev.HasObject = true // the first object, without its manifest
@@ -385,9 +387,11 @@ func (e *Exporter) verifyWindow(ctx context.Context, a Account, v sinks.Archive,
 			return VerifyRow{}, err
 		}
 		if d.HasObject {
-			if d.Object, err = v.Inspect(ctx, d.Manifest.Object); err != nil {
+			info, err := v.Inspect(ctx, d.Manifest.Object)
+			if err != nil {
 				return VerifyRow{}, err
 			}
+			d.Version = info.Version
 		}
 	}
 	if ev.Matches() && !counts.evidenceOnly {
@@ -397,7 +401,7 @@ func (e *Exporter) verifyWindow(ctx context.Context, a Account, v sinks.Archive,
 			return VerifyRow{}, err
 		}
 	}
-	vd := Judge(ev)
+	vd := evidence.Judge(ev)
 	if vd.Source < 0 && vd.Status != evidence.StatusOK && ev.ManifestErr == nil {
 		if n, err := counts.Exact(ctx); err == nil {
 			vd.Source = n
@@ -411,15 +415,15 @@ func (e *Exporter) verifyWindow(ctx context.Context, a Account, v sinks.Archive,
 		}
 	}
 	row := VerifyRow{Account: a.Name, Start: w.Start, End: w.End, Source: vd.Source, Exported: vd.Exported, Status: vd.Status, Detail: vd.Detail,
-		Version: ev.Object.Version}
+		Version: object.Version}
 	if ev.HasManifest && ev.ManifestErr == nil {
 		row.SHA256, row.SignedBy = ev.Manifest.SHA256, ev.Manifest.Stored.SignedBy()
 	}
 	if ev.Sealed != nil {
 		row.Sealed = ev.SealName
 	}
-	if ev.Object.LockMode != "" {
-		row.Lock = ev.Object.LockMode + " until " + ev.Object.LockUntil.UTC().Format(time.RFC3339)
+	if object.LockMode != "" {
+		row.Lock = object.LockMode + " until " + object.LockUntil.UTC().Format(time.RFC3339)
 	}
 	return row, nil
 }
@@ -442,7 +446,7 @@ const maxNamedMissing = 5
 // missingFrom lists (up to maxNamedMissing, then a count) the Uuids the
 // source holds for w that the object lacks: the source's window is read
 // again and compared with the object's records.
-func missingFrom(ctx context.Context, src source.Source, v sinks.Archive, ev Evidence, w audit.Window) ([]string, error) {
+func missingFrom(ctx context.Context, src source.Source, v sinks.Archive, ev evidence.Window, w audit.Window) ([]string, error) {
 	have := sinks.NewHeld()
 	parts := []evidence.Manifest{ev.Manifest}
 	for _, d := range ev.Deltas {
@@ -469,6 +473,9 @@ func missingFrom(ctx context.Context, src source.Source, v sinks.Archive, ev Evi
 	}
 	return missing, nil
 }
+
+// joinProblems renders a verdict's problems as one detail.
+func joinProblems(p []string) string { return strings.Join(p, "; ") }
 
 // shortID keeps a served Uuid short enough for a report line.
 func shortID(s string) string {

@@ -1,17 +1,14 @@
-package exporter
+package evidence
 
 import (
 	"errors"
 	"fmt"
-	"strings"
 	"time"
-
-	"github.com/auditlog-exporter/auditlog-exporter/evidence"
 )
 
-// DayEvidence is what verify found of one UTC day of one account in one
+// Day is what verify found of one UTC day of one account in one
 // sink.
-type DayEvidence struct {
+type Day struct {
 	Date time.Time
 	// Due: every window of the day is due (a day still being exported
 	// has no seal yet).
@@ -21,12 +18,12 @@ type DayEvidence struct {
 	// Windows is the number of windows in the day; Manifests holds the
 	// valid manifests found, by window start.
 	Windows   int
-	Manifests map[time.Time]evidence.Manifest
+	Manifests map[time.Time]Manifest
 	// Deltas holds the valid manifests of each window's deltas, in order.
-	Deltas map[time.Time][]evidence.Manifest
+	Deltas map[time.Time][]Manifest
 	// Seals are the day's seal generations, oldest first; Before and
 	// After those of the days around it (for the links).
-	Seals, Before, After []evidence.StoredSeal
+	Seals, Before, After []StoredSeal
 	KeysGiven            bool
 }
 
@@ -36,7 +33,7 @@ type DayEvidence struct {
 // first day of an export that starts after midnight is never complete, so
 // never sealed.
 type DayVerdict struct {
-	Status      evidence.Status
+	Status      Status
 	Problems    []string
 	Generations int
 	SignedBy    []string // key IDs of the seals, oldest first ("" unsigned)
@@ -47,7 +44,7 @@ type DayVerdict struct {
 // supersedes the one before it as it is stored; the newest links to the
 // day before's seal as stored, and the day after's links to this day's as
 // stored; and the newest covers every window's manifest as it is now.
-func JudgeDay(ev DayEvidence) DayVerdict {
+func JudgeDay(ev Day) DayVerdict {
 	v := DayVerdict{Generations: len(ev.Seals)}
 	problem := func(f string, args ...any) { v.Problems = append(v.Problems, fmt.Sprintf(f, args...)) }
 	// The day after may link to a seal of this day that is gone.
@@ -63,16 +60,16 @@ func JudgeDay(ev DayEvidence) DayVerdict {
 	if len(ev.Seals) == 0 {
 		switch {
 		case len(v.Problems) > 0:
-			v.Status = evidence.DayBroken
+			v.Status = DayBroken
 		case !ev.Due:
-			v.Status = evidence.DayOpen
+			v.Status = DayOpen
 		case len(ev.Manifests) == ev.Windows:
-			v.Status = evidence.DayUnsealed
+			v.Status = DayUnsealed
 			problem("every window of the day is committed but no seal covers them: the seal was deleted, or a run stopped before writing it (verify --repair seals the day)")
 		case !ev.InRange:
-			v.Status = evidence.DayPartial
+			v.Status = DayPartial
 		default:
-			v.Status = evidence.DayIncomplete
+			v.Status = DayIncomplete
 			problem("%d of %d windows have no manifest and the day has no seal", ev.Windows-len(ev.Manifests), ev.Windows)
 		}
 		return v
@@ -84,22 +81,22 @@ func JudgeDay(ev DayEvidence) DayVerdict {
 		case s.Err != nil:
 			problem("seal generation %d is not a valid seal of this day: %v", gen, s.Err)
 			continue
-		case st.SigErr != nil && (ev.KeysGiven || !errors.Is(st.SigErr, evidence.ErrUnknownKey)):
+		case st.SigErr != nil && (ev.KeysGiven || !errors.Is(st.SigErr, ErrUnknownKey)):
 			problem("seal generation %d, signed by %s: %v", gen, st.SignedBy(), st.SigErr)
 		case ev.KeysGiven && st.Signature == nil:
 			problem("seal generation %d is not signed, but public keys were given", gen)
 		case st.Signature != nil && s.KeyID != st.Signature.KeyID:
-			problem("seal generation %d names key %s but is signed by %s", gen, evidence.ShortID(s.KeyID), st.SignedBy())
+			problem("seal generation %d names key %s but is signed by %s", gen, ShortID(s.KeyID), st.SignedBy())
 		}
 		if gen > 1 && s.Supersedes != nil && s.Supersedes.SHA256 != ev.Seals[i-1].Stored.SHA256 {
 			problem("seal generation %d supersedes generation %d with sha256 %.12s, but the stored one has %.12s: generation %d was replaced",
 				gen, gen-1, s.Supersedes.SHA256, ev.Seals[i-1].Stored.SHA256, gen-1)
 		}
 		if p := s.Previous; p != nil {
-			want := ev.Date.Add(-day).Format(time.DateOnly)
+			want := ev.Date.Add(-24 * time.Hour).Format(time.DateOnly)
 			if g := p.Generation; p.Date != want || g < 1 || g > len(ev.Before) || ev.Before[g-1].Stored.SHA256 != p.SHA256 {
 				problem("seal generation %d links to the seal of %s (generation %d, sha256 %.12s), which is not stored: that seal was deleted or replaced",
-					gen, evidence.ShortID(p.Date), p.Generation, p.SHA256)
+					gen, ShortID(p.Date), p.Generation, p.SHA256)
 			}
 		}
 	}
@@ -128,16 +125,13 @@ func JudgeDay(ev DayEvidence) DayVerdict {
 			problem("%d of the %d windows the newest seal lists are missing or differ from it (see the windows)", differ, len(newest.Windows))
 		}
 	}
-	v.Status = evidence.DaySealed
+	v.Status = DaySealed
 	switch {
 	case len(v.Problems) > 0:
-		v.Status = evidence.DayBroken
+		v.Status = DayBroken
 	case unsealed > 0:
-		v.Status = evidence.DayUnsealed
+		v.Status = DayUnsealed
 		problem("%d windows gained deltas (late records) after the newest seal: a run stopped before sealing the day again (verify --repair seals it)", unsealed)
 	}
 	return v
 }
-
-// joinProblems renders a verdict's problems as one detail.
-func joinProblems(p []string) string { return strings.Join(p, "; ") }
