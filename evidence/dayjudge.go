@@ -86,7 +86,7 @@ func JudgeDay(ev Day) DayVerdict {
 		case ev.KeysGiven && st.Signature == nil:
 			problem("seal generation %d is not signed, but public keys were given", gen)
 		case st.Signature != nil && s.KeyID != st.Signature.KeyID:
-			problem("seal generation %d names key %s but is signed by %s", gen, ShortID(s.KeyID), st.SignedBy())
+			problem("seal generation %d names key %s but is signed by %s", gen, shortID(s.KeyID), st.SignedBy())
 		}
 		if gen > 1 && s.Supersedes != nil && s.Supersedes.SHA256 != ev.Seals[i-1].Stored.SHA256 {
 			problem("seal generation %d supersedes generation %d with sha256 %.12s, but the stored one has %.12s: generation %d was replaced",
@@ -96,7 +96,7 @@ func JudgeDay(ev Day) DayVerdict {
 			want := ev.Date.Add(-24 * time.Hour).Format(time.DateOnly)
 			if g := p.Generation; p.Date != want || g < 1 || g > len(ev.Before) || ev.Before[g-1].Stored.SHA256 != p.SHA256 {
 				problem("seal generation %d links to the seal of %s (generation %d, sha256 %.12s), which is not stored: that seal was deleted or replaced",
-					gen, ShortID(p.Date), p.Generation, p.SHA256)
+					gen, shortID(p.Date), p.Generation, p.SHA256)
 			}
 		}
 	}

@@ -72,7 +72,7 @@ func (s Stored) SignedBy() string {
 	if s.Signature == nil {
 		return ""
 	}
-	return ShortID(s.Signature.KeyID)
+	return shortID(s.Signature.KeyID)
 }
 
 // Window is the window m describes.

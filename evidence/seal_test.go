@@ -4,6 +4,7 @@ import (
 	"crypto/ed25519"
 	"crypto/rand"
 	"encoding/json"
+	"errors"
 	"strings"
 	"testing"
 	"time"
@@ -140,4 +141,42 @@ func FuzzDecodeSeal(f *testing.F) {
 			t.Fatalf("generation 2 without its supersedes link: %+v", s.Supersedes)
 		}
 	})
+}
+
+// TestNextSeal: the first generation of a day supersedes nothing; a day
+// whose windows changed gets the next generation, which links to the one
+// it supersedes as stored and names the windows that changed; a day
+// sealed as it is gets none.
+func TestNextSeal(t *testing.T) {
+	first := validSeal()
+	windows := first.Windows
+	stored := evidence.StoredSeal{Seal: first, Stored: evidence.Stored{SHA256: strings.Repeat("e", 64)}}
+
+	s, same := evidence.NextSeal("acct", sealDate, "jsonl", windows, nil, "run")
+	if same || s.Generation != 1 || s.Supersedes != nil || s.Kind != evidence.SealKind || s.Date != "2026-11-24" || s.Reason != "every window of the day is committed" {
+		t.Fatalf("a first seal: %+v (same %v)", s, same)
+	}
+	if _, same := evidence.NextSeal("acct", sealDate, "jsonl", windows, []evidence.StoredSeal{stored}, "run"); !same {
+		t.Fatal("the day as sealed is sealed again")
+	}
+	changed := append([]evidence.SealedWindow(nil), windows...)
+	changed[1].Deltas = []evidence.SealedPart{{Object: "d", ManifestSHA256: strings.Repeat("f", 64)}}
+	s, same = evidence.NextSeal("acct", sealDate, "jsonl", changed, []evidence.StoredSeal{stored}, "verify --repair")
+	if same || s.Generation != 3 || s.Supersedes == nil || *s.Supersedes != (evidence.SealLink{Date: "2026-11-24", Generation: 2, SHA256: stored.Stored.SHA256}) ||
+		s.Reason != "verify --repair: exported again: 06:00-12:00" {
+		t.Fatalf("a day that changed: %+v (same %v)", s, same)
+	}
+	// A newest generation that is not a valid seal is superseded all the
+	// same, by the generation after the ones stored.
+	bad := evidence.StoredSeal{Stored: evidence.Stored{SHA256: strings.Repeat("0", 64)}, Err: errors.New("kind")}
+	s, _ = evidence.NextSeal("acct", sealDate, "jsonl", windows, []evidence.StoredSeal{stored, bad}, "run")
+	if s.Generation != 3 || s.Supersedes.Generation != 2 || s.Supersedes.SHA256 != bad.Stored.SHA256 {
+		t.Fatalf("after an invalid generation: %+v", s)
+	}
+	if l := evidence.NewestLink([]evidence.StoredSeal{stored}); l == nil || *l != stored.Link() {
+		t.Fatalf("newest link %+v", l)
+	}
+	if l := evidence.NewestLink([]evidence.StoredSeal{stored, bad}); l != nil {
+		t.Fatalf("a link to an invalid seal: %+v", l)
+	}
 }

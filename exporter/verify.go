@@ -94,9 +94,9 @@ type VerifyOptions struct {
 // Verify compares every complete window in [from, to) of every account with
 // what each verifiable sink holds: the object is there, its checksum is the
 // one its manifest recorded at commit, the manifest is the one its day's
-// seal lists, and the source holds no record the export lacks (see evidence.Judge);
-// and every day the windows touch is sealed in an unbroken chain (see
-// evidence.JudgeDay).
+// seal lists, and the source holds no record the export lacks (see
+// evidence.Judge); and every day the windows touch is sealed in an
+// unbroken chain (see evidence.JudgeDay).
 func (e *Exporter) Verify(ctx context.Context, from, to time.Time, o VerifyOptions) (VerifyResult, error) {
 	first, last := e.completeRange(from, to)
 	var res VerifyResult
@@ -144,8 +144,8 @@ func (e *Exporter) Verify(ctx context.Context, from, to time.Time, o VerifyOptio
 }
 
 // repair appends to the windows whose rows r (per window) say records are
-// missing (see evidence.Status.Appendable), seals the days again, verifies them again and
-// returns the new rows, the repaired ones marked.
+// missing (see evidence.Status.Appendable), seals the days again, verifies
+// them again and returns the new rows, the repaired ones marked.
 func (e *Exporter) repair(ctx context.Context, a Account, windows []audit.Window, r [][]VerifyRow, days []DayRow, o VerifyOptions) ([][]VerifyRow, []DayRow, []error) {
 	var bad []int
 	for i := range windows {
