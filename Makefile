@@ -37,8 +37,8 @@ FUZZ_TARGETS := \
 	./source/apiclient:FuzzParseRetryAfter \
 	./odata:FuzzODataMessage \
 	./source/apiclient:FuzzScrubText \
-	./sinks:FuzzDecodeManifest \
-	./sinks:FuzzDecodeSeal \
+	./evidence:FuzzDecodeManifest \
+	./evidence:FuzzDecodeSeal \
 	./sinks:FuzzWindowOfManifest \
 	./evidence:FuzzOpen \
 	./odata/neosim:FuzzParseFilter \

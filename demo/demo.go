@@ -19,6 +19,7 @@ import (
 
 	"github.com/auditlog-exporter/auditlog-exporter/cfaudit/cfsim"
 	"github.com/auditlog-exporter/auditlog-exporter/config"
+	"github.com/auditlog-exporter/auditlog-exporter/evidence"
 	"github.com/auditlog-exporter/auditlog-exporter/exporter"
 	"github.com/auditlog-exporter/auditlog-exporter/odata/neosim"
 	"github.com/rs/zerolog"
@@ -242,7 +243,7 @@ func Run(ctx context.Context, outDir, sources string, log zerolog.Logger, versio
 	}
 	for _, row := range vr.Windows {
 		res.Verified++
-		if row.Status == exporter.StatusOK {
+		if row.Status == evidence.StatusOK {
 			res.VerifiedOK++
 		}
 	}

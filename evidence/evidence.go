@@ -1,9 +1,17 @@
-// Package evidence signs and checks what the exporter writes for auditors:
-// Ed25519 keys read from PEM files (PKCS #8 private keys, PKIX public keys,
-// as `openssl genpkey -algorithm ed25519` and `openssl pkey -pubout` write
-// them), key IDs, and the envelope a signed manifest or seal is stored in.
+// Package evidence holds every rule about proof of an export: the formats
+// of the manifest each committed object has and of the seal each UTC day
+// has (Manifest, Seal), their checks as outside input (DecodeManifest,
+// DecodeSeal), the hash chain of seals (NextSeal), signatures, and the
+// judges that decide what verify found of a window (Judge) and of a day
+// (JudgeDay), with their typed statuses (Status). Sinks name, store and
+// read back what it describes; verify gathers the evidence and calls the
+// judges; report renders the statuses. It does no I/O but reading key
+// files.
 //
-// A signed document is stored as
+// Signatures use Ed25519 keys read from PEM files (PKCS #8 private keys,
+// PKIX public keys, as `openssl genpkey -algorithm ed25519` and
+// `openssl pkey -pubout` write them), key IDs, and the envelope a signed
+// manifest or seal is stored in. A signed document is stored as
 //
 //	{"signed": <the document, byte for byte>, "signature": {"key_id": "...", "ed25519": "<base64>"}}
 //
@@ -220,8 +228,8 @@ func Keys(pubs ...ed25519.PublicKey) map[string]ed25519.PublicKey {
 	return m
 }
 
-// ShortID keeps a key ID from a stored document short enough for a message.
-func ShortID(id string) string {
+// shortID keeps a key ID from a stored document short enough for a message.
+func shortID(id string) string {
 	id = strings.Map(func(r rune) rune {
 		if r < 0x20 || r == 0x7f {
 			return -1

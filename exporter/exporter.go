@@ -15,6 +15,7 @@ import (
 
 	"github.com/auditlog-exporter/auditlog-exporter/audit"
 	"github.com/auditlog-exporter/auditlog-exporter/errclass"
+	"github.com/auditlog-exporter/auditlog-exporter/evidence"
 	"github.com/auditlog-exporter/auditlog-exporter/sinks"
 	"github.com/auditlog-exporter/auditlog-exporter/source"
 	"github.com/auditlog-exporter/auditlog-exporter/state"
@@ -366,7 +367,7 @@ func (e *Exporter) startState(ctx context.Context, account string) (state.State,
 	if err := e.o.Grid.CheckWatermark(st.Watermark, st.Window); err != nil {
 		// Off the grid is fine where the watermark is the end of a window
 		// stored on an older grid: the windows from it are the stored ones.
-		ws, terr := e.tiles(ctx, account, st.Watermark, sinks.DayOf(st.Watermark).Add(day))
+		ws, terr := e.tiles(ctx, account, st.Watermark, evidence.DayOf(st.Watermark).Add(day))
 		if terr != nil || len(ws) == 0 || !ws[0].Start.Equal(st.Watermark) || !e.keeps() {
 			return state.State{}, errclass.Mark(errclass.Config, err)
 		}
@@ -392,7 +393,7 @@ func (e *Exporter) runAccount(ctx context.Context, a Account) AccountResult {
 	// Days a run left unsealed (it was killed between moving the watermark
 	// over a day's last window and sealing the day, or a seal failed) are
 	// sealed first.
-	if today := sinks.DayOf(st.Watermark); st.SealedThrough.Before(today) {
+	if today := evidence.DayOf(st.Watermark); st.SealedThrough.Before(today) {
 		from := st.SealedThrough
 		if from.Before(today.Add(-maxSealCatchUp)) {
 			from = today.Add(-maxSealCatchUp)
@@ -480,7 +481,7 @@ func (e *Exporter) runAccount(ctx context.Context, a Account) AccountResult {
 		st.Rev = rev
 		res.Watermark = st.Watermark
 		e.o.Observer.WatermarkMoved(a.Name, st.Watermark)
-		if from, to := sinks.DayOf(before), sinks.DayOf(st.Watermark); to.After(from) {
+		if from, to := evidence.DayOf(before), evidence.DayOf(st.Watermark); to.After(from) {
 			if err := e.sealDays(ctx, a.Name, from, to, "run", log); err != nil {
 				return err
 			}

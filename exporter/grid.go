@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/auditlog-exporter/auditlog-exporter/audit"
+	"github.com/auditlog-exporter/auditlog-exporter/evidence"
 	"github.com/auditlog-exporter/auditlog-exporter/sinks"
 )
 
@@ -130,7 +131,7 @@ func (e *Exporter) tiles(ctx context.Context, account string, from, to time.Time
 		return e.o.Grid.Windows(account, from, to), nil
 	}
 	var out []audit.Window
-	for d := sinks.DayOf(from); d.Before(to); d = d.Add(day) {
+	for d := evidence.DayOf(from); d.Before(to); d = d.Add(day) {
 		stored, err := arch.Windows(ctx, account, d)
 		if err != nil {
 			return nil, fmt.Errorf("list the windows of %s %s: %w", account, d.Format(time.DateOnly), err)

@@ -6,7 +6,7 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/auditlog-exporter/auditlog-exporter/sinks"
+	"github.com/auditlog-exporter/auditlog-exporter/evidence"
 	"github.com/rs/zerolog"
 )
 
@@ -24,7 +24,7 @@ const maxSealCatchUp = 31 * day
 func (e *Exporter) sealDays(ctx context.Context, account string, from, to time.Time, reason string, log zerolog.Logger) error {
 	due := e.o.Grid.Due(e.o.Now(), e.o.Lag)
 	var errs []error
-	for d := sinks.DayOf(from); d.Before(to); d = d.Add(day) {
+	for d := evidence.DayOf(from); d.Before(to); d = d.Add(day) {
 		if d.Add(day).After(due) {
 			break
 		}

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/auditlog-exporter/auditlog-exporter/audit"
+	"github.com/auditlog-exporter/auditlog-exporter/evidence"
 	"github.com/auditlog-exporter/auditlog-exporter/exporter"
 	"github.com/auditlog-exporter/auditlog-exporter/odata"
 	"github.com/auditlog-exporter/auditlog-exporter/odata/neosim"
@@ -103,7 +104,7 @@ func TestRunSealsDays(t *testing.T) {
 	if wp, dp := res.Problems(); wp != 0 || dp != 0 || len(res.Days) != 3 {
 		t.Fatalf("verify: %d window and %d day problems, %d days: %+v", wp, dp, len(res.Days), res.Days)
 	}
-	want := []string{exporter.DaySealed, exporter.DaySealed, exporter.DayOpen}
+	want := []evidence.Status{evidence.DaySealed, evidence.DaySealed, evidence.DayOpen}
 	for i, d := range res.Days {
 		if d.Status != want[i] || (i == 1) != (d.Generations == 2) {
 			t.Fatalf("day %s: %s, %d generations (%s)", d.Date, d.Status, d.Generations, d.Detail)

@@ -11,37 +11,22 @@ import (
 	"time"
 
 	"github.com/auditlog-exporter/auditlog-exporter/audit"
+	"github.com/auditlog-exporter/auditlog-exporter/evidence"
 	"github.com/auditlog-exporter/auditlog-exporter/sinks"
 	"github.com/auditlog-exporter/auditlog-exporter/source"
 )
 
-// Verify statuses.
-const (
-	StatusOK               = "ok"
-	StatusMissing          = "missing"           // no object (or no manifest) for the window
-	StatusChecksumMismatch = "checksum-mismatch" // the object is not what was committed
-	StatusLateArrivals     = "late-arrivals"     // the source has records that became visible after the export
-	StatusShort            = "short"             // the object holds fewer records than the source had at export time
-	StatusBadSignature     = "bad-signature"     // the manifest's signature fails, is by an unknown key, or is missing while keys were given
-	StatusNotAsSealed      = "not-as-sealed"     // the manifest or object differs from what the day's seal lists
-	StatusOverwritten      = "overwritten"       // the object's current version is not the committed one (versioned bucket)
-	StatusDeleted          = "deleted"           // the manifest is there, the committed object is not
-)
-
-// WindowStatuses lists every window status, problems after ok.
-var WindowStatuses = []string{StatusOK, StatusMissing, StatusShort, StatusLateArrivals, StatusChecksumMismatch, StatusBadSignature, StatusNotAsSealed, StatusOverwritten, StatusDeleted}
-
 // VerifyRow is one window in one sink.
 type VerifyRow struct {
-	Account  string    `json:"account"`
-	Start    time.Time `json:"window_start"`
-	End      time.Time `json:"window_end"`
-	Sink     string    `json:"sink"`
-	Source   int64     `json:"source"`   // records in the window at the source now
-	Exported int64     `json:"exported"` // records in the object, per its manifest; -1 if none
-	Status   string    `json:"status"`
-	Detail   string    `json:"detail,omitempty"`
-	Repaired bool      `json:"repaired,omitempty"`
+	Account  string          `json:"account"`
+	Start    time.Time       `json:"window_start"`
+	End      time.Time       `json:"window_end"`
+	Sink     string          `json:"sink"`
+	Source   int64           `json:"source"`   // records in the window at the source now
+	Exported int64           `json:"exported"` // records in the object, per its manifest; -1 if none
+	Status   evidence.Status `json:"status"`
+	Detail   string          `json:"detail,omitempty"`
+	Repaired bool            `json:"repaired,omitempty"`
 	// SHA256 is the object's, as its manifest records it.
 	SHA256 string `json:"sha256,omitempty"`
 	// SignedBy is the key ID that signed the manifest ("" unsigned).
@@ -59,7 +44,7 @@ type DayRow struct {
 	Account     string           `json:"account"`
 	Date        string           `json:"date"`
 	Sink        string           `json:"sink"`
-	Status      string           `json:"status"`
+	Status      evidence.Status  `json:"status"`
 	Detail      string           `json:"detail,omitempty"`
 	Generations int              `json:"seal_generations"`
 	Seal        string           `json:"seal_sha256,omitempty"` // the newest generation's
@@ -79,12 +64,12 @@ type VerifyResult struct {
 // Problems counts the windows and days that are not as they should be.
 func (r VerifyResult) Problems() (windows, days int) {
 	for _, w := range r.Windows {
-		if w.Status != StatusOK {
+		if !w.Status.OK() {
 			windows++
 		}
 	}
 	for _, d := range r.Days {
-		if !DayOK(d.Status) {
+		if !d.Status.OK() {
 			days++
 		}
 	}
@@ -109,9 +94,9 @@ type VerifyOptions struct {
 // Verify compares every complete window in [from, to) of every account with
 // what each verifiable sink holds: the object is there, its checksum is the
 // one its manifest recorded at commit, the manifest is the one its day's
-// seal lists, and the source holds no record the export lacks (see Judge);
-// and every day the windows touch is sealed in an unbroken chain (see
-// JudgeDay).
+// seal lists, and the source holds no record the export lacks (see
+// evidence.Judge); and every day the windows touch is sealed in an
+// unbroken chain (see evidence.JudgeDay).
 func (e *Exporter) Verify(ctx context.Context, from, to time.Time, o VerifyOptions) (VerifyResult, error) {
 	first, last := e.completeRange(from, to)
 	var res VerifyResult
@@ -158,26 +143,17 @@ func (e *Exporter) Verify(ctx context.Context, from, to time.Time, o VerifyOptio
 	return res, errors.Join(errs...)
 }
 
-// Appendable reports whether verify --repair mends a window status by
-// appending: a missing first object, records the export lacks (as a
-// delta), an object without its manifest (adopted). A damaged, replaced
-// or badly signed object is reported, never replaced: consumers ingested
-// it already.
-func Appendable(status string) bool {
-	return status == StatusMissing || status == StatusLateArrivals || status == StatusShort
-}
-
 // repair appends to the windows whose rows r (per window) say records are
-// missing (see Appendable), seals the days again, verifies them again and
-// returns the new rows, the repaired ones marked.
+// missing (see evidence.Status.Appendable), seals the days again, verifies
+// them again and returns the new rows, the repaired ones marked.
 func (e *Exporter) repair(ctx context.Context, a Account, windows []audit.Window, r [][]VerifyRow, days []DayRow, o VerifyOptions) ([][]VerifyRow, []DayRow, []error) {
 	var bad []int
 	for i := range windows {
-		if slices.ContainsFunc(r[i], func(row VerifyRow) bool { return Appendable(row.Status) }) {
+		if slices.ContainsFunc(r[i], func(row VerifyRow) bool { return row.Status.Appendable() }) {
 			bad = append(bad, i)
 		}
 	}
-	badDays := slices.ContainsFunc(days, func(d DayRow) bool { return !DayOK(d.Status) })
+	badDays := slices.ContainsFunc(days, func(d DayRow) bool { return !d.Status.OK() })
 	if len(bad) == 0 && !badDays {
 		return r, days, nil
 	}
@@ -214,16 +190,16 @@ func (e *Exporter) repair(ctx context.Context, a Account, windows []audit.Window
 // row per day and sink: day by day, it gathers the evidence (the day's
 // manifests and seals and those of the days around it, each object's
 // checksum, the source's counts, fetched only when needed and once for
-// every sink) and lets Judge and JudgeDay decide.
+// every sink) and lets evidence.Judge and evidence.JudgeDay decide.
 func (e *Exporter) verifyWindows(ctx context.Context, a Account, windows []audit.Window, o VerifyOptions) ([][]VerifyRow, []DayRow, error) {
 	out := make([][]VerifyRow, len(windows))
 	var days []DayRow
 	due := e.o.Grid.Due(e.o.Now(), e.o.Lag)
 	seals := make([]sealCache, len(e.o.Sinks))
 	for i := 0; i < len(windows); {
-		d := sinks.DayOf(windows[i].Start)
+		d := evidence.DayOf(windows[i].Start)
 		j := i
-		for j < len(windows) && sinks.DayOf(windows[j].Start).Equal(d) {
+		for j < len(windows) && evidence.DayOf(windows[j].Start).Equal(d) {
 			j++
 		}
 		all, err := e.tiles(ctx, a.Name, d, d.Add(day))
@@ -244,22 +220,22 @@ func (e *Exporter) verifyWindows(ctx context.Context, a Account, windows []audit
 				return nil, nil, fmt.Errorf("verify %s %s in %s: %w", a.Name, d.Format(time.DateOnly), s.Name(), err)
 			}
 			dev.InRange = j-i == len(all)
-			dv := JudgeDay(dev)
+			dv := evidence.JudgeDay(dev)
 			row := DayRow{Account: a.Name, Date: d.Format(time.DateOnly), Sink: s.Name(), Status: dv.Status, Detail: joinProblems(dv.Problems),
 				Generations: dv.Generations, SignedBy: dv.SignedBy, Windows: dev.Windows, Categories: map[string]int64{}}
-			var sealed map[time.Time]*sinks.SealedWindow
+			var sealed map[time.Time]*evidence.SealedWindow
 			var sealName string
 			if n := len(dev.Seals); n > 0 && dev.Seals[n-1].Err == nil {
 				newest := dev.Seals[n-1]
 				row.Seal, row.Reason = newest.Stored.SHA256, newest.Reason
 				sealName = fmt.Sprintf("the seal of %s (generation %d)", newest.Date, newest.Generation)
-				sealed = map[time.Time]*sinks.SealedWindow{}
+				sealed = map[time.Time]*evidence.SealedWindow{}
 				for k := range newest.Windows {
 					sealed[newest.Windows[k].Start] = &newest.Windows[k]
 				}
 			}
 			for start, m := range dev.Manifests {
-				for _, p := range append([]sinks.Manifest{m}, dev.Deltas[start]...) {
+				for _, p := range append([]evidence.Manifest{m}, dev.Deltas[start]...) {
 					row.Records += p.Records
 					for c, n := range p.Categories {
 						row.Categories[c] += n
@@ -273,10 +249,10 @@ func (e *Exporter) verifyWindows(ctx context.Context, a Account, windows []audit
 			}
 			for k := i; k < j; k++ {
 				w, r := windows[k], reads[first+k-i]
-				ev := Evidence{Manifest: r.Manifest, HasManifest: r.Found || r.Err != nil, ManifestErr: r.Err, Padded: -1, Source: -1,
+				ev := evidence.Window{Manifest: r.Manifest, HasManifest: r.Found || r.Err != nil, ManifestErr: r.Err, Padded: -1, Source: -1,
 					Sealed: sealed[w.Start], SealName: sealName, KeysGiven: o.KeysGiven, Orphan: r.Orphan}
 				for di, d := range r.Deltas {
-					p := Part{Manifest: d}
+					p := evidence.Part{Manifest: d}
 					if s := sealed[w.Start]; s != nil && di < len(s.Deltas) {
 						p.Sealed = &s.Deltas[di]
 					}
@@ -297,9 +273,9 @@ func (e *Exporter) verifyWindows(ctx context.Context, a Account, windows []audit
 
 // sealCache keeps one sink's seals by day while verify walks the days: a
 // day's seals are read for it and for the days on either side.
-type sealCache map[time.Time][]sinks.StoredSeal
+type sealCache map[time.Time][]evidence.StoredSeal
 
-func (c *sealCache) get(ctx context.Context, v sinks.Archive, account string, d time.Time) ([]sinks.StoredSeal, error) {
+func (c *sealCache) get(ctx context.Context, v sinks.Archive, account string, d time.Time) ([]evidence.StoredSeal, error) {
 	if *c == nil {
 		*c = sealCache{}
 	}
@@ -322,9 +298,9 @@ func (c *sealCache) get(ctx context.Context, v sinks.Archive, account string, d 
 // dayEvidence reads a day's manifests and seals, and the seals of the
 // days before and after it; reads holds every window's manifest, in the
 // day's order.
-func (e *Exporter) dayEvidence(ctx context.Context, v sinks.Archive, seals *sealCache, account string, all []audit.Window, due time.Time, o VerifyOptions) (DayEvidence, []sinks.ManifestRead, error) {
-	d := sinks.DayOf(all[0].Start)
-	ev := DayEvidence{Date: d, Due: !d.Add(day).After(due), Windows: len(all), Manifests: map[time.Time]sinks.Manifest{}, Deltas: map[time.Time][]sinks.Manifest{},
+func (e *Exporter) dayEvidence(ctx context.Context, v sinks.Archive, seals *sealCache, account string, all []audit.Window, due time.Time, o VerifyOptions) (evidence.Day, []sinks.ManifestRead, error) {
+	d := evidence.DayOf(all[0].Start)
+	ev := evidence.Day{Date: d, Due: !d.Add(day).After(due), Windows: len(all), Manifests: map[time.Time]evidence.Manifest{}, Deltas: map[time.Time][]evidence.Manifest{},
 		KeysGiven: o.KeysGiven}
 	reads := sinks.ReadManifests(ctx, v, all)
 	for i, w := range all {
@@ -385,8 +361,9 @@ func (c *sourceCounts) Exact(ctx context.Context) (int64, error) {
 
 // verifyWindow completes one window's evidence (the object's checksum and
 // state, the source's counts when needed) and judges it.
-func (e *Exporter) verifyWindow(ctx context.Context, a Account, v sinks.Archive, w audit.Window, ev Evidence, counts *sourceCounts) (VerifyRow, error) {
+func (e *Exporter) verifyWindow(ctx context.Context, a Account, v sinks.Archive, w audit.Window, ev evidence.Window, counts *sourceCounts) (VerifyRow, error) {
 	var err error
+	var object sinks.ObjectInfo // what the destination says of the first object
 	if ev.Padded, err = counts.Padded(ctx); err != nil {
 		return VerifyRow{}, err
 	}
@@ -396,9 +373,10 @@ func (e *Exporter) verifyWindow(ctx context.Context, a Account, v sinks.Archive,
 			return VerifyRow{}, err
 		}
 		if ev.HasObject {
-			if ev.Object, err = v.Inspect(ctx, ev.Manifest.Object); err != nil {
+			if object, err = v.Inspect(ctx, ev.Manifest.Object); err != nil {
 				return VerifyRow{}, err
 			}
+			ev.Version = object.Version
 		}
 	case !ev.HasManifest && ev.Orphan != "":
 		ev.HasObject = true // the first object, without its manifest
@@ -409,9 +387,11 @@ func (e *Exporter) verifyWindow(ctx context.Context, a Account, v sinks.Archive,
 			return VerifyRow{}, err
 		}
 		if d.HasObject {
-			if d.Object, err = v.Inspect(ctx, d.Manifest.Object); err != nil {
+			info, err := v.Inspect(ctx, d.Manifest.Object)
+			if err != nil {
 				return VerifyRow{}, err
 			}
+			d.Version = info.Version
 		}
 	}
 	if ev.Matches() && !counts.evidenceOnly {
@@ -421,13 +401,13 @@ func (e *Exporter) verifyWindow(ctx context.Context, a Account, v sinks.Archive,
 			return VerifyRow{}, err
 		}
 	}
-	vd := Judge(ev)
-	if vd.Source < 0 && vd.Status != StatusOK && ev.ManifestErr == nil {
+	vd := evidence.Judge(ev)
+	if vd.Source < 0 && vd.Status != evidence.StatusOK && ev.ManifestErr == nil {
 		if n, err := counts.Exact(ctx); err == nil {
 			vd.Source = n
 		}
 	}
-	if vd.Status == StatusShort && ev.Padded < 0 && !counts.evidenceOnly {
+	if vd.Status == evidence.StatusShort && ev.Padded < 0 && !counts.evidenceOnly {
 		// No count to tell late arrivals from skipped records: name the
 		// records the object lacks (the full comparison).
 		if missing, err := missingFrom(ctx, a.Source, v, ev, w); err == nil && len(missing) > 0 {
@@ -435,15 +415,15 @@ func (e *Exporter) verifyWindow(ctx context.Context, a Account, v sinks.Archive,
 		}
 	}
 	row := VerifyRow{Account: a.Name, Start: w.Start, End: w.End, Source: vd.Source, Exported: vd.Exported, Status: vd.Status, Detail: vd.Detail,
-		Version: ev.Object.Version}
+		Version: object.Version}
 	if ev.HasManifest && ev.ManifestErr == nil {
 		row.SHA256, row.SignedBy = ev.Manifest.SHA256, ev.Manifest.Stored.SignedBy()
 	}
 	if ev.Sealed != nil {
 		row.Sealed = ev.SealName
 	}
-	if ev.Object.LockMode != "" {
-		row.Lock = ev.Object.LockMode + " until " + ev.Object.LockUntil.UTC().Format(time.RFC3339)
+	if object.LockMode != "" {
+		row.Lock = object.LockMode + " until " + object.LockUntil.UTC().Format(time.RFC3339)
 	}
 	return row, nil
 }
@@ -466,9 +446,9 @@ const maxNamedMissing = 5
 // missingFrom lists (up to maxNamedMissing, then a count) the Uuids the
 // source holds for w that the object lacks: the source's window is read
 // again and compared with the object's records.
-func missingFrom(ctx context.Context, src source.Source, v sinks.Archive, ev Evidence, w audit.Window) ([]string, error) {
+func missingFrom(ctx context.Context, src source.Source, v sinks.Archive, ev evidence.Window, w audit.Window) ([]string, error) {
 	have := sinks.NewHeld()
-	parts := []sinks.Manifest{ev.Manifest}
+	parts := []evidence.Manifest{ev.Manifest}
 	for _, d := range ev.Deltas {
 		parts = append(parts, d.Manifest)
 	}
@@ -493,6 +473,9 @@ func missingFrom(ctx context.Context, src source.Source, v sinks.Archive, ev Evi
 	}
 	return missing, nil
 }
+
+// joinProblems renders a verdict's problems as one detail.
+func joinProblems(p []string) string { return strings.Join(p, "; ") }
 
 // shortID keeps a served Uuid short enough for a report line.
 func shortID(s string) string {

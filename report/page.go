@@ -4,11 +4,12 @@ import (
 	"fmt"
 	"html"
 	"io"
-	"sort"
+	"maps"
+	"slices"
 	"strings"
 	"time"
 
-	"github.com/auditlog-exporter/auditlog-exporter/exporter"
+	"github.com/auditlog-exporter/auditlog-exporter/evidence"
 )
 
 // The page is written by hand, every outside string through html.EscapeString:
@@ -50,11 +51,14 @@ func WriteHTML(w io.Writer, r Report) error {
 
 type pageWriter struct{ b strings.Builder }
 
-// f writes format with args, each string arg escaped.
+// f writes format with args, each string (and status) arg escaped.
 func (p *pageWriter) f(format string, args ...any) {
 	for i, a := range args {
-		if s, ok := a.(string); ok {
+		switch s := a.(type) {
+		case string:
 			args[i] = html.EscapeString(s)
+		case evidence.Status:
+			args[i] = html.EscapeString(string(s))
 		}
 	}
 	fmt.Fprintf(&p.b, format, args...)
@@ -76,22 +80,16 @@ func count(n int64) string {
 	return fmt.Sprint(n)
 }
 
-func good(s string) bool { return s == exporter.StatusOK || exporter.DayOK(s) }
-
-func statusClass(s string) string {
-	if good(s) {
+func statusClass(s evidence.Status) string {
+	if s.OK() {
 		return "ok"
 	}
 	return "bad"
 }
 
 // counts renders a status count map in a fixed order.
-func counts(m map[string]int) string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
+func counts(m map[evidence.Status]int) string {
+	keys := slices.Sorted(maps.Keys(m))
 	var parts []string
 	for _, k := range keys {
 		parts = append(parts, fmt.Sprintf("%d %s", m[k], k))

@@ -11,6 +11,7 @@ import (
 	"sort"
 	"time"
 
+	"github.com/auditlog-exporter/auditlog-exporter/evidence"
 	"github.com/auditlog-exporter/auditlog-exporter/exporter"
 )
 
@@ -40,37 +41,22 @@ type Key struct {
 
 // Summary counts statuses.
 type Summary struct {
-	OK              bool           `json:"ok"`
-	WindowStatuses  map[string]int `json:"window_statuses"`
-	DayStatuses     map[string]int `json:"day_statuses"`
-	Records         int64          `json:"records"` // in the first sink's sealed and open days
-	SignedBy        []string       `json:"signed_by"`
-	ObjectsLocked   int            `json:"objects_locked"`
-	WindowsRepaired int            `json:"windows_repaired"`
+	OK              bool                    `json:"ok"`
+	WindowStatuses  map[evidence.Status]int `json:"window_statuses"`
+	DayStatuses     map[evidence.Status]int `json:"day_statuses"`
+	Records         int64                   `json:"records"` // in the first sink's sealed and open days
+	SignedBy        []string                `json:"signed_by"`
+	ObjectsLocked   int                     `json:"objects_locked"`
+	WindowsRepaired int                     `json:"windows_repaired"`
 }
 
 // Problem is one window or day that is not as it should be.
 type Problem struct {
-	What    string `json:"what"` // "window 2026-11-24T10:00Z/11:00Z of acct" or "day 2026-11-24 of acct"
-	Sink    string `json:"sink"`
-	Status  string `json:"status"`
-	Detail  string `json:"detail"`
-	Meaning string `json:"meaning"`
-}
-
-// meanings says what each problem status means for an auditor.
-var meanings = map[string]string{
-	exporter.StatusMissing:          "The window's object or manifest is not in the sink: it was deleted, or never written. Records of that hour are not in the archive.",
-	exporter.StatusShort:            "The source holds records the object lacks that it already held when the window was exported: the archive is incomplete for that window.",
-	exporter.StatusLateArrivals:     "Records became visible at the source after the window was exported. Not tampering; --repair adds them.",
-	exporter.StatusChecksumMismatch: "The object is not the one whose digest its manifest recorded, or the manifest is unreadable: the object was edited, truncated or replaced.",
-	exporter.StatusBadSignature:     "The manifest's signature does not verify, is by a key that was not given, or is missing: the manifest was written by someone else or changed.",
-	exporter.StatusNotAsSealed:      "The manifest or object differs from what the day's seal recorded: it was changed or replaced after the day was sealed.",
-	exporter.StatusOverwritten:      "A newer version of the object hides the committed one (versioned bucket): the committed version is still stored.",
-	exporter.StatusDeleted:          "The committed object was deleted though its manifest is there: consumers ingested it, the exporter does not write it again; restore it from the bucket's versions.",
-	exporter.DayUnsealed:            "Every window of the day is there but no seal covers them: the seal was deleted, or the exporter stopped before writing it.",
-	exporter.DayIncomplete:          "Windows of a day that is over are missing and the day was never sealed.",
-	exporter.DayBroken:              "The seal chain does not hold: a seal was deleted, replaced, badly signed, or does not match the windows it lists.",
+	What    string          `json:"what"` // "window 2026-11-24T10:00Z/11:00Z of acct" or "day 2026-11-24 of acct"
+	Sink    string          `json:"sink"`
+	Status  evidence.Status `json:"status"`
+	Detail  string          `json:"detail"`
+	Meaning string          `json:"meaning"` // what the status means for an auditor
 }
 
 // New builds a report from a verify result.
@@ -79,7 +65,7 @@ func New(res exporter.VerifyResult, r Report) Report {
 	if r.Title == "" {
 		r.Title = "auditlog-exporter verification report"
 	}
-	s := Summary{WindowStatuses: map[string]int{}, DayStatuses: map[string]int{}}
+	s := Summary{WindowStatuses: map[evidence.Status]int{}, DayStatuses: map[evidence.Status]int{}}
 	signers := map[string]bool{}
 	for _, w := range res.Windows {
 		s.WindowStatuses[w.Status]++
@@ -92,9 +78,9 @@ func New(res exporter.VerifyResult, r Report) Report {
 		if w.Repaired {
 			s.WindowsRepaired++
 		}
-		if w.Status != exporter.StatusOK {
+		if !w.Status.OK() {
 			r.Problems = append(r.Problems, Problem{What: fmt.Sprintf("window %s/%s of %s", w.Start.UTC().Format("2006-01-02T15:04Z"), w.End.UTC().Format("15:04Z"), w.Account),
-				Sink: w.Sink, Status: w.Status, Detail: w.Detail, Meaning: meanings[w.Status]})
+				Sink: w.Sink, Status: w.Status, Detail: w.Detail, Meaning: w.Status.Meaning()})
 		}
 	}
 	first := ""
@@ -111,8 +97,8 @@ func New(res exporter.VerifyResult, r Report) Report {
 		if d.Sink == first {
 			s.Records += d.Records
 		}
-		if !exporter.DayOK(d.Status) {
-			r.Problems = append(r.Problems, Problem{What: "day " + d.Date + " of " + d.Account, Sink: d.Sink, Status: d.Status, Detail: d.Detail, Meaning: meanings[d.Status]})
+		if !d.Status.OK() {
+			r.Problems = append(r.Problems, Problem{What: "day " + d.Date + " of " + d.Account, Sink: d.Sink, Status: d.Status, Detail: d.Detail, Meaning: d.Status.Meaning()})
 		}
 	}
 	for k := range signers {

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/auditlog-exporter/auditlog-exporter/evidence"
 	"github.com/auditlog-exporter/auditlog-exporter/exporter"
 )
 
@@ -15,13 +16,13 @@ func result() exporter.VerifyResult {
 	hostile := `<script>alert(1)</script>`
 	return exporter.VerifyResult{
 		Windows: []exporter.VerifyRow{
-			{Account: "a", Start: d, End: d.Add(12 * time.Hour), Sink: "file:out jsonl", Source: 3, Exported: 3, Status: exporter.StatusOK, SignedBy: "ed25519:k"},
-			{Account: "a", Start: d.Add(12 * time.Hour), End: d.Add(24 * time.Hour), Sink: "file:out jsonl", Source: -1, Exported: -1, Status: exporter.StatusMissing, Detail: "no object " + hostile},
+			{Account: "a", Start: d, End: d.Add(12 * time.Hour), Sink: "file:out jsonl", Source: 3, Exported: 3, Status: evidence.StatusOK, SignedBy: "ed25519:k"},
+			{Account: "a", Start: d.Add(12 * time.Hour), End: d.Add(24 * time.Hour), Sink: "file:out jsonl", Source: -1, Exported: -1, Status: evidence.StatusMissing, Detail: "no object " + hostile},
 		},
 		Days: []exporter.DayRow{
-			{Account: "a", Date: "2026-11-24", Sink: "file:out jsonl", Status: exporter.DayBroken, Detail: "1 of the 2 windows", Generations: 1, Windows: 2, Records: 5,
+			{Account: "a", Date: "2026-11-24", Sink: "file:out jsonl", Status: evidence.DayBroken, Detail: "1 of the 2 windows", Generations: 1, Windows: 2, Records: 5,
 				Categories: map[string]int64{"audit.security-events": 2, hostile: 3}},
-			{Account: "a", Date: "2026-11-25", Sink: "file:out jsonl", Status: exporter.DaySealed, Generations: 2, Windows: 2, Records: 4,
+			{Account: "a", Date: "2026-11-25", Sink: "file:out jsonl", Status: evidence.DaySealed, Generations: 2, Windows: 2, Records: 4,
 				Categories: map[string]int64{"audit.security-events": 4}, SignedBy: []string{"ed25519:k", "ed25519:k"}},
 		},
 	}

@@ -41,8 +41,8 @@ func TestManifestCountsCategoriesBounded(t *testing.T) {
 			t.Fatalf("a %d-byte category name kept", len(c))
 		}
 	}
-	if len(m.Categories) != 65 || total != 300 || m.Categories[sinks.OtherCategory] == 0 {
-		t.Fatalf("%d categories, %d records, other %d: want 64 named + other, every record counted", len(m.Categories), total, m.Categories[sinks.OtherCategory])
+	if len(m.Categories) != 65 || total != 300 || m.Categories[evidence.OtherCategory] == 0 {
+		t.Fatalf("%d categories, %d records, other %d: want 64 named + other, every record counted", len(m.Categories), total, m.Categories[evidence.OtherCategory])
 	}
 }
 

@@ -2,108 +2,20 @@ package sinks
 
 import (
 	"context"
-	"crypto/ed25519"
 	"crypto/sha256"
 	"encoding/hex"
-	"encoding/json"
-	"fmt"
 	"hash"
 	"io"
 	"path"
-	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/auditlog-exporter/auditlog-exporter/audit"
 	"github.com/auditlog-exporter/auditlog-exporter/evidence"
 )
 
-// Manifest describes one committed object of a window (its first object,
-// or a delta): what was exported, what the source counted at the time,
-// and a checksum of the object. It is stored beside the data under
-// "_manifests/" (Hive-style readers skip it), written once, never replaced:
-//
-//	<path or prefix>/_manifests/account=<a>/date=<d>/<a>_<start>_<end>.<ext>.json
-//	<path or prefix>/_manifests/account=<a>/date=<d>/<a>_<start>_<end>_delta-0001.<ext>.json
-type Manifest struct {
-	Account     string    `json:"account"`
-	WindowStart time.Time `json:"window_start"`
-	WindowEnd   time.Time `json:"window_end"`
-	// Part is 0 for the window's first object, n for its n-th delta (the
-	// records that became visible after the parts before it were written).
-	Part    int    `json:"part,omitempty"`
-	Object  string `json:"object"` // relative to the sink's path or prefix
-	Format  string `json:"format"` // extension: jsonl, jsonl.gz, parquet
-	Records int64  `json:"records"`
-	// SourceCount is the API's @odata.count for the window's padded query
-	// when the window was exported; -1 if the API sent none (unknown).
-	SourceCount int64 `json:"source_count"`
-	// Completeness says how the listing was judged complete: "counted"
-	// (distinct records covered the count), "stored-duplicates" (rows
-	// covered the count, a second listing served the same distinct
-	// records), "uncounted" (the API sent no count); empty in manifests
-	// written before it was recorded; "adopted" for an object found
-	// without its manifest (a run stopped between the two) whose manifest
-	// was written later from its records.
-	Completeness    string    `json:"completeness,omitempty"`
-	SHA256          string    `json:"sha256"`
-	Bytes           int64     `json:"bytes"`
-	ExporterVersion string    `json:"exporter_version"`
-	ExportedAt      time.Time `json:"exported_at"`
-	// Categories counts the object's records per category (at most
-	// maxCategories names, the rest under OtherCategory), for the report.
-	Categories map[string]int64 `json:"categories,omitempty"`
-	// ObjectVersion is the version ID the destination gave the object
-	// (an S3 versioned bucket), empty elsewhere.
-	ObjectVersion string `json:"object_version,omitempty"`
-
-	// Stored is what verify learned of the stored manifest itself.
-	Stored Stored `json:"-"`
-}
-
-// Stored describes a stored manifest or seal as bytes: its hash (what a
-// seal links to) and its signature.
-type Stored struct {
-	SHA256 string // of the stored bytes, envelope included
-	// Signature is nil for an unsigned document.
-	Signature *evidence.Signature
-	// SigErr says why the signature is not good (evidence.ErrUnknownKey
-	// when no public key given has its ID).
-	SigErr error
-}
-
-// SignedBy is the key ID that signed, "" when unsigned.
-func (s Stored) SignedBy() string {
-	if s.Signature == nil {
-		return ""
-	}
-	return evidence.ShortID(s.Signature.KeyID)
-}
-
-// Category counting bounds: names are outside input.
-const (
-	maxCategories   = 64
-	maxCategoryName = 128
-	// OtherCategory collects the records of categories past maxCategories.
-	OtherCategory = "(other)"
-)
-
-// countCategory adds one record of category c to m.
-func countCategory(m map[string]int64, c string) {
-	if _, ok := m[c]; ok {
-		m[c]++
-		return
-	}
-	named := len(m)
-	if _, ok := m[OtherCategory]; ok {
-		named--
-	}
-	if len(c) > maxCategoryName || named >= maxCategories {
-		m[OtherCategory]++
-		return
-	}
-	m[c] = 1
-}
+// Each committed part has a manifest and each sealed day a seal: their
+// formats, checks and chain are package evidence's; a sink names them,
+// stores them beside the data and reads them back.
 
 // ManifestName is the name of the manifest of w's first object relative
 // to a sink's path or prefix.
@@ -112,11 +24,6 @@ func ManifestName(w audit.Window, ext string) string { return PartManifestName(w
 // PartManifestName is the name of the manifest of w's part.
 func PartManifestName(w audit.Window, ext string, part int) string {
 	return path.Join("_manifests", PartName(w, ext, part)+".json")
-}
-
-// window is the window m describes.
-func (m Manifest) window() audit.Window {
-	return audit.Window{Account: m.Account, Start: m.WindowStart, End: m.WindowEnd}
 }
 
 // Source is what the source said of a window, for its manifest.
@@ -128,10 +35,10 @@ type Source struct {
 // Archive is what a sink keeps of its committed windows (Sink.Archive):
 // their objects and manifests, read back for verify and for appending
 // deltas, and the day seals it writes and reads. Objects are named
-// relative to the sink (Manifest.Object).
+// relative to the sink (evidence.Manifest.Object).
 type Archive interface {
 	// ReadManifest returns the manifest of w's first object, or found = false.
-	ReadManifest(ctx context.Context, w audit.Window) (m Manifest, found bool, err error)
+	ReadManifest(ctx context.Context, w audit.Window) (m evidence.Manifest, found bool, err error)
 	// Windows returns the windows of account's UTC day that have parts,
 	// of whatever grid they were exported on, in order.
 	Windows(ctx context.Context, account string, day time.Time) ([]audit.Window, error)
@@ -139,13 +46,13 @@ type Archive interface {
 	// first (none: the window was never committed), and the name of an
 	// object that was published as w's next part without a manifest ("":
 	// none).
-	ReadParts(ctx context.Context, w audit.Window) (parts []Manifest, orphan string, err error)
+	ReadParts(ctx context.Context, w audit.Window) (parts []evidence.Manifest, orphan string, err error)
 	// Adopt writes the manifest of w's part published without one, after
 	// reading its records back and checking that each is w's and none is
 	// in an earlier part (held). It returns the manifest.
-	Adopt(ctx context.Context, w audit.Window, part int, held *Held) (Manifest, error)
+	Adopt(ctx context.Context, w audit.Window, part int, held *Held) (evidence.Manifest, error)
 	// Hold reads the records of parts and adds their Uuids to held.
-	Hold(ctx context.Context, parts []Manifest, held *Held) error
+	Hold(ctx context.Context, parts []evidence.Manifest, held *Held) error
 	// Checksum reads an object and returns its SHA-256 (hex) and size, or
 	// found = false.
 	Checksum(ctx context.Context, object string) (sum string, size int64, found bool, err error)
@@ -155,11 +62,11 @@ type Archive interface {
 	// bytes: its current version and retention lock (S3), zero elsewhere.
 	Inspect(ctx context.Context, object string) (ObjectInfo, error)
 	// Seal seals the day whose windows are day (all of one account and
-	// UTC day, in order): see SealDay.
+	// UTC day, in order), as evidence.NextSeal says.
 	Seal(ctx context.Context, day []audit.Window, reason string) (SealOutcome, error)
 	// ReadSeals returns every generation of account's seal of the UTC day
 	// that starts at date, oldest first.
-	ReadSeals(ctx context.Context, account string, date time.Time) ([]StoredSeal, error)
+	ReadSeals(ctx context.Context, account string, date time.Time) ([]evidence.StoredSeal, error)
 }
 
 // ObjectInfo is what a destination says of a committed object.
@@ -187,98 +94,6 @@ func (d *digest) Write(p []byte) (int, error) {
 }
 
 func (d *digest) sum() string { return hex.EncodeToString(d.h.Sum(nil)) }
-
-// encodeDoc renders a manifest or seal as stored: indented JSON, or, with
-// a signer, its signed envelope.
-func encodeDoc(v any, signer *evidence.Signer) ([]byte, error) {
-	b, err := json.MarshalIndent(v, "", "  ")
-	if err != nil {
-		return nil, err
-	}
-	if signer != nil {
-		return signer.Seal(b)
-	}
-	return append(b, '\n'), nil
-}
-
-// openDoc takes a stored manifest or seal out of its envelope.
-func openDoc(b []byte, keys map[string]ed25519.PublicKey) ([]byte, Stored, error) {
-	sum := sha256.Sum256(b)
-	st := Stored{SHA256: hex.EncodeToString(sum[:])}
-	o, err := evidence.Open(b, keys)
-	if err != nil {
-		return nil, st, err
-	}
-	st.Signature, st.SigErr = o.Sig, o.SigErr
-	return o.Doc, st, nil
-}
-
-// DecodeManifest parses a stored manifest and checks that it describes
-// window w in format ext: a manifest is outside input (anyone with write
-// access to the bucket or directory can change it), and verify trusts its
-// record count and checksum.
-func DecodeManifest(b []byte, w audit.Window, ext string, part int) (Manifest, error) {
-	return decodeManifest(b, w, ext, part, nil)
-}
-
-// decodeManifest is DecodeManifest checking a signature with keys.
-func decodeManifest(b []byte, w audit.Window, ext string, part int, keys map[string]ed25519.PublicKey) (Manifest, error) {
-	var m Manifest
-	doc, st, err := openDoc(b, keys)
-	if err != nil {
-		return m, fmt.Errorf("manifest: %w", err)
-	}
-	if err := json.Unmarshal(doc, &m); err != nil {
-		return m, fmt.Errorf("manifest: %w", err)
-	}
-	m.Stored = st
-	var problems []string
-	if len(m.SHA256) != sha256.Size*2 || strings.Trim(m.SHA256, "0123456789abcdef") != "" {
-		problems = append(problems, fmt.Sprintf("sha256 %q is not 64 lowercase hex digits", shortText(m.SHA256)))
-	}
-	if want := PartName(w, ext, part); m.Object != want || m.Part != part || m.Format != ext || m.Account != w.Account || !m.WindowStart.Equal(w.Start) || !m.WindowEnd.Equal(w.End) {
-		problems = append(problems, fmt.Sprintf("it describes %q (%s, %s, %s..%s), not %q", shortText(m.Object), shortText(m.Format), shortText(m.Account),
-			m.WindowStart.UTC().Format(time.RFC3339), m.WindowEnd.UTC().Format(time.RFC3339), want))
-	}
-	switch m.Completeness {
-	case "", "counted", "stored-duplicates", "uncounted", CompletenessAdopted:
-	default:
-		problems = append(problems, fmt.Sprintf("completeness %q is not counted, stored-duplicates, uncounted or adopted", shortText(m.Completeness)))
-	}
-	for c, n := range m.Categories {
-		if n < 0 || len(c) > maxCategoryName {
-			problems = append(problems, fmt.Sprintf("category %q has a negative count or a name longer than %d bytes", shortText(c), maxCategoryName))
-			break
-		}
-	}
-	if len(m.Categories) > maxCategories+1 {
-		problems = append(problems, fmt.Sprintf("%d categories, more than the %d a manifest holds", len(m.Categories), maxCategories+1))
-	}
-	if m.Records < 0 || m.Bytes < 0 || m.SourceCount < -1 {
-		problems = append(problems, fmt.Sprintf("negative counts (records %d, bytes %d, source_count %d)", m.Records, m.Bytes, m.SourceCount))
-	}
-	if len(problems) > 0 {
-		return m, fmt.Errorf("manifest: %s", strings.Join(problems, "; "))
-	}
-	return m, nil
-}
-
-// printable keeps at most n bytes of s (whole characters) without control
-// characters: a stored text shown as it is in a report.
-func printable(s string, n int) string {
-	var b strings.Builder
-	for _, r := range s {
-		if r < 0x20 || r == 0x7f || (r >= 0x80 && r < 0xa0) {
-			continue
-		}
-		if b.Len()+utf8.RuneLen(r) > n {
-			b.WriteString("...")
-			break
-		}
-		b.WriteRune(r)
-	}
-	return b.String()
-}
 
 // shortText keeps a value from a manifest short enough for a message.
 func shortText(s string) string {

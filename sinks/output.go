@@ -206,7 +206,7 @@ func (w *writer) Write(r *audit.Record) error {
 		return w.err
 	}
 	w.n++
-	countCategory(w.cats, r.Category)
+	evidence.CountCategory(w.cats, r.Category)
 	return nil
 }
 
@@ -253,7 +253,7 @@ func (w *writer) Commit(ctx context.Context, src Source) error {
 	if !ok {
 		return nil
 	}
-	m := Manifest{Account: w.win.Account, WindowStart: w.win.Start.UTC(), WindowEnd: w.win.End.UTC(), Part: w.part, Object: w.object(), Format: w.o.format.Ext(),
+	m := evidence.Manifest{Account: w.win.Account, WindowStart: w.win.Start.UTC(), WindowEnd: w.win.End.UTC(), Part: w.part, Object: w.object(), Format: w.o.format.Ext(),
 		Records: w.n, SourceCount: src.Count, Completeness: src.Completeness, SHA256: w.dg.sum(), Bytes: w.dg.n, ExporterVersion: w.o.Version,
 		ExportedAt: time.Now().UTC(), Categories: w.cats}
 	if v, ok := w.st.(Versioned); ok {
@@ -267,10 +267,10 @@ func (w *writer) Commit(ctx context.Context, src Source) error {
 
 // writeManifest stores m beside its object, once: a manifest that is
 // there already (another process committed the same part) is left as it is.
-func (o *Output) writeManifest(ctx context.Context, k Keeper, m Manifest) error {
-	b, err := encodeDoc(m, o.Signer)
+func (o *Output) writeManifest(ctx context.Context, k Keeper, m evidence.Manifest) error {
+	b, _, err := evidence.Encode(m, o.Signer)
 	if err == nil {
-		_, err = k.Create(ctx, PartManifestName(m.window(), o.format.Ext(), m.Part), b)
+		_, err = k.Create(ctx, PartManifestName(m.Window(), o.format.Ext(), m.Part), b)
 	}
 	if err != nil {
 		return fmt.Errorf("manifest of %s: %w", m.Object, err)
@@ -294,22 +294,22 @@ type archive struct {
 }
 
 // ReadManifest implements Archive.
-func (v archive) ReadManifest(ctx context.Context, w audit.Window) (Manifest, bool, error) {
+func (v archive) ReadManifest(ctx context.Context, w audit.Window) (evidence.Manifest, bool, error) {
 	return v.readPart(ctx, w, 0)
 }
 
 // readPart reads the manifest of w's part.
-func (v archive) readPart(ctx context.Context, w audit.Window, part int) (Manifest, bool, error) {
+func (v archive) readPart(ctx context.Context, w audit.Window, part int) (evidence.Manifest, bool, error) {
 	r, found, err := v.k.Get(ctx, PartManifestName(w, v.o.format.Ext(), part))
 	if err != nil || !found {
-		return Manifest{}, false, err
+		return evidence.Manifest{}, false, err
 	}
 	defer r.Close()
 	b, err := io.ReadAll(io.LimitReader(r, maxManifestBytes))
 	if err != nil {
-		return Manifest{}, false, err
+		return evidence.Manifest{}, false, err
 	}
-	m, err := decodeManifest(b, w, v.o.format.Ext(), part, v.o.Keys)
+	m, err := evidence.DecodeManifest(b, w, v.o.format.Ext(), part, PartName(w, v.o.format.Ext(), part), v.o.Keys)
 	return m, err == nil, err
 }
 

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/auditlog-exporter/auditlog-exporter/audit"
+	"github.com/auditlog-exporter/auditlog-exporter/evidence"
 )
 
 // A window's records live in one or more objects of its partition, its
@@ -33,10 +34,6 @@ const MaxDeltas = 9999
 // ErrExists is returned by a Staged's Publish when an object already has
 // the name: it is never replaced.
 var ErrExists = errors.New("an object of that name exists already (committed objects are never replaced)")
-
-// CompletenessAdopted marks the manifest of an object that was published
-// without one (the run stopped between the two) and adopted later.
-const CompletenessAdopted = "adopted"
 
 // PartName is the name of window w's part (0: its first object, n: its
 // n-th delta) relative to a sink's path or prefix.
@@ -135,7 +132,7 @@ func windowOfManifest(name, account, ext string) (audit.Window, bool) {
 	}
 	s, err1 := time.Parse(stamp, rest[:len(stamp)])
 	e, err2 := time.Parse(stamp, rest[len(stamp)+1:])
-	if err1 != nil || err2 != nil || !e.After(s) || !DayOf(s).Equal(DayOf(e.Add(-time.Nanosecond))) {
+	if err1 != nil || err2 != nil || !e.After(s) || !evidence.DayOf(s).Equal(evidence.DayOf(e.Add(-time.Nanosecond))) {
 		return audit.Window{}, false
 	}
 	return audit.Window{Account: account, Start: s, End: e}, true
@@ -143,8 +140,8 @@ func windowOfManifest(name, account, ext string) (audit.Window, bool) {
 
 // ReadParts implements Archive: manifests part by part until the first
 // missing one, then whether that part's object exists without it.
-func (v archive) ReadParts(ctx context.Context, w audit.Window) ([]Manifest, string, error) {
-	var parts []Manifest
+func (v archive) ReadParts(ctx context.Context, w audit.Window) ([]evidence.Manifest, string, error) {
+	var parts []evidence.Manifest
 	for part := 0; part <= MaxDeltas; part++ {
 		m, found, err := v.readPart(ctx, w, part)
 		if err != nil {
@@ -180,7 +177,7 @@ func (v archive) exists(ctx context.Context, name string) (bool, error) {
 }
 
 // Hold implements Archive.
-func (v archive) Hold(ctx context.Context, parts []Manifest, held *Held) error {
+func (v archive) Hold(ctx context.Context, parts []evidence.Manifest, held *Held) error {
 	for _, m := range parts {
 		if err := v.Records(ctx, m.Object, func(r audit.Record) error { held.Add(r.UUID); return nil }); err != nil {
 			return fmt.Errorf("read %s back: %w", m.Object, err)
@@ -194,10 +191,10 @@ func (v archive) Hold(ctx context.Context, parts []Manifest, held *Held) error {
 // kept and described, never written again. One that cannot be read back,
 // or holds records that are not the window's or are in an earlier part,
 // is an error that says what to do.
-func (v archive) Adopt(ctx context.Context, w audit.Window, part int, held *Held) (Manifest, error) {
+func (v archive) Adopt(ctx context.Context, w audit.Window, part int, held *Held) (evidence.Manifest, error) {
 	name := PartName(w, v.o.format.Ext(), part)
-	m := Manifest{Account: w.Account, WindowStart: w.Start.UTC(), WindowEnd: w.End.UTC(), Part: part, Object: name, Format: v.o.format.Ext(),
-		SourceCount: -1, Completeness: CompletenessAdopted, ExporterVersion: v.o.Version, Categories: map[string]int64{}}
+	m := evidence.Manifest{Account: w.Account, WindowStart: w.Start.UTC(), WindowEnd: w.End.UTC(), Part: part, Object: name, Format: v.o.format.Ext(),
+		SourceCount: -1, Completeness: evidence.CompletenessAdopted, ExporterVersion: v.o.Version, Categories: map[string]int64{}}
 	own := NewHeld()
 	err := v.Records(ctx, name, func(r audit.Record) error {
 		switch {
@@ -207,7 +204,7 @@ func (v archive) Adopt(ctx context.Context, w audit.Window, part int, held *Held
 			return fmt.Errorf("record %q is in the window's objects twice", shortText(r.UUID))
 		}
 		m.Records++
-		countCategory(m.Categories, r.Category)
+		evidence.CountCategory(m.Categories, r.Category)
 		return nil
 	})
 	if err != nil {

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/auditlog-exporter/auditlog-exporter/audit"
+	"github.com/auditlog-exporter/auditlog-exporter/evidence"
 )
 
 func TestWindowOfManifest(t *testing.T) {
@@ -50,7 +51,7 @@ func FuzzWindowOfManifest(f *testing.F) {
 		if !ok {
 			return
 		}
-		if w.Account != account || !w.End.After(w.Start) || !DayOf(w.Start).Equal(DayOf(w.End.Add(-time.Nanosecond))) {
+		if w.Account != account || !w.End.After(w.Start) || !evidence.DayOf(w.Start).Equal(evidence.DayOf(w.End.Add(-time.Nanosecond))) {
 			t.Fatalf("%q read as %v", name, w)
 		}
 		if p := PartName(w, "parquet", 0); !strings.HasPrefix(name, strings.TrimSuffix(p[strings.LastIndex(p, "/")+1:], ".parquet")) {

@@ -7,7 +7,8 @@
 //
 // One commit layer (Output) owns everything a window's commit promises:
 // encoding, staging, the digest, the size limit, the manifest and reading
-// them back for verify. A Destination does only I/O: it stages an object,
+// them back for verify (package evidence says what manifests and seals
+// hold and how they are checked). A Destination does only I/O: it stages an object,
 // publishes it under its name, and (a Keeper) stores and reads back small
 // objects such as manifests. A new destination writes those and passes
 // sinks/sinktest.

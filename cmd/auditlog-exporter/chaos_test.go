@@ -28,7 +28,6 @@ import (
 	"github.com/auditlog-exporter/auditlog-exporter/evidence"
 	"github.com/auditlog-exporter/auditlog-exporter/internal/s3test"
 	"github.com/auditlog-exporter/auditlog-exporter/odata/neosim"
-	"github.com/auditlog-exporter/auditlog-exporter/sinks"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 )
@@ -117,7 +116,7 @@ func TestChaos(t *testing.T) {
 	// From two hours before yesterday's midnight: yesterday is exported
 	// whole, so the runs seal it (the day before, begun at 22:00, stays
 	// partial and unsealed).
-	span := time.Since(sinks.DayOf(time.Now()).AddDate(0, 0, -1)) + 2*time.Hour
+	span := time.Since(evidence.DayOf(time.Now()).AddDate(0, 0, -1)) + 2*time.Hour
 	w := newWorldSpan(t, faults, 300, 250, neosim.AllReadings()[reading], span)
 	key := filepath.Join(w.dir, "signing.pem")
 	_, priv, _ := ed25519.GenerateKey(crand.Reader)

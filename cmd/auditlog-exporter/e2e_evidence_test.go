@@ -209,7 +209,7 @@ func resign(t *testing.T, stored []byte, key ed25519.PrivateKey, edit func(doc m
 // promises to catch is detected, named and exits non-zero, on files, on S3
 // and on S3 with Object Lock; a re-export and a repair verify clean.
 func TestTamperEvidence(t *testing.T) {
-	today := sinks.DayOf(time.Now())
+	today := evidence.DayOf(time.Now())
 	days := []time.Time{today.AddDate(0, 0, -4), today.AddDate(0, 0, -3), today.AddDate(0, 0, -2)}
 	sim := neosim.New(neosim.Options{Accounts: []string{acct}, ClientID: "e2e-client", ClientSecret: secret, Seed: 5, PageSize: 200})
 	recs, vis := neosim.Generate(neosim.GenOptions{Account: acct, From: days[0], To: days[2].Add(24 * time.Hour), PerHour: 12, Seed: 6})

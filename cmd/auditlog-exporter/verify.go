@@ -197,8 +197,8 @@ func printVerify(w io.Writer, rep report.Report) {
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\t%s\t%s\n", d.Date, d.Account, d.Sink, d.Generations, signed, d.Status, d.Detail)
 	}
 	tw.Flush()
-	fmt.Fprintf(w, "%d window(s) x sink(s) checked: %s\n", len(rep.Windows), summarize(rep.Summary.WindowStatuses, exporter.WindowStatuses))
-	fmt.Fprintf(w, "%d day(s) x sink(s) checked: %s\n", len(rep.Days), summarize(rep.Summary.DayStatuses, exporter.DayStatuses))
+	fmt.Fprintf(w, "%d window(s) x sink(s) checked: %s\n", len(rep.Windows), summarize(rep.Summary.WindowStatuses, evidence.WindowStatuses()))
+	fmt.Fprintf(w, "%d day(s) x sink(s) checked: %s\n", len(rep.Days), summarize(rep.Summary.DayStatuses, evidence.DayStatuses()))
 	if len(rep.Keys) > 0 {
 		var ids []string
 		for _, k := range rep.Keys {
@@ -211,7 +211,7 @@ func printVerify(w io.Writer, rep report.Report) {
 	}
 }
 
-func summarize(counts map[string]int, order []string) string {
+func summarize(counts map[evidence.Status]int, order []evidence.Status) string {
 	var parts []string
 	for _, st := range order {
 		if counts[st] > 0 {

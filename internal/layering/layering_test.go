@@ -1,12 +1,15 @@
 // Package layering holds the test that keeps the packages' dependencies
 // running one way: cmd -> {config, exporter} -> {sources, sinks, state} ->
-// source, audit.
+// source, audit; evidence (the formats of manifests and seals, their
+// chain, signatures, the judges and their statuses) stands on audit alone,
+// and sinks, exporter and report stand on it.
 package layering
 
 import (
 	"go/build"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -18,17 +21,23 @@ const module = "github.com/auditlog-exporter/auditlog-exporter/"
 var forbidden = map[string][]string{
 	"audit":            {"*"},
 	"errclass":         {"*"},
-	"source":           {"odata", "sinks", "state", "exporter", "config", "metrics", "aws"},
-	"source/apiclient": {"odata", "cfaudit", "sinks", "state", "exporter", "config", "metrics", "aws"},
-	"odata":            {"sinks", "state", "exporter", "config", "metrics", "aws", "cfaudit"},
-	"cfaudit":          {"sinks", "state", "exporter", "config", "metrics", "aws", "odata"},
+	"source":           {"odata", "sinks", "state", "exporter", "config", "metrics", "aws", "evidence"},
+	"source/apiclient": {"odata", "cfaudit", "sinks", "state", "exporter", "config", "metrics", "aws", "evidence"},
+	"odata":            {"sinks", "state", "exporter", "config", "metrics", "aws", "cfaudit", "evidence"},
+	"cfaudit":          {"sinks", "state", "exporter", "config", "metrics", "aws", "odata", "evidence"},
 	"sinks":            {"source", "odata", "state", "exporter", "config", "metrics"},
-	"state":            {"source", "odata", "sinks", "exporter", "config", "metrics"},
+	"state":            {"source", "odata", "sinks", "exporter", "config", "metrics", "evidence"},
 	"exporter":         {"odata", "cfaudit", "config", "metrics", "aws", "internal/s3client"},
 	"metrics":          {"odata", "sinks", "state", "exporter", "config"},
 	"config":           {"cmd", "metrics", "report"},
-	"evidence":         {"*"},
+	"evidence":         {"aws"},
 	"report":           {"source", "odata", "cfaudit", "sinks", "state", "config", "metrics", "aws"},
+}
+
+// standsOn lists, per package, the only packages of this module it may
+// import.
+var standsOn = map[string][]string{
+	"evidence": {"audit"},
 }
 
 func TestLayering(t *testing.T) {
@@ -58,6 +67,9 @@ func TestLayering(t *testing.T) {
 			if strings.HasPrefix(imp, module+"cmd") {
 				t.Errorf("%s imports %s: nothing imports a command", rel, imp)
 			}
+			if allowed, ok := standsOn[rel]; ok && strings.HasPrefix(imp, module) && !slices.Contains(allowed, strings.TrimPrefix(imp, module)) {
+				t.Errorf("%s imports %s: it stands on %s alone", rel, imp, strings.Join(allowed, ", "))
+			}
 			for _, bad := range forbidden[rel] {
 				if bad == "*" && strings.HasPrefix(imp, module) {
 					t.Errorf("%s imports %s: it stands on nothing of this module", rel, imp)
@@ -75,9 +87,11 @@ func TestLayering(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for pkg := range forbidden {
-		if _, err := os.Stat(filepath.Join(root, pkg)); err != nil {
-			t.Errorf("package %s of the rules is gone: update the rules", pkg)
+	for _, rules := range []map[string][]string{forbidden, standsOn} {
+		for pkg := range rules {
+			if _, err := os.Stat(filepath.Join(root, pkg)); err != nil {
+				t.Errorf("package %s of the rules is gone: update the rules", pkg)
+			}
 		}
 	}
 	if seen < 15 {

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/auditlog-exporter/auditlog-exporter/audit"
+	"github.com/auditlog-exporter/auditlog-exporter/evidence"
 	"github.com/auditlog-exporter/auditlog-exporter/sinks"
 )
 
@@ -312,10 +313,10 @@ func Run(t *testing.T, h Harness) {
 		}
 		held := sinks.NewHeld()
 		m, err := v.Adopt(ctx, w, 0, held)
-		if err != nil || m.Records != 25 || m.Completeness != sinks.CompletenessAdopted || held.Len() != 25 {
+		if err != nil || m.Records != 25 || m.Completeness != evidence.CompletenessAdopted || held.Len() != 25 {
 			t.Fatalf("adopted %+v (%d held), %v", m, held.Len(), err)
 		}
-		assertManifest(t, h, s, w, 25, sinks.Source{Count: -1, Completeness: sinks.CompletenessAdopted})
+		assertManifest(t, h, s, w, 25, sinks.Source{Count: -1, Completeness: evidence.CompletenessAdopted})
 		if names := visible(h.List(t, s)); len(names) != 1 {
 			t.Fatalf("adopting wrote objects: %v", names)
 		}
@@ -411,7 +412,7 @@ func Run(t *testing.T, h Harness) {
 // Day returns the hourly windows of account's UTC day d after the test
 // start's day.
 func Day(account string, d int) []audit.Window {
-	day := sinks.DayOf(start).AddDate(0, 0, d)
+	day := evidence.DayOf(start).AddDate(0, 0, d)
 	out := make([]audit.Window, 24)
 	for i := range out {
 		s := day.Add(time.Duration(i) * time.Hour)

@@ -1,17 +1,14 @@
-package exporter
+package evidence
 
 import (
 	"errors"
 	"fmt"
 	"time"
-
-	"github.com/auditlog-exporter/auditlog-exporter/evidence"
-	"github.com/auditlog-exporter/auditlog-exporter/sinks"
 )
 
-// Evidence is what verify found of one window in one sink.
-type Evidence struct {
-	Manifest    sinks.Manifest
+// Window is what verify found of one window in one sink.
+type Window struct {
+	Manifest    Manifest
 	HasManifest bool
 	// ManifestErr: the manifest could not be read, or does not describe
 	// this window validly (it is outside input).
@@ -28,15 +25,15 @@ type Evidence struct {
 	Source int64
 	// Sealed is the window's entry in its day's newest seal; nil when the
 	// day has no valid seal.
-	Sealed *sinks.SealedWindow
+	Sealed *SealedWindow
 	// SealName names that seal, for messages.
 	SealName string
 	// KeysGiven: public keys were given, so every manifest must be signed
 	// by one of them.
 	KeysGiven bool
-	// Object is what the destination says of the object (S3: its current
-	// version and lock).
-	Object sinks.ObjectInfo
+	// Version is the object's current version ID (versioned buckets), ""
+	// elsewhere.
+	Version string
 	// Deltas are the window's later parts, in order.
 	Deltas []Part
 	// Orphan names an object published as the window's next part without
@@ -45,7 +42,7 @@ type Evidence struct {
 }
 
 // Matches reports whether every part is the object its manifest describes.
-func (ev Evidence) Matches() bool {
+func (ev Window) Matches() bool {
 	if ev.ManifestErr != nil || !ev.HasManifest || !ev.HasObject || ev.SHA256 != ev.Manifest.SHA256 || ev.Bytes != ev.Manifest.Bytes {
 		return false
 	}
@@ -58,7 +55,7 @@ func (ev Evidence) Matches() bool {
 }
 
 // Records is how many records the window's parts hold, per their manifests.
-func (ev Evidence) Records() int64 {
+func (ev Window) Records() int64 {
 	n := ev.Manifest.Records
 	for _, d := range ev.Deltas {
 		n += d.Manifest.Records
@@ -68,7 +65,7 @@ func (ev Evidence) Records() int64 {
 
 // NewestCount is the source's count recorded with the newest part that
 // has one (-1: none).
-func (ev Evidence) NewestCount() int64 {
+func (ev Window) NewestCount() int64 {
 	c := ev.Manifest.SourceCount
 	for _, d := range ev.Deltas {
 		if d.Manifest.SourceCount >= 0 {
@@ -80,7 +77,7 @@ func (ev Evidence) NewestCount() int64 {
 
 // Verdict is the status of one window in one sink.
 type Verdict struct {
-	Status   string
+	Status   Status
 	Exported int64 // records in the object, per its manifest; -1 if none
 	Source   int64 // records at the source now; -1 if unknown
 	Detail   string
@@ -88,14 +85,14 @@ type Verdict struct {
 
 // Part is what verify found of one of a window's deltas.
 type Part struct {
-	Manifest  sinks.Manifest
+	Manifest  Manifest
 	HasObject bool
 	SHA256    string // of the object found
 	Bytes     int64
-	Object    sinks.ObjectInfo
+	Version   string // the object's current version ID ("" unversioned)
 	// Sealed is the delta's entry in the day's newest seal; nil when the
 	// seal does not list it (or the day has no valid seal).
-	Sealed *sinks.SealedPart
+	Sealed *SealedPart
 }
 
 // Judge decides from the evidence alone: no object (or no manifest) is
@@ -106,7 +103,7 @@ type Part struct {
 // part was written, short otherwise (with no count at all, the two look
 // alike: short, said so); anything else is ok (fewer records at the source
 // now is retention at work).
-func Judge(ev Evidence) Verdict {
+func Judge(ev Window) Verdict {
 	v := Verdict{Exported: -1, Source: ev.Source}
 	m := ev.Manifest
 	switch {
@@ -124,7 +121,7 @@ func Judge(ev Evidence) Verdict {
 		v.Status, v.Detail = StatusMissing, "object without manifest (a run stopped between the two)"
 		return v
 	}
-	first := Part{Manifest: m, HasObject: true, SHA256: ev.SHA256, Bytes: ev.Bytes, Object: ev.Object}
+	first := Part{Manifest: m, HasObject: true, SHA256: ev.SHA256, Bytes: ev.Bytes, Version: ev.Version}
 	if ev.Sealed != nil {
 		first.Sealed = &ev.Sealed.SealedPart
 	}
@@ -169,12 +166,12 @@ func Judge(ev Evidence) Verdict {
 
 // judgePart checks one part's integrity: its manifest's signature, the
 // seal's entry, the object's bytes and version. "" when it holds.
-func judgePart(p Part, sealName string, keysGiven bool) (status, detail string) {
+func judgePart(p Part, sealName string, keysGiven bool) (status Status, detail string) {
 	m, st := p.Manifest, p.Manifest.Stored
 	switch {
 	case !p.HasObject:
 		return StatusDeleted, "gone though its manifest is there: it was deleted outside the exporter; restore it (a versioned bucket keeps it)"
-	case st.SigErr != nil && (keysGiven || !errors.Is(st.SigErr, evidence.ErrUnknownKey)):
+	case st.SigErr != nil && (keysGiven || !errors.Is(st.SigErr, ErrUnknownKey)):
 		return StatusBadSignature, fmt.Sprintf("manifest signed by %s: %v", st.SignedBy(), st.SigErr)
 	case keysGiven && st.Signature == nil:
 		return StatusBadSignature, "the manifest is not signed, but public keys were given: it was written without a signing key, or replaced"
@@ -185,9 +182,9 @@ func judgePart(p Part, sealName string, keysGiven bool) (status, detail string) 
 		return StatusNotAsSealed, fmt.Sprintf("the object is not the one %s lists (sha256 %.12s, sealed %.12s)", sealName, p.SHA256, p.Sealed.ObjectSHA256) + stillStored(p)
 	case p.SHA256 != m.SHA256 || p.Bytes != m.Bytes:
 		return StatusChecksumMismatch, fmt.Sprintf("object has %d bytes, sha256 %.12s; manifest says %d bytes, %.12s", p.Bytes, p.SHA256, m.Bytes, m.SHA256) + stillStored(p)
-	case m.ObjectVersion != "" && p.Object.Version != "" && p.Object.Version != m.ObjectVersion:
+	case m.ObjectVersion != "" && p.Version != "" && p.Version != m.ObjectVersion:
 		return StatusOverwritten, fmt.Sprintf("the object's current version %.40s is not the committed version %.40s (which its bytes match, so the committed version is still stored: restore it)",
-			p.Object.Version, m.ObjectVersion)
+			p.Version, m.ObjectVersion)
 	}
 	return "", ""
 }
@@ -196,9 +193,9 @@ func judgePart(p Part, sealName string, keysGiven bool) (status, detail string) 
 // version is not the committed one, that the committed one is still there.
 func stillStored(p Part) string {
 	m := p.Manifest
-	if m.ObjectVersion == "" || p.Object.Version == "" || p.Object.Version == m.ObjectVersion {
+	if m.ObjectVersion == "" || p.Version == "" || p.Version == m.ObjectVersion {
 		return ""
 	}
 	return fmt.Sprintf("; the current version %.40s is not the committed version %.40s, which is still stored: restore it",
-		p.Object.Version, m.ObjectVersion)
+		p.Version, m.ObjectVersion)
 }

@@ -1,36 +1,14 @@
-package exporter
+package evidence
 
 import (
 	"errors"
 	"fmt"
-	"strings"
 	"time"
-
-	"github.com/auditlog-exporter/auditlog-exporter/evidence"
-	"github.com/auditlog-exporter/auditlog-exporter/sinks"
 )
 
-// Day statuses.
-const (
-	DaySealed     = "sealed"     // the seal chain holds and covers every window as it is
-	DayOpen       = "open"       // not every window of the day is due yet: nothing to seal
-	DayUnsealed   = "unsealed"   // every window is committed but no seal covers them
-	DayIncomplete = "incomplete" // windows of a due day are not committed, and no seal covers it
-	DayPartial    = "partial"    // only part of the day is in the range checked, and it has no seal: its windows are checked one by one
-	DayBroken     = "broken"     // a seal is missing, altered, badly signed, or does not match the windows
-)
-
-// DayStatuses lists every day status, problems after the two that are not.
-var DayStatuses = []string{DaySealed, DayOpen, DayPartial, DayUnsealed, DayIncomplete, DayBroken}
-
-// DayOK reports whether a day status is not a problem.
-func DayOK(status string) bool {
-	return status == DaySealed || status == DayOpen || status == DayPartial
-}
-
-// DayEvidence is what verify found of one UTC day of one account in one
+// Day is what verify found of one UTC day of one account in one
 // sink.
-type DayEvidence struct {
+type Day struct {
 	Date time.Time
 	// Due: every window of the day is due (a day still being exported
 	// has no seal yet).
@@ -40,12 +18,12 @@ type DayEvidence struct {
 	// Windows is the number of windows in the day; Manifests holds the
 	// valid manifests found, by window start.
 	Windows   int
-	Manifests map[time.Time]sinks.Manifest
+	Manifests map[time.Time]Manifest
 	// Deltas holds the valid manifests of each window's deltas, in order.
-	Deltas map[time.Time][]sinks.Manifest
+	Deltas map[time.Time][]Manifest
 	// Seals are the day's seal generations, oldest first; Before and
 	// After those of the days around it (for the links).
-	Seals, Before, After []sinks.StoredSeal
+	Seals, Before, After []StoredSeal
 	KeysGiven            bool
 }
 
@@ -55,7 +33,7 @@ type DayEvidence struct {
 // first day of an export that starts after midnight is never complete, so
 // never sealed.
 type DayVerdict struct {
-	Status      string
+	Status      Status
 	Problems    []string
 	Generations int
 	SignedBy    []string // key IDs of the seals, oldest first ("" unsigned)
@@ -66,7 +44,7 @@ type DayVerdict struct {
 // supersedes the one before it as it is stored; the newest links to the
 // day before's seal as stored, and the day after's links to this day's as
 // stored; and the newest covers every window's manifest as it is now.
-func JudgeDay(ev DayEvidence) DayVerdict {
+func JudgeDay(ev Day) DayVerdict {
 	v := DayVerdict{Generations: len(ev.Seals)}
 	problem := func(f string, args ...any) { v.Problems = append(v.Problems, fmt.Sprintf(f, args...)) }
 	// The day after may link to a seal of this day that is gone.
@@ -103,22 +81,22 @@ func JudgeDay(ev DayEvidence) DayVerdict {
 		case s.Err != nil:
 			problem("seal generation %d is not a valid seal of this day: %v", gen, s.Err)
 			continue
-		case st.SigErr != nil && (ev.KeysGiven || !errors.Is(st.SigErr, evidence.ErrUnknownKey)):
+		case st.SigErr != nil && (ev.KeysGiven || !errors.Is(st.SigErr, ErrUnknownKey)):
 			problem("seal generation %d, signed by %s: %v", gen, st.SignedBy(), st.SigErr)
 		case ev.KeysGiven && st.Signature == nil:
 			problem("seal generation %d is not signed, but public keys were given", gen)
 		case st.Signature != nil && s.KeyID != st.Signature.KeyID:
-			problem("seal generation %d names key %s but is signed by %s", gen, evidence.ShortID(s.KeyID), st.SignedBy())
+			problem("seal generation %d names key %s but is signed by %s", gen, shortID(s.KeyID), st.SignedBy())
 		}
 		if gen > 1 && s.Supersedes != nil && s.Supersedes.SHA256 != ev.Seals[i-1].Stored.SHA256 {
 			problem("seal generation %d supersedes generation %d with sha256 %.12s, but the stored one has %.12s: generation %d was replaced",
 				gen, gen-1, s.Supersedes.SHA256, ev.Seals[i-1].Stored.SHA256, gen-1)
 		}
 		if p := s.Previous; p != nil {
-			want := ev.Date.Add(-day).Format(time.DateOnly)
+			want := ev.Date.Add(-24 * time.Hour).Format(time.DateOnly)
 			if g := p.Generation; p.Date != want || g < 1 || g > len(ev.Before) || ev.Before[g-1].Stored.SHA256 != p.SHA256 {
 				problem("seal generation %d links to the seal of %s (generation %d, sha256 %.12s), which is not stored: that seal was deleted or replaced",
-					gen, evidence.ShortID(p.Date), p.Generation, p.SHA256)
+					gen, shortID(p.Date), p.Generation, p.SHA256)
 			}
 		}
 	}
@@ -157,6 +135,3 @@ func JudgeDay(ev DayEvidence) DayVerdict {
 	}
 	return v
 }
-
-// joinProblems renders a verdict's problems as one detail.
-func joinProblems(p []string) string { return strings.Join(p, "; ") }
