@@ -18,8 +18,9 @@ import (
 // lateModel is how records become visible: most within minutes, some
 // 5-30 minutes late (what collectors report), a tail up to a day late.
 type lateModel struct {
-	perHour int     // records an hour
-	tail    float64 // share of records 30 minutes to 24 hours late
+	perHour int           // records an hour
+	tail    float64       // share of records 30 minutes to 24 hours late
+	lag     time.Duration // export.lag (15m when 0)
 }
 
 // BenchmarkLookBack measures, in simulated time, a steady day of CronJob
@@ -37,12 +38,14 @@ func BenchmarkLookBack(b *testing.B) {
 		r    neosim.Readings
 		m    lateModel
 	}{
-		{"counted/1k-an-hour/tail-0.01%", neosim.Readings{}, lateModel{1000, 0.0001}},
-		{"counted/10k-an-hour/tail-0.01%", neosim.Readings{}, lateModel{10000, 0.0001}},
-		{"counted/1k-an-hour/tail-1%", neosim.Readings{}, lateModel{1000, 0.01}},
-		{"uncounted/1k-an-hour/tail-0.01%", neosim.Readings{Count: neosim.CountNone}, lateModel{1000, 0.0001}},
-		{"uncounted/10k-an-hour/tail-0.01%", neosim.Readings{Count: neosim.CountNone}, lateModel{10000, 0.0001}},
-		{"uncounted/1k-an-hour/tail-1%", neosim.Readings{Count: neosim.CountNone}, lateModel{1000, 0.01}},
+		{"counted/1k-an-hour/tail-0.01%", neosim.Readings{}, lateModel{1000, 0.0001, 0}},
+		{"counted/10k-an-hour/tail-0.01%", neosim.Readings{}, lateModel{10000, 0.0001, 0}},
+		{"counted/1k-an-hour/tail-1%", neosim.Readings{}, lateModel{1000, 0.01, 0}},
+		{"counted/1k-an-hour/tail-0.01%/lag-30m", neosim.Readings{}, lateModel{1000, 0.0001, 30 * time.Minute}},
+		{"counted/10k-an-hour/tail-0.01%/lag-30m", neosim.Readings{}, lateModel{10000, 0.0001, 30 * time.Minute}},
+		{"uncounted/1k-an-hour/tail-0.01%", neosim.Readings{Count: neosim.CountNone}, lateModel{1000, 0.0001, 0}},
+		{"uncounted/10k-an-hour/tail-0.01%", neosim.Readings{Count: neosim.CountNone}, lateModel{10000, 0.0001, 0}},
+		{"uncounted/1k-an-hour/tail-1%", neosim.Readings{Count: neosim.CountNone}, lateModel{1000, 0.01, 0}},
 	} {
 		b.Run(tc.name, func(b *testing.B) {
 			for range b.N {
@@ -70,6 +73,9 @@ type dayResult struct {
 // many of them were delivered within an hour of becoming visible.
 func lookBackDay(tb testing.TB, r neosim.Readings, m lateModel, lookBack time.Duration) dayResult {
 	e := newLookBackEnv(tb, r)
+	if m.lag > 0 {
+		e.lag = m.lag
+	}
 	if os.Getenv("LOOKBACK_DEBUG") != "" {
 		e.log = zerolog.New(os.Stderr).With().Timestamp().Logger()
 		zerolog.TimestampFunc = e.clock.Now
@@ -112,7 +118,7 @@ func lookBackDay(tb testing.TB, r neosim.Readings, m lateModel, lookBack time.Du
 	res.pages = c.APIRequests - res.counts - before.APIRequests
 	for _, rec := range recs {
 		w := rec.Time.Truncate(time.Hour)
-		exportAt := w.Add(time.Hour + 15*time.Minute)
+		exportAt := w.Add(time.Hour + e.lag)
 		v := visible[rec.UUID]
 		if !v.After(exportAt) || v.Before(start.Add(24*time.Hour)) || v.After(start.Add(47*time.Hour)) {
 			continue // on time, or outside the measured day

@@ -42,6 +42,7 @@ type lookBackEnv struct {
 	store *state.FileStore
 	seq   int
 	log   zerolog.Logger
+	lag   time.Duration
 }
 
 func newLookBackEnv(t testing.TB, r neosim.Readings) *lookBackEnv {
@@ -60,7 +61,7 @@ func newLookBackEnv(t testing.TB, r neosim.Readings) *lookBackEnv {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { store.Close() })
-	return &lookBackEnv{t: t, read: map[string]bool{}, clock: clock, sim: sim, src: src, out: filepath.Join(dir, "out"), store: store, log: zerolog.Nop()}
+	return &lookBackEnv{t: t, read: map[string]bool{}, clock: clock, sim: sim, src: src, out: filepath.Join(dir, "out"), store: store, log: zerolog.Nop(), lag: 15 * time.Minute}
 }
 
 // add stores n records at t, visible after delay.
@@ -83,7 +84,7 @@ func (e *lookBackEnv) run(lookBack time.Duration, ss ...sinks.Sink) exporter.Acc
 	}
 	ex := exporter.New(exporter.Options{
 		Accounts: []exporter.Account{{Name: "acct", Source: e.src}}, Sinks: ss, Store: e.store,
-		Grid: exporter.Grid{Size: time.Hour}, Lag: 15 * time.Minute, Start: "2026-11-24T00:00:00Z", LookBack: lookBack, Version: "test",
+		Grid: exporter.Grid{Size: time.Hour}, Lag: e.lag, Start: "2026-11-24T00:00:00Z", LookBack: lookBack, Version: "test",
 		Log: e.log, Now: e.clock.Now,
 	})
 	res, err := ex.Run(context.Background())

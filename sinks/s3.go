@@ -332,7 +332,11 @@ func (s *s3Staged) Publish(ctx context.Context, meta ObjectMeta) error {
 	} else if found {
 		return fmt.Errorf("publish %s: %w", s.key, ErrExists)
 	}
-	out, err := d.client.CopyObject(ctx, in)
+	// Not retried by the SDK: a copy whose answer was lost may have
+	// happened, and a server that ignores the condition would copy again
+	// (a second version, ingested again by consumers). The window is
+	// retried instead, which finds the object and adopts it.
+	out, err := d.client.CopyObject(ctx, in, func(o *s3.Options) { o.RetryMaxAttempts = 1 })
 	if err != nil {
 		if isCode(err, "PreconditionFailed") {
 			return fmt.Errorf("publish %s: %w", s.key, ErrExists)

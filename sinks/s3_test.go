@@ -3,6 +3,7 @@ package sinks_test
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -19,6 +20,7 @@ import (
 	"github.com/auditlog-exporter/auditlog-exporter/sinks/sinktest"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 )
 
 func s3Harness(srv *s3test.Server, format sinks.Format) sinktest.Harness {
@@ -376,5 +378,52 @@ func TestS3ObjectLockNeedsALockedBucket(t *testing.T) {
 	err := s.Probe(context.Background())
 	if err == nil || errclass.Classify(err) != errclass.Config || !strings.Contains(err.Error(), "Object Lock") {
 		t.Fatalf("Probe with object_lock on a bucket without it: %v (class %v); want a configuration error naming Object Lock", err, errclass.Classify(err))
+	}
+}
+
+// lostCopyAnswer performs the first CopyObject and loses its answer, as a
+// connection that breaks after the server did the copy.
+type lostCopyAnswer struct{ lost atomic.Bool }
+
+func (l *lostCopyAnswer) RoundTrip(r *http.Request) (*http.Response, error) {
+	resp, err := http.DefaultTransport.RoundTrip(r)
+	if err == nil && r.Header.Get("X-Amz-Copy-Source") != "" && l.lost.CompareAndSwap(false, true) {
+		resp.Body.Close()
+		return nil, errors.New("connection reset after the copy")
+	}
+	return resp, err
+}
+
+// A publishing copy whose answer is lost is not copied again (a second
+// version of the key, which consumers would ingest again, whole): the
+// commit fails, the object stands once, and the retry of the window finds
+// it without its manifest and adopts it.
+func TestS3LostCopyAnswerIsNotCopiedAgain(t *testing.T) {
+	srv := s3test.StartVersioned(t)
+	bucket := srv.NewBucket(t)
+	ctx := context.Background()
+	if _, err := srv.Client().PutBucketVersioning(ctx, &s3.PutBucketVersioningInput{Bucket: aws.String(bucket),
+		VersioningConfiguration: &types.VersioningConfiguration{Status: types.BucketVersioningStatusEnabled}}); err != nil {
+		t.Fatal(err)
+	}
+	lc := &lostCopyAnswer{}
+	client := s3.New(srv.Client().Options(), func(o *s3.Options) { o.HTTPClient = &http.Client{Transport: lc} })
+	s := sinks.NewS3(client, sinks.S3Options{Bucket: bucket, Prefix: "p/"}, sinks.JSONL{})
+	w := sinktest.Window("acct", 0)
+	wr := sinktest.Write(t, s, w, sinktest.Records(w, 40, "lost"))
+	if err := wr.Commit(ctx, sinks.Source{Count: 40, Completeness: "counted"}); err == nil || !lc.lost.Load() {
+		t.Fatalf("commit: %v (answer lost: %v); want the lost answer reported", err, lc.lost.Load())
+	}
+	key := s3Key(s, w)
+	vs, err := srv.Client().ListObjectVersions(ctx, &s3.ListObjectVersionsInput{Bucket: aws.String(bucket), Prefix: aws.String(key)})
+	if err != nil || len(vs.Versions) != 1 {
+		t.Fatalf("%s: %d versions (%v); want the one copy", key, len(vs.Versions), err)
+	}
+	parts, orphan, err := s.Archive().ReadParts(ctx, w)
+	if err != nil || len(parts) != 0 || orphan == "" {
+		t.Fatalf("parts %+v, orphan %q, %v; want the object found without its manifest", parts, orphan, err)
+	}
+	if m, err := s.Archive().Adopt(ctx, w, 0, sinks.NewHeld()); err != nil || m.Records != 40 {
+		t.Fatalf("adopt: %+v, %v", m, err)
 	}
 }

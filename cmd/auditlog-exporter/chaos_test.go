@@ -15,6 +15,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"sync"
@@ -30,10 +31,12 @@ import (
 	"github.com/auditlog-exporter/auditlog-exporter/odata/neosim"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 )
 
 // s3Chaos is a reverse proxy in front of the S3 test server that resets
-// connections, answers 500 and slows down writes (PutObject, UploadPart,
+// connections (before a write, or after it, losing its answer), answers
+// 500 and slows down writes (PutObject, UploadPart,
 // CompleteMultipartUpload, CopyObject).
 type s3Chaos struct {
 	proxy  *httputil.ReverseProxy
@@ -55,19 +58,26 @@ func (c *s3Chaos) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		c.mu.Unlock()
 		count := func(k string) { c.mu.Lock(); c.counts[k]++; c.mu.Unlock() }
 		switch {
-		case p < 0.04:
+		case p < 0.03:
+			// The write is done, its answer lost: a retry must not
+			// write the object a second time.
+			count("s3-lost-answer")
+			c.proxy.ServeHTTP(httptest.NewRecorder(), r)
+			hijackClose(w)
+			return
+		case p < 0.06:
 			count("s3-reset")
 			io.Copy(io.Discard, r.Body)
 			hijackClose(w)
 			return
-		case p < 0.08:
+		case p < 0.09:
 			count("s3-500")
 			io.Copy(io.Discard, r.Body)
 			w.Header().Set("Content-Type", "application/xml")
 			w.WriteHeader(http.StatusInternalServerError)
 			fmt.Fprint(w, `<?xml version="1.0" encoding="UTF-8"?><Error><Code>InternalError</Code><Message>chaos</Message></Error>`)
 			return
-		case p < 0.14:
+		case p < 0.15:
 			count("s3-slow")
 			time.Sleep(150 * time.Millisecond)
 		}
@@ -99,8 +109,14 @@ func TestChaos(t *testing.T) {
 		seed = s
 	}
 	rng := mrand.New(mrand.NewPCG(seed, 1))
-	srv := s3test.Start(t)
+	// A versioned bucket: the consumer's view counts every object version
+	// the runs create.
+	srv := s3test.StartVersioned(t)
 	bucket := srv.NewBucket(t)
+	if _, err := srv.Client().PutBucketVersioning(context.Background(), &s3.PutBucketVersioningInput{Bucket: aws.String(bucket),
+		VersioningConfiguration: &types.VersioningConfiguration{Status: types.BucketVersioningStatusEnabled}}); err != nil {
+		t.Fatalf("enable versioning: %v", err)
+	}
 	chaos := newS3Chaos(srv.Endpoint, seed)
 	proxy := httptest.NewServer(chaos)
 	defer proxy.Close()
@@ -174,10 +190,54 @@ sinks:
 	}
 	os.WriteFile(cfg, bytes.Replace(b, []byte("  lag: 15m\n"), []byte("  lag: 15m\n  parallel: 3\n"+spill), 1), 0o600)
 
+	// Consumers of the four sinks: every file created, every object
+	// version created, snapshotted after each run so that a replaced or
+	// removed one is caught.
+	consumers := []*consumer{
+		{t: t, w: w, srv: srv, bucket: bucket, prefix: "pq/", dir: filepath.Join(w.dir, "out")},
+		{t: t, w: w, srv: srv, bucket: bucket, prefix: "js/", dir: filepath.Join(w.dir, "out-pq")},
+	}
+	var reads []read
+	snapshot := func(step string) {
+		t.Helper()
+		reads = reads[:0]
+		for _, c := range consumers {
+			reads = append(reads, c.readFiles(step), c.readBucket(step))
+		}
+		if t.Failed() {
+			t.FailNow()
+		}
+	}
+	// Late records: visible only from a chosen run on, in windows that
+	// earlier runs may have exported already; the look-back (or the final
+	// verify --repair) appends them.
+	lateAt := map[int][]audit.Record{}
+	for i, at := range []int{1, runs / 2, runs - 1} {
+		t0 := w.start.Add(time.Duration(10+7*i) * time.Minute)
+		lateAt[at] = append(lateAt[at], consumerLate(fmt.Sprintf("late-neo-%d", i), t0))
+		cl := cfsim.Generate(cfAcct, t0.Add(time.Hour), t0.Add(time.Hour+time.Minute), 1, seed+uint64(i))[0]
+		cl.UUID = fmt.Sprintf("late-cf-%d", i)
+		lateAt[at] = append(lateAt[at], cl)
+	}
+	gridChange := runs / 2
+
 	chaos.on.Store(true)
 	kills, exits := 0, map[int]int{}
-	resets := 0
+	resets, lookedBack := 0, 0
 	for i := 0; i < runs; i++ {
+		for _, rec := range lateAt[i] {
+			if rec.Account == cfAcct {
+				cf.Add(rec)
+				cfRecs = append(cfRecs, rec)
+			} else {
+				w.sim.Add(nil, rec)
+			}
+		}
+		if i == gridChange && i > 0 {
+			// The operator changes export.window from 30m to 1h.
+			b, _ := os.ReadFile(cfg)
+			os.WriteFile(cfg, bytes.Replace(b, []byte("  window: 30m\n"), []byte("  window: 1h\n"), 1), 0o600)
+		}
 		// Half the time, move the watermark back first, so that the run
 		// re-exports (replaces) windows instead of finding nothing due.
 		if i > 0 && rng.IntN(2) == 0 {
@@ -214,6 +274,10 @@ sinks:
 		}
 		exits[cmd.ProcessState.ExitCode()]++
 		assertNoSecret(t, stderr.String())
+		lookedBack += len(regexp.MustCompile(`"late_records":[1-9]`).FindAllString(stderr.String(), -1))
+		chaos.on.Store(false)
+		snapshot(fmt.Sprintf("run %d", i+1))
+		chaos.on.Store(true)
 	}
 	chaos.on.Store(false)
 	w.sim.SetFaults(neosim.Faults{})
@@ -222,6 +286,24 @@ sinks:
 	if r.code != 0 {
 		t.Fatalf("final run: exit %d\n%s", r.code, r.stderr)
 	}
+	lookedBack += len(regexp.MustCompile(`"late_records":[1-9]`).FindAllString(r.stderr, -1))
+	// What the look-back of a run without windows due has not re-checked
+	// yet, verify --repair appends (and seals again).
+	r = w.run(srv.Env(), "state", "show", "--config", cfg, "--output", "json")
+	var states []struct{ Watermark time.Time }
+	if err := json.Unmarshal([]byte(r.stdout), &states); err != nil || len(states) != 2 {
+		t.Fatalf("state show: %v %s %s", err, r.stdout, r.stderr)
+	}
+	repairTo := states[0].Watermark
+	if states[1].Watermark.Before(repairTo) {
+		repairTo = states[1].Watermark
+	}
+	r = w.run(srv.Env(), "verify", "--config", cfg, "--from", w.start.Format(time.RFC3339), "--to", repairTo.Format(time.RFC3339), "--repair", "--output", "json")
+	if r.code != 0 {
+		t.Fatalf("verify --repair after chaos: exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
+	}
+	repaired := strings.Count(r.stdout, `"repaired":true`)
+	snapshot("final run and repair")
 
 	// The watermarks live in S3.
 	watermark := func(account string) time.Time {
@@ -269,12 +351,18 @@ sinks:
 	if cfWM.After(upTo) {
 		upTo = cfWM
 	}
-	check("jsonl file", w.readOutput("out", upTo))
-	check("parquet file", w.readOutput("out-pq", upTo))
-	pq, _ := readS3(t, srv, bucket, "pq/account=")
-	check("parquet s3", pq)
-	js, _ := readS3(t, srv, bucket, "js/account=")
-	check("jsonl.gz s3", js)
+	// Each record read once by every consumer, in all it ever took in.
+	for i, name := range []string{"jsonl file", "parquet s3", "parquet file", "jsonl.gz s3"} {
+		for id, where := range reads[i].where {
+			if len(where) > 1 {
+				t.Fatalf("%s: record %s read %d times: %v", name, id, len(where), where)
+			}
+			if r := reads[i].records[id]; !r.Time.Before(upTo) {
+				t.Fatalf("%s: record %s at %s beyond the watermarks", name, id, r.Time)
+			}
+		}
+		check(name, reads[i].records)
+	}
 
 	// The evidence holds: every window signed and as committed, yesterday
 	// sealed (in every sink, for both accounts), the chain unbroken.
@@ -306,7 +394,7 @@ sinks:
 		total += v
 	}
 	n := len(want[acct]) + len(want[cfAcct])
-	t.Logf("chaos (seed %d, readings %s and %s, %s): %d runs (%d after moving a watermark back), %d killed, exits %v, %d faults injected %v, %d records checked in 4 sinks (watermarks %s, %s)",
-		seed, reading, cfReading, strings.TrimSpace(strings.SplitN(spill, "\n", 2)[0]), runs+1, resets, kills, exits, total, injected, 4*n, wm.Format(time.RFC3339), cfWM.Format(time.RFC3339))
-	fmt.Fprintf(os.Stderr, "chaos (readings %s, %s): %d runs, %d killed with SIGKILL, %d faults injected, %d records (Neo and Cloud Foundry) x 4 sinks: 0 missing, 0 duplicated, %d days sealed, chain unbroken\n", reading, cfReading, runs+1, kills, total, n, ev.Summary.Days["sealed"])
+	t.Logf("chaos (seed %d, readings %s and %s, %s): %d runs (%d after moving a watermark back, window 30m then 1h from run %d), %d killed, exits %v, %d faults injected %v, %d records checked in 4 sinks (watermarks %s, %s); late records appended by %d look-backs, %d windows repaired",
+		seed, reading, cfReading, strings.TrimSpace(strings.SplitN(spill, "\n", 2)[0]), runs+1, resets, gridChange+1, kills, exits, total, injected, 4*n, wm.Format(time.RFC3339), cfWM.Format(time.RFC3339), lookedBack, repaired)
+	fmt.Fprintf(os.Stderr, "chaos (readings %s, %s): %d runs, %d killed with SIGKILL, window changed 30m -> 1h, %d faults injected, %d records (Neo and Cloud Foundry, %d late) x 4 sinks, every object version a consumer ingests counted: 0 missing, 0 duplicated, %d days sealed, chain unbroken\n", reading, cfReading, runs+1, kills, total, n, 2*len(lateAt), ev.Summary.Days["sealed"])
 }
