@@ -516,3 +516,76 @@ func BenchmarkEvidence(b *testing.B) {
 		}
 	}
 }
+
+// appendOnlyBaseline is the last commit before append-only objects (parts,
+// deltas, create-only publishing) and the look-back.
+const appendOnlyBaseline = "bacfbd7"
+
+// BenchmarkAppendOnly measures what append-only publishing costs: before
+// it publishes a window, a sink now reads what it holds of it (a listing
+// of its manifests), and S3 looks the name up before the conditional copy.
+// Two whole days backfilled by the build before ("before") and this one
+// ("now"), to JSON lines in a file and Parquet in S3, interleaved twice:
+// 48 hourly windows of 4,000 records (the cost per record), and 192
+// windows of 15 minutes with 25 records each (the cost per window). It
+// reports records/s (windows/s for the small ones) and peak RSS, and their
+// ratios now/before.
+func BenchmarkAppendOnly(b *testing.B) {
+	srv := s3test.Start(b)
+	bucket := srv.NewBucket(b)
+	day := time.Now().UTC().Truncate(24*time.Hour).AddDate(0, 0, -3)
+	from, to := day, day.AddDate(0, 0, 2)
+	old := baselineBinary(b, appendOnlyBaseline)
+	sinksFor := map[string]string{
+		"jsonl-file": "  - type: file\n    path: {dir}/out\n",
+		"parquet-s3": "  - type: s3\n    format: parquet\n    bucket: " + bucket + "\n    prefix: {dir}/\n    region: us-east-1\n    endpoint: " + srv.Endpoint + "\n    path_style: true\n",
+	}
+	for _, size := range []struct {
+		name    string
+		window  string
+		windows int
+		perHour int
+	}{{"large", "1h", 48, 4000}, {"small", "15m", 192, 100}} {
+		records := size.perHour * 48
+		addr := startNeoSim(b, "--from", from.Format(time.RFC3339), "--to", to.Format(time.RFC3339), "--per-hour", strconv.Itoa(size.perHour), "--late-fraction", "0")
+		for _, sink := range []string{"jsonl-file", "parquet-s3"} {
+			rates, rss := map[string]float64{}, map[string]float64{}
+			for range 2 {
+				for _, mode := range []string{"before", "now"} {
+					bin := binary
+					if mode == "before" {
+						bin = old
+					}
+					path := benchConfig(b, addr, fmt.Sprintf("  start: %s\n  window: %s\n  lag: 15m\n", from.Format(time.RFC3339), size.window), sinksFor[sink])
+					cmd := exec.Command(bin, "backfill", "--config", path, "--from", from.Format(time.RFC3339), "--to", to.Format(time.RFC3339))
+					cmd.Env = append(append(os.Environ(), "E2E_SECRET="+secret), srv.Env()...)
+					t0 := time.Now()
+					stderr, peak, err := runMeasured(cmd)
+					if err != nil {
+						b.Fatalf("%v\n%s", err, stderr)
+					}
+					elapsed := time.Since(t0)
+					want := fmt.Sprintf(`"windows":%d,"records":%d`, size.windows, records)
+					if !strings.Contains(stderr, want) {
+						b.Fatalf("%s %s %s: want %s in the summary:\n%s", size.name, sink, mode, want, stderr)
+					}
+					rates[mode] += float64(size.windows) / elapsed.Seconds() / 2
+					rss[mode] = max(rss[mode], peak)
+				}
+			}
+			unit := "-windows/s"
+			if size.name == "large" {
+				unit = "-rec/s"
+				for m := range rates {
+					rates[m] *= float64(records) / float64(size.windows)
+				}
+			}
+			for _, mode := range []string{"before", "now"} {
+				b.ReportMetric(rates[mode], size.name+"-"+sink+"-"+mode+unit)
+				b.ReportMetric(rss[mode], size.name+"-"+sink+"-"+mode+"-peak-RSS-MiB")
+			}
+			b.ReportMetric(rates["now"]/rates["before"], size.name+"-"+sink+"-now/before-rate")
+			b.ReportMetric(rss["now"]/rss["before"], size.name+"-"+sink+"-now/before-RSS")
+		}
+	}
+}
