@@ -229,6 +229,8 @@ func storageHint(err error) string {
 		return "no AWS credentials found: set AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, a profile, or IRSA (web identity) on Kubernetes"
 	case errors.Is(err, fs.ErrPermission) || errors.Is(err, syscall.ENOTDIR) || errors.Is(err, syscall.EROFS):
 		return "the directory is not writable by this user: check its owner and mode (and the volume mount on Kubernetes)"
+	case errors.Is(err, fs.ErrNotExist):
+		return "the directory cannot be created (a parent is missing or takes no new directories): check the path (and the volume mount on Kubernetes)"
 	}
 	return "see the message"
 }

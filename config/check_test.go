@@ -43,6 +43,7 @@ func TestCheckHints(t *testing.T) {
 		{"not a directory", fmt.Errorf("sink: %w", &fs.PathError{Op: "mkdir", Path: "/x", Err: syscall.ENOTDIR}), storageHint, "not writable"},
 		{"permission", fmt.Errorf("state directory /x is not writable: %w", &fs.PathError{Op: "open", Path: "/x", Err: syscall.EACCES}), storageHint, "not writable"},
 		{"read-only", fmt.Errorf("sink: %w", &fs.PathError{Op: "open", Path: "/x", Err: syscall.EROFS}), storageHint, "not writable"},
+		{"cannot be created", fmt.Errorf("sink: %w", &fs.PathError{Op: "mkdir", Path: "/proc/x", Err: syscall.ENOENT}), storageHint, "cannot be created"},
 		{"other", errors.New("bucket does not exist, denied, region, credential"), storageHint, "see the message"},
 		{"cf: credentials", wrap(fmt.Errorf("get token: %w (HTTP 401)", apiclient.ErrCredentialsRefused)), cfHint, "service_key_file"},
 		{"cf: 403", wrap(&apiclient.StatusError{Code: 403}), cfHint, "plan default"},

@@ -360,7 +360,10 @@ func (e *Exporter) startState(ctx context.Context, account string) (state.State,
 		if perr != nil {
 			return state.State{}, errclass.Mark(errclass.Config, fmt.Errorf("export.start: %w", perr))
 		}
-		return state.State{Account: account, Watermark: e.o.Grid.Floor(start), Window: e.o.Grid.Size}, nil
+		// Nothing before export.start was exported: no day before its
+		// own is sealed.
+		wm := e.o.Grid.Floor(start)
+		return state.State{Account: account, Watermark: wm, Window: e.o.Grid.Size, SealedThrough: evidence.DayOf(wm)}, nil
 	case err != nil:
 		return state.State{}, err
 	}
@@ -694,7 +697,7 @@ func (e *Exporter) exportOnce(ctx context.Context, src source.Source, w audit.Wi
 	for _, t := range ts {
 		if t.wr, err = t.sink.OpenPart(ctx, w, t.part); err != nil {
 			abort()
-			return did, source.Stats{}, fmt.Errorf("open sink %s: %w", t.sink.Name(), err)
+			return did, source.Stats{}, err // it names the sink
 		}
 	}
 	stats, err := src.Fetch(ctx, w, func(r *audit.Record) error {

@@ -122,8 +122,10 @@ func (g Grid) Seq(account string, from, to time.Time, shard Shard) Windows {
 // them again under the new grid.
 func (e *Exporter) tiles(ctx context.Context, account string, from, to time.Time) ([]audit.Window, error) {
 	var arch sinks.Archive
+	var name string
 	for _, s := range e.o.Sinks {
 		if arch = s.Archive(); arch != nil {
+			name = s.Name()
 			break
 		}
 	}
@@ -134,7 +136,7 @@ func (e *Exporter) tiles(ctx context.Context, account string, from, to time.Time
 	for d := evidence.DayOf(from); d.Before(to); d = d.Add(day) {
 		stored, err := arch.Windows(ctx, account, d)
 		if err != nil {
-			return nil, fmt.Errorf("list the windows of %s %s: %w", account, d.Format(time.DateOnly), err)
+			return nil, fmt.Errorf("sink %s: list the windows of %s %s: %w", name, account, d.Format(time.DateOnly), err)
 		}
 		for _, w := range tileDay(e.o.Grid, account, d, stored) {
 			if !w.Start.Before(from) && !w.End.After(to) {

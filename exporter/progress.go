@@ -115,7 +115,7 @@ func (p *logProgress) report() {
 	defer p.mu.Unlock()
 	elapsed := time.Since(p.start)
 	ev := p.log.Info().Int("windows_done", p.done).Int("windows_total", p.total).Int("records", p.records).
-		Float64("records_per_s", float64(p.records)/max(elapsed.Seconds(), 0.001)).
+		Int64("records_per_s", int64(float64(p.records)/max(elapsed.Seconds(), 0.001))).
 		Float64("requests_per_s", float64(int(float64(p.requests)/max(elapsed.Seconds(), 0.001)*10))/10)
 	if p.done > 0 && p.done < p.total {
 		eta := time.Duration(float64(elapsed) / float64(p.done) * float64(p.total-p.done))

@@ -13,7 +13,7 @@ import (
 func ParseTimeArg(s string, now time.Time) (time.Time, error) {
 	s = strings.TrimSpace(s)
 	if s == "" {
-		return time.Time{}, errors.New("empty time: want RFC 3339 (2026-11-24T10:00:00Z), a date (2026-11-24) or a negative duration (-720h)")
+		return time.Time{}, errors.New("empty time: " + timeArgForms)
 	}
 	if s == "now" {
 		return now.UTC(), nil
@@ -31,5 +31,8 @@ func ParseTimeArg(s string, now time.Time) (time.Time, error) {
 	if t, err := time.Parse(time.DateOnly, s); err == nil {
 		return t, nil
 	}
-	return time.Time{}, fmt.Errorf("%q: want RFC 3339 (2026-11-24T10:00:00Z), a date (2026-11-24) or a negative duration (-720h)", s)
+	return time.Time{}, fmt.Errorf("%q: %s", s, timeArgForms)
 }
+
+// timeArgForms says what ParseTimeArg takes.
+const timeArgForms = `want RFC 3339 (2026-11-24T10:00:00Z), a date (2026-11-24), a negative duration (-720h) or "now"`

@@ -5,10 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path"
 	"path/filepath"
 	"strings"
+	"syscall"
 
 	"github.com/auditlog-exporter/auditlog-exporter/errclass"
 	"github.com/auditlog-exporter/auditlog-exporter/internal/atomicfile"
@@ -49,7 +51,7 @@ func (d *FileDest) Stage(ctx context.Context, name string) (Staged, error) {
 	final := d.Path(name)
 	dir := filepath.Dir(final)
 	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return nil, errclass.Mark(errclass.Permanent, err)
+		return nil, pathError(err)
 	}
 	// Temporary files in this directory that no live process holds are
 	// garbage from a killed run (of this window or another of the same
@@ -62,9 +64,20 @@ func (d *FileDest) Stage(ctx context.Context, name string) (Staged, error) {
 	}
 	f, tmp, err := atomicfile.CreateLocked(filepath.Join(dir, "."+filepath.Base(final)+".tmp-"))
 	if err != nil {
-		return nil, errclass.Mark(errclass.Permanent, err)
+		return nil, pathError(err)
 	}
 	return &fileStaged{f: f, tmp: tmp, final: final}, nil
+}
+
+// pathError classifies a failure to create under the sink's path: a path
+// that cannot be made, or is not this user's to write, is the
+// configuration's to fix (retrying will not help); others (a full disk)
+// are worth retrying later.
+func pathError(err error) error {
+	if errors.Is(err, fs.ErrNotExist) || errors.Is(err, fs.ErrPermission) || errors.Is(err, syscall.ENOTDIR) || errors.Is(err, syscall.EROFS) {
+		return errclass.Mark(errclass.Config, fmt.Errorf("%w (the sink's path must be a directory this user can create and write)", err))
+	}
+	return errclass.Mark(errclass.Permanent, err)
 }
 
 type fileStaged struct {
@@ -139,7 +152,7 @@ func (d *FileDest) List(_ context.Context, dir string) ([]string, error) {
 		return nil, nil
 	}
 	if err != nil {
-		return nil, err
+		return nil, pathError(err)
 	}
 	var names []string
 	for _, e := range ents {

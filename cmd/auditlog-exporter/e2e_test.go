@@ -701,6 +701,11 @@ func TestBadInputExitCodes(t *testing.T) {
 		os.WriteFile(p, []byte(strings.Replace(s, from, to, 1)), 0o600)
 		return p
 	}
+	regular := filepath.Join(w.dir, "regular")
+	os.WriteFile(regular, nil, 0o600)
+	down := mk("down", "api_url: "+w.url, "api_url: http://127.0.0.1:1")
+	b, _ := os.ReadFile(down)
+	os.WriteFile(down, bytes.Replace(b, []byte("max_elapsed: 2m"), []byte("max_elapsed: 1s"), 1), 0o600)
 	cases := []struct {
 		name string
 		args []string
@@ -719,6 +724,11 @@ func TestBadInputExitCodes(t *testing.T) {
 		{"unknown command", []string{"runn"}, 2, []string{"unknown command"}},
 		{"unaligned watermark", []string{"state", "set", "--config", good, "--watermark", "2026-11-24T10:10:00Z"}, 2, []string{"not a boundary"}},
 		{"bad watermark", []string{"state", "set", "--config", good, "--watermark", "soon"}, 2, []string{"--watermark"}},
+		{"output cannot be made", []string{"run", "--config", mk("outdir", "path: "+w.dir+"/out\n", "path: /proc/auditlog-exporter-test\n")}, 2,
+			[]string{"must be a directory this user can create and write", "(exit 2"}},
+		{"output under a file", []string{"run", "--config", mk("outfile", "path: "+w.dir+"/out\n", "path: "+regular+"/out\n")}, 2,
+			[]string{"not a directory", "(exit 2"}},
+		{"API down", []string{"run", "--config", down}, 1, []string{"(exit 1: failed; worth retrying"}},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

@@ -52,14 +52,28 @@ func execute(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		msg = "interrupted: the window in flight was abandoned and the watermark was not moved past it\n" + msg
 	}
 	fmt.Fprintf(stderr, "auditlog-exporter: %s\n", strings.ReplaceAll(msg, "\n", "\n  "))
-	switch code {
-	case exitConfig:
+	var ne notedError
+	switch {
+	case errors.As(err, &ne):
+		fmt.Fprintf(stderr, "(exit %d: %s)\n", code, ne.note)
+	case code == exitConfig:
 		fmt.Fprintln(stderr, "(exit 2: fix the configuration or command line; retrying will not help)")
-	case exitAuth:
+	case code == exitAuth:
 		fmt.Fprintln(stderr, "(exit 3: the API refused the credentials or the account)")
+	default:
+		fmt.Fprintln(stderr, "(exit 1: failed; worth retrying: what failed was not recorded as done, and the next run takes it up again)")
 	}
 	return code
 }
+
+// notedError says what its exit code means where the default would not
+// (verify's problems are not undone by retrying).
+type notedError struct {
+	error
+	note string
+}
+
+func (n notedError) Unwrap() error { return n.error }
 
 func exitCode(err error) int {
 	var ue usageError

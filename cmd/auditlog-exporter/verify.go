@@ -127,7 +127,8 @@ when everything matches, 1 otherwise.`,
 				if evidenceOnly {
 					hint = "give the report to whoever runs the exporter"
 				}
-				return fmt.Errorf("verify: %d of %d windows and %d of %d days do not check out; %s", wp, len(res.Windows), dp, len(res.Days), hint)
+				return notedError{fmt.Errorf("verify: %d of %d windows and %d of %d days do not check out; %s", wp, len(res.Windows), dp, len(res.Days), hint),
+					"the output does not check out; running verify again will not change that, the hint above will"}
 			}
 			return nil
 		},
