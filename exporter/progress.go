@@ -13,7 +13,7 @@ import (
 // NewBarProgress draws a progress bar on a terminal: windows done of total,
 // records, records/s, and the time left.
 func NewBarProgress(w io.Writer) Progress {
-	return &barProgress{start: time.Now(), bar: progressbar.NewOptions(0,
+	return &barProgress{w: w, start: time.Now(), bar: progressbar.NewOptions(0,
 		progressbar.OptionSetWriter(w),
 		progressbar.OptionSetDescription("windows"),
 		progressbar.OptionShowCount(),
@@ -28,9 +28,11 @@ func NewBarProgress(w io.Writer) Progress {
 
 type barProgress struct {
 	mu       sync.Mutex
+	w        io.Writer
 	bar      *progressbar.ProgressBar
 	start    time.Time
 	total    int
+	done     int
 	records  int
 	requests int
 }
@@ -45,6 +47,7 @@ func (p *barProgress) AddTotal(n int) {
 func (p *barProgress) WindowDone(records, requests int) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	p.done++
 	p.records += records
 	p.requests += requests
 	secs := max(time.Since(p.start).Seconds(), 0.001)
@@ -52,11 +55,19 @@ func (p *barProgress) WindowDone(records, requests int) {
 	_ = p.bar.Add(1)
 }
 
+// Finish ends the bar where it is: full when every window was done, as it
+// stands when the run was interrupted or failed (then on a line of its
+// own, so that what follows is not glued to it).
 func (p *barProgress) Finish() {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if p.total > 0 {
+	switch {
+	case p.total == 0:
+	case p.done >= p.total:
 		_ = p.bar.Finish()
+	default:
+		_ = p.bar.Exit()
+		fmt.Fprintln(p.w)
 	}
 }
 

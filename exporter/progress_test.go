@@ -25,6 +25,22 @@ func TestBarProgress(t *testing.T) {
 	}
 }
 
+// An interrupted run's bar stays where it was (7 of 30 windows), ends its
+// line, and does not claim 100%.
+func TestBarProgressInterrupted(t *testing.T) {
+	var buf bytes.Buffer
+	p := NewBarProgress(&buf)
+	p.AddTotal(30)
+	for range 7 {
+		p.WindowDone(10, 1)
+	}
+	p.Finish()
+	out := buf.String()
+	if strings.Contains(out, "30/30") || strings.Contains(out, "100%") || !strings.HasSuffix(out, "\n") {
+		t.Fatalf("interrupted bar %q: want it at 7/30, on a line of its own", out)
+	}
+}
+
 type lockedBuffer struct {
 	mu sync.Mutex
 	b  bytes.Buffer

@@ -9,6 +9,7 @@ import (
 	"github.com/auditlog-exporter/auditlog-exporter/config"
 	"github.com/rs/zerolog"
 	"github.com/spf13/cobra"
+	"golang.org/x/term"
 )
 
 func newRootCmd(stdout, stderr io.Writer) *cobra.Command {
@@ -33,7 +34,11 @@ func loadConfig(path string) (*config.Config, error) {
 }
 func newLogger(c config.LogConfig, w io.Writer) zerolog.Logger {
 	if c.Format == "console" {
-		w = zerolog.ConsoleWriter{Out: w, TimeFormat: time.RFC3339}
+		// Colours only for a terminal (and not under NO_COLOR): escape
+		// codes in a file or a pipe are noise.
+		f, ok := w.(*os.File)
+		tty := ok && term.IsTerminal(int(f.Fd())) && os.Getenv("NO_COLOR") == ""
+		w = zerolog.ConsoleWriter{Out: w, TimeFormat: time.RFC3339, NoColor: !tty}
 	}
 	lvl, err := zerolog.ParseLevel(c.Level)
 	if err != nil {
