@@ -6,6 +6,7 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"net"
 	"net/http"
@@ -14,6 +15,7 @@ import (
 	"time"
 
 	"github.com/auditlog-exporter/auditlog-exporter/errclass"
+	"github.com/auditlog-exporter/auditlog-exporter/exporter"
 	"github.com/auditlog-exporter/auditlog-exporter/internal/s3client"
 	"github.com/auditlog-exporter/auditlog-exporter/internal/s3err"
 	"github.com/auditlog-exporter/auditlog-exporter/sinks"
@@ -120,7 +122,59 @@ func (c *Config) Check(ctx context.Context, log zerolog.Logger) []CheckItem {
 			}
 		}
 	}
-	return append(items, item)
+	items = append(items, item)
+	if item.Err != nil {
+		return items
+	}
+	return append(items, c.checkNextRun(ctx, accounts, store, log)...)
+}
+
+// catchUpWarning is the span of windows due above which check says how
+// long a catch-up the next run is.
+const catchUpWarning = 7 * 24 * time.Hour
+
+// checkNextRun says, per account, what the next run would export, and
+// warns about windows past the API's retention (they can no longer be
+// complete) and about a long catch-up.
+func (c *Config) checkNextRun(ctx context.Context, accounts []exporter.Account, store state.Store, log zerolog.Logger) []CheckItem {
+	ex, parts, err := c.Build(ctx, exporter.Options{Log: log, Store: store}, io.Discard, false)
+	if err != nil {
+		return []CheckItem{{Name: "next run", Err: err}}
+	}
+	defer parts.Close()
+	var items []CheckItem
+	for i, p := range ex.Plan(ctx) {
+		item := CheckItem{Name: p.Account + ": next run"}
+		if p.Err != nil {
+			item.Err, item.Hint = p.Err, "see the message"
+			items = append(items, item)
+			continue
+		}
+		from := "export.start"
+		if p.Saved {
+			from = "the saved watermark"
+		}
+		if p.Windows == 0 {
+			item.Detail = fmt.Sprintf("nothing due yet (from %s, %s)", from, p.Watermark.Format(time.RFC3339))
+			items = append(items, item)
+			continue
+		}
+		item.Detail = fmt.Sprintf("%d windows due, %s .. %s (from %s)", p.Windows, p.From.Format(time.RFC3339), p.To.Format(time.RFC3339), from)
+		keep, how := accounts[i].Source.Retention(ctx)
+		horizon := time.Now().Add(-keep)
+		switch {
+		case keep > 0 && p.From.Before(horizon):
+			item.Warn = true
+			item.Detail += fmt.Sprintf("; the API keeps records %d days (%s): windows before %s can no longer be complete", int(keep/(24*time.Hour)), how, horizon.Format(time.DateOnly))
+			item.Hint = fmt.Sprintf("set export.start to %s or later (or state set --watermark), unless those windows are wanted as they are", horizon.Add(24*time.Hour).Format(time.DateOnly))
+		case p.To.Sub(p.From) > catchUpWarning:
+			item.Warn = true
+			item.Detail += fmt.Sprintf("; a catch-up of %d days", int(p.To.Sub(p.From)/(24*time.Hour)))
+			item.Hint = "the first run exports all of it before it returns: run --dry-run shows what is due; backfill --parallel N (then state set --watermark) is faster, or set export.start later"
+		}
+		items = append(items, item)
+	}
+	return items
 }
 
 // CheckError summarizes failed items as one error whose class decides the

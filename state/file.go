@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -69,9 +70,13 @@ func OpenFile(dir string) (*FileStore, error) {
 }
 
 // OpenFileReadOnly opens dir for Load only, without the lock, so the state
-// can be inspected while a run holds it. Save fails.
+// can be inspected while a run holds it. Save fails. A directory that does
+// not exist yet holds no state (every Load is ErrNotFound).
 func OpenFileReadOnly(dir string) (*FileStore, error) {
 	fi, err := os.Stat(dir)
+	if errors.Is(err, fs.ErrNotExist) {
+		return &FileStore{dir: dir, readOnly: true}, nil // no state saved yet
+	}
 	if err != nil {
 		return nil, errclass.Mark(errclass.Permanent, fmt.Errorf("state directory: %w", err))
 	}

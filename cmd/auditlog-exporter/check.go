@@ -18,10 +18,14 @@ func newCheckCmd(stdout, stderr io.Writer) *cobra.Command {
 		Long: `Validate the configuration, obtain a token for every account, read one record,
 and prove every sink and the state store are writable (a probe object or file
 is written and removed; S3 and stdout sinks also stage a file in
-export.spool_dir). Prints one PASS or FAIL line per item, with a hint
-for each failure. Exit codes as for run: 0 all passed; 3 credentials or
-account refused; 2 configuration (bucket missing, access denied, unwritable
-directory); 1 anything else.`,
+export.spool_dir), then say what the next run would export for each account
+(windows due, from the saved watermark or export.start). Prints one PASS,
+WARN or FAIL line per item, with a hint for each warning and failure: a
+warning for windows older than the API keeps records (they can no longer
+be complete) or a catch-up of more than 7 days. Exit codes as for run: 0
+all passed (warnings included); 3 credentials or account refused; 2
+configuration (bucket missing, access denied, unwritable directory); 1
+anything else.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			cfg, err := loadConfig(cfgPath)

@@ -7,6 +7,7 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/auditlog-exporter/auditlog-exporter/internal/s3test"
 	"github.com/auditlog-exporter/auditlog-exporter/odata/neosim"
@@ -58,6 +59,10 @@ sinks:
 		{name: "missing state bucket", cfg: stateAndSinks(bucket, "no-such-state", "%[1]s/out"), code: 2, fail: "state s3", hint: "bucket not found"},
 		{name: "access denied", cfg: good, env: []string{"AWS_SECRET_ACCESS_KEY=not-the-secret"}, code: 2, fail: "sinks[1]", hint: "access denied"},
 		{name: "unwritable directory", cfg: stateAndSinks(bucket, bucket, "%[1]s/a-file/out"), code: 2, fail: "sinks[0] file:", hint: "not writable"},
+		{name: "start past retention", cfg: good, replace: [2]string{"start: " + w.start.Format(time.RFC3339), "start: " + time.Now().AddDate(0, 0, -300).Format(time.DateOnly)},
+			code: 0, fail: "WARN", hint: "can no longer be complete"},
+		{name: "long catch-up", cfg: good, replace: [2]string{"start: " + w.start.Format(time.RFC3339), "start: " + time.Now().AddDate(0, 0, -10).Format(time.DateOnly)},
+			code: 0, fail: "WARN", hint: "a catch-up of"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -74,12 +79,15 @@ sinks:
 				t.Fatalf("exit %d, want %d\n%s\n%s", r.code, c.code, r.stdout, r.stderr)
 			}
 			if c.code == 0 {
-				if strings.Contains(r.stdout, "FAIL") || strings.Count(r.stdout, "PASS") != 6 {
-					t.Fatalf("want six PASS lines:\n%s", r.stdout)
+				// Seven items, the next run's a warning where it warns.
+				nextWarn := len(regexp.MustCompile(`(?m)^WARN +\S+: next run`).FindAllString(r.stdout, -1))
+				if strings.Contains(r.stdout, "FAIL") || strings.Count(r.stdout, "PASS")+nextWarn != 7 ||
+					!regexp.MustCompile(`(?m)^(PASS|WARN) +`+acct+`: next run +\d+ windows due`).MatchString(r.stdout) {
+					t.Fatalf("want seven items passed, the next run's with its windows due:\n%s", r.stdout)
 				}
 				if c.fail == "WARN" {
-					if !regexp.MustCompile(`WARN +config +source.client_secret is written in the file in plain text`).MatchString(r.stdout) || !strings.Contains(r.stdout, "client_secret_file") {
-						t.Fatalf("no warning about the plain secret:\n%s", r.stdout)
+					if !regexp.MustCompile(`(?m)^WARN .*`+regexp.QuoteMeta(c.hint)).MatchString(r.stdout) {
+						t.Fatalf("no warning about %q:\n%s", c.hint, r.stdout)
 					}
 				} else if strings.Contains(r.stdout, "WARN") {
 					t.Fatalf("unexpected warning:\n%s", r.stdout)

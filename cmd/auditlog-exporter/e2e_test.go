@@ -7,13 +7,16 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -852,5 +855,38 @@ sinks:
 	}
 	if !strings.Contains(r.stderr, "window exported") || strings.Contains(r.stdout, "window exported") {
 		t.Fatal("logs must go to stderr only")
+	}
+}
+
+// run --dry-run says where each account starts and how many windows are
+// due, asking the API nothing and writing nothing; after a run it starts
+// at the saved watermark.
+func TestRunDryRun(t *testing.T) {
+	w := newWorld(t, neosim.Faults{})
+	due := w.pinDue()
+	cfg := w.config("")
+	r := w.run(nil, "run", "--config", cfg, "--dry-run")
+	want := int(due.Sub(w.start) / (30 * time.Minute))
+	line := regexp.MustCompile(acct + ` +` + regexp.QuoteMeta(w.start.Format(time.RFC3339)) + ` +export.start +(\d+) +`).FindStringSubmatch(r.stdout)
+	if r.code != 0 || line == nil || line[1] != strconv.Itoa(want) {
+		t.Fatalf("dry run: exit %d, want %d windows due from export.start:\n%s\n%s", r.code, want, r.stdout, r.stderr)
+	}
+	if c := w.sim.Counters(); c.APIRequests+c.TokenRequests != 0 {
+		t.Fatalf("the dry run asked the API %d times", c.APIRequests+c.TokenRequests)
+	}
+	for _, p := range []string{"state", "out", "out-gz"} {
+		if _, err := os.Stat(filepath.Join(w.dir, p)); !errors.Is(err, fs.ErrNotExist) {
+			t.Fatalf("the dry run made %s (%v)", p, err)
+		}
+	}
+	if r := w.run(nil, "run", "--config", cfg); r.code != 0 {
+		t.Fatalf("run: %s", r.stderr)
+	}
+	r = w.run(nil, "run", "--config", cfg, "--dry-run")
+	if r.code != 0 || !regexp.MustCompile(acct+` +`+regexp.QuoteMeta(due.Format(time.RFC3339))+` +saved watermark +0 `).MatchString(r.stdout) {
+		t.Fatalf("dry run after a run: exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
+	}
+	if r := w.run(nil, "run", "--config", cfg, "--dry-run", "--schedule", "@every 1m"); r.code != 2 {
+		t.Fatalf("--dry-run with --schedule: exit %d, want 2", r.code)
 	}
 }

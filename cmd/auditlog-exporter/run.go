@@ -2,11 +2,13 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
 	"os"
+	"text/tabwriter"
 	"time"
 
 	"github.com/auditlog-exporter/auditlog-exporter/config"
@@ -20,6 +22,7 @@ import (
 
 func newRunCmd(stdout, stderr io.Writer) *cobra.Command {
 	var cfgPath, schedule string
+	var dryRun bool
 	cmd := &cobra.Command{
 		Use:   "run --config FILE [--schedule CRON]",
 		Short: "Export all complete windows since the watermark (once, or on a schedule)",
@@ -37,8 +40,14 @@ overlap (the second exits 1 at once).
 With --schedule the process stays up and runs on a cron schedule in UTC
 (robfig/cron: 5 fields "*/15 * * * *", or @every 15m, @hourly ...), never two
 runs at once: a tick that comes while a run is going is skipped and logged.
-SIGTERM lets the window in flight commit or abandons it cleanly, then exits 0.`,
+SIGTERM lets the window in flight commit or abandons it cleanly, then exits 0.
+
+With --dry-run it says what a run would do now and does nothing: for each
+account, where it would start (the saved watermark, or export.start on the
+first run) and how many windows are due, from when to when. It asks the API
+nothing and writes nothing; it reads the state and what the sinks hold.`,
 		Example: `  auditlog-exporter run --config /etc/auditlog-exporter/config.yaml
+  auditlog-exporter run --config config.yaml --dry-run
   auditlog-exporter run --config config.yaml --schedule "@every 15m"`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -48,6 +57,12 @@ SIGTERM lets the window in flight commit or abandons it cleanly, then exits 0.`,
 			}
 			log := newLogger(cfg.Log, stderr)
 			v, _ := versionInfo()
+			if dryRun {
+				if schedule != "" {
+					return usageError{fmt.Errorf("--dry-run says what one run would do: leave out --schedule")}
+				}
+				return dryRunPlan(cmd.Context(), cfg, v, log, stdout)
+			}
 			m := metrics.New()
 			once := func(ctx context.Context) error {
 				progress, quiet := newProgress(stderr, log)
@@ -82,7 +97,54 @@ SIGTERM lets the window in flight commit or abandons it cleanly, then exits 0.`,
 	}
 	cmd.Flags().StringVarP(&cfgPath, "config", "c", "", "configuration file (YAML)")
 	cmd.Flags().StringVar(&schedule, "schedule", "", "stay up and run on this cron schedule (UTC)")
+	cmd.Flags().BoolVar(&dryRun, "dry-run", false, "say what a run would do now (accounts, where each starts, windows due) and do nothing")
 	return cmd
+}
+
+// dryRunPlan prints what a run would do now, per account.
+func dryRunPlan(ctx context.Context, cfg *config.Config, version string, log zerolog.Logger, stdout io.Writer) error {
+	store, err := cfg.OpenStore(ctx, true)
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+	ex, parts, err := cfg.Build(ctx, exporter.Options{Version: version, Log: log, Store: store}, io.Discard, false)
+	if err != nil {
+		return err
+	}
+	defer parts.Close()
+	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "ACCOUNT\tSTARTS AT\tFROM\tWINDOWS DUE\tSPANNING")
+	var errs []error
+	total := 0
+	for _, p := range ex.Plan(ctx) {
+		if p.Err != nil {
+			fmt.Fprintf(tw, "%s\t-\t-\t-\t%s\n", p.Account, "cannot tell: see below")
+			errs = append(errs, p.Err)
+			continue
+		}
+		from := "export.start"
+		if p.Saved {
+			from = "saved watermark"
+		}
+		span := "-"
+		if p.Windows > 0 {
+			span = fmt.Sprintf("%s .. %s (%s)", p.From.Format(time.RFC3339), p.To.Format(time.RFC3339), days(p.To.Sub(p.From)))
+		}
+		total += p.Windows
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\n", p.Account, p.Watermark.Format(time.RFC3339), from, p.Windows, span)
+	}
+	tw.Flush()
+	fmt.Fprintf(stdout, "\n%d windows due in all (export.window %s, export.lag %s); nothing was exported.\n", total, cfg.Export.Window, cfg.Export.Lag)
+	return errors.Join(errs...)
+}
+
+// days renders a span in days and hours.
+func days(d time.Duration) string {
+	if d < 24*time.Hour {
+		return d.String()
+	}
+	return fmt.Sprintf("%dd %dh", int(d/(24*time.Hour)), int(d%(24*time.Hour)/time.Hour))
 }
 
 // deliverMetrics writes the textfile and pushes to the Pushgateway, as
