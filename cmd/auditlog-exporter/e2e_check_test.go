@@ -86,7 +86,7 @@ sinks:
 					t.Fatalf("want seven items passed, the next run's with its windows due:\n%s", r.stdout)
 				}
 				if c.fail == "WARN" {
-					if !regexp.MustCompile(`(?m)^WARN .*`+regexp.QuoteMeta(c.hint)).MatchString(r.stdout) {
+					if !regexp.MustCompile(`(?m)^WARN .*` + regexp.QuoteMeta(c.hint)).MatchString(r.stdout) {
 						t.Fatalf("no warning about %q:\n%s", c.hint, r.stdout)
 					}
 				} else if strings.Contains(r.stdout, "WARN") {
