@@ -78,9 +78,9 @@ func (r VerifyResult) Problems() (windows, days int) {
 
 // VerifyOptions shape a verify.
 type VerifyOptions struct {
-	// Repair exports the windows that do not match again (deterministic
-	// names: replaced, never duplicated), seals the days left unsealed or
-	// changed, and verifies them again.
+	// Repair appends what windows lack (a delta of only the records no
+	// object of the window holds; nothing committed is replaced), seals
+	// the days left unsealed or changed, and verifies them again.
 	Repair bool
 	// EvidenceOnly checks what the sinks hold (objects, manifests, seals,
 	// signatures, locks) without asking the source: no credentials for
@@ -89,6 +89,10 @@ type VerifyOptions struct {
 	// Keys are the public keys manifests and seals must be signed with;
 	// none: signatures are reported, not required.
 	KeysGiven bool
+	// Deep hashes every object's bytes. Without it, an object whose store
+	// keeps a checksum of the whole object (S3) is proven by that
+	// checksum, from a HEAD request, instead of being downloaded.
+	Deep bool
 }
 
 // Verify compares every complete window in [from, to) of every account with
@@ -258,7 +262,7 @@ func (e *Exporter) verifyWindows(ctx context.Context, a Account, windows []audit
 					}
 					ev.Deltas = append(ev.Deltas, p)
 				}
-				row, err := e.verifyWindow(ctx, a, v, w, ev, &counts[k-i])
+				row, err := e.verifyWindow(ctx, a, v, w, ev, &counts[k-i], o.Deep)
 				if err != nil {
 					return nil, nil, fmt.Errorf("verify %s in %s: %w", w, s.Name(), err)
 				}
@@ -361,7 +365,7 @@ func (c *sourceCounts) Exact(ctx context.Context) (int64, error) {
 
 // verifyWindow completes one window's evidence (the object's checksum and
 // state, the source's counts when needed) and judges it.
-func (e *Exporter) verifyWindow(ctx context.Context, a Account, v sinks.Archive, w audit.Window, ev evidence.Window, counts *sourceCounts) (VerifyRow, error) {
+func (e *Exporter) verifyWindow(ctx context.Context, a Account, v sinks.Archive, w audit.Window, ev evidence.Window, counts *sourceCounts, deep bool) (VerifyRow, error) {
 	var err error
 	var object sinks.ObjectInfo // what the destination says of the first object
 	if ev.Padded, err = counts.Padded(ctx); err != nil {
@@ -369,30 +373,20 @@ func (e *Exporter) verifyWindow(ctx context.Context, a Account, v sinks.Archive,
 	}
 	switch {
 	case ev.HasManifest && ev.ManifestErr == nil:
-		if ev.SHA256, ev.Bytes, ev.HasObject, err = v.Checksum(ctx, ev.Manifest.Object); err != nil {
+		if ev.SHA256, ev.Bytes, ev.HasObject, object, err = objectSum(ctx, v, ev.Manifest.Object, deep); err != nil {
 			return VerifyRow{}, err
 		}
-		if ev.HasObject {
-			if object, err = v.Inspect(ctx, ev.Manifest.Object); err != nil {
-				return VerifyRow{}, err
-			}
-			ev.Version = object.Version
-		}
+		ev.Version = object.Version
 	case !ev.HasManifest && ev.Orphan != "":
 		ev.HasObject = true // the first object, without its manifest
 	}
 	for i := range ev.Deltas {
 		d := &ev.Deltas[i]
-		if d.SHA256, d.Bytes, d.HasObject, err = v.Checksum(ctx, d.Manifest.Object); err != nil {
+		var info sinks.ObjectInfo
+		if d.SHA256, d.Bytes, d.HasObject, info, err = objectSum(ctx, v, d.Manifest.Object, deep); err != nil {
 			return VerifyRow{}, err
 		}
-		if d.HasObject {
-			info, err := v.Inspect(ctx, d.Manifest.Object)
-			if err != nil {
-				return VerifyRow{}, err
-			}
-			d.Version = info.Version
-		}
+		d.Version = info.Version
 	}
 	if ev.Matches() && !counts.evidenceOnly {
 		if ev.Padded >= 0 && ev.Padded == ev.NewestCount() {
@@ -483,4 +477,21 @@ func shortID(s string) string {
 		return s[:64] + "..."
 	}
 	return s
+}
+
+// objectSum is an object's SHA-256 and size, and what the destination says
+// of it: from the checksum of the whole object the store keeps (one HEAD)
+// unless deep or the store keeps none, else by reading every byte.
+func objectSum(ctx context.Context, v sinks.Archive, object string, deep bool) (sum string, size int64, found bool, info sinks.ObjectInfo, err error) {
+	if info, err = v.Inspect(ctx, object); err != nil {
+		return "", 0, false, info, err
+	}
+	if !deep && info.SHA256 != "" {
+		return info.SHA256, info.Size, true, info, nil
+	}
+	sum, size, found, err = v.Checksum(ctx, object)
+	if !found {
+		info = sinks.ObjectInfo{}
+	}
+	return sum, size, found, info, err
 }

@@ -77,6 +77,12 @@ type ObjectInfo struct {
 	// LockUntil when the retention ends; empty without Object Lock.
 	LockMode  string
 	LockUntil time.Time
+	// SHA256 is the SHA-256 (hex) of the object's bytes as the store
+	// computed and keeps it (S3's full-object checksum), Size their
+	// number; "" where the store keeps none (the file sink, an object
+	// written before checksums were asked for).
+	SHA256 string
+	Size   int64
 }
 
 // digest hashes and counts the bytes written through it.

@@ -3,6 +3,9 @@ package sinks
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
 	"fmt"
 	"io"
 	"net/url"
@@ -308,6 +311,10 @@ func (s *s3Staged) Publish(ctx context.Context, meta ObjectMeta) error {
 		Key:               aws.String(s.key),
 		CopySource:        aws.String(copySource(d.o.Bucket, s.tmp)),
 		MetadataDirective: types.MetadataDirectiveReplace,
+		// S3 computes and keeps the full object's SHA-256 (HEAD returns
+		// it): verify proves the object against its manifest without
+		// downloading it.
+		ChecksumAlgorithm: types.ChecksumAlgorithmSha256,
 		ContentType:       aws.String(meta.ContentType),
 		Metadata: map[string]string{
 			S3MetaAccount:     meta.Window.Account,
@@ -396,14 +403,31 @@ func (d *S3Dest) Create(ctx context.Context, name string, b []byte) (bool, error
 // Inspect implements Inspector: the object's current version and
 // retention, from one HEAD request.
 func (d *S3Dest) Inspect(ctx context.Context, name string) (ObjectInfo, bool, error) {
-	out, err := d.client.HeadObject(ctx, &s3.HeadObjectInput{Bucket: aws.String(d.o.Bucket), Key: aws.String(d.Key(name))})
+	out, err := d.client.HeadObject(ctx, &s3.HeadObjectInput{Bucket: aws.String(d.o.Bucket), Key: aws.String(d.Key(name)), ChecksumMode: types.ChecksumModeEnabled})
 	if err != nil {
 		if isCode(err, "NotFound") || isCode(err, "NoSuchKey") {
 			return ObjectInfo{}, false, nil
 		}
 		return ObjectInfo{}, false, d.classify("inspect "+d.Key(name), err)
 	}
-	return ObjectInfo{Version: aws.ToString(out.VersionId), LockMode: string(out.ObjectLockMode), LockUntil: aws.ToTime(out.ObjectLockRetainUntilDate)}, true, nil
+	info := ObjectInfo{Version: aws.ToString(out.VersionId), LockMode: string(out.ObjectLockMode), LockUntil: aws.ToTime(out.ObjectLockRetainUntilDate),
+		Size: aws.ToInt64(out.ContentLength)}
+	info.SHA256 = fullObjectSHA256(aws.ToString(out.ChecksumSHA256), out.ChecksumType)
+	return info, true, nil
+}
+
+// fullObjectSHA256 is the hex SHA-256 of a whole object from S3's stored
+// checksum (base64), or "" when the checksum is not of the whole object
+// (a multipart upload's composite checksum, "<base64>-<parts>").
+func fullObjectSHA256(b64 string, typ types.ChecksumType) string {
+	if b64 == "" || strings.Contains(b64, "-") || (typ != "" && typ != types.ChecksumTypeFullObject) {
+		return ""
+	}
+	sum, err := base64.StdEncoding.DecodeString(b64)
+	if err != nil || len(sum) != sha256.Size {
+		return ""
+	}
+	return hex.EncodeToString(sum)
 }
 
 // List implements Keeper.

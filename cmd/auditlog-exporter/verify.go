@@ -21,9 +21,9 @@ import (
 func newVerifyCmd(stdout, stderr io.Writer) *cobra.Command {
 	var cfgPath, from, to, output, reportFile string
 	var keyFiles []string
-	var repair, evidenceOnly bool
+	var repair, evidenceOnly, deep bool
 	cmd := &cobra.Command{
-		Use:   "verify --config FILE --from T --to T [--repair] [--evidence-only] [--public-key FILE]... [--report FILE.html] [--output text|json]",
+		Use:   "verify --config FILE --from T --to T [--repair] [--evidence-only] [--deep] [--public-key FILE]... [--report FILE.html] [--output text|json]",
 		Short: "Prove the export is complete and untouched: check objects, manifests, seals and the source",
 		Long: `For every complete window in [--from, --to) of every account and every file or
 S3 sink, check the object against its manifest (present, same SHA-256 as
@@ -46,6 +46,12 @@ signed by one of the keys; without it, signatures are reported, not required.
 --evidence-only does not ask the source (no API credentials needed; an auditor
 with read access to the sinks runs it). --report writes a self-contained HTML
 page of the same facts that --output json prints.
+
+An S3 object is proven by the SHA-256 of the whole object that S3 computed
+when it was committed and keeps (one HEAD request: nothing is downloaded
+unless a window's records must be read); --deep downloads and hashes every
+object anyway, which also catches bytes changed behind S3's back (on its
+disks, not through its API). File sink objects are always hashed.
 
 --repair appends what windows lack (a missing object, late records as a delta
 holding only them, a manifest for an object left without one), never replacing
@@ -100,13 +106,18 @@ when everything matches, 1 otherwise.`,
 				}
 			}
 			checked := time.Now().UTC()
-			res, verr := ex.Verify(cmd.Context(), f, t, exporter.VerifyOptions{Repair: repair, EvidenceOnly: evidenceOnly, KeysGiven: len(pubs) > 0})
+			res, verr := ex.Verify(cmd.Context(), f, t, exporter.VerifyOptions{Repair: repair, EvidenceOnly: evidenceOnly, KeysGiven: len(pubs) > 0, Deep: deep})
 			mode := "objects, manifests, seals and the source's current counts"
 			if evidenceOnly {
 				mode = "objects, manifests and seals only (evidence only: the source was not asked)"
 			}
+			if deep {
+				mode += "; every object downloaded and hashed (--deep)"
+			} else {
+				mode += "; S3 objects by the checksum S3 keeps of each (add --deep to download and hash them)"
+			}
 			rep := report.New(res, report.Report{CheckedAt: checked, Version: v, From: f, To: t, Mode: mode, Keys: keys,
-				Command: reproduce(cfgPath, f, t, keyFiles, evidenceOnly, reportFile)})
+				Command: reproduce(cfgPath, f, t, keyFiles, evidenceOnly, deep, reportFile)})
 			if reportFile != "" {
 				if err := writeReport(reportFile, rep); err != nil {
 					return err
@@ -136,8 +147,9 @@ when everything matches, 1 otherwise.`,
 	cmd.Flags().StringVarP(&cfgPath, "config", "c", "", "configuration file (YAML)")
 	cmd.Flags().StringVar(&from, "from", "", "start of the range (inclusive)")
 	cmd.Flags().StringVar(&to, "to", "", "end of the range (exclusive)")
-	cmd.Flags().BoolVar(&repair, "repair", false, "export the windows that do not match again, seal their days, then verify them again")
+	cmd.Flags().BoolVar(&repair, "repair", false, "append what the windows lack (never replacing a committed object), seal their days, then verify them again")
 	cmd.Flags().BoolVar(&evidenceOnly, "evidence-only", false, "check objects, manifests, seals and signatures without asking the source (no API credentials needed)")
+	cmd.Flags().BoolVar(&deep, "deep", false, "download and hash every object, also where S3 keeps a checksum of it (catches bytes changed behind S3's API)")
 	cmd.Flags().StringArrayVar(&keyFiles, "public-key", nil, "Ed25519 public key (PEM) manifests and seals must be signed with; repeat for rotated keys")
 	cmd.Flags().StringVar(&reportFile, "report", "", "also write a self-contained HTML report to this file")
 	cmd.Flags().StringVarP(&output, "output", "o", "text", "text or json")
@@ -157,10 +169,13 @@ func writeReport(path string, rep report.Report) error {
 }
 
 // reproduce is the command line that checks the same again.
-func reproduce(cfg string, from, to time.Time, keys []string, evidenceOnly bool, reportFile string) string {
+func reproduce(cfg string, from, to time.Time, keys []string, evidenceOnly, deep bool, reportFile string) string {
 	args := []string{"auditlog-exporter", "verify", "--config", cfg, "--from", from.UTC().Format(time.RFC3339), "--to", to.UTC().Format(time.RFC3339)}
 	if evidenceOnly {
 		args = append(args, "--evidence-only")
+	}
+	if deep {
+		args = append(args, "--deep")
 	}
 	for _, k := range keys {
 		args = append(args, "--public-key", k)
