@@ -83,7 +83,7 @@ $(DUCKDB_NODE):
 	npm install --no-audit --no-fund --loglevel=error --prefix $(DUCKDB_NODE_DIR) @duckdb/node-api@$(DUCKDB_NODE_VERSION)
 
 $(VERSITYGW):
-	@echo "installing versitygw $(VERSITYGW_VERSION) into $(TOOLS_DIR) (about a minute, once)"
+	@echo "installing versitygw $(VERSITYGW_VERSION) into $(TOOLS_DIR): compiling it takes about 3 CPU-minutes (4-8 minutes on a busy 2-core machine), once"
 	GOBIN=$(TOOLS_DIR) $(GO) install github.com/versity/versitygw/cmd/versitygw@$(VERSITYGW_VERSION)
 
 # Test artifacts (the rendered report's screenshots) are kept in test-artifacts/.

@@ -226,7 +226,7 @@ func TestCronJob(t *testing.T) {
 
 func TestVerifyCronJob(t *testing.T) {
 	var cj batchv1.CronJob
-	decodeStrict(t, "kubernetes/verify-cronjob.yaml", &cj)
+	decodeStrict(t, "kubernetes/verify/verify-cronjob.yaml", &cj)
 	if _, err := cron.ParseStandard(cj.Spec.Schedule); err != nil {
 		t.Fatalf("schedule %q: %v", cj.Spec.Schedule, err)
 	}
@@ -244,7 +244,7 @@ func TestVerifyCronJob(t *testing.T) {
 
 func TestBackfillIndexedJob(t *testing.T) {
 	var job batchv1.Job
-	decodeStrict(t, "kubernetes/backfill-job.yaml", &job)
+	decodeStrict(t, "kubernetes/backfill/backfill-job.yaml", &job)
 	s := job.Spec
 	if s.CompletionMode == nil || *s.CompletionMode != batchv1.IndexedCompletion || s.Completions == nil || s.Parallelism == nil {
 		t.Fatal("want an Indexed Job with completions and parallelism")
@@ -272,10 +272,10 @@ func TestConfigMapSecretServiceAccount(t *testing.T) {
 		t.Errorf("pods are ephemeral: the state must be in S3, not %s", cfg.State.Type)
 	}
 	var sec corev1.Secret
-	decodeStrict(t, "kubernetes/secret.yaml", &sec)
+	decodeStrict(t, "kubernetes/secret.example.yaml", &sec)
 	for _, k := range []string{"client_id", "client_secret"} {
 		if !strings.HasPrefix(sec.StringData[k], "replace-with-") {
-			t.Errorf("secret.yaml must hold placeholders only, found a value for %s", k)
+			t.Errorf("secret.example.yaml must hold placeholders only, found a value for %s", k)
 		}
 	}
 	var sa corev1.ServiceAccount
@@ -291,7 +291,7 @@ func TestConfigMapSecretServiceAccount(t *testing.T) {
 		Namespace  string           `json:"namespace"`
 		Resources  []string         `json:"resources"`
 		Labels     []map[string]any `json:"labels"`
-		Images     []map[string]any `json:"images"`
+		Components []string         `json:"components"`
 	}
 	decodeStrict(t, "kubernetes/kustomization.yaml", &k)
 	for _, r := range k.Resources {
@@ -299,8 +299,8 @@ func TestConfigMapSecretServiceAccount(t *testing.T) {
 			t.Errorf("kustomization resource %s: %v", r, err)
 		}
 	}
-	if slices.Contains(k.Resources, "backfill-job.yaml") {
-		t.Error("the backfill Job must not start with every `kubectl apply -k`")
+	if slices.Contains(k.Resources, "backfill") || slices.Contains(k.Resources, "secret.example.yaml") {
+		t.Error("the backfill Job must not start, nor the example Secret overwrite the real one, with every `kubectl apply -k`")
 	}
 }
 

@@ -115,7 +115,7 @@ func (p *pageWriter) page(r Report, c Chart) {
 		}
 	}
 	p.facts(r)
-	p.chart(c)
+	p.chart(c, r.Summary.RecordsSink)
 	p.days(r)
 	p.windows(r)
 	p.f("<h2>Reproduce</h2>\n<p>Run this with the same configuration (read-only access to the sinks is enough with <code>--evidence-only</code>):</p>\n<pre class=\"cmd\">%s</pre>\n</body>\n</html>\n", r.Command)
@@ -125,7 +125,12 @@ func (p *pageWriter) facts(r Report) {
 	p.f("<h2>What was checked</h2>\n<dl class=\"facts\">\n")
 	p.f("<dt>Range</dt><dd>%s to %s</dd>\n<dt>Compared</dt><dd>%s</dd>\n", stamp(r.From), stamp(r.To), r.Mode)
 	p.f("<dt>Windows × sinks</dt><dd>%d (%s)</dd>\n<dt>Days × sinks</dt><dd>%d (%s)</dd>\n", len(r.Windows), counts(r.Summary.WindowStatuses), len(r.Days), counts(r.Summary.DayStatuses))
-	p.f("<dt>Records</dt><dd>%d</dd>\n<dt>Public keys given</dt><dd>", r.Summary.Records)
+	if r.Summary.RecordsSink != "" {
+		p.f("<dt>Records</dt><dd>%s in <span class=\"mono\">%s</span> (the first sink; every sink's days are in the table below)</dd>\n", thousands(r.Summary.Records), r.Summary.RecordsSink)
+	} else {
+		p.f("<dt>Records</dt><dd>no day checked</dd>\n")
+	}
+	p.f("<dt>Public keys given</dt><dd>")
 	if len(r.Keys) == 0 {
 		p.f("none: signatures were reported, not required")
 	}
@@ -146,8 +151,11 @@ func (p *pageWriter) facts(r Report) {
 	p.f("</dl>\n")
 }
 
-func (p *pageWriter) chart(c Chart) {
+func (p *pageWriter) chart(c Chart, sink string) {
 	p.f("<h2>Records per day by category</h2>\n")
+	if sink != "" {
+		p.f("<div>Counted in <span class=\"mono\">%s</span>, the first sink.</div>\n", sink)
+	}
 	if len(c.Bars) == 0 {
 		p.f("<div>No records.</div>\n")
 		return
@@ -180,7 +188,7 @@ func (p *pageWriter) days(r Report) {
 			detail += " Sealed again: " + d.Reason
 		}
 		p.f("<tr><td class=\"mono\">%s</td><td>%s</td><td class=\"mono\">%s</td><td class=\"%s\">%s</td><td class=\"num\">%d</td><td class=\"num\">%d</td><td class=\"num\">%d</td><td class=\"mono\">%s</td><td class=\"mono\">%s</td><td>%s</td></tr>\n",
-			d.Date, d.Account, d.Sink, statusClass(d.Status), d.Status, d.Windows, d.Records, d.Generations, short(d.Seal), strings.Join(d.SignedBy, " "), detail)
+			d.Date, d.Account, d.Sink, statusClass(d.Status), d.Status, d.Windows, d.Records, d.Generations, short(d.Seal), SignedByText(d.SignedBy), detail)
 	}
 	p.f("</table>\n")
 }
@@ -192,9 +200,16 @@ func (p *pageWriter) windows(r Report) {
 		if w.Repaired {
 			status += " (repaired)"
 		}
+		signed := w.SignedBy
+		switch {
+		case w.Exported < 0:
+			signed = "–" // no manifest
+		case signed == "":
+			signed = Unsigned
+		}
 		p.f("<tr><td class=\"mono\">%s</td><td>%s</td><td class=\"mono\">%s</td><td class=\"num\">%s</td><td class=\"num\">%s</td><td class=\"%s\">%s</td><td class=\"mono\">%s</td><td class=\"mono\">%s</td><td class=\"mono\">%s</td><td>%s</td></tr>\n",
 			w.Start.UTC().Format("2006-01-02 15:04")+"–"+w.End.UTC().Format("15:04"), w.Account, w.Sink, count(w.Source), count(w.Exported), statusClass(w.Status), status,
-			short(w.SHA256), w.SignedBy, w.Lock, w.Detail)
+			short(w.SHA256), signed, w.Lock, w.Detail)
 	}
 	p.f("</table>\n")
 }

@@ -9,6 +9,8 @@ import (
 	"io"
 	"slices"
 	"sort"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/auditlog-exporter/auditlog-exporter/evidence"
@@ -44,7 +46,8 @@ type Summary struct {
 	OK              bool                    `json:"ok"`
 	WindowStatuses  map[evidence.Status]int `json:"window_statuses"`
 	DayStatuses     map[evidence.Status]int `json:"day_statuses"`
-	Records         int64                   `json:"records"` // in the first sink's sealed and open days
+	Records         int64                   `json:"records"`      // in the days of one sink, RecordsSink
+	RecordsSink     string                  `json:"records_sink"` // the sink Records counts: the first sink with days
 	SignedBy        []string                `json:"signed_by"`
 	ObjectsLocked   int                     `json:"objects_locked"`
 	WindowsRepaired int                     `json:"windows_repaired"`
@@ -59,8 +62,44 @@ type Problem struct {
 	Meaning string          `json:"meaning"` // what the status means for an auditor
 }
 
-// New builds a report from a verify result.
+// Unsigned stands for a seal generation without a signature in a day's
+// signed_by list (JSON, text and HTML alike).
+const Unsigned = "unsigned"
+
+// SignedByText renders a day's signers, one per seal generation, for a
+// table cell: "-" without seals, runs of the same signer once, "unsigned"
+// for a generation without a signature.
+func SignedByText(ids []string) string {
+	if len(ids) == 0 {
+		return "-"
+	}
+	var parts []string
+	for _, id := range ids {
+		if id == "" {
+			id = Unsigned
+		}
+		if len(parts) == 0 || parts[len(parts)-1] != id {
+			parts = append(parts, id)
+		}
+	}
+	return strings.Join(parts, ", ")
+}
+
+// New builds a report from a verify result. A day's signed_by keeps one
+// entry per seal generation, oldest first, Unsigned for one not signed.
 func New(res exporter.VerifyResult, r Report) Report {
+	res.Days = slices.Clone(res.Days)
+	for i, d := range res.Days {
+		if slices.Contains(d.SignedBy, "") {
+			ids := slices.Clone(d.SignedBy)
+			for j, id := range ids {
+				if id == "" {
+					ids[j] = Unsigned
+				}
+			}
+			res.Days[i].SignedBy = ids
+		}
+	}
 	r.VerifyResult = res
 	if r.Title == "" {
 		r.Title = "auditlog-exporter verification report"
@@ -87,10 +126,11 @@ func New(res exporter.VerifyResult, r Report) Report {
 	if len(res.Days) > 0 {
 		first = res.Days[0].Sink
 	}
+	s.RecordsSink = first
 	for _, d := range res.Days {
 		s.DayStatuses[d.Status]++
 		for _, k := range d.SignedBy {
-			if k != "" {
+			if k != Unsigned {
 				signers[k] = true
 			}
 		}
@@ -151,7 +191,9 @@ type Chart struct {
 	Width, Height, BarWidth, Top int
 	Bars                         []Bar
 	Legend                       []Legend
-	Max                          int64
+	Max                          int64 // the largest day's records
+	AxisMax                      int64 // the value axis' top: a whole number of Steps
+	Step                         int64 // between ticks: 1, 2 or 5 times a power of ten
 	Ticks                        []Tick
 }
 
@@ -221,15 +263,11 @@ func chart(r Report) Chart {
 		}
 		c.Max = max(c.Max, t)
 	}
+	c.Step, c.AxisMax = axis(c.Max)
 	c.BarWidth = max(4, min(40, 900/max(1, len(dates))))
 	gap := max(1, c.BarWidth/5)
 	c.Width = 60 + len(dates)*(c.BarWidth+gap) + 10
-	scale := func(n int64) int {
-		if c.Max == 0 {
-			return 0
-		}
-		return int(n * barMax / c.Max)
-	}
+	scale := func(n int64) int { return int(n * barMax / c.AxisMax) }
 	for i, d := range dates {
 		b := Bar{Date: d, X: 60 + i*(c.BarWidth+gap)}
 		y := top + barMax
@@ -256,9 +294,42 @@ func chart(r Report) Chart {
 		}
 		c.Bars = append(c.Bars, b)
 	}
-	for _, f := range []int64{0, 1, 2, 3, 4} {
-		v := c.Max * f / 4
-		c.Ticks = append(c.Ticks, Tick{Y: top + barMax - scale(v), Label: fmt.Sprint(v)})
+	for v := int64(0); v <= c.AxisMax; v += c.Step {
+		c.Ticks = append(c.Ticks, Tick{Y: top + barMax - scale(v), Label: thousands(v)})
 	}
 	return c
+}
+
+// axis picks the value axis for a largest value: the smallest step of 1,
+// 2 or 5 times a power of ten that covers it in at most four intervals,
+// and the top, the first multiple of the step at or above it (at least
+// one step).
+func axis(largest int64) (step, top int64) {
+	step = 1
+	for mag := int64(1); ; mag *= 10 {
+		if s := pickStep(mag, largest); s > 0 {
+			step = s
+			break
+		}
+	}
+	top = max(step, (largest+step-1)/step*step)
+	return step, top
+}
+
+func pickStep(mag, largest int64) int64 {
+	for _, m := range []int64{1, 2, 5} {
+		if s := m * mag; 4*s >= largest {
+			return s
+		}
+	}
+	return 0
+}
+
+// thousands formats n with commas between groups of three digits.
+func thousands(n int64) string {
+	s := strconv.FormatInt(n, 10)
+	for i := len(s) - 3; i > 0; i -= 3 {
+		s = s[:i] + "," + s[i:]
+	}
+	return s
 }

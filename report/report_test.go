@@ -94,3 +94,109 @@ func TestChartBoundsCategories(t *testing.T) {
 		}
 	}
 }
+
+// A day's signers: one entry per seal generation in JSON ("unsigned" for
+// a generation without a signature, never ""), a readable cell in tables.
+func TestSignedBy(t *testing.T) {
+	res := result()
+	res.Days[0].SignedBy = []string{"", ""}
+	res.Days[1].SignedBy = []string{"", "ed25519:k"}
+	r := New(res, Report{})
+	if res.Days[0].SignedBy[0] != "" {
+		t.Fatal("New changed the caller's rows")
+	}
+	var b bytes.Buffer
+	if err := WriteJSON(&b, r); err != nil {
+		t.Fatal(err)
+	}
+	var back struct {
+		Days []struct {
+			SignedBy []string `json:"signed_by"`
+		} `json:"days"`
+		Summary struct {
+			SignedBy    []string `json:"signed_by"`
+			Records     int64    `json:"records"`
+			RecordsSink string   `json:"records_sink"`
+		} `json:"summary"`
+	}
+	if err := json.Unmarshal(b.Bytes(), &back); err != nil {
+		t.Fatal(err)
+	}
+	if got := back.Days[0].SignedBy; len(got) != 2 || got[0] != "unsigned" || got[1] != "unsigned" {
+		t.Errorf("days[0].signed_by %q", got)
+	}
+	if got := back.Days[1].SignedBy; len(got) != 2 || got[0] != "unsigned" || got[1] != "ed25519:k" {
+		t.Errorf("days[1].signed_by %q", got)
+	}
+	if got := back.Summary.SignedBy; len(got) != 1 || got[0] != "ed25519:k" {
+		t.Errorf("summary.signed_by %q: want the signing keys only", got)
+	}
+	if back.Summary.RecordsSink != "file:out jsonl" || back.Summary.Records != 9 {
+		t.Errorf("summary records %d in %q", back.Summary.Records, back.Summary.RecordsSink)
+	}
+	for _, c := range []struct {
+		in   []string
+		want string
+	}{
+		{nil, "-"},
+		{[]string{"", ""}, "unsigned"},
+		{[]string{"k", "k"}, "k"},
+		{[]string{"", "k"}, "unsigned, k"},
+		{[]string{"unsigned", "k", ""}, "unsigned, k, unsigned"},
+	} {
+		if got := SignedByText(c.in); got != c.want {
+			t.Errorf("SignedByText(%q) = %q, want %q", c.in, got, c.want)
+		}
+	}
+	b.Reset()
+	if err := WriteHTML(&b, r); err != nil {
+		t.Fatal(err)
+	}
+	if page := b.String(); !strings.Contains(page, "<dt>Records</dt><dd>9 in <span class=\"mono\">file:out jsonl</span>") ||
+		!strings.Contains(page, "<td class=\"mono\">unsigned, ed25519:k</td>") {
+		t.Errorf("the page does not name the sink it counts, or the signers:\n%s", page)
+	}
+}
+
+// The value axis is labelled in round steps (1, 2 or 5 times a power of
+// ten), starts at 0, reaches the largest day, and has at most four
+// intervals, none of them wholly above the largest day.
+func TestChartTicksRound(t *testing.T) {
+	for _, largest := range []int64{0, 1, 3, 4, 5, 7, 10, 99, 101, 1000, 69228, 17307 * 4, 123456789} {
+		res := result()
+		res.Days = res.Days[1:]
+		res.Days[0].Categories = map[string]int64{"a": largest}
+		c := chart(New(res, Report{}))
+		step := c.Step
+		for step%10 == 0 {
+			step /= 10
+		}
+		if step != 1 && step != 2 && step != 5 {
+			t.Errorf("largest %d: step %d is not 1, 2 or 5 times a power of ten", largest, c.Step)
+		}
+		n := len(c.Ticks)
+		if n < 2 || n > 5 || c.Ticks[0].Label != "0" {
+			t.Fatalf("largest %d: ticks %+v", largest, c.Ticks)
+		}
+		for i, tk := range c.Ticks {
+			if want := thousands(int64(i) * c.Step); tk.Label != want {
+				t.Errorf("largest %d: tick %d is %q, want %q", largest, i, tk.Label, want)
+			}
+			if i > 0 && tk.Y >= c.Ticks[i-1].Y {
+				t.Errorf("largest %d: ticks do not rise: %+v", largest, c.Ticks)
+			}
+		}
+		if c.AxisMax < largest || (largest > 0 && c.AxisMax-c.Step >= largest) {
+			t.Errorf("largest %d: axis top %d (step %d)", largest, c.AxisMax, c.Step)
+		}
+		if top := c.Ticks[n-1]; top.Y != c.Top {
+			t.Errorf("largest %d: the top tick is at y=%d, not the plot's top %d", largest, top.Y, c.Top)
+		}
+		if b := c.Bars[0]; largest > 0 && b.Parts[0].Y < c.Top {
+			t.Errorf("largest %d: the bar rises above the axis", largest)
+		}
+	}
+	if thousands(1234567) != "1,234,567" || thousands(999) != "999" || thousands(1000) != "1,000" {
+		t.Error("thousands")
+	}
+}

@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"io"
+	"path/filepath"
 	"time"
 
 	"github.com/auditlog-exporter/auditlog-exporter/config"
@@ -15,12 +16,19 @@ func newDemoCmd(stdout, stderr io.Writer) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "demo [--out DIR] [--source neo|cf|both]",
 		Short: "Export from the built-in API simulators (no SAP account needed)",
-		Long: `Start the built-in API simulator (Neo, Cloud Foundry, or both) with seven
-hours of generated audit records, write a configuration for it, export
-every complete window into --out, check the result against the simulator,
-and print where to look.`,
+		Long: fmt.Sprintf(`Start the built-in API simulator of the chosen source (Neo, Cloud Foundry,
+or both) with %d hours of generated audit records, write a configuration for
+it, export every complete one-hour window of the last %d hours into --out,
+check the result against the simulator, and print where to look.
+
+The simulators run inside this command and stop when it ends: the
+configuration it writes shows the keys of a real one, but cannot be run
+again; run demo again instead.`, demo.Hours+1, demo.Hours),
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := demo.CheckSource(sources); err != nil {
+				return usageError{err}
+			}
 			log := newLogger(config.LogConfig{Level: "info", Format: "console"}, stderr)
 			v, _ := versionInfo()
 			res, err := demo.Run(cmd.Context(), out, sources, log, v)
@@ -29,14 +37,16 @@ and print where to look.`,
 			}
 			fmt.Fprintf(stdout, "\nDemo finished: %d windows, %d records exported from the simulator at %s\n", res.Windows, res.Records, res.APIURL)
 			fmt.Fprintf(stdout, "The simulator holds %d records for those windows: every one exported once.\n", res.Expected)
-			if len(res.Faults) > 0 {
-				fmt.Fprintf(stdout, "Faults the simulator injected and the exporter rode out: %v\n", res.Faults)
+			if f := res.FaultText(); f != "" {
+				fmt.Fprintf(stdout, "The simulator injected faults and the exporter rode them out: %s.\n", f)
 			}
 			fmt.Fprintf(stdout, "verify: %d of %d window x sink checks ok (object present, checksum as committed, nothing more at the source)\n", res.VerifiedOK, res.Verified)
 			fmt.Fprintf(stdout, "Watermark: %s\n\n", res.Watermark.Format(time.RFC3339))
 			fmt.Fprintf(stdout, "Configuration: %s\n", res.ConfigPath)
-			fmt.Fprintf(stdout, "JSON lines:    %s (and gzip in %s)\n", out+"/jsonl", out+"/jsonl-gzip")
-			fmt.Fprintf(stdout, "Parquet:       %s\n", out+"/parquet")
+			fmt.Fprintf(stdout, "  to read, not to rerun: the simulators it points at stopped with the demo.\n")
+			fmt.Fprintf(stdout, "  To repeat the demo: %s\n", res.Command)
+			fmt.Fprintf(stdout, "JSON lines:    %s (and gzip in %s)\n", filepath.Join(res.OutDir, "jsonl"), filepath.Join(res.OutDir, "jsonl-gzip"))
+			fmt.Fprintf(stdout, "Parquet:       %s\n", filepath.Join(res.OutDir, "parquet"))
 			for i, f := range res.Files {
 				if i == 3 {
 					fmt.Fprintf(stdout, "  ... %d more\n", len(res.Files)-3)
@@ -46,8 +56,8 @@ and print where to look.`,
 			}
 			if len(res.Files) > 0 {
 				fmt.Fprintf(stdout, "\nLook inside:\n  head -n 2 %s\n", res.Files[0])
-				fmt.Fprintf(stdout, "  cat %s/jsonl/account=*/date=*/*.jsonl | jq -r .category | sort | uniq -c\n", out)
-				fmt.Fprintf(stdout, "  duckdb -c \"SELECT date, category, count(*) FROM read_parquet('%s/parquet/*/*/*.parquet', hive_partitioning=true) GROUP BY ALL ORDER BY ALL\"\n", out)
+				fmt.Fprintf(stdout, "  cat %s/jsonl/account=*/date=*/*.jsonl | jq -r .category | sort | uniq -c\n", res.OutDir)
+				fmt.Fprintf(stdout, "  duckdb -c \"SELECT date, category, count(*) FROM read_parquet('%s/parquet/*/*/*.parquet', hive_partitioning=true) GROUP BY ALL ORDER BY ALL\"\n", res.OutDir)
 			}
 			return nil
 		},

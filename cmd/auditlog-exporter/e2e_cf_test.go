@@ -261,7 +261,10 @@ func TestDemoBothSources(t *testing.T) {
 			t.Fatalf("%d Parquet files for %s", len(pq), account)
 		}
 	}
-	if err := exec.Command(binary, "demo", "--out", out, "--source", "kyma").Run(); err == nil {
-		t.Fatal("demo --source kyma accepted")
+	bad := exec.Command(binary, "demo", "--out", out, "--source", "kyma")
+	var badErr strings.Builder
+	bad.Stderr = &badErr
+	if err := bad.Run(); bad.ProcessState == nil || bad.ProcessState.ExitCode() != 2 || !strings.Contains(badErr.String(), `demo --source "kyma": want neo`) {
+		t.Fatalf("demo --source kyma: %v, want exit 2 (usage) with what --source takes:\n%s", err, badErr.String())
 	}
 }

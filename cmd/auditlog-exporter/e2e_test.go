@@ -809,6 +809,14 @@ func TestDemoCommand(t *testing.T) {
 	if !strings.Contains(string(cfg), "${AUDITLOG_DEMO_CLIENT_SECRET}") {
 		t.Fatalf("demo config should reference the secret, not contain it:\n%s", cfg)
 	}
+	// Sentences, not Go values; the config says it cannot be rerun and
+	// how to repeat the demo; nothing the Neo demo does not use.
+	if strings.Contains(stdout.String(), "map[") || !strings.Contains(stdout.String(), "To repeat the demo: auditlog-exporter demo --out "+out+" --source neo") {
+		t.Fatalf("demo output:\n%s", stdout.String())
+	}
+	if _, err := os.Stat(filepath.Join(out, "cf-service-key.json")); err == nil {
+		t.Fatal("the Neo demo wrote a Cloud Foundry service key")
+	}
 }
 
 func TestVersionAndHelp(t *testing.T) {

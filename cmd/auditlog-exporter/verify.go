@@ -206,11 +206,7 @@ func printVerify(w io.Writer, rep report.Report) {
 	tw = tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "DAY\tACCOUNT\tSINK\tSEALS\tSIGNED BY\tSTATUS\tDETAIL")
 	for _, d := range rep.Days {
-		signed := strings.Join(d.SignedBy, " ")
-		if signed == "" {
-			signed = "-"
-		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\t%s\t%s\n", d.Date, d.Account, d.Sink, d.Generations, signed, d.Status, d.Detail)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\t%s\t%s\n", d.Date, d.Account, d.Sink, d.Generations, report.SignedByText(d.SignedBy), d.Status, d.Detail)
 	}
 	tw.Flush()
 	fmt.Fprintf(w, "%d window(s) x sink(s) checked: %s\n", len(rep.Windows), summarize(rep.Summary.WindowStatuses, evidence.WindowStatuses()))
