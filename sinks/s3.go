@@ -452,7 +452,12 @@ func (d *S3Dest) List(ctx context.Context, dir string) ([]string, error) {
 
 // Get implements Keeper.
 func (d *S3Dest) Get(ctx context.Context, name string) (io.ReadCloser, bool, error) {
-	out, err := d.client.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String(d.o.Bucket), Key: aws.String(d.Key(name))})
+	// The SDK does not check the bytes against S3's stored checksum: the
+	// reader hashes them and compares with the manifest, so that bytes
+	// changed behind S3's back are a checksum mismatch verify reports,
+	// not a read error.
+	out, err := d.client.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String(d.o.Bucket), Key: aws.String(d.Key(name))},
+		func(o *s3.Options) { o.ResponseChecksumValidation = aws.ResponseChecksumValidationWhenRequired })
 	if err != nil {
 		if isCode(err, "NoSuchKey") {
 			return nil, false, nil

@@ -427,3 +427,23 @@ func TestS3LostCopyAnswerIsNotCopiedAgain(t *testing.T) {
 		t.Fatalf("adopt: %+v, %v", m, err)
 	}
 }
+
+// A committed S3 object carries the SHA-256 of its whole bytes, kept by
+// S3: Inspect returns it, equal to the manifest's, with the size.
+func TestS3KeepsTheObjectsSHA256(t *testing.T) {
+	srv := s3test.Start(t)
+	s := sinks.NewS3(srv.Client(), sinks.S3Options{Bucket: srv.NewBucket(t), Prefix: "p/"}, sinks.Parquet{})
+	w := sinktest.Window("acct", 2)
+	ctx := context.Background()
+	if err := sinktest.Write(t, s, w, sinktest.Records(w, 300, "sum")).Commit(ctx, sinks.Source{Count: 300, Completeness: "counted"}); err != nil {
+		t.Fatal(err)
+	}
+	m, found, err := s.Archive().ReadManifest(ctx, w)
+	if err != nil || !found {
+		t.Fatalf("manifest: %v %v", found, err)
+	}
+	info, err := s.Archive().Inspect(ctx, m.Object)
+	if err != nil || info.SHA256 == "" || info.SHA256 != m.SHA256 || info.Size != m.Bytes {
+		t.Fatalf("inspect %s: %+v, %v; want the manifest's SHA-256 %s and size %d", m.Object, info, err, m.SHA256, m.Bytes)
+	}
+}
