@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"os"
 	"os/exec"
@@ -293,17 +294,37 @@ func BenchmarkBackfillParallel(b *testing.B) {
 // requests served per second as a share of the gateway's rate, the share
 // of requests refused, and when the rate settled near the gateway's.
 func BenchmarkAdaptiveRate(b *testing.B) {
-	const perHour = 48_000 // 24 pages per window, 791 requests in all
+	for _, job := range []struct {
+		name    string
+		perHour int
+	}{{"long", 48_000}, {"short", 8_000}} {
+		b.Run(job.name, func(b *testing.B) { adaptiveRate(b, job.perHour) })
+	}
+}
+
+// adaptiveRate is BenchmarkAdaptiveRate for one job size: 48,000 records
+// an hour are 24 pages per window, 791 requests in all ("long"); 8,000 are
+// 4 or 5 pages per window, about 150 requests ("short", as a CronJob run
+// after a pause or a verify re-listing). It also reports the share of the
+// gateway's rate served while the job used the API (from its first API
+// request to its last, as the simulator saw them), which leaves out what
+// the process does before and after.
+func adaptiveRate(b *testing.B, perHour int) {
 	now := time.Now().UTC()
 	to := now.Add(-16 * time.Minute).Truncate(time.Hour)
 	from := to.Add(-8 * time.Hour)
 	for i := 0; i < b.N; i++ {
 		for _, gw := range []struct {
-			rate int
-			ra   string
-		}{{5, "1"}, {5, "none"}, {20, "1"}, {20, "none"}, {100, "1"}, {100, "none"}} {
-			addr := startNeoSim(b, "--latency", "30ms", "--page-size", "500", "--from", from.Format(time.RFC3339), "--to", to.Format(time.RFC3339),
-				"--per-hour", strconv.Itoa(perHour), "--late-fraction", "0", "--gateway-rate", strconv.Itoa(gw.rate), "--gateway-retry-after", gw.ra)
+			rate  int
+			ra    string
+			burst int
+		}{{5, "1", 0}, {5, "none", 0}, {20, "1", 0}, {20, "none", 0}, {100, "1", 0}, {100, "none", 0}, {4, "1", 20}, {8, "1", 40}} {
+			args := []string{"--latency", "30ms", "--page-size", "500", "--from", from.Format(time.RFC3339), "--to", to.Format(time.RFC3339),
+				"--per-hour", strconv.Itoa(perHour), "--late-fraction", "0", "--gateway-rate", strconv.Itoa(gw.rate), "--gateway-retry-after", gw.ra}
+			if gw.burst > 0 {
+				args = append(args, "--gateway-burst", strconv.Itoa(gw.burst))
+			}
+			addr := startNeoSim(b, args...)
 			path := benchConfig(b, addr, "  window: 15m\n", "  - type: file\n    format: parquet\n    path: {dir}/out\nlog:\n  level: debug\n")
 			cmd := exec.Command(binary, "backfill", "--config", path, "--from", from.Format(time.RFC3339), "--to", to.Format(time.RFC3339), "--parallel", "8")
 			cmd.Env = append(os.Environ(), "E2E_SECRET="+secret)
@@ -318,8 +339,9 @@ func BenchmarkAdaptiveRate(b *testing.B) {
 				b.Fatalf("gateway %d/s: not every record exported:\n%s", gw.rate, stderr.String())
 			}
 			var c struct {
-				APIRequests int
-				Faults      map[string]int
+				APIRequests                     int
+				Faults                          map[string]int
+				FirstAPIRequest, LastAPIRequest time.Time
 			}
 			resp, err := http.Get("http://" + addr + "/_sim/counters")
 			if err != nil {
@@ -332,7 +354,11 @@ func BenchmarkAdaptiveRate(b *testing.B) {
 			}
 			refused := c.Faults["gateway-429"]
 			name := fmt.Sprintf("gw%d-ra-%s-", gw.rate, gw.ra)
+			if gw.burst > 0 {
+				name = fmt.Sprintf("gw%d-burst%d-ra-%s-", gw.rate, gw.burst, gw.ra)
+			}
 			b.ReportMetric(float64(c.APIRequests)/elapsed.Seconds()/float64(gw.rate), name+"served/gateway")
+			b.ReportMetric(float64(c.APIRequests)/c.LastAPIRequest.Sub(c.FirstAPIRequest).Seconds()/float64(gw.rate), name+"served-while-on-API/gateway")
 			b.ReportMetric(float64(refused)/float64(c.APIRequests+refused), name+"refused/requests")
 			b.ReportMetric(settledAfter(stderr.String(), t0, float64(gw.rate)), name+"settled-s")
 		}
@@ -588,4 +614,62 @@ func BenchmarkAppendOnly(b *testing.B) {
 			b.ReportMetric(rss["now"]/rss["before"], size.name+"-"+sink+"-now/before-RSS")
 		}
 	}
+}
+
+// BenchmarkVerifyS3 measures verify over 30 days of hourly Parquet windows
+// (720 objects) in S3: by default (each object proven by the checksum S3
+// keeps, one HEAD) against --deep (each object downloaded and hashed, as
+// every verify did before), evidence only, interleaved twice. It reports
+// the bytes of data objects downloaded as a share of the objects' bytes,
+// and the wall time of each and their ratio.
+func BenchmarkVerifyS3(b *testing.B) {
+	srv := s3test.Start(b)
+	bucket := srv.NewBucket(b)
+	dc := newDownloadCounter(srv.Endpoint)
+	proxy := httptest.NewServer(dc)
+	b.Cleanup(proxy.Close)
+	from := time.Now().UTC().Truncate(24*time.Hour).AddDate(0, 0, -31)
+	to := from.AddDate(0, 0, 30)
+	addr := startNeoSim(b, "--from", from.Format(time.RFC3339), "--to", to.Format(time.RFC3339), "--per-hour", "500", "--late-fraction", "0")
+	path := benchConfig(b, addr, fmt.Sprintf("  start: %s\n  window: 1h\n  lag: 15m\n", from.Format(time.RFC3339)),
+		"  - type: s3\n    format: parquet\n    bucket: "+bucket+"\n    prefix: pq/\n    region: us-east-1\n    endpoint: "+proxy.URL+"\n    path_style: true\n")
+	env := append(append(os.Environ(), "E2E_SECRET="+secret), srv.Env()...)
+	cmd := exec.Command(binary, "backfill", "--config", path, "--from", from.Format(time.RFC3339), "--to", to.Format(time.RFC3339), "--parallel", "4")
+	cmd.Env = env
+	if out, err := cmd.CombinedOutput(); err != nil || !strings.Contains(string(out), `"windows":720,`) {
+		b.Fatalf("backfill: %v\n%s", err, out)
+	}
+	var stored int64
+	filepath.WalkDir(filepath.Join(srv.Root, bucket, "pq"), func(p string, d os.DirEntry, err error) error {
+		if err == nil && !d.IsDir() && strings.HasSuffix(p, ".parquet") && !strings.Contains(p, "/_") {
+			fi, _ := d.Info()
+			stored += fi.Size()
+		}
+		return nil
+	})
+	secs, downloaded := map[string]float64{}, map[string]int64{}
+	for range 2 {
+		for _, mode := range []string{"default", "deep"} {
+			args := []string{"verify", "--config", path, "--from", from.Format(time.RFC3339), "--to", to.Format(time.RFC3339), "--evidence-only", "--output", "json"}
+			if mode == "deep" {
+				args = append(args, "--deep")
+			}
+			cmd := exec.Command(binary, args...)
+			cmd.Env = env
+			dc.bytes.Store(0)
+			t0 := time.Now()
+			out, err := cmd.Output()
+			if err != nil || !strings.Contains(string(out), `"ok": true`) {
+				b.Fatalf("verify %s: %v\n%.2000s", mode, err, out)
+			}
+			secs[mode] += time.Since(t0).Seconds() / 2
+			downloaded[mode] = dc.bytes.Load()
+		}
+	}
+	b.ReportMetric(float64(stored)/(1<<20), "objects-MiB")
+	b.ReportMetric(float64(downloaded["default"])/float64(stored), "default-downloaded/stored")
+	b.ReportMetric(float64(downloaded["deep"])/float64(stored), "deep-downloaded/stored")
+	b.ReportMetric(secs["default"], "default-s")
+	b.ReportMetric(secs["deep"], "deep-s")
+	b.ReportMetric(secs["default"]/secs["deep"], "default/deep-time")
 }

@@ -95,6 +95,10 @@ type Counters struct {
 	APIRequests   int
 	Pages         int // responses served (count-only ones included)
 	Counts        int // count-only requests ($top=0)
+	// FirstAPIRequest and LastAPIRequest are when the first and the
+	// latest API request (served or refused) arrived, by the wall clock:
+	// the time a client spent on the API, for benchmarks of its rate.
+	FirstAPIRequest, LastAPIRequest time.Time
 	Faults        map[string]int
 	// MaxConcurrent is the most record requests served at once (a window
 	// has at most one in flight: pages follow one another).
@@ -251,6 +255,15 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		_ = json.NewEncoder(w).Encode(s.Counters())
 		return
+	}
+	if strings.HasPrefix(r.URL.Path, "/auditlog/") {
+		s.mu.Lock()
+		at := time.Now()
+		if s.counters.FirstAPIRequest.IsZero() {
+			s.counters.FirstAPIRequest = at
+		}
+		s.counters.LastAPIRequest = at
+		s.mu.Unlock()
 	}
 	if strings.HasPrefix(r.URL.Path, "/auditlog/") && !s.gatewayAdmits() {
 		s.mu.Lock()
