@@ -27,10 +27,20 @@ import (
 //     of that and the success rate between them (both found the gateway's
 //     bucket empty, so the latter holds none of the burst a pause lets it
 //     save);
-//   - until a second has been measured since the first throttle, cuts
-//     halve the rate: the first cut cannot know the gateway's rate (its
-//     burst is in what was measured), so the rate falls fast until the
-//     refusals stop; from then on cuts take 10%;
+//   - the first cut goes to the highest rate the gateway can have: what
+//     it let through before refusing (its burst, then its rate) spread
+//     over the time since the first request plus one second, as for a
+//     bucket of one second's worth (the common shape), or to half the
+//     rate measured, whichever is lower;
+//   - the gateway's rate is then measured, once: at a refusal 300 ms to
+//     3 s after the first, with at least three requests sent since the
+//     first and succeeded, and the rate never below what those make per
+//     second, every refusal found the bucket empty, so they are its rate
+//     (SAP's shapes, bursts of five seconds' worth, are found so within
+//     about a second). The rate is set to it; where the client had stayed
+//     20% above it, the curve starts level there instead of climbing back;
+//   - other cuts in the first second after the first halve the rate (the
+//     gateway's rate is not known yet); from then on cuts take 10%;
 //   - one refusal, one cut, as in TCP's fast recovery: a refused request
 //     that asked to go before the last cut was paced by the old rate and
 //     does not cut again, and a cut sends every request still waiting for
@@ -63,6 +73,11 @@ const (
 	unitReqs    = 40.0  // the curve's clock above the cut: one unit is this many successful requests
 	unitsPerSec = 2.0   // the curve's clock below the cut runs at least this fast
 	settleAfter = 20 * time.Second
+	// A refusal this long or longer after the last cut, with at least
+	// estimateMin successes between them, measures the gateway's rate.
+	estimateAfter  = 300 * time.Millisecond
+	estimateWithin = 3 * time.Second
+	estimateMin    = 3
 )
 
 // cubicK is when the curve is back at the rate of the last cut, in units:
@@ -95,8 +110,14 @@ type RateController struct {
 	// calibrated: a second has been measured since the first throttle
 	calibrated bool
 	firstCut   time.Time
-	okSinceCut float64       // successes since the last cut
-	cutCh      chan struct{} // closed by a cut
+	okSinceCut float64 // successes since the last cut
+	estimated  bool    // the rate was measured since the first refusal
+	sent       float64 // requests let go
+	firstSent  time.Time
+	// successes of requests sent after the first throttle
+	okAfterFirstCut float64
+	lowest          float64       // the lowest rate since the first throttle
+	cutCh           chan struct{} // closed by a cut
 	// successes per 100 ms over the last five seconds, slot = time/100ms mod 50
 	slots    [50]float64
 	slotTime [50]int64
@@ -137,6 +158,7 @@ func (c *RateController) Wait(ctx context.Context) error {
 		r := lim.ReserveN(now, 1)
 		d := r.DelayFrom(now)
 		if d <= 0 {
+			c.noteSent(now)
 			return nil
 		}
 		if deadline, ok := ctx.Deadline(); ok && deadline.Sub(time.Now()) < d {
@@ -146,6 +168,7 @@ func (c *RateController) Wait(ctx context.Context) error {
 		t := time.NewTimer(d)
 		select {
 		case <-t.C:
+			c.noteSent(c.now())
 			return nil
 		case <-ctx.Done():
 			t.Stop()
@@ -156,6 +179,16 @@ func (c *RateController) Wait(ctx context.Context) error {
 			r.CancelAt(c.now())
 		}
 	}
+}
+
+// noteSent counts a request let go at now.
+func (c *RateController) noteSent(now time.Time) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.sent == 0 {
+		c.firstSent = now
+	}
+	c.sent++
 }
 
 // measure counts one success at now.
@@ -184,12 +217,16 @@ func (c *RateController) sustained(now time.Time) float64 {
 	return n / min(float64(len(c.slots))/10, max(now.Sub(c.firstOK).Seconds(), 0.1))
 }
 
-// OnSuccess moves the rate along the curve after a successful request.
-func (c *RateController) OnSuccess() {
+// OnSuccess moves the rate along the curve after a successful request
+// that was sent at sent (after Wait).
+func (c *RateController) OnSuccess(sent time.Time) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	now := c.now()
 	c.measure(now)
+	if !c.firstCut.IsZero() && sent.After(c.firstCut) {
+		c.okAfterFirstCut++
+	}
 	if c.firstOK.IsZero() {
 		c.firstOK = now
 	}
@@ -238,17 +275,46 @@ func (c *RateController) OnThrottle(issued time.Time) {
 		c.calibrated = true
 	}
 	base := c.sustained(now)
-	if since := now.Sub(c.lastCut); !first && since >= 2*time.Second {
-		// Both throttles found the gateway's bucket empty: what succeeded
-		// between them is its rate, without the burst that a pause lets
-		// it save (which the sustained rate holds).
-		base = (base + c.okSinceCut/since.Seconds()) / 2
-	}
-	base = min(base, c.r)
 	factor := cutFactor
-	if !c.calibrated {
+	since := now.Sub(c.lastCut)
+	measured := false // the rate is the gateway's, measured: the curve starts level there
+	switch {
+	case first:
+		// The gateway's bucket was full when the first request went and
+		// is empty now: what it let through (the requests sent but this
+		// one, some of them still on their way) is its burst and its rate
+		// since. With a bucket of one second's worth (the common shape)
+		// that is the highest rate it can have; the rate starts there, or
+		// at half the rate measured, whichever is lower, and halves on
+		// each refusal until the rate is measured.
+		factor = firstCut
+		if hi := (c.sent - 1) / (1 + now.Sub(c.firstSent).Seconds()); hi > 0 && hi < base*firstCut {
+			base, factor = hi, 1
+		}
+	case !c.estimated && now.Sub(c.firstCut) >= estimateAfter && now.Sub(c.firstCut) <= estimateWithin && c.okAfterFirstCut >= estimateMin &&
+		c.lowest >= c.okAfterFirstCut/now.Sub(c.firstCut).Seconds():
+		// The estimate, once: the first refusal found the gateway's
+		// bucket empty, and every one since, so what was sent since then
+		// and succeeded is its rate (at most: less where the bucket
+		// filled up while the client went slower), without the burst it
+		// had saved before.
+		base, factor, c.estimated = c.okAfterFirstCut/now.Sub(c.firstCut).Seconds(), 1, true
+		// Sent well above it, the client kept the bucket empty: the
+		// estimate is the gateway's rate, and the curve starts level
+		// there. Otherwise it may be low, and the curve climbs back.
+		measured = c.lowest >= 1.2*base
+	case since >= 2*time.Second:
+		// Both throttles found the gateway's bucket empty: what succeeded
+		// between them is its rate, without the burst that a pause lets it
+		// save (which the sustained rate holds).
+		base = (base + c.okSinceCut/since.Seconds()) / 2
+		if !c.calibrated {
+			factor = firstCut
+		}
+	case !c.calibrated:
 		factor = firstCut // the gateway's rate is not known yet
 	}
+	base = min(base, c.r)
 	if base <= 0 {
 		base, factor = safeRate, 1 // throttled before any success: start low
 	}
@@ -262,7 +328,13 @@ func (c *RateController) OnThrottle(issued time.Time) {
 		floor = c.peak / 10
 	}
 	c.set(max(base*factor, floor))
+	if first || c.r < c.lowest {
+		c.lowest = c.r
+	}
 	c.cutAt = c.r / cutFactor
+	if measured {
+		c.cutAt = c.r
+	}
 	// Requests queued at the old rate queue again, in a queue that starts
 	// now: the next turn is one interval at the new rate away.
 	c.lim = rate.NewLimiter(rate.Limit(c.r), 1)

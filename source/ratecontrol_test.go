@@ -15,7 +15,7 @@ func near(got, want, tol float64) bool   { return math.Abs(got-want) <= tol*want
 func succeed(c *RateController, clk *fakeClock, n int, every time.Duration) {
 	for range n {
 		clk.add(every)
-		c.OnSuccess()
+		c.OnSuccess(clk.now())
 	}
 }
 
@@ -168,7 +168,7 @@ func TestRateControllerFollowsAChangingLimit(t *testing.T) {
 				ok := tokens >= 1
 				if ok {
 					tokens--
-					c.OnSuccess()
+					c.OnSuccess(clk.now())
 				} else {
 					c.OnThrottle(clk.now())
 				}

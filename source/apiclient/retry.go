@@ -94,13 +94,15 @@ func (c *Client) Get(ctx context.Context, u *url.URL, st *source.Stats, read fun
 	bo.Reset()
 	renewed := false
 	for {
-		issued, err := c.admit(ctx, st)
-		if err != nil {
+		if _, err := c.admit(ctx, st); err != nil {
 			return err
 		}
-		err = c.getOnce(ctx, u, read, &renewed)
+		// When it went: a refusal of a request sent before the last cut
+		// was paced by the rate before it (one refusal, one cut).
+		sent := c.now()
+		err := c.getOnce(ctx, u, read, &renewed)
 		if err == nil {
-			c.rc.OnSuccess()
+			c.rc.OnSuccess(sent)
 			return nil
 		}
 		if errors.Is(err, errTokenRenewed) {
@@ -126,7 +128,7 @@ func (c *Client) Get(ctx context.Context, u *url.URL, st *source.Stats, read fun
 		c.log.Debug().Err(c.ScrubErr(err)).Dur("delay", d).Int("attempt", retries+1).Msg("retrying request")
 		if throttled(err) {
 			st.Throttled++
-			c.rc.OnThrottle(issued)
+			c.rc.OnThrottle(sent)
 			if retryAfterOf(err) > 0 {
 				// The API said how long: every worker of this account
 				// waits, this one included, before its next request.
