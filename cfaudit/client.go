@@ -95,7 +95,7 @@ func New(cfg Config, log zerolog.Logger) (*Client, error) {
 	}
 	base, err := url.Parse(strings.TrimSuffix(cfg.Key.URL, "/"))
 	if err != nil || base.Host == "" {
-		return nil, errclass.Mark(errclass.Config, fmt.Errorf("api_url %q is not an absolute URL", cfg.Key.URL))
+		return nil, errclass.Mark(errclass.Config, fmt.Errorf("api_url %s is not an absolute URL", apiclient.ShowURL(cfg.Key.URL)))
 	}
 	records := *base
 	records.Path = strings.TrimSuffix(base.Path, "/") + RecordsPath

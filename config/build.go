@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"os"
 	"time"
 
 	"github.com/auditlog-exporter/auditlog-exporter/cfaudit"
@@ -12,6 +11,7 @@ import (
 	"github.com/auditlog-exporter/auditlog-exporter/evidence"
 	"github.com/auditlog-exporter/auditlog-exporter/exporter"
 	"github.com/auditlog-exporter/auditlog-exporter/internal/s3client"
+	"github.com/auditlog-exporter/auditlog-exporter/internal/safefile"
 	"github.com/auditlog-exporter/auditlog-exporter/odata"
 	"github.com/auditlog-exporter/auditlog-exporter/sinks"
 	"github.com/auditlog-exporter/auditlog-exporter/source"
@@ -98,11 +98,11 @@ func (s SourceConfig) cfKey() (cfaudit.ServiceKey, error) {
 		k.UAA.URL = s.TokenURL
 		return k, nil
 	}
-	cert, err := os.ReadFile(s.CertFile)
+	cert, err := safefile.ReadFile(s.CertFile, MaxSecretFileBytes)
 	if err != nil {
 		return k, errclass.Mark(errclass.Config, fmt.Errorf("cert_file: %w", err))
 	}
-	key, err := os.ReadFile(s.KeyFile)
+	key, err := safefile.ReadFile(s.KeyFile, MaxSecretFileBytes)
 	if err != nil {
 		return k, errclass.Mark(errclass.Config, fmt.Errorf("key_file: %w", err))
 	}

@@ -177,22 +177,22 @@ func ParseAPIURL(s string) (*url.URL, error) {
 	}
 	u, err := url.Parse(s)
 	if err != nil {
-		return nil, fmt.Errorf("api_url %q: %w", s, err)
+		return nil, fmt.Errorf("api_url %s: not a URL", apiclient.ShowURL(s))
 	}
 	if u.Host == "" || u.Opaque != "" {
-		return nil, fmt.Errorf("api_url %q: want an absolute URL like https://api.hana.ondemand.com", s)
+		return nil, fmt.Errorf("api_url %s: want an absolute URL like https://api.hana.ondemand.com", apiclient.ShowURL(s))
 	}
 	if u.User != nil || u.RawQuery != "" || u.Fragment != "" {
-		return nil, fmt.Errorf("api_url %q: must not contain credentials, a query or a fragment", s)
+		return nil, fmt.Errorf("api_url %s: must not contain credentials, a query or a fragment", apiclient.ShowURL(s))
 	}
 	switch u.Scheme {
 	case "https":
 	case "http":
 		if !isLoopback(u.Hostname()) {
-			return nil, fmt.Errorf("api_url %q: http:// is only allowed for a loopback host (credentials would travel unencrypted); use https://", s)
+			return nil, fmt.Errorf("api_url %s: http:// is only allowed for a loopback host (credentials would travel unencrypted); use https://", apiclient.ShowURL(s))
 		}
 	default:
-		return nil, fmt.Errorf("api_url %q: scheme must be https", s)
+		return nil, fmt.Errorf("api_url %s: scheme must be https", apiclient.ShowURL(s))
 	}
 	return u, nil
 }

@@ -17,12 +17,12 @@ import (
 	"io"
 	"net/http"
 	"net/url"
-	"os"
 	"sync"
 	"time"
 	"unicode/utf8"
 
 	"github.com/auditlog-exporter/auditlog-exporter/errclass"
+	"github.com/auditlog-exporter/auditlog-exporter/internal/safefile"
 	"github.com/auditlog-exporter/auditlog-exporter/source"
 	"github.com/rs/zerolog"
 	"golang.org/x/oauth2/clientcredentials"
@@ -154,13 +154,16 @@ func New(cfg Config, log zerolog.Logger) (*Client, error) {
 	return c, nil
 }
 
+// maxCAFileBytes bounds ca_file (a large corporate bundle is ~250 KiB).
+const maxCAFileBytes = 8 << 20
+
 // NewTransport is an HTTP transport with TLS 1.2 or later, the system's
 // CA bundle plus caFile, a response header timeout, and cert as the client
 // certificate when set (mutual TLS).
 func NewTransport(caFile string, timeout time.Duration, cert *tls.Certificate) (*http.Transport, error) {
 	tlsCfg := &tls.Config{MinVersion: tls.VersionTLS12}
 	if caFile != "" {
-		pem, err := os.ReadFile(caFile)
+		pem, err := safefile.ReadFile(caFile, maxCAFileBytes)
 		if err != nil {
 			return nil, errclass.Mark(errclass.Config, fmt.Errorf("ca_file: %w", err))
 		}

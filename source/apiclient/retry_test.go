@@ -64,3 +64,44 @@ func FuzzScrubText(f *testing.F) {
 		}
 	})
 }
+
+func TestShowURLHidesSecrets(t *testing.T) {
+	const sec = "Url-Secret-Not-Shown"
+	for _, in := range []string{
+		"http://cid:" + sec + "@127.0.0.1:8080/x",
+		"https://api.example.com/?client_secret=" + sec,
+		"https://api.example.com/#" + sec,
+		"http://cid:" + sec + "@host:99999999/%zz",
+		"cid:" + sec + "@host",
+		"mailto:" + sec,
+		"http://x/?a=%zz&s=" + sec,
+		"http://host/\x1b]0;title\x07?" + sec,
+	} {
+		out := ShowURL(in)
+		if strings.Contains(out, sec) || strings.ContainsFunc(out, unsafeRune) {
+			t.Errorf("ShowURL(%q) = %s", in, out)
+		}
+	}
+	if got := ShowURL("https://api.hana.ondemand.com/x"); got != `"https://api.hana.ondemand.com/x"` {
+		t.Errorf("a plain URL changed: %s", got)
+	}
+}
+
+func FuzzShowURL(f *testing.F) {
+	f.Add("http://id:s3cr3t-value@127.0.0.1/?q=s3cr3t-value", "s3cr3t-value")
+	f.Fuzz(func(t *testing.T, s, secret string) {
+		out := ShowURL(s)
+		if strings.ContainsFunc(out, unsafeRune) || !utf8.ValidString(out) {
+			t.Fatalf("unsafe output %q", out)
+		}
+		// A secret placed as the password or in the query never shows.
+		if len(secret) < 4 || strings.ContainsAny(secret, "@/?#:%\\") || !utf8.ValidString(secret) || strings.ContainsFunc(secret, unsafeRune) {
+			return
+		}
+		for _, u := range []string{"http://id:" + secret + "@host/p", "https://host/p?k=" + secret} {
+			if out := ShowURL(u); strings.Contains(out, secret) {
+				t.Fatalf("ShowURL(%q) = %s shows the secret", u, out)
+			}
+		}
+	})
+}

@@ -2,11 +2,11 @@ package apiclient
 
 import (
 	"encoding/base64"
-	"fmt"
 	"net/url"
 	"strings"
-	"unicode"
 	"unicode/utf8"
+
+	"github.com/auditlog-exporter/auditlog-exporter/internal/textsafe"
 )
 
 // Redacted replaces a credential found in server-supplied text.
@@ -29,28 +29,17 @@ func SecretsOf(id, secret string) []string {
 	return out
 }
 
-// scrubText removes every secret in secrets from s, replaces invalid UTF-8,
-// and renders control and bidirectional-formatting characters as escapes,
-// so server text can neither leak a credential nor forge a log line or
-// send terminal escapes.
+// scrubText removes every secret in secrets from s and escapes the rest
+// (textsafe: invalid UTF-8, control and bidirectional-formatting
+// characters), so server text can neither leak a credential nor forge a
+// log line or send terminal escapes.
 func scrubText(s string, secrets []string) string {
-	s = strings.ToValidUTF8(redactAll(s, secrets), "\uFFFD")
-	if strings.IndexFunc(s, unsafeRune) < 0 {
+	s = redactAll(s, secrets)
+	esc := textsafe.Escape(s)
+	if esc == s {
 		return s
 	}
-	var b strings.Builder
-	for _, r := range s {
-		if unsafeRune(r) {
-			if r < utf8.RuneSelf {
-				fmt.Fprintf(&b, `\x%02x`, r)
-			} else {
-				fmt.Fprintf(&b, `\u%04x`, r)
-			}
-			continue
-		}
-		b.WriteRune(r)
-	}
-	// An escape's digits can complete a secret ("\x00" then "00" holds
+	// An escape's digits can complete a secret ("\u0000" then "00" holds
 	// "0000"): redact once more in the escaped text, with the secrets that
 	// are valid UTF-8 (they cannot cut a character of valid text in two).
 	var valid []string
@@ -59,7 +48,7 @@ func scrubText(s string, secrets []string) string {
 			valid = append(valid, sec)
 		}
 	}
-	return redactAll(b.String(), valid)
+	return redactAll(esc, valid)
 }
 
 // redactAll replaces every secret of at least 4 bytes in s.
@@ -72,9 +61,7 @@ func redactAll(s string, secrets []string) string {
 	return s
 }
 
-func unsafeRune(r rune) bool {
-	return unicode.IsControl(r) || unicode.Is(unicode.Bidi_Control, r) || r == '\u2028' || r == '\u2029'
-}
+func unsafeRune(r rune) bool { return textsafe.Unsafe(r) }
 
 // Scrub cleans server-supplied text of the client's credentials and every
 // token it was issued.
@@ -102,4 +89,42 @@ func (c *Client) ScrubErr(err error) error {
 		return err
 	}
 	return &scrubbedError{msg: msg, err: err}
+}
+
+// ShowURL renders a configured URL for a message (a check that rejects
+// it): user information and the query are replaced by Redacted, since a
+// secret is what they usually hold, and the rest is shortened and escaped.
+// It returns the text quoted.
+func ShowURL(s string) string {
+	u, err := url.Parse(s)
+	if err != nil {
+		// Not parseable: still cut what could be user information or a
+		// query, by the same landmarks.
+		rest := s
+		if i := strings.IndexAny(rest, "?#"); i >= 0 {
+			rest = rest[:i] + "?" + Redacted
+		}
+		if i := strings.Index(rest, "://"); i >= 0 {
+			if at := strings.LastIndex(rest[i+3:], "@"); at >= 0 {
+				rest = rest[:i+3] + Redacted + rest[i+3+at:]
+			}
+		} else if at := strings.LastIndex(rest, "@"); at >= 0 {
+			rest = Redacted + rest[at:]
+		}
+		return `"` + textsafe.Escape(Shorten(rest, 200)) + `"`
+	}
+	show := *u
+	if show.User != nil {
+		show.User = url.User(Redacted)
+	}
+	if show.RawQuery != "" || show.ForceQuery {
+		show.RawQuery, show.ForceQuery = Redacted, false
+	}
+	if show.Fragment != "" {
+		show.Fragment, show.RawFragment = Redacted, ""
+	}
+	if show.Opaque != "" {
+		show.Opaque = Redacted
+	}
+	return `"` + textsafe.Escape(Shorten(show.String(), 200)) + `"`
 }
