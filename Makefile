@@ -37,6 +37,8 @@ FUZZ_TARGETS := \
 	./source/apiclient:FuzzParseRetryAfter \
 	./odata:FuzzODataMessage \
 	./source/apiclient:FuzzScrubText \
+	./source/apiclient:FuzzShowURL \
+	./internal/textsafe:FuzzEscape \
 	./sinks:FuzzDecodeManifest \
 	./sinks:FuzzDecodeSeal \
 	./sinks:FuzzWindowOfManifest \

@@ -12,10 +12,9 @@ import (
 	"net/url"
 	"strings"
 
+	"github.com/auditlog-exporter/auditlog-exporter/source/apiclient"
 	"github.com/go-json-experiment/json"
 	"github.com/go-json-experiment/json/jsontext"
-
-	"github.com/auditlog-exporter/auditlog-exporter/source/apiclient"
 )
 
 // ServiceKey is what `cf service-key` prints for an auditlog-management

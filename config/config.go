@@ -477,6 +477,17 @@ func (c *Config) Sources() []SourceConfig {
 	return c.Accounts
 }
 
+// Secrets are the configured client secrets in every form they travel
+// (apiclient.SecretsOf), for scrubbing text no client saw: the lines the
+// standard library logs.
+func (c *Config) Secrets() []string {
+	var out []string
+	for _, s := range c.Sources() {
+		out = append(out, apiclient.SecretsOf(s.ClientID, s.ClientSecret)...)
+	}
+	return out
+}
+
 var (
 	accountRE  = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]*$`)
 	timeWordRE = regexp.MustCompile(`\bTime\b`)

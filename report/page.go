@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/auditlog-exporter/auditlog-exporter/exporter"
+	"github.com/auditlog-exporter/auditlog-exporter/internal/textsafe"
 )
 
 // The page is written by hand, every outside string through html.EscapeString:
@@ -50,11 +51,13 @@ func WriteHTML(w io.Writer, r Report) error {
 
 type pageWriter struct{ b strings.Builder }
 
-// f writes format with args, each string arg escaped.
+// f writes format with args, each string arg escaped: for a terminal
+// first (control and bidirectional-formatting characters, which a browser
+// obeys too), then for HTML.
 func (p *pageWriter) f(format string, args ...any) {
 	for i, a := range args {
 		if s, ok := a.(string); ok {
-			args[i] = html.EscapeString(s)
+			args[i] = html.EscapeString(textsafe.Escape(s))
 		}
 	}
 	fmt.Fprintf(&p.b, format, args...)

@@ -21,7 +21,7 @@ every complete window into --out, check the result against the simulator,
 and print where to look.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			log := newLogger(config.LogConfig{Level: "info", Format: "console"}, stderr)
+			log := newLogger(config.LogConfig{Level: "info", Format: "console"}, stderr, nil)
 			v, _ := versionInfo()
 			res, err := demo.Run(cmd.Context(), out, sources, log, v)
 			if err != nil {

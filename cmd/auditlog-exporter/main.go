@@ -14,6 +14,7 @@ import (
 	"syscall"
 
 	"github.com/auditlog-exporter/auditlog-exporter/errclass"
+	"github.com/auditlog-exporter/auditlog-exporter/internal/textsafe"
 )
 
 func main() {
@@ -51,7 +52,9 @@ func execute(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if ctx.Err() != nil {
 		msg = "interrupted: the window in flight was abandoned and the watermark was not moved past it\n" + msg
 	}
-	fmt.Fprintf(stderr, "auditlog-exporter: %s\n", strings.ReplaceAll(msg, "\n", "\n  "))
+	// The message's own lines stay lines; outside text within them is
+	// escaped (textsafe), whichever layer forgot to.
+	fmt.Fprintf(stderr, "auditlog-exporter: %s\n", strings.ReplaceAll(textsafe.Lines(msg), "\n", "\n  "))
 	switch code {
 	case exitConfig:
 		fmt.Fprintln(stderr, "(exit 2: fix the configuration or command line; retrying will not help)")

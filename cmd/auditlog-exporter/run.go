@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	stdlog "log"
 	"net"
 	"net/http"
 	"os"
@@ -13,6 +14,7 @@ import (
 	"github.com/auditlog-exporter/auditlog-exporter/errclass"
 	"github.com/auditlog-exporter/auditlog-exporter/exporter"
 	"github.com/auditlog-exporter/auditlog-exporter/metrics"
+	"github.com/auditlog-exporter/auditlog-exporter/source/apiclient"
 	"github.com/rs/zerolog"
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
@@ -46,7 +48,7 @@ SIGTERM lets the window in flight commit or abandons it cleanly, then exits 0.`,
 			if err != nil {
 				return err
 			}
-			log := newLogger(cfg.Log, stderr)
+			log := newLogger(cfg.Log, stderr, cfg.Secrets())
 			v, _ := versionInfo()
 			m := metrics.New()
 			once := func(ctx context.Context) error {
@@ -108,7 +110,7 @@ func serveMetrics(addr string, m *metrics.Metrics, log zerolog.Logger) (stop fun
 	if err != nil {
 		return nil, errclass.Mark(errclass.Config, fmt.Errorf("metrics.listen %s: %w", addr, err))
 	}
-	srv := &http.Server{Handler: m.Handler(), ReadHeaderTimeout: 10 * time.Second}
+	srv := &http.Server{Handler: m.Handler(), ReadHeaderTimeout: 10 * time.Second, ErrorLog: stdlog.New(apiclient.StdLog{Log: log}, "", 0)}
 	go func() { _ = srv.Serve(ln) }()
 	log.Info().Str("address", ln.Addr().String()).Msg("serving /metrics and /healthz")
 	return func() {

@@ -1,6 +1,7 @@
 package apiclient
 
 import (
+	"encoding/base64"
 	"net/http"
 	"strings"
 	"testing"
@@ -104,4 +105,25 @@ func FuzzShowURL(f *testing.F) {
 			}
 		}
 	})
+}
+
+func TestScrubCredentials(t *testing.T) {
+	const sec = "Std-Log-Secret"
+	basic := base64.StdEncoding.EncodeToString([]byte("cid:" + sec))
+	for _, in := range []string{
+		`Unsolicited response received on idle HTTP channel starting with "POST /oauth HTTP/1.1\r\nAuthorization: Basic ` + basic + `\r\n"; err=<nil>`,
+		`starting with "GET /x HTTP/1.1\r\nAuthorization: Bearer eyJhbGciOi.payload.sig\r\n"`,
+		`{"access_token":"eyJhbGciOi.payload.sig","expires_in":3600}`,
+		`{\"access_token\":\"eyJhbGciOi.payload.sig\"}`,
+		`grant_type=client_credentials&client_secret=` + sec,
+		"raw " + sec + " \x1b[2J",
+	} {
+		out := ScrubCredentials(in, SecretsOf("cid", sec))
+		if strings.Contains(out, sec) || strings.Contains(out, basic) || strings.Contains(out, "eyJhbGciOi") || strings.ContainsFunc(out, unsafeRune) {
+			t.Errorf("ScrubCredentials(%q) = %q", in, out)
+		}
+	}
+	if out := ScrubCredentials("http: TLS handshake error from 127.0.0.1:5555: EOF", nil); out != "http: TLS handshake error from 127.0.0.1:5555: EOF" {
+		t.Errorf("plain text changed: %q", out)
+	}
 }

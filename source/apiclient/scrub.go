@@ -3,10 +3,12 @@ package apiclient
 import (
 	"encoding/base64"
 	"net/url"
+	"regexp"
 	"strings"
 	"unicode/utf8"
 
 	"github.com/auditlog-exporter/auditlog-exporter/internal/textsafe"
+	"github.com/rs/zerolog"
 )
 
 // Redacted replaces a credential found in server-supplied text.
@@ -127,4 +129,37 @@ func ShowURL(s string) string {
 		show.Opaque = Redacted
 	}
 	return `"` + textsafe.Escape(Shorten(show.String(), 200)) + `"`
+}
+
+// schemeRE finds a Basic or Bearer credential, fieldRE the value of an
+// Authorization header or of a token, secret or password field in JSON or
+// a form: text shaped like a credential.
+var (
+	schemeRE = regexp.MustCompile(`(?i)\b(?:basic|bearer)\s+[A-Za-z0-9._~+/=%-]+`)
+	fieldRE  = regexp.MustCompile(`(?i)((?:authorization|access_token|refresh_token|id_token|client_secret|password)\\?"?\s*[:=]\s*\\?"?\s*)[A-Za-z0-9._~+/=%-]+`)
+)
+
+// ScrubCredentials cleans text that no client scrubbed (a line the
+// standard library logs) of secrets and of anything shaped like a
+// credential, and escapes it (textsafe).
+func ScrubCredentials(s string, secrets []string) string {
+	s = schemeRE.ReplaceAllString(redactAll(s, secrets), Redacted)
+	s = fieldRE.ReplaceAllString(s, "${1}"+Redacted)
+	return scrubText(s, secrets)
+}
+
+// StdLog is the writer for the standard library's loggers: net/http's
+// transport logs through the log package (a response on an idle connection
+// is quoted, and a hostile server can make it hold our Authorization
+// header), an http.Server through its ErrorLog. Each line is scrubbed
+// (ScrubCredentials) and logged through Log as one structured event.
+type StdLog struct {
+	Log     zerolog.Logger
+	Secrets []string
+}
+
+func (l StdLog) Write(p []byte) (int, error) {
+	msg := ScrubCredentials(strings.TrimRight(string(p), "\n"), l.Secrets)
+	l.Log.Warn().Str("from", "go standard library").Msg(Shorten(msg, 2000))
+	return len(p), nil
 }
