@@ -1,8 +1,10 @@
 // Package apiclient is the HTTP side every source shares: one OAuth token
 // per client (client credentials, reused, renewed before expiry and once
-// on 401, issued at most three times per run), GET requests with the
+// on 401, each issuing tried at most three times, within a budget of
+// TokenBurst requests then one every TokenInterval), GET requests with the
 // adaptive request rate, capped and jittered backoff that honours
-// Retry-After, typed retry causes, bodies bounded in size, no redirects,
+// Retry-After (failing at once when it outlasts retry.max_elapsed), typed
+// retry causes, bodies bounded in size, no redirects,
 // and every server-supplied text scrubbed of credentials and tokens before
 // it reaches an error or a log. A source (Neo, Cloud Foundry) builds its
 // URLs and decodes its bodies; this package does the rest.
@@ -293,8 +295,8 @@ func (c *Client) getOnce(ctx context.Context, u *url.URL, read func(http.Header,
 	case code == http.StatusTooManyRequests || code >= 500:
 		// A 503 that says when to come back is throttling too.
 		ra := resp.Header.Get("Retry-After")
-		return &retryAfterError{after: parseRetryAfter(ra, c.now()), throttled: code == http.StatusTooManyRequests || (code == http.StatusServiceUnavailable && ra != ""),
-			err: errclass.Mark(errclass.Retryable, status)}
+		return newRetryAfterError(ra, c.now(), code == http.StatusTooManyRequests || (code == http.StatusServiceUnavailable && ra != ""),
+			errclass.Mark(errclass.Retryable, status))
 	case code == http.StatusRequestTimeout:
 		return &retryAfterError{err: errclass.Mark(errclass.Retryable, status)}
 	case code >= 300 && code < 400:

@@ -21,7 +21,8 @@ func TestParseRetryAfter(t *testing.T) {
 		{"7", 7 * time.Second},
 		{" 7 ", 7 * time.Second},
 		{"999999999", MaxRetryAfter},
-		{"99999999999999999999999", 0}, // out of int64 range, not an HTTP date either
+		{"99999999999999999999999", MaxRetryAfter}, // out of int64 range: longer than anything
+		{"-99999999999999999999999", 0},
 		{now.Add(90 * time.Second).Format(http.TimeFormat), 90 * time.Second},
 		{now.Add(-time.Hour).Format(http.TimeFormat), 0},
 		{now.Add(48 * time.Hour).Format(http.TimeFormat), MaxRetryAfter},
