@@ -326,6 +326,9 @@ func (c *Client) list(ctx context.Context, w audit.Window, st *source.Stats, emi
 		if handle == "" {
 			break
 		}
+		if err := d.NextPage(); err != nil {
+			return d.Listing(), errclass.Mark(errclass.Permanent, fmt.Errorf("window %s, page %d: %w; refusing to follow (the next run tries again)", w, pages, err))
+		}
 		if len(recs) == 0 {
 			if empty++; empty > maxEmptyPages {
 				return d.Listing(), errclass.Mark(errclass.Permanent, fmt.Errorf("window %s: %d pages in a row without records still hand out a paging handle; refusing to follow", w, empty))

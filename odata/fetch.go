@@ -101,6 +101,11 @@ func (c *Client) list(ctx context.Context, w audit.Window, st *source.Stats, emi
 				return listing{count: pg.count, Listing: d.Listing()}, err
 			}
 		}
+		if pg.url != nil {
+			if err := d.NextPage(); err != nil {
+				return listing{count: pg.count, Listing: d.Listing()}, errclass.Mark(errclass.Permanent, fmt.Errorf("window %s, page %d: %w; refusing to follow (the next run tries again)", w, pg.pages, err))
+			}
+		}
 	}
 	l, err := d.Finish()
 	return listing{count: pg.count, Listing: l}, err

@@ -13,6 +13,7 @@ import (
 
 	"github.com/auditlog-exporter/auditlog-exporter/errclass"
 	"github.com/auditlog-exporter/auditlog-exporter/odata/neosim"
+	"github.com/auditlog-exporter/auditlog-exporter/source"
 	"github.com/auditlog-exporter/auditlog-exporter/source/apiclient"
 )
 
@@ -205,5 +206,58 @@ func TestTokensThatKeepDying(t *testing.T) {
 	elapsed := time.Duration(st.Pages) * 10 * time.Second
 	if max := int32(elapsed/(3*time.Minute*9/10)) + 1; tokens.Load() > max {
 		t.Fatalf("%d tokens for %d pages over %s, want at most %d", tokens.Load(), st.Pages, elapsed, max)
+	}
+}
+
+// TestNoProgressPaging: fresh nextLinks that serve only records already
+// served, or only records outside the window, with no count: the window
+// fails after source.MaxStalledPages such pages, loudly, instead of
+// following them to max_pages_per_window (100,000) on every run.
+func TestNoProgressPaging(t *testing.T) {
+	rec := func(uuid string, at time.Time) string {
+		return fmt.Sprintf(`{"Uuid":%q,"Category":"audit.configuration","User":"u","Tenant":"t","Account":%q,"Application":"a","Time":%q,"Message":"m","InstanceId":null,"FormatVersion":"2.2"}`,
+			uuid, account, at.UTC().Format("2006-01-02T15.04.05.000+0000"))
+	}
+	for _, tc := range []struct {
+		name string
+		page func(n int) []string
+	}{
+		{"the same records again", func(n int) []string {
+			return []string{rec("same-1", winStart.Add(time.Minute)), rec("same-2", winStart.Add(2*time.Minute))}
+		}},
+		{"only records outside the window", func(n int) []string {
+			return []string{rec(fmt.Sprintf("old-%d", n), winStart.Add(-time.Duration(n+1)*time.Second)), rec(fmt.Sprintf("new-%d", n), winStart.Add(time.Hour+time.Duration(n)*time.Millisecond))}
+		}},
+		{"first new, then repeats", func(n int) []string {
+			if n < 3 {
+				return []string{rec(fmt.Sprintf("fresh-%d", n), winStart.Add(time.Duration(n)*time.Minute))}
+			}
+			return []string{rec("fresh-0", winStart)}
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := newFixture(t, 300, neosim.Options{})
+			var pages atomic.Int32
+			f.srv.Config.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				if !strings.HasSuffix(r.URL.Path, "AuditLogRecords") {
+					f.sim.ServeHTTP(w, r)
+					return
+				}
+				n := int(pages.Add(1))
+				q := r.URL.Query()
+				q.Set("$skiptoken", fmt.Sprint(n*1000))
+				next := r.URL.Path + "?" + q.Encode()
+				w.Header().Set("Content-Type", "application/json")
+				fmt.Fprintf(w, `{"value":[%s],"@odata.nextLink":%q}`, strings.Join(tc.page(n), ","), next)
+			})
+			_, st, err := f.fetch(t, f.client(t, f.config()))
+			if err == nil || errclass.Classify(err) != errclass.Permanent || !strings.Contains(err.Error(), "the listing is not progressing") {
+				t.Fatalf("got %v after %d pages", err, st.Pages)
+			}
+			if n := pages.Load(); n > int32(source.MaxStalledPages)+3 {
+				t.Fatalf("%d pages followed; the listing stopped progressing after at most 3", n)
+			}
+			t.Logf("%d pages: %v", pages.Load(), err)
+		})
 	}
 }
