@@ -39,6 +39,7 @@ FUZZ_TARGETS := \
 	./source/apiclient:FuzzScrubText \
 	./source/apiclient:FuzzShowURL \
 	./internal/textsafe:FuzzEscape \
+	./source:FuzzSqueezeWhitespace \
 	./sinks:FuzzDecodeManifest \
 	./sinks:FuzzDecodeSeal \
 	./sinks:FuzzWindowOfManifest \

@@ -51,6 +51,9 @@ func (c *Config) Watermarks() exporter.Watermarks {
 // afresh for every run.
 func (c *Config) BuildSources(log zerolog.Logger) ([]exporter.Account, error) {
 	var out []exporter.Account
+	// One gate for the whole run: pages larger than source.BigPageBytes
+	// are decoded one at a time, whatever the accounts and windows.
+	bigPages := source.NewPageGate()
 	for _, s := range c.Sources() {
 		var src source.Source
 		var err error
@@ -64,7 +67,7 @@ func (c *Config) BuildSources(log zerolog.Logger) ([]exporter.Account, error) {
 				src, err = cfaudit.New(cfaudit.Config{
 					Account: s.Account, Key: key, Timeout: s.Timeout, MaxRequestsPerSecond: s.MaxRequestsPerSecond,
 					MaxElapsed: c.Retry.MaxElapsed, CAFile: s.CAFile, MaxPageBytes: s.MaxPageBytes, Dedupe: dedupe,
-					MaxPagesPerWindow: s.MaxPagesPerWindow, RetentionDays: s.RetentionDays,
+					MaxPagesPerWindow: s.MaxPagesPerWindow, RetentionDays: s.RetentionDays, BigPages: bigPages,
 				}, alog)
 			}
 		default:
@@ -72,7 +75,7 @@ func (c *Config) BuildSources(log zerolog.Logger) ([]exporter.Account, error) {
 				APIURL: s.APIURL, Account: s.Account, ClientID: s.ClientID, ClientSecret: s.ClientSecret,
 				Filter: s.Filter, Timeout: s.Timeout, MaxRequestsPerSecond: s.MaxRequestsPerSecond,
 				MaxElapsed: c.Retry.MaxElapsed, CAFile: s.CAFile, MaxPageBytes: s.MaxPageBytes,
-				Dedupe: dedupe, MaxPagesPerWindow: s.MaxPagesPerWindow, RetentionDays: s.RetentionDays,
+				Dedupe: dedupe, MaxPagesPerWindow: s.MaxPagesPerWindow, RetentionDays: s.RetentionDays, BigPages: bigPages,
 			}, alog)
 		}
 		if err != nil {

@@ -1,10 +1,12 @@
 package odata_test
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"runtime"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -12,6 +14,7 @@ import (
 	"time"
 
 	"github.com/auditlog-exporter/auditlog-exporter/errclass"
+	"github.com/auditlog-exporter/auditlog-exporter/odata"
 	"github.com/auditlog-exporter/auditlog-exporter/odata/neosim"
 	"github.com/auditlog-exporter/auditlog-exporter/source"
 	"github.com/auditlog-exporter/auditlog-exporter/source/apiclient"
@@ -259,5 +262,47 @@ func TestNoProgressPaging(t *testing.T) {
 			}
 			t.Logf("%d pages: %v", pages.Load(), err)
 		})
+	}
+}
+
+// TestPaddedPageCostsNothing: a page padded with whitespace up to
+// max_page_bytes is decoded without holding the padding: the client
+// allocates far less than the page's size.
+func TestPaddedPageCostsNothing(t *testing.T) {
+	f := newFixture(t, 300, neosim.Options{PageSize: 100})
+	const pad = 15 << 20
+	spaces := []byte(strings.Repeat(" \n\t", 64<<10/3))
+	f.srv.Config.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !strings.HasSuffix(r.URL.Path, "AuditLogRecords") {
+			f.sim.ServeHTTP(w, r)
+			return
+		}
+		rec := httptest.NewRecorder()
+		f.sim.ServeHTTP(rec, r)
+		body := rec.Body.Bytes()
+		w.Header().Set("Content-Type", "application/json")
+		// The padding goes between the page's members.
+		i := bytes.Index(body, []byte(`"value"`))
+		w.Write(body[:i])
+		for n := 0; n < pad; n += len(spaces) {
+			w.Write(spaces)
+		}
+		w.Write(body[i:])
+	})
+	cfg := f.config()
+	cfg.MaxPageBytes = odata.DefaultMaxPageBytes
+	c := f.client(t, cfg)
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	got, st, err := f.fetch(t, c)
+	runtime.ReadMemStats(&after)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.assertExact(t, got)
+	// Every page carried 15 MiB of padding; the records are the same few
+	// hundred KiB as without it.
+	if alloc := after.TotalAlloc - before.TotalAlloc; alloc > uint64(st.Pages)*pad/2 {
+		t.Fatalf("%d pages padded with %d MiB each: %d MiB allocated", st.Pages, pad>>20, alloc>>20)
 	}
 }

@@ -167,7 +167,11 @@ func (d *Deduper) Close() {
 
 func (d *Deduper) contentOf(r *audit.Record) uint64 {
 	d.buf = audit.AppendBinary(d.buf[:0], r)
-	return maphash.Bytes(d.cfg.Seed, d.buf)
+	h := maphash.Bytes(d.cfg.Seed, d.buf)
+	if cap(d.buf) > 1<<20 {
+		d.buf = nil // a huge record: do not keep its size for the window
+	}
+	return h
 }
 
 func (d *Deduper) settle(r *audit.Record, key, content uint64, fresh bool, prev uint64) error {

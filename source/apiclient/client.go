@@ -57,7 +57,7 @@ type Config struct {
 	MaxRequestsPerSecond float64
 	MaxElapsed           time.Duration // give up on one request after this long; default 10m
 	CAFile               string        // extra PEM CA bundle
-	MaxBodyBytes         int64         // largest response body accepted; default 64 MiB
+	MaxBodyBytes         int64         // largest response body accepted; default DefaultMaxBodyBytes
 
 	// InitialBackoff is the first retry delay (default 500ms); tests shorten it.
 	InitialBackoff time.Duration
@@ -69,8 +69,9 @@ type Config struct {
 	Transport http.RoundTripper
 }
 
-// DefaultMaxBodyBytes caps one response body.
-const DefaultMaxBodyBytes = 64 << 20
+// DefaultMaxBodyBytes caps one response body (source.max_page_bytes'
+// default).
+const DefaultMaxBodyBytes = 16 << 20
 
 // Client makes a source's requests. Safe for concurrent use; every worker
 // and window of one account shares it (one token, one request rate).

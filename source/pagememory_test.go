@@ -1,0 +1,78 @@
+package source
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"strings"
+	"testing"
+	"testing/iotest"
+)
+
+func TestSqueezeWhitespace(t *testing.T) {
+	for _, tc := range []struct{ in, want string }{
+		{`{"a" :  [1,   2],` + "\n\t\r " + `"b":"x  \" \\  y"}`, `{"a" : [1, 2], "b":"x  \" \\  y"}`},
+		{`"\\"   "  "`, `"\\" "  "`},
+		{"   \n", " "},
+	} {
+		for _, r := range []func(io.Reader) io.Reader{func(r io.Reader) io.Reader { return r }, iotest.OneByteReader, iotest.HalfReader} {
+			b, err := io.ReadAll(SqueezeWhitespace(r(strings.NewReader(tc.in))))
+			if err != nil || string(b) != tc.want {
+				t.Errorf("%q: got %q, %v; want %q", tc.in, b, err, tc.want)
+			}
+		}
+	}
+}
+
+func FuzzSqueezeWhitespace(f *testing.F) {
+	f.Add([]byte(`{"value":[ {"Uuid" : "a  b\"  "} ]   , "@odata.count": 1}`))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		out, err := io.ReadAll(SqueezeWhitespace(iotest.HalfReader(bytes.NewReader(data))))
+		if err != nil {
+			t.Fatal(err)
+		}
+		// The same JSON value, or invalid both ways.
+		var a, b any
+		ea, eb := json.Unmarshal(data, &a), json.Unmarshal(out, &b)
+		if (ea == nil) != (eb == nil) {
+			t.Fatalf("%q -> %q: %v / %v", data, out, ea, eb)
+		}
+		if ea == nil {
+			ja, _ := json.Marshal(a)
+			jb, _ := json.Marshal(b)
+			if !bytes.Equal(ja, jb) {
+				t.Fatalf("%q -> %q: value changed", data, out)
+			}
+		}
+	})
+}
+
+func TestPageGateAdmitsOneBigPage(t *testing.T) {
+	g := NewPageGate()
+	ctx, cancel := context.WithCancel(context.Background())
+	a, b := g.Pass(ctx), g.Pass(ctx)
+	big := bytes.Repeat([]byte{' '}, BigPageBytes+2)
+	if _, err := io.Copy(io.Discard, a.Reader(bytes.NewReader(big))); err != nil || !a.held {
+		t.Fatalf("the first big page: %v, held %v", err, a.held)
+	}
+	// A small page passes while a big one holds the gate.
+	if _, err := io.Copy(io.Discard, b.Reader(bytes.NewReader(big[:1000]))); err != nil {
+		t.Fatal(err)
+	}
+	// A second big page waits for the gate: cancelled, it gives up.
+	cancel()
+	if _, err := io.Copy(io.Discard, b.Reader(bytes.NewReader(big))); err != context.Canceled || b.held {
+		t.Fatalf("a second big page while the gate is held: %v", err)
+	}
+	a.Release()
+	c := g.Pass(context.Background())
+	if _, err := io.Copy(io.Discard, c.Reader(bytes.NewReader(big))); err != nil || !c.held {
+		t.Fatalf("after release: %v", err)
+	}
+	c.Release()
+	var nilGate *PageGate
+	if _, err := io.Copy(io.Discard, nilGate.Pass(ctx).Reader(bytes.NewReader(big))); err != nil {
+		t.Fatal(err)
+	}
+}
