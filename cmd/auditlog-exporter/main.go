@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	stdlog "log"
 	"os"
 	"os/signal"
 	"strings"
@@ -15,6 +16,8 @@ import (
 
 	"github.com/auditlog-exporter/auditlog-exporter/errclass"
 	"github.com/auditlog-exporter/auditlog-exporter/internal/textsafe"
+	"github.com/auditlog-exporter/auditlog-exporter/source/apiclient"
+	"github.com/rs/zerolog"
 )
 
 func main() {
@@ -41,6 +44,10 @@ const (
 )
 
 func execute(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	// Until a command sets up its configured logger, the standard
+	// library's log lines (net/http's) still go through the scrubber.
+	stdlog.SetFlags(0)
+	stdlog.SetOutput(apiclient.StdLog{Log: zerolog.New(textsafe.Writer{W: stderr}).With().Timestamp().Logger()})
 	root := newRootCmd(stdout, stderr)
 	root.SetArgs(args)
 	err := root.ExecuteContext(ctx)
