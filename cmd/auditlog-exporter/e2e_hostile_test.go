@@ -160,6 +160,12 @@ func TestVerifyTextCannotBeForged(t *testing.T) {
 	if !strings.Contains(r.stdout, `\u001b]0;owned\u0007\u202e\u000a`) {
 		t.Fatalf("the stored text is not shown as escapes:\n%s", r.stdout)
 	}
+	// The JSON output stays JSON, with the same text, and sends no
+	// bidirectional or other control characters either.
+	r = w.run(nil, "verify", "--config", cfg, "--from", w.start.Format(time.RFC3339), "--to", "now", "--evidence-only", "--output", "json")
+	if strings.ContainsAny(r.stdout, "\x1b\x07\u202e") || !json.Valid([]byte(r.stdout)) || !strings.Contains(r.stdout, `\u202e`) {
+		t.Fatalf("verify --output json:\n%q", r.stdout)
+	}
 }
 
 // TestNetHTTPLogIsScrubbed: a server that sends bytes after its responses

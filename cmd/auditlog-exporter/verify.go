@@ -114,7 +114,13 @@ when everything matches, 1 otherwise.`,
 				}
 			}
 			if output == "json" {
-				if err := report.WriteJSON(stdout, rep); err != nil {
+				// JSON escapes control characters but not U+202E, DEL or
+				// C1 controls: textsafe escapes them too, as JSON escapes.
+				var b strings.Builder
+				if err := report.WriteJSON(&b, rep); err != nil {
+					return err
+				}
+				if _, err := io.WriteString(stdout, textsafe.Lines(b.String())); err != nil {
 					return err
 				}
 			} else {
