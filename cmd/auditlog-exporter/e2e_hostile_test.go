@@ -225,3 +225,19 @@ func TestNetHTTPLogIsScrubbed(t *testing.T) {
 		t.Fatalf("net/http logged nothing: the test did not provoke the log line\n%s", r.stderr)
 	}
 }
+
+// TestRepeatedConfigKeys: a configuration with 2,000 repeated keys is exit
+// 2 with the capped list of problems, not millions of lines.
+func TestRepeatedConfigKeys(t *testing.T) {
+	w := newWorld(t, neosim.Faults{})
+	b, _ := os.ReadFile(w.config(""))
+	p := filepath.Join(w.dir, "repeated.yaml")
+	os.WriteFile(p, append(b, []byte("  level: info\n"+strings.Repeat("  format: json\n", 2000))...), 0o600)
+	r := w.run(nil, "run", "--config", p)
+	if r.code != 2 || !strings.Contains(r.stderr, "log.format: given again on line") {
+		t.Fatalf("exit %d\n%s", r.code, r.stderr)
+	}
+	if n := strings.Count(r.stderr, "\n"); n > 60 {
+		t.Fatalf("%d lines of errors", n)
+	}
+}
