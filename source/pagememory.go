@@ -1,6 +1,7 @@
 package source
 
 import (
+	"bytes"
 	"context"
 	"io"
 )
@@ -82,36 +83,71 @@ type squeezer struct {
 func (s *squeezer) Read(p []byte) (int, error) {
 	for {
 		n, err := s.r.Read(p)
-		w := 0
-		for i := 0; i < n; i++ {
-			c := p[i]
-			switch {
-			case s.inString:
-				switch {
-				case s.escape:
-					s.escape = false
-				case c == '\\':
-					s.escape = true
-				case c == '"':
-					s.inString = false
-				}
-			case c == ' ' || c == '\t' || c == '\n' || c == '\r':
-				if s.wsep {
-					continue
-				}
-				s.wsep = true
-				c = ' '
-			default:
-				s.wsep = false
-				s.inString = c == '"'
-			}
-			p[w] = c
-			w++
-		}
+		w := s.squeeze(p[:n])
 		// A read of nothing but dropped whitespace reads on, so that the
 		// caller never sees a (0, nil) read.
 		if w > 0 || err != nil || n == 0 {
 			return w, err
 		}
 	}
+}
+
+// squeeze compacts b in place and returns its new length.
+func (s *squeezer) squeeze(b []byte) int {
+	w, i, n := 0, 0, len(b)
+	for i < n {
+		if s.inString {
+			if s.escape {
+				s.escape = false
+				b[w] = b[i]
+				w++
+				i++
+				continue
+			}
+			// Copy up to the next quote or backslash: a short scan first
+			// (keys and short values), then the vectorized search.
+			j := i
+			for end := min(n, i+16); j < end && b[j] != '"' && b[j] != '\\'; j++ {
+			}
+			if j == i+16 {
+				rest := b[j:n]
+				k := bytes.IndexByte(rest, '"')
+				if k < 0 {
+					k = len(rest)
+				}
+				if e := bytes.IndexByte(rest[:k], '\\'); e >= 0 {
+					k = e
+				}
+				j += k
+			}
+			if w != i {
+				copy(b[w:], b[i:j])
+			}
+			w += j - i
+			i = j
+			if i < n {
+				s.escape = b[i] == '\\'
+				s.inString = b[i] != '"'
+				b[w] = b[i]
+				w++
+				i++
+			}
+			continue
+		}
+		c := b[i]
+		i++
+		if c == ' ' || c == '\t' || c == '\n' || c == '\r' {
+			if s.wsep {
+				continue
+			}
+			s.wsep = true
+			c = ' '
+		} else {
+			s.wsep = false
+			s.inString = c == '"'
+		}
+		b[w] = c
+		w++
+	}
+	return w
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"strings"
 	"testing"
@@ -74,5 +75,25 @@ func TestPageGateAdmitsOneBigPage(t *testing.T) {
 	var nilGate *PageGate
 	if _, err := io.Copy(io.Discard, nilGate.Pass(ctx).Reader(bytes.NewReader(big))); err != nil {
 		t.Fatal(err)
+	}
+}
+
+func BenchmarkSqueezeWhitespace(b *testing.B) {
+	var page bytes.Buffer
+	page.WriteString(`{"@odata.count":1000,"value":[`)
+	for i := 0; i < 1000; i++ {
+		fmt.Fprintf(&page, `{"Uuid":"3b8a8b-16247c70836-%d","Category":"audit.data-access","User":"A on behalf of B","Tenant":"t","Account":"abc123xyz","Application":"app","Time":"2018-03-21T09.00.40.572+0000","Message":"Read access: {\"object\":{\"type\":\"person\"},\"attributes\":[{\"name\":\"email\"}],\"success\":true} %d","InstanceId":null,"FormatVersion":"2.2"},`, i, i)
+	}
+	page.WriteString(`{}]}`)
+	body := page.Bytes()
+	buf := make([]byte, 32<<10)
+	b.SetBytes(int64(len(body)))
+	for b.Loop() {
+		r := SqueezeWhitespace(bytes.NewReader(body))
+		for {
+			if _, err := r.Read(buf); err != nil {
+				break
+			}
+		}
 	}
 }
