@@ -7,12 +7,15 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
 
+	"github.com/auditlog-exporter/auditlog-exporter/odata"
 	"github.com/auditlog-exporter/auditlog-exporter/odata/neosim"
 )
 
@@ -239,5 +242,49 @@ func TestRepeatedConfigKeys(t *testing.T) {
 	}
 	if n := strings.Count(r.stderr, "\n"); n > 60 {
 		t.Fatalf("%d lines of errors", n)
+	}
+}
+
+// TestHostilePagesWithinSizing: with every page as large as the default
+// source.max_page_bytes allows, in the shapes that cost most, a backfill
+// at --parallel 8 stays within the README's sizing rule: 40 MiB + (15 MiB
+// + 2.5 x max_page_bytes) x windows in flight (BENCHMARKS.md has the
+// measured figures).
+func TestHostilePagesWithinSizing(t *testing.T) {
+	const windows = 8
+	limit := 40 + windows*(15+2.5*float64(odata.DefaultMaxPageBytes>>20))
+	to := time.Now().UTC().Add(-16 * time.Minute).Truncate(time.Hour)
+	from := to.Add(-windows * time.Hour)
+	for _, shape := range []string{"padding", "one-message", "1000-messages"} {
+		t.Run(shape, func(t *testing.T) {
+			srv := httptest.NewServer(hostilePages(shape, odata.DefaultMaxPageBytes))
+			defer srv.Close()
+			dir := t.TempDir()
+			cfg := filepath.Join(dir, "config.yaml")
+			os.WriteFile(cfg, []byte(fmt.Sprintf(`source:
+  api_url: %s
+  account: benchacct
+  client_id: bench
+  client_secret: ${E2E_SECRET}
+export:
+  spool_dir: %[2]s
+state:
+  path: %[2]s/state
+sinks:
+  - type: file
+    format: parquet
+    path: %[2]s/out
+`, srv.URL, dir)), 0o600)
+			cmd := exec.Command(binary, "backfill", "--config", cfg, "--from", from.Format(time.RFC3339), "--to", to.Format(time.RFC3339), "--parallel", strconv.Itoa(windows))
+			cmd.Env = append(os.Environ(), "E2E_SECRET="+secret)
+			stderr, rss, err := runMeasured(cmd)
+			if err != nil || !strings.Contains(stderr, fmt.Sprintf(`"windows":%d,`, windows)) {
+				t.Fatalf("%v\n%s", err, stderr)
+			}
+			t.Logf("peak RSS %.0f MiB (the sizing rule: %.0f MiB)", rss, limit)
+			if rss > limit {
+				t.Fatalf("peak RSS %.0f MiB with hostile pages, above the README's sizing of %.0f MiB", rss, limit)
+			}
+		})
 	}
 }
