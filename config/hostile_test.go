@@ -82,6 +82,8 @@ func TestURLSecretsAreNotShown(t *testing.T) {
 		{"cf token_url", cfConfig("  api_url: https://a.example.com\n  token_url: https://uaa.example.com/?secret=" + sec + "\n  client_id: id\n  client_secret: x\n")},
 		{"s3 endpoint", validYAML + "  - type: s3\n    bucket: b\n    region: r\n    endpoint: ftp://k:" + sec + "@minio:9000\n"},
 		{"pushgateway", validYAML + "metrics:\n  pushgateway_url: ftp://u:" + sec + "@pgw:9091\n"},
+		{"service key url", cfConfig("  service_key_file: " + keyFile(t, `{"url":"http://cid:`+sec+`@127.0.0.1:1/","uaa":{"url":"https://uaa.example.com","clientid":"cid","clientsecret":"x"}}`) + "\n")},
+		{"service key uaa.url query", cfConfig("  service_key_file: " + keyFile(t, `{"url":"https://a.example.com","uaa":{"url":"https://uaa.example.com/?s=`+sec+`","clientid":"cid","clientsecret":"x"}}`) + "\n")},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := Parse([]byte(tc.yaml), testEnv)
@@ -94,6 +96,14 @@ func TestURLSecretsAreNotShown(t *testing.T) {
 			t.Log(err)
 		})
 	}
+}
+
+func keyFile(t *testing.T, body string) string {
+	p := filepath.Join(t.TempDir(), "key.json")
+	if err := os.WriteFile(p, []byte(body), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return p
 }
 
 func TestDuplicateKeysAreListedOnce(t *testing.T) {

@@ -128,7 +128,8 @@ func ShowURL(s string) string {
 	if show.Opaque != "" {
 		show.Opaque = Redacted
 	}
-	return `"` + textsafe.Escape(Shorten(show.String(), 200)) + `"`
+	text := strings.ReplaceAll(show.String(), url.PathEscape(Redacted), Redacted) // as user information it is escaped
+	return `"` + textsafe.Escape(Shorten(text, 200)) + `"`
 }
 
 // schemeRE finds a Basic or Bearer credential, fieldRE the value of an
