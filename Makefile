@@ -39,6 +39,9 @@ FUZZ_TARGETS := \
 	./source/apiclient:FuzzScrubText \
 	./evidence:FuzzDecodeManifest \
 	./evidence:FuzzDecodeSeal \
+	./source/apiclient:FuzzShowURL \
+	./internal/textsafe:FuzzEscape \
+	./source:FuzzSqueezeWhitespace \
 	./sinks:FuzzWindowOfManifest \
 	./evidence:FuzzOpen \
 	./odata/neosim:FuzzParseFilter \

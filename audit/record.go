@@ -39,6 +39,19 @@ const (
 	SourceCF  = "cf"
 )
 
+// TextSize is the size of the record's text in bytes (what a writer
+// buffering records holds), for bounds on memory.
+func (r *Record) TextSize() int {
+	n := len(r.UUID) + len(r.Category) + len(r.User) + len(r.Tenant) + len(r.Account) + len(r.Application) + len(r.Message) + len(r.FormatVersion)
+	if r.InstanceID != nil {
+		n += len(*r.InstanceID)
+	}
+	if r.CF != nil {
+		n += len(r.CF.OrgID) + len(r.CF.SpaceID) + len(r.CF.AppOrServiceID) + len(r.CF.ALSServiceID)
+	}
+	return n
+}
+
 // Source names the API the record came from.
 func (r *Record) Source() string {
 	if r.CF != nil {

@@ -35,7 +35,7 @@ type Config struct {
 	MaxRequestsPerSecond float64       // ceiling on the adaptive rate; 0 = none
 	MaxElapsed           time.Duration // give up on one request after this long; default 10m
 	CAFile               string        // extra PEM CA bundle
-	MaxPageBytes         int64         // largest response body accepted; default 64 MiB
+	MaxPageBytes         int64         // largest response body accepted; default apiclient.DefaultMaxBodyBytes
 	// Dedupe sizes each window's duplicate check (see source.Deduper).
 	Dedupe source.DedupeConfig
 	// RetentionDays is how long the API keeps records; 0 = the documented
@@ -44,6 +44,9 @@ type Config struct {
 	// MaxPagesPerWindow bounds one window's listing; default
 	// DefaultMaxPagesPerWindow.
 	MaxPagesPerWindow int
+	// BigPages is the run's gate for pages larger than
+	// source.BigPageBytes, shared by every source; nil admits all at once.
+	BigPages *source.PageGate
 
 	InitialBackoff time.Duration                                    // first retry delay (default 500ms)
 	Sleep          func(ctx context.Context, d time.Duration) error // nil: a real sleep
@@ -95,7 +98,7 @@ func New(cfg Config, log zerolog.Logger) (*Client, error) {
 	}
 	base, err := url.Parse(strings.TrimSuffix(cfg.Key.URL, "/"))
 	if err != nil || base.Host == "" {
-		return nil, errclass.Mark(errclass.Config, fmt.Errorf("api_url %q is not an absolute URL", cfg.Key.URL))
+		return nil, errclass.Mark(errclass.Config, fmt.Errorf("api_url %s is not an absolute URL", apiclient.ShowURL(cfg.Key.URL)))
 	}
 	records := *base
 	records.Path = strings.TrimSuffix(base.Path, "/") + RecordsPath
@@ -293,6 +296,8 @@ func (c *Client) Fetch(ctx context.Context, w audit.Window, emit func(*audit.Rec
 func (c *Client) list(ctx context.Context, w audit.Window, st *source.Stats, emit func(*audit.Record) error) (source.Listing, error) {
 	d := source.NewDeduper(c.dedupe, w, emit, st)
 	defer d.Close()
+	pass := c.cfg.BigPages.Pass(ctx)
+	defer pass.Release()
 	first := c.windowURL(w.Start, w.End)
 	u := first
 	seen := map[uint64]struct{}{}
@@ -303,13 +308,15 @@ func (c *Client) list(ctx context.Context, w audit.Window, st *source.Stats, emi
 			return d.Listing(), errclass.Mark(errclass.Permanent, fmt.Errorf("window %s: more than %d pages (source.max_pages_per_window); the server's listing does not end", w, c.cfg.MaxPagesPerWindow))
 		}
 		handle := ""
+		pass.Release() // the last page's records are handed on
 		err := c.api.Get(ctx, u, st, func(h http.Header, status int, body io.Reader) error {
 			recs = recs[:0]
 			if status == http.StatusNoContent {
 				return nil // no records
 			}
 			var err error
-			if recs, err = decodePage(body, c.cfg.Account, recs); err != nil {
+			// A big page waits for the run's gate; padding is squeezed out.
+			if recs, err = decodePage(source.SqueezeWhitespace(pass.Reader(body)), c.cfg.Account, recs); err != nil {
 				return err
 			}
 			handle, err = ParseHandle(h.Get("Paging"))
@@ -325,6 +332,9 @@ func (c *Client) list(ctx context.Context, w audit.Window, st *source.Stats, emi
 		}
 		if handle == "" {
 			break
+		}
+		if err := d.NextPage(); err != nil {
+			return d.Listing(), errclass.Mark(errclass.Permanent, fmt.Errorf("window %s, page %d: %w; refusing to follow (the next run tries again)", w, pages, err))
 		}
 		if len(recs) == 0 {
 			if empty++; empty > maxEmptyPages {

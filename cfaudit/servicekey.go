@@ -12,6 +12,7 @@ import (
 	"net/url"
 	"strings"
 
+	"github.com/auditlog-exporter/auditlog-exporter/source/apiclient"
 	"github.com/go-json-experiment/json"
 	"github.com/go-json-experiment/json/jsontext"
 )
@@ -140,14 +141,17 @@ func checkHTTPS(field, s string) error {
 
 // CheckURL checks a Cloud Foundry API or token endpoint URL: absolute,
 // https (http only for a loopback host, as the simulator serves), no
-// credentials in it.
+// credentials, query or fragment in it.
 func CheckURL(s string) error {
 	if s == "" {
 		return errors.New("required (the service key's url, or uaa.url / uaa.certurl)")
 	}
 	u, err := url.Parse(s)
-	if err != nil || u.Host == "" || u.User != nil {
-		return fmt.Errorf("%q is not an absolute URL", shortText(s))
+	if err != nil || u.Host == "" {
+		return fmt.Errorf("%s is not an absolute URL", apiclient.ShowURL(s))
+	}
+	if u.User != nil || u.RawQuery != "" || u.ForceQuery || u.Fragment != "" {
+		return fmt.Errorf("%s must not contain credentials, a query or a fragment", apiclient.ShowURL(s))
 	}
 	switch u.Scheme {
 	case "https":
@@ -157,7 +161,7 @@ func CheckURL(s string) error {
 			return nil
 		}
 	}
-	return fmt.Errorf("%q: want https:// (http:// only for a loopback host: credentials would travel unencrypted)", shortText(s))
+	return fmt.Errorf("%s: want https:// (http:// only for a loopback host: credentials would travel unencrypted)", apiclient.ShowURL(s))
 }
 
 // jsonErrorText says where the JSON is wrong without quoting it (a service

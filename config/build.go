@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"os"
 	"time"
 
 	"github.com/auditlog-exporter/auditlog-exporter/cfaudit"
@@ -12,6 +11,7 @@ import (
 	"github.com/auditlog-exporter/auditlog-exporter/evidence"
 	"github.com/auditlog-exporter/auditlog-exporter/exporter"
 	"github.com/auditlog-exporter/auditlog-exporter/internal/s3client"
+	"github.com/auditlog-exporter/auditlog-exporter/internal/safefile"
 	"github.com/auditlog-exporter/auditlog-exporter/odata"
 	"github.com/auditlog-exporter/auditlog-exporter/sinks"
 	"github.com/auditlog-exporter/auditlog-exporter/source"
@@ -51,6 +51,9 @@ func (c *Config) Watermarks() exporter.Watermarks {
 // afresh for every run.
 func (c *Config) BuildSources(log zerolog.Logger) ([]exporter.Account, error) {
 	var out []exporter.Account
+	// One gate for the whole run: pages larger than source.BigPageBytes
+	// are decoded one at a time, whatever the accounts and windows.
+	bigPages := source.NewPageGate()
 	for _, s := range c.Sources() {
 		var src source.Source
 		var err error
@@ -64,7 +67,7 @@ func (c *Config) BuildSources(log zerolog.Logger) ([]exporter.Account, error) {
 				src, err = cfaudit.New(cfaudit.Config{
 					Account: s.Account, Key: key, Timeout: s.Timeout, MaxRequestsPerSecond: s.MaxRequestsPerSecond,
 					MaxElapsed: c.Retry.MaxElapsed, CAFile: s.CAFile, MaxPageBytes: s.MaxPageBytes, Dedupe: dedupe,
-					MaxPagesPerWindow: s.MaxPagesPerWindow, RetentionDays: s.RetentionDays,
+					MaxPagesPerWindow: s.MaxPagesPerWindow, RetentionDays: s.RetentionDays, BigPages: bigPages,
 				}, alog)
 			}
 		default:
@@ -72,7 +75,7 @@ func (c *Config) BuildSources(log zerolog.Logger) ([]exporter.Account, error) {
 				APIURL: s.APIURL, Account: s.Account, ClientID: s.ClientID, ClientSecret: s.ClientSecret,
 				Filter: s.Filter, Timeout: s.Timeout, MaxRequestsPerSecond: s.MaxRequestsPerSecond,
 				MaxElapsed: c.Retry.MaxElapsed, CAFile: s.CAFile, MaxPageBytes: s.MaxPageBytes,
-				Dedupe: dedupe, MaxPagesPerWindow: s.MaxPagesPerWindow, RetentionDays: s.RetentionDays,
+				Dedupe: dedupe, MaxPagesPerWindow: s.MaxPagesPerWindow, RetentionDays: s.RetentionDays, BigPages: bigPages,
 			}, alog)
 		}
 		if err != nil {
@@ -98,11 +101,11 @@ func (s SourceConfig) cfKey() (cfaudit.ServiceKey, error) {
 		k.UAA.URL = s.TokenURL
 		return k, nil
 	}
-	cert, err := os.ReadFile(s.CertFile)
+	cert, err := safefile.ReadFile(s.CertFile, MaxSecretFileBytes)
 	if err != nil {
 		return k, errclass.Mark(errclass.Config, fmt.Errorf("cert_file: %w", err))
 	}
-	key, err := os.ReadFile(s.KeyFile)
+	key, err := safefile.ReadFile(s.KeyFile, MaxSecretFileBytes)
 	if err != nil {
 		return k, errclass.Mark(errclass.Config, fmt.Errorf("key_file: %w", err))
 	}

@@ -9,7 +9,6 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
-	"io"
 	"net"
 	"net/url"
 	"os"
@@ -26,9 +25,11 @@ import (
 	"github.com/auditlog-exporter/auditlog-exporter/errclass"
 	"github.com/auditlog-exporter/auditlog-exporter/evidence"
 	"github.com/auditlog-exporter/auditlog-exporter/exporter"
+	"github.com/auditlog-exporter/auditlog-exporter/internal/safefile"
 	"github.com/auditlog-exporter/auditlog-exporter/odata"
 	"github.com/auditlog-exporter/auditlog-exporter/sinks"
 	"github.com/auditlog-exporter/auditlog-exporter/source"
+	"github.com/auditlog-exporter/auditlog-exporter/source/apiclient"
 	"github.com/auditlog-exporter/auditlog-exporter/state"
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 	"gopkg.in/yaml.v3"
@@ -267,12 +268,7 @@ func (es FieldErrors) err() error {
 // Load reads, decodes and validates a configuration file, reads secret
 // files, and returns every problem at once.
 func Load(path string, lookupEnv func(string) (string, bool)) (*Config, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, errclass.Mark(errclass.Config, fmt.Errorf("config: %w", err))
-	}
-	data, err := io.ReadAll(io.LimitReader(f, MaxConfigBytes+1))
-	f.Close()
+	data, err := safefile.ReadFile(path, MaxConfigBytes)
 	if err != nil {
 		return nil, errclass.Mark(errclass.Config, fmt.Errorf("config: %w", err))
 	}
@@ -300,11 +296,16 @@ func Parse(data []byte, lookupEnv func(string) (string, bool)) (*Config, error) 
 	var errs FieldErrors
 	lines := map[int]string{}
 	var plain []string
-	walk(doc.Content[0], reflect.TypeOf(cfg).Elem(), "", &errs, lines, &plain, lookupEnv)
+	dup := false
+	walk(doc.Content[0], reflect.TypeOf(cfg).Elem(), "", &errs, lines, &plain, &dup, lookupEnv)
 	if len(errs) >= maxConfigErrors {
 		errs = append(errs, FieldError{Path: "(file)", Msg: "more problems are not listed; fix these first"})
 		// Decoding a mapping of many keys costs time that grows with their
 		// square; what is wrong is said already.
+		return nil, errs.err()
+	}
+	if dup {
+		// The decoder would report each pair of repeated keys again.
 		return nil, errs.err()
 	}
 	if err := doc.Content[0].Decode(cfg); err != nil {
@@ -349,6 +350,11 @@ const MaxAccountLength = 100
 // MaxConfigBytes is the largest configuration read (a real one is a few KiB).
 const MaxConfigBytes = 1 << 20
 
+// MaxSecretFileBytes is the largest client_secret_file, cert_file or
+// key_file read (a secret is a few dozen bytes, a certificate chain a few
+// KiB).
+const MaxSecretFileBytes = 1 << 20
+
 // maxConfigErrors is how many problems are listed; more are summarized.
 const maxConfigErrors = 50
 
@@ -356,7 +362,7 @@ var envRE = regexp.MustCompile(`\$\$\{|\$\{([^}]*)\}`)
 
 // walk checks keys against t's yaml tags, recording unknown ones, expands
 // ${VAR} in scalars, and remembers which path each line holds.
-func walk(n *yaml.Node, t reflect.Type, path string, errs *FieldErrors, lines map[int]string, plain *[]string, lookupEnv func(string) (string, bool)) {
+func walk(n *yaml.Node, t reflect.Type, path string, errs *FieldErrors, lines map[int]string, plain *[]string, dup *bool, lookupEnv func(string) (string, bool)) {
 	for t.Kind() == reflect.Pointer {
 		t = t.Elem()
 	}
@@ -364,6 +370,20 @@ func walk(n *yaml.Node, t reflect.Type, path string, errs *FieldErrors, lines ma
 	case yaml.AliasNode:
 		errs.add(orRoot(path), "YAML aliases are not supported")
 	case yaml.MappingNode:
+		// A key given twice is an error (the YAML decoder would say so
+		// too, but for every pair: quadratic in time and in lines).
+		first := make(map[string]int, len(n.Content)/2)
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			k := n.Content[i]
+			if line, ok := first[k.Value]; ok {
+				*dup = true
+				if len(*errs) < maxConfigErrors {
+					errs.add(join(path, k.Value), "given again on line %d (first on line %d)", k.Line, line)
+				}
+				continue
+			}
+			first[k.Value] = k.Line
+		}
 		if t.Kind() != reflect.Struct {
 			return // the decoder reports the type mismatch
 		}
@@ -389,14 +409,14 @@ func walk(n *yaml.Node, t reflect.Type, path string, errs *FieldErrors, lines ma
 				continue
 			}
 			lines[k.Line] = p
-			walk(v, ft, p, errs, lines, plain, lookupEnv)
+			walk(v, ft, p, errs, lines, plain, dup, lookupEnv)
 		}
 	case yaml.SequenceNode:
 		if t.Kind() != reflect.Slice {
 			return
 		}
 		for i, e := range n.Content {
-			walk(e, t.Elem(), fmt.Sprintf("%s[%d]", path, i), errs, lines, plain, lookupEnv)
+			walk(e, t.Elem(), fmt.Sprintf("%s[%d]", path, i), errs, lines, plain, dup, lookupEnv)
 		}
 	case yaml.ScalarNode:
 		lines[n.Line] = orRoot(path)
@@ -455,6 +475,17 @@ func (c *Config) Sources() []SourceConfig {
 		return []SourceConfig{*c.Source}
 	}
 	return c.Accounts
+}
+
+// Secrets are the configured client secrets in every form they travel
+// (apiclient.SecretsOf), for scrubbing text no client saw: the lines the
+// standard library logs.
+func (c *Config) Secrets() []string {
+	var out []string
+	for _, s := range c.Sources() {
+		out = append(out, apiclient.SecretsOf(s.ClientID, s.ClientSecret)...)
+	}
+	return out
 }
 
 var (
@@ -698,7 +729,7 @@ func (s SinkConfig) validate(p string, errs *FieldErrors) (dest string) {
 func (m MetricsConfig) validate(errs *FieldErrors) {
 	if m.PushgatewayURL != "" {
 		if u, err := url.Parse(m.PushgatewayURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-			errs.add("metrics.pushgateway_url", "%q is not an http(s) URL like http://pushgateway:9091", m.PushgatewayURL)
+			errs.add("metrics.pushgateway_url", "%s is not an http(s) URL like http://pushgateway:9091", apiclient.ShowURL(m.PushgatewayURL))
 		}
 	}
 	if m.Listen != "" {
@@ -768,12 +799,7 @@ func (c *Config) checkFiles() FieldErrors {
 
 // readServiceKey reads and parses a service key file.
 func readServiceKey(path string) (cfaudit.ServiceKey, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return cfaudit.ServiceKey{}, err
-	}
-	defer f.Close()
-	b, err := io.ReadAll(io.LimitReader(f, cfaudit.MaxServiceKeyBytes+1))
+	b, err := safefile.ReadFile(path, cfaudit.MaxServiceKeyBytes)
 	if err != nil {
 		return cfaudit.ServiceKey{}, err
 	}
@@ -786,7 +812,7 @@ func validateEndpoint(path, endpoint string, errs *FieldErrors) {
 	}
 	u, err := url.Parse(endpoint)
 	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
-		errs.add(path, "%q is not an http(s) URL like https://minio.example.com:9000", endpoint)
+		errs.add(path, "%s is not an http(s) URL like https://minio.example.com:9000", apiclient.ShowURL(endpoint))
 	}
 }
 
@@ -889,7 +915,7 @@ func (c *Config) readSecretFiles() FieldErrors {
 		if s.ClientSecretFile == "" {
 			return
 		}
-		b, err := os.ReadFile(s.ClientSecretFile)
+		b, err := safefile.ReadFile(s.ClientSecretFile, MaxSecretFileBytes)
 		if err != nil {
 			errs.add(p+".client_secret_file", "cannot read the secret: %v", err)
 			return

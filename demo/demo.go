@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	stdlog "log"
 	"net"
 	"net/http"
 	"os"
@@ -23,6 +24,7 @@ import (
 	"github.com/auditlog-exporter/auditlog-exporter/evidence"
 	"github.com/auditlog-exporter/auditlog-exporter/exporter"
 	"github.com/auditlog-exporter/auditlog-exporter/odata/neosim"
+	"github.com/auditlog-exporter/auditlog-exporter/source/apiclient"
 	"github.com/rs/zerolog"
 )
 
@@ -213,7 +215,7 @@ func Run(ctx context.Context, outDir, sources string, log zerolog.Logger, versio
 		if err != nil {
 			return "", nil, fmt.Errorf("start simulator: %w", err)
 		}
-		srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
+		srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second, ErrorLog: stdlog.New(apiclient.StdLog{Log: log}, "", 0)}
 		go func() { _ = srv.Serve(ln) }()
 		return "http://" + ln.Addr().String(), func() { srv.Close() }, nil
 	}

@@ -30,9 +30,9 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
-	"io"
-	"os"
 	"strings"
+
+	"github.com/auditlog-exporter/auditlog-exporter/internal/safefile"
 )
 
 // Signer signs documents with one private key.
@@ -116,17 +116,12 @@ func MarshalPrivateKey(key ed25519.PrivateKey) []byte {
 }
 
 func readPEM(path, typ string) ([]byte, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	b, err := io.ReadAll(io.LimitReader(f, maxKeyFile+1))
-	if err != nil {
-		return nil, err
-	}
-	if len(b) > maxKeyFile {
+	b, err := safefile.ReadFile(path, maxKeyFile)
+	if errors.Is(err, safefile.ErrTooLarge) {
 		return nil, fmt.Errorf("key file %s: larger than %d bytes, not a key", path, maxKeyFile)
+	}
+	if err != nil {
+		return nil, err
 	}
 	block, _ := pem.Decode(b)
 	if block == nil {

@@ -51,7 +51,7 @@ func newLookBackEnv(t testing.TB, r neosim.Readings) *lookBackEnv {
 	sim := neosim.New(neosim.Options{Accounts: []string{"acct"}, ClientID: "id", ClientSecret: "secret", Now: clock.Now, Readings: r})
 	srv := httptest.NewServer(sim)
 	t.Cleanup(srv.Close)
-	src, err := odata.New(odata.Config{APIURL: srv.URL, Account: "acct", ClientID: "id", ClientSecret: "secret", InitialBackoff: time.Millisecond}, zerolog.Nop())
+	src, err := odata.New(odata.Config{APIURL: srv.URL, Account: "acct", ClientID: "id", ClientSecret: "secret", InitialBackoff: time.Millisecond, Now: clock.Now}, zerolog.Nop())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -40,7 +40,7 @@ type Config struct {
 	MaxRequestsPerSecond float64
 	MaxElapsed           time.Duration // give up on one request after this long; default 10m
 	CAFile               string        // extra PEM CA bundle
-	MaxPageBytes         int64         // largest response body accepted; default 64 MiB
+	MaxPageBytes         int64         // largest response body accepted; default DefaultMaxPageBytes
 
 	// Dedupe sizes each window's duplicate check: in memory up to its
 	// SpillThreshold distinct records, then through spool files, so
@@ -56,6 +56,10 @@ type Config struct {
 	// whose nextLinks never end); default DefaultMaxPagesPerWindow.
 	MaxPagesPerWindow int
 
+	// BigPages is the run's gate for pages larger than
+	// source.BigPageBytes, shared by every source; nil admits all at once.
+	BigPages *source.PageGate
+
 	// InitialBackoff is the first retry delay (default 500ms); tests shorten it.
 	InitialBackoff time.Duration
 	// Sleep waits between retries; nil means a real, cancellable sleep.
@@ -66,8 +70,10 @@ type Config struct {
 	Transport http.RoundTripper
 }
 
-// DefaultMaxPageBytes caps one response body.
-const DefaultMaxPageBytes = 64 << 20
+// DefaultMaxPageBytes caps one response body: 16 MiB, about 27 times a
+// page of the documented 1,000 records. It also bounds what a hostile page
+// costs in memory (about 2.5 times this per window in flight; README).
+const DefaultMaxPageBytes = 16 << 20
 
 // ServerPageSize is the documented server page size.
 const ServerPageSize = 1000
@@ -177,22 +183,22 @@ func ParseAPIURL(s string) (*url.URL, error) {
 	}
 	u, err := url.Parse(s)
 	if err != nil {
-		return nil, fmt.Errorf("api_url %q: %w", s, err)
+		return nil, fmt.Errorf("api_url %s: not a URL", apiclient.ShowURL(s))
 	}
 	if u.Host == "" || u.Opaque != "" {
-		return nil, fmt.Errorf("api_url %q: want an absolute URL like https://api.hana.ondemand.com", s)
+		return nil, fmt.Errorf("api_url %s: want an absolute URL like https://api.hana.ondemand.com", apiclient.ShowURL(s))
 	}
 	if u.User != nil || u.RawQuery != "" || u.Fragment != "" {
-		return nil, fmt.Errorf("api_url %q: must not contain credentials, a query or a fragment", s)
+		return nil, fmt.Errorf("api_url %s: must not contain credentials, a query or a fragment", apiclient.ShowURL(s))
 	}
 	switch u.Scheme {
 	case "https":
 	case "http":
 		if !isLoopback(u.Hostname()) {
-			return nil, fmt.Errorf("api_url %q: http:// is only allowed for a loopback host (credentials would travel unencrypted); use https://", s)
+			return nil, fmt.Errorf("api_url %s: http:// is only allowed for a loopback host (credentials would travel unencrypted); use https://", apiclient.ShowURL(s))
 		}
 	default:
-		return nil, fmt.Errorf("api_url %q: scheme must be https", s)
+		return nil, fmt.Errorf("api_url %s: scheme must be https", apiclient.ShowURL(s))
 	}
 	return u, nil
 }
@@ -214,12 +220,14 @@ func (c *Client) IssuedTokens() []string { return c.api.IssuedTokens() }
 
 // getPage GETs u (with retries, the request rate, token renewal) and
 // decodes the body into p.
-func (c *Client) getPage(ctx context.Context, u *url.URL, dec *pageDecoder, p *Page, st *source.Stats) error {
+// A big page (source.BigPageBytes) waits for pass, the run's gate for big
+// pages; whitespace padding is squeezed out before decoding.
+func (c *Client) getPage(ctx context.Context, u *url.URL, dec *pageDecoder, p *Page, st *source.Stats, pass *source.PagePass) error {
 	return c.api.Get(ctx, u, st, func(_ http.Header, status int, body io.Reader) error {
 		if status != http.StatusOK {
 			return errclass.Mark(errclass.Permanent, fmt.Errorf("HTTP %d without a body: want 200 and a page", status))
 		}
-		return dec.Decode(body, p)
+		return dec.Decode(source.SqueezeWhitespace(pass.Reader(body)), p)
 	})
 }
 
@@ -237,7 +245,7 @@ func (c *Client) Probe(ctx context.Context) (count int64, err error) {
 	u := *c.recordsURL
 	u.RawQuery = "$top=1&$count=true"
 	var p Page
-	if err := c.getPage(ctx, &u, newPageDecoder(), &p, &source.Stats{}); err != nil {
+	if err := c.getPage(ctx, &u, newPageDecoder(), &p, &source.Stats{}, nil); err != nil {
 		return 0, c.scrubErr(err)
 	}
 	if p.HasCount {
@@ -252,7 +260,7 @@ func (c *Client) Count(ctx context.Context, w audit.Window) (int64, error) {
 	u := *c.recordsURL
 	u.RawQuery = "$filter=" + queryEscape(WindowFilter(w.Start, w.End, c.cfg.Filter)) + "&$top=0&$count=true"
 	var p Page
-	if err := c.getPage(ctx, &u, newPageDecoder(), &p, &source.Stats{}); err != nil {
+	if err := c.getPage(ctx, &u, newPageDecoder(), &p, &source.Stats{}, nil); err != nil {
 		return 0, c.scrubErr(fmt.Errorf("count window %s: %w", w, err))
 	}
 	if !p.HasCount {

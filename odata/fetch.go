@@ -85,6 +85,8 @@ func (c *Client) Fetch(ctx context.Context, w audit.Window, emit func(*audit.Rec
 // fingerprints the listing (a second listing).
 func (c *Client) list(ctx context.Context, w audit.Window, st *source.Stats, emit func(*audit.Record) error) (listing, error) {
 	pg := c.newPager(w)
+	pg.pass = c.cfg.BigPages.Pass(ctx)
+	defer pg.pass.Release()
 	d := source.NewDeduper(c.dedupe, w, emit, st)
 	defer d.Close()
 	var page Page
@@ -99,6 +101,11 @@ func (c *Client) list(ctx context.Context, w audit.Window, st *source.Stats, emi
 		for i := range page.Records {
 			if err := d.Add(&page.Records[i], pg.count); err != nil {
 				return listing{count: pg.count, Listing: d.Listing()}, err
+			}
+		}
+		if pg.url != nil {
+			if err := d.NextPage(); err != nil {
+				return listing{count: pg.count, Listing: d.Listing()}, errclass.Mark(errclass.Permanent, fmt.Errorf("window %s, page %d: %w; refusing to follow (the next run tries again)", w, pg.pages, err))
 			}
 		}
 	}
@@ -118,7 +125,8 @@ type pager struct {
 	url    *url.URL // the next page's; nil: the listing ended
 	links  map[uint64]struct{}
 	dec    *pageDecoder
-	count  int64 // @odata.count of the first page, -1 if none
+	pass   *source.PagePass // holds the big-page gate until the next page
+	count  int64            // @odata.count of the first page, -1 if none
 
 	pages, empty int
 	skipMode     bool
@@ -148,7 +156,8 @@ func (pg *pager) next(ctx context.Context, page *Page, st *source.Stats) (bool, 
 	case pg.count >= 0 && int64(pg.pages) > 2*pg.count+10:
 		return false, errclass.Mark(errclass.Permanent, fmt.Errorf("window %s: %d pages for %d counted records; the server's listing does not end", w, pg.pages, pg.count))
 	}
-	if err := c.getPage(ctx, cur, pg.dec, page, st); err != nil {
+	pg.pass.Release() // the last page's records are handed on
+	if err := c.getPage(ctx, cur, pg.dec, page, st, pg.pass); err != nil {
 		return false, fmt.Errorf("fetch page %d of window %s: %w", pg.pages, w, err)
 	}
 	if pg.pages == 1 && page.HasCount {

@@ -82,7 +82,7 @@ func TestServerTextIsScrubbed(t *testing.T) {
 			if strings.ContainsAny(msg, "\n\r\x1b\x07") {
 				t.Fatalf("control characters reach the error: %q", msg)
 			}
-			if tc.control && !strings.Contains(msg+f.logs.String(), `\x1b`) && !strings.Contains(msg, `\x0a`) {
+			if tc.control && !strings.Contains(msg+f.logs.String(), `\u001b`) && !strings.Contains(msg, `\u000a`) {
 				t.Fatalf("the control characters were not shown as escapes: %q", msg)
 			}
 			t.Log(msg)

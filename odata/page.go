@@ -65,8 +65,17 @@ func (d *pageDecoder) Decode(r io.Reader, p *Page) error {
 	if len(d.intern) > 4096 {
 		clear(d.intern)
 	}
-	d.dec.Reset(r, decoderOptions...)
-	defer d.dec.Reset(emptyReader{}, decoderOptions...) // drop the reference to r
+	cr := &countingReader{r: r}
+	d.dec.Reset(cr, decoderOptions...)
+	defer func() {
+		if cr.n > source.BigPageBytes {
+			// The buffers grew to the size of the page's largest value:
+			// give them back rather than keep them for the window.
+			d.dec, d.scratch, d.timeRaw = jsontext.NewDecoder(emptyReader{}, decoderOptions...), nil, nil
+			return
+		}
+		d.dec.Reset(emptyReader{}, decoderOptions...) // drop the reference to r
+	}()
 	tok, err := d.dec.ReadToken()
 	if err != nil {
 		return syntaxError(err)
@@ -153,6 +162,17 @@ func (d *pageDecoder) Decode(r io.Reader, p *Page) error {
 		return contentError("page has no \"value\" array")
 	}
 	return nil
+}
+
+type countingReader struct {
+	r io.Reader
+	n int64
+}
+
+func (c *countingReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n += int64(n)
+	return n, err
 }
 
 type emptyReader struct{}

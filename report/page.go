@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/auditlog-exporter/auditlog-exporter/evidence"
+	"github.com/auditlog-exporter/auditlog-exporter/internal/textsafe"
 )
 
 // The page is written by hand, every outside string through html.EscapeString:
@@ -51,14 +52,16 @@ func WriteHTML(w io.Writer, r Report) error {
 
 type pageWriter struct{ b strings.Builder }
 
-// f writes format with args, each string (and status) arg escaped.
+// f writes format with args, each string (and status) arg escaped: for a
+// terminal first (control and bidirectional-formatting characters, which a
+// browser obeys too), then for HTML.
 func (p *pageWriter) f(format string, args ...any) {
 	for i, a := range args {
 		switch s := a.(type) {
 		case string:
-			args[i] = html.EscapeString(s)
+			args[i] = html.EscapeString(textsafe.Escape(s))
 		case evidence.Status:
-			args[i] = html.EscapeString(string(s))
+			args[i] = html.EscapeString(textsafe.Escape(string(s)))
 		}
 	}
 	fmt.Fprintf(&p.b, format, args...)

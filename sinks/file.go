@@ -14,6 +14,7 @@ import (
 
 	"github.com/auditlog-exporter/auditlog-exporter/errclass"
 	"github.com/auditlog-exporter/auditlog-exporter/internal/atomicfile"
+	"github.com/auditlog-exporter/auditlog-exporter/internal/safefile"
 )
 
 // FileDest publishes each object as a file under a local directory: staged
@@ -168,7 +169,7 @@ func (d *FileDest) List(_ context.Context, dir string) ([]string, error) {
 
 // Get implements Keeper.
 func (d *FileDest) Get(_ context.Context, name string) (io.ReadCloser, bool, error) {
-	f, err := os.Open(d.Path(name))
+	f, err := safefile.Open(d.Path(name))
 	if errors.Is(err, os.ErrNotExist) {
 		return nil, false, nil
 	}

@@ -65,6 +65,9 @@ func (e *jsonlEncoder) Encode(r *audit.Record) error {
 	}
 	e.buf = b
 	_, err = e.w.Write(b)
+	if cap(e.buf) > 1<<20 {
+		e.buf = nil // a huge record: do not keep its size for the window
+	}
 	return err
 }
 

@@ -74,6 +74,17 @@ const (
 // memory while writing.
 const ParquetRowGroupRows = 25_000
 
+// ParquetRowGroupBytes bounds a row group by the size of its text too: a
+// window of large messages (a hostile server's, each page under
+// source.max_page_bytes) closes a row group when its records reach this
+// size, so the memory a writer holds does not depend on what the server
+// sends.
+const ParquetRowGroupBytes = 16 << 20
+
+// parquetBatchBytes bounds the records batched before they go to the
+// writer, for the same reason.
+const parquetBatchBytes = 4 << 20
+
 // Parquet is the Parquet format.
 type Parquet struct {
 	// Compression is zstd (default), snappy or none.
@@ -121,6 +132,9 @@ func (f Parquet) NewEncoder(w io.Writer, win audit.Window) (Encoder, error) {
 		// No page min/max for free text and random ids: they help no query,
 		// and the footer would hold them for every page until Close.
 		parquet.SkipPageBounds("message"), parquet.SkipPageBounds("user"), parquet.SkipPageBounds("uuid"),
+		// Nor statistics in their page headers: they would hold a copy of
+		// the longest value (min and max) while the row group is written.
+		parquet.SkipPageStatistics("message"), parquet.SkipPageStatistics("user"), parquet.SkipPageStatistics("uuid"),
 		parquet.CreatedBy("auditlog-exporter", f.Version, ""),
 		parquet.KeyValueMetadata(MetaAccount, win.Account),
 		parquet.KeyValueMetadata(MetaWindowStart, win.Start.UTC().Format(time.RFC3339)),
@@ -136,12 +150,16 @@ type parquetEncoder struct {
 	w     *parquet.GenericWriter[ParquetRow]
 	batch []ParquetRow
 	n     int64
+	// batchBytes and groupBytes are the text sizes of the records batched
+	// and of those in the row group being written.
+	batchBytes, groupBytes int
 }
 
 func (e *parquetEncoder) Encode(r *audit.Record) error {
 	e.batch = append(e.batch, rowOf(r))
 	e.n++
-	if len(e.batch) == cap(e.batch) {
+	e.batchBytes += r.TextSize()
+	if len(e.batch) == cap(e.batch) || e.batchBytes >= parquetBatchBytes {
 		return e.flush()
 	}
 	return nil
@@ -154,6 +172,12 @@ func (e *parquetEncoder) flush() error {
 	_, err := e.w.Write(e.batch)
 	clear(e.batch) // drop references to the strings
 	e.batch = e.batch[:0]
+	e.groupBytes += e.batchBytes
+	e.batchBytes = 0
+	if err == nil && e.groupBytes >= ParquetRowGroupBytes {
+		err = e.w.Flush() // close the row group: its buffers go to the file
+		e.groupBytes = 0
+	}
 	return err
 }
 

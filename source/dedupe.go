@@ -1,6 +1,8 @@
 package source
 
 import (
+	"errors"
+	"fmt"
 	"hash/maphash"
 
 	"github.com/auditlog-exporter/auditlog-exporter/audit"
@@ -66,6 +68,39 @@ type Deduper struct {
 	mem   *uuidSet
 	spool *spool
 	buf   []byte
+
+	// fresh counts rows that brought something new: a Uuid not served
+	// before, inside the window (after a spill, a row inside the window
+	// whose Uuid is not among those held in memory). stallAt is fresh at
+	// the last page that brought something, stalled the pages since.
+	fresh, stallAt int64
+	stalled        int
+}
+
+// MaxStalledPages is how many pages in a row may bring nothing new (only
+// records served before, or records outside the window) while the server
+// still points at a next page. A listing that shifts while it is paged
+// repeats some records on a page, never twenty pages of them; a server
+// whose fresh nextLinks or handles serve the same records again would
+// otherwise be followed to source.max_pages_per_window.
+const MaxStalledPages = 20
+
+// ErrNoProgress is wrapped by the error of a listing whose pages stopped
+// bringing anything new.
+var ErrNoProgress = errors.New("the listing is not progressing")
+
+// NextPage is called when a page has been added and the server points at
+// a next one: it fails with ErrNoProgress after MaxStalledPages pages in a
+// row that brought nothing new.
+func (d *Deduper) NextPage() error {
+	if d.fresh > d.stallAt {
+		d.stallAt, d.stalled = d.fresh, 0
+		return nil
+	}
+	if d.stalled++; d.stalled >= MaxStalledPages {
+		return fmt.Errorf("%d pages in a row served only records already served or outside the window, and still point at a next page: %w", d.stalled, ErrNoProgress)
+	}
+	return nil
 }
 
 // NewDeduper starts the duplicate check of one listing of w. emit gets
@@ -81,6 +116,9 @@ func (d *Deduper) Add(r *audit.Record, countHint int64) error {
 	d.l.Rows++
 	key := keyOf(r.UUID)
 	if d.spool != nil {
+		if _, known := d.mem.get(key); !known && d.w.Contains(r.Time) {
+			d.fresh++
+		}
 		return d.spool.add(key, r)
 	}
 	content := d.contentOf(r)
@@ -129,7 +167,11 @@ func (d *Deduper) Close() {
 
 func (d *Deduper) contentOf(r *audit.Record) uint64 {
 	d.buf = audit.AppendBinary(d.buf[:0], r)
-	return maphash.Bytes(d.cfg.Seed, d.buf)
+	h := maphash.Bytes(d.cfg.Seed, d.buf)
+	if cap(d.buf) > 1<<20 {
+		d.buf = nil // a huge record: do not keep its size for the window
+	}
+	return h
 }
 
 func (d *Deduper) settle(r *audit.Record, key, content uint64, fresh bool, prev uint64) error {
@@ -148,6 +190,9 @@ func (d *Deduper) settle(r *audit.Record, key, content uint64, fresh bool, prev 
 	d.l.Distinct++
 	d.l.sum += key
 	d.l.xor ^= key
+	if d.spool == nil && d.w.Contains(r.Time) {
+		d.fresh++ // (rows settled while draining a spool were counted when spooled)
+	}
 	if d.emit == nil {
 		return nil
 	}

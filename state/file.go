@@ -19,6 +19,7 @@ import (
 
 	"github.com/auditlog-exporter/auditlog-exporter/errclass"
 	"github.com/auditlog-exporter/auditlog-exporter/internal/atomicfile"
+	"github.com/auditlog-exporter/auditlog-exporter/internal/safefile"
 )
 
 // FormatVersion is the newest version of the state file format this build
@@ -51,6 +52,9 @@ var ErrLocked = errors.New("in use by another run")
 // OpenFile opens (creating it 0700 if needed) the state directory dir and
 // locks it. A second opener fails at once with an error naming the lock.
 func OpenFile(dir string) (*FileStore, error) {
+	if fi, err := os.Stat(dir); err == nil && !fi.IsDir() {
+		return nil, errclass.Mark(errclass.Config, fmt.Errorf("state.path %s is not a directory (the file state store keeps one file per account in a directory)", dir))
+	}
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, errclass.Mark(errclass.Permanent, fmt.Errorf("state directory: %w", err))
 	}
@@ -180,7 +184,7 @@ func (s *FileStore) Load(ctx context.Context, account string) (State, error) {
 	if errors.Is(err, os.ErrNotExist) {
 		return State{}, ErrNotFound
 	}
-	if errors.Is(err, errTooLarge) {
+	if errors.Is(err, errTooLarge) || errors.Is(err, safefile.ErrNotRegular) {
 		return State{}, errclass.Mark(errclass.Config, fmt.Errorf("state file %s: %w; move it away to start over from export.start, or replace it with a valid one", s.Path(account), err))
 	}
 	if err != nil {
@@ -202,12 +206,11 @@ var errTooLarge = fmt.Errorf("larger than %d bytes: not a state file", MaxStateB
 
 // readCapped reads a file of at most MaxStateBytes.
 func readCapped(path string) ([]byte, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, err
+	b, err := safefile.ReadFile(path, MaxStateBytes)
+	if errors.Is(err, safefile.ErrTooLarge) {
+		return nil, errTooLarge
 	}
-	defer f.Close()
-	return readAllCapped(f)
+	return b, err
 }
 
 // readAllCapped reads r to its end, refusing more than MaxStateBytes.
@@ -306,6 +309,8 @@ func (s *FileStore) Save(ctx context.Context, st State) (string, error) {
 		if st.Rev != "" {
 			return "", fmt.Errorf("save state %s: %w (the file was removed)", path, ErrConflict)
 		}
+	case errors.Is(err, safefile.ErrNotRegular):
+		return "", errclass.Mark(errclass.Config, fmt.Errorf("save state: %w; move it away", err))
 	case err != nil:
 		return "", fmt.Errorf("save state: %w", err)
 	case rev(cur) != st.Rev:

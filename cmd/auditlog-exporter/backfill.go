@@ -52,7 +52,7 @@ once. With --shards N, I comes from $JOB_COMPLETION_INDEX.`,
 			if err != nil {
 				return usageError{err}
 			}
-			log := newLogger(cfg.Log, stderr)
+			log := newLogger(cfg.Log, stderr, cfg.Secrets())
 			if sh.Count > 1 {
 				log = log.With().Str("shard", fmt.Sprintf("%d/%d", sh.Index, sh.Count)).Logger()
 			}

@@ -32,7 +32,7 @@ anything else.`,
 			if err != nil {
 				return err
 			}
-			log := newLogger(config.LogConfig{Level: "warn", Format: cfg.Log.Format}, stderr)
+			log := newLogger(config.LogConfig{Level: "warn", Format: cfg.Log.Format}, stderr, cfg.Secrets())
 			items := cfg.Check(cmd.Context(), log)
 			tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
 			for _, it := range items {

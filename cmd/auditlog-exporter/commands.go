@@ -3,10 +3,13 @@ package main
 import (
 	"fmt"
 	"io"
+	stdlog "log"
 	"os"
 	"time"
 
 	"github.com/auditlog-exporter/auditlog-exporter/config"
+	"github.com/auditlog-exporter/auditlog-exporter/internal/textsafe"
+	"github.com/auditlog-exporter/auditlog-exporter/source/apiclient"
 	"github.com/rs/zerolog"
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
@@ -32,17 +35,34 @@ func loadConfig(path string) (*config.Config, error) {
 	}
 	return config.Load(path, os.LookupEnv)
 }
-func newLogger(c config.LogConfig, w io.Writer) zerolog.Logger {
+
+// newLogger is the run's logger. Everything it writes passes textsafe (a
+// JSON line stays one JSON line; the console format shows escapes), and
+// the standard library's log package, where net/http's transport writes,
+// is routed into it through the scrubber (apiclient.StdLog): secrets are
+// the configuration's credentials, in every form they travel.
+func newLogger(c config.LogConfig, w io.Writer, secrets []string) zerolog.Logger {
+	esc := func(i any) string {
+		if i == nil {
+			return ""
+		}
+		return textsafe.Escape(fmt.Sprint(i))
+	}
 	if c.Format == "console" {
 		// Colours only for a terminal (and not under NO_COLOR): escape
 		// codes in a file or a pipe are noise.
 		f, ok := w.(*os.File)
 		tty := ok && term.IsTerminal(int(f.Fd())) && os.Getenv("NO_COLOR") == ""
-		w = zerolog.ConsoleWriter{Out: w, TimeFormat: time.RFC3339, NoColor: !tty}
+		w = zerolog.ConsoleWriter{Out: w, TimeFormat: time.RFC3339, NoColor: !tty, FormatMessage: esc, FormatFieldValue: esc, FormatErrFieldValue: esc}
+	} else {
+		w = textsafe.Writer{W: w}
 	}
 	lvl, err := zerolog.ParseLevel(c.Level)
 	if err != nil {
 		lvl = zerolog.InfoLevel
 	}
-	return zerolog.New(w).Level(lvl).With().Timestamp().Logger()
+	log := zerolog.New(w).Level(lvl).With().Timestamp().Logger()
+	stdlog.SetFlags(0)
+	stdlog.SetOutput(apiclient.StdLog{Log: log, Secrets: secrets})
+	return log
 }

@@ -29,7 +29,7 @@ again; run demo again instead.`, demo.Hours+1, demo.Hours),
 			if err := demo.CheckSource(sources); err != nil {
 				return usageError{err}
 			}
-			log := newLogger(config.LogConfig{Level: "info", Format: "console"}, stderr)
+			log := newLogger(config.LogConfig{Level: "info", Format: "console"}, stderr, nil)
 			v, _ := versionInfo()
 			res, err := demo.Run(cmd.Context(), out, sources, log, v)
 			if err != nil {

@@ -14,13 +14,13 @@ import (
 // terminal: into a buffer, a pipe or a file.
 func TestConsoleLogHasNoColourOffTerminal(t *testing.T) {
 	var buf bytes.Buffer
-	l := newLogger(config.LogConfig{Format: "console", Level: "info"}, &buf)
+	l := newLogger(config.LogConfig{Format: "console", Level: "info"}, &buf, nil)
 	l.Info().Str("account", "a").Msg("exporting")
 	f, err := os.Create(filepath.Join(t.TempDir(), "log"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	l = newLogger(config.LogConfig{Format: "console", Level: "info"}, f)
+	l = newLogger(config.LogConfig{Format: "console", Level: "info"}, f, nil)
 	l.Warn().Msg("late records")
 	f.Close()
 	b, _ := os.ReadFile(f.Name())

@@ -8,12 +8,16 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	stdlog "log"
 	"os"
 	"os/signal"
 	"strings"
 	"syscall"
 
 	"github.com/auditlog-exporter/auditlog-exporter/errclass"
+	"github.com/auditlog-exporter/auditlog-exporter/internal/textsafe"
+	"github.com/auditlog-exporter/auditlog-exporter/source/apiclient"
+	"github.com/rs/zerolog"
 )
 
 func main() {
@@ -40,6 +44,10 @@ const (
 )
 
 func execute(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	// Until a command sets up its configured logger, the standard
+	// library's log lines (net/http's) still go through the scrubber.
+	stdlog.SetFlags(0)
+	stdlog.SetOutput(apiclient.StdLog{Log: zerolog.New(textsafe.Writer{W: stderr}).With().Timestamp().Logger()})
 	root := newRootCmd(stdout, stderr)
 	root.SetArgs(args)
 	err := root.ExecuteContext(ctx)
@@ -51,7 +59,9 @@ func execute(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if ctx.Err() != nil {
 		msg = "interrupted: the window in flight was abandoned and the watermark was not moved past it\n" + msg
 	}
-	fmt.Fprintf(stderr, "auditlog-exporter: %s\n", strings.ReplaceAll(msg, "\n", "\n  "))
+	// The message's own lines stay lines; outside text within them is
+	// escaped (textsafe), whichever layer forgot to.
+	fmt.Fprintf(stderr, "auditlog-exporter: %s\n", strings.ReplaceAll(textsafe.Lines(msg), "\n", "\n  "))
 	var ne notedError
 	switch {
 	case errors.As(err, &ne):

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	stdlog "log"
 	"net"
 	"net/http"
 	"os"
@@ -15,6 +16,7 @@ import (
 	"github.com/auditlog-exporter/auditlog-exporter/errclass"
 	"github.com/auditlog-exporter/auditlog-exporter/exporter"
 	"github.com/auditlog-exporter/auditlog-exporter/metrics"
+	"github.com/auditlog-exporter/auditlog-exporter/source/apiclient"
 	"github.com/rs/zerolog"
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
@@ -55,7 +57,7 @@ nothing and writes nothing; it reads the state and what the sinks hold.`,
 			if err != nil {
 				return err
 			}
-			log := newLogger(cfg.Log, stderr)
+			log := newLogger(cfg.Log, stderr, cfg.Secrets())
 			v, _ := versionInfo()
 			if dryRun {
 				if schedule != "" {
@@ -170,7 +172,7 @@ func serveMetrics(addr string, m *metrics.Metrics, log zerolog.Logger) (stop fun
 	if err != nil {
 		return nil, errclass.Mark(errclass.Config, fmt.Errorf("metrics.listen %s: %w", addr, err))
 	}
-	srv := &http.Server{Handler: m.Handler(), ReadHeaderTimeout: 10 * time.Second}
+	srv := &http.Server{Handler: m.Handler(), ReadHeaderTimeout: 10 * time.Second, ErrorLog: stdlog.New(apiclient.StdLog{Log: log}, "", 0)}
 	go func() { _ = srv.Serve(ln) }()
 	log.Info().Str("address", ln.Addr().String()).Msg("serving /metrics and /healthz")
 	return func() {

@@ -13,6 +13,7 @@ import (
 	"github.com/auditlog-exporter/auditlog-exporter/evidence"
 	"github.com/auditlog-exporter/auditlog-exporter/exporter"
 	"github.com/auditlog-exporter/auditlog-exporter/internal/atomicfile"
+	"github.com/auditlog-exporter/auditlog-exporter/internal/textsafe"
 	"github.com/auditlog-exporter/auditlog-exporter/report"
 	"github.com/auditlog-exporter/auditlog-exporter/sinks"
 	"github.com/spf13/cobra"
@@ -91,7 +92,7 @@ when everything matches, 1 otherwise.`,
 			if err != nil {
 				return err
 			}
-			log := newLogger(cfg.Log, stderr)
+			log := newLogger(cfg.Log, stderr, cfg.Secrets())
 			v, _ := versionInfo()
 			ex, parts, err := cfg.Build(cmd.Context(), exporter.Options{Version: v, Log: log, QuietWindows: true}, io.Discard, false)
 			if err != nil {
@@ -124,7 +125,13 @@ when everything matches, 1 otherwise.`,
 				}
 			}
 			if output == "json" {
-				if err := report.WriteJSON(stdout, rep); err != nil {
+				// JSON escapes control characters but not U+202E, DEL or
+				// C1 controls: textsafe escapes them too, as JSON escapes.
+				var b strings.Builder
+				if err := report.WriteJSON(&b, rep); err != nil {
+					return err
+				}
+				if _, err := io.WriteString(stdout, textsafe.Lines(b.String())); err != nil {
 					return err
 				}
 			} else {
@@ -191,35 +198,39 @@ func reproduce(cfg string, from, to time.Time, keys []string, evidenceOnly, deep
 	return strings.Join(args, " ")
 }
 
+// printVerify prints the report as tables. Every string from stored
+// evidence (account, sink, detail, signer) goes through textsafe: a
+// manifest cannot forge a row or drive the auditor's terminal.
 func printVerify(w io.Writer, rep report.Report) {
+	esc := textsafe.Escape
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "WINDOW\tACCOUNT\tSINK\tSOURCE\tEXPORTED\tSTATUS\tDETAIL")
 	for _, r := range rep.Windows {
-		status := r.Status
+		status := string(r.Status)
 		if r.Repaired {
 			status += " (repaired)"
 		}
-		fmt.Fprintf(tw, "%s/%s\t%s\t%s\t%s\t%s\t%s\t%s\n", r.Start.Format("2006-01-02T15:04Z"), r.End.Format("15:04Z"), r.Account, r.Sink,
-			count(r.Source), count(r.Exported), status, r.Detail)
+		fmt.Fprintf(tw, "%s/%s\t%s\t%s\t%s\t%s\t%s\t%s\n", r.Start.Format("2006-01-02T15:04Z"), r.End.Format("15:04Z"), esc(r.Account), esc(r.Sink),
+			count(r.Source), count(r.Exported), esc(status), esc(r.Detail))
 	}
 	tw.Flush()
 	tw = tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "DAY\tACCOUNT\tSINK\tSEALS\tSIGNED BY\tSTATUS\tDETAIL")
 	for _, d := range rep.Days {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\t%s\t%s\n", d.Date, d.Account, d.Sink, d.Generations, report.SignedByText(d.SignedBy), d.Status, d.Detail)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\t%s\t%s\n", esc(d.Date), esc(d.Account), esc(d.Sink), d.Generations, esc(report.SignedByText(d.SignedBy)), esc(string(d.Status)), esc(d.Detail))
 	}
 	tw.Flush()
-	fmt.Fprintf(w, "%d window(s) x sink(s) checked: %s\n", len(rep.Windows), summarize(rep.Summary.WindowStatuses, evidence.WindowStatuses()))
-	fmt.Fprintf(w, "%d day(s) x sink(s) checked: %s\n", len(rep.Days), summarize(rep.Summary.DayStatuses, evidence.DayStatuses()))
+	fmt.Fprintf(w, "%d window(s) x sink(s) checked: %s\n", len(rep.Windows), esc(summarize(rep.Summary.WindowStatuses, evidence.WindowStatuses())))
+	fmt.Fprintf(w, "%d day(s) x sink(s) checked: %s\n", len(rep.Days), esc(summarize(rep.Summary.DayStatuses, evidence.DayStatuses())))
 	if len(rep.Keys) > 0 {
 		var ids []string
 		for _, k := range rep.Keys {
 			ids = append(ids, k.ID)
 		}
-		fmt.Fprintf(w, "signatures checked with: %s\n", strings.Join(ids, ", "))
+		fmt.Fprintf(w, "signatures checked with: %s\n", esc(strings.Join(ids, ", ")))
 	}
 	if len(rep.Summary.SignedBy) > 0 {
-		fmt.Fprintf(w, "signed by: %s\n", strings.Join(rep.Summary.SignedBy, ", "))
+		fmt.Fprintf(w, "signed by: %s\n", esc(strings.Join(rep.Summary.SignedBy, ", ")))
 	}
 }
 

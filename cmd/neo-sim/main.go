@@ -6,6 +6,7 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	stdlog "log"
 	"net"
 	"net/http"
 	"os"
@@ -14,6 +15,8 @@ import (
 	"time"
 
 	"github.com/auditlog-exporter/auditlog-exporter/odata/neosim"
+	"github.com/auditlog-exporter/auditlog-exporter/source/apiclient"
+	"github.com/rs/zerolog"
 )
 
 func main() {
@@ -101,7 +104,7 @@ func main() {
 		fmt.Fprintln(os.Stderr, "neo-sim:", err)
 		os.Exit(1)
 	}
-	srv := &http.Server{Handler: sim, ReadHeaderTimeout: 10 * time.Second}
+	srv := &http.Server{Handler: sim, ReadHeaderTimeout: 10 * time.Second, ErrorLog: stdlog.New(apiclient.StdLog{Log: zerolog.New(os.Stderr)}, "", 0)}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	go func() {

@@ -6,6 +6,8 @@ import (
 	"errors"
 	"os"
 	"syscall"
+
+	"github.com/auditlog-exporter/auditlog-exporter/internal/safefile"
 )
 
 // ErrWouldBlock is returned by TryLock when another process holds the lock.
@@ -49,8 +51,9 @@ func CreateLocked(prefix string) (*os.File, string, error) {
 }
 
 // RemoveIfUnlocked removes path unless a live process holds its flock.
+// Anything but a regular file (a FIFO would block the open) is left alone.
 func RemoveIfUnlocked(path string) {
-	f, err := os.Open(path)
+	f, err := safefile.Open(path)
 	if err != nil {
 		return
 	}

@@ -99,7 +99,7 @@ type Counters struct {
 	// latest API request (served or refused) arrived, by the wall clock:
 	// the time a client spent on the API, for benchmarks of its rate.
 	FirstAPIRequest, LastAPIRequest time.Time
-	Faults        map[string]int
+	Faults                          map[string]int
 	// MaxConcurrent is the most record requests served at once (a window
 	// has at most one in flight: pages follow one another).
 	MaxConcurrent int

@@ -1,8 +1,10 @@
 // Package apiclient is the HTTP side every source shares: one OAuth token
 // per client (client credentials, reused, renewed before expiry and once
-// on 401, issued at most three times per run), GET requests with the
+// on 401, each issuing tried at most three times, within a budget of
+// TokenBurst requests then one every TokenInterval), GET requests with the
 // adaptive request rate, capped and jittered backoff that honours
-// Retry-After, typed retry causes, bodies bounded in size, no redirects,
+// Retry-After (failing at once when it outlasts retry.max_elapsed), typed
+// retry causes, bodies bounded in size, no redirects,
 // and every server-supplied text scrubbed of credentials and tokens before
 // it reaches an error or a log. A source (Neo, Cloud Foundry) builds its
 // URLs and decodes its bodies; this package does the rest.
@@ -17,12 +19,12 @@ import (
 	"io"
 	"net/http"
 	"net/url"
-	"os"
 	"sync"
 	"time"
 	"unicode/utf8"
 
 	"github.com/auditlog-exporter/auditlog-exporter/errclass"
+	"github.com/auditlog-exporter/auditlog-exporter/internal/safefile"
 	"github.com/auditlog-exporter/auditlog-exporter/source"
 	"github.com/rs/zerolog"
 	"golang.org/x/oauth2/clientcredentials"
@@ -55,7 +57,7 @@ type Config struct {
 	MaxRequestsPerSecond float64
 	MaxElapsed           time.Duration // give up on one request after this long; default 10m
 	CAFile               string        // extra PEM CA bundle
-	MaxBodyBytes         int64         // largest response body accepted; default 64 MiB
+	MaxBodyBytes         int64         // largest response body accepted; default DefaultMaxBodyBytes
 
 	// InitialBackoff is the first retry delay (default 500ms); tests shorten it.
 	InitialBackoff time.Duration
@@ -67,8 +69,9 @@ type Config struct {
 	Transport http.RoundTripper
 }
 
-// DefaultMaxBodyBytes caps one response body.
-const DefaultMaxBodyBytes = 64 << 20
+// DefaultMaxBodyBytes caps one response body (source.max_page_bytes'
+// default).
+const DefaultMaxBodyBytes = 16 << 20
 
 // Client makes a source's requests. Safe for concurrent use; every worker
 // and window of one account shares it (one token, one request rate).
@@ -154,13 +157,16 @@ func New(cfg Config, log zerolog.Logger) (*Client, error) {
 	return c, nil
 }
 
+// maxCAFileBytes bounds ca_file (a large corporate bundle is ~250 KiB).
+const maxCAFileBytes = 8 << 20
+
 // NewTransport is an HTTP transport with TLS 1.2 or later, the system's
 // CA bundle plus caFile, a response header timeout, and cert as the client
 // certificate when set (mutual TLS).
 func NewTransport(caFile string, timeout time.Duration, cert *tls.Certificate) (*http.Transport, error) {
 	tlsCfg := &tls.Config{MinVersion: tls.VersionTLS12}
 	if caFile != "" {
-		pem, err := os.ReadFile(caFile)
+		pem, err := safefile.ReadFile(caFile, maxCAFileBytes)
 		if err != nil {
 			return nil, errclass.Mark(errclass.Config, fmt.Errorf("ca_file: %w", err))
 		}
@@ -290,8 +296,8 @@ func (c *Client) getOnce(ctx context.Context, u *url.URL, read func(http.Header,
 	case code == http.StatusTooManyRequests || code >= 500:
 		// A 503 that says when to come back is throttling too.
 		ra := resp.Header.Get("Retry-After")
-		return &retryAfterError{after: parseRetryAfter(ra, c.now()), throttled: code == http.StatusTooManyRequests || (code == http.StatusServiceUnavailable && ra != ""),
-			err: errclass.Mark(errclass.Retryable, status)}
+		return newRetryAfterError(ra, c.now(), code == http.StatusTooManyRequests || (code == http.StatusServiceUnavailable && ra != ""),
+			errclass.Mark(errclass.Retryable, status))
 	case code == http.StatusRequestTimeout:
 		return &retryAfterError{err: errclass.Mark(errclass.Retryable, status)}
 	case code >= 300 && code < 400:

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -21,8 +22,9 @@ const MaxRetryAfter = 5 * time.Minute
 
 // retryAfterError carries the server's Retry-After hint with a retryable error.
 type retryAfterError struct {
-	after     time.Duration
-	throttled bool // 429: the client's request rate is too high
+	after     time.Duration // capped at MaxRetryAfter
+	asked     time.Duration // as the server said it (saturating)
+	throttled bool          // 429: the client's request rate is too high
 	err       error
 }
 
@@ -37,6 +39,15 @@ func retryAfterOf(err error) time.Duration {
 	return 0
 }
 
+// askedRetryAfter is the wait the server asked for, uncapped.
+func askedRetryAfter(err error) time.Duration {
+	var ra *retryAfterError
+	if errors.As(err, &ra) {
+		return ra.asked
+	}
+	return 0
+}
+
 func throttled(err error) bool {
 	var ra *retryAfterError
 	return errors.As(err, &ra) && ra.throttled
@@ -45,23 +56,39 @@ func throttled(err error) bool {
 // parseRetryAfter reads a Retry-After value in delay-seconds or HTTP-date
 // form. Unparseable or past values are 0; large ones are capped at MaxRetryAfter.
 func parseRetryAfter(v string, now time.Time) time.Duration {
+	return min(retryAfterAsked(v, now), MaxRetryAfter)
+}
+
+// retryAfterAsked is the wait a Retry-After value asks for, uncapped (at
+// most about 292 years); 0 for none, unparseable or past.
+func retryAfterAsked(v string, now time.Time) time.Duration {
 	v = strings.TrimSpace(v)
 	if v == "" {
 		return 0
 	}
 	var d time.Duration
-	if secs, err := strconv.ParseInt(v, 10, 64); err == nil {
+	secs, err := strconv.ParseInt(v, 10, 64)
+	if errors.Is(err, strconv.ErrRange) && v[0] != '-' {
+		return math.MaxInt64 // more seconds than a Duration holds
+	}
+	if err == nil {
 		if secs <= 0 {
 			return 0
 		}
-		if secs > int64(MaxRetryAfter/time.Second) {
-			return MaxRetryAfter
+		if secs > int64(math.MaxInt64/time.Second) {
+			return math.MaxInt64
 		}
 		d = time.Duration(secs) * time.Second
 	} else if t, err := http.ParseTime(v); err == nil {
 		d = t.Sub(now)
 	}
-	return min(max(d, 0), MaxRetryAfter)
+	return max(d, 0)
+}
+
+// newRetryAfterError carries a retryable err with the server's Retry-After.
+func newRetryAfterError(header string, now time.Time, throttled bool, err error) *retryAfterError {
+	asked := retryAfterAsked(header, now)
+	return &retryAfterError{after: min(asked, MaxRetryAfter), asked: asked, throttled: throttled, err: err}
 }
 
 // sleepCtx waits for d or until ctx is done.
@@ -115,6 +142,11 @@ func (c *Client) Get(ctx context.Context, u *url.URL, st *source.Stats, read fun
 		}
 		if errclass.Classify(err) != errclass.Retryable {
 			return err
+		}
+		if asked := askedRetryAfter(err); asked > 0 && asked > c.cfg.MaxElapsed-bo.GetElapsedTime() {
+			// Waiting would outlast retry.max_elapsed: say so now rather
+			// than wait and then give up.
+			return fmt.Errorf("%w: the API asks to wait %s (Retry-After), more than retry.max_elapsed (%s) leaves; giving up now, the next run tries again", err, asked.Round(time.Second), c.cfg.MaxElapsed)
 		}
 		d := bo.NextBackOff()
 		if d == backoff.Stop {

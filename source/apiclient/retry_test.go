@@ -1,6 +1,7 @@
 package apiclient
 
 import (
+	"encoding/base64"
 	"net/http"
 	"strings"
 	"testing"
@@ -20,7 +21,8 @@ func TestParseRetryAfter(t *testing.T) {
 		{"7", 7 * time.Second},
 		{" 7 ", 7 * time.Second},
 		{"999999999", MaxRetryAfter},
-		{"99999999999999999999999", 0}, // out of int64 range, not an HTTP date either
+		{"99999999999999999999999", MaxRetryAfter}, // out of int64 range: longer than anything
+		{"-99999999999999999999999", 0},
 		{now.Add(90 * time.Second).Format(http.TimeFormat), 90 * time.Second},
 		{now.Add(-time.Hour).Format(http.TimeFormat), 0},
 		{now.Add(48 * time.Hour).Format(http.TimeFormat), MaxRetryAfter},
@@ -63,4 +65,66 @@ func FuzzScrubText(f *testing.F) {
 			t.Fatalf("secret %q survives in %q", secret, out)
 		}
 	})
+}
+
+func TestShowURLHidesSecrets(t *testing.T) {
+	const sec = "Url-Secret-Not-Shown"
+	for _, in := range []string{
+		"http://cid:" + sec + "@127.0.0.1:8080/x",
+		"https://api.example.com/?client_secret=" + sec,
+		"https://api.example.com/#" + sec,
+		"http://cid:" + sec + "@host:99999999/%zz",
+		"cid:" + sec + "@host",
+		"mailto:" + sec,
+		"http://x/?a=%zz&s=" + sec,
+		"http://host/\x1b]0;title\x07?" + sec,
+	} {
+		out := ShowURL(in)
+		if strings.Contains(out, sec) || strings.ContainsFunc(out, unsafeRune) {
+			t.Errorf("ShowURL(%q) = %s", in, out)
+		}
+	}
+	if got := ShowURL("https://api.hana.ondemand.com/x"); got != `"https://api.hana.ondemand.com/x"` {
+		t.Errorf("a plain URL changed: %s", got)
+	}
+}
+
+func FuzzShowURL(f *testing.F) {
+	f.Add("http://id:s3cr3t-value@127.0.0.1/?q=s3cr3t-value", "s3cr3t-value")
+	f.Fuzz(func(t *testing.T, s, secret string) {
+		out := ShowURL(s)
+		if strings.ContainsFunc(out, unsafeRune) || !utf8.ValidString(out) {
+			t.Fatalf("unsafe output %q", out)
+		}
+		// A secret placed as the password or in the query never shows.
+		if len(secret) < 4 || strings.ContainsAny(secret, "@/?#:%\\") || !utf8.ValidString(secret) || strings.ContainsFunc(secret, unsafeRune) {
+			return
+		}
+		for _, u := range []string{"http://id:" + secret + "@host/p", "https://host/p?k=" + secret} {
+			if out := ShowURL(u); strings.Contains(out, secret) {
+				t.Fatalf("ShowURL(%q) = %s shows the secret", u, out)
+			}
+		}
+	})
+}
+
+func TestScrubCredentials(t *testing.T) {
+	const sec = "Std-Log-Secret"
+	basic := base64.StdEncoding.EncodeToString([]byte("cid:" + sec))
+	for _, in := range []string{
+		`Unsolicited response received on idle HTTP channel starting with "POST /oauth HTTP/1.1\r\nAuthorization: Basic ` + basic + `\r\n"; err=<nil>`,
+		`starting with "GET /x HTTP/1.1\r\nAuthorization: Bearer eyJhbGciOi.payload.sig\r\n"`,
+		`{"access_token":"eyJhbGciOi.payload.sig","expires_in":3600}`,
+		`{\"access_token\":\"eyJhbGciOi.payload.sig\"}`,
+		`grant_type=client_credentials&client_secret=` + sec,
+		"raw " + sec + " \x1b[2J",
+	} {
+		out := ScrubCredentials(in, SecretsOf("cid", sec))
+		if strings.Contains(out, sec) || strings.Contains(out, basic) || strings.Contains(out, "eyJhbGciOi") || strings.ContainsFunc(out, unsafeRune) {
+			t.Errorf("ScrubCredentials(%q) = %q", in, out)
+		}
+	}
+	if out := ScrubCredentials("http: TLS handshake error from 127.0.0.1:5555: EOF", nil); out != "http: TLS handshake error from 127.0.0.1:5555: EOF" {
+		t.Errorf("plain text changed: %q", out)
+	}
 }

@@ -2,11 +2,13 @@ package apiclient
 
 import (
 	"encoding/base64"
-	"fmt"
 	"net/url"
+	"regexp"
 	"strings"
-	"unicode"
 	"unicode/utf8"
+
+	"github.com/auditlog-exporter/auditlog-exporter/internal/textsafe"
+	"github.com/rs/zerolog"
 )
 
 // Redacted replaces a credential found in server-supplied text.
@@ -29,28 +31,17 @@ func SecretsOf(id, secret string) []string {
 	return out
 }
 
-// scrubText removes every secret in secrets from s, replaces invalid UTF-8,
-// and renders control and bidirectional-formatting characters as escapes,
-// so server text can neither leak a credential nor forge a log line or
-// send terminal escapes.
+// scrubText removes every secret in secrets from s and escapes the rest
+// (textsafe: invalid UTF-8, control and bidirectional-formatting
+// characters), so server text can neither leak a credential nor forge a
+// log line or send terminal escapes.
 func scrubText(s string, secrets []string) string {
-	s = strings.ToValidUTF8(redactAll(s, secrets), "\uFFFD")
-	if strings.IndexFunc(s, unsafeRune) < 0 {
+	s = redactAll(s, secrets)
+	esc := textsafe.Escape(s)
+	if esc == s {
 		return s
 	}
-	var b strings.Builder
-	for _, r := range s {
-		if unsafeRune(r) {
-			if r < utf8.RuneSelf {
-				fmt.Fprintf(&b, `\x%02x`, r)
-			} else {
-				fmt.Fprintf(&b, `\u%04x`, r)
-			}
-			continue
-		}
-		b.WriteRune(r)
-	}
-	// An escape's digits can complete a secret ("\x00" then "00" holds
+	// An escape's digits can complete a secret ("\u0000" then "00" holds
 	// "0000"): redact once more in the escaped text, with the secrets that
 	// are valid UTF-8 (they cannot cut a character of valid text in two).
 	var valid []string
@@ -59,7 +50,7 @@ func scrubText(s string, secrets []string) string {
 			valid = append(valid, sec)
 		}
 	}
-	return redactAll(b.String(), valid)
+	return redactAll(esc, valid)
 }
 
 // redactAll replaces every secret of at least 4 bytes in s.
@@ -72,9 +63,7 @@ func redactAll(s string, secrets []string) string {
 	return s
 }
 
-func unsafeRune(r rune) bool {
-	return unicode.IsControl(r) || unicode.Is(unicode.Bidi_Control, r) || r == '\u2028' || r == '\u2029'
-}
+func unsafeRune(r rune) bool { return textsafe.Unsafe(r) }
 
 // Scrub cleans server-supplied text of the client's credentials and every
 // token it was issued.
@@ -102,4 +91,76 @@ func (c *Client) ScrubErr(err error) error {
 		return err
 	}
 	return &scrubbedError{msg: msg, err: err}
+}
+
+// ShowURL renders a configured URL for a message (a check that rejects
+// it): user information and the query are replaced by Redacted, since a
+// secret is what they usually hold, and the rest is shortened and escaped.
+// It returns the text quoted.
+func ShowURL(s string) string {
+	u, err := url.Parse(s)
+	if err != nil {
+		// Not parseable: still cut what could be user information or a
+		// query, by the same landmarks.
+		rest := s
+		if i := strings.IndexAny(rest, "?#"); i >= 0 {
+			rest = rest[:i] + "?" + Redacted
+		}
+		if i := strings.Index(rest, "://"); i >= 0 {
+			if at := strings.LastIndex(rest[i+3:], "@"); at >= 0 {
+				rest = rest[:i+3] + Redacted + rest[i+3+at:]
+			}
+		} else if at := strings.LastIndex(rest, "@"); at >= 0 {
+			rest = Redacted + rest[at:]
+		}
+		return `"` + textsafe.Escape(Shorten(rest, 200)) + `"`
+	}
+	show := *u
+	if show.User != nil {
+		show.User = url.User(Redacted)
+	}
+	if show.RawQuery != "" || show.ForceQuery {
+		show.RawQuery, show.ForceQuery = Redacted, false
+	}
+	if show.Fragment != "" {
+		show.Fragment, show.RawFragment = Redacted, ""
+	}
+	if show.Opaque != "" {
+		show.Opaque = Redacted
+	}
+	text := strings.ReplaceAll(show.String(), url.PathEscape(Redacted), Redacted) // as user information it is escaped
+	return `"` + textsafe.Escape(Shorten(text, 200)) + `"`
+}
+
+// schemeRE finds a Basic or Bearer credential, fieldRE the value of an
+// Authorization header or of a token, secret or password field in JSON or
+// a form: text shaped like a credential.
+var (
+	schemeRE = regexp.MustCompile(`(?i)\b(?:basic|bearer)\s+[A-Za-z0-9._~+/=%-]+`)
+	fieldRE  = regexp.MustCompile(`(?i)((?:authorization|access_token|refresh_token|id_token|client_secret|password)\\?"?\s*[:=]\s*\\?"?\s*)[A-Za-z0-9._~+/=%-]+`)
+)
+
+// ScrubCredentials cleans text that no client scrubbed (a line the
+// standard library logs) of secrets and of anything shaped like a
+// credential, and escapes it (textsafe).
+func ScrubCredentials(s string, secrets []string) string {
+	s = schemeRE.ReplaceAllString(redactAll(s, secrets), Redacted)
+	s = fieldRE.ReplaceAllString(s, "${1}"+Redacted)
+	return scrubText(s, secrets)
+}
+
+// StdLog is the writer for the standard library's loggers: net/http's
+// transport logs through the log package (a response on an idle connection
+// is quoted, and a hostile server can make it hold our Authorization
+// header), an http.Server through its ErrorLog. Each line is scrubbed
+// (ScrubCredentials) and logged through Log as one structured event.
+type StdLog struct {
+	Log     zerolog.Logger
+	Secrets []string
+}
+
+func (l StdLog) Write(p []byte) (int, error) {
+	msg := ScrubCredentials(strings.TrimRight(string(p), "\n"), l.Secrets)
+	l.Log.Warn().Str("from", "go standard library").Msg(Shorten(msg, 2000))
+	return len(p), nil
 }

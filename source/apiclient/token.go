@@ -43,7 +43,27 @@ type tokenSource struct {
 	// failed is the error of an issuing that used up its tries: the run
 	// does not ask the OAuth service again.
 	failed error
+	// budget is the token requests the client may still make now (the
+	// bucket), refilled since budgetAt; lastIssued is when the last token
+	// was issued, lastLife how long it lived.
+	budget     float64
+	budgetAt   time.Time
+	lastIssued time.Time
+	lastLife   time.Duration
+	requests   int
 }
+
+// The floor that protects the OAuth service (which rate-limits): a client
+// may ask for TokenBurst tokens at once, then for one more every
+// TokenInterval (a token bucket). Renewing on expiry and once on 401 stays
+// well within it (a token lives 25 minutes to 12 hours); tokens that keep
+// dying (a tiny expires_in, or refused with 401 soon after they were
+// issued) empty the bucket, and the client then fails instead of asking
+// for a token a page.
+const (
+	TokenBurst    = 10
+	TokenInterval = time.Minute
+)
 
 // maxLifetime caps a token's expires_in: a larger value (or one that
 // overflows a time.Duration) is read as this.
@@ -67,6 +87,9 @@ func (t *tokenSource) Token(ctx context.Context) (string, error) {
 	if t.failed != nil {
 		return "", t.failed
 	}
+	if !t.lastIssued.IsZero() {
+		t.lastLife = t.now().Sub(t.lastIssued)
+	}
 	var last error
 	started := t.now()
 	attempt := 0
@@ -76,16 +99,23 @@ func (t *tokenSource) Token(ctx context.Context) (string, error) {
 			if ra := retryAfterOf(last); ra > d {
 				d = ra
 			}
-			if t.maxElapsed > 0 && t.now().Add(d).Sub(started) > t.maxElapsed {
+			if t.maxElapsed > 0 && max(d, askedRetryAfter(last)) > t.maxElapsed-t.now().Sub(started) {
+				if asked := askedRetryAfter(last); asked > 0 {
+					last = errclass.Mark(errclass.Retryable, fmt.Errorf("%w: the token endpoint asks to wait %s (Retry-After), more than retry.max_elapsed (%s) leaves", last, asked, t.maxElapsed))
+				}
 				break // retry.max_elapsed would pass before the next try
 			}
 			if err := t.sleep(ctx, d); err != nil {
 				return "", err
 			}
 		}
+		if err := t.spend(); err != nil {
+			t.failed = err
+			return "", err
+		}
 		tok, err := t.fetch(ctx)
 		if err == nil {
-			t.token, t.renewAt = tok.value, tok.renewAt
+			t.token, t.renewAt, t.lastIssued = tok.value, tok.renewAt, t.now()
 			t.all = append(t.all, tok.value)
 			if len(t.all) > 32 {
 				t.all = t.all[1:]
@@ -108,6 +138,25 @@ func (t *tokenSource) Token(ctx context.Context) (string, error) {
 	}
 	t.failed = last
 	return "", last
+}
+
+// spend takes one token request from the budget, or fails when the
+// budget is empty: the tokens keep dying.
+func (t *tokenSource) spend() error {
+	now := t.now()
+	if t.budgetAt.IsZero() {
+		t.budget = TokenBurst
+	} else {
+		t.budget = min(TokenBurst, t.budget+float64(now.Sub(t.budgetAt))/float64(TokenInterval))
+	}
+	t.budgetAt = now
+	if t.budget < 1 {
+		return errclass.Mark(errclass.Permanent, fmt.Errorf("get token: the access tokens keep dying (the last lived %s: a tiny expires_in, or refused with 401 soon after it was issued), and %d have been asked for; a client asks for at most %d tokens at once and then one every %s, to spare the OAuth service, which rate-limits: check the API client and its token endpoint; the next run tries again",
+			t.lastLife.Round(time.Millisecond), t.requests, TokenBurst, TokenInterval))
+	}
+	t.budget--
+	t.requests++
+	return nil
 }
 
 // Invalidate drops token if it is still the current one, so the next Token
@@ -134,9 +183,22 @@ func (t *tokenSource) fetch(ctx context.Context) (issuedToken, error) {
 	if tok.TokenType != "" && !strings.EqualFold(tok.TokenType, "bearer") {
 		return issuedToken{}, errclass.Mark(errclass.Permanent, fmt.Errorf("get token: token_type %q is not Bearer", t.scrub(Shorten(tok.TokenType, 40))))
 	}
-	expiresIn, _ := tok.Extra("expires_in").(float64)
+	if !validTokenValue(tok.AccessToken) {
+		return issuedToken{}, errclass.Mark(errclass.Permanent, errors.New("get token: the access_token holds characters an HTTP header cannot carry (spaces, control characters or line breaks); the token endpoint is misbehaving"))
+	}
+	var expiresIn float64
+	switch v := tok.Extra("expires_in").(type) {
+	case float64:
+		expiresIn = v
+	case string:
+		return issuedToken{}, errclass.Mark(errclass.Permanent, fmt.Errorf("get token: expires_in is the string %q, not a number of seconds (RFC 6749 section 5.1); the token endpoint is misbehaving", t.scrub(Shorten(v, 40))))
+	case nil:
+		return issuedToken{}, errclass.Mark(errclass.Permanent, errors.New("get token: the response has no expires_in"))
+	default:
+		return issuedToken{}, errclass.Mark(errclass.Permanent, fmt.Errorf("get token: expires_in is a %T, not a number of seconds", v))
+	}
 	if !(expiresIn > 0) {
-		return issuedToken{}, errclass.Mark(errclass.Permanent, fmt.Errorf("get token: response has no positive expires_in (got %.40s)", t.scrub(fmt.Sprint(tok.Extra("expires_in")))))
+		return issuedToken{}, errclass.Mark(errclass.Permanent, fmt.Errorf("get token: expires_in %v is not a positive number of seconds", expiresIn))
 	}
 	life := maxLifetime
 	if expiresIn < maxLifetime.Seconds() {
@@ -145,6 +207,17 @@ func (t *tokenSource) fetch(ctx context.Context) (issuedToken, error) {
 	// Renew a minute early, or a tenth of the lifetime for short-lived tokens.
 	early := min(time.Minute, life/10)
 	return issuedToken{value: tok.AccessToken, renewAt: start.Add(life - early)}, nil
+}
+
+// validTokenValue: a bearer token travels in a header, as visible ASCII
+// without spaces (RFC 6750 allows less still).
+func validTokenValue(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] <= ' ' || s[i] >= 0x7f {
+			return false
+		}
+	}
+	return s != ""
 }
 
 // ErrCredentialsRefused is wrapped by the error of a token request the
@@ -167,8 +240,8 @@ func classifyTokenError(err error, scrub func(string) string, now time.Time, ref
 		case code == http.StatusUnauthorized || code == http.StatusForbidden || (code == http.StatusBadRequest && re.ErrorCode == "invalid_client"):
 			return errclass.Mark(errclass.Auth, fmt.Errorf("get token: %w (HTTP %d%s)%s", ErrCredentialsRefused, code, detail, hintSuffix(refusedHint)))
 		case code == http.StatusTooManyRequests || code >= 500:
-			return &retryAfterError{after: parseRetryAfter(re.Response.Header.Get("Retry-After"), now),
-				err: errclass.Mark(errclass.Retryable, fmt.Errorf("get token: HTTP %d%s", code, detail))}
+			return newRetryAfterError(re.Response.Header.Get("Retry-After"), now, false,
+				errclass.Mark(errclass.Retryable, fmt.Errorf("get token: HTTP %d%s", code, detail)))
 		default:
 			return errclass.Mark(errclass.Permanent, fmt.Errorf("get token: HTTP %d%s", code, detail))
 		}
