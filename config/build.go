@@ -51,6 +51,12 @@ func (c *Config) Watermarks() exporter.Watermarks {
 // afresh for every run.
 func (c *Config) BuildSources(log zerolog.Logger) ([]exporter.Account, error) {
 	var out []exporter.Account
+	if c.offline {
+		for _, s := range c.Sources() {
+			out = append(out, exporter.Account{Name: s.Account, Source: offlineSource{}})
+		}
+		return out, nil
+	}
 	// One gate for the whole run: pages larger than source.BigPageBytes
 	// are decoded one at a time, whatever the accounts and windows.
 	bigPages := source.NewPageGate()

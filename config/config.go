@@ -40,6 +40,8 @@ type Config struct {
 	// PlainSecrets lists the paths of client secrets written in the file
 	// itself instead of through ${VAR} or client_secret_file.
 	PlainSecrets []string `yaml:"-"`
+	// offline: loaded by LoadOffline; the sources are never asked.
+	offline bool
 
 	Source   *SourceConfig  `yaml:"source"`
 	Accounts []SourceConfig `yaml:"accounts"`
@@ -282,16 +284,29 @@ func Load(path string, lookupEnv func(string) (string, bool)) (*Config, error) {
 // Parse decodes strictly (unknown keys are errors), expands ${VAR} in
 // values, applies defaults, validates, and reads client_secret_file.
 func Parse(data []byte, lookupEnv func(string) (string, bool)) (*Config, error) {
+	cfg, errs, err := parse(data, lookupEnv)
+	if err != nil {
+		return nil, err
+	}
+	if err := errs.err(); err != nil {
+		return nil, err
+	}
+	return cfg, nil
+}
+
+// parse is Parse, returning what it decoded beside the problems it found
+// (err: nothing could be decoded).
+func parse(data []byte, lookupEnv func(string) (string, bool)) (*Config, FieldErrors, error) {
 	if len(data) > MaxConfigBytes {
-		return nil, errclass.Mark(errclass.Config, fmt.Errorf("larger than %d bytes: not an auditlog-exporter configuration", MaxConfigBytes))
+		return nil, nil, errclass.Mark(errclass.Config, fmt.Errorf("larger than %d bytes: not an auditlog-exporter configuration", MaxConfigBytes))
 	}
 	var doc yaml.Node
 	if err := yaml.Unmarshal(data, &doc); err != nil {
-		return nil, errclass.Mark(errclass.Config, fmt.Errorf("not valid YAML: %w", err))
+		return nil, nil, errclass.Mark(errclass.Config, fmt.Errorf("not valid YAML: %w", err))
 	}
 	cfg := DefaultConfig()
 	if len(doc.Content) == 0 {
-		return nil, FieldErrors{{Path: "(file)", Msg: "empty configuration"}}.err()
+		return nil, nil, FieldErrors{{Path: "(file)", Msg: "empty configuration"}}.err()
 	}
 	var errs FieldErrors
 	lines := map[int]string{}
@@ -302,16 +317,16 @@ func Parse(data []byte, lookupEnv func(string) (string, bool)) (*Config, error) 
 		errs = append(errs, FieldError{Path: "(file)", Msg: "more problems are not listed; fix these first"})
 		// Decoding a mapping of many keys costs time that grows with their
 		// square; what is wrong is said already.
-		return nil, errs.err()
+		return nil, nil, errs.err()
 	}
 	if dup {
 		// The decoder would report each pair of repeated keys again.
-		return nil, errs.err()
+		return nil, nil, errs.err()
 	}
 	if err := doc.Content[0].Decode(cfg); err != nil {
 		var te *yaml.TypeError
 		if !errors.As(err, &te) {
-			return nil, errclass.Mark(errclass.Config, err)
+			return nil, nil, errclass.Mark(errclass.Config, err)
 		}
 		for _, msg := range te.Errors {
 			errs = append(errs, typeError(msg, lines))
@@ -321,10 +336,7 @@ func Parse(data []byte, lookupEnv func(string) (string, bool)) (*Config, error) 
 	errs = append(errs, cfg.validate()...)
 	errs = append(errs, cfg.checkFiles()...)
 	cfg.PlainSecrets = plain
-	if err := errs.err(); err != nil {
-		return nil, err
-	}
-	return cfg, nil
+	return cfg, errs, nil
 }
 
 var lineRE = regexp.MustCompile(`^line (\d+): (.*)$`)

@@ -36,6 +36,15 @@ func loadConfig(path string) (*config.Config, error) {
 	return config.Load(path, os.LookupEnv)
 }
 
+// loadConfigOffline is loadConfig for commands that never ask the API:
+// the sources' credentials need not be there.
+func loadConfigOffline(path string) (*config.Config, error) {
+	if path == "" {
+		return nil, usageError{fmt.Errorf("--config is required")}
+	}
+	return config.LoadOffline(path, os.LookupEnv)
+}
+
 // newLogger is the run's logger. Everything it writes passes textsafe (a
 // JSON line stays one JSON line; the console format shows escapes), and
 // the standard library's log package, where net/http's transport writes,

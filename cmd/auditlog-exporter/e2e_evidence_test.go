@@ -282,11 +282,11 @@ func tamperCases(t *testing.T, newWorld func(t *testing.T) *evidenceWorld) {
 			}
 		}
 		// Evidence only, as the README shows an auditor: a configuration
-		// with placeholder credentials and an API that cannot be reached,
-		// the sink read and nothing written.
+		// whose credentials are not there (their variables unset) and an
+		// API that cannot be reached, the sink read and nothing written.
 		auditor := filepath.Join(w.dir, "auditor.yaml")
 		sinkYAML := strings.ReplaceAll(w.sinkYAML, "\n    object_lock:\n      mode: COMPLIANCE\n      retention_days: 1", "")
-		os.WriteFile(auditor, []byte("source: {api_url: \"https://api.eu1.hana.ondemand.com\", account: "+acct+", client_id: unused, client_secret: unused}\n"+
+		os.WriteFile(auditor, []byte("source: {api_url: \"https://api.eu1.hana.ondemand.com\", account: "+acct+", client_id: \"${AUDITOR_HAS_NO_CLIENT_ID}\", client_secret: \"${AUDITOR_HAS_NO_SECRET}\"}\n"+
 			"export: {window: 2h}\nsinks:\n"+sinkYAML+"\n"), 0o600)
 		dir, isFile := w.store.(fileStore)
 		before := snapshot(t, string(dir))

@@ -754,6 +754,20 @@ func TestBadInputExitCodes(t *testing.T) {
 func TestStateCommands(t *testing.T) {
 	w := newWorld(t, neosim.Faults{})
 	cfg := w.config("")
+	// state show and set never ask the API: the client secret's variable
+	// need not be set (run needs it, and says so).
+	b, _ := os.ReadFile(cfg)
+	noSecret := filepath.Join(w.dir, "no-secret.yaml")
+	os.WriteFile(noSecret, bytes.Replace(b, []byte("${E2E_SECRET}"), []byte("${E2E_SECRET_NOT_SET_HERE}"), 1), 0o600)
+	if r := w.run(nil, "state", "show", "--config", noSecret); r.code != 0 || !strings.Contains(r.stdout, "WATERMARK") {
+		t.Fatalf("state show without the secret's variable: exit %d\n%s", r.code, r.stderr)
+	}
+	if r := w.run(nil, "run", "--config", noSecret, "--dry-run"); r.code != 0 {
+		t.Fatalf("run --dry-run without the secret's variable: exit %d\n%s", r.code, r.stderr)
+	}
+	if r := w.run(nil, "run", "--config", noSecret); r.code != 2 || !strings.Contains(r.stderr, "E2E_SECRET_NOT_SET_HERE is not set") {
+		t.Fatalf("run without the secret's variable: exit %d, want 2 naming it\n%s", r.code, r.stderr)
+	}
 	set := w.start.Add(3 * time.Hour).Format(time.RFC3339)
 	r := w.run(nil, "state", "set", "--config", cfg, "--watermark", set)
 	if r.code != 0 || !strings.Contains(r.stdout, "watermark set to "+set) {

@@ -53,7 +53,11 @@ nothing and writes nothing; it reads the state and what the sinks hold.`,
   auditlog-exporter run --config config.yaml --schedule "@every 15m"`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			cfg, err := loadConfig(cfgPath)
+			load := loadConfig
+			if dryRun {
+				load = loadConfigOffline // it asks the API nothing
+			}
+			cfg, err := load(cfgPath)
 			if err != nil {
 				return err
 			}

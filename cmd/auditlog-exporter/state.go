@@ -24,7 +24,7 @@ func newStateCmd(stdout io.Writer) *cobra.Command {
 		Short: "Show each account's watermark and how many windows are due",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			cfg, err := loadConfig(cfgPath)
+			cfg, err := loadConfigOffline(cfgPath)
 			if err != nil {
 				return err
 			}
@@ -64,7 +64,7 @@ negative duration (-24h), must be a boundary of the export.window grid and not
 in the future. --account is needed when the configuration has several.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			cfg, err := loadConfig(setCfg)
+			cfg, err := loadConfigOffline(setCfg)
 			if err != nil {
 				return err
 			}

@@ -84,7 +84,11 @@ when everything matches, 1 otherwise.`,
 				pubs = append(pubs, pub)
 				keys = append(keys, report.Key{ID: evidence.KeyID(pub), File: filepath.Base(f)})
 			}
-			cfg, err := loadConfig(cfgPath)
+			load := loadConfig
+			if evidenceOnly {
+				load = loadConfigOffline // the source is not asked
+			}
+			cfg, err := load(cfgPath)
 			if err != nil {
 				return err
 			}

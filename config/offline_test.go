@@ -1,0 +1,62 @@
+package config
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/rs/zerolog"
+)
+
+// LoadOffline takes a configuration whose sources' credentials are not
+// there (unset variables, missing files) and still refuses any other
+// problem; the sources it builds refuse to be asked.
+func TestLoadOffline(t *testing.T) {
+	dir := t.TempDir()
+	state := filepath.Join(dir, "state")
+	cases := []struct {
+		name, yaml string
+		err        string // "": loads offline
+	}{
+		{"unset secret", "source: {api_url: https://api.example.com, account: a1, client_id: id, client_secret: \"${OFFLINE_TEST_UNSET}\"}\n", ""},
+		{"missing secret file", "source: {api_url: https://api.example.com, account: a1, client_id: \"${OFFLINE_TEST_UNSET_ID}\", client_secret_file: /nonexistent/secret}\n", ""},
+		{"cf without its service key", "accounts:\n- {type: cf, account: a2, service_key_file: /nonexistent/key.json}\n", ""},
+		{"no credentials at all", "source: {api_url: https://api.example.com, account: a1}\n", ""},
+		{"unset bucket still an error", "source: {api_url: https://api.example.com, account: a1}\nstate: {type: s3, bucket: \"${OFFLINE_TEST_UNSET_BUCKET}\"}\n", "OFFLINE_TEST_UNSET_BUCKET is not set"},
+		{"unknown key still an error", "source: {api_url: https://api.example.com, account: a1, acount: x}\n", "unknown key"},
+		{"account still required", "source: {api_url: https://api.example.com, client_id: id}\n", "source.account"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			p := filepath.Join(dir, strings.ReplaceAll(c.name, " ", "-")+".yaml")
+			body := c.yaml
+			if !strings.Contains(body, "state:") {
+				body += "state: {path: " + state + "}\n"
+			}
+			body += "sinks: [{type: file, path: " + filepath.Join(dir, "out") + "}]\n"
+			os.WriteFile(p, []byte(body), 0o600)
+			cfg, err := LoadOffline(p, func(string) (string, bool) { return "", false })
+			if c.err != "" {
+				if err == nil || !strings.Contains(err.Error(), c.err) {
+					t.Fatalf("got %v, want an error about %q", err, c.err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := Load(p, func(string) (string, bool) { return "", false }); err == nil {
+				t.Fatal("Load took it too: the case proves nothing")
+			}
+			accounts, err := cfg.BuildSources(zerolog.Nop())
+			if err != nil || len(accounts) != 1 {
+				t.Fatalf("sources: %v %v", accounts, err)
+			}
+			if err := accounts[0].Source.Token(context.Background()); err == nil || !strings.Contains(err.Error(), "does not ask the API") {
+				t.Fatalf("an offline source answered: %v", err)
+			}
+		})
+	}
+}
