@@ -744,6 +744,9 @@ func TestBadInputExitCodes(t *testing.T) {
 					t.Fatalf("stderr lacks %q:\n%s", m, r.stderr)
 				}
 			}
+			if strings.Contains(r.stderr, "HTTP 403: 403") {
+				t.Fatalf("the status code said twice:\n%s", r.stderr)
+			}
 		})
 	}
 	if n := len(snapshot(t, filepath.Join(w.dir, "out"))); n != 0 {

@@ -19,6 +19,8 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"strconv"
+	"strings"
 	"sync"
 	"time"
 	"unicode/utf8"
@@ -269,7 +271,8 @@ func (c *Client) getOnce(ctx context.Context, u *url.URL, read func(http.Header,
 	}
 	text := fmt.Sprintf("GET %s: HTTP %d", Redact(u), resp.StatusCode)
 	if msg = c.Scrub(msg); msg != "" {
-		text += ": " + msg
+		// An error body that starts with the status code says it twice.
+		text += ": " + strings.TrimPrefix(msg, strconv.Itoa(resp.StatusCode)+": ")
 	}
 	status := &StatusError{Code: resp.StatusCode, text: text}
 	hint := ""
