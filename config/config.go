@@ -274,7 +274,10 @@ func Load(path string, lookupEnv func(string) (string, bool)) (*Config, error) {
 	if err != nil {
 		return nil, errclass.Mark(errclass.Config, fmt.Errorf("config: %w", err))
 	}
-	cfg, err := Parse(data, lookupEnv)
+	cfg, errs, err := parse(data, filepath.Dir(path), lookupEnv)
+	if err == nil {
+		err = errs.err()
+	}
 	if err != nil {
 		return nil, fmt.Errorf("config %s:\n%w", path, err)
 	}
@@ -284,7 +287,7 @@ func Load(path string, lookupEnv func(string) (string, bool)) (*Config, error) {
 // Parse decodes strictly (unknown keys are errors), expands ${VAR} in
 // values, applies defaults, validates, and reads client_secret_file.
 func Parse(data []byte, lookupEnv func(string) (string, bool)) (*Config, error) {
-	cfg, errs, err := parse(data, lookupEnv)
+	cfg, errs, err := parse(data, "", lookupEnv)
 	if err != nil {
 		return nil, err
 	}
@@ -295,8 +298,9 @@ func Parse(data []byte, lookupEnv func(string) (string, bool)) (*Config, error) 
 }
 
 // parse is Parse, returning what it decoded beside the problems it found
-// (err: nothing could be decoded).
-func parse(data []byte, lookupEnv func(string) (string, bool)) (*Config, FieldErrors, error) {
+// (err: nothing could be decoded). Relative paths in it are taken
+// relative to dir ("": the working directory).
+func parse(data []byte, dir string, lookupEnv func(string) (string, bool)) (*Config, FieldErrors, error) {
 	if len(data) > MaxConfigBytes {
 		return nil, nil, errclass.Mark(errclass.Config, fmt.Errorf("larger than %d bytes: not an auditlog-exporter configuration", MaxConfigBytes))
 	}
@@ -333,6 +337,7 @@ func parse(data []byte, lookupEnv func(string) (string, bool)) (*Config, FieldEr
 		}
 	}
 	cfg.applyDefaults()
+	cfg.resolvePaths(dir)
 	errs = append(errs, cfg.validate()...)
 	errs = append(errs, cfg.checkFiles()...)
 	cfg.PlainSecrets = plain
@@ -946,4 +951,47 @@ func (c *Config) readSecretFiles() FieldErrors {
 		fix(fmt.Sprintf("accounts[%d]", i), &c.Accounts[i])
 	}
 	return errs
+}
+
+// resolvePaths makes the relative paths of the file (state, file sinks,
+// secret, key and certificate files, spool_dir, textfile) relative to
+// dir, the file's directory: what a run reads and writes does not depend
+// on where it was started from.
+func (c *Config) resolvePaths(dir string) {
+	if dir == "" {
+		return
+	}
+	abs := func(p *string) {
+		if *p != "" && !filepath.IsAbs(*p) {
+			*p = filepath.Join(dir, *p)
+		}
+	}
+	for _, s := range []*SourceConfig{c.Source} {
+		if s != nil {
+			abs(&s.ClientSecretFile)
+			abs(&s.CAFile)
+			abs(&s.ServiceKeyFile)
+			abs(&s.CertFile)
+			abs(&s.KeyFile)
+		}
+	}
+	for i := range c.Accounts {
+		s := &c.Accounts[i]
+		abs(&s.ClientSecretFile)
+		abs(&s.CAFile)
+		abs(&s.ServiceKeyFile)
+		abs(&s.CertFile)
+		abs(&s.KeyFile)
+	}
+	abs(&c.Export.SpoolDir)
+	if c.State.Type == "file" {
+		abs(&c.State.Path)
+	}
+	for i := range c.Sinks {
+		if c.Sinks[i].Type == "file" {
+			abs(&c.Sinks[i].Path)
+		}
+	}
+	abs(&c.Evidence.SigningKeyFile)
+	abs(&c.Metrics.Textfile)
 }

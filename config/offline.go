@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -37,7 +38,7 @@ func LoadOffline(path string, lookupEnv func(string) (string, bool)) (*Config, e
 	if err != nil {
 		return nil, errclass.Mark(errclass.Config, fmt.Errorf("config: %w", err))
 	}
-	cfg, errs, err := parse(data, lookupEnv)
+	cfg, errs, err := parse(data, filepath.Dir(path), lookupEnv)
 	if err != nil {
 		return nil, fmt.Errorf("config %s:\n%w", path, err)
 	}

@@ -60,3 +60,35 @@ func TestLoadOffline(t *testing.T) {
 		})
 	}
 }
+
+// Relative paths in a configuration file are relative to the file's
+// directory, wherever the command was started from; absolute ones stay.
+func TestRelativePathsFollowTheFile(t *testing.T) {
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "secret"), []byte("s3cr3t-for-test\n"), 0o600)
+	p := filepath.Join(dir, "config.yaml")
+	os.WriteFile(p, []byte(`source: {api_url: https://api.example.com, account: a1, client_id: id, client_secret_file: secret}
+export: {spool_dir: .}
+state: {path: ./state}
+sinks:
+  - {type: file, path: out}
+  - {type: file, path: /abs/out}
+metrics: {textfile: m.prom}
+`), 0o600)
+	t.Chdir(t.TempDir()) // started from elsewhere
+	cfg, err := Load(p, func(string) (string, bool) { return "", false })
+	if err != nil {
+		t.Fatal(err)
+	}
+	for what, got := range map[string]string{
+		filepath.Join(dir, "state"): cfg.State.Path, filepath.Join(dir, "out"): cfg.Sinks[0].Path, "/abs/out": cfg.Sinks[1].Path,
+		dir: cfg.Export.SpoolDir, filepath.Join(dir, "m.prom"): cfg.Metrics.Textfile, filepath.Join(dir, "secret"): cfg.Source.ClientSecretFile,
+	} {
+		if got != what {
+			t.Errorf("got %s, want %s", got, what)
+		}
+	}
+	if cfg.Source.ClientSecret != "s3cr3t-for-test" {
+		t.Errorf("the secret file was not read from the file's directory")
+	}
+}
