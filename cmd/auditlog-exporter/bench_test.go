@@ -514,14 +514,7 @@ func BenchmarkEvidence(b *testing.B) {
 					extra = "evidence:\n  signing_key_file: " + key + "\n"
 				}
 				path := benchConfig(b, addr, fmt.Sprintf("  start: %s\n  window: 1h\n  lag: 15m\n", from.Format(time.RFC3339)), sinksFor[sink]+extra)
-				cmd := exec.Command(bin, "backfill", "--config", path, "--from", from.Format(time.RFC3339), "--to", to.Format(time.RFC3339))
-				cmd.Env = append(append(os.Environ(), "E2E_SECRET="+secret), srv.Env()...)
-				t0 := time.Now()
-				stderr, peak, err := runMeasured(cmd)
-				if err != nil {
-					b.Fatalf("%v\n%s", err, stderr)
-				}
-				elapsed := time.Since(t0)
+				stderr, peak, elapsed := measuredBackfill(b, bin, path, from, to, srv.Env())
 				if m := regexp.MustCompile(`"windows":48,"records":(\d+)`).FindStringSubmatch(stderr); m == nil || m[1] != strconv.Itoa(records) {
 					b.Fatalf("exported %v, want 48 windows of %d records:\n%s", m, records, stderr)
 				}
@@ -583,14 +576,7 @@ func BenchmarkAppendOnly(b *testing.B) {
 						bin = old
 					}
 					path := benchConfig(b, addr, fmt.Sprintf("  start: %s\n  window: %s\n  lag: 15m\n", from.Format(time.RFC3339), size.window), sinksFor[sink])
-					cmd := exec.Command(bin, "backfill", "--config", path, "--from", from.Format(time.RFC3339), "--to", to.Format(time.RFC3339))
-					cmd.Env = append(append(os.Environ(), "E2E_SECRET="+secret), srv.Env()...)
-					t0 := time.Now()
-					stderr, peak, err := runMeasured(cmd)
-					if err != nil {
-						b.Fatalf("%v\n%s", err, stderr)
-					}
-					elapsed := time.Since(t0)
+					stderr, peak, elapsed := measuredBackfill(b, bin, path, from, to, srv.Env())
 					want := fmt.Sprintf(`"windows":%d,"records":%d`, size.windows, records)
 					if !strings.Contains(stderr, want) {
 						b.Fatalf("%s %s %s: want %s in the summary:\n%s", size.name, sink, mode, want, stderr)
@@ -639,14 +625,7 @@ func BenchmarkVerifyS3(b *testing.B) {
 	if out, err := cmd.CombinedOutput(); err != nil || !strings.Contains(string(out), `"windows":720,`) {
 		b.Fatalf("backfill: %v\n%s", err, out)
 	}
-	var stored int64
-	filepath.WalkDir(filepath.Join(srv.Root, bucket, "pq"), func(p string, d os.DirEntry, err error) error {
-		if err == nil && !d.IsDir() && strings.HasSuffix(p, ".parquet") && !strings.Contains(p, "/_") {
-			fi, _ := d.Info()
-			stored += fi.Size()
-		}
-		return nil
-	})
+	stored, _ := storedObjects(filepath.Join(srv.Root, bucket, "pq"))
 	secs, downloaded := map[string]float64{}, map[string]int64{}
 	for range 2 {
 		for _, mode := range []string{"default", "deep"} {
@@ -672,4 +651,18 @@ func BenchmarkVerifyS3(b *testing.B) {
 	b.ReportMetric(secs["default"], "default-s")
 	b.ReportMetric(secs["deep"], "deep-s")
 	b.ReportMetric(secs["default"]/secs["deep"], "default/deep-time")
+}
+
+// measuredBackfill runs bin's backfill of [from, to) with the config at
+// path and returns its stderr, peak RSS (MiB) and wall time.
+func measuredBackfill(b *testing.B, bin, path string, from, to time.Time, env []string) (string, float64, time.Duration) {
+	b.Helper()
+	cmd := exec.Command(bin, "backfill", "--config", path, "--from", from.Format(time.RFC3339), "--to", to.Format(time.RFC3339))
+	cmd.Env = append(append(os.Environ(), "E2E_SECRET="+secret), env...)
+	t0 := time.Now()
+	stderr, peak, err := runMeasured(cmd)
+	if err != nil {
+		b.Fatalf("%v\n%s", err, stderr)
+	}
+	return stderr, peak, time.Since(t0)
 }

@@ -73,18 +73,7 @@ sinks:
 	if r := w.run(srv.Env(), "run", "--config", cfg); r.code != 0 {
 		t.Fatalf("run: %s", r.stderr)
 	}
-	var stored int64
-	var victim string
-	filepath.WalkDir(filepath.Join(srv.Root, bucket, "pq"), func(p string, d os.DirEntry, err error) error {
-		if err == nil && !d.IsDir() && strings.HasSuffix(p, ".parquet") && !strings.Contains(p, "/_") {
-			fi, _ := d.Info()
-			stored += fi.Size()
-			if victim == "" && fi.Size() > 1000 {
-				victim = p
-			}
-		}
-		return nil
-	})
+	stored, victim := storedObjects(filepath.Join(srv.Root, bucket, "pq"))
 	if victim == "" {
 		t.Fatal("no object written")
 	}
@@ -134,4 +123,21 @@ sinks:
 	if !strings.Contains(r.stderr, "(exit 1: the output does not check out") {
 		t.Fatalf("no exit note:\n%s", r.stderr)
 	}
+}
+
+// storedObjects sums the bytes of the Parquet data objects (not manifests
+// or seals) an S3 test server keeps under root, on its disk, and returns
+// the path of the first one of more than 1,000 bytes.
+func storedObjects(root string) (bytes int64, first string) {
+	filepath.WalkDir(root, func(p string, d os.DirEntry, err error) error {
+		if err == nil && !d.IsDir() && strings.HasSuffix(p, ".parquet") && !strings.Contains(p, "/_") {
+			fi, _ := d.Info()
+			bytes += fi.Size()
+			if first == "" && fi.Size() > 1000 {
+				first = p
+			}
+		}
+		return nil
+	})
+	return bytes, first
 }
