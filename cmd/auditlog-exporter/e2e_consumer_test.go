@@ -10,6 +10,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"io/fs"
@@ -88,6 +89,9 @@ func (c *consumer) readFiles(step string) read {
 	got := read{where: seen{}, records: map[string]audit.Record{}}
 	now := map[string]fileID{}
 	err := filepath.WalkDir(c.dir, func(p string, d fs.DirEntry, err error) error {
+		if p == c.dir && errors.Is(err, fs.ErrNotExist) {
+			return fs.SkipAll // nothing written yet (a run killed early)
+		}
 		if err != nil || d.IsDir() {
 			return err
 		}
