@@ -27,7 +27,7 @@ func fileHarness(format sinks.Format) sinktest.Harness {
 				t.Fatal(err)
 			}
 			var out []audit.Record
-			if err := sinks.ReadObject(format.Ext(), bytes.NewReader(b), int64(len(b)), func(r audit.Record) error { out = append(out, r); return nil }); err != nil {
+			if err := format.Read(bytes.NewReader(b), int64(len(b)), func(r audit.Record) error { out = append(out, r); return nil }); err != nil {
 				t.Fatal(err)
 			}
 			return out, true

@@ -6,28 +6,32 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"time"
 
 	"github.com/auditlog-exporter/auditlog-exporter/audit"
-	"github.com/go-json-experiment/json"
-	"github.com/go-json-experiment/json/jsontext"
+	"github.com/auditlog-exporter/auditlog-exporter/schema"
+	"github.com/auditlog-exporter/auditlog-exporter/schema/sap"
 )
 
 // JSONL is the JSON lines format: one object per record, UTF-8,
-// '\n'-terminated, fields in schema order.
+// '\n'-terminated, in its schema.
 type JSONL struct {
 	// Gzip compresses the stream.
 	Gzip bool
+	// Schema is what a record is written as; nil: the record schema.
+	Schema schema.Schema
 }
 
 var _ Format = JSONL{}
 
+func (f JSONL) schema() schema.Schema { return schemaOr(f.Schema) }
+
 // Ext implements Format.
 func (f JSONL) Ext() string {
+	ext := "jsonl"
 	if f.Gzip {
-		return "jsonl.gz"
+		ext = "jsonl.gz"
 	}
-	return "jsonl"
+	return tagged(f.schema(), ext)
 }
 
 // ContentType implements Format.
@@ -40,7 +44,7 @@ func (f JSONL) ContentType() string {
 
 // NewEncoder implements Format.
 func (f JSONL) NewEncoder(w io.Writer, _ audit.Window) (Encoder, error) {
-	e := &jsonlEncoder{}
+	e := &jsonlEncoder{sc: f.schema()}
 	if f.Gzip {
 		e.gz = gzip.NewWriter(w)
 		w = e.gz
@@ -49,17 +53,23 @@ func (f JSONL) NewEncoder(w io.Writer, _ audit.Window) (Encoder, error) {
 	return e, nil
 }
 
+// Read implements Format.
+func (f JSONL) Read(r io.ReaderAt, size int64, fn func(audit.Record) error) error {
+	return readJSONL(f.schema(), io.NewSectionReader(r, 0, size), f.Gzip, fn)
+}
+
 type jsonlEncoder struct {
+	sc  schema.Schema
 	w   io.Writer
 	gz  *gzip.Writer
 	buf []byte
 }
 
 // TimeLayout is how record times are written: RFC 3339, UTC, milliseconds.
-const TimeLayout = "2006-01-02T15:04:05.000Z"
+const TimeLayout = sap.TimeLayout
 
 func (e *jsonlEncoder) Encode(r *audit.Record) error {
-	b, err := AppendJSONLine(e.buf[:0], r)
+	b, err := e.sc.AppendJSON(e.buf[:0], r)
 	if err != nil {
 		return err
 	}
@@ -78,76 +88,18 @@ func (e *jsonlEncoder) Close() error {
 	return nil
 }
 
-// AppendJSONLine appends r as one JSON line, '\n' included.
-func AppendJSONLine(b []byte, r *audit.Record) ([]byte, error) {
-	var err error
-	field := func(name, v string) {
-		if err != nil {
-			return
-		}
-		b = append(b, name...)
-		b, err = jsontext.AppendQuote(b, v)
-	}
-	field(`{"uuid":`, r.UUID)
-	b = append(b, `,"time":"`...)
-	b = r.Time.UTC().Truncate(time.Millisecond).AppendFormat(b, TimeLayout)
-	b = append(b, '"')
-	field(`,"category":`, r.Category)
-	field(`,"user":`, r.User)
-	field(`,"tenant":`, r.Tenant)
-	field(`,"account":`, r.Account)
-	if r.CF != nil {
-		b = append(b, `,"application":null`...)
-	} else {
-		field(`,"application":`, r.Application)
-	}
-	field(`,"message":`, r.Message)
-	if r.InstanceID == nil {
-		b = append(b, `,"instance_id":null`...)
-	} else {
-		field(`,"instance_id":`, *r.InstanceID)
-	}
-	field(`,"format_version":`, r.FormatVersion)
-	if r.CF != nil {
-		field(`,"org_id":`, r.CF.OrgID)
-		field(`,"space_id":`, r.CF.SpaceID)
-		field(`,"app_or_service_id":`, r.CF.AppOrServiceID)
-		field(`,"als_service_id":`, r.CF.ALSServiceID)
-		b = append(b, `,"source":"cf"}`+"\n"...)
-	} else {
-		b = append(b, `,"source":"neo"}`+"\n"...)
-	}
-	if err != nil {
-		return nil, fmt.Errorf("encode record %s: %w", r.UUID, err)
-	}
-	return b, nil
-}
+// AppendJSONLine appends r in the record schema as one JSON line, '\n'
+// included.
+func AppendJSONLine(b []byte, r *audit.Record) ([]byte, error) { return sap.AppendJSONLine(b, r) }
 
-// jsonLine is the JSON lines schema, for reading exports back.
-type jsonLine struct {
-	UUID          string  `json:"uuid"`
-	Time          string  `json:"time"`
-	Category      string  `json:"category"`
-	User          string  `json:"user"`
-	Tenant        string  `json:"tenant"`
-	Account       string  `json:"account"`
-	Application   *string `json:"application"`
-	Message       string  `json:"message"`
-	InstanceID    *string `json:"instance_id"`
-	FormatVersion string  `json:"format_version"`
-	// Cloud Foundry's own fields, on CF lines only.
-	OrgID          *string `json:"org_id"`
-	SpaceID        *string `json:"space_id"`
-	AppOrServiceID *string `json:"app_or_service_id"`
-	ALSServiceID   *string `json:"als_service_id"`
-	// Source is neo or cf; absent in exports written before it existed
-	// (which are Neo's).
-	Source string `json:"source"`
-}
-
-// ReadJSONL reads a JSON lines export (gzip when gz) and calls fn for each
-// record. Unknown fields and lines that are not one JSON object are errors.
+// ReadJSONL reads a JSON lines export in the record schema (gzip when gz)
+// and calls fn for each record. Unknown fields and lines that are not one
+// JSON object are errors.
 func ReadJSONL(r io.Reader, gz bool, fn func(audit.Record) error) error {
+	return readJSONL(sap.Schema, r, gz, fn)
+}
+
+func readJSONL(sc schema.Schema, r io.Reader, gz bool, fn func(audit.Record) error) error {
 	if gz {
 		zr, err := gzip.NewReader(r)
 		if err != nil {
@@ -168,38 +120,12 @@ func ReadJSONL(r io.Reader, gz bool, fn func(audit.Record) error) error {
 		if line[len(line)-1] != '\n' {
 			return fmt.Errorf("line %d: not terminated by a newline", n)
 		}
-		var jl jsonLine
-		if err := json.Unmarshal(line[:len(line)-1], &jl, json.RejectUnknownMembers(true)); err != nil {
-			return fmt.Errorf("line %d: %w", n, err)
-		}
-		t, err := time.Parse(TimeLayout, jl.Time)
+		rec, err := sc.ParseJSON(line[:len(line)-1])
 		if err != nil {
-			return fmt.Errorf("line %d: time: %w", n, err)
-		}
-		rec := audit.Record{UUID: jl.UUID, Time: t, Category: jl.Category, User: jl.User, Tenant: jl.Tenant,
-			Account: jl.Account, Message: jl.Message, InstanceID: jl.InstanceID, FormatVersion: jl.FormatVersion}
-		if jl.Application != nil {
-			rec.Application = *jl.Application
-		}
-		switch jl.Source {
-		case audit.SourceCF:
-			rec.CF = &audit.CFFields{OrgID: deref(jl.OrgID), SpaceID: deref(jl.SpaceID), AppOrServiceID: deref(jl.AppOrServiceID), ALSServiceID: deref(jl.ALSServiceID)}
-		case "", audit.SourceNeo:
-			if jl.OrgID != nil || jl.SpaceID != nil || jl.AppOrServiceID != nil || jl.ALSServiceID != nil {
-				return fmt.Errorf("line %d: Cloud Foundry fields on a Neo record", n)
-			}
-		default:
-			return fmt.Errorf("line %d: source %q is not neo or cf", n, jl.Source)
+			return fmt.Errorf("line %d: %w", n, err)
 		}
 		if err := fn(rec); err != nil {
 			return err
 		}
 	}
-}
-
-func deref(s *string) string {
-	if s == nil {
-		return ""
-	}
-	return *s
 }

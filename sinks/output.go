@@ -355,7 +355,7 @@ func (v archive) Records(ctx context.Context, object string, fn func(audit.Recor
 		if err != nil {
 			return err
 		}
-		return ReadObject(v.o.format.Ext(), ra, fi.Size(), fn)
+		return v.o.format.Read(ra, fi.Size(), fn)
 	}
 	f, err := stageFile("")
 	if err != nil {
@@ -366,5 +366,5 @@ func (v archive) Records(ctx context.Context, object string, fn func(audit.Recor
 	if err != nil {
 		return err
 	}
-	return ReadObject(v.o.format.Ext(), f, n, fn)
+	return v.o.format.Read(f, n, fn)
 }

@@ -23,6 +23,8 @@ import (
 	"time"
 
 	"github.com/auditlog-exporter/auditlog-exporter/audit"
+	"github.com/auditlog-exporter/auditlog-exporter/schema"
+	"github.com/auditlog-exporter/auditlog-exporter/schema/sap"
 )
 
 // Sink opens windows for writing.
@@ -72,6 +74,25 @@ type Format interface {
 	ContentType() string
 	// NewEncoder starts an encoding into w.
 	NewEncoder(w io.Writer, win audit.Window) (Encoder, error)
+	// Read decodes what an encoder wrote, calling fn for each record in
+	// order.
+	Read(r io.ReaderAt, size int64, fn func(audit.Record) error) error
+}
+
+// schemaOr is s, or the record schema when s is nil.
+func schemaOr(s schema.Schema) schema.Schema {
+	if s == nil {
+		return sap.Schema
+	}
+	return s
+}
+
+// tagged is an encoding's extension in schema s ("jsonl", "ocsf.jsonl").
+func tagged(s schema.Schema, ext string) string {
+	if t := s.Tag(); t != "" {
+		return t + "." + ext
+	}
+	return ext
 }
 
 // Encoder writes records; Close flushes what the format keeps buffered
@@ -92,22 +113,40 @@ func ObjectName(w audit.Window, ext string) string {
 		w.Account+"_"+s.Format(stamp)+"_"+e.Format(stamp)+"."+ext)
 }
 
-// ReadObject decodes an export of the given extension ("jsonl",
-// "jsonl.gz", "parquet") and calls fn for each record in order.
-func ReadObject(ext string, r io.ReaderAt, size int64, fn func(audit.Record) error) error {
-	switch ext {
-	case "jsonl", "jsonl.gz":
-		return ReadJSONL(io.NewSectionReader(r, 0, size), ext == "jsonl.gz", fn)
-	case "parquet":
-		_, err := ReadParquet(r, size, fn)
-		return err
+// Schemas are the schemas a sink may write, by tag.
+var schemas = map[string]schema.Schema{sap.Schema.Tag(): sap.Schema}
+
+// FormatOf returns the format that writes objects of an export extension
+// ("jsonl", "ocsf.jsonl.gz", "parquet" ...; compression as written by
+// default), for reading them back.
+func FormatOf(ext string) (Format, bool) {
+	tag, enc := "", ext
+	if t, e, ok := strings.Cut(ext, "."); ok && schemas[t] != nil {
+		tag, enc = t, e
 	}
-	return fmt.Errorf("unknown export extension %q", ext)
+	sc := schemas[tag]
+	switch enc {
+	case "jsonl", "jsonl.gz":
+		return JSONL{Gzip: enc == "jsonl.gz", Schema: sc}, true
+	case "parquet":
+		return Parquet{Schema: sc}, true
+	}
+	return nil, false
+}
+
+// ReadObject decodes an export of the given extension (see FormatOf) and
+// calls fn for each record in order.
+func ReadObject(ext string, r io.ReaderAt, size int64, fn func(audit.Record) error) error {
+	f, ok := FormatOf(ext)
+	if !ok {
+		return fmt.Errorf("unknown export extension %q", ext)
+	}
+	return f.Read(r, size, fn)
 }
 
 // ExtOf returns the export extension of an object name.
 func ExtOf(name string) string {
-	for _, ext := range []string{"jsonl.gz", "jsonl", "parquet"} {
+	for _, ext := range []string{"ocsf.jsonl.gz", "ocsf.jsonl", "ocsf.parquet", "jsonl.gz", "jsonl", "parquet"} {
 		if strings.HasSuffix(name, "."+ext) {
 			return ext
 		}

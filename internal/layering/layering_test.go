@@ -2,7 +2,8 @@
 // running one way: cmd -> {config, exporter} -> {sources, sinks, state} ->
 // source, audit; evidence (the formats of manifests and seals, their
 // chain, signatures, the judges and their statuses) stands on audit alone,
-// and sinks, exporter and report stand on it.
+// and sinks, exporter and report stand on it; the schemas (what a record
+// is written as) stand on audit alone, and sinks encode with them.
 package layering
 
 import (
@@ -37,7 +38,9 @@ var forbidden = map[string][]string{
 // standsOn lists, per package, the only packages of this module it may
 // import.
 var standsOn = map[string][]string{
-	"evidence": {"audit"},
+	"evidence":   {"audit"},
+	"schema":     {"audit"},
+	"schema/sap": {"audit", "schema"},
 }
 
 // leaves are packages that stand on nothing of this module, only the
