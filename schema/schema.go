@@ -68,12 +68,12 @@ type RowWriter interface {
 // ParquetOf is the Parquet mapping of a row type T: to converts a record to
 // a row, from converts a row back, size is what a row of the record holds
 // in memory (about), unbounded lists the free-text columns.
-func ParquetOf[T any](to func(*audit.Record) T, from func(*T) (audit.Record, error), size func(*audit.Record) int, unbounded ...string) Parquet {
+func ParquetOf[T any](to func(*audit.Record) (T, error), from func(*T) (audit.Record, error), size func(*audit.Record) int, unbounded ...string) Parquet {
 	return parquetOf[T]{to: to, from: from, size: size, unbounded: unbounded}
 }
 
 type parquetOf[T any] struct {
-	to        func(*audit.Record) T
+	to        func(*audit.Record) (T, error)
 	from      func(*T) (audit.Record, error)
 	size      func(*audit.Record) int
 	unbounded []string
@@ -128,7 +128,11 @@ func (rw *rowWriter[T]) Write(r *audit.Record) error {
 	if rw.batch == nil {
 		rw.batch = make([]T, 0, batchRows)
 	}
-	rw.batch = append(rw.batch, rw.p.to(r))
+	row, err := rw.p.to(r)
+	if err != nil {
+		return err
+	}
+	rw.batch = append(rw.batch, row)
 	rw.batchBytes += rw.p.size(r)
 	if len(rw.batch) == cap(rw.batch) || rw.batchBytes >= rw.lim.BatchBytes {
 		return rw.write()

@@ -24,6 +24,7 @@ import (
 
 	"github.com/auditlog-exporter/auditlog-exporter/audit"
 	"github.com/auditlog-exporter/auditlog-exporter/schema"
+	"github.com/auditlog-exporter/auditlog-exporter/schema/ocsf"
 	"github.com/auditlog-exporter/auditlog-exporter/schema/sap"
 )
 
@@ -114,7 +115,7 @@ func ObjectName(w audit.Window, ext string) string {
 }
 
 // Schemas are the schemas a sink may write, by tag.
-var schemas = map[string]schema.Schema{sap.Schema.Tag(): sap.Schema}
+var schemas = map[string]schema.Schema{sap.Schema.Tag(): sap.Schema, ocsf.Schema.Tag(): ocsf.Schema}
 
 // FormatOf returns the format that writes objects of an export extension
 // ("jsonl", "ocsf.jsonl.gz", "parquet" ...; compression as written by

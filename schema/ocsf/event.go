@@ -1,0 +1,110 @@
+// Package ocsf writes audit records as OCSF 1.1.0 events: one event per
+// record, its class chosen from SAP's category and message (see Map and
+// the README's mapping table), the whole SAP record kept in raw_data so
+// nothing the API sent is lost and the record reads back exactly.
+package ocsf
+
+// Version is the OCSF schema version events follow.
+const Version = "1.1.0"
+
+// Event is one OCSF event: the attributes this mapping fills, for JSON
+// lines and Parquet alike. Empty strings and nil objects are absent.
+// Integers are OCSF's integer_t (INT32), type_uid and time its long_t and
+// timestamp_t (INT64, time in epoch milliseconds).
+type Event struct {
+	ActivityID   int32  `json:"activity_id" parquet:"activity_id"`
+	ActivityName string `json:"activity_name" parquet:"activity_name,dict"`
+	CategoryUID  int32  `json:"category_uid" parquet:"category_uid"`
+	CategoryName string `json:"category_name" parquet:"category_name,dict"`
+	ClassUID     int32  `json:"class_uid" parquet:"class_uid"`
+	ClassName    string `json:"class_name" parquet:"class_name,dict"`
+	TypeUID      int64  `json:"type_uid" parquet:"type_uid"`
+	TypeName     string `json:"type_name" parquet:"type_name,dict"`
+	SeverityID   int32  `json:"severity_id" parquet:"severity_id"`
+	Severity     string `json:"severity" parquet:"severity,dict"`
+	StatusID     int32  `json:"status_id" parquet:"status_id"`
+	Status       string `json:"status" parquet:"status,dict"`
+	Time         int64  `json:"time" parquet:"time"`
+	Message      string `json:"message,omitempty" parquet:"message,optional"`
+
+	Metadata Metadata `json:"metadata" parquet:"metadata"`
+	Cloud    Cloud    `json:"cloud" parquet:"cloud"`
+
+	Actor        *Actor    `json:"actor,omitempty" parquet:"actor,optional"`
+	User         *User     `json:"user,omitempty" parquet:"user,optional"`
+	SrcEndpoint  *Endpoint `json:"src_endpoint,omitempty" parquet:"src_endpoint,optional"`
+	Entity       *Entity   `json:"entity,omitempty" parquet:"entity,optional"`
+	EntityResult *Entity   `json:"entity_result,omitempty" parquet:"entity_result,optional"`
+
+	// Unmapped holds what SAP sent that no OCSF attribute takes, by name
+	// ("sap.category", "sap.data_subject", "cf.org_id" ...).
+	Unmapped map[string]string `json:"unmapped,omitempty" parquet:"unmapped"`
+	// RawData is the SAP record in the record schema (one JSON object).
+	RawData string `json:"raw_data" parquet:"raw_data"`
+}
+
+// Metadata is OCSF's metadata object.
+type Metadata struct {
+	Version     string   `json:"version" parquet:"version,dict"`
+	UID         string   `json:"uid" parquet:"uid"`
+	Product     Product  `json:"product" parquet:"product"`
+	Profiles    []string `json:"profiles" parquet:"profiles,list"`
+	LogName     string   `json:"log_name,omitempty" parquet:"log_name,optional,dict"`
+	LogProvider string   `json:"log_provider" parquet:"log_provider,dict"`
+	LogVersion  string   `json:"log_version,omitempty" parquet:"log_version,optional,dict"`
+	TenantUID   string   `json:"tenant_uid,omitempty" parquet:"tenant_uid,optional,dict"`
+}
+
+// Product names what logged the event.
+type Product struct {
+	Name       string  `json:"name" parquet:"name,dict"`
+	VendorName string  `json:"vendor_name" parquet:"vendor_name,dict"`
+	Feature    Feature `json:"feature" parquet:"feature"`
+}
+
+// Feature is the SAP BTP environment: "Neo" or "Cloud Foundry".
+type Feature struct {
+	Name string `json:"name" parquet:"name,dict"`
+}
+
+// Cloud is OCSF's cloud profile: SAP BTP, the subaccount, the CF org.
+type Cloud struct {
+	Provider string   `json:"provider" parquet:"provider,dict"`
+	Account  *Account `json:"account,omitempty" parquet:"account,optional"`
+	Org      *Org     `json:"org,omitempty" parquet:"org,optional"`
+}
+
+// Account is a cloud account (the SAP BTP subaccount).
+type Account struct {
+	UID string `json:"uid" parquet:"uid,dict"`
+}
+
+// Org is the Cloud Foundry organization.
+type Org struct {
+	UID string `json:"uid" parquet:"uid,dict"`
+}
+
+// Actor is who performed the activity.
+type Actor struct {
+	User      *User  `json:"user,omitempty" parquet:"user,optional"`
+	InvokedBy string `json:"invoked_by,omitempty" parquet:"invoked_by,optional,dict"`
+}
+
+// User is a user as SAP names it.
+type User struct {
+	Name string `json:"name" parquet:"name"`
+}
+
+// Endpoint is where the activity came from.
+type Endpoint struct {
+	IP      string `json:"ip,omitempty" parquet:"ip,optional"`
+	SvcName string `json:"svc_name,omitempty" parquet:"svc_name,optional,dict"`
+	Name    string `json:"name,omitempty" parquet:"name,optional,dict"`
+}
+
+// Entity is a managed entity: the object SAP's message names.
+type Entity struct {
+	Name string `json:"name,omitempty" parquet:"name,optional"`
+	UID  string `json:"uid,omitempty" parquet:"uid,optional"`
+	Type string `json:"type,omitempty" parquet:"type,optional,dict"`
+}

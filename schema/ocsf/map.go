@@ -1,0 +1,407 @@
+package ocsf
+
+import (
+	"bytes"
+	"net/netip"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/auditlog-exporter/auditlog-exporter/audit"
+	"github.com/auditlog-exporter/auditlog-exporter/schema/sap"
+	"github.com/go-json-experiment/json"
+	"github.com/go-json-experiment/json/jsontext"
+)
+
+// Class is an OCSF event class this mapping writes.
+type Class struct {
+	UID          int32
+	Name         string // "authentication"
+	Caption      string // "Authentication"
+	CategoryUID  int32
+	CategoryName string
+	// Activities are the captions of the activity ids used.
+	Activities map[int32]string
+}
+
+// The classes SAP audit records map to.
+var (
+	Authentication = Class{UID: 3002, Name: "authentication", Caption: "Authentication", CategoryUID: 3, CategoryName: "Identity & Access Management",
+		Activities: map[int32]string{0: "Unknown", 1: "Logon", 2: "Logoff", 99: "Other"}}
+	EntityManagement = Class{UID: 3004, Name: "entity_management", Caption: "Entity Management", CategoryUID: 3, CategoryName: "Identity & Access Management",
+		Activities: map[int32]string{0: "Unknown", 1: "Create", 2: "Read", 3: "Update", 4: "Delete", 99: "Other"}}
+	DatastoreActivity = Class{UID: 6005, Name: "datastore_activity", Caption: "Datastore Activity", CategoryUID: 6, CategoryName: "Application Activity",
+		Activities: map[int32]string{0: "Unknown", 1: "Read", 2: "Update", 6: "Create", 7: "Delete", 99: "Other"}}
+)
+
+// Classes lists every class Map may choose.
+func Classes() []Class { return []Class{Authentication, EntityManagement, DatastoreActivity} }
+
+// Activity ids of the classes above.
+const (
+	activityUnknown = 0
+	activityOther   = 99
+	authLogon       = 1
+	authLogoff      = 2
+	entityCreate    = 1
+	entityUpdate    = 3
+	entityDelete    = 4
+	storeRead       = 1
+	storeUpdate     = 2
+	storeCreate     = 6
+	storeDelete     = 7
+)
+
+// Status and severity ids (OCSF's base event).
+const (
+	statusUnknown = 0
+	statusSuccess = 1
+	statusFailure = 2
+
+	severityInformational = 1
+	severityMedium        = 3
+)
+
+var (
+	statusNames   = map[int32]string{statusUnknown: "Unknown", statusSuccess: "Success", statusFailure: "Failure"}
+	severityNames = map[int32]string{severityInformational: "Informational", severityMedium: "Medium"}
+)
+
+// The names SAP categories start with (sub-categories follow a dot:
+// "audit.data-access.my-sub-category").
+const (
+	catSecurity     = "audit.security-events"
+	catConfig       = "audit.configuration"
+	catDataAccess   = "audit.data-access"
+	catDataModified = "audit.data-modification"
+)
+
+// Provider is the cloud provider events name.
+const Provider = "SAP BTP"
+
+// ProductName is the product events name in metadata.product.
+const ProductName = "SAP BTP Audit Log"
+
+// Feature names of the two environments.
+const (
+	FeatureNeo = "Neo"
+	FeatureCF  = "Cloud Foundry"
+)
+
+// unknownUser names a user SAP left empty: OCSF requires a user object to
+// have a name, uid or account.
+const unknownUser = "(unknown)"
+
+// maxUnmappedBytes caps one value taken from a message into unmapped: the
+// whole message is in raw_data anyway.
+const maxUnmappedBytes = 8 << 10
+
+// ClassOf returns the class r maps to.
+func ClassOf(r *audit.Record) Class {
+	switch {
+	case isCategory(r.Category, catSecurity):
+		return Authentication
+	case isCategory(r.Category, catDataAccess), isCategory(r.Category, catDataModified):
+		return DatastoreActivity
+	}
+	return EntityManagement
+}
+
+func isCategory(c, base string) bool {
+	return c == base || strings.HasPrefix(c, base+".")
+}
+
+// message is what this mapping reads from SAP's message when it is a JSON
+// object. Every member is optional and of any type: a member of an
+// unexpected type is ignored (it stays in raw_data).
+type message struct {
+	User        jsontext.Value `json:"user"`
+	IP          jsontext.Value `json:"ip"`
+	Data        jsontext.Value `json:"data"`
+	Success     jsontext.Value `json:"success"`
+	Object      jsontext.Value `json:"object"`
+	DataSubject jsontext.Value `json:"data_subject"`
+	Attributes  jsontext.Value `json:"attributes"`
+	Channel     jsontext.Value `json:"channel"`
+}
+
+// object is SAP's {"type": ..., "id": {...}}.
+type object struct {
+	Type jsontext.Value `json:"type"`
+	ID   jsontext.Value `json:"id"`
+}
+
+// attribute is one of SAP's changed or read attributes.
+type attribute struct {
+	Name       jsontext.Value `json:"name"`
+	Old        jsontext.Value `json:"old"`
+	New        jsontext.Value `json:"new"`
+	Successful jsontext.Value `json:"successful"`
+}
+
+// parseMessage reads s as a JSON object; ok is false for a message that is
+// not one (Neo's messages are text).
+func parseMessage(s string) (m message, ok bool) {
+	t := strings.TrimSpace(s)
+	if !strings.HasPrefix(t, "{") {
+		return m, false
+	}
+	if err := json.Unmarshal([]byte(t), &m); err != nil {
+		return message{}, false
+	}
+	return m, true
+}
+
+// text returns v as a string when it is a JSON string.
+func text(v jsontext.Value) (string, bool) {
+	if len(v) == 0 || v[0] != '"' {
+		return "", false
+	}
+	var s string
+	if json.Unmarshal(v, &s) != nil {
+		return "", false
+	}
+	return s, true
+}
+
+// boolean returns v as a bool when it is true or false.
+func boolean(v jsontext.Value) (b, ok bool) {
+	switch string(bytes.TrimSpace(v)) {
+	case "true":
+		return true, true
+	case "false":
+		return false, true
+	}
+	return false, false
+}
+
+// compact is v as compact JSON text, capped; "" for null or nothing.
+func compact(v jsontext.Value) string {
+	v = bytes.TrimSpace(v)
+	if len(v) == 0 || string(v) == "null" {
+		return ""
+	}
+	c := v.Clone()
+	if c.Compact() != nil {
+		return ""
+	}
+	return capText(string(c))
+}
+
+// capText cuts s to maxUnmappedBytes on a rune boundary.
+func capText(s string) string {
+	if len(s) <= maxUnmappedBytes {
+		return s
+	}
+	cut := maxUnmappedBytes
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return s[:cut] + "…"
+}
+
+// Map returns r as an OCSF event.
+func Map(r *audit.Record) (Event, error) {
+	raw, err := sap.AppendJSON(nil, r)
+	if err != nil {
+		return Event{}, err
+	}
+	cls := ClassOf(r)
+	e := Event{
+		ClassUID: cls.UID, ClassName: cls.Caption, CategoryUID: cls.CategoryUID, CategoryName: cls.CategoryName,
+		Time:       r.Time.UnixMilli(),
+		SeverityID: severityInformational,
+		Metadata: Metadata{Version: Version, UID: r.UUID, Profiles: []string{"cloud"},
+			Product: Product{Name: ProductName, VendorName: "SAP", Feature: Feature{Name: FeatureNeo}},
+			LogName: r.Category, LogProvider: "SAP BTP Neo", LogVersion: r.FormatVersion, TenantUID: r.Tenant},
+		Cloud:    Cloud{Provider: Provider},
+		Unmapped: map[string]string{"sap.category": r.Category},
+		RawData:  string(raw),
+	}
+	if r.Account != "" {
+		e.Cloud.Account = &Account{UID: r.Account}
+	}
+	if r.InstanceID != nil {
+		e.Unmapped["sap.instance_id"] = *r.InstanceID
+	}
+	svc := r.Application
+	if r.CF != nil {
+		e.Metadata.Product.Feature.Name, e.Metadata.LogProvider = FeatureCF, "SAP BTP Cloud Foundry"
+		if r.CF.OrgID != "" {
+			e.Cloud.Org = &Org{UID: r.CF.OrgID}
+		}
+		svc = r.CF.AppOrServiceID
+		for k, v := range map[string]string{"cf.org_id": r.CF.OrgID, "cf.space_id": r.CF.SpaceID, "cf.app_or_service_id": r.CF.AppOrServiceID, "cf.als_service_id": r.CF.ALSServiceID} {
+			if v != "" {
+				e.Unmapped[k] = v
+			}
+		}
+	} else if r.Application != "" {
+		e.Unmapped["sap.application"] = r.Application
+	}
+
+	m, isJSON := parseMessage(r.Message)
+	user := r.User
+	if u, ok := text(m.User); ok && user == "" {
+		user = u
+	}
+	if user == "" {
+		user = unknownUser
+	}
+	var ip string
+	if s, ok := text(m.IP); ok {
+		if a, err := netip.ParseAddr(strings.TrimSpace(s)); err == nil {
+			ip = a.String()
+		} else if s != "" {
+			e.Unmapped["sap.ip"] = capText(s)
+		}
+	}
+	if ip != "" || svc != "" {
+		e.SrcEndpoint = &Endpoint{IP: ip, SvcName: svc}
+	}
+	// What the message says in words: Neo's text, or a JSON message's
+	// "data" (security events).
+	words := r.Message
+	if isJSON {
+		words, _ = text(m.Data)
+		for k, v := range map[string]jsontext.Value{"sap.object": m.Object, "sap.data_subject": m.DataSubject, "sap.attributes": m.Attributes, "sap.channel": m.Channel} {
+			if c := compact(v); c != "" {
+				e.Unmapped[k] = c
+			}
+		}
+	}
+	e.Message = words
+	attrs := attributesOf(m.Attributes)
+	e.StatusID = statusOf(m, attrs, words)
+
+	switch cls.UID {
+	case Authentication.UID:
+		e.User = &User{Name: user}
+		e.ActivityID = logonActivity(words)
+		if e.StatusID == statusFailure {
+			e.SeverityID = severityMedium
+		}
+	case DatastoreActivity.UID:
+		e.Actor = &Actor{User: &User{Name: user}}
+		if e.SrcEndpoint == nil {
+			e.SrcEndpoint = &Endpoint{Name: "(unknown)"} // OCSF requires one
+		}
+		// Datastore Activity has no entity: the object and the data
+		// subject are in unmapped.
+		e.ActivityID = storeRead
+		if isCategory(r.Category, catDataModified) {
+			e.ActivityID = changeActivity(attrs, storeCreate, storeUpdate, storeDelete)
+		}
+	default:
+		e.Actor = &Actor{User: &User{Name: user}}
+		e.Entity = entityOf(m, r.Category)
+		if isCategory(r.Category, catConfig) {
+			e.ActivityID = changeActivity(attrs, entityCreate, entityUpdate, entityDelete)
+		} else {
+			e.ActivityID = activityOther // a category SAP does not document
+		}
+	}
+	e.ActivityName = cls.Activities[e.ActivityID]
+	e.TypeUID = int64(cls.UID)*100 + int64(e.ActivityID)
+	e.TypeName = cls.Caption + ": " + e.ActivityName
+	e.Status = statusNames[e.StatusID]
+	e.Severity = severityNames[e.SeverityID]
+	return e, nil
+}
+
+// attributesOf reads SAP's attribute list; nil when it is not one.
+func attributesOf(v jsontext.Value) []attribute {
+	var as []attribute
+	if len(v) == 0 || v[0] != '[' || json.Unmarshal(v, &as) != nil {
+		return nil
+	}
+	return as
+}
+
+// statusOf: the message's "success", else its attributes' "successful"
+// (data access), else words of failure in its text.
+func statusOf(m message, attrs []attribute, words string) int32 {
+	if ok, known := boolean(m.Success); known {
+		if ok {
+			return statusSuccess
+		}
+		return statusFailure
+	}
+	seen := false
+	for _, a := range attrs {
+		if ok, known := boolean(a.Successful); known {
+			if !ok {
+				return statusFailure
+			}
+			seen = true
+		}
+	}
+	if seen {
+		return statusSuccess
+	}
+	w := strings.ToLower(words)
+	for _, f := range []string{"fail", "unsuccessful", "denied", "invalid credentials", "wrong password"} {
+		if strings.Contains(w, f) {
+			return statusFailure
+		}
+	}
+	return statusUnknown
+}
+
+// logonActivity reads a security event's words: a logoff, a logon, or
+// another security event.
+func logonActivity(words string) int32 {
+	w := strings.ToLower(words)
+	for _, k := range []string{"logoff", "logout", "log off", "log out", "sign out", "signed out", "sign-out"} {
+		if strings.Contains(w, k) {
+			return authLogoff
+		}
+	}
+	for _, k := range []string{"logon", "login", "log on", "log in", "logged on", "logged in", "sign in", "signed in", "sign-in", "authenticat"} {
+		if strings.Contains(w, k) {
+			return authLogon
+		}
+	}
+	return activityOther
+}
+
+// changeActivity: every attribute only new is a creation, every one only
+// old a deletion, anything else an update.
+func changeActivity(attrs []attribute, create, update, del int32) int32 {
+	if len(attrs) == 0 {
+		return update
+	}
+	onlyNew, onlyOld := true, true
+	for _, a := range attrs {
+		hasOld, hasNew := compact(a.Old) != "", compact(a.New) != ""
+		onlyNew = onlyNew && hasNew && !hasOld
+		onlyOld = onlyOld && hasOld && !hasNew
+	}
+	switch {
+	case onlyNew:
+		return create
+	case onlyOld:
+		return del
+	}
+	return update
+}
+
+// entityOf is the object SAP's message names, or the category when it
+// names none.
+func entityOf(m message, category string) *Entity {
+	var o object
+	if len(m.Object) > 0 && m.Object[0] == '{' && json.Unmarshal(m.Object, &o) == nil {
+		typ, _ := text(o.Type)
+		id := compact(o.ID)
+		if s, ok := text(o.ID); ok {
+			id = capText(s)
+		}
+		if id != "" || typ != "" {
+			name := id
+			if name == "" {
+				name = typ
+			}
+			return &Entity{Name: name, UID: id, Type: typ}
+		}
+	}
+	return &Entity{Name: category, Type: "SAP audit category"}
+}

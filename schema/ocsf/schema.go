@@ -1,0 +1,75 @@
+package ocsf
+
+import (
+	"fmt"
+	"unicode/utf8"
+
+	"github.com/auditlog-exporter/auditlog-exporter/audit"
+	"github.com/auditlog-exporter/auditlog-exporter/schema"
+	"github.com/auditlog-exporter/auditlog-exporter/schema/sap"
+	"github.com/go-json-experiment/json"
+)
+
+// Schema writes OCSF events.
+var Schema schema.Schema = ocsfSchema{}
+
+type ocsfSchema struct{}
+
+// rowBytes is about what an event's row holds beyond its record's text
+// (the text is held twice: mapped and in raw_data).
+const rowBytes = 512
+
+var parquetRows = schema.ParquetOf(Map, Record,
+	func(r *audit.Record) int { return 2*r.TextSize() + rowBytes }, "raw_data", "message", "uid")
+
+func (ocsfSchema) Name() string            { return "ocsf" }
+func (ocsfSchema) Tag() string             { return "ocsf" }
+func (ocsfSchema) Parquet() schema.Parquet { return parquetRows }
+
+func (ocsfSchema) AppendJSON(b []byte, r *audit.Record) ([]byte, error) {
+	e, err := Map(r)
+	if err != nil {
+		return nil, err
+	}
+	j, err := json.Marshal(&e, json.Deterministic(true))
+	if err != nil {
+		return nil, fmt.Errorf("encode record %s as OCSF: %w", r.UUID, err)
+	}
+	return append(append(b, j...), '\n'), nil
+}
+
+func (ocsfSchema) ParseJSON(line []byte) (audit.Record, error) {
+	var e Event
+	if err := json.Unmarshal(line, &e, json.RejectUnknownMembers(true)); err != nil {
+		return audit.Record{}, err
+	}
+	return Record(&e)
+}
+
+// Record reads the SAP record back from an event: from raw_data, which
+// must agree with the event's metadata.uid and time.
+func Record(e *Event) (audit.Record, error) {
+	r, err := sap.ParseJSONLine([]byte(e.RawData))
+	if err != nil {
+		return audit.Record{}, fmt.Errorf("raw_data: %w", err)
+	}
+	if r.UUID != e.Metadata.UID {
+		return audit.Record{}, fmt.Errorf("raw_data holds record %q, metadata.uid says %q", short(r.UUID), short(e.Metadata.UID))
+	}
+	if r.Time.UnixMilli() != e.Time {
+		return audit.Record{}, fmt.Errorf("raw_data of %q has time %d, the event %d", short(r.UUID), r.Time.UnixMilli(), e.Time)
+	}
+	return r, nil
+}
+
+// short keeps a value read from an object short enough for a message.
+func short(s string) string {
+	if len(s) > 80 {
+		cut := 80
+		for cut > 0 && !utf8.RuneStart(s[cut]) {
+			cut--
+		}
+		return s[:cut] + "…"
+	}
+	return s
+}
