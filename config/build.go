@@ -131,10 +131,7 @@ func (c *Config) BuildSinks(ctx context.Context, version string, stdout io.Write
 		}
 	}
 	for i, s := range c.Sinks {
-		var format sinks.Format = sinks.JSONL{Gzip: s.Compression == "gzip"}
-		if s.Format == "parquet" {
-			format = sinks.Parquet{Compression: s.Compression, Version: version}
-		}
+		format := s.format(version)
 		var dest sinks.Destination
 		switch s.Type {
 		case "file":

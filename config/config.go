@@ -27,6 +27,9 @@ import (
 	"github.com/auditlog-exporter/auditlog-exporter/exporter"
 	"github.com/auditlog-exporter/auditlog-exporter/internal/safefile"
 	"github.com/auditlog-exporter/auditlog-exporter/odata"
+	"github.com/auditlog-exporter/auditlog-exporter/schema"
+	"github.com/auditlog-exporter/auditlog-exporter/schema/ocsf"
+	"github.com/auditlog-exporter/auditlog-exporter/schema/sap"
 	"github.com/auditlog-exporter/auditlog-exporter/sinks"
 	"github.com/auditlog-exporter/auditlog-exporter/source"
 	"github.com/auditlog-exporter/auditlog-exporter/source/apiclient"
@@ -135,8 +138,11 @@ type StateConfig struct {
 
 // SinkConfig is one output.
 type SinkConfig struct {
-	Type         string `yaml:"type"`
-	Format       string `yaml:"format"`
+	Type   string `yaml:"type"`
+	Format string `yaml:"format"`
+	// Schema is what a record is written as: sap (the record schema) or
+	// ocsf (OCSF 1.1.0 events).
+	Schema       string `yaml:"schema"`
 	Path         string `yaml:"path"`
 	Compression  string `yaml:"compression"`
 	Bucket       string `yaml:"bucket"`
@@ -232,7 +238,7 @@ func (s *SourceConfig) UnmarshalYAML(n *yaml.Node) error {
 
 // UnmarshalYAML applies defaults before decoding a sink.
 func (s *SinkConfig) UnmarshalYAML(n *yaml.Node) error {
-	*s = SinkConfig{Type: "file", Format: "jsonl"}
+	*s = SinkConfig{Type: "file", Format: "jsonl", Schema: "sap"}
 	type plain SinkConfig
 	return n.Decode((*plain)(s))
 }
@@ -534,6 +540,9 @@ func (c *Config) applyDefaults() {
 	}
 	for i := range c.Sinks {
 		s := &c.Sinks[i]
+		if s.Schema == "" {
+			s.Schema = sap.Schema.Name()
+		}
 		if s.Compression == "" {
 			switch s.Format {
 			case "jsonl":
@@ -662,11 +671,7 @@ func validateSinks(list []SinkConfig, errs *FieldErrors) {
 			}
 			continue
 		}
-		ext := "parquet"
-		if s.Format == "jsonl" {
-			ext = sinks.JSONL{Gzip: s.Compression == "gzip"}.Ext()
-		}
-		key := dest + "|" + ext
+		key := dest + "|" + s.format("").Ext()
 		if prev, dup := dests[key]; dup {
 			errs.add(p, "writes the same objects as %s", prev)
 		}
@@ -688,6 +693,9 @@ func (s SinkConfig) validate(p string, errs *FieldErrors) (dest string) {
 		}
 	default:
 		errs.add(p+".format", "%q is not one of: jsonl, parquet", s.Format)
+	}
+	if schemaOf(s.Schema) == nil {
+		errs.add(p+".schema", "%q is not one of: %s", s.Schema, strings.Join(schemaNames(), ", "))
 	}
 	only := func(typ string, keys map[string]string) {
 		for k, v := range keys {
@@ -994,4 +1002,34 @@ func (c *Config) resolvePaths(dir string) {
 	}
 	abs(&c.Evidence.SigningKeyFile)
 	abs(&c.Metrics.Textfile)
+}
+
+// schemas are what a sink may write records as.
+var schemas = []schema.Schema{sap.Schema, ocsf.Schema}
+
+// schemaOf returns the schema of a name, nil for none.
+func schemaOf(name string) schema.Schema {
+	for _, sc := range schemas {
+		if sc.Name() == name {
+			return sc
+		}
+	}
+	return nil
+}
+
+func schemaNames() []string {
+	var names []string
+	for _, sc := range schemas {
+		names = append(names, sc.Name())
+	}
+	return names
+}
+
+// format is what the sink writes: its encoding in its schema.
+func (s SinkConfig) format(version string) sinks.Format {
+	sc := schemaOf(s.Schema)
+	if s.Format == "parquet" {
+		return sinks.Parquet{Compression: s.Compression, Version: version, Schema: sc}
+	}
+	return sinks.JSONL{Gzip: s.Compression == "gzip", Schema: sc}
 }

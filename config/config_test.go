@@ -114,6 +114,8 @@ func TestParseErrors(t *testing.T) {
 		{"bad storage class", "    path: ./out\n", "    path: ./out\n  - {type: s3, bucket: b, storage_class: COLD}\n", "sinks[1].storage_class", "storage class"},
 		{"bad endpoint", "    path: ./out\n", "    path: ./out\n  - {type: s3, bucket: b, endpoint: 'minio:9000'}\n", "sinks[1].endpoint", "http(s) URL"},
 		{"stdout parquet", "    path: ./out\n", "    path: ./out\n  - {type: stdout, format: parquet}\n", "sinks[1].format", "jsonl only"},
+		{"bad schema", "    path: ./out\n", "    path: ./out\n    schema: cef\n", "sinks[0].schema", "not one of: sap, ocsf"},
+		{"same schema twice", "    path: ./out\n", "    path: ./out\n  - {type: file, format: jsonl, schema: ocsf, path: ./o}\n  - {type: file, format: jsonl, schema: ocsf, path: ./o/}\n", "sinks[2]", "same objects"},
 		{"two stdouts", "    path: ./out\n", "    path: ./out\n  - {type: stdout}\n  - {type: stdout, compression: gzip}\n", "sinks[2].type", "only one stdout"},
 		{"bad pushgateway", "state:", "metrics:\n  pushgateway_url: pushgateway:9091\nstate:", "metrics.pushgateway_url", "http(s) URL"},
 		{"bad listen", "state:", "metrics:\n  listen: '9464'\nstate:", "metrics.listen", "address like"},
@@ -149,6 +151,20 @@ func TestParseErrors(t *testing.T) {
 			}
 			t.Fatalf("errors:\n%v\nwant %s: ...%s...", err, tt.path, tt.msg)
 		})
+	}
+}
+
+// A sink of each schema on the same path writes different objects.
+func TestSchemasShareAPath(t *testing.T) {
+	c, err := Parse([]byte(strings.Replace(validYAML, "    path: ./out\n", "    path: ./out\n  - {type: file, format: jsonl, schema: ocsf, path: ./out}\n", 1)), testEnv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Sinks[0].Schema != "sap" || c.Sinks[1].Schema != "ocsf" {
+		t.Fatalf("schemas %q %q, want sap (the default) and ocsf", c.Sinks[0].Schema, c.Sinks[1].Schema)
+	}
+	if a, b := c.Sinks[0].format("").Ext(), c.Sinks[1].format("").Ext(); a != "jsonl" || b != "ocsf.jsonl" {
+		t.Fatalf("extensions %q %q", a, b)
 	}
 }
 
