@@ -50,7 +50,9 @@ FUZZ_TARGETS := \
 	./cfaudit:FuzzParseServiceKey \
 	./state:FuzzDecodeState \
 	./exporter:FuzzParseTimeArg \
-	./config:FuzzParseConfig
+	./config:FuzzParseConfig \
+	./schema/ocsf:FuzzMap \
+	./schema/ocsf:FuzzParseJSON
 
 CHAOS_RUNS ?= 60
 

@@ -3,6 +3,7 @@ package sinks_test
 import (
 	"bytes"
 	"errors"
+	"github.com/auditlog-exporter/auditlog-exporter/schema/ocsf"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -63,6 +64,14 @@ func TestFileParquet(t *testing.T) {
 		t.Run(c, func(t *testing.T) {
 			sinktest.Run(t, fileHarness(sinks.Parquet{Compression: c, Version: "test", RowGroupRows: 1000}))
 		})
+	}
+}
+
+// OCSF events pass the same conformance suite: the commit layer does not
+// depend on the schema.
+func TestFileOCSF(t *testing.T) {
+	for _, f := range []sinks.Format{sinks.JSONL{Schema: ocsf.Schema}, sinks.JSONL{Gzip: true, Schema: ocsf.Schema}, sinks.Parquet{Version: "test", RowGroupRows: 1000, Schema: ocsf.Schema}} {
+		t.Run(f.Ext(), func(t *testing.T) { sinktest.Run(t, fileHarness(f)) })
 	}
 }
 

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/auditlog-exporter/auditlog-exporter/schema/ocsf"
 	"io"
 	"net/http"
 	"os"
@@ -77,7 +78,8 @@ func s3HarnessWith(srv *s3test.Server, format sinks.Format, newBucket func(testi
 
 func TestS3Sink(t *testing.T) {
 	srv := s3test.Start(t)
-	for _, f := range []sinks.Format{sinks.Parquet{Version: "test", RowGroupRows: 1000}, sinks.JSONL{}, sinks.JSONL{Gzip: true}} {
+	for _, f := range []sinks.Format{sinks.Parquet{Version: "test", RowGroupRows: 1000}, sinks.JSONL{}, sinks.JSONL{Gzip: true},
+		sinks.Parquet{Version: "test", RowGroupRows: 1000, Schema: ocsf.Schema}, sinks.JSONL{Schema: ocsf.Schema}} {
 		t.Run(f.Ext(), func(t *testing.T) { sinktest.Run(t, s3Harness(srv, f)) })
 	}
 }

@@ -87,9 +87,9 @@ const (
 	FeatureCF  = "Cloud Foundry"
 )
 
-// unknownUser names a user SAP left empty: OCSF requires a user object to
-// have a name, uid or account.
-const unknownUser = "(unknown)"
+// unknown names what SAP left empty where OCSF requires a value (a user's
+// name, uid or account; an endpoint; an entity's name or uid).
+const unknown = "(unknown)"
 
 // maxUnmappedBytes caps one value taken from a message into unmapped: the
 // whole message is in raw_data anyway.
@@ -245,7 +245,7 @@ func Map(r *audit.Record) (Event, error) {
 		user = u
 	}
 	if user == "" {
-		user = unknownUser
+		user = unknown
 	}
 	var ip string
 	if s, ok := text(m.IP); ok {
@@ -283,7 +283,7 @@ func Map(r *audit.Record) (Event, error) {
 	case DatastoreActivity.UID:
 		e.Actor = &Actor{User: &User{Name: user}}
 		if e.SrcEndpoint == nil {
-			e.SrcEndpoint = &Endpoint{Name: "(unknown)"} // OCSF requires one
+			e.SrcEndpoint = &Endpoint{Name: unknown} // OCSF requires one
 		}
 		// Datastore Activity has no entity: the object and the data
 		// subject are in unmapped.
@@ -351,7 +351,7 @@ func statusOf(m message, attrs []attribute, words string) int32 {
 // another security event.
 func logonActivity(words string) int32 {
 	w := strings.ToLower(words)
-	for _, k := range []string{"logoff", "logout", "log off", "log out", "sign out", "signed out", "sign-out"} {
+	for _, k := range []string{"logoff", "logout", "log off", "log out", "logged off", "logged out", "sign out", "signed out", "sign-out"} {
 		if strings.Contains(w, k) {
 			return authLogoff
 		}
@@ -402,6 +402,9 @@ func entityOf(m message, category string) *Entity {
 			}
 			return &Entity{Name: name, UID: id, Type: typ}
 		}
+	}
+	if category == "" {
+		category = unknown
 	}
 	return &Entity{Name: category, Type: "SAP audit category"}
 }
