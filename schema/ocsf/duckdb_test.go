@@ -1,0 +1,122 @@
+package ocsf_test
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"reflect"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/auditlog-exporter/auditlog-exporter/audit"
+	"github.com/auditlog-exporter/auditlog-exporter/internal/duckdbtest"
+	"github.com/auditlog-exporter/auditlog-exporter/schema/ocsf"
+	"github.com/auditlog-exporter/auditlog-exporter/sinks"
+	"github.com/go-json-experiment/json"
+)
+
+// encode writes recs in format f.
+func encode(t *testing.T, f sinks.Format, recs []audit.Record) []byte {
+	t.Helper()
+	var buf bytes.Buffer
+	enc, err := f.NewEncoder(&buf, audit.Window{Account: "a"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range recs {
+		if err := enc.Encode(&recs[i]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := enc.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return buf.Bytes()
+}
+
+// jsonEvents decodes JSON lines into events as maps.
+func jsonEvents(t *testing.T, b []byte) []map[string]any {
+	t.Helper()
+	var out []map[string]any
+	for _, line := range bytes.Split(bytes.TrimSuffix(b, []byte("\n")), []byte("\n")) {
+		var m map[string]any
+		if err := json.Unmarshal(line, &m); err != nil {
+			t.Fatalf("%v: %s", err, line)
+		}
+		out = append(out, m)
+	}
+	return out
+}
+
+// dropNulls removes null members: Parquet has a null where JSON lines
+// leave a member out.
+func dropNulls(v any) any {
+	switch x := v.(type) {
+	case map[string]any:
+		for k, e := range x {
+			if e == nil {
+				delete(x, k)
+			} else {
+				x[k] = dropNulls(e)
+			}
+		}
+	case []any:
+		for i := range x {
+			x[i] = dropNulls(x[i])
+		}
+	}
+	return v
+}
+
+// DuckDB, an independent Parquet reader, reads OCSF Parquet back as the
+// very events JSON lines hold: the same attributes, types and values.
+func TestOCSFParquetReadByDuckDB(t *testing.T) {
+	recs := corpus()
+	file := filepath.Join(t.TempDir(), "events.ocsf.parquet")
+	if err := os.WriteFile(file, encode(t, sinks.Parquet{Version: "t", RowGroupRows: 1000, Schema: ocsf.Schema}, recs), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	want := jsonEvents(t, encode(t, sinks.JSONL{Schema: ocsf.Schema}, recs))
+
+	types := map[string]string{}
+	for _, row := range duckdbtest.Query(t, "DESCRIBE SELECT * FROM read_parquet('"+file+"', hive_partitioning = false)") {
+		types[row["column_name"].(string)] = row["column_type"].(string)
+	}
+	for col, typ := range map[string]string{"time": "BIGINT", "type_uid": "BIGINT", "class_uid": "INTEGER", "activity_id": "INTEGER",
+		"severity_id": "INTEGER", "status_id": "INTEGER", "raw_data": "VARCHAR", "unmapped": "MAP(VARCHAR, VARCHAR)"} {
+		if types[col] != typ {
+			t.Errorf("DuckDB sees %s as %q, want %s", col, types[col], typ)
+		}
+	}
+	if !strings.HasPrefix(types["metadata"], "STRUCT(") || !strings.Contains(types["metadata"], "profiles VARCHAR[]") {
+		t.Errorf("DuckDB sees metadata as %s", types["metadata"])
+	}
+
+	rows := duckdbtest.Query(t, "SELECT to_json(e)::VARCHAR AS j FROM read_parquet('"+file+"', hive_partitioning = false) e")
+	if len(rows) != len(want) {
+		t.Fatalf("DuckDB reads %d events, want %d", len(rows), len(want))
+	}
+	classes := map[float64]int{}
+	for i, row := range rows {
+		var got map[string]any
+		if err := json.Unmarshal([]byte(row["j"].(string)), &got); err != nil {
+			t.Fatal(err)
+		}
+		dropNulls(got)
+		if !reflect.DeepEqual(got, want[i]) {
+			g, _ := json.Marshal(got, json.Deterministic(true))
+			w, _ := json.Marshal(want[i], json.Deterministic(true))
+			t.Fatalf("event %d: DuckDB reads\n%s\nJSON lines hold\n%s", i, g, w)
+		}
+		classes[got["class_uid"].(float64)]++
+	}
+	var seen []float64
+	for c := range classes {
+		seen = append(seen, c)
+	}
+	slices.Sort(seen)
+	if !reflect.DeepEqual(seen, []float64{3002, 3004, 6005}) {
+		t.Fatalf("classes %v: the corpus should reach every class", classes)
+	}
+}
