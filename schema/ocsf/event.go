@@ -30,11 +30,15 @@ type Event struct {
 	Metadata Metadata `json:"metadata" parquet:"metadata"`
 	Cloud    Cloud    `json:"cloud" parquet:"cloud"`
 
-	Actor        *Actor    `json:"actor,omitempty" parquet:"actor,optional"`
-	User         *User     `json:"user,omitempty" parquet:"user,optional"`
-	SrcEndpoint  *Endpoint `json:"src_endpoint,omitempty" parquet:"src_endpoint,optional"`
-	Entity       *Entity   `json:"entity,omitempty" parquet:"entity,optional"`
-	EntityResult *Entity   `json:"entity_result,omitempty" parquet:"entity_result,optional"`
+	Actor       *Actor     `json:"actor,omitempty" parquet:"actor,optional"`
+	User        *User      `json:"user,omitempty" parquet:"user,optional"`
+	SrcEndpoint *Endpoint  `json:"src_endpoint,omitempty" parquet:"src_endpoint,optional"`
+	Service     *Service   `json:"service,omitempty" parquet:"service,optional"`
+	API         *API       `json:"api,omitempty" parquet:"api,optional"`
+	Resources   []Resource `json:"resources,omitempty" parquet:"resources,list"`
+	Table       *Table     `json:"table,omitempty" parquet:"table,optional"`
+	// TypeID is Datastore Activity's datastore type (3: Table).
+	TypeID *int32 `json:"type_id,omitempty" parquet:"type_id,optional"`
 
 	// Unmapped holds what SAP sent that no OCSF attribute takes, by name
 	// ("sap.category", "sap.data_subject", "cf.org_id" ...).
@@ -102,9 +106,27 @@ type Endpoint struct {
 	Name    string `json:"name,omitempty" parquet:"name,optional,dict"`
 }
 
-// Entity is a managed entity: the object SAP's message names.
-type Entity struct {
+// Service is what a user authenticated to (the SAP application).
+type Service struct {
+	Name string `json:"name" parquet:"name,dict"`
+}
+
+// API is the operation of an API Activity.
+type API struct {
+	Operation string   `json:"operation" parquet:"operation,dict"`
+	Service   *Service `json:"service,omitempty" parquet:"service,optional"`
+}
+
+// Resource is an object an API Activity acted on: the object SAP's
+// message names.
+type Resource struct {
 	Name string `json:"name,omitempty" parquet:"name,optional"`
 	UID  string `json:"uid,omitempty" parquet:"uid,optional"`
 	Type string `json:"type,omitempty" parquet:"type,optional,dict"`
+}
+
+// Table is the object whose personal data was read or changed.
+type Table struct {
+	Name string `json:"name,omitempty" parquet:"name,optional"`
+	UID  string `json:"uid,omitempty" parquet:"uid,optional"`
 }

@@ -27,24 +27,25 @@ type Class struct {
 var (
 	Authentication = Class{UID: 3002, Name: "authentication", Caption: "Authentication", CategoryUID: 3, CategoryName: "Identity & Access Management",
 		Activities: map[int32]string{0: "Unknown", 1: "Logon", 2: "Logoff", 99: "Other"}}
-	EntityManagement = Class{UID: 3004, Name: "entity_management", Caption: "Entity Management", CategoryUID: 3, CategoryName: "Identity & Access Management",
+	APIActivity = Class{UID: 6003, Name: "api_activity", Caption: "API Activity", CategoryUID: 6, CategoryName: "Application Activity",
 		Activities: map[int32]string{0: "Unknown", 1: "Create", 2: "Read", 3: "Update", 4: "Delete", 99: "Other"}}
 	DatastoreActivity = Class{UID: 6005, Name: "datastore_activity", Caption: "Datastore Activity", CategoryUID: 6, CategoryName: "Application Activity",
 		Activities: map[int32]string{0: "Unknown", 1: "Read", 2: "Update", 6: "Create", 7: "Delete", 99: "Other"}}
 )
 
 // Classes lists every class Map may choose.
-func Classes() []Class { return []Class{Authentication, EntityManagement, DatastoreActivity} }
+func Classes() []Class { return []Class{Authentication, APIActivity, DatastoreActivity} }
 
 // Activity ids of the classes above.
 const (
 	activityUnknown = 0
 	activityOther   = 99
+	storeTypeTable  = 3
 	authLogon       = 1
 	authLogoff      = 2
-	entityCreate    = 1
-	entityUpdate    = 3
-	entityDelete    = 4
+	apiCreate       = 1
+	apiUpdate       = 3
+	apiDelete       = 4
 	storeRead       = 1
 	storeUpdate     = 2
 	storeCreate     = 6
@@ -103,7 +104,7 @@ func ClassOf(r *audit.Record) Class {
 	case isCategory(r.Category, catDataAccess), isCategory(r.Category, catDataModified):
 		return DatastoreActivity
 	}
-	return EntityManagement
+	return APIActivity
 }
 
 func isCategory(c, base string) bool {
@@ -187,16 +188,72 @@ func compact(v jsontext.Value) string {
 	return capText(string(c))
 }
 
-// capText cuts s to maxUnmappedBytes on a rune boundary.
+// MaxString is the longest string OCSF's string_t allows (in characters;
+// a cut in bytes keeps to it).
+const MaxString = 65535
+
+// RawDataKey holds the SAP record in unmapped when it is too long for
+// raw_data.
+const RawDataKey = "sap.raw_data"
+
+// cut cuts s to n bytes on a rune boundary.
+func cut(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n]
+}
+
+// limit cuts every string the event maps to string_t's length: the whole
+// record is in raw_data (or unmapped) anyway.
+func (e *Event) limit() {
+	for _, p := range []*string{&e.Message, &e.Metadata.UID, &e.Metadata.LogName, &e.Metadata.LogVersion, &e.Metadata.TenantUID} {
+		*p = cut(*p, MaxString)
+	}
+	if e.Cloud.Account != nil {
+		e.Cloud.Account.UID = cut(e.Cloud.Account.UID, MaxString)
+	}
+	if e.Cloud.Org != nil {
+		e.Cloud.Org.UID = cut(e.Cloud.Org.UID, MaxString)
+	}
+	for _, u := range []*User{e.User, actorUser(e.Actor)} {
+		if u != nil {
+			u.Name = cut(u.Name, MaxString)
+		}
+	}
+	if e.SrcEndpoint != nil {
+		e.SrcEndpoint.SvcName = cut(e.SrcEndpoint.SvcName, MaxString)
+	}
+	if e.Service != nil {
+		e.Service.Name = cut(e.Service.Name, MaxString)
+	}
+	if e.API != nil {
+		e.API.Operation = cut(e.API.Operation, MaxString)
+		e.API.Service.Name = cut(e.API.Service.Name, MaxString)
+	}
+	for k, v := range e.Unmapped {
+		if k != RawDataKey {
+			e.Unmapped[k] = cut(v, maxUnmappedBytes)
+		}
+	}
+}
+
+func actorUser(a *Actor) *User {
+	if a == nil {
+		return nil
+	}
+	return a.User
+}
+
+// capText cuts s to maxUnmappedBytes on a rune boundary, marking the cut.
 func capText(s string) string {
 	if len(s) <= maxUnmappedBytes {
 		return s
 	}
-	cut := maxUnmappedBytes
-	for cut > 0 && !utf8.RuneStart(s[cut]) {
-		cut--
-	}
-	return s[:cut] + "…"
+	return cut(s, maxUnmappedBytes-len("…")) + "…"
 }
 
 // Map returns r as an OCSF event.
@@ -216,6 +273,11 @@ func Map(r *audit.Record) (Event, error) {
 		Cloud:    Cloud{Provider: Provider},
 		Unmapped: map[string]string{"sap.category": r.Category},
 		RawData:  string(raw),
+	}
+	if len(raw) > MaxString {
+		// Too long for string_t: the record goes whole into unmapped,
+		// which OCSF leaves free-form.
+		e.RawData, e.Unmapped[RawDataKey] = "", string(raw)
 	}
 	if r.Account != "" {
 		e.Cloud.Account = &Account{UID: r.Account}
@@ -255,8 +317,8 @@ func Map(r *audit.Record) (Event, error) {
 			e.Unmapped["sap.ip"] = capText(s)
 		}
 	}
-	if ip != "" || svc != "" {
-		e.SrcEndpoint = &Endpoint{IP: ip, SvcName: svc}
+	if ip != "" {
+		e.SrcEndpoint = &Endpoint{IP: ip}
 	}
 	// What the message says in words: Neo's text, or a JSON message's
 	// "data" (security events).
@@ -273,33 +335,56 @@ func Map(r *audit.Record) (Event, error) {
 	attrs := attributesOf(m.Attributes)
 	e.StatusID = statusOf(m, attrs, words)
 
+	app := svc
+	if svc == "" {
+		svc = Provider
+	}
 	switch cls.UID {
 	case Authentication.UID:
 		e.User = &User{Name: user}
+		e.Service = &Service{Name: svc} // OCSF wants the service or the destination
 		e.ActivityID = logonActivity(words)
 		if e.StatusID == statusFailure {
 			e.SeverityID = severityMedium
 		}
 	case DatastoreActivity.UID:
+		// The object whose personal data was read or changed is the
+		// table; the data subject is in unmapped.
 		e.Actor = &Actor{User: &User{Name: user}}
-		if e.SrcEndpoint == nil {
-			e.SrcEndpoint = &Endpoint{Name: unknown} // OCSF requires one
-		}
-		// Datastore Activity has no entity: the object and the data
-		// subject are in unmapped.
 		e.ActivityID = storeRead
 		if isCategory(r.Category, catDataModified) {
 			e.ActivityID = changeActivity(attrs, storeCreate, storeUpdate, storeDelete)
 		}
+		res := resourceOf(m)
+		e.Table = &Table{Name: res.Name, UID: res.UID}
+		if app != "" {
+			// The application that read or changed the data.
+			if e.SrcEndpoint == nil {
+				e.SrcEndpoint = &Endpoint{}
+			}
+			e.SrcEndpoint.SvcName = app
+		}
+		table := int32(storeTypeTable)
+		e.TypeID = &table
 	default:
 		e.Actor = &Actor{User: &User{Name: user}}
-		e.Entity = entityOf(m, r.Category)
+		e.Resources = []Resource{resourceOf(m)}
+		op := r.Category
 		if isCategory(r.Category, catConfig) {
-			e.ActivityID = changeActivity(attrs, entityCreate, entityUpdate, entityDelete)
+			e.ActivityID = changeActivity(attrs, apiCreate, apiUpdate, apiDelete)
+			op = "configuration " + strings.ToLower(cls.Activities[e.ActivityID])
 		} else {
 			e.ActivityID = activityOther // a category SAP does not document
 		}
+		if op == "" {
+			op = unknown
+		}
+		e.API = &API{Operation: op, Service: &Service{Name: svc}}
 	}
+	if e.SrcEndpoint == nil && cls.UID != Authentication.UID {
+		e.SrcEndpoint = &Endpoint{Name: unknown} // OCSF requires one
+	}
+	e.limit()
 	e.ActivityName = cls.Activities[e.ActivityID]
 	e.TypeUID = int64(cls.UID)*100 + int64(e.ActivityID)
 	e.TypeName = cls.Caption + ": " + e.ActivityName
@@ -385,9 +470,9 @@ func changeActivity(attrs []attribute, create, update, del int32) int32 {
 	return update
 }
 
-// entityOf is the object SAP's message names, or the category when it
-// names none.
-func entityOf(m message, category string) *Entity {
+// resourceOf is the object SAP's message names: its type, and its id as
+// JSON text (SAP's ids are objects of key and value) or as a string.
+func resourceOf(m message) Resource {
 	var o object
 	if len(m.Object) > 0 && m.Object[0] == '{' && json.Unmarshal(m.Object, &o) == nil {
 		typ, _ := text(o.Type)
@@ -400,11 +485,8 @@ func entityOf(m message, category string) *Entity {
 			if name == "" {
 				name = typ
 			}
-			return &Entity{Name: name, UID: id, Type: typ}
+			return Resource{Name: capText(name), UID: id, Type: capText(typ)}
 		}
 	}
-	if category == "" {
-		category = unknown
-	}
-	return &Entity{Name: category, Type: "SAP audit category"}
+	return Resource{Name: unknown}
 }

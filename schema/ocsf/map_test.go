@@ -33,8 +33,8 @@ func TestMap(t *testing.T) {
 		check    func(t *testing.T, e ocsf.Event)
 	}{
 		{"Neo logon", neo("audit.security-events", "P000123", "Security event message. User logon succeeded"), 3002, 1, 0, 1, func(t *testing.T, e ocsf.Event) {
-			if e.User == nil || e.User.Name != "P000123" || e.SrcEndpoint == nil || e.SrcEndpoint.SvcName != "hr-portal" {
-				t.Errorf("user %+v endpoint %+v", e.User, e.SrcEndpoint)
+			if e.User == nil || e.User.Name != "P000123" || e.SrcEndpoint != nil || e.Service == nil || e.Service.Name != "hr-portal" {
+				t.Errorf("user %+v endpoint %+v service %+v", e.User, e.SrcEndpoint, e.Service)
 			}
 		}},
 		{"Neo failed login", neo("audit.security-events", "P000123", "Security event message. Login failed for user P000123"), 3002, 1, 2, 3, nil},
@@ -46,7 +46,7 @@ func TestMap(t *testing.T) {
 			}
 		}},
 		{"CF ip that is not one", cf("audit.security-events", "alice", `{"data":"x","ip":"10.0.0.300"}`), 3002, 99, 0, 1, func(t *testing.T, e ocsf.Event) {
-			if e.SrcEndpoint.IP != "" || e.Unmapped["sap.ip"] != "10.0.0.300" {
+			if e.SrcEndpoint != nil || e.Unmapped["sap.ip"] != "10.0.0.300" {
 				t.Errorf("endpoint %+v unmapped %v", e.SrcEndpoint, e.Unmapped)
 			}
 		}},
@@ -60,30 +60,30 @@ func TestMap(t *testing.T) {
 				t.Errorf("user %+v", e.User)
 			}
 		}},
-		{"Neo configuration change", neo("audit.configuration", "S1", `Configuration change message. Attribute a update from value "1" to value "2".`), 3004, 3, 0, 1, func(t *testing.T, e ocsf.Event) {
-			if e.Entity == nil || e.Entity.Name != "audit.configuration" || e.Actor.User.Name != "S1" {
-				t.Errorf("entity %+v actor %+v", e.Entity, e.Actor)
+		{"Neo configuration change", neo("audit.configuration", "S1", `Configuration change message. Attribute a update from value "1" to value "2".`), 6003, 3, 0, 1, func(t *testing.T, e ocsf.Event) {
+			if len(e.Resources) != 1 || e.Resources[0].Name != "(unknown)" || e.Actor.User.Name != "S1" || e.API.Operation != "configuration update" || e.API.Service.Name != "hr-portal" || e.SrcEndpoint.Name != "(unknown)" {
+				t.Errorf("resources %+v actor %+v api %+v endpoint %+v", e.Resources, e.Actor, e.API, e.SrcEndpoint)
 			}
 		}},
-		{"CF configuration created", cf("audit.configuration", "alice", `{"object":{"type":"destination","id":{"name":"d1"}},"attributes":[{"name":"url","new":"https://x"}],"success":true}`), 3004, 1, 1, 1, func(t *testing.T, e ocsf.Event) {
-			if e.Entity == nil || e.Entity.Type != "destination" || e.Entity.UID != `{"name":"d1"}` || e.Unmapped["sap.attributes"] != `[{"name":"url","new":"https://x"}]` {
-				t.Errorf("entity %+v unmapped %v", e.Entity, e.Unmapped)
+		{"CF configuration created", cf("audit.configuration", "alice", `{"object":{"type":"destination","id":{"name":"d1"}},"attributes":[{"name":"url","new":"https://x"}],"success":true,"ip":"10.1.2.3"}`), 6003, 1, 1, 1, func(t *testing.T, e ocsf.Event) {
+			if e.Resources[0].Type != "destination" || e.Resources[0].UID != `{"name":"d1"}` || e.Unmapped["sap.attributes"] != `[{"name":"url","new":"https://x"}]` || e.SrcEndpoint.IP != "10.1.2.3" || e.API.Service.Name != "app-1" {
+				t.Errorf("resources %+v unmapped %v endpoint %+v api %+v", e.Resources, e.Unmapped, e.SrcEndpoint, e.API)
 			}
 		}},
-		{"CF configuration deleted", cf("audit.configuration", "alice", `{"object":{"type":"t","id":"x"},"attributes":[{"name":"url","old":"https://x","new":null}]}`), 3004, 4, 0, 1, func(t *testing.T, e ocsf.Event) {
-			if e.Entity.UID != "x" {
-				t.Errorf("entity %+v", e.Entity)
+		{"CF configuration deleted", cf("audit.configuration", "alice", `{"object":{"type":"t","id":"x"},"attributes":[{"name":"url","old":"https://x","new":null}]}`), 6003, 4, 0, 1, func(t *testing.T, e ocsf.Event) {
+			if e.Resources[0].UID != "x" {
+				t.Errorf("resources %+v", e.Resources)
 			}
 		}},
-		{"CF configuration updated, failed", cf("audit.configuration", "alice", `{"object":{"type":"t","id":{"k":"v"}},"attributes":[{"name":"a","old":"1","new":"2"}],"success":false}`), 3004, 3, 2, 1, nil},
+		{"CF configuration updated, failed", cf("audit.configuration", "alice", `{"object":{"type":"t","id":{"k":"v"}},"attributes":[{"name":"a","old":"1","new":"2"}],"success":false}`), 6003, 3, 2, 1, nil},
 		{"Neo data access sub-category", neo("audit.data-access.my-sub-category", "S1", "Read data access message."), 6005, 1, 0, 1, func(t *testing.T, e ocsf.Event) {
-			if e.Actor == nil || e.Actor.User.Name != "S1" || e.SrcEndpoint == nil || e.Entity != nil {
-				t.Errorf("actor %+v endpoint %+v entity %+v", e.Actor, e.SrcEndpoint, e.Entity)
+			if e.Actor == nil || e.Actor.User.Name != "S1" || e.SrcEndpoint == nil || e.SrcEndpoint.SvcName != "hr-portal" || e.Table == nil || e.Table.Name != "(unknown)" || *e.TypeID != 3 {
+				t.Errorf("actor %+v endpoint %+v table %+v", e.Actor, e.SrcEndpoint, e.Table)
 			}
 		}},
 		{"CF data access, one attribute not read", cf("audit.data-access", "alice", `{"object":{"type":"employee","id":{"id":"4711"}},"data_subject":{"type":"person","role":"employee","id":{"id":"4711"}},"attributes":[{"name":"salary","successful":true},{"name":"iban","successful":false}],"channel":"web"}`), 6005, 1, 2, 1, func(t *testing.T, e ocsf.Event) {
-			if e.Unmapped["sap.data_subject"] == "" || e.Unmapped["sap.object"] == "" || e.Unmapped["sap.channel"] != `"web"` {
-				t.Errorf("unmapped %v", e.Unmapped)
+			if e.Unmapped["sap.data_subject"] == "" || e.Unmapped["sap.object"] == "" || e.Unmapped["sap.channel"] != `"web"` || e.Table.Name != `{"id":"4711"}` {
+				t.Errorf("unmapped %v table %+v", e.Unmapped, e.Table)
 			}
 		}},
 		{"data modification", cf("audit.data-modification", "alice", `{"attributes":[{"name":"a","old":"1","new":"2"}],"success":true}`), 6005, 2, 1, 1, nil},
@@ -93,17 +93,17 @@ func TestMap(t *testing.T) {
 				t.Errorf("endpoint %+v", e.SrcEndpoint)
 			}
 		}},
-		{"undocumented category", neo("audit.something-new", "S1", "hello"), 3004, 99, 0, 1, func(t *testing.T, e ocsf.Event) {
-			if e.Entity.Name != "audit.something-new" {
-				t.Errorf("entity %+v", e.Entity)
+		{"undocumented category", neo("audit.something-new", "S1", "hello"), 6003, 99, 0, 1, func(t *testing.T, e ocsf.Event) {
+			if e.API.Operation != "audit.something-new" {
+				t.Errorf("api %+v", e.API)
 			}
 		}},
-		{"JSON of an unexpected shape", cf("audit.configuration", "alice", `{"object":"not an object","attributes":{"a":1},"success":"yes","ip":7}`), 3004, 3, 0, 1, func(t *testing.T, e ocsf.Event) {
-			if e.Entity.Name != "audit.configuration" || e.Unmapped["sap.object"] != `"not an object"` {
-				t.Errorf("entity %+v unmapped %v", e.Entity, e.Unmapped)
+		{"JSON of an unexpected shape", cf("audit.configuration", "alice", `{"object":"not an object","attributes":{"a":1},"success":"yes","ip":7}`), 6003, 3, 0, 1, func(t *testing.T, e ocsf.Event) {
+			if e.Resources[0].Name != "(unknown)" || e.Unmapped["sap.object"] != `"not an object"` {
+				t.Errorf("resources %+v unmapped %v", e.Resources, e.Unmapped)
 			}
 		}},
-		{"a JSON array", cf("audit.configuration", "alice", `[1,2,3]`), 3004, 3, 0, 1, func(t *testing.T, e ocsf.Event) {
+		{"a JSON array", cf("audit.configuration", "alice", `[1,2,3]`), 6003, 3, 0, 1, func(t *testing.T, e ocsf.Event) {
 			if e.Message != "[1,2,3]" {
 				t.Errorf("message %q", e.Message)
 			}
@@ -113,7 +113,7 @@ func TestMap(t *testing.T) {
 				t.Errorf("message %q", e.Message)
 			}
 		}},
-		{"huge attribute list is cut in unmapped", cf("audit.configuration", "alice", `{"attributes":[{"name":"`+strings.Repeat("ü", 20000)+`","old":"1","new":"2"}]}`), 3004, 3, 0, 1, func(t *testing.T, e ocsf.Event) {
+		{"huge attribute list is cut in unmapped", cf("audit.configuration", "alice", `{"attributes":[{"name":"`+strings.Repeat("ü", 20000)+`","old":"1","new":"2"}]}`), 6003, 3, 0, 1, func(t *testing.T, e ocsf.Event) {
 			if n := len(e.Unmapped["sap.attributes"]); n > 9000 || !strings.HasSuffix(e.Unmapped["sap.attributes"], "…") {
 				t.Errorf("unmapped attributes %d bytes", n)
 			}
@@ -142,6 +142,7 @@ func TestMap(t *testing.T) {
 			if err != nil || !reflect.DeepEqual(back, tt.rec) {
 				t.Fatalf("read back %+v, %v; want %+v", back, err, tt.rec)
 			}
+			checkEvent(t, e)
 			if tt.check != nil {
 				tt.check(t, e)
 			}

@@ -46,14 +46,22 @@ func (ocsfSchema) ParseJSON(line []byte) (audit.Record, error) {
 	return Record(&e)
 }
 
-// Record reads the SAP record back from an event: from raw_data, which
-// must agree with the event's metadata.uid and time.
+// Record reads the SAP record back from an event: from raw_data (or, for
+// a record too long for it, from unmapped), which must agree with the
+// event's metadata.uid and time.
 func Record(e *Event) (audit.Record, error) {
-	r, err := sap.ParseJSONLine([]byte(e.RawData))
-	if err != nil {
-		return audit.Record{}, fmt.Errorf("raw_data: %w", err)
+	raw, field := e.RawData, "raw_data"
+	if big, ok := e.Unmapped[RawDataKey]; ok {
+		if raw != "" {
+			return audit.Record{}, fmt.Errorf("both raw_data and unmapped %s hold a record", RawDataKey)
+		}
+		raw, field = big, "unmapped "+RawDataKey
 	}
-	if r.UUID != e.Metadata.UID {
+	r, err := sap.ParseJSONLine([]byte(raw))
+	if err != nil {
+		return audit.Record{}, fmt.Errorf("%s: %w", field, err)
+	}
+	if cut(r.UUID, MaxString) != e.Metadata.UID {
 		return audit.Record{}, fmt.Errorf("raw_data holds record %q, metadata.uid says %q", short(r.UUID), short(e.Metadata.UID))
 	}
 	if r.Time.UnixMilli() != e.Time {
