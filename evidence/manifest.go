@@ -48,6 +48,11 @@ type Manifest struct {
 	// Categories counts the object's records per category (at most
 	// maxCategories names, the rest under OtherCategory), for the report.
 	Categories map[string]int64 `json:"categories,omitempty"`
+	// Selection names the records the sink writes when it writes only
+	// some ("ocsf_class=api_activity": one OCSF class per object); empty
+	// when it writes every record. The source's count is then unknown
+	// (-1): the API counts no class.
+	Selection string `json:"selection,omitempty"`
 	// ObjectVersion is the version ID the destination gave the object
 	// (an S3 versioned bucket), empty elsewhere.
 	ObjectVersion string `json:"object_version,omitempty"`

@@ -617,16 +617,28 @@ type target struct {
 	keep bool // the sink keeps what it wrote (not a stream)
 	part int
 	// held: the Uuids of the sink's earlier parts; nil when it has none
-	// (a stream: those of the first keeping sink, nil without one).
+	// (a stream: nil; see keeperOf).
 	held *sinks.Held
+	// only, when set, is the one kind of record the sink writes (one OCSF
+	// class for Security Lake).
+	only selective
 	wr   sinks.Writer
 }
+
+// selective is a sink that writes only some records.
+type selective interface {
+	Accepts(r *audit.Record) bool
+	Selective() bool
+}
+
+// accepts reports whether t's sink writes r.
+func (t *target) accepts(r *audit.Record) bool { return t.only == nil || t.only.Accepts(r) }
 
 // written tells what one export of a window did.
 type written struct {
 	records int // the window's records at the source
-	// fresh is how many of them the first sink did not hold yet (all of
-	// them for a window exported the first time); deltas counts the delta
+	// fresh is how many of them some sink did not hold yet (all of them
+	// for a window exported the first time); deltas counts the delta
 	// objects committed.
 	fresh, deltas int
 }
@@ -635,12 +647,15 @@ type written struct {
 // object published without its manifest is adopted) and their records.
 // A sink that holds none gets the window's first object; one that does
 // gets a delta with only the records it lacks. A stream gets what the
-// first keeping sink lacks (everything without one).
+// first keeping sink that writes the record lacks (everything without
+// one).
 func (e *Exporter) plan(ctx context.Context, w audit.Window) ([]*target, error) {
 	ts := make([]*target, len(e.o.Sinks))
-	var first *target
 	for i, s := range e.o.Sinks {
 		t := &target{sink: s}
+		if o, ok := s.(selective); ok && o.Selective() {
+			t.only = o
+		}
 		ts[i] = t
 		a := s.Archive()
 		if a == nil {
@@ -667,18 +682,19 @@ func (e *Exporter) plan(ctx context.Context, w audit.Window) ([]*target, error) 
 			}
 		}
 		t.part = len(parts)
-		if first == nil {
-			first = t
-		}
-	}
-	if first != nil {
-		for _, t := range ts {
-			if !t.keep {
-				t.held = first.held
-			}
-		}
 	}
 	return ts, nil
+}
+
+// keeperOf is the first keeping sink that writes r (nil: none), whose
+// holdings tell a stream what was delivered already.
+func keeperOf(ts []*target, r *audit.Record) *target {
+	for _, t := range ts {
+		if t.keep && t.accepts(r) {
+			return t
+		}
+	}
+	return nil
 }
 
 func (e *Exporter) exportOnce(ctx context.Context, src source.Source, w audit.Window) (written, source.Stats, error) {
@@ -704,16 +720,27 @@ func (e *Exporter) exportOnce(ctx context.Context, src source.Source, w audit.Wi
 		if err := ctx.Err(); err != nil {
 			return err // a shutdown abandons the window at once
 		}
-		for i, t := range ts {
-			if t.held.Has(r.UUID) {
+		fresh := false
+		for _, t := range ts {
+			if !t.accepts(r) {
 				continue
 			}
-			if i == 0 {
-				did.fresh++
+			held := t.held
+			if !t.keep {
+				if k := keeperOf(ts, r); k != nil {
+					held = k.held
+				}
 			}
+			if held.Has(r.UUID) {
+				continue
+			}
+			fresh = true
 			if err := t.wr.Write(r); err != nil {
 				return err
 			}
+		}
+		if fresh {
+			did.fresh++
 		}
 		did.records++
 		if e.o.Hooks.Wrote != nil {

@@ -200,6 +200,17 @@ func (e *Exporter) verifyWindows(ctx context.Context, a Account, windows []audit
 	var days []DayRow
 	due := e.o.Grid.Due(e.o.Now(), e.o.Lag)
 	seals := make([]sealCache, len(e.o.Sinks))
+	// The sinks that write only some records, whose counts at the source
+	// come from one listing of the window.
+	var sels []selective
+	selOf := make([]int, len(e.o.Sinks))
+	for si, s := range e.o.Sinks {
+		selOf[si] = -1
+		if o, ok := s.(selective); ok && o.Selective() {
+			selOf[si] = len(sels)
+			sels = append(sels, o)
+		}
+	}
 	for i := 0; i < len(windows); {
 		d := evidence.DayOf(windows[i].Start)
 		j := i
@@ -212,7 +223,7 @@ func (e *Exporter) verifyWindows(ctx context.Context, a Account, windows []audit
 		}
 		counts := make([]sourceCounts, j-i)
 		for k := range counts {
-			counts[k] = sourceCounts{src: a.Source, w: windows[i+k], padded: -1, exact: -1, asked: o.EvidenceOnly, evidenceOnly: o.EvidenceOnly}
+			counts[k] = sourceCounts{src: a.Source, w: windows[i+k], padded: -1, exact: -1, asked: o.EvidenceOnly, evidenceOnly: o.EvidenceOnly, sels: sels}
 		}
 		for si, s := range e.o.Sinks {
 			v := s.Archive()
@@ -262,7 +273,7 @@ func (e *Exporter) verifyWindows(ctx context.Context, a Account, windows []audit
 					}
 					ev.Deltas = append(ev.Deltas, p)
 				}
-				row, err := e.verifyWindow(ctx, a, v, w, ev, &counts[k-i], o.Deep)
+				row, err := e.verifyWindow(ctx, a, v, w, ev, counts[k-i].of(selOf[si]), o.Deep)
 				if err != nil {
 					return nil, nil, fmt.Errorf("verify %s in %s: %w", w, s.Name(), err)
 				}
@@ -335,6 +346,28 @@ type sourceCounts struct {
 	padded, exact int64 // -1: not known
 	asked         bool  // padded was asked (or must not be: evidence only)
 	evidenceOnly  bool
+	// sels are the sinks that write only some records; bySel their
+	// records' counts at the source (nil: not listed yet), all from one
+	// listing.
+	sels  []selective
+	bySel []int64
+	// sel is the selective sink a view (of) counts for, -1 for none.
+	sel  int
+	base *sourceCounts
+}
+
+// accepts reports whether the sink c counts for writes r.
+func (c *sourceCounts) accepts(r *audit.Record) bool {
+	return c.base == nil || c.base.sels[c.sel].Accepts(r)
+}
+
+// of is the view of c for the sink whose index in sels is sel (-1: a sink
+// that writes every record).
+func (c *sourceCounts) of(sel int) *sourceCounts {
+	if sel < 0 {
+		return c
+	}
+	return &sourceCounts{src: c.src, w: c.w, padded: -1, exact: -1, asked: true, evidenceOnly: c.evidenceOnly, sel: sel, base: c}
 }
 
 // Padded is the source's count of the window's padded query (-1: the API
@@ -353,6 +386,22 @@ func (c *sourceCounts) Padded(ctx context.Context) (int64, error) {
 // Exact is how many records the window holds at the source now (-1 when
 // the source is not asked).
 func (c *sourceCounts) Exact(ctx context.Context) (int64, error) {
+	if c.base != nil {
+		// A selective sink: the API counts no selection, so its records
+		// are counted in a listing of the window.
+		b := c.base
+		if b.bySel == nil && !b.evidenceOnly {
+			n, err := countSelected(ctx, b.src, b.w, b.sels)
+			if err != nil {
+				return 0, err
+			}
+			b.bySel = n
+		}
+		if b.bySel == nil {
+			return -1, nil
+		}
+		return b.bySel[c.sel], nil
+	}
 	if c.exact < 0 && !c.evidenceOnly {
 		n, err := countRecords(ctx, c.src, c.w)
 		if err != nil {
@@ -404,7 +453,7 @@ func (e *Exporter) verifyWindow(ctx context.Context, a Account, v sinks.Archive,
 	if vd.Status == evidence.StatusShort && ev.Padded < 0 && !counts.evidenceOnly {
 		// No count to tell late arrivals from skipped records: name the
 		// records the object lacks (the full comparison).
-		if missing, err := missingFrom(ctx, a.Source, v, ev, w); err == nil && len(missing) > 0 {
+		if missing, err := missingFrom(ctx, a.Source, v, ev, w, counts.accepts); err == nil && len(missing) > 0 {
 			vd.Detail += "; not in the object: " + strings.Join(missing, ", ")
 		}
 	}
@@ -434,13 +483,32 @@ func countRecords(ctx context.Context, src source.Source, w audit.Window) (int64
 	}
 }
 
+// countSelected counts, in one listing of w, the records each of sels
+// writes.
+func countSelected(ctx context.Context, src source.Source, w audit.Window, sels []selective) ([]int64, error) {
+	for attempt := 1; ; attempt++ {
+		n := make([]int64, len(sels))
+		_, err := src.Fetch(ctx, w, func(r *audit.Record) error {
+			for i, s := range sels {
+				if s.Accepts(r) {
+					n[i]++
+				}
+			}
+			return nil
+		})
+		if err == nil || !errors.Is(err, source.ErrIncomplete) || attempt == windowAttempts {
+			return n, err
+		}
+	}
+}
+
 // maxNamedMissing is how many missing records a verify row names.
 const maxNamedMissing = 5
 
 // missingFrom lists (up to maxNamedMissing, then a count) the Uuids the
 // source holds for w that the object lacks: the source's window is read
 // again and compared with the object's records.
-func missingFrom(ctx context.Context, src source.Source, v sinks.Archive, ev evidence.Window, w audit.Window) ([]string, error) {
+func missingFrom(ctx context.Context, src source.Source, v sinks.Archive, ev evidence.Window, w audit.Window, accepts func(*audit.Record) bool) ([]string, error) {
 	have := sinks.NewHeld()
 	parts := []evidence.Manifest{ev.Manifest}
 	for _, d := range ev.Deltas {
@@ -452,7 +520,7 @@ func missingFrom(ctx context.Context, src source.Source, v sinks.Archive, ev evi
 	var missing []string
 	n := 0
 	_, err := src.Fetch(ctx, w, func(r *audit.Record) error {
-		if !have.Has(r.UUID) {
+		if accepts(r) && !have.Has(r.UUID) {
 			if n++; n <= maxNamedMissing {
 				missing = append(missing, strconv.Quote(src.Scrub(shortID(r.UUID))))
 			}

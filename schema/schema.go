@@ -10,7 +10,9 @@
 package schema
 
 import (
+	"cmp"
 	"io"
+	"slices"
 
 	"github.com/auditlog-exporter/auditlog-exporter/audit"
 	"github.com/parquet-go/parquet-go"
@@ -53,6 +55,11 @@ type Limits struct {
 	// GroupBytes: the row group is closed (its buffers go to the file)
 	// once its rows reach this size.
 	GroupBytes int
+	// SortByTime sorts each row group's rows by time: the rows of a row
+	// group (up to GroupBytes and GroupRows) are held until it closes.
+	SortByTime bool
+	// GroupRows is the most rows a row group holds (with SortByTime).
+	GroupRows int
 }
 
 // RowWriter writes records as rows.
@@ -67,15 +74,17 @@ type RowWriter interface {
 
 // ParquetOf is the Parquet mapping of a row type T: to converts a record to
 // a row, from converts a row back, size is what a row of the record holds
-// in memory (about), unbounded lists the free-text columns.
-func ParquetOf[T any](to func(*audit.Record) (T, error), from func(*T) (audit.Record, error), size func(*audit.Record) int, unbounded ...string) Parquet {
-	return parquetOf[T]{to: to, from: from, size: size, unbounded: unbounded}
+// in memory (about), timeOf is a row's time (for sorting), unbounded lists
+// the free-text columns.
+func ParquetOf[T any](to func(*audit.Record) (T, error), from func(*T) (audit.Record, error), size func(*audit.Record) int, timeOf func(*T) int64, unbounded ...string) Parquet {
+	return parquetOf[T]{to: to, from: from, size: size, timeOf: timeOf, unbounded: unbounded}
 }
 
 type parquetOf[T any] struct {
 	to        func(*audit.Record) (T, error)
 	from      func(*T) (audit.Record, error)
 	size      func(*audit.Record) int
+	timeOf    func(*T) int64
 	unbounded []string
 }
 
@@ -134,6 +143,13 @@ func (rw *rowWriter[T]) Write(r *audit.Record) error {
 	}
 	rw.batch = append(rw.batch, row)
 	rw.batchBytes += rw.p.size(r)
+	if rw.lim.SortByTime {
+		// A sorted row group is written at once, when it is full.
+		if len(rw.batch) >= rw.lim.GroupRows || rw.batchBytes >= rw.lim.GroupBytes {
+			return rw.write()
+		}
+		return nil
+	}
 	if len(rw.batch) == cap(rw.batch) || rw.batchBytes >= rw.lim.BatchBytes {
 		return rw.write()
 	}
@@ -144,12 +160,15 @@ func (rw *rowWriter[T]) write() error {
 	if len(rw.batch) == 0 {
 		return nil
 	}
+	if rw.lim.SortByTime {
+		slices.SortStableFunc(rw.batch, func(a, b T) int { return cmp.Compare(rw.p.timeOf(&a), rw.p.timeOf(&b)) })
+	}
 	_, err := rw.w.Write(rw.batch)
 	clear(rw.batch) // drop references to the strings
 	rw.batch = rw.batch[:0]
 	rw.groupBytes += rw.batchBytes
 	rw.batchBytes = 0
-	if err == nil && rw.groupBytes >= rw.lim.GroupBytes {
+	if err == nil && (rw.lim.SortByTime || rw.groupBytes >= rw.lim.GroupBytes) {
 		err = rw.w.Flush() // close the row group: its buffers go to the file
 		rw.groupBytes = 0
 	}

@@ -108,6 +108,36 @@ type Output struct {
 	// Keys are the public keys signatures are checked with when reading
 	// manifests and seals back.
 	Keys map[string]ed25519.PublicKey
+	// Layout, when set, names data objects: it maps a part's name
+	// (account=<a>/date=<d>/<name>) to where the object is stored
+	// (SecurityLakeLayout). Manifests and seals keep their names.
+	Layout func(name string) string
+	// Only, when set, selects the records o writes; the others are
+	// skipped (Security Lake: one OCSF class per object).
+	Only *Selection
+}
+
+// Selection is the kind of records a sink writes.
+type Selection struct {
+	// Name says which records, in manifests and messages
+	// ("ocsf_class=api_activity").
+	Name    string
+	Accepts func(*audit.Record) bool
+}
+
+// Accepts reports whether o writes r.
+func (o *Output) Accepts(r *audit.Record) bool { return o.Only == nil || o.Only.Accepts(r) }
+
+// Selective reports whether o writes only some records.
+func (o *Output) Selective() bool { return o.Only != nil }
+
+// partName is where w's part is stored.
+func (o *Output) partName(w audit.Window, part int) string {
+	n := PartName(w, o.format.Ext(), part)
+	if o.Layout != nil {
+		return o.Layout(n)
+	}
+	return n
 }
 
 var _ Sink = (*Output)(nil)
@@ -124,7 +154,7 @@ func (o *Output) Name() string { return o.dest.Name() + " " + o.format.Ext() }
 func (o *Output) Destination() Destination { return o.dest }
 
 // ObjectName is the name of window w's first object in o's destination.
-func (o *Output) ObjectName(w audit.Window) string { return ObjectName(w, o.format.Ext()) }
+func (o *Output) ObjectName(w audit.Window) string { return o.partName(w, 0) }
 
 // Ext is the extension of o's objects.
 func (o *Output) Ext() string { return o.format.Ext() }
@@ -158,7 +188,7 @@ func (o *Output) OpenPart(ctx context.Context, w audit.Window, part int) (Writer
 	if part < 0 || part > MaxDeltas {
 		return nil, fmt.Errorf("sink %s: window %s has %d parts, more than the %d deltas a window may have", o.Name(), w, part, MaxDeltas)
 	}
-	st, err := o.dest.Stage(ctx, PartName(w, o.format.Ext(), part))
+	st, err := o.dest.Stage(ctx, o.partName(w, part))
 	if err != nil {
 		return nil, fmt.Errorf("sink %s: %w", o.Name(), err)
 	}
@@ -195,6 +225,9 @@ func (w *writer) Write(r *audit.Record) error {
 	case w.err != nil:
 		return w.err
 	}
+	if !w.o.Accepts(r) {
+		return nil // another sink's kind of record
+	}
 	if w.n&1023 == 0 {
 		if err := w.ctx.Err(); err != nil {
 			w.err = err
@@ -211,7 +244,7 @@ func (w *writer) Write(r *audit.Record) error {
 }
 
 // object is the name of the object being written.
-func (w *writer) object() string { return PartName(w.win, w.o.format.Ext(), w.part) }
+func (w *writer) object() string { return w.o.partName(w.win, w.part) }
 
 // Records implements Writer.
 func (w *writer) Records() int64 { return w.n }
@@ -256,6 +289,11 @@ func (w *writer) Commit(ctx context.Context, src Source) error {
 	m := evidence.Manifest{Account: w.win.Account, WindowStart: w.win.Start.UTC(), WindowEnd: w.win.End.UTC(), Part: w.part, Object: w.object(), Format: w.o.format.Ext(),
 		Records: w.n, SourceCount: src.Count, Completeness: src.Completeness, SHA256: w.dg.sum(), Bytes: w.dg.n, ExporterVersion: w.o.Version,
 		ExportedAt: time.Now().UTC(), Categories: w.cats}
+	if w.o.Only != nil {
+		// The API counts no class: what it said of the window is not
+		// what this object should hold.
+		m.Selection, m.SourceCount = w.o.Only.Name, -1
+	}
 	if v, ok := w.st.(Versioned); ok {
 		m.ObjectVersion = v.VersionID()
 	}
@@ -309,7 +347,7 @@ func (v archive) readPart(ctx context.Context, w audit.Window, part int) (eviden
 	if err != nil {
 		return evidence.Manifest{}, false, err
 	}
-	m, err := evidence.DecodeManifest(b, w, v.o.format.Ext(), part, PartName(w, v.o.format.Ext(), part), v.o.Keys)
+	m, err := evidence.DecodeManifest(b, w, v.o.format.Ext(), part, v.o.partName(w, part), v.o.Keys)
 	return m, err == nil, err
 }
 

@@ -52,6 +52,11 @@ type Parquet struct {
 	RowGroupRows int
 	// Schema is what a record is written as; nil: the record schema.
 	Schema schema.Schema
+	// SortByTime sorts the rows of each row group by time (Security
+	// Lake's layout): a window of up to RowGroupRows records and
+	// ParquetRowGroupBytes is one sorted row group. The rows of a row group
+	// are held until it is written.
+	SortByTime bool
 }
 
 var _ Format = Parquet{}
@@ -98,7 +103,7 @@ func (f Parquet) NewEncoder(w io.Writer, win audit.Window) (Encoder, error) {
 	for _, col := range rowsOf.Unbounded() {
 		opts = append(opts, parquet.SkipPageBounds(col), parquet.SkipPageStatistics(col))
 	}
-	pw := rowsOf.NewWriter(w, schema.Limits{BatchBytes: parquetBatchBytes, GroupBytes: ParquetRowGroupBytes}, opts...)
+	pw := rowsOf.NewWriter(w, schema.Limits{BatchBytes: parquetBatchBytes, GroupBytes: ParquetRowGroupBytes, SortByTime: f.SortByTime, GroupRows: rows}, opts...)
 	return &parquetEncoder{w: pw}, nil
 }
 

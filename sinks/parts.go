@@ -148,7 +148,7 @@ func (v archive) ReadParts(ctx context.Context, w audit.Window) ([]evidence.Mani
 			return parts, "", fmt.Errorf("%s: %w", PartManifestName(w, v.o.format.Ext(), part), err)
 		}
 		if !found {
-			name := PartName(w, v.o.format.Ext(), part)
+			name := v.o.partName(w, part)
 			exists, err := v.exists(ctx, name)
 			if err != nil {
 				return parts, "", err
@@ -192,9 +192,12 @@ func (v archive) Hold(ctx context.Context, parts []evidence.Manifest, held *Held
 // or holds records that are not the window's or are in an earlier part,
 // is an error that says what to do.
 func (v archive) Adopt(ctx context.Context, w audit.Window, part int, held *Held) (evidence.Manifest, error) {
-	name := PartName(w, v.o.format.Ext(), part)
+	name := v.o.partName(w, part)
 	m := evidence.Manifest{Account: w.Account, WindowStart: w.Start.UTC(), WindowEnd: w.End.UTC(), Part: part, Object: name, Format: v.o.format.Ext(),
 		SourceCount: -1, Completeness: evidence.CompletenessAdopted, ExporterVersion: v.o.Version, Categories: map[string]int64{}}
+	if v.o.Only != nil {
+		m.Selection = v.o.Only.Name
+	}
 	own := NewHeld()
 	err := v.Records(ctx, name, func(r audit.Record) error {
 		switch {
@@ -202,6 +205,8 @@ func (v archive) Adopt(ctx context.Context, w audit.Window, part int, held *Held
 			return fmt.Errorf("record %q at %s is not of the window", shortText(r.UUID), r.Time.UTC().Format(time.RFC3339Nano))
 		case held.Has(r.UUID) || !own.Add(r.UUID):
 			return fmt.Errorf("record %q is in the window's objects twice", shortText(r.UUID))
+		case !v.o.Accepts(&r):
+			return fmt.Errorf("record %q is not one this sink writes (%s)", shortText(r.UUID), v.o.Only.Name)
 		}
 		m.Records++
 		evidence.CountCategory(m.Categories, r.Category)

@@ -42,8 +42,10 @@ type S3Options struct {
 	StageDir string
 	// StaleAfter overrides the package's StaleAfter (tests).
 	StaleAfter time.Duration
-	// MaxObjectSize overrides MaxS3ObjectSize (tests).
-	MaxObjectSize int64
+	// MaxObjectSize overrides MaxS3ObjectSize, for the reason
+	// MaxObjectSizeWhy gives (Security Lake's 256 MB; tests).
+	MaxObjectSize    int64
+	MaxObjectSizeWhy string
 	// LockMode ("GOVERNANCE" or "COMPLIANCE") and LockRetention put an
 	// S3 Object Lock retention on every data object, manifest and seal
 	// (never on temporaries). The bucket must be versioned with Object
@@ -139,6 +141,9 @@ func (d *S3Dest) Key(name string) string { return d.o.Prefix + name }
 
 // MaxObjectSize implements Destination.
 func (d *S3Dest) MaxObjectSize() (int64, string) {
+	if d.o.MaxObjectSizeWhy != "" {
+		return d.o.MaxObjectSize, d.o.MaxObjectSizeWhy
+	}
 	return d.o.MaxObjectSize, "the limit of the server-side copy that publishes an S3 object"
 }
 

@@ -20,7 +20,7 @@ type ocsfSchema struct{}
 const rowBytes = 512
 
 var parquetRows = schema.ParquetOf(Map, Record,
-	func(r *audit.Record) int { return 2*r.TextSize() + rowBytes }, "raw_data", "message", "uid")
+	func(r *audit.Record) int { return 2*r.TextSize() + rowBytes }, func(e *Event) int64 { return e.Time }, "raw_data", "message", "uid")
 
 func (ocsfSchema) Name() string            { return "ocsf" }
 func (ocsfSchema) Tag() string             { return "ocsf" }

@@ -19,7 +19,7 @@ var Schema schema.Schema = recordSchema{}
 type recordSchema struct{}
 
 var parquetRows = schema.ParquetOf(func(r *audit.Record) (ParquetRow, error) { return RowOf(r), nil }, func(p *ParquetRow) (audit.Record, error) { return p.Record(), nil },
-	func(r *audit.Record) int { return r.TextSize() }, "message", "user", "uuid")
+	func(r *audit.Record) int { return r.TextSize() }, func(p *ParquetRow) int64 { return p.Time }, "message", "user", "uuid")
 
 func (recordSchema) Name() string            { return "sap" }
 func (recordSchema) Tag() string             { return "" }
