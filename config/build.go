@@ -3,6 +3,8 @@ package config
 import (
 	"context"
 	"fmt"
+	"github.com/auditlog-exporter/auditlog-exporter/audit"
+	"github.com/auditlog-exporter/auditlog-exporter/schema/ocsf"
 	"io"
 	"time"
 
@@ -120,9 +122,20 @@ func (s SourceConfig) cfKey() (cfaudit.ServiceKey, error) {
 }
 
 // BuildSinks creates the configured sinks; stdout is where a stdout sink
-// writes, version goes into every manifest and Parquet file.
+// writes, version goes into every manifest and Parquet file. A sink with
+// {class} in its prefix is one sink per OCSF class.
 func (c *Config) BuildSinks(ctx context.Context, version string, stdout io.Writer) ([]sinks.Sink, error) {
+	groups, err := c.buildSinkGroups(ctx, version, stdout)
 	var out []sinks.Sink
+	for _, g := range groups {
+		out = append(out, g...)
+	}
+	return out, err
+}
+
+// buildSinkGroups creates, per configured sink, the sinks it stands for.
+func (c *Config) buildSinkGroups(ctx context.Context, version string, stdout io.Writer) ([][]sinks.Sink, error) {
+	var out [][]sinks.Sink
 	var signer *evidence.Signer
 	if f := c.Evidence.SigningKeyFile; f != "" {
 		var err error
@@ -131,30 +144,52 @@ func (c *Config) BuildSinks(ctx context.Context, version string, stdout io.Write
 		}
 	}
 	for i, s := range c.Sinks {
-		format := s.format(version)
-		var dest sinks.Destination
-		switch s.Type {
-		case "file":
-			dest = sinks.NewFileDest(s.Path)
-		case "stdout":
-			dest = sinks.NewStreamDest("stdout", stdout, c.Export.SpoolDir)
-		case "s3":
-			client, err := s3client.New(ctx, s3client.Options{Field: fmt.Sprintf("sinks[%d]", i), Region: s.Region, Endpoint: s.Endpoint, PathStyle: s.PathStyle})
-			if err != nil {
-				return nil, err
+		classes, prefixes := s.SecurityLakeSources()
+		if classes == nil {
+			classes, prefixes = []ocsf.Class{{}}, []string{s.Prefix}
+		}
+		var group []sinks.Sink
+		for k, class := range classes {
+			format := s.format(version)
+			if pq, ok := format.(sinks.Parquet); ok && s.Layout == LayoutSecurityLake {
+				pq.SortByTime = true // Security Lake: events sorted by time
+				format = pq
 			}
-			dest = sinks.NewS3Dest(client, sinks.S3Options{Bucket: s.Bucket, Prefix: s.Prefix, SSE: s.SSE, KMSKeyID: s.KMSKeyID, StorageClass: s.StorageClass, StageDir: c.Export.SpoolDir,
-				LockMode: s.ObjectLock.Mode, LockRetention: time.Duration(s.ObjectLock.RetentionDays) * 24 * time.Hour})
-		default:
-			return nil, errclass.Mark(errclass.Config, fmt.Errorf("sinks[%d].type %q", i, s.Type))
+			var dest sinks.Destination
+			switch s.Type {
+			case "file":
+				dest = sinks.NewFileDest(s.Path)
+			case "stdout":
+				dest = sinks.NewStreamDest("stdout", stdout, c.Export.SpoolDir)
+			case "s3":
+				client, err := s3client.New(ctx, s3client.Options{Field: fmt.Sprintf("sinks[%d]", i), Region: s.Region, Endpoint: s.Endpoint, PathStyle: s.PathStyle})
+				if err != nil {
+					return nil, err
+				}
+				o := sinks.S3Options{Bucket: s.Bucket, Prefix: prefixes[k], SSE: s.SSE, KMSKeyID: s.KMSKeyID, StorageClass: s.StorageClass, StageDir: c.Export.SpoolDir,
+					LockMode: s.ObjectLock.Mode, LockRetention: time.Duration(s.ObjectLock.RetentionDays) * 24 * time.Hour}
+				if s.Layout == LayoutSecurityLake {
+					o.MaxObjectSize, o.MaxObjectSizeWhy = sinks.MaxSecurityLakeObjectSize, "the largest object Security Lake wants from a custom source"
+				}
+				dest = sinks.NewS3Dest(client, o)
+			default:
+				return nil, errclass.Mark(errclass.Config, fmt.Errorf("sinks[%d].type %q", i, s.Type))
+			}
+			o := sinks.New(dest, format)
+			o.Version = version
+			if signer != nil {
+				o.Signer = signer
+				o.Keys = evidence.Keys(signer.Public())
+			}
+			if class.UID != 0 {
+				o.Only = &sinks.Selection{Name: "ocsf_class=" + class.Name, Accepts: func(r *audit.Record) bool { return ocsf.ClassOf(r).UID == class.UID }}
+			}
+			if s.Layout == LayoutSecurityLake {
+				o.Layout = sinks.SecurityLakeLayout(s.Region, s.SecurityLakeAccountID)
+			}
+			group = append(group, o)
 		}
-		o := sinks.New(dest, format)
-		o.Version = version
-		if signer != nil {
-			o.Signer = signer
-			o.Keys = evidence.Keys(signer.Public())
-		}
-		out = append(out, o)
+		out = append(out, group)
 	}
 	return out, nil
 }

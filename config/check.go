@@ -10,6 +10,7 @@ import (
 	"io/fs"
 	"net"
 	"net/http"
+	"path"
 	"strings"
 	"syscall"
 	"time"
@@ -75,9 +76,13 @@ func (c *Config) Check(ctx context.Context, log zerolog.Logger) []CheckItem {
 		}
 		items = append(items, item)
 	}
-	sinkList, err := c.BuildSinks(ctx, "check", nil)
+	groups, err := c.buildSinkGroups(ctx, "check", nil)
 	if err != nil {
 		return append(items, CheckItem{Name: "sinks", Err: err, Hint: storageHint(err)})
+	}
+	var sinkList []sinks.Sink
+	for _, g := range groups {
+		sinkList = append(sinkList, g...)
 	}
 	if f := c.Evidence.SigningKeyFile; f != "" {
 		// Read and parsed when the file was loaded; say which key it is.
@@ -88,16 +93,22 @@ func (c *Config) Check(ctx context.Context, log zerolog.Logger) []CheckItem {
 			}
 		}
 	}
-	for i, s := range sinkList {
-		detail := "writable (probe written and removed)"
-		if c.Sinks[i].ObjectLock.Mode != "" {
-			detail += fmt.Sprintf("; Object Lock enabled on the bucket, objects kept %s for %d days", c.Sinks[i].ObjectLock.Mode, c.Sinks[i].ObjectLock.RetentionDays)
+	for i, g := range groups {
+		cs := c.Sinks[i]
+		if cs.Layout == LayoutSecurityLake {
+			items = append(items, securityLakeItem(i, cs))
 		}
-		item := CheckItem{Name: fmt.Sprintf("sinks[%d] %s", i, s.Name()), Detail: detail}
-		if item.Err = s.Probe(ctx); item.Err != nil {
-			item.Hint = storageHint(item.Err)
+		for _, s := range g {
+			detail := "writable (probe written and removed)"
+			if cs.ObjectLock.Mode != "" {
+				detail += fmt.Sprintf("; Object Lock enabled on the bucket, objects kept %s for %d days", cs.ObjectLock.Mode, cs.ObjectLock.RetentionDays)
+			}
+			item := CheckItem{Name: fmt.Sprintf("sinks[%d] %s", i, s.Name()), Detail: detail}
+			if item.Err = s.Probe(ctx); item.Err != nil {
+				item.Hint = storageHint(item.Err)
+			}
+			items = append(items, item)
 		}
-		items = append(items, item)
 	}
 	item := CheckItem{Name: "state " + c.State.Type, Detail: "writable (probe written and removed)"}
 	store, err := c.OpenStore(ctx, false)
@@ -287,4 +298,18 @@ func storageHint(err error) string {
 		return "the directory cannot be created (a parent is missing or takes no new directories): check the path (and the volume mount on Kubernetes)"
 	}
 	return "see the message"
+}
+
+// securityLakeItem says which custom sources a Security Lake sink writes
+// to: one per OCSF class, each to be created in Security Lake first.
+func securityLakeItem(i int, s SinkConfig) CheckItem {
+	classes, prefixes := s.SecurityLakeSources()
+	var names []string
+	for k, c := range classes {
+		name := path.Base(strings.TrimSuffix(prefixes[k], "/"))
+		names = append(names, fmt.Sprintf("%s (OCSF class %s, %d)", name, c.Caption, c.UID))
+	}
+	return CheckItem{Name: fmt.Sprintf("sinks[%d] Security Lake", i),
+		Detail: fmt.Sprintf("writes %d custom sources, account %s, region %s: %s", len(classes), s.SecurityLakeAccountID, s.Region, strings.Join(names, "; ")),
+		Hint:   "create each custom source in Security Lake with these names and classes (README \"Security Lake and OCSF\") before the first run"}
 }

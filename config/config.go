@@ -142,17 +142,23 @@ type SinkConfig struct {
 	Format string `yaml:"format"`
 	// Schema is what a record is written as: sap (the record schema) or
 	// ocsf (OCSF 1.1.0 events).
-	Schema       string `yaml:"schema"`
-	Path         string `yaml:"path"`
-	Compression  string `yaml:"compression"`
-	Bucket       string `yaml:"bucket"`
-	Prefix       string `yaml:"prefix"`
-	Region       string `yaml:"region"`
-	Endpoint     string `yaml:"endpoint"`
-	PathStyle    bool   `yaml:"path_style"`
-	SSE          string `yaml:"sse"`
-	KMSKeyID     string `yaml:"kms_key_id"`
-	StorageClass string `yaml:"storage_class"`
+	Schema string `yaml:"schema"`
+	// Layout names the objects: hive (account=/date=) or security-lake
+	// (region=/accountId=/eventDay=, one OCSF class per custom source).
+	Layout string `yaml:"layout"`
+	// SecurityLakeAccountID is the custom source's account ID or external
+	// ID (layout security-lake).
+	SecurityLakeAccountID string `yaml:"security_lake_account_id"`
+	Path                  string `yaml:"path"`
+	Compression           string `yaml:"compression"`
+	Bucket                string `yaml:"bucket"`
+	Prefix                string `yaml:"prefix"`
+	Region                string `yaml:"region"`
+	Endpoint              string `yaml:"endpoint"`
+	PathStyle             bool   `yaml:"path_style"`
+	SSE                   string `yaml:"sse"`
+	KMSKeyID              string `yaml:"kms_key_id"`
+	StorageClass          string `yaml:"storage_class"`
 	// ObjectLock puts an S3 Object Lock retention on every object,
 	// manifest and seal (s3 only).
 	ObjectLock ObjectLockConfig `yaml:"object_lock"`
@@ -543,6 +549,9 @@ func (c *Config) applyDefaults() {
 		if s.Schema == "" {
 			s.Schema = sap.Schema.Name()
 		}
+		if s.Layout == "" {
+			s.Layout = LayoutHive
+		}
 		if s.Compression == "" {
 			switch s.Format {
 			case "jsonl":
@@ -563,6 +572,11 @@ func (c *Config) validate() FieldErrors {
 	c.Retry.validate(&errs)
 	c.State.validate(len(c.Sources()), &errs)
 	validateSinks(c.Sinks, &errs)
+	for i, sk := range c.Sinks {
+		if sk.Layout == LayoutSecurityLake && c.Export.Window < 5*time.Minute {
+			errs.add(fmt.Sprintf("sinks[%d].layout", i), "export.window %s: Security Lake wants a custom source's objects at most every 5 minutes; use 5m or more", c.Export.Window)
+		}
+	}
 	c.Metrics.validate(&errs)
 	c.Log.validate(&errs)
 	sort.SliceStable(errs, func(i, j int) bool { return errs[i].Path < errs[j].Path })
@@ -697,6 +711,7 @@ func (s SinkConfig) validate(p string, errs *FieldErrors) (dest string) {
 	if schemaOf(s.Schema) == nil {
 		errs.add(p+".schema", "%q is not one of: %s", s.Schema, strings.Join(schemaNames(), ", "))
 	}
+	s.validateLayout(p, errs)
 	only := func(typ string, keys map[string]string) {
 		for k, v := range keys {
 			if v != "" {
@@ -1032,4 +1047,72 @@ func (s SinkConfig) format(version string) sinks.Format {
 		return sinks.Parquet{Compression: s.Compression, Version: version, Schema: sc}
 	}
 	return sinks.JSONL{Gzip: s.Compression == "gzip", Schema: sc}
+}
+
+// Object layouts.
+const (
+	LayoutHive         = "hive"
+	LayoutSecurityLake = "security-lake"
+)
+
+// ClassPlaceholder in an S3 sink's prefix is replaced by each OCSF class's
+// name ("api-activity"): one sink per class.
+const ClassPlaceholder = "{class}"
+
+// securityLakeID is what a Security Lake custom source's account ID or
+// external ID may hold (it becomes a key's path segment).
+var securityLakeID = regexp.MustCompile(`^[A-Za-z0-9_+=,.@:-]{2,128}$`)
+
+// validateLayout checks the layout, the Security Lake account ID and the
+// {class} placeholder.
+func (s SinkConfig) validateLayout(p string, errs *FieldErrors) {
+	perClass := strings.Contains(s.Prefix, ClassPlaceholder)
+	switch s.Layout {
+	case LayoutHive:
+		if s.SecurityLakeAccountID != "" {
+			errs.add(p+".security_lake_account_id", "only for layout %s", LayoutSecurityLake)
+		}
+	case LayoutSecurityLake:
+		switch {
+		case s.Type != "s3":
+			errs.add(p+".layout", "%s is for sink type s3 (the Security Lake bucket)", LayoutSecurityLake)
+		case s.Schema != ocsf.Schema.Name():
+			errs.add(p+".schema", "layout %s takes OCSF events: set schema: ocsf", LayoutSecurityLake)
+		case s.Format != "parquet":
+			errs.add(p+".format", "layout %s takes Parquet: set format: parquet", LayoutSecurityLake)
+		case !perClass:
+			errs.add(p+".prefix", "layout %s needs %s in the prefix (e.g. ext/sap-btp-%s/): Security Lake takes one OCSF class per custom source", LayoutSecurityLake, ClassPlaceholder, ClassPlaceholder)
+		case s.Region == "":
+			errs.add(p+".region", "required with layout %s (it names the region= partition)", LayoutSecurityLake)
+		}
+		if !securityLakeID.MatchString(s.SecurityLakeAccountID) {
+			errs.add(p+".security_lake_account_id", "required with layout %s: the custom source's AWS account ID or external ID (letters, digits, _+=,.@:-)", LayoutSecurityLake)
+		}
+	default:
+		errs.add(p+".layout", "%q is not one of: %s, %s", s.Layout, LayoutHive, LayoutSecurityLake)
+	}
+	if perClass && s.Schema != ocsf.Schema.Name() {
+		errs.add(p+".prefix", "%s is for schema ocsf (one OCSF class per prefix)", ClassPlaceholder)
+	}
+	if s.Type != "s3" && strings.Contains(s.Path, ClassPlaceholder) {
+		errs.add(p+".path", "%s is for S3 prefixes", ClassPlaceholder)
+	}
+}
+
+// classSlug is an OCSF class's name as it goes into a prefix
+// ("api_activity" -> "api-activity").
+func classSlug(c ocsf.Class) string { return strings.ReplaceAll(c.Name, "_", "-") }
+
+// SecurityLakeSources lists, for a sink with {class} in its prefix, the
+// prefix each OCSF class goes to and the custom source name it implies
+// (the prefix's last element), for check.
+func (s SinkConfig) SecurityLakeSources() (classes []ocsf.Class, prefixes []string) {
+	if !strings.Contains(s.Prefix, ClassPlaceholder) {
+		return nil, nil
+	}
+	for _, c := range ocsf.Classes() {
+		classes = append(classes, c)
+		prefixes = append(prefixes, strings.ReplaceAll(s.Prefix, ClassPlaceholder, classSlug(c)))
+	}
+	return classes, prefixes
 }

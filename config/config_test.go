@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/auditlog-exporter/auditlog-exporter/sinks"
 	"io"
 	"os"
 	"path/filepath"
@@ -116,6 +117,16 @@ func TestParseErrors(t *testing.T) {
 		{"stdout parquet", "    path: ./out\n", "    path: ./out\n  - {type: stdout, format: parquet}\n", "sinks[1].format", "jsonl only"},
 		{"bad schema", "    path: ./out\n", "    path: ./out\n    schema: cef\n", "sinks[0].schema", "not one of: sap, ocsf"},
 		{"same schema twice", "    path: ./out\n", "    path: ./out\n  - {type: file, format: jsonl, schema: ocsf, path: ./o}\n  - {type: file, format: jsonl, schema: ocsf, path: ./o/}\n", "sinks[2]", "same objects"},
+		{"security lake on a file sink", "    path: ./out\n", "    path: ./out\n    layout: security-lake\n", "sinks[0].layout", "for sink type s3"},
+		{"security lake takes ocsf", "    path: ./out\n", "    path: ./out\n  - {type: s3, format: parquet, schema: sap, layout: security-lake, security_lake_account_id: \"123456789012\", bucket: b, prefix: \"ext/sap-{class}/\", region: eu-central-1}\n", "sinks[1].schema", "schema: ocsf"},
+		{"security lake takes parquet", "    path: ./out\n", "    path: ./out\n  - {type: s3, format: jsonl, schema: ocsf, layout: security-lake, security_lake_account_id: \"123456789012\", bucket: b, prefix: \"ext/sap-{class}/\", region: eu-central-1}\n", "sinks[1].format", "format: parquet"},
+		{"security lake needs class", "    path: ./out\n", "    path: ./out\n  - {type: s3, format: parquet, schema: ocsf, layout: security-lake, security_lake_account_id: \"123456789012\", bucket: b, prefix: ext/sap/, region: eu-central-1}\n", "sinks[1].prefix", "{class}"},
+		{"security lake needs region", "    path: ./out\n", "    path: ./out\n  - {type: s3, format: parquet, schema: ocsf, layout: security-lake, security_lake_account_id: \"123456789012\", bucket: b, prefix: \"ext/sap-{class}/\"}\n", "sinks[1].region", "required"},
+		{"security lake needs account id", "    path: ./out\n", "    path: ./out\n  - {type: s3, format: parquet, schema: ocsf, layout: security-lake, bucket: b, prefix: \"ext/sap-{class}/\", region: eu-central-1}\n", "sinks[1].security_lake_account_id", "required"},
+		{"security lake account id with a slash", "    path: ./out\n", "    path: ./out\n  - {type: s3, format: parquet, schema: ocsf, layout: security-lake, security_lake_account_id: \"12/34\", bucket: b, prefix: \"ext/sap-{class}/\", region: eu-central-1}\n", "sinks[1].security_lake_account_id", "letters, digits"},
+		{"account id without security lake", "    path: ./out\n", "    path: ./out\n    security_lake_account_id: \"1\"\n", "sinks[0].security_lake_account_id", "only for layout security-lake"},
+		{"bad layout", "    path: ./out\n", "    path: ./out\n    layout: flat\n", "sinks[0].layout", "not one of: hive, security-lake"},
+		{"class in a sap prefix", "    path: ./out\n", "    path: ./out\n  - {type: s3, bucket: b, prefix: \"x/{class}/\"}\n", "sinks[1].prefix", "schema ocsf"},
 		{"two stdouts", "    path: ./out\n", "    path: ./out\n  - {type: stdout}\n  - {type: stdout, compression: gzip}\n", "sinks[2].type", "only one stdout"},
 		{"bad pushgateway", "state:", "metrics:\n  pushgateway_url: pushgateway:9091\nstate:", "metrics.pushgateway_url", "http(s) URL"},
 		{"bad listen", "state:", "metrics:\n  listen: '9464'\nstate:", "metrics.listen", "address like"},
@@ -151,6 +162,52 @@ func TestParseErrors(t *testing.T) {
 			}
 			t.Fatalf("errors:\n%v\nwant %s: ...%s...", err, tt.path, tt.msg)
 		})
+	}
+}
+
+const securityLakeSink = `  - type: s3
+    format: parquet
+    schema: ocsf
+    layout: security-lake
+    security_lake_account_id: "123456789012"
+    bucket: aws-security-data-lake-eu-central-1-abc
+    prefix: ext/sap-btp-{class}/
+    region: eu-central-1
+`
+
+// A Security Lake sink is one sink per OCSF class, each under its custom
+// source's prefix, writing only its class, objects in Security Lake's
+// partitions.
+func TestSecurityLakeSinks(t *testing.T) {
+	c, err := Parse([]byte(strings.Replace(validYAML, "    path: ./out\n", "    path: ./out\n"+securityLakeSink, 1)), testEnv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	list, err := c.BuildSinks(t.Context(), "t", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, s := range list[1:] {
+		o := s.(*sinks.Output)
+		names = append(names, s.Name()+" "+o.Only.Name)
+		w := audit.Window{Account: "acct", Start: time.Date(2026, 11, 24, 10, 0, 0, 0, time.UTC), End: time.Date(2026, 11, 24, 11, 0, 0, 0, time.UTC)}
+		if got := o.ObjectName(w); got != "region=eu-central-1/accountId=123456789012/eventDay=20261124/acct_20261124T100000Z_20261124T110000Z.ocsf.parquet" {
+			t.Errorf("%s names objects %s", s.Name(), got)
+		}
+	}
+	want := []string{
+		"s3://aws-security-data-lake-eu-central-1-abc/ext/sap-btp-authentication/ ocsf.parquet ocsf_class=authentication",
+		"s3://aws-security-data-lake-eu-central-1-abc/ext/sap-btp-api-activity/ ocsf.parquet ocsf_class=api_activity",
+		"s3://aws-security-data-lake-eu-central-1-abc/ext/sap-btp-datastore-activity/ ocsf.parquet ocsf_class=datastore_activity",
+	}
+	if len(list) != 4 || !reflect.DeepEqual(names, want) {
+		t.Fatalf("%d sinks: %q", len(list), names)
+	}
+	// Security Lake wants objects at most every 5 minutes.
+	bad := strings.Replace(strings.Replace(validYAML, "    path: ./out\n", "    path: ./out\n"+securityLakeSink, 1), "window: 30m", "window: 1m", 1)
+	if _, err := Parse([]byte(bad), testEnv); err == nil || !strings.Contains(err.Error(), "sinks[1].layout") || !strings.Contains(err.Error(), "5 minutes") {
+		t.Fatalf("a 1m window with Security Lake: %v", err)
 	}
 }
 
