@@ -370,3 +370,69 @@ func TestCloudFoundryAcrossReadings(t *testing.T) {
 		})
 	}
 }
+
+// mountKymaSecret lays out Kyma's Secret auditlog-read-credentials as the
+// kubelet mounts a Secret volume: the keys' files in a timestamped
+// directory, ..data a link to it, each key a link to ..data/<key>.
+func mountKymaSecret(t *testing.T, dir string, values map[string]string) {
+	t.Helper()
+	ts := "..2026_12_03_02_00_00.0123456789"
+	if err := os.MkdirAll(filepath.Join(dir, ts), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for k, v := range values {
+		if err := os.WriteFile(filepath.Join(dir, ts, k), []byte(v), 0o400); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Symlink(filepath.Join("..data", k), filepath.Join(dir, k)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.Symlink(ts, filepath.Join(dir, "..data")); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// On Kyma with Audit Log Access, the read credentials are the Secret
+// kyma-system/auditlog-read-credentials (url, clientID, clientSecret,
+// tokenUrl). Mounted as Kubernetes mounts it and named by credentials_dir,
+// it needs no translation: check passes, and the binary exports the
+// account exactly, whether tokenUrl is the token endpoint itself or its
+// base. A Secret with a key it does not know is a configuration error
+// (exit 2) naming the file, never showing the secret.
+func TestKymaCredentialsDirectory(t *testing.T) {
+	for _, tokenSuffix := range []string{"/oauth/token", ""} {
+		t.Run("tokenUrl="+map[string]string{"/oauth/token": "endpoint", "": "base"}[tokenSuffix], func(t *testing.T) {
+			w := newWorld(t, neosim.Faults{}) // for its directory, helpers and clock
+			now := time.Now().UTC()
+			sim := cfsim.New(cfsim.Options{ClientID: "sb-kyma-reader", ClientSecret: cfSecret, Seed: 17, PageSize: 90, Readings: cfsim.Readings{Handle: cfsim.HandleRaw, Cursor: true}})
+			recs := cfsim.Generate(cfAcct, now.Add(-5*time.Hour), now, 1200, 18)
+			sim.Add(recs...)
+			srv := httptest.NewServer(sim)
+			t.Cleanup(srv.Close)
+			secretDir := filepath.Join(w.dir, "auditlog-read-credentials")
+			mountKymaSecret(t, secretDir, map[string]string{"url": srv.URL, "clientID": "sb-kyma-reader", "clientSecret": cfSecret, "tokenUrl": srv.URL + tokenSuffix})
+			w.pinDue()
+			cfg := w.cfConfig("  credentials_dir: " + secretDir + "\n")
+			if r := w.run(nil, "check", "--config", cfg); r.code != 0 || !strings.Contains(r.stdout, cfAcct+": read audit logs") {
+				t.Fatalf("check: exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
+			}
+			if r := w.run(nil, "run", "--config", cfg); r.code != 0 {
+				t.Fatalf("run: exit %d\n%s", r.code, r.stderr)
+			}
+			if sim.Counters().Tokens == 0 {
+				t.Fatal("no token issued")
+			}
+			w.assertCFExact(recs, 500, "out", "parquet")
+
+			// A key the Secret does not have: exit 2, the file named.
+			if err := os.WriteFile(filepath.Join(secretDir, "clientsecret"), []byte(cfSecret), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			r := w.run(nil, "run", "--config", cfg)
+			if r.code != 2 || !strings.Contains(r.stderr, filepath.Join(secretDir, "clientsecret")) || strings.Contains(r.stdout+r.stderr, cfSecret) {
+				t.Fatalf("a Secret with an unknown key: exit %d, want 2 naming the file\n%q\n%q", r.code, r.stdout, r.stderr)
+			}
+		})
+	}
+}
