@@ -48,6 +48,8 @@ FUZZ_TARGETS := \
 	./cfaudit:FuzzDecodeCFPage \
 	./cfaudit:FuzzParseHandle \
 	./cfaudit:FuzzParseServiceKey \
+	./cfaudit:FuzzHandleQueryValue \
+	./cfaudit:FuzzParseKymaCredentials \
 	./state:FuzzDecodeState \
 	./exporter:FuzzParseTimeArg \
 	./config:FuzzParseConfig \

@@ -131,11 +131,11 @@ func New(cfg Config, log zerolog.Logger) (*Client, error) {
 		tokenHTTP = &http.Client{Transport: t, Timeout: timeoutOr(cfg.Timeout),
 			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 		// Mutual TLS proves the client; the id travels in the form.
-		tokenCfg.TokenURL = strings.TrimSuffix(k.CertURL, "/") + "/oauth/token"
+		tokenCfg.TokenURL = TokenEndpoint(k.CertURL)
 		tokenCfg.AuthStyle = oauth2.AuthStyleInParams
 	} else {
 		tokenCfg.ClientSecret = k.ClientSecret
-		tokenCfg.TokenURL = strings.TrimSuffix(k.URL, "/") + "/oauth/token"
+		tokenCfg.TokenURL = TokenEndpoint(k.URL)
 		tokenCfg.AuthStyle = oauth2.AuthStyleInHeader
 	}
 	secrets := apiclient.SecretsOf(k.ClientID, k.ClientSecret)
@@ -349,9 +349,7 @@ func (c *Client) list(ctx context.Context, w audit.Window, st *source.Stats, emi
 		}
 		seen[key] = struct{}{}
 		next := *first
-		q := next.Query()
-		q.Set("handle", handle) // unchanged: url.Values escapes '=', '+' and '/'
-		next.RawQuery = q.Encode()
+		next.RawQuery = first.RawQuery + "&handle=" + HandleQueryValue(handle) // as received, encoded once where it must be
 		u = &next
 	}
 	return d.Finish()

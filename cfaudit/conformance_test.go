@@ -30,7 +30,8 @@ func shape(r audit.Record) audit.Record {
 
 // The Cloud Foundry client passes the source conformance suite against
 // cfsim, with a client secret and with an x509 key over mutual TLS, under
-// the readings the documentation leaves open.
+// every reading the documentation leaves open (the paging handle's shapes
+// and a time-and-uuid cursor among them).
 func TestSourceConformance(t *testing.T) {
 	pki, err := cfsim.NewPKI()
 	if err != nil {
@@ -40,17 +41,16 @@ func TestSourceConformance(t *testing.T) {
 	if err := os.WriteFile(caFile, pki.CAPEM, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	for _, tc := range []struct {
+	type reading struct {
 		name string
 		x509 bool
 		rd   cfsim.Readings
-	}{
-		{"secret", false, cfsim.Readings{}},
-		{"x509", true, cfsim.Readings{}},
-		{"stored-duplicates", false, cfsim.Readings{StoredDuplicates: 0.1}},
-		{"exclusive-bounds", false, cfsim.Readings{ExclusiveBounds: true}},
-		{"newest-first", false, cfsim.Readings{NewestFirst: true}},
-	} {
+	}
+	cases := []reading{{"x509", true, cfsim.Readings{}}, {"x509-handle-raw-cursor", true, cfsim.Readings{Handle: cfsim.HandleRaw, Cursor: true}}}
+	for _, name := range cfsim.ReadingNames() {
+		cases = append(cases, reading{"secret/" + name, false, cfsim.AllReadings()[name]})
+	}
+	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			sourcetest.Run(t, sourcetest.Harness{
 				Counted: false,

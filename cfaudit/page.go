@@ -34,9 +34,12 @@ func syntaxError(err error) error { return source.BadBody(errBadBody, err) }
 // contentError: well-formed JSON we cannot accept (permanent).
 func contentError(format string, args ...any) error { return source.BadContent(format, args...) }
 
-// ParseHandle reads the Paging header: "handle=<value>". The value is
-// opaque base64 and may end in '=': everything after the first "handle="
-// is the handle, passed on unchanged. "" (no header) means the last page.
+// ParseHandle reads the Paging header: "handle=<value>". The value may be
+// opaque base64 ending in '=', a raw time-and-uuid cursor with '<' and ':',
+// or that cursor already percent-encoded: everything after the first
+// "handle=" is the handle, sent back as received (HandleQueryValue encodes
+// only what a query value cannot carry). "" (no header) means the last
+// page.
 func ParseHandle(header string) (string, error) {
 	h := strings.TrimSpace(header)
 	if h == "" {

@@ -94,13 +94,21 @@ func (c *Config) BuildSources(log zerolog.Logger) ([]exporter.Account, error) {
 	return out, nil
 }
 
-// cfKey is the Cloud Foundry source's service key: the file, or the
-// explicit keys (certificate and key read from their files).
+// cfKey is the Cloud Foundry source's service key: the file, Kyma's
+// credentials Secret mounted as a directory, or the explicit keys
+// (certificate and key read from their files).
 func (s SourceConfig) cfKey() (cfaudit.ServiceKey, error) {
 	if s.ServiceKeyFile != "" {
 		k, err := readServiceKey(s.ServiceKeyFile)
 		if err != nil {
 			return k, errclass.Mark(errclass.Config, fmt.Errorf("service_key_file: %w", err))
+		}
+		return k, nil
+	}
+	if s.CredentialsDir != "" {
+		k, err := cfaudit.ReadCredentialsDir(s.CredentialsDir)
+		if err != nil {
+			return k, errclass.Mark(errclass.Config, fmt.Errorf("credentials_dir: %w", err))
 		}
 		return k, nil
 	}

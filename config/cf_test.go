@@ -35,6 +35,17 @@ func TestCloudFoundrySources(t *testing.T) {
 	os.WriteFile(certFile, []byte("cert"), 0o600)
 	os.WriteFile(pemKeyFile, []byte("key"), 0o600)
 	explicit := "  api_url: https://auditlog-management.cfapps.eu10.hana.ondemand.com\n  token_url: https://sub.authentication.eu10.hana.ondemand.com\n  client_id: sb-1\n"
+	// Kyma's Secret auditlog-read-credentials, mounted as files.
+	kyma := filepath.Join(dir, "kyma")
+	os.Mkdir(kyma, 0o700)
+	for k, v := range map[string]string{"url": "https://auditlog.example.com", "clientID": "sb-kyma", "clientSecret": cfKeySecret, "tokenUrl": "https://t.authentication.example.com/oauth/token"} {
+		os.WriteFile(filepath.Join(kyma, k), []byte(v), 0o600)
+	}
+	kymaBad := filepath.Join(dir, "kyma-bad")
+	os.Mkdir(kymaBad, 0o700)
+	for k, v := range map[string]string{"url": "https://auditlog.example.com", "clientID": "sb-kyma", "client_secret": cfKeySecret, "tokenUrl": "https://t.example.com"} {
+		os.WriteFile(filepath.Join(kymaBad, k), []byte(v), 0o600)
+	}
 	for _, tc := range []struct {
 		name, yaml string
 		err        string // "" = valid; else a path and text the error must hold
@@ -52,6 +63,14 @@ func TestCloudFoundrySources(t *testing.T) {
 		{"missing key file", cfConfig("  service_key_file: " + filepath.Join(dir, "nope.json") + "\n"), "source.service_key_file"},
 		{"key without client id", cfConfig("  service_key_file: " + badKey + "\n"), "uaa.clientid missing"},
 		{"unknown type", strings.Replace(cfConfig("  service_key_file: "+keyFile+"\n"), "type: cf", "type: kyma", 1), `source.type: "kyma" is not one of: neo, cf`},
+		{"Kyma credentials directory", cfConfig("  credentials_dir: " + kyma + "\n"), ""},
+		{"Kyma Secret's keys in the config, full token endpoint", cfConfig("  api_url: https://auditlog.example.com\n  token_url: https://t.authentication.example.com/oauth/token\n  client_id: sb-kyma\n  client_secret: s\n"), ""},
+		{"Kyma directory with a wrong key", cfConfig("  credentials_dir: " + kymaBad + "\n"), filepath.Join(kymaBad, "clientSecret") + ": missing"},
+		{"Kyma directory names the unknown file", cfConfig("  credentials_dir: " + kymaBad + "\n"), `"` + filepath.Join(kymaBad, "client_secret") + `": not a key of the Secret auditlog-read-credentials`},
+		{"Kyma directory missing", cfConfig("  credentials_dir: " + filepath.Join(dir, "nope") + "\n"), "source.credentials_dir: stat " + filepath.Join(dir, "nope")},
+		{"Kyma directory and explicit keys", cfConfig("  credentials_dir: " + kyma + "\n  client_id: x\n"), "source.client_id: set either credentials_dir or the explicit keys"},
+		{"Kyma directory and a service key", cfConfig("  credentials_dir: " + kyma + "\n  service_key_file: " + keyFile + "\n"), "source.credentials_dir: set either service_key_file or credentials_dir"},
+		{"Kyma directory on neo", strings.Replace(validYAML, "  account: abc123xyz\n", "  account: abc123xyz\n  credentials_dir: /x\n", 1), "source.credentials_dir: only for type cf"},
 		{"cf keys on neo", strings.Replace(validYAML, "  account: abc123xyz\n", "  account: abc123xyz\n  token_url: https://x.example\n", 1), "source.token_url: only for type cf"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -68,6 +87,12 @@ func TestCloudFoundrySources(t *testing.T) {
 				t.Fatalf("export.start %q, want the Cloud Foundry default %q", c.Export.Start, DefaultStartCF)
 			}
 		})
+	}
+	// The Kyma directory builds a Cloud Foundry client.
+	if c, err := Parse([]byte(cfConfig("  credentials_dir: "+kyma+"\n")), testEnv); err != nil {
+		t.Fatal(err)
+	} else if accounts, err := c.BuildSources(zerolog.Nop()); err != nil || len(accounts) != 1 {
+		t.Fatalf("%v, %v", accounts, err)
 	}
 	// The service key source builds a Cloud Foundry client.
 	c, err := Parse([]byte(cfConfig("  service_key_file: "+keyFile+"\n")), testEnv)

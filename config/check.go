@@ -66,7 +66,9 @@ func (c *Config) Check(ctx context.Context, log zerolog.Logger) []CheckItem {
 		items = append(items, item)
 		n, err := client.Probe(cctx)
 		cancel()
-		detail := fmt.Sprintf("%d records visible in the retention period", n)
+		// The probe asks without a time filter, which SAP documents as the
+		// last 30 days: not the whole retention.
+		detail := fmt.Sprintf("%d records in the last 30 days (the API's listing without a time filter, not the whole retention)", n)
 		if n < 0 {
 			detail = "readable (the API counts no records)"
 		}

@@ -89,6 +89,10 @@ type SourceConfig struct {
 	TokenURL       string `yaml:"token_url"`
 	CertFile       string `yaml:"cert_file"`
 	KeyFile        string `yaml:"key_file"`
+	// CredentialsDir is Kyma's Secret auditlog-read-credentials (keys
+	// url, clientID, clientSecret, tokenUrl) mounted as a directory, read
+	// afresh for every run.
+	CredentialsDir string `yaml:"credentials_dir"`
 }
 
 // Source types.
@@ -820,6 +824,11 @@ func (c *Config) checkFiles() FieldErrors {
 				errs.add(p+".service_key_file", "%v", err)
 			}
 		}
+		if s.CredentialsDir != "" {
+			if _, err := cfaudit.ReadCredentialsDir(s.CredentialsDir); err != nil {
+				errs.add(p+".credentials_dir", "%v", err)
+			}
+		}
 		for k, f := range map[string]string{"cert_file": s.CertFile, "key_file": s.KeyFile} {
 			if f == "" {
 				continue
@@ -906,7 +915,7 @@ func (s SourceConfig) validateNeo(p string, errs *FieldErrors) {
 	if timeWordRE.MatchString(s.Filter) {
 		errs.add(p+".filter", "must not filter on Time: the exporter sets the time range of each window")
 	}
-	for k, v := range map[string]string{"service_key_file": s.ServiceKeyFile, "token_url": s.TokenURL, "cert_file": s.CertFile, "key_file": s.KeyFile} {
+	for k, v := range map[string]string{"service_key_file": s.ServiceKeyFile, "token_url": s.TokenURL, "cert_file": s.CertFile, "key_file": s.KeyFile, "credentials_dir": s.CredentialsDir} {
 		if v != "" {
 			errs.add(p+"."+k, "only for type cf")
 		}
@@ -917,22 +926,29 @@ func (s SourceConfig) validateCF(p string, errs *FieldErrors) {
 	if s.Filter != "" {
 		errs.add(p+".filter", "only for type neo (the Cloud Foundry API filters only by category, which some landscapes refuse)")
 	}
-	if s.ServiceKeyFile != "" {
+	if s.ServiceKeyFile != "" && s.CredentialsDir != "" {
+		errs.add(p+".credentials_dir", "set either service_key_file or credentials_dir, not both")
+		return
+	}
+	for file, v := range map[string]string{"service_key_file": s.ServiceKeyFile, "credentials_dir": s.CredentialsDir} {
+		if v == "" {
+			continue
+		}
 		for k, v := range map[string]string{"api_url": s.APIURL, "token_url": s.TokenURL, "client_id": s.ClientID, "client_secret": s.ClientSecret,
 			"client_secret_file": s.ClientSecretFile, "cert_file": s.CertFile, "key_file": s.KeyFile} {
 			if v != "" {
-				errs.add(p+"."+k, "set either service_key_file or the explicit keys, not both")
+				errs.add(p+"."+k, "set either %s or the explicit keys, not both", file)
 			}
 		}
 		return
 	}
 	for k, v := range map[string]string{"api_url": s.APIURL, "token_url": s.TokenURL} {
 		if err := cfaudit.CheckURL(v); err != nil {
-			errs.add(p+"."+k, "%v (or service_key_file: the output of `cf service-key`)", err)
+			errs.add(p+"."+k, "%v (or service_key_file: the output of `cf service-key`; or credentials_dir: Kyma's Secret auditlog-read-credentials)", err)
 		}
 	}
 	if s.ClientID == "" {
-		errs.add(p+".client_id", "required (or service_key_file)")
+		errs.add(p+".client_id", "required (or service_key_file, or credentials_dir)")
 	}
 	secret := s.ClientSecret != "" || s.ClientSecretFile != ""
 	cert := s.CertFile != "" || s.KeyFile != ""
@@ -996,6 +1012,7 @@ func (c *Config) resolvePaths(dir string) {
 			abs(&s.ServiceKeyFile)
 			abs(&s.CertFile)
 			abs(&s.KeyFile)
+			abs(&s.CredentialsDir)
 		}
 	}
 	for i := range c.Accounts {
@@ -1005,6 +1022,7 @@ func (c *Config) resolvePaths(dir string) {
 		abs(&s.ServiceKeyFile)
 		abs(&s.CertFile)
 		abs(&s.KeyFile)
+		abs(&s.CredentialsDir)
 	}
 	abs(&c.Export.SpoolDir)
 	if c.State.Type == "file" {

@@ -17,7 +17,7 @@ import (
 // credentialKeys are the keys of a source that only reaching its API
 // needs.
 var credentialKeys = map[string]bool{"client_id": true, "client_secret": true, "client_secret_file": true,
-	"service_key_file": true, "cert_file": true, "key_file": true, "token_url": true}
+	"service_key_file": true, "cert_file": true, "key_file": true, "token_url": true, "credentials_dir": true}
 
 // isCredential reports whether a problem's path is one of a source's
 // credentials (source.client_secret, accounts[2].service_key_file, ...).

@@ -23,6 +23,7 @@ func TestLoadOffline(t *testing.T) {
 		{"unset secret", "source: {api_url: https://api.example.com, account: a1, client_id: id, client_secret: \"${OFFLINE_TEST_UNSET}\"}\n", ""},
 		{"missing secret file", "source: {api_url: https://api.example.com, account: a1, client_id: \"${OFFLINE_TEST_UNSET_ID}\", client_secret_file: /nonexistent/secret}\n", ""},
 		{"cf without its service key", "accounts:\n- {type: cf, account: a2, service_key_file: /nonexistent/key.json}\n", ""},
+		{"Kyma without its credentials directory", "accounts:\n- {type: cf, account: a3, credentials_dir: /nonexistent/auditlog-read-credentials}\n", ""},
 		{"no credentials at all", "source: {api_url: https://api.example.com, account: a1}\n", ""},
 		{"unset bucket still an error", "source: {api_url: https://api.example.com, account: a1}\nstate: {type: s3, bucket: \"${OFFLINE_TEST_UNSET_BUCKET}\"}\n", "OFFLINE_TEST_UNSET_BUCKET is not set"},
 		{"unknown key still an error", "source: {api_url: https://api.example.com, account: a1, acount: x}\n", "unknown key"},

@@ -16,6 +16,7 @@ import (
 	"github.com/auditlog-exporter/auditlog-exporter/odata"
 	"github.com/auditlog-exporter/auditlog-exporter/odata/neosim"
 	"github.com/auditlog-exporter/auditlog-exporter/sinks"
+	"github.com/auditlog-exporter/auditlog-exporter/source"
 	"github.com/auditlog-exporter/auditlog-exporter/state"
 	"github.com/rs/zerolog"
 )
@@ -38,11 +39,14 @@ type lookBackEnv struct {
 	clock *fakeClock
 	sim   *neosim.Server
 	src   *odata.Client
-	out   string
-	store *state.FileStore
-	seq   int
-	log   zerolog.Logger
-	lag   time.Duration
+	// source, when set, is exported instead of src (a Cloud Foundry
+	// client).
+	source source.Source
+	out    string
+	store  *state.FileStore
+	seq    int
+	log    zerolog.Logger
+	lag    time.Duration
 }
 
 func newLookBackEnv(t testing.TB, r neosim.Readings) *lookBackEnv {
@@ -82,8 +86,12 @@ func (e *lookBackEnv) run(lookBack time.Duration, ss ...sinks.Sink) exporter.Acc
 	if len(ss) == 0 {
 		ss = []sinks.Sink{sinks.NewFile(e.out, sinks.JSONL{})}
 	}
+	var src source.Source = e.src
+	if e.source != nil {
+		src = e.source
+	}
 	ex := exporter.New(exporter.Options{
-		Accounts: []exporter.Account{{Name: "acct", Source: e.src}}, Sinks: ss, Store: e.store,
+		Accounts: []exporter.Account{{Name: "acct", Source: src}}, Sinks: ss, Store: e.store,
 		Grid: exporter.Grid{Size: time.Hour}, Lag: e.lag, Start: "2026-11-24T00:00:00Z", LookBack: lookBack, Version: "test",
 		Log: e.log, Now: e.clock.Now,
 	})

@@ -96,6 +96,8 @@ type Client struct {
 	dedupe source.DedupeConfig
 
 	warnUncounted sync.Once // "no @odata.count" is said once per run
+	// warnForeignLink: "a nextLink points elsewhere" is said once per run.
+	warnForeignLink sync.Once
 
 	retentionOnce sync.Once
 	retention     time.Duration

@@ -115,7 +115,8 @@ func (c *Client) list(ctx context.Context, w audit.Window, st *source.Stats, emi
 
 // pager walks one window's padded query page by page: it follows
 // @odata.nextLink (re-based onto the API URL, never repeated), or pages
-// with $top/$skip when the links drop the window's filter, and refuses a
+// with $top/$skip when the links drop the window's filter or point at
+// another path than the records path, and refuses a
 // listing that does not end (source.max_pages_per_window, more than twice
 // the counted records in pages, empty pages that still point on).
 type pager struct {
@@ -187,7 +188,17 @@ func (pg *pager) next(ctx context.Context, page *Page, st *source.Stats) (bool, 
 	}
 	n, err := RebaseNextLink(c.base, cur, c.recordsURL.EscapedPath(), page.NextLink)
 	if err != nil {
-		return false, errclass.Mark(errclass.Permanent, fmt.Errorf("window %s, page %d: %w", w, pg.pages, err))
+		// A link on another path (or of another scheme, or no URL at all)
+		// is never followed: the token stays with the records path. The
+		// server says more records remain, so page the window's query
+		// ourselves, as when links drop $filter: no window fails for it.
+		c.warnForeignLink.Do(func() {
+			c.log.Warn().Str("window", w.Span()).Str("next_link", c.scrub(shorten(page.NextLink, 300))).Str("reason", c.scrub(shorten(err.Error(), 400))).
+				Msg("the API's @odata.nextLink points elsewhere than its records path and is not followed; windows are paged with $top/$skip and the filter instead (said once per run)")
+		})
+		pg.skipMode, pg.skip, pg.top = true, len(page.Records), min(max(len(page.Records), 1), ServerPageSize)
+		pg.url = c.skipURL(pg.filter, pg.top, pg.skip)
+		return true, nil
 	}
 	if q, err := url.ParseQuery(n.RawQuery); err != nil || !q.Has("$filter") {
 		// The link lost the window's filter: following it would page the

@@ -59,6 +59,85 @@ type Readings struct {
 	ExclusiveBounds bool
 	// NewestFirst serves the newest records first.
 	NewestFirst bool
+	// Handle is the shape of the Paging handle: HandleBase64 (opaque
+	// base64 that may end in '=', as the global account page describes
+	// it), HandleRaw (the subaccount page's time-and-uuid form,
+	// 2018-06-14T10:11:18.968<uuid<2018-06-14T10:11:00.000, with '<' and
+	// ':' as they are: not a valid query value until encoded) or
+	// HandleEncoded (the same, already percent-encoded: %3C, %3A).
+	Handle HandleShape
+	// Cursor gives the handle time-and-uuid cursor semantics: the listing
+	// is ordered by (time, message_uuid) and the next page starts after
+	// the last record served, so a record that becomes visible mid-listing
+	// with an earlier time than that record is skipped by the listing.
+	// Without it the next page starts at an offset into the listing.
+	Cursor bool
+}
+
+// HandleShape is how the Paging handle looks on the wire.
+type HandleShape int
+
+// The shapes of the Paging handle.
+const (
+	HandleBase64  HandleShape = iota // opaque base64, may end in '='
+	HandleRaw                        // time<uuid<time, '<' and ':' unencoded
+	HandleEncoded                    // time<uuid<time, already percent-encoded
+)
+
+func (h HandleShape) String() string {
+	switch h {
+	case HandleRaw:
+		return "raw"
+	case HandleEncoded:
+		return "encoded"
+	}
+	return "base64"
+}
+
+// String names r for test names and messages.
+func (r Readings) String() string {
+	var parts []string
+	if r.StoredDuplicates > 0 {
+		parts = append(parts, "stored-duplicates="+strconv.FormatFloat(r.StoredDuplicates, 'g', -1, 64))
+	}
+	if r.ExclusiveBounds {
+		parts = append(parts, "exclusive-bounds")
+	}
+	if r.NewestFirst {
+		parts = append(parts, "newest-first")
+	}
+	if r.Handle != HandleBase64 {
+		parts = append(parts, "handle="+r.Handle.String())
+	}
+	if r.Cursor {
+		parts = append(parts, "cursor")
+	}
+	if len(parts) == 0 {
+		return "documented"
+	}
+	return strings.Join(parts, ",")
+}
+
+// AllReadings returns readings that take every alternative the
+// documentation leaves open at least once, by name: the conformance and
+// end-to-end tests run across them.
+func AllReadings() map[string]Readings {
+	return map[string]Readings{
+		"documented":                  {},
+		"stored-duplicates":           {StoredDuplicates: 0.05},
+		"exclusive-bounds":            {ExclusiveBounds: true},
+		"newest-first":                {NewestFirst: true},
+		"handle-raw":                  {Handle: HandleRaw},
+		"handle-encoded":              {Handle: HandleEncoded},
+		"cursor-raw":                  {Handle: HandleRaw, Cursor: true},
+		"cursor-base64":               {Cursor: true, StoredDuplicates: 0.05},
+		"cursor-encoded-newest-first": {Handle: HandleEncoded, Cursor: true, NewestFirst: true, ExclusiveBounds: true},
+	}
+}
+
+// ReadingNames returns AllReadings' names in a stable order.
+func ReadingNames() []string {
+	return slices.Sorted(maps.Keys(AllReadings()))
 }
 
 // Faults are switched on while the server runs; rates are per request.
@@ -213,8 +292,8 @@ func (s *Server) token(w http.ResponseWriter, r *http.Request) {
 	_ = json.NewEncoder(w).Encode(map[string]any{"access_token": tok, "token_type": "bearer", "expires_in": int(s.opts.TokenTTL / time.Second)})
 }
 
-// handle encodes an offset into the listing as opaque base64 that, like
-// the real API's, may end in '='.
+// handleFor encodes an offset into the listing as opaque base64 that,
+// like the real API's, may end in '='.
 func handleFor(offset int, nonce uint32) string {
 	var b [7]byte
 	binary.BigEndian.PutUint32(b[:4], uint32(offset))
@@ -229,6 +308,89 @@ func offsetOf(h string) (int, bool) {
 		return 0, false
 	}
 	return int(binary.BigEndian.Uint32(b[:4])), true
+}
+
+// cursorLayout is the time format of a time-and-uuid handle, as SAP's
+// example shows it: 2018-06-14T10:11:18.968.
+const cursorLayout = "2006-01-02T15:04:05.000"
+
+// cursor is a time-and-uuid handle's content: the last record served and
+// the query's time_from.
+type cursor struct {
+	time time.Time
+	uuid string
+	from time.Time
+}
+
+func (c cursor) String() string {
+	return c.time.UTC().Format(cursorLayout) + "<" + c.uuid + "<" + c.from.UTC().Format(cursorLayout)
+}
+
+func parseCursor(s string) (cursor, bool) {
+	parts := strings.Split(s, "<")
+	if len(parts) != 3 || parts[1] == "" {
+		return cursor{}, false
+	}
+	t, err1 := time.Parse(cursorLayout, parts[0])
+	from, err2 := time.Parse(cursorLayout, parts[2])
+	if err1 != nil || err2 != nil {
+		return cursor{}, false
+	}
+	return cursor{time: t, uuid: parts[1], from: from}, true
+}
+
+// encodeCursor renders c in shape: base64 padded so that it ends in
+// '=', raw, or percent-encoded.
+func encodeCursor(c cursor, shape HandleShape) string {
+	s := c.String()
+	switch shape {
+	case HandleRaw:
+		return s
+	case HandleEncoded:
+		return strings.NewReplacer("<", "%3C", ":", "%3A").Replace(s)
+	}
+	for len(s)%3 == 0 {
+		s += "~" // base64 of a length not a multiple of 3 ends in '='
+	}
+	return base64.StdEncoding.EncodeToString([]byte(s))
+}
+
+// decodeCursor reads a handle the client sent (its query value, decoded
+// once by the server as every server does).
+func decodeCursor(h string, shape HandleShape) (cursor, bool) {
+	if shape == HandleBase64 {
+		b, err := base64.StdEncoding.DecodeString(h)
+		if err != nil {
+			return cursor{}, false
+		}
+		h = strings.TrimRight(string(b), "~")
+	}
+	return parseCursor(h)
+}
+
+// validQuery reports whether raw holds only what a query may hold
+// literally (RFC 3986: unreserved, sub-delims, ':', '@', '/', '?' and
+// percent-escapes); servers such as Tomcat answer anything else with 400.
+func validQuery(raw string) bool {
+	for i := 0; i < len(raw); i++ {
+		c := raw[i]
+		switch {
+		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9':
+		case strings.IndexByte("-._~!$&'()*+,;=:@/?", c) >= 0:
+		case c == '%':
+			if i+2 >= len(raw) || !isHex(raw[i+1]) || !isHex(raw[i+2]) {
+				return false
+			}
+			i += 2
+		default:
+			return false
+		}
+	}
+	return true
+}
+
+func isHex(c byte) bool {
+	return '0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F'
 }
 
 const timeLayout = "2006-01-02T15:04:05"
@@ -264,6 +426,10 @@ func (s *Server) recordsPage(w http.ResponseWriter, r *http.Request) {
 		apiError(w, []int{500, 503}[int(roll2*2)], "server_error", "try again")
 		return
 	}
+	if !validQuery(r.URL.RawQuery) {
+		apiError(w, http.StatusBadRequest, "bad_request", "invalid character in the query")
+		return
+	}
 	q := r.URL.Query()
 	if q.Get("category") != "" && s.opts.CategoryUnsupported {
 		apiError(w, http.StatusNotImplemented, "filter_category_not_supported", "the category filter is not supported")
@@ -275,21 +441,13 @@ func (s *Server) recordsPage(w http.ResponseWriter, r *http.Request) {
 		apiError(w, http.StatusBadRequest, "bad_request", "time_from and time_to: YYYY-MM-DDTHH:MM:SS, from before to")
 		return
 	}
-	offset := 0
-	if h := q.Get("handle"); h != "" {
-		o, ok := offsetOf(h)
-		if !ok {
-			apiError(w, http.StatusBadRequest, "bad_request", "invalid paging handle")
-			return
-		}
-		offset = o
-	}
+	rd := s.opts.Readings
 	s.mu.Lock()
 	var match []stored
 	for _, st := range s.records {
 		t := st.rec.Time
 		in := !t.Before(from) && !t.After(to)
-		if s.opts.Readings.ExclusiveBounds {
+		if rd.ExclusiveBounds {
 			in = t.After(from) && t.Before(to)
 		}
 		if in {
@@ -298,6 +456,25 @@ func (s *Server) recordsPage(w http.ResponseWriter, r *http.Request) {
 	}
 	nonce := s.rng.Uint32()
 	s.mu.Unlock()
+	if rd.Cursor {
+		// A cursor walks the listing in (time, uuid) order.
+		sort.SliceStable(match, func(i, j int) bool {
+			a, b := match[i].rec, match[j].rec
+			if rd.NewestFirst {
+				a, b = b, a
+			}
+			return a.Time.Before(b.Time) || a.Time.Equal(b.Time) && a.UUID < b.UUID
+		})
+	}
+	offset := 0
+	if h := q.Get("handle"); h != "" {
+		o, ok := s.resume(h, match, from)
+		if !ok {
+			apiError(w, http.StatusBadRequest, "bad_request", "invalid paging handle")
+			return
+		}
+		offset = o
+	}
 	if offset >= len(match) {
 		w.WriteHeader(http.StatusNoContent)
 		return
@@ -308,7 +485,14 @@ func (s *Server) recordsPage(w http.ResponseWriter, r *http.Request) {
 		body = append(body, wire(st))
 	}
 	if end < len(match) {
-		w.Header().Set("Paging", "handle="+handleFor(end, nonce))
+		var h string
+		if rd.Handle == HandleBase64 && !rd.Cursor {
+			h = handleFor(end, nonce)
+		} else {
+			last := match[end-1].rec
+			h = encodeCursor(cursor{time: last.Time, uuid: last.UUID, from: from}, rd.Handle)
+		}
+		w.Header().Set("Paging", "handle="+h)
 	}
 	w.Header().Set("Content-Type", "application/json")
 	b, _ := json.Marshal(body)
@@ -318,6 +502,45 @@ func (s *Server) recordsPage(w http.ResponseWriter, r *http.Request) {
 	}
 	w.Header().Set("Content-Length", strconv.Itoa(len(b)))
 	_, _ = w.Write(b)
+}
+
+// resume is where the listing match continues after handle h: an offset
+// (opaque base64), the record after the cursor's (time, uuid) in (time,
+// uuid) order (Readings.Cursor), or the record after the cursor's uuid in
+// the listing's order. A handle of another query, or one the client
+// changed (encoded twice, '+' read as a space), is refused.
+func (s *Server) resume(h string, match []stored, from time.Time) (int, bool) {
+	rd := s.opts.Readings
+	if rd.Handle == HandleBase64 && !rd.Cursor {
+		return offsetOf(h)
+	}
+	c, ok := decodeCursor(h, rd.Handle)
+	if !ok || !c.from.Equal(from) {
+		return 0, false
+	}
+	for i := range match {
+		if !rd.Cursor {
+			// The record after the last copy of the cursor's record.
+			if j := len(match) - 1 - i; match[j].rec.UUID == c.uuid {
+				return j + 1, true
+			}
+			continue
+		}
+		r := match[i].rec
+		{
+			after := r.Time.After(c.time) || r.Time.Equal(c.time) && r.UUID > c.uuid
+			if rd.NewestFirst {
+				after = r.Time.Before(c.time) || r.Time.Equal(c.time) && r.UUID < c.uuid
+			}
+			if after {
+				return i, true
+			}
+		}
+	}
+	if rd.Cursor {
+		return len(match), true
+	}
+	return 0, false
 }
 
 func (s *Server) count(kind string) {

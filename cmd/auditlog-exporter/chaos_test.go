@@ -141,10 +141,12 @@ func TestChaos(t *testing.T) {
 	os.WriteFile(pub, evidence.MarshalPublicKey(priv.Public().(ed25519.PublicKey)), 0o600)
 	// A Cloud Foundry account in the same runs, its API just as unreliable,
 	// under one of the readings its documentation leaves open.
-	cfReadings := map[string]cfsim.Readings{"cf-documented": {}, "cf-stored-duplicates": {StoredDuplicates: 0.05},
-		"cf-exclusive-bounds": {ExclusiveBounds: true}, "cf-newest-first": {NewestFirst: true}}
-	cfNames := []string{"cf-documented", "cf-exclusive-bounds", "cf-newest-first", "cf-stored-duplicates"}
+	cfNames := cfsim.ReadingNames()
 	cfReading := cfNames[rng.IntN(len(cfNames))]
+	if r := os.Getenv("CHAOS_CF_READING"); r != "" {
+		cfReading = r
+	}
+	cfReadings := cfsim.AllReadings()
 	cf := cfsim.New(cfsim.Options{ClientID: "sb-chaos", ClientSecret: secret, Seed: seed, PageSize: 150, Readings: cfReadings[cfReading]})
 	cfRecs := cfsim.Generate(cfAcct, w.start.Add(-time.Hour), time.Now(), 4000, seed)
 	cf.Add(cfRecs...)

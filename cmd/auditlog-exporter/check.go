@@ -15,8 +15,9 @@ func newCheckCmd(stdout, stderr io.Writer) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "check --config FILE",
 		Short: "Prove the configuration works: token, one record, sinks and state writable",
-		Long: `Validate the configuration, obtain a token for every account, read one record,
-and prove every sink and the state store are writable (a probe object or file
+		Long: `Validate the configuration, obtain a token for every account, read one record
+(Neo: with the count of the API's listing without a time filter, which SAP
+documents as the last 30 days, not the whole retention), and prove every sink and the state store are writable (a probe object or file
 is written and removed; S3 and stdout sinks also stage a file in
 export.spool_dir), then say what the next run would export for each account
 (windows due, from the saved watermark or export.start). Prints one PASS,

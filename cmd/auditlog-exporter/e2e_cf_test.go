@@ -268,3 +268,171 @@ func TestDemoBothSources(t *testing.T) {
 		t.Fatalf("demo --source kyma: %v, want exit 2 (usage) with what --source takes:\n%s", err, badErr.String())
 	}
 }
+
+// cfConfig writes a config that exports one Cloud Foundry account, whose
+// source keys are given (one per line, indented two spaces), to JSON lines
+// and Parquet.
+func (w *world) cfConfig(sourceKeys string) string {
+	w.t.Helper()
+	cfg := filepath.Join(w.dir, "config.yaml")
+	if err := os.WriteFile(cfg, []byte(fmt.Sprintf(`source:
+  type: cf
+  account: %s
+%s
+export: {start: %s, window: 30m, lag: %s}
+retry: {max_elapsed: 2m}
+state: {path: %[5]s/state}
+sinks:
+  - {type: file, format: jsonl, path: %[5]s/out}
+  - {type: file, format: parquet, path: %[5]s/parquet}
+`, cfAcct, strings.TrimRight(sourceKeys, "\n"), w.start.Format(time.RFC3339), w.lagYAML(), w.dir)), 0o600); err != nil {
+		w.t.Fatal(err)
+	}
+	return cfg
+}
+
+// assertCFExact checks that each sink holds exactly the records of recs
+// from the export's start to the Cloud Foundry account's watermark, and
+// that this is a real export (enough records over several pages).
+func (w *world) assertCFExact(recs []audit.Record, minRecords int, subs ...string) {
+	w.t.Helper()
+	st, err := os.ReadFile(filepath.Join(w.dir, "state", cfAcct+".json"))
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	var wm struct{ Watermark time.Time }
+	if err := json.Unmarshal(st, &wm); err != nil {
+		w.t.Fatal(err)
+	}
+	want := map[string]audit.Record{}
+	for _, r := range recs {
+		if !r.Time.Before(w.start) && r.Time.Before(wm.Watermark) {
+			want[r.UUID] = r
+		}
+	}
+	if len(want) < minRecords {
+		w.t.Fatalf("only %d records to export up to %s", len(want), wm.Watermark)
+	}
+	for _, sub := range subs {
+		got := w.readOutput(sub, wm.Watermark)
+		if len(got) != len(want) {
+			w.t.Fatalf("%s: %d records, want %d", sub, len(got), len(want))
+		}
+		for id, r := range want {
+			if g := got[id]; !g.Equal(&r) {
+				w.t.Fatalf("%s: record %s\n got %+v\nwant %+v", sub, id, g, r)
+			}
+		}
+	}
+}
+
+// Under every reading of the Cloud Foundry API that its documentation
+// leaves open (the paging handle as opaque base64, as a raw time-and-uuid
+// cursor with '<', already percent-encoded, with cursor semantics; stored
+// duplicates; exclusive bounds; newest first), with throttling, server
+// errors and pages cut short on top: two runs of the binary export every
+// record exactly once, and the second changes nothing.
+func TestCloudFoundryAcrossReadings(t *testing.T) {
+	for _, name := range cfsim.ReadingNames() {
+		rd := cfsim.AllReadings()[name]
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			w := newWorld(t, neosim.Faults{}) // for its directory, helpers and clock
+			now := time.Now().UTC()
+			sim := cfsim.New(cfsim.Options{ClientID: "sb-e2e", ClientSecret: cfSecret, Seed: 13, PageSize: 70, Readings: rd})
+			recs := cfsim.Generate(cfAcct, now.Add(-5*time.Hour), now, 1200, 10)
+			sim.Add(recs...)
+			sim.SetFaults(cfsim.Faults{Rate429: 0.03, RetryAfter: "0", Rate5xx: 0.05, Truncate: 0.03})
+			srv := httptest.NewServer(sim)
+			t.Cleanup(srv.Close)
+			w.pinDue() // both runs see the same windows due
+			cfg := w.cfConfig(fmt.Sprintf("  api_url: %s\n  token_url: %s\n  client_id: sb-e2e\n  client_secret: %s\n", srv.URL, srv.URL, cfSecret))
+			var outputs []string
+			for run := 1; run <= 2; run++ {
+				r := w.run(nil, "run", "--config", cfg)
+				if r.code != 0 {
+					t.Fatalf("run %d: exit %d\n%s", run, r.code, r.stderr)
+				}
+				for _, tok := range append([]string{cfSecret}, sim.IssuedTokens()...) {
+					if strings.Contains(r.stdout+r.stderr, tok) {
+						t.Fatal("a Cloud Foundry credential or token in the output")
+					}
+				}
+				outputs = append(outputs, fmt.Sprint(snapshot(t, filepath.Join(w.dir, "out"))))
+			}
+			w.assertCFExact(recs, 500, "out", "parquet")
+			if outputs[0] != outputs[1] {
+				t.Fatal("the second run changed the output")
+			}
+			if sim.Counters().APIRequests < 10 {
+				t.Fatalf("%d API requests: the listing did not page", sim.Counters().APIRequests)
+			}
+		})
+	}
+}
+
+// mountKymaSecret lays out Kyma's Secret auditlog-read-credentials as the
+// kubelet mounts a Secret volume: the keys' files in a timestamped
+// directory, ..data a link to it, each key a link to ..data/<key>.
+func mountKymaSecret(t *testing.T, dir string, values map[string]string) {
+	t.Helper()
+	ts := "..2026_12_03_02_00_00.0123456789"
+	if err := os.MkdirAll(filepath.Join(dir, ts), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for k, v := range values {
+		if err := os.WriteFile(filepath.Join(dir, ts, k), []byte(v), 0o400); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Symlink(filepath.Join("..data", k), filepath.Join(dir, k)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.Symlink(ts, filepath.Join(dir, "..data")); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// On Kyma with Audit Log Access, the read credentials are the Secret
+// kyma-system/auditlog-read-credentials (url, clientID, clientSecret,
+// tokenUrl). Mounted as Kubernetes mounts it and named by credentials_dir,
+// it needs no translation: check passes, and the binary exports the
+// account exactly, whether tokenUrl is the token endpoint itself or its
+// base. A Secret with a key it does not know is a configuration error
+// (exit 2) naming the file, never showing the secret.
+func TestKymaCredentialsDirectory(t *testing.T) {
+	for _, tokenSuffix := range []string{"/oauth/token", ""} {
+		t.Run("tokenUrl="+map[string]string{"/oauth/token": "endpoint", "": "base"}[tokenSuffix], func(t *testing.T) {
+			w := newWorld(t, neosim.Faults{}) // for its directory, helpers and clock
+			now := time.Now().UTC()
+			sim := cfsim.New(cfsim.Options{ClientID: "sb-kyma-reader", ClientSecret: cfSecret, Seed: 17, PageSize: 90, Readings: cfsim.Readings{Handle: cfsim.HandleRaw, Cursor: true}})
+			recs := cfsim.Generate(cfAcct, now.Add(-5*time.Hour), now, 1200, 18)
+			sim.Add(recs...)
+			srv := httptest.NewServer(sim)
+			t.Cleanup(srv.Close)
+			secretDir := filepath.Join(w.dir, "auditlog-read-credentials")
+			mountKymaSecret(t, secretDir, map[string]string{"url": srv.URL, "clientID": "sb-kyma-reader", "clientSecret": cfSecret, "tokenUrl": srv.URL + tokenSuffix})
+			w.pinDue()
+			cfg := w.cfConfig("  credentials_dir: " + secretDir + "\n")
+			if r := w.run(nil, "check", "--config", cfg); r.code != 0 || !strings.Contains(r.stdout, cfAcct+": read audit logs") {
+				t.Fatalf("check: exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
+			}
+			if r := w.run(nil, "run", "--config", cfg); r.code != 0 {
+				t.Fatalf("run: exit %d\n%s", r.code, r.stderr)
+			}
+			if sim.Counters().Tokens == 0 {
+				t.Fatal("no token issued")
+			}
+			w.assertCFExact(recs, 500, "out", "parquet")
+
+			// A key the Secret does not have: exit 2, the file named.
+			if err := os.WriteFile(filepath.Join(secretDir, "clientsecret"), []byte(cfSecret), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			r := w.run(nil, "run", "--config", cfg)
+			if r.code != 2 || !strings.Contains(r.stderr, filepath.Join(secretDir, "clientsecret")) || strings.Contains(r.stdout+r.stderr, cfSecret) {
+				t.Fatalf("a Secret with an unknown key: exit %d, want 2 naming the file\n%q\n%q", r.code, r.stdout, r.stderr)
+			}
+		})
+	}
+}

@@ -85,6 +85,11 @@ sinks:
 					!regexp.MustCompile(`(?m)^(PASS|WARN) +`+acct+`: next run +\d+ windows due`).MatchString(r.stdout) {
 					t.Fatalf("want seven items passed, the next run's with its windows due:\n%s", r.stdout)
 				}
+				// The probe's count is the API's unfiltered listing, which
+				// SAP documents as the last 30 days, and says so.
+				if !regexp.MustCompile(`(?m)^PASS +` + acct + `: read audit logs +\d+ records in the last 30 days \(the API's listing without a time filter, not the whole retention\)$`).MatchString(r.stdout) {
+					t.Fatalf("the read probe does not say what it counted:\n%s", r.stdout)
+				}
 				if c.fail == "WARN" {
 					if !regexp.MustCompile(`(?m)^WARN .*` + regexp.QuoteMeta(c.hint)).MatchString(r.stdout) {
 						t.Fatalf("no warning about %q:\n%s", c.hint, r.stdout)

@@ -386,7 +386,7 @@ func TestEndToEndAcrossReadings(t *testing.T) {
 			// A gateway that refuses one request in eleven, by count:
 			// throttled however fast the machine is.
 			faults := neosim.Faults{GatewayAdmit: 10, GatewayRetryAfter: "none", Rate5xx: 0.05, RateDuplicate: 0.2, RetryAfter: "none"}
-			if rd.NextLinkDropsFilter {
+			if rd.ClientPages() {
 				// Paging with $skip cannot tell a repeated row the server
 				// adds to a page from a row it stores: such a window fails
 				// loudly (TestSkipPagingWithServedDuplicatesNeverLoses).
@@ -404,6 +404,11 @@ func TestEndToEndAcrossReadings(t *testing.T) {
 				warnings := strings.Count(r.stderr, "sends no @odata.count")
 				if want := map[bool]int{true: 1, false: 0}[rd.Count == neosim.CountNone && run == 1]; warnings != want {
 					t.Fatalf("run %d: %d warnings about the missing count, want %d", run, warnings, want)
+				}
+				// A nextLink elsewhere: paged by the client, said once per run.
+				links := strings.Count(r.stderr, "points elsewhere than its records path")
+				if want := map[bool]int{true: 1, false: 0}[(rd.NextLinkOtherPath || rd.NextLinkOtherHost) && run == 1]; links != want {
+					t.Fatalf("run %d: %d warnings about nextLinks elsewhere, want %d", run, links, want)
 				}
 			}
 			w.assertExact()

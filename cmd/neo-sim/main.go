@@ -47,7 +47,7 @@ func main() {
 	gwRefuse := flag.Int("gateway-refuse", 1, "the counting gateway's K: requests refused after each --gateway-admit")
 	gwRetryAfter := flag.String("gateway-retry-after", "1", "Retry-After with the gateways' 429: seconds, \"date\" or \"none\"")
 	retryAfter := flag.String("retry-after", "1", "Retry-After sent with 429 and 503: seconds, \"date\" (an HTTP date) or \"none\"")
-	readingsFlag := flag.String("readings", "documented", "how the API answers what SAP leaves undocumented, comma-separated: documented, all-odd, count=distinct|rows|none, stored-duplicates=F, shrinking-pages, exclusive-bounds, newest-first, nextlink-drops-filter")
+	readingsFlag := flag.String("readings", "documented", "how the API answers what SAP leaves undocumented, comma-separated: documented, all-odd, count=distinct|rows|none, stored-duplicates=F, shrinking-pages, exclusive-bounds, newest-first, nextlink-drops-filter, nextlink-other-path, nextlink-other-host")
 	flag.Parse()
 	readings, err := neosim.ParseReadings(*readingsFlag)
 	if err != nil {

@@ -673,7 +673,14 @@ func (s *Server) page(u *url.URL, account string, now time.Time, dupe bool, fore
 			nq[k] = v
 		}
 		nq.Set("$skiptoken", strconv.Itoa(end))
-		link := origin + u.EscapedPath() + "?" + strings.ReplaceAll(nq.Encode(), "+", "%20")
+		path := u.EscapedPath()
+		switch {
+		case rd.NextLinkOtherHost:
+			origin = otherHostOrigin
+		case rd.NextLinkOtherPath:
+			path = otherPathPrefix + path
+		}
+		link := origin + path + "?" + strings.ReplaceAll(nq.Encode(), "+", "%20")
 		lb, _ := json.Marshal(link)
 		b.WriteString(`,"@odata.nextLink":`)
 		b.Write(lb)

@@ -32,7 +32,27 @@ type Readings struct {
 	// NextLinkDropsFilter: @odata.nextLink carries only $skiptoken (and
 	// $count), not the request's $filter or $top.
 	NextLinkDropsFilter bool
+	// NextLinkOtherPath: @odata.nextLink points at another path than the
+	// request's (an internal route, /internal/auditlog/v1/...), which the
+	// client must not follow.
+	NextLinkOtherPath bool
+	// NextLinkOtherHost: @odata.nextLink points at another host than the
+	// API's, behind a path prefix of its own
+	// (https://auditlog-backend.internal.example:8443/api/auditlog/v1/...).
+	NextLinkOtherHost bool
 }
+
+// ClientPages reports whether the client must page windows itself with
+// $top/$skip under r: nextLinks that drop $filter or point elsewhere.
+func (r Readings) ClientPages() bool {
+	return r.NextLinkDropsFilter || r.NextLinkOtherPath || r.NextLinkOtherHost
+}
+
+// Where the nextLink readings point.
+const (
+	otherPathPrefix = "/internal"
+	otherHostOrigin = "https://auditlog-backend.internal.example:8443/api"
+)
 
 // CountReading is what @odata.count counts.
 type CountReading int
@@ -62,7 +82,8 @@ func (r *Readings) switches() []struct {
 	return []struct {
 		name string
 		on   *bool
-	}{{"shrinking-pages", &r.ShrinkingPages}, {"exclusive-bounds", &r.ExclusiveBounds}, {"newest-first", &r.NewestFirst}, {"nextlink-drops-filter", &r.NextLinkDropsFilter}}
+	}{{"shrinking-pages", &r.ShrinkingPages}, {"exclusive-bounds", &r.ExclusiveBounds}, {"newest-first", &r.NewestFirst}, {"nextlink-drops-filter", &r.NextLinkDropsFilter},
+		{"nextlink-other-path", &r.NextLinkOtherPath}, {"nextlink-other-host", &r.NextLinkOtherHost}}
 }
 
 // String renders r in the form ParseReadings reads ("documented" for the zero value).
@@ -86,7 +107,7 @@ func (r Readings) String() string {
 }
 
 // ParseReadings reads a comma-separated list such as
-// "count=rows,stored-duplicates=0.05,shrinking-pages,exclusive-bounds,newest-first,nextlink-drops-filter".
+// "count=rows,stored-duplicates=0.05,shrinking-pages,exclusive-bounds,newest-first,nextlink-drops-filter,nextlink-other-path,nextlink-other-host".
 // "" and "documented" are the zero value; "all-odd" switches every
 // alternative reading on (count=rows, 5% stored duplicates).
 func ParseReadings(s string) (Readings, error) {
@@ -97,7 +118,7 @@ func ParseReadings(s string) (Readings, error) {
 		switch name {
 		case "", "documented":
 		case "all-odd":
-			r = Readings{Count: CountRows, StoredDuplicates: 0.05, ShrinkingPages: true, ExclusiveBounds: true, NewestFirst: true, NextLinkDropsFilter: true}
+			r = Readings{Count: CountRows, StoredDuplicates: 0.05, ShrinkingPages: true, ExclusiveBounds: true, NewestFirst: true, NextLinkDropsFilter: true, NextLinkOtherHost: true}
 		case "count":
 			found := false
 			for _, c := range []CountReading{CountDistinct, CountRows, CountNone} {
@@ -124,7 +145,7 @@ func ParseReadings(s string) (Readings, error) {
 			if known {
 				continue
 			}
-			return r, fmt.Errorf("readings: unknown reading %q (known: documented, all-odd, count=distinct|rows|none, stored-duplicates=F, shrinking-pages, exclusive-bounds, newest-first, nextlink-drops-filter)", part)
+			return r, fmt.Errorf("readings: unknown reading %q (known: documented, all-odd, count=distinct|rows|none, stored-duplicates=F, shrinking-pages, exclusive-bounds, newest-first, nextlink-drops-filter, nextlink-other-path, nextlink-other-host)", part)
 		}
 	}
 	return r, nil
@@ -143,6 +164,8 @@ func AllReadings() map[string]Readings {
 		"exclusive-bounds":            {ExclusiveBounds: true},
 		"newest-first":                {NewestFirst: true},
 		"nextlink-drops-filter":       {NextLinkDropsFilter: true},
+		"nextlink-other-path":         {NextLinkOtherPath: true},
+		"nextlink-other-host":         {NextLinkOtherHost: true, Count: CountNone},
 	}
 	m["all-odd"], _ = ParseReadings("all-odd")
 	return m
