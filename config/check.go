@@ -312,6 +312,6 @@ func securityLakeItem(i int, s SinkConfig) CheckItem {
 		names = append(names, fmt.Sprintf("%s (OCSF class %s, %d)", name, c.Caption, c.UID))
 	}
 	return CheckItem{Name: fmt.Sprintf("sinks[%d] Security Lake", i),
-		Detail: fmt.Sprintf("writes %d custom sources, account %s, region %s: %s", len(classes), s.SecurityLakeAccountID, s.Region, strings.Join(names, "; ")),
-		Hint:   "create each custom source in Security Lake with these names and classes (README \"Security Lake and OCSF\") before the first run"}
+		Detail: fmt.Sprintf("writes %d custom sources (create each in Security Lake before the first run), account %s, region %s: %s",
+			len(classes), s.SecurityLakeAccountID, s.Region, strings.Join(names, "; "))}
 }
