@@ -118,7 +118,7 @@ bench: tools
 	$(GO) test -run '^$$' -bench DecodePage -benchmem -count 5 ./odata/
 	$(GO) test -run '^$$' -bench DecodeCFPage -benchmem -count 5 ./cfaudit/
 	$(GO) test -run '^$$' -bench LookBack -benchtime 1x ./exporter/
-	$(GO) test -run '^$$' -bench 'EndToEnd|BackfillParallel|ParallelMemory|AdaptiveRate|ManyAccounts|Evidence|AppendOnly|VerifyS3' -benchtime 1x -timeout 40m ./cmd/auditlog-exporter/
+	$(GO) test -run '^$$' -bench 'EndToEnd|BackfillParallel|ParallelMemory|AdaptiveRate|ManyAccounts|Evidence|AppendOnly|VerifyS3|OCSF' -benchtime 1x -timeout 40m ./cmd/auditlog-exporter/
 
 clean:
 	rm -rf bin demo-out test-artifacts

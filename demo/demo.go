@@ -175,6 +175,10 @@ sinks:
   - type: file
     format: parquet
     path: %[7]s
+  - type: file            # OCSF 1.1.0 events, for a SIEM or Security Lake
+    format: jsonl
+    schema: ocsf
+    path: %[10]s
 log:
   level: info
   format: console
@@ -258,7 +262,7 @@ func Run(ctx context.Context, outDir, sources string, log zerolog.Logger, versio
 	}
 	res.APIURL = strings.Join(urls, " and ")
 
-	for _, d := range []string{"state", "jsonl", "jsonl-gzip", "parquet"} {
+	for _, d := range []string{"state", "jsonl", "jsonl-gzip", "parquet", "ocsf"} {
 		if err := os.RemoveAll(filepath.Join(outDir, d)); err != nil {
 			return res, err
 		}
@@ -287,7 +291,7 @@ func Run(ctx context.Context, outDir, sources string, log zerolog.Logger, versio
 	}
 	cfgText := fmt.Sprintf(configTemplate, res.APIURL, neoBlock, cfBlock,
 		filepath.Join(outDir, "state"), filepath.Join(outDir, "jsonl"), filepath.Join(outDir, "jsonl-gzip"), filepath.Join(outDir, "parquet"),
-		res.Command, Hours)
+		res.Command, Hours, filepath.Join(outDir, "ocsf"))
 	if err := os.WriteFile(res.ConfigPath, []byte(cfgText), 0o600); err != nil {
 		return res, err
 	}

@@ -666,3 +666,36 @@ func measuredBackfill(b *testing.B, bin, path string, from, to time.Time, env []
 	}
 	return stderr, peak, time.Since(t0)
 }
+
+// BenchmarkOCSF measures an OCSF export against the record schema's, same
+// binary, same windows (two days of 1h windows, 4,000 records an hour, to
+// Parquet and to JSON lines files), interleaved twice: records/s and peak
+// RSS of each, and their ratios (OCSF/record schema).
+func BenchmarkOCSF(b *testing.B) {
+	day := time.Now().UTC().Truncate(24*time.Hour).AddDate(0, 0, -3)
+	from, to := day, day.AddDate(0, 0, 2)
+	const perHour, windows = 4000, 48
+	records := perHour * windows
+	addr := startNeoSim(b, "--from", from.Format(time.RFC3339), "--to", to.Format(time.RFC3339), "--per-hour", strconv.Itoa(perHour), "--late-fraction", "0")
+	for _, format := range []string{"parquet", "jsonl"} {
+		rates, rss := map[string]float64{}, map[string]float64{}
+		for range 2 {
+			for _, sc := range []string{"sap", "ocsf"} {
+				path := benchConfig(b, addr, fmt.Sprintf("  start: %s\n  window: 1h\n  lag: 15m\n", from.Format(time.RFC3339)),
+					fmt.Sprintf("  - type: file\n    format: %s\n    schema: %s\n    path: {dir}/out\n", format, sc))
+				stderr, peak, elapsed := measuredBackfill(b, binary, path, from, to, nil)
+				if want := fmt.Sprintf(`"windows":%d,"records":%d`, windows, records); !strings.Contains(stderr, want) {
+					b.Fatalf("%s %s: want %s in the summary:\n%s", format, sc, want, stderr)
+				}
+				rates[sc] += float64(records) / elapsed.Seconds() / 2
+				rss[sc] = max(rss[sc], peak)
+			}
+		}
+		for _, sc := range []string{"sap", "ocsf"} {
+			b.ReportMetric(rates[sc], format+"-"+sc+"-rec/s")
+			b.ReportMetric(rss[sc], format+"-"+sc+"-peak-RSS-MiB")
+		}
+		b.ReportMetric(rates["ocsf"]/rates["sap"], format+"-ocsf/sap-rate")
+		b.ReportMetric(rss["ocsf"]/rss["sap"], format+"-ocsf/sap-RSS")
+	}
+}

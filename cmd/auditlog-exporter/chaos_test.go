@@ -181,6 +181,20 @@ sinks:
     region: us-east-1
     endpoint: `+proxy.URL+`
     path_style: true
+  - type: file
+    format: jsonl
+    schema: ocsf
+    path: %[1]s/out-ocsf
+  - type: s3
+    format: parquet
+    schema: ocsf
+    layout: security-lake
+    security_lake_account_id: "123456789012"
+    bucket: `+bucket+`
+    prefix: ext/sap-btp-{class}/
+    region: us-east-1
+    endpoint: `+proxy.URL+`
+    path_style: true
 `, "evidence:\n  signing_key_file: "+key+"\n")
 	b, _ := os.ReadFile(cfg)
 	b = bytes.Replace(b, []byte("source:\n  api_url:"), []byte("accounts:\n- type: cf\n  account: "+cfAcct+"\n  api_url: "+cfSrv.URL+"\n  token_url: "+cfSrv.URL+
@@ -192,12 +206,15 @@ sinks:
 	}
 	os.WriteFile(cfg, bytes.Replace(b, []byte("  lag: 15m\n"), []byte("  lag: 15m\n  parallel: 3\n"+spill), 1), 0o600)
 
-	// Consumers of the four sinks: every file created, every object
+	// Consumers of the six sinks: every file created, every object
 	// version created, snapshotted after each run so that a replaced or
 	// removed one is caught.
 	consumers := []*consumer{
 		{t: t, w: w, srv: srv, bucket: bucket, prefix: "pq/", dir: filepath.Join(w.dir, "out")},
 		{t: t, w: w, srv: srv, bucket: bucket, prefix: "js/", dir: filepath.Join(w.dir, "out-pq")},
+		// OCSF events: JSON lines files, and Security Lake's custom sources
+		// (one per class) on the bucket.
+		{t: t, w: w, srv: srv, bucket: bucket, prefix: "ext/", dir: filepath.Join(w.dir, "out-ocsf")},
 	}
 	var reads []read
 	snapshot := func(step string) {
@@ -354,7 +371,7 @@ sinks:
 		upTo = cfWM
 	}
 	// Each record read once by every consumer, in all it ever took in.
-	for i, name := range []string{"jsonl file", "parquet s3", "parquet file", "jsonl.gz s3"} {
+	for i, name := range []string{"jsonl file", "parquet s3", "parquet file", "jsonl.gz s3", "ocsf jsonl file", "ocsf security lake s3"} {
 		for id, where := range reads[i].where {
 			if len(where) > 1 {
 				t.Fatalf("%s: record %s read %d times: %v", name, id, len(where), where)
@@ -396,7 +413,7 @@ sinks:
 		total += v
 	}
 	n := len(want[acct]) + len(want[cfAcct])
-	t.Logf("chaos (seed %d, readings %s and %s, %s): %d runs (%d after moving a watermark back, window 30m then 1h from run %d), %d killed, exits %v, %d faults injected %v, %d records checked in 4 sinks (watermarks %s, %s); late records appended by %d look-backs, %d windows repaired",
-		seed, reading, cfReading, strings.TrimSpace(strings.SplitN(spill, "\n", 2)[0]), runs+1, resets, gridChange+1, kills, exits, total, injected, 4*n, wm.Format(time.RFC3339), cfWM.Format(time.RFC3339), lookedBack, repaired)
-	fmt.Fprintf(os.Stderr, "chaos (readings %s, %s): %d runs, %d killed with SIGKILL, window changed 30m -> 1h, %d faults injected, %d records (Neo and Cloud Foundry, %d late) x 4 sinks, every object version a consumer ingests counted: 0 missing, 0 duplicated, %d days sealed, chain unbroken\n", reading, cfReading, runs+1, kills, total, n, 2*len(lateAt), ev.Summary.Days["sealed"])
+	t.Logf("chaos (seed %d, readings %s and %s, %s): %d runs (%d after moving a watermark back, window 30m then 1h from run %d), %d killed, exits %v, %d faults injected %v, %d records checked in 6 sinks (watermarks %s, %s); late records appended by %d look-backs, %d windows repaired",
+		seed, reading, cfReading, strings.TrimSpace(strings.SplitN(spill, "\n", 2)[0]), runs+1, resets, gridChange+1, kills, exits, total, injected, 6*n, wm.Format(time.RFC3339), cfWM.Format(time.RFC3339), lookedBack, repaired)
+	fmt.Fprintf(os.Stderr, "chaos (readings %s, %s): %d runs, %d killed with SIGKILL, window changed 30m -> 1h, %d faults injected, %d records (Neo and Cloud Foundry, %d late) x 6 sinks, every object version a consumer ingests counted: 0 missing, 0 duplicated, %d days sealed, chain unbroken\n", reading, cfReading, runs+1, kills, total, n, 2*len(lateAt), ev.Summary.Days["sealed"])
 }

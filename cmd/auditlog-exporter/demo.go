@@ -47,6 +47,7 @@ again; run demo again instead.`, demo.Hours+1, demo.Hours),
 			fmt.Fprintf(stdout, "  To repeat the demo: %s\n", res.Command)
 			fmt.Fprintf(stdout, "JSON lines:    %s (and gzip in %s)\n", filepath.Join(res.OutDir, "jsonl"), filepath.Join(res.OutDir, "jsonl-gzip"))
 			fmt.Fprintf(stdout, "Parquet:       %s\n", filepath.Join(res.OutDir, "parquet"))
+			fmt.Fprintf(stdout, "OCSF events:   %s (OCSF 1.1.0, JSON lines)\n", filepath.Join(res.OutDir, "ocsf"))
 			for i, f := range res.Files {
 				if i == 3 {
 					fmt.Fprintf(stdout, "  ... %d more\n", len(res.Files)-3)

@@ -17,12 +17,17 @@ func FuzzMap(f *testing.F) {
 	f.Add("audit.data-modification", "S1", `{"attributes":[{"name":"a","new":null}],"success":"no"}`, false)
 	f.Add("", "", `{"ip":"::ffff:1.2.3.4%eth0"}`, true)
 	f.Fuzz(func(t *testing.T, category, user, message string, isCF bool) {
-		if !utf8.ValidString(category) || !utf8.ValidString(user) || !utf8.ValidString(message) {
-			t.Skip("records hold valid UTF-8: the sources decode JSON")
-		}
 		r := audit.Record{UUID: "u", Time: at, Category: category, User: user, Account: "a", Message: message}
 		if isCF {
 			r.CF = &audit.CFFields{AppOrServiceID: "app"}
+		}
+		if !utf8.ValidString(category) || !utf8.ValidString(user) || !utf8.ValidString(message) {
+			// The sources decode JSON, so records hold valid UTF-8; one
+			// that does not is refused, never written as invalid JSON.
+			if _, err := ocsf.Map(&r); err == nil {
+				t.Fatal("a record with invalid UTF-8 mapped without an error")
+			}
+			return
 		}
 		e, err := ocsf.Map(&r)
 		if err != nil {
