@@ -285,6 +285,7 @@ state: {path: %[5]s/state}
 sinks:
   - {type: file, format: jsonl, path: %[5]s/out}
   - {type: file, format: parquet, path: %[5]s/parquet}
+  - {type: file, format: jsonl, schema: ocsf, path: %[5]s/ocsf}
 `, cfAcct, strings.TrimRight(sourceKeys, "\n"), w.start.Format(time.RFC3339), w.lagYAML(), w.dir)), 0o600); err != nil {
 		w.t.Fatal(err)
 	}
@@ -360,7 +361,10 @@ func TestCloudFoundryAcrossReadings(t *testing.T) {
 				}
 				outputs = append(outputs, fmt.Sprint(snapshot(t, filepath.Join(w.dir, "out"))))
 			}
-			w.assertCFExact(recs, 500, "out", "parquet")
+			w.assertCFExact(recs, 500, "out", "parquet", "ocsf")
+			if n := validateOCSFFiles(t, filepath.Join(w.dir, "ocsf")); n < 500 {
+				t.Fatalf("%d OCSF events validated", n)
+			}
 			if outputs[0] != outputs[1] {
 				t.Fatal("the second run changed the output")
 			}

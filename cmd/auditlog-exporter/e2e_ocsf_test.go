@@ -283,3 +283,41 @@ func dropAbsent(v any) any {
 	}
 	return v
 }
+
+// validateOCSFFiles checks every event of every OCSF JSON lines file under
+// dir against the published OCSF 1.1.0 schema, and returns how many.
+func validateOCSFFiles(t *testing.T, dir string) int {
+	t.Helper()
+	schema, err := ocsfschema.Load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	err = filepath.WalkDir(dir, func(p string, d os.DirEntry, err error) error {
+		if err != nil || d.IsDir() || !strings.HasSuffix(p, ".ocsf.jsonl") {
+			return err
+		}
+		b, err := os.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		for _, line := range bytes.Split(bytes.TrimSuffix(b, []byte("\n")), []byte("\n")) {
+			if len(line) == 0 {
+				continue
+			}
+			var e map[string]any
+			if err := json.Unmarshal(line, &e); err != nil {
+				return fmt.Errorf("%s: %v", p, err)
+			}
+			if err := schema.Validate(e); err != nil {
+				return fmt.Errorf("%s: an event does not validate against OCSF 1.1.0: %v\n%s", p, err, line)
+			}
+			n++
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n
+}

@@ -377,7 +377,9 @@ func TestEndToEndWithFaults(t *testing.T) {
 // Under every reading of what SAP leaves undocumented, with faults on top:
 // the run exports every record exactly once, the manifests say how each
 // window was judged complete, verify agrees with the export, and a second
-// run changes nothing (no window fails forever).
+// run changes nothing (no window fails forever). The records go to JSON
+// lines, gzip and OCSF events, each of which validates against the
+// published OCSF 1.1.0 schema.
 func TestEndToEndAcrossReadings(t *testing.T) {
 	for _, name := range neosim.ReadingNames() {
 		rd := neosim.AllReadings()[name]
@@ -394,7 +396,18 @@ func TestEndToEndAcrossReadings(t *testing.T) {
 			}
 			w := newWorldReadings(t, faults, 900, 200, rd)
 			due := w.pinDue()
-			cfg := w.config("")
+			cfg := w.configWith(`state:
+  path: %[1]s/state
+sinks:
+  - type: file
+    path: %[1]s/out
+  - type: file
+    path: %[1]s/out-gz
+    compression: gzip
+  - type: file
+    schema: ocsf
+    path: %[1]s/ocsf
+`, "")
 			for run := 1; run <= 2; run++ {
 				r := w.run(nil, "run", "--config", cfg)
 				if r.code != 0 {
@@ -411,7 +424,10 @@ func TestEndToEndAcrossReadings(t *testing.T) {
 					t.Fatalf("run %d: %d warnings about nextLinks elsewhere, want %d", run, links, want)
 				}
 			}
-			w.assertExact()
+			n := w.assertExactSink("out", "out-gz", "ocsf") // OCSF events too, read back by metadata.uid
+			if v := validateOCSFFiles(t, filepath.Join(w.dir, "ocsf")); v != n {
+				t.Fatalf("%d OCSF events validated, %d records exported", v, n)
+			}
 			wm := w.watermark()
 			if !wm.Equal(due) {
 				t.Fatalf("watermark %s, want %s: stuck", wm, due)
