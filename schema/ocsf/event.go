@@ -40,9 +40,8 @@ type Event struct {
 	// TypeID is Datastore Activity's datastore type (3: Table).
 	TypeID *int32 `json:"type_id,omitempty" parquet:"type_id,optional"`
 
-	// Unmapped holds what SAP sent that no OCSF attribute takes, by name
-	// ("sap.category", "sap.data_subject", "cf.org_id" ...).
-	Unmapped map[string]string `json:"unmapped,omitempty" parquet:"unmapped"`
+	// Unmapped holds what SAP sent that no OCSF attribute takes.
+	Unmapped Unmapped `json:"unmapped" parquet:"unmapped"`
 	// RawData is the SAP record in the record schema (one JSON object).
 	RawData string `json:"raw_data" parquet:"raw_data"`
 }
@@ -90,8 +89,7 @@ type Org struct {
 
 // Actor is who performed the activity.
 type Actor struct {
-	User      *User  `json:"user,omitempty" parquet:"user,optional"`
-	InvokedBy string `json:"invoked_by,omitempty" parquet:"invoked_by,optional,dict"`
+	User *User `json:"user,omitempty" parquet:"user,optional"`
 }
 
 // User is a user as SAP names it.
@@ -129,4 +127,25 @@ type Resource struct {
 type Table struct {
 	Name string `json:"name,omitempty" parquet:"name,optional"`
 	UID  string `json:"uid,omitempty" parquet:"uid,optional"`
+}
+
+// Unmapped is what SAP sent that no OCSF attribute takes (OCSF leaves
+// unmapped free-form): the record's own fields, and from a JSON message
+// its object, data subject, attributes (old and new values) and channel as
+// JSON text. Empty fields are absent.
+type Unmapped struct {
+	SAPCategory    string `json:"sap_category" parquet:"sap_category,dict"`
+	SAPApplication string `json:"sap_application,omitempty" parquet:"sap_application,optional,dict"`
+	SAPInstanceID  string `json:"sap_instance_id,omitempty" parquet:"sap_instance_id,optional"`
+	CFOrgID        string `json:"cf_org_id,omitempty" parquet:"cf_org_id,optional,dict"`
+	CFSpaceID      string `json:"cf_space_id,omitempty" parquet:"cf_space_id,optional,dict"`
+	CFAppOrService string `json:"cf_app_or_service_id,omitempty" parquet:"cf_app_or_service_id,optional,dict"`
+	CFALSServiceID string `json:"cf_als_service_id,omitempty" parquet:"cf_als_service_id,optional,dict"`
+	SAPObject      string `json:"sap_object,omitempty" parquet:"sap_object,optional"`
+	SAPDataSubject string `json:"sap_data_subject,omitempty" parquet:"sap_data_subject,optional"`
+	SAPAttributes  string `json:"sap_attributes,omitempty" parquet:"sap_attributes,optional"`
+	SAPChannel     string `json:"sap_channel,omitempty" parquet:"sap_channel,optional,dict"`
+	SAPIP          string `json:"sap_ip,omitempty" parquet:"sap_ip,optional"`
+	// SAPRawData is the record when it is too long for raw_data.
+	SAPRawData string `json:"sap_raw_data,omitempty" parquet:"sap_raw_data,optional"`
 }

@@ -5,6 +5,7 @@ import (
 	"net/netip"
 	"strings"
 	"unicode/utf8"
+	"unsafe"
 
 	"github.com/auditlog-exporter/auditlog-exporter/audit"
 	"github.com/auditlog-exporter/auditlog-exporter/schema/sap"
@@ -32,6 +33,34 @@ var (
 	DatastoreActivity = Class{UID: 6005, Name: "datastore_activity", Caption: "Datastore Activity", CategoryUID: 6, CategoryName: "Application Activity",
 		Activities: map[int32]string{0: "Unknown", 1: "Read", 2: "Update", 6: "Create", 7: "Delete", 99: "Other"}}
 )
+
+// typeName is the OCSF type_name of an activity of c ("API Activity:
+// Update").
+func (c Class) typeName(activity int32) string {
+	if n, ok := typeNames[c.UID][activity]; ok {
+		return n
+	}
+	return c.Caption + ": " + c.Activities[activity]
+}
+
+// typeNames are every class's type names, made once.
+var typeNames = func() map[int32]map[int32]string {
+	out := map[int32]map[int32]string{}
+	for _, c := range Classes() {
+		out[c.UID] = map[int32]string{}
+		for id, name := range c.Activities {
+			out[c.UID][id] = c.Caption + ": " + name
+		}
+	}
+	return out
+}()
+
+// configOps name a configuration change's operation by its activity.
+var configOps = map[int32]string{apiCreate: "configuration create", apiUpdate: "configuration update", apiDelete: "configuration delete"}
+
+// profiles are the OCSF profiles every event applies; shared, never
+// changed.
+var profiles = []string{"cloud"}
 
 // Classes lists every class Map may choose.
 func Classes() []Class { return []Class{Authentication, APIActivity, DatastoreActivity} }
@@ -91,6 +120,18 @@ const (
 // unknown names what SAP left empty where OCSF requires a value (a user's
 // name, uid or account; an endpoint; an entity's name or uid).
 const unknown = "(unknown)"
+
+// maxMessageBytes caps the event's message: a summary of what happened
+// (the whole message is in raw_data).
+const maxMessageBytes = 512
+
+// maxWordsBytes is how much of a message's text is read for the words
+// that tell a failure, a logon or a logoff.
+const maxWordsBytes = 1 << 10
+
+// rawOverhead is about what the record schema's JSON adds to a record's
+// text (names, quotes, the time).
+const rawOverhead = 320
 
 // maxUnmappedBytes caps one value taken from a message into unmapped: the
 // whole message is in raw_data anyway.
@@ -192,10 +233,6 @@ func compact(v jsontext.Value) string {
 // a cut in bytes keeps to it).
 const MaxString = 65535
 
-// RawDataKey holds the SAP record in unmapped when it is too long for
-// raw_data.
-const RawDataKey = "sap.raw_data"
-
 // cut cuts s to n bytes on a rune boundary.
 func cut(s string, n int) string {
 	if len(s) <= n {
@@ -234,10 +271,9 @@ func (e *Event) limit() {
 		e.API.Operation = cut(e.API.Operation, MaxString)
 		e.API.Service.Name = cut(e.API.Service.Name, MaxString)
 	}
-	for k, v := range e.Unmapped {
-		if k != RawDataKey {
-			e.Unmapped[k] = cut(v, maxUnmappedBytes)
-		}
+	u := &e.Unmapped
+	for _, p := range []*string{&u.SAPCategory, &u.SAPApplication, &u.SAPInstanceID, &u.CFOrgID, &u.CFSpaceID, &u.CFAppOrService, &u.CFALSServiceID, &u.SAPChannel} {
+		*p = cut(*p, maxUnmappedBytes)
 	}
 }
 
@@ -258,47 +294,48 @@ func capText(s string) string {
 
 // Map returns r as an OCSF event.
 func Map(r *audit.Record) (Event, error) {
-	raw, err := sap.AppendJSON(nil, r)
+	raw, err := sap.AppendJSON(make([]byte, 0, r.TextSize()+rawOverhead), r)
 	if err != nil {
 		return Event{}, err
 	}
 	cls := ClassOf(r)
+	parts := new(eventParts) // the event's objects, in one allocation
 	e := Event{
 		ClassUID: cls.UID, ClassName: cls.Caption, CategoryUID: cls.CategoryUID, CategoryName: cls.CategoryName,
 		Time:       r.Time.UnixMilli(),
 		SeverityID: severityInformational,
-		Metadata: Metadata{Version: Version, UID: r.UUID, Profiles: []string{"cloud"},
+		Metadata: Metadata{Version: Version, UID: r.UUID, Profiles: profiles,
 			Product: Product{Name: ProductName, VendorName: "SAP", Feature: Feature{Name: FeatureNeo}},
 			LogName: r.Category, LogProvider: "SAP BTP Neo", LogVersion: r.FormatVersion, TenantUID: r.Tenant},
 		Cloud:    Cloud{Provider: Provider},
-		Unmapped: map[string]string{"sap.category": r.Category},
-		RawData:  string(raw),
+		Unmapped: Unmapped{SAPCategory: r.Category},
+		// The bytes are never written again: the string shares them.
+		RawData: unsafe.String(unsafe.SliceData(raw), len(raw)),
 	}
 	if len(raw) > MaxString {
 		// Too long for string_t: the record goes whole into unmapped,
 		// which OCSF leaves free-form.
-		e.RawData, e.Unmapped[RawDataKey] = "", string(raw)
+		e.RawData, e.Unmapped.SAPRawData = "", string(raw)
 	}
 	if r.Account != "" {
-		e.Cloud.Account = &Account{UID: r.Account}
+		parts.account = Account{UID: r.Account}
+		e.Cloud.Account = &parts.account
 	}
 	if r.InstanceID != nil {
-		e.Unmapped["sap.instance_id"] = *r.InstanceID
+		e.Unmapped.SAPInstanceID = *r.InstanceID
 	}
 	svc := r.Application
 	if r.CF != nil {
 		e.Metadata.Product.Feature.Name, e.Metadata.LogProvider = FeatureCF, "SAP BTP Cloud Foundry"
 		if r.CF.OrgID != "" {
-			e.Cloud.Org = &Org{UID: r.CF.OrgID}
+			parts.org = Org{UID: r.CF.OrgID}
+			e.Cloud.Org = &parts.org
 		}
 		svc = r.CF.AppOrServiceID
-		for k, v := range map[string]string{"cf.org_id": r.CF.OrgID, "cf.space_id": r.CF.SpaceID, "cf.app_or_service_id": r.CF.AppOrServiceID, "cf.als_service_id": r.CF.ALSServiceID} {
-			if v != "" {
-				e.Unmapped[k] = v
-			}
-		}
+		u := &e.Unmapped
+		u.CFOrgID, u.CFSpaceID, u.CFAppOrService, u.CFALSServiceID = r.CF.OrgID, r.CF.SpaceID, r.CF.AppOrServiceID, r.CF.ALSServiceID
 	} else if r.Application != "" {
-		e.Unmapped["sap.application"] = r.Application
+		e.Unmapped.SAPApplication = r.Application
 	}
 
 	m, isJSON := parseMessage(r.Message)
@@ -314,26 +351,33 @@ func Map(r *audit.Record) (Event, error) {
 		if a, err := netip.ParseAddr(strings.TrimSpace(s)); err == nil {
 			ip = a.String()
 		} else if s != "" {
-			e.Unmapped["sap.ip"] = capText(s)
+			e.Unmapped.SAPIP = capText(s)
 		}
 	}
 	if ip != "" {
-		e.SrcEndpoint = &Endpoint{IP: ip}
+		parts.src = Endpoint{IP: ip}
+		e.SrcEndpoint = &parts.src
 	}
 	// What the message says in words: Neo's text, or a JSON message's
 	// "data" (security events).
 	words := r.Message
 	if isJSON {
 		words, _ = text(m.Data)
-		for k, v := range map[string]jsontext.Value{"sap.object": m.Object, "sap.data_subject": m.DataSubject, "sap.attributes": m.Attributes, "sap.channel": m.Channel} {
-			if c := compact(v); c != "" {
-				e.Unmapped[k] = c
-			}
-		}
+		u := &e.Unmapped
+		u.SAPObject, u.SAPDataSubject, u.SAPAttributes, u.SAPChannel = compact(m.Object), compact(m.DataSubject), compact(m.Attributes), compact(m.Channel)
 	}
+	// The message says what happened in its first words; the whole of it
+	// is in raw_data.
 	e.Message = words
+	if len(words) > maxMessageBytes {
+		e.Message = cut(words, maxMessageBytes-len("…")) + "…"
+	}
 	attrs := attributesOf(m.Attributes)
-	e.StatusID = statusOf(m, attrs, words)
+	// The words that tell a failure or a logon, from the start of the text
+	// (where SAP's messages say what happened; a long payload follows).
+	var buf [maxWordsBytes]byte
+	lower := lowerASCII(buf[:0], cut(words, maxWordsBytes))
+	e.StatusID = statusOf(m, attrs, lower)
 
 	app := svc
 	if svc == "" {
@@ -341,56 +385,84 @@ func Map(r *audit.Record) (Event, error) {
 	}
 	switch cls.UID {
 	case Authentication.UID:
-		e.User = &User{Name: user}
-		e.Service = &Service{Name: svc} // OCSF wants the service or the destination
-		e.ActivityID = logonActivity(words)
+		parts.user, parts.service = User{Name: user}, Service{Name: svc}
+		e.User, e.Service = &parts.user, &parts.service // OCSF wants the service or the destination
+		e.ActivityID = logonActivity(lower)
 		if e.StatusID == statusFailure {
 			e.SeverityID = severityMedium
 		}
 	case DatastoreActivity.UID:
 		// The object whose personal data was read or changed is the
 		// table; the data subject is in unmapped.
-		e.Actor = &Actor{User: &User{Name: user}}
+		e.Actor = parts.actorOf(user)
 		e.ActivityID = storeRead
 		if isCategory(r.Category, catDataModified) {
 			e.ActivityID = changeActivity(attrs, storeCreate, storeUpdate, storeDelete)
 		}
 		res := resourceOf(m)
-		e.Table = &Table{Name: res.Name, UID: res.UID}
+		parts.table = Table{Name: res.Name, UID: res.UID}
+		e.Table = &parts.table
 		if app != "" {
 			// The application that read or changed the data.
 			if e.SrcEndpoint == nil {
-				e.SrcEndpoint = &Endpoint{}
+				e.SrcEndpoint = &parts.src
 			}
 			e.SrcEndpoint.SvcName = app
 		}
 		table := int32(storeTypeTable)
-		e.TypeID = &table
+		parts.typeID = table
+		e.TypeID = &parts.typeID
 	default:
-		e.Actor = &Actor{User: &User{Name: user}}
-		e.Resources = []Resource{resourceOf(m)}
+		e.Actor = parts.actorOf(user)
+		parts.resources[0] = resourceOf(m)
+		e.Resources = parts.resources[:]
 		op := r.Category
 		if isCategory(r.Category, catConfig) {
 			e.ActivityID = changeActivity(attrs, apiCreate, apiUpdate, apiDelete)
-			op = "configuration " + strings.ToLower(cls.Activities[e.ActivityID])
+			op = configOps[e.ActivityID]
 		} else {
 			e.ActivityID = activityOther // a category SAP does not document
 		}
 		if op == "" {
 			op = unknown
 		}
-		e.API = &API{Operation: op, Service: &Service{Name: svc}}
+		parts.service = Service{Name: svc}
+		parts.api = API{Operation: op, Service: &parts.service}
+		e.API = &parts.api
 	}
 	if e.SrcEndpoint == nil && cls.UID != Authentication.UID {
-		e.SrcEndpoint = &Endpoint{Name: unknown} // OCSF requires one
+		parts.src = Endpoint{Name: unknown} // OCSF requires one
+		e.SrcEndpoint = &parts.src
 	}
 	e.limit()
 	e.ActivityName = cls.Activities[e.ActivityID]
 	e.TypeUID = int64(cls.UID)*100 + int64(e.ActivityID)
-	e.TypeName = cls.Caption + ": " + e.ActivityName
+	e.TypeName = cls.typeName(e.ActivityID)
 	e.Status = statusNames[e.StatusID]
 	e.Severity = severityNames[e.SeverityID]
 	return e, nil
+}
+
+// eventParts holds an event's nested objects, allocated together.
+type eventParts struct {
+	account   Account
+	org       Org
+	src       Endpoint
+	user      User
+	actorUser User
+	actor     Actor
+	service   Service
+	api       API
+	resources [1]Resource
+	table     Table
+	typeID    int32
+}
+
+// actorOf is the actor: the user named.
+func (p *eventParts) actorOf(name string) *Actor {
+	p.actorUser = User{Name: name}
+	p.actor = Actor{User: &p.actorUser}
+	return &p.actor
 }
 
 // attributesOf reads SAP's attribute list; nil when it is not one.
@@ -404,7 +476,7 @@ func attributesOf(v jsontext.Value) []attribute {
 
 // statusOf: the message's "success", else its attributes' "successful"
 // (data access), else words of failure in its text.
-func statusOf(m message, attrs []attribute, words string) int32 {
+func statusOf(m message, attrs []attribute, lower []byte) int32 {
 	if ok, known := boolean(m.Success); known {
 		if ok {
 			return statusSuccess
@@ -423,26 +495,52 @@ func statusOf(m message, attrs []attribute, words string) int32 {
 	if seen {
 		return statusSuccess
 	}
-	w := strings.ToLower(words)
-	for _, f := range []string{"fail", "unsuccessful", "denied", "invalid credentials", "wrong password"} {
-		if strings.Contains(w, f) {
+	for _, f := range failureWords {
+		if bytes.Contains(lower, f) {
 			return statusFailure
 		}
 	}
 	return statusUnknown
 }
 
-// logonActivity reads a security event's words: a logoff, a logon, or
-// another security event.
-func logonActivity(words string) int32 {
-	w := strings.ToLower(words)
-	for _, k := range []string{"logoff", "logout", "log off", "log out", "logged off", "logged out", "sign out", "signed out", "sign-out"} {
-		if strings.Contains(w, k) {
+// Words (lower case) that tell a failure, a logoff, a logon.
+var (
+	failureWords = byteWords("fail", "unsuccessful", "denied", "invalid credentials", "wrong password")
+	logoffWords  = byteWords("logoff", "logout", "log off", "log out", "logged off", "logged out", "sign out", "signed out", "sign-out")
+	logonWords   = byteWords("logon", "login", "log on", "log in", "logged on", "logged in", "sign in", "signed in", "sign-in", "authenticat")
+)
+
+func byteWords(ws ...string) [][]byte {
+	out := make([][]byte, len(ws))
+	for i, w := range ws {
+		out[i] = []byte(w)
+	}
+	return out
+}
+
+// lowerASCII appends s to b with ASCII letters in lower case (the words
+// looked for are ASCII).
+func lowerASCII(b []byte, s string) []byte {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if 'A' <= c && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		b = append(b, c)
+	}
+	return b
+}
+
+// logonActivity reads a security event's words (lower case): a logoff, a
+// logon, or another security event.
+func logonActivity(lower []byte) int32 {
+	for _, k := range logoffWords {
+		if bytes.Contains(lower, k) {
 			return authLogoff
 		}
 	}
-	for _, k := range []string{"logon", "login", "log on", "log in", "logged on", "logged in", "sign in", "signed in", "sign-in", "authenticat"} {
-		if strings.Contains(w, k) {
+	for _, k := range logonWords {
+		if bytes.Contains(lower, k) {
 			return authLogon
 		}
 	}

@@ -46,7 +46,7 @@ func TestMap(t *testing.T) {
 			}
 		}},
 		{"CF ip that is not one", cf("audit.security-events", "alice", `{"data":"x","ip":"10.0.0.300"}`), 3002, 99, 0, 1, func(t *testing.T, e ocsf.Event) {
-			if e.SrcEndpoint != nil || e.Unmapped["sap.ip"] != "10.0.0.300" {
+			if e.SrcEndpoint != nil || e.Unmapped.SAPIP != "10.0.0.300" {
 				t.Errorf("endpoint %+v unmapped %v", e.SrcEndpoint, e.Unmapped)
 			}
 		}},
@@ -66,7 +66,7 @@ func TestMap(t *testing.T) {
 			}
 		}},
 		{"CF configuration created", cf("audit.configuration", "alice", `{"object":{"type":"destination","id":{"name":"d1"}},"attributes":[{"name":"url","new":"https://x"}],"success":true,"ip":"10.1.2.3"}`), 6003, 1, 1, 1, func(t *testing.T, e ocsf.Event) {
-			if e.Resources[0].Type != "destination" || e.Resources[0].UID != `{"name":"d1"}` || e.Unmapped["sap.attributes"] != `[{"name":"url","new":"https://x"}]` || e.SrcEndpoint.IP != "10.1.2.3" || e.API.Service.Name != "app-1" {
+			if e.Resources[0].Type != "destination" || e.Resources[0].UID != `{"name":"d1"}` || e.Unmapped.SAPAttributes != `[{"name":"url","new":"https://x"}]` || e.SrcEndpoint.IP != "10.1.2.3" || e.API.Service.Name != "app-1" {
 				t.Errorf("resources %+v unmapped %v endpoint %+v api %+v", e.Resources, e.Unmapped, e.SrcEndpoint, e.API)
 			}
 		}},
@@ -82,7 +82,7 @@ func TestMap(t *testing.T) {
 			}
 		}},
 		{"CF data access, one attribute not read", cf("audit.data-access", "alice", `{"object":{"type":"employee","id":{"id":"4711"}},"data_subject":{"type":"person","role":"employee","id":{"id":"4711"}},"attributes":[{"name":"salary","successful":true},{"name":"iban","successful":false}],"channel":"web"}`), 6005, 1, 2, 1, func(t *testing.T, e ocsf.Event) {
-			if e.Unmapped["sap.data_subject"] == "" || e.Unmapped["sap.object"] == "" || e.Unmapped["sap.channel"] != `"web"` || e.Table.Name != `{"id":"4711"}` {
+			if e.Unmapped.SAPDataSubject == "" || e.Unmapped.SAPObject == "" || e.Unmapped.SAPChannel != `"web"` || e.Table.Name != `{"id":"4711"}` {
 				t.Errorf("unmapped %v table %+v", e.Unmapped, e.Table)
 			}
 		}},
@@ -99,7 +99,7 @@ func TestMap(t *testing.T) {
 			}
 		}},
 		{"JSON of an unexpected shape", cf("audit.configuration", "alice", `{"object":"not an object","attributes":{"a":1},"success":"yes","ip":7}`), 6003, 3, 0, 1, func(t *testing.T, e ocsf.Event) {
-			if e.Resources[0].Name != "(unknown)" || e.Unmapped["sap.object"] != `"not an object"` {
+			if e.Resources[0].Name != "(unknown)" || e.Unmapped.SAPObject != `"not an object"` {
 				t.Errorf("resources %+v unmapped %v", e.Resources, e.Unmapped)
 			}
 		}},
@@ -114,7 +114,7 @@ func TestMap(t *testing.T) {
 			}
 		}},
 		{"huge attribute list is cut in unmapped", cf("audit.configuration", "alice", `{"attributes":[{"name":"`+strings.Repeat("ü", 20000)+`","old":"1","new":"2"}]}`), 6003, 3, 0, 1, func(t *testing.T, e ocsf.Event) {
-			if n := len(e.Unmapped["sap.attributes"]); n > 9000 || !strings.HasSuffix(e.Unmapped["sap.attributes"], "…") {
+			if n := len(e.Unmapped.SAPAttributes); n > 9000 || !strings.HasSuffix(e.Unmapped.SAPAttributes, "…") {
 				t.Errorf("unmapped attributes %d bytes", n)
 			}
 		}},

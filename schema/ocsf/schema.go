@@ -51,11 +51,11 @@ func (ocsfSchema) ParseJSON(line []byte) (audit.Record, error) {
 // event's metadata.uid and time.
 func Record(e *Event) (audit.Record, error) {
 	raw, field := e.RawData, "raw_data"
-	if big, ok := e.Unmapped[RawDataKey]; ok {
+	if big := e.Unmapped.SAPRawData; big != "" {
 		if raw != "" {
-			return audit.Record{}, fmt.Errorf("both raw_data and unmapped %s hold a record", RawDataKey)
+			return audit.Record{}, fmt.Errorf("both raw_data and unmapped.sap_raw_data hold a record")
 		}
-		raw, field = big, "unmapped "+RawDataKey
+		raw, field = big, "unmapped.sap_raw_data"
 	}
 	r, err := sap.ParseJSONLine([]byte(raw))
 	if err != nil {
