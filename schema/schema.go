@@ -13,6 +13,7 @@ import (
 	"cmp"
 	"io"
 	"slices"
+	"sync"
 
 	"github.com/auditlog-exporter/auditlog-exporter/audit"
 	"github.com/parquet-go/parquet-go"
@@ -70,6 +71,9 @@ type RowWriter interface {
 	SetKeyValueMetadata(key, value string)
 	// Close writes the footer; it does not close the underlying writer.
 	Close() error
+	// Abort stops writing, for a window abandoned before Close; it
+	// returns once nothing more is written.
+	Abort()
 }
 
 // ParquetOf is the Parquet mapping of a row type T: to converts a record to
@@ -118,56 +122,130 @@ func (p parquetOf[T]) Read(f *parquet.File, fn func(audit.Record) error) error {
 	}
 }
 
-// rowWriter batches rows before they go to the writer, and closes row
-// groups by size.
+// rowWriter batches records and hands each batch to a worker goroutine
+// that converts it to rows and writes them, so that converting and
+// encoding (the costly part of a rich schema) run beside the fetching of
+// the next records. At most two batches are held: the one being filled
+// and the one being written (Limits bound each). Row groups close by size.
 type rowWriter[T any] struct {
-	w     *parquet.GenericWriter[T]
-	p     parquetOf[T]
-	lim   Limits
-	batch []T
-	// batchBytes and groupBytes are the sizes of the rows batched and of
-	// those in the row group being written.
-	batchBytes, groupBytes int
+	w   *parquet.GenericWriter[T]
+	p   parquetOf[T]
+	lim Limits
+
+	batch      []audit.Record // being filled
+	batchBytes int
+	work       chan []audit.Record // to the worker
+	spare      chan []audit.Record // emptied batches, back for reuse
+	done       chan struct{}       // closed when the worker has exited
+	mu         sync.Mutex
+	err        error // the worker's first error
+	stop       bool  // aborted: the worker drops what it is given
+	meta       [][2]string
+
+	// The worker's own.
+	rows       []T
+	groupBytes int
 }
 
-// batchRows is how many rows are converted before they go to the writer.
+// batchRows is how many records are batched before they are written.
 const batchRows = 512
 
+// failed is the worker's first error.
+func (rw *rowWriter[T]) failed() error {
+	rw.mu.Lock()
+	defer rw.mu.Unlock()
+	return rw.err
+}
+
 func (rw *rowWriter[T]) Write(r *audit.Record) error {
-	if rw.batch == nil {
-		rw.batch = make([]T, 0, batchRows)
-	}
-	row, err := rw.p.to(r)
-	if err != nil {
+	if err := rw.failed(); err != nil {
 		return err
 	}
-	rw.batch = append(rw.batch, row)
+	if rw.batch == nil {
+		rw.batch = make([]audit.Record, 0, batchRows)
+	}
+	// The caller reuses r: keep a copy (its strings are immutable).
+	c := *r
+	if r.CF != nil {
+		cf := *r.CF
+		c.CF = &cf
+	}
+	if r.InstanceID != nil {
+		id := *r.InstanceID
+		c.InstanceID = &id
+	}
+	rw.batch = append(rw.batch, c)
 	rw.batchBytes += rw.p.size(r)
+	full := len(rw.batch) >= batchRows || rw.batchBytes >= rw.lim.BatchBytes
 	if rw.lim.SortByTime {
 		// A sorted row group is written at once, when it is full.
-		if len(rw.batch) >= rw.lim.GroupRows || rw.batchBytes >= rw.lim.GroupBytes {
-			return rw.write()
-		}
-		return nil
+		full = len(rw.batch) >= rw.lim.GroupRows || rw.batchBytes >= rw.lim.GroupBytes
 	}
-	if len(rw.batch) == cap(rw.batch) || rw.batchBytes >= rw.lim.BatchBytes {
-		return rw.write()
+	if full {
+		rw.handOff()
 	}
 	return nil
 }
 
-func (rw *rowWriter[T]) write() error {
+// handOff gives the batch to the worker (started on the first), waiting
+// while it writes the one before.
+func (rw *rowWriter[T]) handOff() {
 	if len(rw.batch) == 0 {
-		return nil
+		return
+	}
+	if rw.work == nil {
+		rw.work, rw.spare, rw.done = make(chan []audit.Record), make(chan []audit.Record, 2), make(chan struct{})
+		go rw.worker()
+	}
+	rw.work <- rw.batch
+	rw.batchBytes = 0
+	select {
+	case b := <-rw.spare:
+		rw.batch = b
+	default:
+		rw.batch = make([]audit.Record, 0, batchRows)
+	}
+}
+
+func (rw *rowWriter[T]) worker() {
+	defer close(rw.done)
+	for recs := range rw.work {
+		rw.mu.Lock()
+		skip := rw.err != nil || rw.stop
+		rw.mu.Unlock()
+		if !skip {
+			if err := rw.write(recs); err != nil {
+				rw.mu.Lock()
+				rw.err = err
+				rw.mu.Unlock()
+			}
+		}
+		clear(recs) // drop references to the strings
+		select {
+		case rw.spare <- recs[:0]:
+		default:
+		}
+	}
+}
+
+// write converts recs and writes their rows (the worker's).
+func (rw *rowWriter[T]) write(recs []audit.Record) error {
+	rw.rows = rw.rows[:0]
+	bytes := 0
+	for i := range recs {
+		row, err := rw.p.to(&recs[i])
+		if err != nil {
+			return err
+		}
+		rw.rows = append(rw.rows, row)
+		bytes += rw.p.size(&recs[i])
 	}
 	if rw.lim.SortByTime {
-		slices.SortStableFunc(rw.batch, func(a, b T) int { return cmp.Compare(rw.p.timeOf(&a), rw.p.timeOf(&b)) })
+		slices.SortStableFunc(rw.rows, func(a, b T) int { return cmp.Compare(rw.p.timeOf(&a), rw.p.timeOf(&b)) })
 	}
-	_, err := rw.w.Write(rw.batch)
-	clear(rw.batch) // drop references to the strings
-	rw.batch = rw.batch[:0]
-	rw.groupBytes += rw.batchBytes
-	rw.batchBytes = 0
+	_, err := rw.w.Write(rw.rows)
+	clear(rw.rows) // drop references to the strings
+	rw.groupBytes += bytes
 	if err == nil && (rw.lim.SortByTime || rw.groupBytes >= rw.lim.GroupBytes) {
 		err = rw.w.Flush() // close the row group: its buffers go to the file
 		rw.groupBytes = 0
@@ -175,11 +253,38 @@ func (rw *rowWriter[T]) write() error {
 	return err
 }
 
-func (rw *rowWriter[T]) SetKeyValueMetadata(key, value string) { rw.w.SetKeyValueMetadata(key, value) }
+// finish hands off what is batched and waits for the worker to write it.
+func (rw *rowWriter[T]) finish() error {
+	if rw.failed() == nil {
+		rw.handOff()
+	}
+	if rw.work != nil {
+		close(rw.work)
+		<-rw.done
+		rw.work = nil
+	}
+	return rw.failed()
+}
+
+func (rw *rowWriter[T]) SetKeyValueMetadata(key, value string) {
+	rw.meta = append(rw.meta, [2]string{key, value})
+}
 
 func (rw *rowWriter[T]) Close() error {
-	if err := rw.write(); err != nil {
+	if err := rw.finish(); err != nil {
 		return err
 	}
+	for _, kv := range rw.meta {
+		rw.w.SetKeyValueMetadata(kv[0], kv[1])
+	}
 	return rw.w.Close()
+}
+
+// Abort stops the worker, writing nothing more.
+func (rw *rowWriter[T]) Abort() {
+	rw.mu.Lock()
+	rw.stop = true
+	rw.mu.Unlock()
+	rw.batch = rw.batch[:0]
+	_ = rw.finish()
 }

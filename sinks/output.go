@@ -322,6 +322,9 @@ func (w *writer) Abort() error {
 		return nil
 	}
 	w.closed = true
+	if a, ok := w.enc.(interface{ Abort() }); ok {
+		a.Abort() // an encoder writing beside the caller stops first
+	}
 	return w.st.Discard()
 }
 

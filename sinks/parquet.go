@@ -39,8 +39,9 @@ const ParquetRowGroupRows = 25_000
 const ParquetRowGroupBytes = 16 << 20
 
 // parquetBatchBytes bounds the records batched before they go to the
-// writer, for the same reason.
-const parquetBatchBytes = 4 << 20
+// writer, for the same reason. Two batches are held at a time: one filled
+// while the other is converted and encoded beside it.
+const parquetBatchBytes = 2 << 20
 
 // Parquet is the Parquet format.
 type Parquet struct {
@@ -121,6 +122,9 @@ func (e *parquetEncoder) Close() error {
 	e.w.SetKeyValueMetadata(MetaRecords, strconv.FormatInt(e.n, 10))
 	return e.w.Close()
 }
+
+// Abort stops the encoding of an abandoned window.
+func (e *parquetEncoder) Abort() { e.w.Abort() }
 
 // Read implements Format.
 func (f Parquet) Read(r io.ReaderAt, size int64, fn func(audit.Record) error) error {

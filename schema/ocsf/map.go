@@ -127,7 +127,7 @@ const maxMessageBytes = 512
 
 // maxWordsBytes is how much of a message's text is read for the words
 // that tell a failure, a logon or a logoff.
-const maxWordsBytes = 1 << 10
+const maxWordsBytes = 256
 
 // rawOverhead is about what the record schema's JSON adds to a record's
 // text (names, quotes, the time).
