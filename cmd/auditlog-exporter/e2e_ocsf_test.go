@@ -122,38 +122,10 @@ log:
 	}
 
 	// JSON lines: every line an event that validates; each record once.
-	got := map[string]audit.Record{}
-	err = filepath.WalkDir(filepath.Join(w.dir, "ocsf"), func(p string, d os.DirEntry, err error) error {
-		if err != nil || d.IsDir() || !strings.HasSuffix(p, ".ocsf.jsonl") || strings.Contains(p, "/_") {
-			return err
-		}
-		b, err := os.ReadFile(p)
-		if err != nil {
-			return err
-		}
-		var events []map[string]any
-		for _, line := range bytes.Split(bytes.TrimSuffix(b, []byte("\n")), []byte("\n")) {
-			if len(line) == 0 {
-				continue
-			}
-			var e map[string]any
-			if err := json.Unmarshal(line, &e); err != nil {
-				return fmt.Errorf("%s: %v", p, err)
-			}
-			events = append(events, e)
-		}
-		checkEvents(p, events)
-		return sinks.ReadObject(sinks.ExtOf(p), bytes.NewReader(b), int64(len(b)), func(r audit.Record) error {
-			if _, dup := got[r.UUID]; dup {
-				t.Fatalf("record %s delivered twice (%s)", r.UUID, p)
-			}
-			got[r.UUID] = r
-			return nil
-		})
-	})
-	if err != nil {
-		t.Fatal(err)
+	if n := validateOCSFFiles(t, filepath.Join(w.dir, "ocsf")); n != len(want) {
+		t.Fatalf("%d OCSF events in JSON lines, %d records", n, len(want))
 	}
+	got := w.readOutput("ocsf", w.watermark().Add(24*time.Hour)) // fails on a record read twice
 	sameRecords(t, "JSON lines", got, want)
 
 	// Security Lake: every data object where Security Lake wants it, one
@@ -216,7 +188,7 @@ log:
 		if err := json.Unmarshal([]byte(row["j"].(string)), &e); err != nil {
 			t.Fatal(err)
 		}
-		events = append(events, dropAbsent(e).(map[string]any))
+		events = append(events, ocsfschema.DropAbsent(e))
 	}
 	checkEvents("Security Lake Parquet", events)
 
@@ -262,26 +234,6 @@ func sameRecords(t *testing.T, where string, got, want map[string]audit.Record) 
 			t.Fatalf("%s: record %s\n got %+v\nwant %+v", where, id, g, r)
 		}
 	}
-}
-
-// dropAbsent removes nulls and empty lists: Parquet has them where JSON
-// leaves a member out.
-func dropAbsent(v any) any {
-	switch x := v.(type) {
-	case map[string]any:
-		for k, e := range x {
-			if l, ok := e.([]any); e == nil || ok && len(l) == 0 {
-				delete(x, k)
-			} else {
-				x[k] = dropAbsent(e)
-			}
-		}
-	case []any:
-		for i := range x {
-			x[i] = dropAbsent(x[i])
-		}
-	}
-	return v
 }
 
 // validateOCSFFiles checks every event of every OCSF JSON lines file under

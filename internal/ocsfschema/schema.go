@@ -719,3 +719,29 @@ func sortedKeys[V any](m map[string]V) []string {
 	slices.Sort(keys)
 	return keys
 }
+
+// DropAbsent removes null members and empty lists from an event read from
+// Parquet (where a reader such as DuckDB shows null, or an empty list, for
+// what JSON lines leave out), so that it compares with, and validates as,
+// the event written as JSON. It changes event in place and returns it.
+func DropAbsent(event map[string]any) map[string]any {
+	dropAbsent(event)
+	return event
+}
+
+func dropAbsent(v any) {
+	switch x := v.(type) {
+	case map[string]any:
+		for k, e := range x {
+			if l, ok := e.([]any); e == nil || ok && len(l) == 0 {
+				delete(x, k)
+			} else {
+				dropAbsent(e)
+			}
+		}
+	case []any:
+		for _, e := range x {
+			dropAbsent(e)
+		}
+	}
+}

@@ -2,6 +2,7 @@ package ocsf_test
 
 import (
 	"bytes"
+	"github.com/auditlog-exporter/auditlog-exporter/internal/ocsfschema"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -47,26 +48,6 @@ func jsonEvents(t *testing.T, b []byte) []map[string]any {
 		out = append(out, m)
 	}
 	return out
-}
-
-// dropNulls removes null members and empty lists: Parquet has a null (or,
-// for a list, an empty one) where JSON lines leave a member out.
-func dropNulls(v any) any {
-	switch x := v.(type) {
-	case map[string]any:
-		for k, e := range x {
-			if l, ok := e.([]any); e == nil || ok && len(l) == 0 {
-				delete(x, k)
-			} else {
-				x[k] = dropNulls(e)
-			}
-		}
-	case []any:
-		for i := range x {
-			x[i] = dropNulls(x[i])
-		}
-	}
-	return v
 }
 
 // Every event written from both simulators' messages and odd ones
@@ -124,7 +105,7 @@ func TestOCSFParquetReadByDuckDB(t *testing.T) {
 		if err := json.Unmarshal([]byte(row["j"].(string)), &got); err != nil {
 			t.Fatal(err)
 		}
-		dropNulls(got)
+		ocsfschema.DropAbsent(got)
 		if !reflect.DeepEqual(got, want[i]) {
 			g, _ := json.Marshal(got, json.Deterministic(true))
 			w, _ := json.Marshal(want[i], json.Deterministic(true))
