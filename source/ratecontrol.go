@@ -72,6 +72,7 @@ const (
 	cubicC      = 0.002 // growth of the probe, relative to the rate at the cut
 	unitReqs    = 40.0  // the curve's clock above the cut: one unit is this many successful requests
 	unitsPerSec = 2.0   // the curve's clock below the cut runs at least this fast
+	probeUnits  = 3.0   // units above the cut after which the probe doubles every unit
 	settleAfter = 20 * time.Second
 	// A refusal this long or longer after the last cut, with at least
 	// estimateMin successes between them, measures the gateway's rate.
@@ -110,14 +111,15 @@ type RateController struct {
 	// calibrated: a second has been measured since the first throttle
 	calibrated bool
 	firstCut   time.Time
-	okSinceCut float64 // successes since the last cut
-	estimated  bool    // the rate was measured since the first refusal
-	sent       float64 // requests let go
-	firstSent  time.Time
-	// successes of requests sent after the first throttle
-	okAfterFirstCut float64
-	lowest          float64       // the lowest rate since the first throttle
-	cutCh           chan struct{} // closed by a cut
+	// requests sent since the last cut
+	sentSinceCut float64
+	estimated    bool    // the rate was measured since the first refusal
+	sent         float64 // requests let go
+	firstSent    time.Time
+	// requests sent after the first throttle, and refusals of them
+	sentAfterFirstCut, refusedAfterFirstCut float64
+	lowest                                  float64       // the lowest rate since the first throttle
+	cutCh                                   chan struct{} // closed by a cut
 	// successes per 100 ms over the last five seconds, slot = time/100ms mod 50
 	slots    [50]float64
 	slotTime [50]int64
@@ -189,6 +191,12 @@ func (c *RateController) noteSent(now time.Time) {
 		c.firstSent = now
 	}
 	c.sent++
+	if !c.firstCut.IsZero() && now.After(c.firstCut) {
+		c.sentAfterFirstCut++
+	}
+	if !c.lastCut.IsZero() && now.After(c.lastCut) {
+		c.sentSinceCut++
+	}
 }
 
 // measure counts one success at now.
@@ -224,9 +232,6 @@ func (c *RateController) OnSuccess(sent time.Time) {
 	defer c.mu.Unlock()
 	now := c.now()
 	c.measure(now)
-	if !c.firstCut.IsZero() && sent.After(c.firstCut) {
-		c.okAfterFirstCut++
-	}
 	if c.firstOK.IsZero() {
 		c.firstOK = now
 	}
@@ -243,14 +248,13 @@ func (c *RateController) OnSuccess(sent time.Time) {
 	if c.lastCut.IsZero() {
 		return // never throttled: nothing to steer
 	}
-	c.okSinceCut++
 	if c.clock < cubicK {
 		c.clock += max(1/unitReqs, unitsPerSec*dt)
 	} else {
 		c.clock += 1 / unitReqs
 	}
 	x := c.clock - cubicK
-	target := c.cutAt * max(1+cubicC*x*x*x, math.Exp2(x-3))
+	target := c.cutAt * max(1+cubicC*x*x*x, math.Exp2(x-probeUnits))
 	// A client that does not use its allowance does not grow it.
 	c.set(max(min(target, 2*c.sustained(now)), min(c.r, target)))
 	if !c.settled && now.Sub(c.lastCut) >= settleAfter {
@@ -267,6 +271,9 @@ func (c *RateController) OnThrottle(issued time.Time) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	now := c.now()
+	if !c.firstCut.IsZero() && issued.After(c.firstCut) {
+		c.refusedAfterFirstCut++
+	}
 	if !c.lastCut.IsZero() && !issued.After(c.lastCut) {
 		return // the same congestion, seen by another request in flight
 	}
@@ -278,6 +285,10 @@ func (c *RateController) OnThrottle(issued time.Time) {
 	factor := cutFactor
 	since := now.Sub(c.lastCut)
 	measured := false // the rate is the gateway's, measured: the curve starts level there
+	// Requests sent since the last cut that were let through: all but
+	// this one (every refusal of a request sent after a cut makes the
+	// next cut), some of them still on their way back.
+	through := c.sentSinceCut - 1
 	switch {
 	case first:
 		// The gateway's bucket was full when the first request went and
@@ -291,26 +302,31 @@ func (c *RateController) OnThrottle(issued time.Time) {
 		if hi := (c.sent - 1) / (1 + now.Sub(c.firstSent).Seconds()); hi > 0 && hi < base*firstCut {
 			base, factor = hi, 1
 		}
-	case !c.estimated && now.Sub(c.firstCut) >= estimateAfter && now.Sub(c.firstCut) <= estimateWithin && c.okAfterFirstCut >= estimateMin &&
-		c.lowest >= c.okAfterFirstCut/now.Sub(c.firstCut).Seconds():
+	case !c.estimated && now.Sub(c.firstCut) >= estimateAfter && now.Sub(c.firstCut) <= estimateWithin &&
+		c.sentAfterFirstCut-c.refusedAfterFirstCut >= estimateMin:
 		// The estimate, once: the first refusal found the gateway's
-		// bucket empty, and every one since, so what was sent since then
-		// and succeeded is its rate (at most: less where the bucket
-		// filled up while the client went slower), without the burst it
-		// had saved before.
-		base, factor, c.estimated = c.okAfterFirstCut/now.Sub(c.firstCut).Seconds(), 1, true
-		// Sent well above it, the client kept the bucket empty: the
-		// estimate is the gateway's rate, and the curve starts level
-		// there. Otherwise it may be low, and the curve climbs back.
-		measured = c.lowest >= 1.2*base
-	case since >= 2*time.Second:
-		// Both throttles found the gateway's bucket empty: what succeeded
-		// between them is its rate, without the burst that a pause lets it
-		// save (which the sustained rate holds).
-		base = (base + c.okSinceCut/since.Seconds()) / 2
+		// bucket empty, and so did every one since, so what was sent
+		// since then and let through is its rate, without the burst it
+		// had saved before (less where the bucket filled up to its brim
+		// while the client went slower, which within three seconds of a
+		// bucket of a second's worth or more it hardly can). The rate is
+		// set to it and the curve starts level there.
+		base, factor, measured, c.estimated = (c.sentAfterFirstCut-c.refusedAfterFirstCut)/now.Sub(c.firstCut).Seconds(), 1, true, true
+	case since >= estimateAfter && since <= estimateWithin && through >= estimateMin:
+		// Both refusals found the gateway's bucket empty, and in so short
+		// a time it cannot have filled up to its brim in between: what
+		// was let through between them is its rate, without the burst a
+		// pause lets it save (which the sustained rate holds). The cut is
+		// taken from the lower, and the curve climbs back to it, not above.
+		base = min(base, through/since.Seconds())
 		if !c.calibrated {
 			factor = firstCut
 		}
+	case since > estimateWithin:
+		// Further apart, the bucket may have filled while the client went
+		// slower: what was let through between them is its rate or less.
+		// The cut is taken from the mean of that and the sustained rate.
+		base = (base + max(through, 0)/since.Seconds()) / 2
 	case !c.calibrated:
 		factor = firstCut // the gateway's rate is not known yet
 	}
@@ -322,7 +338,7 @@ func (c *RateController) OnThrottle(issued time.Time) {
 	if !c.on {
 		from = base
 	}
-	c.on, c.lastCut, c.settled, c.clock, c.okSinceCut = true, now, false, 0, 0
+	c.on, c.lastCut, c.settled, c.clock, c.sentSinceCut = true, now, false, 0, 0
 	floor := 0.0
 	if now.Sub(c.peakTime) <= time.Minute {
 		floor = c.peak / 10
