@@ -1,8 +1,6 @@
 package source
 
 import (
-	"fmt"
-	"os"
 	"math"
 	"testing"
 	"time"
@@ -14,6 +12,7 @@ func (f *fakeClock) now() time.Time      { return f.t }
 func (f *fakeClock) add(d time.Duration) { f.t = f.t.Add(d) }
 func newFakeClock() *fakeClock           { return &fakeClock{t: time.Date(2026, 11, 25, 0, 0, 0, 0, time.UTC)} }
 func near(got, want, tol float64) bool   { return math.Abs(got-want) <= tol*want }
+
 // succeed sends n requests, one every every, each answered at once.
 func succeed(c *RateController, clk *fakeClock, n int, every time.Duration) {
 	for range n {
@@ -151,11 +150,7 @@ func TestRateControllerThrottledFirst(t *testing.T) {
 // measures the real client against the real simulator.)
 func TestRateControllerFollowsAChangingLimit(t *testing.T) {
 	clk := newFakeClock()
-	c := NewRateController(0, clk.now, func(ev RateEvent) {
-		if os.Getenv("TRACE") != "" {
-			fmt.Printf("%8.3f %s %.1f -> %.1f\n", clk.t.Sub(newFakeClock().t).Seconds(), ev.Kind, ev.From, ev.To)
-		}
-	})
+	c := NewRateController(0, clk.now, nil)
 	const step = 5 * time.Millisecond
 	tokens, credit := 0.0, 0.0
 	for _, phase := range []struct{ rate, burst float64 }{{20, 40}, {5, 10}, {100, 200}, {20, 40}} {
