@@ -57,8 +57,9 @@ import (
 //     (5/s) is probed as seldom, in requests, as a fast one (well under
 //     one refused request per hundred), a client that sends nothing does
 //     not climb, and the probe doubles every unit once it is three units
-//     above the rate of the cut; below it the clock runs at least two units a second,
-//     so a cut that went too deep is made good within two seconds;
+//     past the rate of the cut; below it the clock runs at least two
+//     units a second, so a cut that went too deep is made good within two
+//     seconds;
 //   - no cut goes below a tenth of the best success rate of the last
 //     minute: refusals that go on whatever the rate (an API that throttles
 //     at random, or for other clients' traffic) would otherwise drive the
