@@ -20,27 +20,33 @@ import (
 // and a convex, accelerating probe above it, so a limit that rose is found
 // again. Changes that suit an API gateway's token bucket:
 //
-//   - the cut is taken from what succeeded, not from what was sent (the
-//     SDK's choice, which overshoots, and a Retry-After pause would hide
-//     it): the success rate sustained over the last five seconds, pauses
-//     included; when two throttles are two seconds or more apart, the mean
-//     of that and the success rate between them (both found the gateway's
-//     bucket empty, so the latter holds none of the burst a pause lets it
-//     save);
+//   - the cut is taken from what the gateway let through, not from what
+//     was sent (the SDK's choice, which overshoots, and a Retry-After
+//     pause would hide it). Every refusal finds the gateway's bucket
+//     empty, so the requests let through between two refusals 300 ms to
+//     3 s apart are its rate, without the burst a pause lets it save:
+//     the cut is taken from that or from the success rate sustained over
+//     the last five seconds (pauses included), whichever is lower, and
+//     the curve climbs back to it, not above. Further apart, the bucket
+//     may have filled up while the client went slower, and the cut takes
+//     the mean of the two. "Let through" counts the requests sent since
+//     the last cut but the refused one (every refusal of a request sent
+//     after a cut makes the next cut), answered or still on their way: a
+//     count of answers would miss those in flight, one page's latency of
+//     them;
 //   - the first cut goes to the highest rate the gateway can have: what
 //     it let through before refusing (its burst, then its rate) spread
 //     over the time since the first request plus one second, as for a
 //     bucket of one second's worth (the common shape), or to half the
-//     rate measured, whichever is lower;
-//   - the gateway's rate is then measured, once: at a refusal 300 ms to
-//     3 s after the first, with at least three requests sent since the
-//     first and succeeded, and the rate never below what those make per
-//     second, every refusal found the bucket empty, so they are its rate
+//     rate measured, whichever is lower. Its first turn is a second away,
+//     with or without Retry-After: the gateway's bucket, found empty,
+//     fills again (one of a second's worth or more loses nothing to the
+//     wait), so the next refusal comes late enough to measure its rate
 //     (SAP's shapes, bursts of five seconds' worth, are found so within
-//     about a second). The rate is set to it; where the client had stayed
-//     20% above it, the curve starts level there instead of climbing back;
-//   - other cuts in the first second after the first halve the rate (the
-//     gateway's rate is not known yet); from then on cuts take 10%;
+//     about two seconds) rather than within a few requests;
+//   - other cuts less than 300 ms after the last, in the first second
+//     after the first, halve the rate (the gateway's rate is not known
+//     yet); from then on cuts take 10%;
 //   - one refusal, one cut, as in TCP's fast recovery: a refused request
 //     that asked to go before the last cut was paced by the old rate and
 //     does not cut again, and a cut sends every request still waiting for
@@ -50,9 +56,10 @@ import (
 //     requests, not seconds (one unit is 40 of them), so a slow gateway
 //     (5/s) is probed as seldom, in requests, as a fast one (well under
 //     one refused request per hundred), a client that sends nothing does
-//     not climb, and the probe doubles every unit once it is four units
-//     past the cut; below it the clock runs at least two units a second,
-//     so a cut that went too deep is made good within two seconds;
+//     not climb, and the probe doubles every unit once it is three units
+//     past the rate of the cut; below it the clock runs at least two
+//     units a second, so a cut that went too deep is made good within two
+//     seconds;
 //   - no cut goes below a tenth of the best success rate of the last
 //     minute: refusals that go on whatever the rate (an API that throttles
 //     at random, or for other clients' traffic) would otherwise drive the
@@ -72,9 +79,11 @@ const (
 	cubicC      = 0.002 // growth of the probe, relative to the rate at the cut
 	unitReqs    = 40.0  // the curve's clock above the cut: one unit is this many successful requests
 	unitsPerSec = 2.0   // the curve's clock below the cut runs at least this fast
+	probeUnits  = 3.0   // units above the cut after which the probe doubles every unit
 	settleAfter = 20 * time.Second
-	// A refusal this long or longer after the last cut, with at least
-	// estimateMin successes between them, measures the gateway's rate.
+	// A refusal this long after the last cut, but not longer than
+	// estimateWithin, with at least estimateMin requests let through
+	// between them, measures the gateway's rate.
 	estimateAfter  = 300 * time.Millisecond
 	estimateWithin = 3 * time.Second
 	estimateMin    = 3
@@ -110,14 +119,11 @@ type RateController struct {
 	// calibrated: a second has been measured since the first throttle
 	calibrated bool
 	firstCut   time.Time
-	okSinceCut float64 // successes since the last cut
-	estimated  bool    // the rate was measured since the first refusal
-	sent       float64 // requests let go
-	firstSent  time.Time
-	// successes of requests sent after the first throttle
-	okAfterFirstCut float64
-	lowest          float64       // the lowest rate since the first throttle
-	cutCh           chan struct{} // closed by a cut
+	// requests sent since the last cut
+	sentSinceCut float64
+	sent         float64 // requests let go
+	firstSent    time.Time
+	cutCh        chan struct{} // closed by a cut
 	// successes per 100 ms over the last five seconds, slot = time/100ms mod 50
 	slots    [50]float64
 	slotTime [50]int64
@@ -189,6 +195,9 @@ func (c *RateController) noteSent(now time.Time) {
 		c.firstSent = now
 	}
 	c.sent++
+	if !c.lastCut.IsZero() && now.After(c.lastCut) {
+		c.sentSinceCut++
+	}
 }
 
 // measure counts one success at now.
@@ -224,9 +233,6 @@ func (c *RateController) OnSuccess(sent time.Time) {
 	defer c.mu.Unlock()
 	now := c.now()
 	c.measure(now)
-	if !c.firstCut.IsZero() && sent.After(c.firstCut) {
-		c.okAfterFirstCut++
-	}
 	if c.firstOK.IsZero() {
 		c.firstOK = now
 	}
@@ -243,14 +249,13 @@ func (c *RateController) OnSuccess(sent time.Time) {
 	if c.lastCut.IsZero() {
 		return // never throttled: nothing to steer
 	}
-	c.okSinceCut++
 	if c.clock < cubicK {
 		c.clock += max(1/unitReqs, unitsPerSec*dt)
 	} else {
 		c.clock += 1 / unitReqs
 	}
 	x := c.clock - cubicK
-	target := c.cutAt * max(1+cubicC*x*x*x, math.Exp2(x-3))
+	target := c.cutAt * max(1+cubicC*x*x*x, math.Exp2(x-probeUnits))
 	// A client that does not use its allowance does not grow it.
 	c.set(max(min(target, 2*c.sustained(now)), min(c.r, target)))
 	if !c.settled && now.Sub(c.lastCut) >= settleAfter {
@@ -277,7 +282,10 @@ func (c *RateController) OnThrottle(issued time.Time) {
 	base := c.sustained(now)
 	factor := cutFactor
 	since := now.Sub(c.lastCut)
-	measured := false // the rate is the gateway's, measured: the curve starts level there
+	// Requests sent since the last cut that were let through: all but
+	// this one (every refusal of a request sent after a cut makes the
+	// next cut), some of them still on their way back.
+	through := c.sentSinceCut - 1
 	switch {
 	case first:
 		// The gateway's bucket was full when the first request went and
@@ -286,31 +294,23 @@ func (c *RateController) OnThrottle(issued time.Time) {
 		// since. With a bucket of one second's worth (the common shape)
 		// that is the highest rate it can have; the rate starts there, or
 		// at half the rate measured, whichever is lower, and halves on
-		// each refusal until the rate is measured.
+		// each refusal that comes too soon to measure the gateway's rate.
 		factor = firstCut
 		if hi := (c.sent - 1) / (1 + now.Sub(c.firstSent).Seconds()); hi > 0 && hi < base*firstCut {
 			base, factor = hi, 1
 		}
-	case !c.estimated && now.Sub(c.firstCut) >= estimateAfter && now.Sub(c.firstCut) <= estimateWithin && c.okAfterFirstCut >= estimateMin &&
-		c.lowest >= c.okAfterFirstCut/now.Sub(c.firstCut).Seconds():
-		// The estimate, once: the first refusal found the gateway's
-		// bucket empty, and every one since, so what was sent since then
-		// and succeeded is its rate (at most: less where the bucket
-		// filled up while the client went slower), without the burst it
-		// had saved before.
-		base, factor, c.estimated = c.okAfterFirstCut/now.Sub(c.firstCut).Seconds(), 1, true
-		// Sent well above it, the client kept the bucket empty: the
-		// estimate is the gateway's rate, and the curve starts level
-		// there. Otherwise it may be low, and the curve climbs back.
-		measured = c.lowest >= 1.2*base
-	case since >= 2*time.Second:
-		// Both throttles found the gateway's bucket empty: what succeeded
-		// between them is its rate, without the burst that a pause lets it
-		// save (which the sustained rate holds).
-		base = (base + c.okSinceCut/since.Seconds()) / 2
-		if !c.calibrated {
-			factor = firstCut
-		}
+	case since >= estimateAfter && since <= estimateWithin && through >= estimateMin:
+		// Both refusals found the gateway's bucket empty, and in so short
+		// a time it can hardly have filled up to its brim in between: what
+		// was let through between them is its rate, without the burst a
+		// pause lets it save (which the sustained rate holds). The cut is
+		// taken from the lower, and the curve climbs back to it, not above.
+		base = min(base, through/since.Seconds())
+	case since > estimateWithin:
+		// Further apart, the bucket may have filled while the client went
+		// slower: what was let through between them is its rate or less.
+		// The cut is taken from the mean of that and the sustained rate.
+		base = (base + max(through, 0)/since.Seconds()) / 2
 	case !c.calibrated:
 		factor = firstCut // the gateway's rate is not known yet
 	}
@@ -322,23 +322,23 @@ func (c *RateController) OnThrottle(issued time.Time) {
 	if !c.on {
 		from = base
 	}
-	c.on, c.lastCut, c.settled, c.clock, c.okSinceCut = true, now, false, 0, 0
+	c.on, c.lastCut, c.settled, c.clock, c.sentSinceCut = true, now, false, 0, 0
 	floor := 0.0
 	if now.Sub(c.peakTime) <= time.Minute {
 		floor = c.peak / 10
 	}
 	c.set(max(base*factor, floor))
-	if first || c.r < c.lowest {
-		c.lowest = c.r
-	}
 	c.cutAt = c.r / cutFactor
-	if measured {
-		c.cutAt = c.r
-	}
 	// Requests queued at the old rate queue again, in a queue that starts
-	// now: the next turn is one interval at the new rate away.
+	// now: the next turn is one interval at the new rate away; after the
+	// first cut, one second away (a second's worth of turns is taken).
 	c.lim = rate.NewLimiter(rate.Limit(c.r), 1)
 	c.lim.AllowN(now, 1)
+	if first {
+		for range int(c.r) {
+			c.lim.ReserveN(now, 1)
+		}
+	}
 	close(c.cutCh)
 	c.cutCh = make(chan struct{})
 	if first {

@@ -12,9 +12,12 @@ func (f *fakeClock) now() time.Time      { return f.t }
 func (f *fakeClock) add(d time.Duration) { f.t = f.t.Add(d) }
 func newFakeClock() *fakeClock           { return &fakeClock{t: time.Date(2026, 11, 25, 0, 0, 0, 0, time.UTC)} }
 func near(got, want, tol float64) bool   { return math.Abs(got-want) <= tol*want }
+
+// succeed sends n requests, one every every, each answered at once.
 func succeed(c *RateController, clk *fakeClock, n int, every time.Duration) {
 	for range n {
 		clk.add(every)
+		c.noteSent(clk.now())
 		c.OnSuccess(clk.now())
 	}
 }
@@ -165,6 +168,7 @@ func TestRateControllerFollowsAChangingLimit(t *testing.T) {
 			credit = min(credit+r*step.Seconds(), 8)
 			for credit >= 1 {
 				credit--
+				c.noteSent(clk.now())
 				ok := tokens >= 1
 				if ok {
 					tokens--
@@ -187,5 +191,56 @@ func TestRateControllerFollowsAChangingLimit(t *testing.T) {
 		if rate < 0.9*phase.rate || share > 0.03 {
 			t.Errorf("gateway %v/s: served %.1f/s, refused %.1f%%", phase.rate, rate, 100*share)
 		}
+	}
+}
+
+// After the first cut the next turn is a second away (the gateway's bucket
+// fills again, so the next refusal can measure its rate); after later cuts
+// one interval at the new rate.
+func TestRateControllerFirstCutWaitsASecond(t *testing.T) {
+	clk := newFakeClock()
+	c := NewRateController(0, clk.now, nil)
+	succeed(c, clk, 40, 25*time.Millisecond) // 40/s for a second
+	c.OnThrottle(clk.now())
+	r := c.Rate()
+	if d := c.lim.ReserveN(clk.now(), 1).DelayFrom(clk.now()); d < 900*time.Millisecond || d > 1100*time.Millisecond {
+		t.Fatalf("first turn after the first cut (to %.1f/s) in %v, want about a second", r, d)
+	}
+	clk.add(2 * time.Second)
+	c.noteSent(clk.now())
+	c.OnThrottle(clk.now())
+	if d, want := c.lim.ReserveN(clk.now(), 1).DelayFrom(clk.now()), time.Duration(float64(time.Second)/c.Rate()); d > want+time.Millisecond {
+		t.Fatalf("first turn after a later cut (to %.1f/s) in %v, want one interval (%v)", c.Rate(), d, want)
+	}
+}
+
+// Two refusals 300 ms to 3 s apart both found the gateway's bucket empty:
+// the cut is taken from the requests let through between them, counted as
+// sent (but the refused one), not as answered: at 30 ms a page, requests
+// still on their way would otherwise make the rate look lower than it is.
+func TestRateControllerMeasuresWhatWasLetThrough(t *testing.T) {
+	clk := newFakeClock()
+	c := NewRateController(0, clk.now, nil)
+	succeed(c, clk, 60, 25*time.Millisecond) // 40/s, the gateway's burst
+	c.OnThrottle(clk.now())
+	// For a second, 21 requests go (every 50 ms: 20/s, the gateway's
+	// rate); the answers of the last five are still on their way when
+	// the next one is refused.
+	var sent []time.Time
+	for range 21 {
+		clk.add(50 * time.Millisecond)
+		c.noteSent(clk.now())
+		sent = append(sent, clk.now())
+	}
+	for _, s := range sent[:15] {
+		c.OnSuccess(s)
+	}
+	c.OnThrottle(sent[20])
+	// 20 let through in 1.05 s: 19/s; the cut takes 10% of it.
+	if r, want := c.Rate(), 0.9*20/1.05; !near(r, want, 0.02) {
+		t.Fatalf("cut to %.2f/s, want 90%% of the 19/s let through (%.2f)", r, want)
+	}
+	if !near(c.cutAt, 20/1.05, 0.02) {
+		t.Fatalf("the curve climbs back to %.2f/s, want the rate let through (%.2f)", c.cutAt, 20/1.05)
 	}
 }

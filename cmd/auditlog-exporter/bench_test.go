@@ -318,7 +318,7 @@ func adaptiveRate(b *testing.B, perHour int) {
 			rate  int
 			ra    string
 			burst int
-		}{{5, "1", 0}, {5, "none", 0}, {20, "1", 0}, {20, "none", 0}, {100, "1", 0}, {100, "none", 0}, {4, "1", 20}, {8, "1", 40}} {
+		}{{5, "1", 0}, {5, "none", 0}, {20, "1", 0}, {20, "none", 0}, {100, "1", 0}, {100, "none", 0}, {4, "1", 20}, {4, "none", 20}, {8, "1", 40}, {8, "none", 40}} {
 			args := []string{"--latency", "30ms", "--page-size", "500", "--from", from.Format(time.RFC3339), "--to", to.Format(time.RFC3339),
 				"--per-hour", strconv.Itoa(perHour), "--late-fraction", "0", "--gateway-rate", strconv.Itoa(gw.rate), "--gateway-retry-after", gw.ra}
 			if gw.burst > 0 {
