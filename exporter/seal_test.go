@@ -2,18 +2,16 @@ package exporter_test
 
 import (
 	"context"
-	"net/http/httptest"
-	"os"
-	"path/filepath"
 	"testing"
 	"time"
 
 	"github.com/auditlog-exporter/auditlog-exporter/audit"
 	"github.com/auditlog-exporter/auditlog-exporter/evidence"
 	"github.com/auditlog-exporter/auditlog-exporter/exporter"
-	"github.com/auditlog-exporter/auditlog-exporter/odata"
 	"github.com/auditlog-exporter/auditlog-exporter/odata/neosim"
 	"github.com/auditlog-exporter/auditlog-exporter/sinks"
+	"github.com/auditlog-exporter/auditlog-exporter/sinks/memdest"
+	"github.com/auditlog-exporter/auditlog-exporter/source/sourcetest"
 	"github.com/rs/zerolog"
 )
 
@@ -27,14 +25,8 @@ func TestRunSealsDays(t *testing.T) {
 	e := newEnv(t)
 	day := func(d int) time.Time { return time.Date(2026, 11, 22+d, 0, 0, 0, 0, time.UTC) }
 	recs, _ := neosim.Generate(neosim.GenOptions{Account: "acct", From: day(0), To: now, PerHour: 30, Seed: 9})
-	sim := neosim.New(neosim.Options{Accounts: []string{"acct"}, ClientID: "id", ClientSecret: "secret", Now: func() time.Time { return now }})
-	sim.Add(nil, recs...)
-	srv := httptest.NewServer(sim)
-	t.Cleanup(srv.Close)
-	src, err := odata.New(odata.Config{APIURL: srv.URL, Account: "acct", ClientID: "id", ClientSecret: "secret", InitialBackoff: time.Millisecond}, zerolog.Nop())
-	if err != nil {
-		t.Fatal(err)
-	}
+	src := sourcetest.NewMemory(sourcetest.MemoryOptions{Padding: padding, Now: func() time.Time { return now }})
+	src.Add(recs...)
 	ex := func() *exporter.Exporter {
 		return exporter.New(exporter.Options{
 			Accounts: []exporter.Account{{Name: "acct", Source: src}}, Sinks: []sinks.Sink{e.sink}, Store: e.store,
@@ -42,10 +34,8 @@ func TestRunSealsDays(t *testing.T) {
 			Log: zerolog.Nop(), Now: func() time.Time { return now },
 		})
 	}
-	seal := func(d, gen int) string {
-		return filepath.Join(e.out, filepath.FromSlash(sinks.SealName("acct", day(d), "jsonl", gen)))
-	}
-	exists := func(p string) bool { _, err := os.Stat(p); return err == nil }
+	seal := func(d, gen int) string { return sinks.SealName("acct", day(d), "jsonl", gen) }
+	exists := func(name string) bool { _, ok := e.dest.Read(name); return ok }
 
 	if _, err := ex().Run(ctx); err != nil {
 		t.Fatal(err)
@@ -59,7 +49,7 @@ func TestRunSealsDays(t *testing.T) {
 	}
 	// Killed between the watermark and the seal: the 23rd has no seal,
 	// and the state says so.
-	os.Remove(seal(1, 1))
+	e.dest.Lose(seal(1, 1))
 	st.SealedThrough = day(1)
 	if _, err := e.store.Save(ctx, st); err != nil {
 		t.Fatal(err)
@@ -85,7 +75,7 @@ func TestRunSealsDays(t *testing.T) {
 	}
 	// Again with a record that became visible since: a delta, and a new
 	// generation supersedes.
-	sim.Add(nil, audit.Record{UUID: "late-1", Time: day(1).Add(23*time.Hour + time.Minute), Account: "acct", Category: "audit.security-events", Message: "late", FormatVersion: "2.2"})
+	src.Add(audit.Record{UUID: "late-1", Time: day(1).Add(23*time.Hour + time.Minute), Account: "acct", Category: "audit.security-events", Message: "late", FormatVersion: "2.2"})
 	st, _ = e.store.Load(ctx, "acct")
 	st.Watermark = day(1).Add(23 * time.Hour)
 	if _, err := e.store.Save(ctx, st); err != nil {
@@ -118,17 +108,17 @@ func TestRunSealsDays(t *testing.T) {
 func TestVerifyAsksTheSourceOncePerWindow(t *testing.T) {
 	ctx := context.Background()
 	e := newEnv(t)
-	other := sinks.NewFile(t.TempDir(), sinks.JSONL{Gzip: true})
+	other, _ := memdest.NewSink("other", sinks.JSONL{Gzip: true})
 	ex := e.exporter(e.sink, other)
 	if _, err := ex.Run(ctx); err != nil {
 		t.Fatal(err)
 	}
-	before := e.sim.Counters().APIRequests
+	before := e.src.Counters()
 	res, err := ex.Verify(ctx, now.Add(-6*time.Hour).Truncate(time.Hour), now, exporter.VerifyOptions{})
 	if err != nil || len(res.Windows) != 12 {
 		t.Fatalf("verify: %d rows, %v", len(res.Windows), err)
 	}
-	if n := e.sim.Counters().APIRequests - before; n != 6 {
-		t.Fatalf("verify of 6 windows in 2 sinks made %d API requests, want 6 (one count per window)", n)
+	if after := e.src.Counters(); after.Requests-before.Requests != 6 || after.Counts-before.Counts != 6 {
+		t.Fatalf("verify of 6 windows in 2 sinks made %d API requests (%d counts), want 6 (one count per window)", after.Requests-before.Requests, after.Counts-before.Counts)
 	}
 }
