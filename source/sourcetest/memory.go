@@ -103,13 +103,20 @@ type Memory struct {
 	seed maphash.Seed
 
 	mu          sync.Mutex
-	rows        map[string][]memRow // by account, in the order added
+	rows        map[string]*memRows // by account
 	added       int
 	calls       int // Fetch and Count calls so far
 	faults      map[int]Fault
 	countFaults map[int]error
 	inFlight    int
 	c           MemoryCounters
+}
+
+// memRows are one account's rows, sorted by time (then the order added)
+// when sorted is set.
+type memRows struct {
+	rows   []memRow
+	sorted bool
 }
 
 type memRow struct {
@@ -132,7 +139,7 @@ func NewMemory(o MemoryOptions) *Memory {
 	if o.Retention <= 0 {
 		o.Retention = 201 * 24 * time.Hour
 	}
-	return &Memory{opts: o, seed: maphash.MakeSeed(), rows: map[string][]memRow{}, faults: map[int]Fault{}, countFaults: map[int]error{}}
+	return &Memory{opts: o, seed: maphash.MakeSeed(), rows: map[string]*memRows{}, faults: map[int]Fault{}, countFaults: map[int]error{}}
 }
 
 func (m *Memory) add(visibleAt time.Time, fromCall int, recs []audit.Record) {
@@ -141,7 +148,13 @@ func (m *Memory) add(visibleAt time.Time, fromCall int, recs []audit.Record) {
 	for _, r := range recs {
 		m.added++
 		r.Time = r.Time.UTC()
-		m.rows[r.Account] = append(m.rows[r.Account], memRow{rec: r, seq: m.added, visibleAt: visibleAt, fromCall: fromCall})
+		a := m.rows[r.Account]
+		if a == nil {
+			a = &memRows{}
+			m.rows[r.Account] = a
+		}
+		a.rows = append(a.rows, memRow{rec: r, seq: m.added, visibleAt: visibleAt, fromCall: fromCall})
+		a.sorted = false
 	}
 }
 
@@ -187,16 +200,16 @@ func (m *Memory) Counters() MemoryCounters {
 }
 
 // Records returns account's records in [from, to) visible now (the first
-// copy of each Uuid), in the order added: what an export of that range
-// must deliver.
+// copy of each Uuid), in time order: what an export of that range must
+// deliver.
 func (m *Memory) Records(account string, from, to time.Time) []audit.Record {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	now := m.opts.Now()
 	seen := map[string]bool{}
 	var out []audit.Record
-	for _, r := range m.rows[account] {
-		if m.visible(r, now, m.calls) && !r.rec.Time.Before(from) && r.rec.Time.Before(to) && !seen[r.rec.UUID] {
+	for _, r := range m.between(account, from, to) {
+		if m.visible(r, now, m.calls) && !seen[r.rec.UUID] {
 			seen[r.rec.UUID] = true
 			out = append(out, r.rec)
 		}
@@ -208,28 +221,42 @@ func (m *Memory) visible(r memRow, now time.Time, call int) bool {
 	return !now.Before(r.visibleAt) && (r.fromCall == 0 || call >= r.fromCall)
 }
 
+// between is account's rows with a time in [from, to), in time order
+// (then the order added). m.mu is held.
+func (m *Memory) between(account string, from, to time.Time) []memRow {
+	a := m.rows[account]
+	if a == nil {
+		return nil
+	}
+	if !a.sorted {
+		slices.SortStableFunc(a.rows, func(x, y memRow) int {
+			return cmp.Or(x.rec.Time.Compare(y.rec.Time), cmp.Compare(x.seq, y.seq))
+		})
+		a.sorted = true
+	}
+	// The first row at or after a time (an equal time sorts as after).
+	atOrAfter := func(t time.Time) int {
+		i, _ := slices.BinarySearchFunc(a.rows, t, func(r memRow, t time.Time) int { return cmp.Or(r.rec.Time.Compare(t), 1) })
+		return i
+	}
+	lo, hi := atOrAfter(from), atOrAfter(to)
+	return a.rows[lo:hi]
+}
+
 // listing is the rows of w's padded query visible at call, in the order
 // served, and what the API counts of them. m.mu is held.
 func (m *Memory) listing(w audit.Window, call int) ([]audit.Record, int64) {
-	from, to := w.Start.Add(-m.opts.Padding), w.End.Add(m.opts.Padding)
 	now := m.opts.Now()
-	var rows []memRow
-	for _, r := range m.rows[w.Account] {
-		if m.visible(r, now, call) && !r.rec.Time.Before(from) && r.rec.Time.Before(to) {
-			rows = append(rows, r)
+	var out []audit.Record
+	distinct := map[string]bool{}
+	for _, r := range m.between(w.Account, w.Start.Add(-m.opts.Padding), w.End.Add(m.opts.Padding)) {
+		if m.visible(r, now, call) {
+			out = append(out, r.rec)
+			distinct[r.rec.UUID] = true
 		}
 	}
-	slices.SortStableFunc(rows, func(a, b memRow) int {
-		if m.opts.Order != nil {
-			return m.opts.Order(&a.rec, &b.rec)
-		}
-		return cmp.Or(a.rec.Time.Compare(b.rec.Time), cmp.Compare(a.seq, b.seq))
-	})
-	out := make([]audit.Record, len(rows))
-	distinct := map[string]bool{}
-	for i, r := range rows {
-		out[i] = r.rec
-		distinct[r.rec.UUID] = true
+	if m.opts.Order != nil {
+		slices.SortStableFunc(out, func(a, b audit.Record) int { return m.opts.Order(&a, &b) })
 	}
 	switch m.opts.Counting {
 	case CountRows:
@@ -290,8 +317,8 @@ func (m *Memory) Probe(ctx context.Context) (int64, error) {
 	m.c.Probes++
 	now := m.opts.Now()
 	seen := map[string]bool{}
-	for _, rows := range m.rows {
-		for _, r := range rows {
+	for _, a := range m.rows {
+		for _, r := range a.rows {
 			if m.visible(r, now, m.calls) {
 				seen[r.rec.Account+"\x00"+r.rec.UUID] = true
 			}
