@@ -35,7 +35,6 @@ type answer struct {
 // fakeAPI is a token endpoint (POST /token) and an API (GET /x) that
 // answer from scripts, then with success.
 type fakeAPI struct {
-	t      *testing.T
 	mu     sync.Mutex
 	tokens []answer // the token endpoint's next answers
 	api    []answer // the API's next answers
@@ -93,10 +92,9 @@ func (f *fakeAPI) counts() (tokens, api int) {
 // clock is a settable clock whose sleeps move it on (no test waits for
 // real) and are recorded.
 type clock struct {
-	mu     sync.Mutex
-	t      time.Time
-	slept  []time.Duration
-	asleep time.Duration
+	mu    sync.Mutex
+	t     time.Time
+	slept []time.Duration
 }
 
 func (c *clock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
@@ -112,7 +110,6 @@ func (c *clock) Sleep(ctx context.Context, d time.Duration) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.slept = append(c.slept, d)
-	c.asleep += d
 	c.t = c.t.Add(d)
 	return nil
 }
@@ -182,7 +179,7 @@ func TestTokenRenewal(t *testing.T) {
 		{"past the end", "3600", 2 * time.Hour, true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			f := &fakeAPI{t: t, expires: tc.expires}
+			f := &fakeAPI{expires: tc.expires}
 			c, clk, u := newTestClient(t, f, nil)
 			if err := c.Token(context.Background()); err != nil {
 				t.Fatal(err)
@@ -247,7 +244,7 @@ func TestTokenEndpointAnswers(t *testing.T) {
 		{name: "expires_in a fraction once, then whole", script: []answer{tokenBody(`"access_token":"a","expires_in":1.5`), ok}, asked: 2},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			f := &fakeAPI{t: t, tokens: tc.script}
+			f := &fakeAPI{tokens: tc.script}
 			c, clk, _ := newTestClient(t, f, nil)
 			err := c.Token(context.Background())
 			asked, _ := f.counts()
@@ -281,7 +278,7 @@ func TestTokenEndpointAnswers(t *testing.T) {
 // TestTokensThatKeepDying: tokens that expire at once empty the budget of
 // token requests: the client fails instead of asking for one a page.
 func TestTokensThatKeepDying(t *testing.T) {
-	f := &fakeAPI{t: t, expires: "1"}
+	f := &fakeAPI{expires: "1"}
 	c, clk, _ := newTestClient(t, f, nil)
 	var err error
 	for range TokenBurst + 1 {
@@ -359,7 +356,7 @@ func TestRetryCauses(t *testing.T) {
 		{name: "timeout", transport: timeoutError{}, cause: source.CauseNetwork},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			f := &fakeAPI{t: t}
+			f := &fakeAPI{}
 			if tc.first != nil {
 				f.api = []answer{*tc.first}
 				if tc.twice {
@@ -401,7 +398,7 @@ func TestRetryCauses(t *testing.T) {
 // TestRetryCauseOfBody: a body the source could not read is retried under
 // the cause it marks; a read error it does not mark fails at once.
 func TestRetryCauseOfBody(t *testing.T) {
-	f := &fakeAPI{t: t}
+	f := &fakeAPI{}
 	c, _, u := newTestClient(t, f, nil)
 	st := source.NewStats()
 	n := 0
@@ -449,7 +446,7 @@ func TestRetryAfterForms(t *testing.T) {
 			if tc.header != "" {
 				a.header = map[string]string{"Retry-After": tc.header}
 			}
-			f := &fakeAPI{t: t, api: []answer{a}}
+			f := &fakeAPI{api: []answer{a}}
 			c, clk, u := newTestClient(t, f, nil)
 			body, st, err := get(c, u)
 			_, calls := f.counts()
@@ -490,7 +487,7 @@ func TestErrorsAreScrubbed(t *testing.T) {
 		{"terminal escapes", "\x1b[2Jcleared \u202eevil", "/x"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			f := &fakeAPI{t: t, api: []answer{{status: 404, body: tc.body}, {status: 404, body: tc.body}}}
+			f := &fakeAPI{api: []answer{{status: 404, body: tc.body}, {status: 404, body: tc.body}}}
 			c, _, u := newTestClient(t, f, nil)
 			u, _ = u.Parse(tc.path)
 			_, _, err := get(c, u)
@@ -515,7 +512,7 @@ func TestErrorsAreScrubbed(t *testing.T) {
 // TestBodyLimits: a body over MaxBodyBytes fails permanently, and 204
 // hands the reader an empty body.
 func TestBodyLimits(t *testing.T) {
-	f := &fakeAPI{t: t, api: []answer{{status: 200, body: strings.Repeat("x", 100)}, {status: 204}}}
+	f := &fakeAPI{api: []answer{{status: 200, body: strings.Repeat("x", 100)}, {status: 204}}}
 	srv := httptest.NewServer(f)
 	t.Cleanup(srv.Close)
 	c, err := New(Config{Token: clientcredentials.Config{ClientID: "cid", ClientSecret: testSecret, TokenURL: srv.URL + "/token", AuthStyle: oauth2.AuthStyleInHeader},
