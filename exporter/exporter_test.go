@@ -1,10 +1,9 @@
 package exporter_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
-	"net/http/httptest"
-	"os"
 	"path/filepath"
 	"runtime"
 	"strings"
@@ -14,42 +13,48 @@ import (
 	"github.com/auditlog-exporter/auditlog-exporter/audit"
 	"github.com/auditlog-exporter/auditlog-exporter/errclass"
 	"github.com/auditlog-exporter/auditlog-exporter/exporter"
-	"github.com/auditlog-exporter/auditlog-exporter/odata"
 	"github.com/auditlog-exporter/auditlog-exporter/odata/neosim"
 	"github.com/auditlog-exporter/auditlog-exporter/sinks"
+	"github.com/auditlog-exporter/auditlog-exporter/sinks/memdest"
+	"github.com/auditlog-exporter/auditlog-exporter/source/sourcetest"
 	"github.com/auditlog-exporter/auditlog-exporter/state"
 	"github.com/rs/zerolog"
 )
 
 var now = time.Date(2026, 11, 24, 12, 20, 0, 0, time.UTC)
 
+// env is an account's audit log in a memory source, exported to a JSON
+// lines sink on a memory destination, with a state file.
 type env struct {
-	sim   *neosim.Server
-	src   *odata.Client
-	out   string
+	src   *sourcetest.Memory
 	store *state.FileStore
 	sink  *sinks.Output
+	dest  *memdest.Dest
+}
+
+// padding is how far the memory source's query reaches beyond a window,
+// as the Neo client's does.
+const padding = 2 * time.Second
+
+// accountRecords are the records the env holds for account: 600 an hour
+// from 06:20 to 09:20 and from 10:20 to 12:20 (09:20-10:20 has none).
+func accountRecords(account string) []audit.Record {
+	recs, _ := neosim.Generate(neosim.GenOptions{Account: account, From: now.Add(-6 * time.Hour), To: now.Add(-3 * time.Hour), PerHour: 600, Seed: 4})
+	recs2, _ := neosim.Generate(neosim.GenOptions{Account: account, From: now.Add(-2 * time.Hour), To: now, PerHour: 600, Seed: 5})
+	return append(recs, recs2...)
 }
 
 func newEnv(t *testing.T) *env {
 	t.Helper()
-	sim := neosim.New(neosim.Options{Accounts: []string{"acct"}, ClientID: "id", ClientSecret: "secret", Now: func() time.Time { return now }})
-	recs, _ := neosim.Generate(neosim.GenOptions{Account: "acct", From: now.Add(-6 * time.Hour), To: now.Add(-3 * time.Hour), PerHour: 600, Seed: 4})
-	recs2, _ := neosim.Generate(neosim.GenOptions{Account: "acct", From: now.Add(-2 * time.Hour), To: now, PerHour: 600, Seed: 5})
-	sim.Add(nil, append(recs, recs2...)...) // 09:20-10:20 has no records at all
-	srv := httptest.NewServer(sim)
-	t.Cleanup(srv.Close)
-	src, err := odata.New(odata.Config{APIURL: srv.URL, Account: "acct", ClientID: "id", ClientSecret: "secret", InitialBackoff: time.Millisecond}, zerolog.Nop())
-	if err != nil {
-		t.Fatal(err)
-	}
-	dir := t.TempDir()
-	store, err := state.OpenFile(filepath.Join(dir, "state"))
+	src := sourcetest.NewMemory(sourcetest.MemoryOptions{Padding: padding, Now: func() time.Time { return now }})
+	src.Add(accountRecords("acct")...)
+	store, err := state.OpenFile(filepath.Join(t.TempDir(), "state"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { store.Close() })
-	return &env{sim: sim, src: src, out: filepath.Join(dir, "out"), store: store, sink: sinks.NewFile(filepath.Join(dir, "out"), sinks.JSONL{})}
+	sink, dest := memdest.NewSink("out", sinks.JSONL{})
+	return &env{src: src, store: store, sink: sink, dest: dest}
 }
 
 func (e *env) exporter(sinkList ...sinks.Sink) *exporter.Exporter {
@@ -63,24 +68,32 @@ func (e *env) exporter(sinkList ...sinks.Sink) *exporter.Exporter {
 	})
 }
 
-// read returns every record in the output, failing on a duplicate.
+// dataObjects are the versions of data objects (not manifests or seals)
+// of account that d created, in order.
+func dataObjects(d *memdest.Dest, account string) []memdest.Object {
+	var out []memdest.Object
+	for _, o := range d.Created() {
+		if !o.Small && strings.HasPrefix(o.Name, "account="+account+"/") {
+			out = append(out, o)
+		}
+	}
+	return out
+}
+
+// read returns every record in every object version the sink created, as
+// a consumer that ingests each new object sees them, failing on a record
+// delivered twice.
 func (e *env) read(t *testing.T) map[string]audit.Record {
 	t.Helper()
 	got := map[string]audit.Record{}
-	files, _ := filepath.Glob(filepath.Join(e.out, "account=acct", "date=*", "*.jsonl"))
-	for _, f := range files {
-		fh, err := os.Open(f)
-		if err != nil {
-			t.Fatal(err)
-		}
-		err = sinks.ReadJSONL(fh, false, func(r audit.Record) error {
+	for _, o := range dataObjects(e.dest, "acct") {
+		err := sinks.ReadJSONL(bytes.NewReader(o.Data), false, func(r audit.Record) error {
 			if _, dup := got[r.UUID]; dup {
-				t.Fatalf("record %s exported twice", r.UUID)
+				t.Fatalf("record %s exported twice (%s)", r.UUID, o.Name)
 			}
 			got[r.UUID] = r
 			return nil
 		})
-		fh.Close()
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -91,9 +104,9 @@ func (e *env) read(t *testing.T) map[string]audit.Record {
 func (e *env) assertExported(t *testing.T, from, to time.Time) {
 	t.Helper()
 	got := e.read(t)
-	want := e.sim.Records("acct", from, to)
+	want := e.src.Records("acct", from, to)
 	if len(got) != len(want) {
-		t.Fatalf("exported %d records, simulator holds %d for %v-%v", len(got), len(want), from, to)
+		t.Fatalf("exported %d records, the source holds %d for %v-%v", len(got), len(want), from, to)
 	}
 	for _, w := range want {
 		g, ok := got[w.UUID]
@@ -114,9 +127,8 @@ func TestRunExportsDueWindowsOnce(t *testing.T) {
 		t.Fatalf("result %+v", res)
 	}
 	e.assertExported(t, time.Date(2026, 11, 24, 6, 0, 0, 0, time.UTC), res[0].Watermark)
-	files, _ := filepath.Glob(filepath.Join(e.out, "account=acct", "date=*", "*.jsonl"))
-	if len(files) != 6 {
-		t.Fatalf("%d files, want 6 (the empty window too)", len(files))
+	if objects := dataObjects(e.dest, "acct"); len(objects) != 6 {
+		t.Fatalf("%d objects, want 6 (the empty window too)", len(objects))
 	}
 	res, err = e.exporter().Run(context.Background())
 	if err != nil || res[0].Windows != 0 {
@@ -149,7 +161,7 @@ func (failingWriter) Write(*audit.Record) error { return errors.New("disk full")
 func TestFailedWindowKeepsWatermark(t *testing.T) {
 	e := newEnv(t)
 	failAt := time.Date(2026, 11, 24, 8, 0, 0, 0, time.UTC)
-	other := sinks.NewFile(e.out+"-2", sinks.JSONL{Gzip: true})
+	other, otherDest := memdest.NewSink("other", sinks.JSONL{Gzip: true})
 	_, err := e.exporter(other, failingSink{e.sink, failAt}).Run(context.Background())
 	if err == nil || !strings.Contains(err.Error(), "disk full") || !strings.Contains(err.Error(), "window 2026-11-24T08:00:00Z/2026-11-24T09:00:00Z") {
 		t.Fatalf("got %v", err)
@@ -158,12 +170,13 @@ func TestFailedWindowKeepsWatermark(t *testing.T) {
 	if !st.Watermark.Equal(failAt) {
 		t.Fatalf("watermark %v, want %v", st.Watermark, failAt)
 	}
-	// Neither sink shows the failed window.
-	if _, err := os.Stat(pathOf(e.sink, audit.Window{Account: "acct", Start: failAt, End: failAt.Add(time.Hour)})); !os.IsNotExist(err) {
-		t.Fatal("failed window visible in the failing sink")
+	// Neither sink shows the failed window, nor holds a writer open.
+	failed := audit.Window{Account: "acct", Start: failAt, End: failAt.Add(time.Hour)}
+	if _, ok := e.dest.Read(e.sink.ObjectName(failed)); ok || e.dest.Pending() != 0 {
+		t.Fatalf("failed window visible in the failing sink (%d writers open)", e.dest.Pending())
 	}
-	if _, err := os.Stat(pathOf(other, audit.Window{Account: "acct", Start: failAt, End: failAt.Add(time.Hour)})); !os.IsNotExist(err) {
-		t.Fatal("failed window visible in the other sink")
+	if _, ok := otherDest.Read(other.ObjectName(failed)); ok || otherDest.Pending() != 0 {
+		t.Fatalf("failed window visible in the other sink (%d writers open)", otherDest.Pending())
 	}
 	// The next run picks up at the failed window.
 	if _, err := e.exporter().Run(context.Background()); err != nil {
@@ -229,9 +242,9 @@ func TestCancelAbandonsWindow(t *testing.T) {
 	if st.Watermark.Hour() != 7 {
 		t.Fatalf("watermark %v, want 07:00", st.Watermark)
 	}
-	leftovers, _ := filepath.Glob(filepath.Join(e.out, "account=acct", "date=*", "*"))
-	if len(leftovers) != 1 {
-		t.Fatalf("files after cancel: %v", leftovers)
+	// The 06:00 window and nothing of 07:00: no object, no writer open.
+	if objects := dataObjects(e.dest, "acct"); len(objects) != 1 || objects[0].Meta.Window.Start.Hour() != 6 || e.dest.Pending() != 0 {
+		t.Fatalf("objects after cancel: %+v, %d writers open", objects, e.dest.Pending())
 	}
 }
 
@@ -320,9 +333,4 @@ func TestWindowSeqIsLazyAndShardExact(t *testing.T) {
 			t.Fatalf("%d shards cover %d windows, want 53", count, total)
 		}
 	}
-}
-
-// pathOf is where a file sink publishes window w.
-func pathOf(o *sinks.Output, w audit.Window) string {
-	return o.Destination().(*sinks.FileDest).Path(o.ObjectName(w))
 }

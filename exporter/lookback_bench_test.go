@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"os"
-	"path/filepath"
 	"testing"
 	"time"
 
@@ -72,7 +71,7 @@ type dayResult struct {
 // requests, its late records (visible after their window's export) and how
 // many of them were delivered within an hour of becoming visible.
 func lookBackDay(tb testing.TB, r neosim.Readings, m lateModel, lookBack time.Duration) dayResult {
-	e := newLookBackEnv(tb, r)
+	e := newSimLookBackEnv(tb, r)
 	if m.lag > 0 {
 		e.lag = m.lag
 	}
@@ -100,7 +99,7 @@ func lookBackDay(tb testing.TB, r neosim.Readings, m lateModel, lookBack time.Du
 		recs = append(recs, rec)
 		visible[rec.UUID] = at.Add(d)
 	}
-	e.sim.Add(func(r audit.Record) time.Time { return visible[r.UUID] }, recs...)
+	e.addVisibleAt(func(r audit.Record) time.Time { return visible[r.UUID] }, recs)
 	seen := map[string]time.Time{}
 	var before neosim.Counters
 	for e.clock.Now().Before(start.Add(48 * time.Hour)) {
@@ -132,19 +131,11 @@ func lookBackDay(tb testing.TB, r neosim.Readings, m lateModel, lookBack time.Du
 }
 
 // collect notes when each record first appears in an object: objects are
-// never replaced, so each file is read once.
+// never replaced, so each version created is read once.
 func (e *lookBackEnv) collect(seen map[string]time.Time) {
-	files, _ := filepath.Glob(filepath.Join(e.out, "account=acct", "date=*", "*.jsonl"))
-	for _, f := range files {
-		if e.read[f] {
-			continue
-		}
-		e.read[f] = true
-		b, err := os.ReadFile(f)
-		if err != nil {
-			e.t.Fatal(err)
-		}
-		if err := sinks.ReadJSONL(bytes.NewReader(b), false, func(r audit.Record) error {
+	objects := dataObjects(e.dest, "acct")
+	for _, o := range objects[e.read:] {
+		if err := sinks.ReadJSONL(bytes.NewReader(o.Data), false, func(r audit.Record) error {
 			if _, ok := seen[r.UUID]; ok {
 				e.t.Fatalf("record %s delivered twice", r.UUID)
 			}
@@ -154,4 +145,5 @@ func (e *lookBackEnv) collect(seen map[string]time.Time) {
 			e.t.Fatal(err)
 		}
 	}
+	e.read = len(objects)
 }

@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
-	"path/filepath"
 	"sync"
 	"testing"
 	"time"
@@ -12,7 +11,6 @@ import (
 	"github.com/auditlog-exporter/auditlog-exporter/audit"
 	"github.com/auditlog-exporter/auditlog-exporter/cfaudit"
 	"github.com/auditlog-exporter/auditlog-exporter/cfaudit/cfsim"
-	"github.com/auditlog-exporter/auditlog-exporter/state"
 	"github.com/rs/zerolog"
 )
 
@@ -52,14 +50,8 @@ func TestCursorSkipIsDeliveredByLookBack(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			dir := t.TempDir()
-			store, err := state.OpenFile(filepath.Join(dir, "state"))
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() { store.Close() })
-			e := &lookBackEnv{t: t, read: map[string]bool{}, clock: clock, src: nil, out: filepath.Join(dir, "out"), store: store, log: zerolog.Nop(), lag: 15 * time.Minute}
-			e.source = src
+			e := newBareLookBackEnv(t)
+			e.clock, e.src = clock, src
 
 			clock.Add(75 * time.Minute) // 01:15: 00:00-01:00 is due
 			e.run(24 * time.Hour)
@@ -77,8 +69,8 @@ func TestCursorSkipIsDeliveredByLookBack(t *testing.T) {
 			if got, _ := e.delivered(); got != len(recs)+1 || !e.has(late.UUID) {
 				t.Fatalf("%d records delivered (late record: %v), want %d", got, e.has(late.UUID), len(recs)+1)
 			}
-			if deltas, _ := filepath.Glob(filepath.Join(e.out, "account=acct", "date=*", "*_delta-*.jsonl")); len(deltas) != 1 {
-				t.Fatalf("%d deltas, want the one with the skipped record", len(deltas))
+			if deltas := e.deltas(); deltas != 1 {
+				t.Fatalf("%d deltas, want the one with the skipped record", deltas)
 			}
 		})
 	}

@@ -1,10 +1,11 @@
 package exporter_test
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"net/http/httptest"
-	"os"
+	"path"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -16,7 +17,9 @@ import (
 	"github.com/auditlog-exporter/auditlog-exporter/odata"
 	"github.com/auditlog-exporter/auditlog-exporter/odata/neosim"
 	"github.com/auditlog-exporter/auditlog-exporter/sinks"
+	"github.com/auditlog-exporter/auditlog-exporter/sinks/memdest"
 	"github.com/auditlog-exporter/auditlog-exporter/source"
+	"github.com/auditlog-exporter/auditlog-exporter/source/sourcetest"
 	"github.com/auditlog-exporter/auditlog-exporter/state"
 	"github.com/rs/zerolog"
 )
@@ -31,41 +34,59 @@ func (c *fakeClock) Now() time.Time             { c.mu.Lock(); defer c.mu.Unlock
 func (c *fakeClock) Add(d time.Duration)        { c.mu.Lock(); c.t = c.t.Add(d); c.mu.Unlock() }
 func (c *fakeClock) set(t time.Time) *fakeClock { c.t = t; return c }
 
-// lookBackEnv runs CronJob-like runs every 15 minutes against a simulator
-// whose records become visible late.
+// lookBackEnv runs CronJob-like runs every 15 minutes against a source
+// whose records become visible late, exporting to JSON lines on a memory
+// destination.
 type lookBackEnv struct {
 	t     testing.TB
-	read  map[string]bool // files collect has read
+	read  int // object versions collect has read
 	clock *fakeClock
+	// src is exported: mem (a memory source), or a client of sim (the Neo
+	// simulator, for the benchmark), or another client (Cloud Foundry).
+	src   source.Source
+	mem   *sourcetest.Memory
 	sim   *neosim.Server
-	src   *odata.Client
-	// source, when set, is exported instead of src (a Cloud Foundry
-	// client).
-	source source.Source
-	out    string
-	store  *state.FileStore
-	seq    int
-	log    zerolog.Logger
-	lag    time.Duration
+	sink  *sinks.Output
+	dest  *memdest.Dest
+	store *state.FileStore
+	seq   int
+	log   zerolog.Logger
+	lag   time.Duration
 }
 
-func newLookBackEnv(t testing.TB, r neosim.Readings) *lookBackEnv {
+// newBareLookBackEnv is the env without a source.
+func newBareLookBackEnv(t testing.TB) *lookBackEnv {
 	t.Helper()
 	clock := (&fakeClock{}).set(time.Date(2026, 11, 24, 0, 0, 0, 0, time.UTC))
-	sim := neosim.New(neosim.Options{Accounts: []string{"acct"}, ClientID: "id", ClientSecret: "secret", Now: clock.Now, Readings: r})
-	srv := httptest.NewServer(sim)
-	t.Cleanup(srv.Close)
-	src, err := odata.New(odata.Config{APIURL: srv.URL, Account: "acct", ClientID: "id", ClientSecret: "secret", InitialBackoff: time.Millisecond, Now: clock.Now}, zerolog.Nop())
-	if err != nil {
-		t.Fatal(err)
-	}
-	dir := t.TempDir()
-	store, err := state.OpenFile(filepath.Join(dir, "state"))
+	store, err := state.OpenFile(filepath.Join(t.TempDir(), "state"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { store.Close() })
-	return &lookBackEnv{t: t, read: map[string]bool{}, clock: clock, sim: sim, src: src, out: filepath.Join(dir, "out"), store: store, log: zerolog.Nop(), lag: 15 * time.Minute}
+	sink, dest := memdest.NewSink("out", sinks.JSONL{})
+	return &lookBackEnv{t: t, clock: clock, sink: sink, dest: dest, store: store, log: zerolog.Nop(), lag: 15 * time.Minute}
+}
+
+// newLookBackEnv reads a memory source counting as c.
+func newLookBackEnv(t testing.TB, c sourcetest.Counting) *lookBackEnv {
+	e := newBareLookBackEnv(t)
+	e.mem = sourcetest.NewMemory(sourcetest.MemoryOptions{Counting: c, Padding: padding, Now: e.clock.Now})
+	e.src = e.mem
+	return e
+}
+
+// newSimLookBackEnv reads the Neo simulator under readings r over HTTP.
+func newSimLookBackEnv(t testing.TB, r neosim.Readings) *lookBackEnv {
+	e := newBareLookBackEnv(t)
+	e.sim = neosim.New(neosim.Options{Accounts: []string{"acct"}, ClientID: "id", ClientSecret: "secret", Now: e.clock.Now, Readings: r})
+	srv := httptest.NewServer(e.sim)
+	t.Cleanup(srv.Close)
+	src, err := odata.New(odata.Config{APIURL: srv.URL, Account: "acct", ClientID: "id", ClientSecret: "secret", InitialBackoff: time.Millisecond, Now: e.clock.Now}, zerolog.Nop())
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.src = src
+	return e
 }
 
 // add stores n records at t, visible after delay.
@@ -76,22 +97,36 @@ func (e *lookBackEnv) add(t time.Time, n int, delay time.Duration) []audit.Recor
 		recs = append(recs, audit.Record{UUID: fmt.Sprintf("r-%05d", e.seq), Time: t, Account: "acct", Category: "audit.security-events",
 			Message: "m", FormatVersion: "2.2"})
 	}
-	visible := t.Add(delay)
-	e.sim.Add(func(audit.Record) time.Time { return visible }, recs...)
+	e.addVisibleAt(func(audit.Record) time.Time { return t.Add(delay) }, recs)
 	return recs
+}
+
+// addVisibleAt stores recs, each visible from visible(r) on.
+func (e *lookBackEnv) addVisibleAt(visible func(audit.Record) time.Time, recs []audit.Record) {
+	if e.sim != nil {
+		e.sim.Add(visible, recs...)
+		return
+	}
+	for _, r := range recs {
+		e.mem.AddVisibleAt(visible(r), r)
+	}
+}
+
+// records are the records of [from, to) the source shows now.
+func (e *lookBackEnv) records(from, to time.Time) []audit.Record {
+	if e.sim != nil {
+		return e.sim.Records("acct", from, to)
+	}
+	return e.mem.Records("acct", from, to)
 }
 
 func (e *lookBackEnv) run(lookBack time.Duration, ss ...sinks.Sink) exporter.AccountResult {
 	e.t.Helper()
 	if len(ss) == 0 {
-		ss = []sinks.Sink{sinks.NewFile(e.out, sinks.JSONL{})}
-	}
-	var src source.Source = e.src
-	if e.source != nil {
-		src = e.source
+		ss = []sinks.Sink{e.sink}
 	}
 	ex := exporter.New(exporter.Options{
-		Accounts: []exporter.Account{{Name: "acct", Source: src}}, Sinks: ss, Store: e.store,
+		Accounts: []exporter.Account{{Name: "acct", Source: e.src}}, Sinks: ss, Store: e.store,
 		Grid: exporter.Grid{Size: time.Hour}, Lag: e.lag, Start: "2026-11-24T00:00:00Z", LookBack: lookBack, Version: "test",
 		Log: e.log, Now: e.clock.Now,
 	})
@@ -102,21 +137,17 @@ func (e *lookBackEnv) run(lookBack time.Duration, ss ...sinks.Sink) exporter.Acc
 	return res[0]
 }
 
-// delivered counts every record in every object created under out, as a
-// consumer that ingests each new file does; it fails on a record seen twice.
+// delivered counts every record in every object version created, as a
+// consumer that ingests each new object does; it fails on a record seen
+// twice.
 func (e *lookBackEnv) delivered() (records, objects int) {
 	e.t.Helper()
 	seen := map[string]bool{}
-	files, _ := filepath.Glob(filepath.Join(e.out, "account=acct", "date=*", "*.jsonl"))
-	for _, f := range files {
-		b, err := os.ReadFile(f)
-		if err != nil {
-			e.t.Fatal(err)
-		}
+	for _, o := range dataObjects(e.dest, "acct") {
 		objects++
-		if err := sinks.ReadJSONL(strings.NewReader(string(b)), false, func(r audit.Record) error {
+		if err := sinks.ReadJSONL(bytes.NewReader(o.Data), false, func(r audit.Record) error {
 			if seen[r.UUID] {
-				e.t.Fatalf("record %s delivered twice (%s)", r.UUID, filepath.Base(f))
+				e.t.Fatalf("record %s delivered twice (%s)", r.UUID, path.Base(o.Name))
 			}
 			seen[r.UUID] = true
 			records++
@@ -128,12 +159,33 @@ func (e *lookBackEnv) delivered() (records, objects int) {
 	return records, objects
 }
 
+// deltas counts the delta objects created.
+func (e *lookBackEnv) deltas() int {
+	n := 0
+	for _, o := range dataObjects(e.dest, "acct") {
+		if strings.Contains(o.Name, "_delta-") {
+			n++
+		}
+	}
+	return n
+}
+
+// has reports whether a record is in any object created.
+func (e *lookBackEnv) has(uuid string) bool {
+	for _, o := range dataObjects(e.dest, "acct") {
+		if bytes.Contains(o.Data, []byte(`"`+uuid+`"`)) {
+			return true
+		}
+	}
+	return false
+}
+
 // TestLookBackAppendsLateRecords: CronJob runs every 15 minutes; records of
 // an exported window that become visible later are appended as a delta by
 // the look-back within the hour, under a counting API and one that counts
 // nothing; nothing is delivered twice; an idle look-back costs few requests.
 func TestLookBackAppendsLateRecords(t *testing.T) {
-	for _, r := range []neosim.Readings{{}, {Count: neosim.CountRows}, {Count: neosim.CountNone}} {
+	for _, r := range []sourcetest.Counting{sourcetest.CountDistinct, sourcetest.CountRows, sourcetest.CountNone} {
 		t.Run(r.String(), func(t *testing.T) {
 			e := newLookBackEnv(t, r)
 			day := e.clock.Now()
@@ -148,7 +200,7 @@ func TestLookBackAppendsLateRecords(t *testing.T) {
 			// Where the source counts nothing, the tail is found by the
 			// window's second re-listing, 12 hours after its first at 04:00.
 			end, tailBy := day.Add(7*time.Hour), day.Add(5*time.Hour+30*time.Minute+time.Hour)
-			if r.Count == neosim.CountNone {
+			if r == sourcetest.CountNone {
 				end, tailBy = day.Add(16*time.Hour+15*time.Minute), day.Add(16*time.Hour)
 			}
 			for e.clock.Now().Before(end) {
@@ -161,13 +213,13 @@ func TestLookBackAppendsLateRecords(t *testing.T) {
 					}
 				}
 			}
-			want := len(e.sim.Records("acct", day, day.Add(6*time.Hour)))
+			want := len(e.records(day, day.Add(6*time.Hour)))
 			got, objects := e.delivered()
 			if got != want {
-				t.Fatalf("%d records delivered, the simulator holds %d", got, want)
+				t.Fatalf("%d records delivered, the source holds %d", got, want)
 			}
-			if deltas, _ := filepath.Glob(filepath.Join(e.out, "account=acct", "date=*", "*_delta-*.jsonl")); len(deltas) != 2 {
-				t.Fatalf("%d deltas, want 2", len(deltas))
+			if deltas := e.deltas(); deltas != 2 {
+				t.Fatalf("%d deltas, want 2", deltas)
 			}
 			if at, ok := deliveredAt[late[0].UUID]; !ok || at.After(day.Add(170*time.Minute+time.Hour)) {
 				t.Errorf("late record visible at 02:50 delivered at %s: want within the hour", at.Format(time.TimeOnly))
@@ -176,7 +228,7 @@ func TestLookBackAppendsLateRecords(t *testing.T) {
 				t.Errorf("tail record visible at 05:30 delivered at %s: want by %s", at.Format(time.TimeOnly), tailBy.Format(time.TimeOnly))
 			}
 			// An hour of runs with nothing late: its one window, a few requests.
-			before := e.sim.Counters().APIRequests
+			before := e.mem.Counters().Requests
 			for range 4 {
 				e.clock.Add(15 * time.Minute)
 				e.run(24 * time.Hour)
@@ -184,29 +236,17 @@ func TestLookBackAppendsLateRecords(t *testing.T) {
 			if _, n := e.delivered(); n != objects+1 {
 				t.Fatalf("an hour without late records wrote %d objects, want its window's", n-objects)
 			}
-			if reqs := e.sim.Counters().APIRequests - before; reqs > 12 {
+			if reqs := e.mem.Counters().Requests - before; reqs > 12 {
 				t.Fatalf("an idle hour of runs made %d API requests", reqs)
 			}
 		})
 	}
 }
 
-// has reports whether a record is in any object under out.
-func (e *lookBackEnv) has(uuid string) bool {
-	files, _ := filepath.Glob(filepath.Join(e.out, "account=acct", "date=*", "*.jsonl"))
-	for _, f := range files {
-		b, _ := os.ReadFile(f)
-		if strings.Contains(string(b), `"`+uuid+`"`) {
-			return true
-		}
-	}
-	return false
-}
-
 // TestLookBackOffWithoutKeepingSink: with only a stream, the look-back
 // cannot tell late records from delivered ones: it does nothing.
 func TestLookBackOffWithoutKeepingSink(t *testing.T) {
-	e := newLookBackEnv(t, neosim.Readings{})
+	e := newLookBackEnv(t, sourcetest.CountDistinct)
 	e.add(e.clock.Now().Add(10*time.Minute), 5, 0)
 	var buf strings.Builder
 	stream := sinks.NewStream("stdout", &lockedWriter{w: &buf}, sinks.JSONL{}, t.TempDir())
@@ -234,13 +274,13 @@ func (l *lockedWriter) Write(p []byte) (int, error) {
 // in the 1h objects and write none of them again; a late record of an old
 // hour is appended to that hour's object as a delta.
 func TestGridChange(t *testing.T) {
-	e := newLookBackEnv(t, neosim.Readings{})
+	e := newLookBackEnv(t, sourcetest.CountDistinct)
 	day := e.clock.Now()
 	for h := range 6 {
 		e.add(day.Add(time.Duration(h)*time.Hour+10*time.Minute), 10, 0)
 		e.add(day.Add(time.Duration(h)*time.Hour+40*time.Minute), 10, 0)
 	}
-	sink := sinks.NewFile(e.out, sinks.JSONL{})
+	sink := e.sink
 	ex := func(size time.Duration) *exporter.Exporter {
 		return exporter.New(exporter.Options{
 			Accounts: []exporter.Account{{Name: "acct", Source: e.src}}, Sinks: []sinks.Sink{sink}, Store: e.store,
@@ -279,7 +319,7 @@ func TestGridChange(t *testing.T) {
 		t.Fatal(err)
 	}
 	got, after := e.delivered()
-	if want := len(e.sim.Records("acct", day, day.Add(6*time.Hour))); got != want || after != before+1 {
+	if want := len(e.records(day, day.Add(6*time.Hour))); got != want || after != before+1 {
 		t.Fatalf("%d records in %d objects (%d before): want %d records and one delta", got, after, before, want)
 	}
 }

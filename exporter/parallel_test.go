@@ -14,10 +14,11 @@ import (
 	"github.com/auditlog-exporter/auditlog-exporter/exporter"
 	"github.com/auditlog-exporter/auditlog-exporter/sinks"
 	"github.com/auditlog-exporter/auditlog-exporter/source"
+	"github.com/auditlog-exporter/auditlog-exporter/source/sourcetest"
 	"github.com/rs/zerolog"
 )
 
-// slowSource holds back and fails chosen windows of a real source.
+// slowSource holds back and fails chosen windows of another source.
 type slowSource struct {
 	source.Source
 	after map[int][]int // by window start hour: the windows fetched before it (given up after 30 s)
@@ -145,21 +146,19 @@ func TestBackfillLeavesWatermarkAlone(t *testing.T) {
 	}
 }
 
-// failingSource refuses every request, like a revoked client.
-type failingSource struct{ source.Source }
-
 var errRefused = errclass.Mark(errclass.Auth, errors.New("get token: the OAuth endpoint refused the client credentials"))
 
-func (failingSource) Token(context.Context) error { return errRefused }
-func (failingSource) Fetch(context.Context, audit.Window, func(*audit.Record) error) (source.Stats, error) {
-	return source.Stats{}, errRefused
+// refusing is a source that refuses every request, like a revoked client.
+func refusing() source.Source {
+	return sourcetest.NewMemory(sourcetest.MemoryOptions{Refuse: errRefused})
 }
 
 func TestOneFailingAccountAmongThree(t *testing.T) {
 	e := newEnv(t)
+	e.src.Add(accountRecords("other")...)
 	var logs strings.Builder
 	x := exporter.New(exporter.Options{
-		Accounts: []exporter.Account{{Name: "acct", Source: e.src}, {Name: "broken", Source: failingSource{}}, {Name: "other", Source: e.src}},
+		Accounts: []exporter.Account{{Name: "acct", Source: e.src}, {Name: "broken", Source: refusing()}, {Name: "other", Source: e.src}},
 		Sinks:    []sinks.Sink{e.sink}, Store: e.store, Grid: exporter.Grid{Size: time.Hour}, Lag: 15 * time.Minute, Start: "-6h", Parallel: 2,
 		Log: zerolog.New(&syncWriter{w: &logs}), Now: func() time.Time { return now },
 	})
@@ -175,6 +174,10 @@ func TestOneFailingAccountAmongThree(t *testing.T) {
 		if err != nil || !st.Watermark.Equal(time.Date(2026, 11, 24, 12, 0, 0, 0, time.UTC)) {
 			t.Fatalf("%s: %+v %v", acct, st, err)
 		}
+	}
+	e.assertExported(t, time.Date(2026, 11, 24, 6, 0, 0, 0, time.UTC), time.Date(2026, 11, 24, 12, 0, 0, 0, time.UTC))
+	if got, want := len(dataObjects(e.dest, "other")), 6; got != want {
+		t.Fatalf("account other: %d objects, want %d", got, want)
 	}
 	if !strings.Contains(logs.String(), `"failed_accounts":["broken"]`) {
 		t.Fatalf("summary does not name the failed account:\n%s", logs.String())

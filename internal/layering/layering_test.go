@@ -24,15 +24,19 @@ var forbidden = map[string][]string{
 	"errclass":         {"*"},
 	"source":           {"odata", "sinks", "state", "exporter", "config", "metrics", "aws", "evidence"},
 	"source/apiclient": {"odata", "cfaudit", "sinks", "state", "exporter", "config", "metrics", "aws", "evidence"},
-	"odata":            {"sinks", "state", "exporter", "config", "metrics", "aws", "cfaudit", "evidence"},
-	"cfaudit":          {"sinks", "state", "exporter", "config", "metrics", "aws", "odata", "evidence"},
-	"sinks":            {"source", "odata", "state", "exporter", "config", "metrics"},
-	"state":            {"source", "odata", "sinks", "exporter", "config", "metrics", "evidence"},
-	"exporter":         {"odata", "cfaudit", "config", "metrics", "aws", "internal/s3client"},
-	"metrics":          {"odata", "sinks", "state", "exporter", "config"},
-	"config":           {"cmd", "metrics", "report"},
-	"evidence":         {"aws"},
-	"report":           {"source", "odata", "cfaudit", "sinks", "state", "config", "metrics", "aws"},
+	// The scriptable memory source stands where every source stands.
+	"source/sourcetest": {"odata", "cfaudit", "sinks", "state", "exporter", "config", "metrics", "aws", "evidence"},
+	"odata":             {"sinks", "state", "exporter", "config", "metrics", "aws", "cfaudit", "evidence"},
+	"cfaudit":           {"sinks", "state", "exporter", "config", "metrics", "aws", "odata", "evidence"},
+	"sinks":             {"source", "odata", "state", "exporter", "config", "metrics"},
+	// A destination only publishes: it knows the commit layer, no source.
+	"sinks/memdest": {"source", "odata", "cfaudit", "state", "exporter", "config", "metrics", "aws", "evidence"},
+	"state":         {"source", "odata", "sinks", "exporter", "config", "metrics", "evidence"},
+	"exporter":      {"odata", "cfaudit", "config", "metrics", "aws", "internal/s3client"},
+	"metrics":       {"odata", "sinks", "state", "exporter", "config"},
+	"config":        {"cmd", "metrics", "report"},
+	"evidence":      {"aws"},
+	"report":        {"source", "odata", "cfaudit", "sinks", "state", "config", "metrics", "aws"},
 }
 
 // standsOn lists, per package, the only packages of this module it may

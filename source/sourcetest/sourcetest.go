@@ -1,6 +1,8 @@
 // Package sourcetest is the conformance suite every source must pass (the
 // Neo client, the Cloud Foundry client), run against its simulator over
-// real HTTP: what source.Source promises, whatever the API behind it.
+// real HTTP: what source.Source promises, whatever the API behind it. It
+// also holds Memory, a scriptable source in memory that passes the same
+// suite, for tests of what stands on a source (the exporter).
 package sourcetest
 
 import (
