@@ -85,16 +85,13 @@ type notedError struct {
 
 func (n notedError) Unwrap() error { return n.error }
 
+// exitCode maps an error to the exit code of README "Exit codes": a
+// usage error or a configuration error 2, the API refusing the
+// credentials or the account 3, anything else 1.
 func exitCode(err error) int {
 	var ue usageError
 	if errors.As(err, &ue) {
 		return exitConfig
-	}
-	// Cobra's own parse errors.
-	for _, p := range []string{"unknown command", "unknown flag", "unknown shorthand flag", "required flag", "invalid argument", "flag needs an argument", "accepts "} {
-		if strings.HasPrefix(err.Error(), p) {
-			return exitConfig
-		}
 	}
 	switch errclass.Classify(err) {
 	case errclass.Config:
@@ -104,7 +101,3 @@ func exitCode(err error) int {
 	}
 	return exitFailed
 }
-
-type usageError struct{ error }
-
-func (u usageError) Unwrap() error { return u.error }
