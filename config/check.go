@@ -78,7 +78,7 @@ func (c *Config) Check(ctx context.Context, log zerolog.Logger) []CheckItem {
 		}
 		items = append(items, item)
 	}
-	groups, err := c.buildSinkGroups(ctx, "check", nil)
+	groups, err := c.buildSinkGroups(ctx, "check", nil, nil)
 	if err != nil {
 		return append(items, CheckItem{Name: "sinks", Err: err, Hint: storageHint(err)})
 	}
