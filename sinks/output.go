@@ -86,9 +86,6 @@ type Versioned interface {
 	VersionID() string
 }
 
-// keyring indexes Ed25519 public keys by evidence.KeyID.
-type keyring = map[string]ed25519.PublicKey
-
 // maxManifestBytes caps a manifest read back: it is outside input.
 const maxManifestBytes = 1 << 20
 

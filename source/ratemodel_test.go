@@ -32,7 +32,6 @@ func gatewayModelBurst(seed uint64, workers, n int, latency time.Duration, gwRat
 	tokens, last := burst, start
 	var pausedUntil time.Time
 	type worker struct {
-		at      time.Time
 		backoff time.Duration
 		issued  time.Time
 		sent    time.Time

@@ -100,7 +100,7 @@ type evidenceWorld struct {
 	cfg              string
 	env              []string
 	store            store
-	sinkYAML, prefix string
+	sinkYAML         string
 }
 
 const evidenceWindow = 2 * time.Hour

@@ -570,6 +570,7 @@ func (s *Server) page(u *url.URL, account string, now time.Time, dupe bool, fore
 	q := u.Query()
 	for k := range q {
 		if strings.HasPrefix(k, "$") && !supportedOptions[k] {
+			//lint:ignore ST1005 the words of the API's own error message, which clients see
 			return nil, http.StatusBadRequest, fmt.Errorf("The query option '%s' is not supported", k)
 		}
 	}
@@ -589,6 +590,7 @@ func (s *Server) page(u *url.URL, account string, now time.Time, dupe bool, fore
 		}
 		n, err := strconv.Atoi(q.Get(name))
 		if err != nil || n < 0 {
+			//lint:ignore ST1005 the words of the API's own error message, which clients see
 			return 0, fmt.Errorf("The value '%s' of %s is not a non-negative integer", q.Get(name), name)
 		}
 		return n, nil
@@ -611,6 +613,7 @@ func (s *Server) page(u *url.URL, account string, now time.Time, dupe bool, fore
 	case "true":
 		count = true
 	default:
+		//lint:ignore ST1005 the words of the API's own error message, which clients see
 		return nil, http.StatusBadRequest, fmt.Errorf("The value '%s' of $count must be true or false", q.Get("$count"))
 	}
 
