@@ -408,7 +408,7 @@ func (v archive) Records(ctx context.Context, object string, fn func(audit.Recor
 	if err != nil {
 		return err
 	}
-	defer f.Close()
+	defer func() { _ = f.Close() }()
 	n, err := io.Copy(f, r)
 	if err != nil {
 		return err

@@ -370,7 +370,7 @@ func (s *s3Staged) Publish(ctx context.Context, meta ObjectMeta) error {
 	}
 	s.version = aws.ToString(out.VersionId)
 	s.done = true
-	s.f.Close()
+	_ = s.f.Close()
 	return s.deleteTmp(context.WithoutCancel(ctx))
 }
 
@@ -379,7 +379,7 @@ func (s *s3Staged) Discard() error {
 		return nil
 	}
 	s.done = true
-	s.f.Close()
+	_ = s.f.Close()
 	if s.uploaded {
 		return s.deleteTmp(context.Background())
 	}
@@ -502,7 +502,7 @@ func (d *S3Dest) Probe(ctx context.Context) error {
 	if err != nil {
 		return errclass.Mark(errclass.Config, err)
 	}
-	f.Close()
+	_ = f.Close()
 	bucket := aws.String(d.o.Bucket)
 	prefix := d.o.Prefix + "_tmp/"
 	if _, err := d.client.ListObjectsV2(ctx, &s3.ListObjectsV2Input{Bucket: bucket, Prefix: aws.String(prefix), MaxKeys: aws.Int32(1)}); err != nil {

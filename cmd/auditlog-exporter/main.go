@@ -61,18 +61,22 @@ func execute(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	// The message's own lines stay lines; outside text within them is
 	// escaped (textsafe), whichever layer forgot to.
-	fmt.Fprintf(stderr, "auditlog-exporter: %s\n", strings.ReplaceAll(textsafe.Lines(msg), "\n", "\n  "))
+	var b strings.Builder
+	fmt.Fprintf(&b, "auditlog-exporter: %s\n", strings.ReplaceAll(textsafe.Lines(msg), "\n", "\n  "))
 	var ne notedError
 	switch {
 	case errors.As(err, &ne):
-		fmt.Fprintf(stderr, "(exit %d: %s)\n", code, ne.note)
+		fmt.Fprintf(&b, "(exit %d: %s)\n", code, ne.note)
 	case code == exitConfig:
-		fmt.Fprintln(stderr, "(exit 2: fix the configuration or command line; retrying will not help)")
+		b.WriteString("(exit 2: fix the configuration or command line; retrying will not help)\n")
 	case code == exitAuth:
-		fmt.Fprintln(stderr, "(exit 3: the API refused the credentials or the account)")
+		b.WriteString("(exit 3: the API refused the credentials or the account)\n")
 	default:
-		fmt.Fprintln(stderr, "(exit 1: failed; worth retrying: what failed was not recorded as done, and the next run takes it up again)")
+		b.WriteString("(exit 1: failed; worth retrying: what failed was not recorded as done, and the next run takes it up again)\n")
 	}
+	// Standard error is the last place to report anything: the exit code
+	// still says what happened when it cannot be written.
+	_, _ = io.WriteString(stderr, b.String())
 	return code
 }
 

@@ -11,6 +11,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"hash/fnv"
+	"io"
 	"maps"
 	mrand "math/rand/v2"
 	"net/http"
@@ -368,7 +369,7 @@ func (s *Server) serveRetention(w http.ResponseWriter, r *http.Request, account 
 			days = 201
 		}
 		w.Header().Set("Content-Type", "application/json")
-		fmt.Fprintf(w, `{"retention":%d}`, days)
+		_, _ = fmt.Fprintf(w, `{"retention":%d}`, days)
 	}
 }
 
@@ -497,7 +498,7 @@ func (s *Server) serveRecords(w http.ResponseWriter, r *http.Request, account st
 		return
 	case "html":
 		w.Header().Set("Content-Type", "text/html")
-		fmt.Fprint(w, "<!DOCTYPE html><html><head><title>Gateway</title></head><body><h1>Please sign in</h1></body></html>")
+		_, _ = io.WriteString(w, "<!DOCTYPE html><html><head><title>Gateway</title></head><body><h1>Please sign in</h1></body></html>")
 		return
 	}
 
@@ -556,7 +557,7 @@ func (s *Server) checkToken(r *http.Request, maxUses int) string {
 func hijackClose(w http.ResponseWriter) {
 	if hj, ok := w.(http.Hijacker); ok {
 		if conn, _, err := hj.Hijack(); err == nil {
-			conn.Close()
+			_ = conn.Close()
 			return
 		}
 	}
