@@ -1,6 +1,6 @@
 # auditlog-exporter: the commands that matter.
 #   make demo   export from the built-in API simulator (no SAP account needed)
-#   make test   vet, format check, all tests (race detector, S3 tests on a
+#   make test   vet, format check, staticcheck, errcheck, all tests (race detector, S3 tests on a
 #               versitygw it installs and starts, the image built with
 #               buildah and run), short fuzzing
 #   make image  the container image, offline, with buildah
@@ -77,10 +77,19 @@ image:
 
 test: check unit fuzz
 
+# The linters are tools of the module kept apart from its dependencies:
+# tools.mod pins them (staticcheck, errcheck) and tools.sum their checksums;
+# `go tool` fetches them from the module proxy and builds them once into
+# the build cache. errcheck skips _test.go files and lets go what
+# .errcheck-excludes lists, with its reasons.
+GOTOOL := $(GO) tool -modfile=tools.mod
+
 check:
 	$(GO) vet ./...
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
 	  if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
+	$(GOTOOL) staticcheck ./...
+	$(GOTOOL) errcheck -ignoretests -exclude .errcheck-excludes ./...
 
 tools: $(VERSITYGW) $(DUCKDB_NODE)
 

@@ -131,9 +131,15 @@ func (s SourceConfig) cfKey() (cfaudit.ServiceKey, error) {
 
 // BuildSinks creates the configured sinks; stdout is where a stdout sink
 // writes, version goes into every manifest and Parquet file. A sink with
-// {class} in its prefix is one sink per OCSF class.
+// {class} in its prefix is one sink per OCSF class. The sinks read the
+// time from time.Now (Build gives them the exporter's clock).
 func (c *Config) BuildSinks(ctx context.Context, version string, stdout io.Writer) ([]sinks.Sink, error) {
-	groups, err := c.buildSinkGroups(ctx, version, stdout)
+	return c.buildSinks(ctx, version, nil, stdout)
+}
+
+// buildSinks is BuildSinks with the sinks' clock (nil: time.Now).
+func (c *Config) buildSinks(ctx context.Context, version string, now func() time.Time, stdout io.Writer) ([]sinks.Sink, error) {
+	groups, err := c.buildSinkGroups(ctx, version, now, stdout)
 	var out []sinks.Sink
 	for _, g := range groups {
 		out = append(out, g...)
@@ -141,8 +147,9 @@ func (c *Config) BuildSinks(ctx context.Context, version string, stdout io.Write
 	return out, err
 }
 
-// buildSinkGroups creates, per configured sink, the sinks it stands for.
-func (c *Config) buildSinkGroups(ctx context.Context, version string, stdout io.Writer) ([][]sinks.Sink, error) {
+// buildSinkGroups creates, per configured sink, the sinks it stands for,
+// reading the time from now (nil: time.Now).
+func (c *Config) buildSinkGroups(ctx context.Context, version string, now func() time.Time, stdout io.Writer) ([][]sinks.Sink, error) {
 	var out [][]sinks.Sink
 	var signer *evidence.Signer
 	if f := c.Evidence.SigningKeyFile; f != "" {
@@ -175,7 +182,7 @@ func (c *Config) buildSinkGroups(ctx context.Context, version string, stdout io.
 					return nil, err
 				}
 				o := sinks.S3Options{Bucket: s.Bucket, Prefix: prefixes[k], SSE: s.SSE, KMSKeyID: s.KMSKeyID, StorageClass: s.StorageClass, StageDir: c.Export.SpoolDir,
-					LockMode: s.ObjectLock.Mode, LockRetention: time.Duration(s.ObjectLock.RetentionDays) * 24 * time.Hour}
+					LockMode: s.ObjectLock.Mode, LockRetention: time.Duration(s.ObjectLock.RetentionDays) * 24 * time.Hour, Now: now}
 				if s.Layout == LayoutSecurityLake {
 					o.MaxObjectSize, o.MaxObjectSizeWhy = sinks.MaxSecurityLakeObjectSize, "the largest object Security Lake wants from a custom source"
 				}
@@ -184,7 +191,7 @@ func (c *Config) buildSinkGroups(ctx context.Context, version string, stdout io.
 				return nil, errclass.Mark(errclass.Config, fmt.Errorf("sinks[%d].type %q", i, s.Type))
 			}
 			o := sinks.New(dest, format)
-			o.Version = version
+			o.Version, o.Now = version, now
 			if signer != nil {
 				o.Signer = signer
 				o.Keys = evidence.Keys(signer.Public())
@@ -223,7 +230,8 @@ func (c *Config) OpenStore(ctx context.Context, readOnly bool) (state.Store, err
 // Build creates every part the file describes and an Exporter over them.
 // o carries what does not come from the file (Version, Log, Now, Hooks,
 // Progress, QuietWindows, Observer; Parallel, when positive, overrides
-// export.parallel); the rest is filled in from the file. stdout is where a
+// export.parallel); the rest is filled in from the file. The sinks read
+// the time from o.Now too. stdout is where a
 // stdout sink writes. Without withStore no state store is opened (backfill
 // and verify neither read nor move the watermark, and must not take the
 // state lock). Close the parts when done.
@@ -232,7 +240,7 @@ func (c *Config) Build(ctx context.Context, o exporter.Options, stdout io.Writer
 	if err != nil {
 		return nil, nil, err
 	}
-	sinkList, err := c.BuildSinks(ctx, o.Version, stdout)
+	sinkList, err := c.buildSinks(ctx, o.Version, o.Now, stdout)
 	if err != nil {
 		return nil, nil, err
 	}

@@ -78,7 +78,7 @@ func (c *Config) Check(ctx context.Context, log zerolog.Logger) []CheckItem {
 		}
 		items = append(items, item)
 	}
-	groups, err := c.buildSinkGroups(ctx, "check", nil)
+	groups, err := c.buildSinkGroups(ctx, "check", nil, nil)
 	if err != nil {
 		return append(items, CheckItem{Name: "sinks", Err: err, Hint: storageHint(err)})
 	}
@@ -123,7 +123,7 @@ func (c *Config) Check(ctx context.Context, log zerolog.Logger) []CheckItem {
 		}
 		return append(items, item)
 	}
-	defer store.Close()
+	defer func() { _ = store.Close() }()
 	if item.Err = store.Probe(ctx); item.Err != nil {
 		item.Hint = storageHint(item.Err)
 	}
@@ -154,7 +154,7 @@ func (c *Config) checkNextRun(ctx context.Context, accounts []exporter.Account, 
 	if err != nil {
 		return []CheckItem{{Name: "next run", Err: err}}
 	}
-	defer parts.Close()
+	defer func() { _ = parts.Close() }()
 	var items []CheckItem
 	for i, p := range ex.Plan(ctx) {
 		item := CheckItem{Name: p.Account + ": next run"}

@@ -221,7 +221,7 @@ func Run(ctx context.Context, outDir, sources string, log zerolog.Logger, versio
 		}
 		srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second, ErrorLog: stdlog.New(apiclient.StdLog{Log: log}, "", 0)}
 		go func() { _ = srv.Serve(ln) }()
-		return "http://" + ln.Addr().String(), func() { srv.Close() }, nil
+		return "http://" + ln.Addr().String(), func() { _ = srv.Close() }, nil
 	}
 	var urls []string
 	var sim *neosim.Server
@@ -309,7 +309,7 @@ func Run(ctx context.Context, outDir, sources string, log zerolog.Logger, versio
 	if err != nil {
 		return res, err
 	}
-	defer parts.Close()
+	defer func() { _ = parts.Close() }()
 	results, err := ex.Run(ctx)
 	if err != nil {
 		return res, err

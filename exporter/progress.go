@@ -22,7 +22,7 @@ func NewBarProgress(w io.Writer) Progress {
 		progressbar.OptionShowDescriptionAtLineEnd(),
 		progressbar.OptionThrottle(200*time.Millisecond),
 		progressbar.OptionSetWidth(30),
-		progressbar.OptionOnCompletion(func() { fmt.Fprintln(w) }),
+		progressbar.OptionOnCompletion(func() { _, _ = fmt.Fprintln(w) }), // a display only
 	)}
 }
 
@@ -67,7 +67,7 @@ func (p *barProgress) Finish() {
 		_ = p.bar.Finish()
 	default:
 		_ = p.bar.Exit()
-		fmt.Fprintln(p.w)
+		_, _ = fmt.Fprintln(p.w)
 	}
 }
 

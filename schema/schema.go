@@ -100,7 +100,7 @@ func (p parquetOf[T]) NewWriter(w io.Writer, lim Limits, opts ...parquet.WriterO
 
 func (p parquetOf[T]) Read(f *parquet.File, fn func(audit.Record) error) error {
 	rd := parquet.NewGenericReader[T](f)
-	defer rd.Close()
+	defer func() { _ = rd.Close() }()
 	buf := make([]T, 256)
 	for {
 		n, err := rd.Read(buf)

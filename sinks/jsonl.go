@@ -105,7 +105,7 @@ func readJSONL(sc schema.Schema, r io.Reader, gz bool, fn func(audit.Record) err
 		if err != nil {
 			return fmt.Errorf("gzip: %w", err)
 		}
-		defer zr.Close()
+		defer func() { _ = zr.Close() }()
 		r = zr
 	}
 	br := bufio.NewReaderSize(r, 64<<10)

@@ -86,9 +86,6 @@ type Versioned interface {
 	VersionID() string
 }
 
-// keyring indexes Ed25519 public keys by evidence.KeyID.
-type keyring = map[string]ed25519.PublicKey
-
 // maxManifestBytes caps a manifest read back: it is outside input.
 const maxManifestBytes = 1 << 20
 
@@ -115,6 +112,18 @@ type Output struct {
 	// Only, when set, selects the records o writes; the others are
 	// skipped (Security Lake: one OCSF class per object).
 	Only *Selection
+	// Now is the clock of the times o records (a manifest's exported_at,
+	// a seal's sealed_at); nil: time.Now. The exporter's clock, so that
+	// tests can fix time.
+	Now func() time.Time
+}
+
+// now is o's clock, in UTC.
+func (o *Output) now() time.Time {
+	if o.Now != nil {
+		return o.Now().UTC()
+	}
+	return time.Now().UTC()
 }
 
 // Selection is the kind of records a sink writes.
@@ -288,7 +297,7 @@ func (w *writer) Commit(ctx context.Context, src Source) error {
 	}
 	m := evidence.Manifest{Account: w.win.Account, WindowStart: w.win.Start.UTC(), WindowEnd: w.win.End.UTC(), Part: w.part, Object: w.object(), Format: w.o.format.Ext(),
 		Records: w.n, SourceCount: src.Count, Completeness: src.Completeness, SHA256: w.dg.sum(), Bytes: w.dg.n, ExporterVersion: w.o.Version,
-		ExportedAt: time.Now().UTC(), Categories: w.cats}
+		ExportedAt: w.o.now(), Categories: w.cats}
 	if w.o.Only != nil {
 		// The API counts no class: what it said of the window is not
 		// what this object should hold.
@@ -402,7 +411,7 @@ func (v archive) Records(ctx context.Context, object string, fn func(audit.Recor
 	if err != nil {
 		return err
 	}
-	defer f.Close()
+	defer func() { _ = f.Close() }()
 	n, err := io.Copy(f, r)
 	if err != nil {
 		return err

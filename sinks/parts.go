@@ -219,7 +219,7 @@ func (v archive) Adopt(ctx context.Context, w audit.Window, part int, held *Held
 	if err != nil || !found {
 		return m, fmt.Errorf("adopt %s: read it again: %v", name, err)
 	}
-	m.SHA256, m.Bytes, m.ExportedAt = sum, n, time.Now().UTC()
+	m.SHA256, m.Bytes, m.ExportedAt = sum, n, v.o.now()
 	if in, ok := v.o.dest.(Inspector); ok {
 		info, _, err := in.Inspect(ctx, name)
 		if err != nil {

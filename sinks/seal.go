@@ -86,7 +86,7 @@ func (v archive) Seal(ctx context.Context, day []audit.Window, reason string) (S
 			out.Seal = gens[len(gens)-1]
 			return out, nil
 		}
-		s.SealedAt, s.ExporterVersion = time.Now().UTC(), v.o.Version
+		s.SealedAt, s.ExporterVersion = v.o.now(), v.o.Version
 		prev, err := v.ReadSeals(ctx, account, date.AddDate(0, 0, -1))
 		if err != nil {
 			return out, err

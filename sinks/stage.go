@@ -16,7 +16,7 @@ func stageFile(dir string) (*os.File, error) {
 		return nil, fmt.Errorf("staging file: %w", err)
 	}
 	if err := os.Remove(f.Name()); err != nil {
-		f.Close()
+		_ = f.Close()
 		return nil, fmt.Errorf("staging file: %w", err)
 	}
 	return f, nil

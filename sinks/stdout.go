@@ -60,7 +60,9 @@ type streamStaged struct {
 func (s *streamStaged) Write(p []byte) (int, error) { return s.f.Write(p) }
 
 func (s *streamStaged) Publish(ctx context.Context, _ ObjectMeta) error {
-	defer s.Discard()
+	// Removes the spooled copy, whatever happened: the stream has what it
+	// got, and a failure to clean up changes nothing of it.
+	defer func() { _ = s.Discard() }()
 	if err := ctx.Err(); err != nil {
 		return err
 	}

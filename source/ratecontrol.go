@@ -167,7 +167,7 @@ func (c *RateController) Wait(ctx context.Context) error {
 			c.noteSent(now)
 			return nil
 		}
-		if deadline, ok := ctx.Deadline(); ok && deadline.Sub(time.Now()) < d {
+		if deadline, ok := ctx.Deadline(); ok && time.Until(deadline) < d {
 			r.CancelAt(now)
 			return context.DeadlineExceeded
 		}

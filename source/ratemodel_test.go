@@ -94,7 +94,6 @@ func (m modelGateway) result() modelResult {
 	tokens, last := burst-float64(m.before), start
 	var pausedUntil time.Time
 	type worker struct {
-		at      time.Time
 		backoff time.Duration
 		issued  time.Time
 		sent    time.Time

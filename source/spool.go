@@ -98,7 +98,7 @@ func (s *spool) drain(fn func(r *audit.Record, seen *uuidSet) error) error {
 		seen.release()
 		// This partition is done: give its disk space back now.
 		_ = f.Truncate(0)
-		f.Close()
+		_ = f.Close()
 		s.files[i] = nil
 	}
 	return nil
@@ -107,7 +107,7 @@ func (s *spool) drain(fn func(r *audit.Record, seen *uuidSet) error) error {
 func (s *spool) close() {
 	for _, f := range s.files {
 		if f != nil {
-			f.Close()
+			_ = f.Close()
 		}
 	}
 }

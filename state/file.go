@@ -64,7 +64,7 @@ func OpenFile(dir string) (*FileStore, error) {
 		return nil, errclass.Mark(errclass.Permanent, fmt.Errorf("state lock: %w", err))
 	}
 	if err := atomicfile.TryLock(f); err != nil {
-		f.Close()
+		_ = f.Close()
 		if errors.Is(err, atomicfile.ErrWouldBlock) {
 			return nil, errclass.Mark(errclass.Retryable, fmt.Errorf("state directory %s is %w (lock %s held); wait for it to finish", dir, ErrLocked, path))
 		}

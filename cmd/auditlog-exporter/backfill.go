@@ -64,7 +64,7 @@ once. With --shards N, I comes from $JOB_COMPLETION_INDEX.`,
 			if err != nil {
 				return err
 			}
-			defer parts.Close()
+			defer func() { _ = parts.Close() }() // no state store: nothing to release
 			_, err = ex.Backfill(cmd.Context(), f, t, sh)
 			deliverMetrics(cmd.Context(), cfg.Metrics, m, log)
 			return err

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"fmt"
 	"io"
 	"strings"
@@ -35,7 +36,8 @@ anything else.`,
 			}
 			log := newLogger(config.LogConfig{Level: "warn", Format: cfg.Log.Format}, stderr, cfg.Secrets())
 			items := cfg.Check(cmd.Context(), log)
-			tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
+			var b bytes.Buffer
+			tw := tabwriter.NewWriter(&b, 0, 4, 2, ' ', 0)
 			for _, it := range items {
 				if it.Warn {
 					fmt.Fprintf(tw, "WARN\t%s\t%s\n\t\thint: %s\n", it.Name, it.Detail, it.Hint)
@@ -50,7 +52,12 @@ anything else.`,
 					fmt.Fprintf(tw, "\t\thint: %s\n", it.Hint)
 				}
 			}
-			tw.Flush()
+			if err := tw.Flush(); err != nil {
+				return err
+			}
+			if _, err := stdout.Write(b.Bytes()); err != nil {
+				return err
+			}
 			return config.CheckError(items)
 		},
 	}

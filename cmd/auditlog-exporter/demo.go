@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"fmt"
 	"io"
 	"path/filepath"
@@ -35,32 +36,34 @@ again; run demo again instead.`, demo.Hours+1, demo.Hours),
 			if err != nil {
 				return err
 			}
-			fmt.Fprintf(stdout, "\nDemo finished: %d windows, %d records exported from the simulator at %s\n", res.Windows, res.Records, res.APIURL)
-			fmt.Fprintf(stdout, "The simulator holds %d records for those windows: every one exported once.\n", res.Expected)
+			var b bytes.Buffer
+			fmt.Fprintf(&b, "\nDemo finished: %d windows, %d records exported from the simulator at %s\n", res.Windows, res.Records, res.APIURL)
+			fmt.Fprintf(&b, "The simulator holds %d records for those windows: every one exported once.\n", res.Expected)
 			if f := res.FaultText(); f != "" {
-				fmt.Fprintf(stdout, "The simulator injected faults and the exporter rode them out: %s.\n", f)
+				fmt.Fprintf(&b, "The simulator injected faults and the exporter rode them out: %s.\n", f)
 			}
-			fmt.Fprintf(stdout, "verify: %d of %d window x sink checks ok (object present, checksum as committed, nothing more at the source)\n", res.VerifiedOK, res.Verified)
-			fmt.Fprintf(stdout, "Watermark: %s\n\n", res.Watermark.Format(time.RFC3339))
-			fmt.Fprintf(stdout, "Configuration: %s\n", res.ConfigPath)
-			fmt.Fprintf(stdout, "  to read, not to rerun: the simulators it points at stopped with the demo.\n")
-			fmt.Fprintf(stdout, "  To repeat the demo: %s\n", res.Command)
-			fmt.Fprintf(stdout, "JSON lines:    %s (and gzip in %s)\n", filepath.Join(res.OutDir, "jsonl"), filepath.Join(res.OutDir, "jsonl-gzip"))
-			fmt.Fprintf(stdout, "Parquet:       %s\n", filepath.Join(res.OutDir, "parquet"))
-			fmt.Fprintf(stdout, "OCSF events:   %s (OCSF 1.1.0, JSON lines)\n", filepath.Join(res.OutDir, "ocsf"))
+			fmt.Fprintf(&b, "verify: %d of %d window x sink checks ok (object present, checksum as committed, nothing more at the source)\n", res.VerifiedOK, res.Verified)
+			fmt.Fprintf(&b, "Watermark: %s\n\n", res.Watermark.Format(time.RFC3339))
+			fmt.Fprintf(&b, "Configuration: %s\n", res.ConfigPath)
+			fmt.Fprintf(&b, "  to read, not to rerun: the simulators it points at stopped with the demo.\n")
+			fmt.Fprintf(&b, "  To repeat the demo: %s\n", res.Command)
+			fmt.Fprintf(&b, "JSON lines:    %s (and gzip in %s)\n", filepath.Join(res.OutDir, "jsonl"), filepath.Join(res.OutDir, "jsonl-gzip"))
+			fmt.Fprintf(&b, "Parquet:       %s\n", filepath.Join(res.OutDir, "parquet"))
+			fmt.Fprintf(&b, "OCSF events:   %s (OCSF 1.1.0, JSON lines)\n", filepath.Join(res.OutDir, "ocsf"))
 			for i, f := range res.Files {
 				if i == 3 {
-					fmt.Fprintf(stdout, "  ... %d more\n", len(res.Files)-3)
+					fmt.Fprintf(&b, "  ... %d more\n", len(res.Files)-3)
 					break
 				}
-				fmt.Fprintf(stdout, "  %s\n", f)
+				fmt.Fprintf(&b, "  %s\n", f)
 			}
 			if len(res.Files) > 0 {
-				fmt.Fprintf(stdout, "\nLook inside:\n  head -n 2 %s\n", res.Files[0])
-				fmt.Fprintf(stdout, "  cat %s/jsonl/account=*/date=*/*.jsonl | jq -r .category | sort | uniq -c\n", res.OutDir)
-				fmt.Fprintf(stdout, "  duckdb -c \"SELECT date, category, count(*) FROM read_parquet('%s/parquet/*/*/*.parquet', hive_partitioning=true) GROUP BY ALL ORDER BY ALL\"\n", res.OutDir)
+				fmt.Fprintf(&b, "\nLook inside:\n  head -n 2 %s\n", res.Files[0])
+				fmt.Fprintf(&b, "  cat %s/jsonl/account=*/date=*/*.jsonl | jq -r .category | sort | uniq -c\n", res.OutDir)
+				fmt.Fprintf(&b, "  duckdb -c \"SELECT date, category, count(*) FROM read_parquet('%s/parquet/*/*/*.parquet', hive_partitioning=true) GROUP BY ALL ORDER BY ALL\"\n", res.OutDir)
 			}
-			return nil
+			_, err = stdout.Write(b.Bytes())
+			return err
 		},
 	}
 	cmd.Flags().StringVar(&out, "out", "./demo-out", "directory for the demo's config, state and output")

@@ -94,13 +94,13 @@ func (s s3Store) remove(t *testing.T, name string) {
 // windows, with manifests and seals signed by key A.
 type evidenceWorld struct {
 	*world
-	days             []time.Time // the three days
-	privA, pubA      string      // key files
-	keyA, keyB       ed25519.PrivateKey
-	cfg              string
-	env              []string
-	store            store
-	sinkYAML, prefix string
+	days        []time.Time // the three days
+	privA, pubA string      // key files
+	keyA, keyB  ed25519.PrivateKey
+	cfg         string
+	env         []string
+	store       store
+	sinkYAML    string
 }
 
 const evidenceWindow = 2 * time.Hour

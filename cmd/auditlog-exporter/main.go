@@ -61,18 +61,22 @@ func execute(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	// The message's own lines stay lines; outside text within them is
 	// escaped (textsafe), whichever layer forgot to.
-	fmt.Fprintf(stderr, "auditlog-exporter: %s\n", strings.ReplaceAll(textsafe.Lines(msg), "\n", "\n  "))
+	var b strings.Builder
+	fmt.Fprintf(&b, "auditlog-exporter: %s\n", strings.ReplaceAll(textsafe.Lines(msg), "\n", "\n  "))
 	var ne notedError
 	switch {
 	case errors.As(err, &ne):
-		fmt.Fprintf(stderr, "(exit %d: %s)\n", code, ne.note)
+		fmt.Fprintf(&b, "(exit %d: %s)\n", code, ne.note)
 	case code == exitConfig:
-		fmt.Fprintln(stderr, "(exit 2: fix the configuration or command line; retrying will not help)")
+		b.WriteString("(exit 2: fix the configuration or command line; retrying will not help)\n")
 	case code == exitAuth:
-		fmt.Fprintln(stderr, "(exit 3: the API refused the credentials or the account)")
+		b.WriteString("(exit 3: the API refused the credentials or the account)\n")
 	default:
-		fmt.Fprintln(stderr, "(exit 1: failed; worth retrying: what failed was not recorded as done, and the next run takes it up again)")
+		b.WriteString("(exit 1: failed; worth retrying: what failed was not recorded as done, and the next run takes it up again)\n")
 	}
+	// Standard error is the last place to report anything: the exit code
+	// still says what happened when it cannot be written.
+	_, _ = io.WriteString(stderr, b.String())
 	return code
 }
 
@@ -85,16 +89,13 @@ type notedError struct {
 
 func (n notedError) Unwrap() error { return n.error }
 
+// exitCode maps an error to the exit code of README "Exit codes": a
+// usage error or a configuration error 2, the API refusing the
+// credentials or the account 3, anything else 1.
 func exitCode(err error) int {
 	var ue usageError
 	if errors.As(err, &ue) {
 		return exitConfig
-	}
-	// Cobra's own parse errors.
-	for _, p := range []string{"unknown command", "unknown flag", "unknown shorthand flag", "required flag", "invalid argument", "flag needs an argument", "accepts "} {
-		if strings.HasPrefix(err.Error(), p) {
-			return exitConfig
-		}
 	}
 	switch errclass.Classify(err) {
 	case errclass.Config:
@@ -104,7 +105,3 @@ func exitCode(err error) int {
 	}
 	return exitFailed
 }
-
-type usageError struct{ error }
-
-func (u usageError) Unwrap() error { return u.error }

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -77,7 +78,9 @@ nothing and writes nothing; it reads the state and what the sinks hold.`,
 				if err != nil {
 					return err
 				}
-				defer parts.Close()
+				// Close releases the state lock; the watermark was saved
+				// and synced before.
+				defer func() { _ = parts.Close() }()
 				_, err = ex.Run(ctx)
 				deliverMetrics(ctx, cfg.Metrics, m, log)
 				return err
@@ -113,13 +116,15 @@ func dryRunPlan(ctx context.Context, cfg *config.Config, version string, log zer
 	if err != nil {
 		return err
 	}
-	defer store.Close()
+	// Read only: closing releases nothing that was written.
+	defer func() { _ = store.Close() }()
 	ex, parts, err := cfg.Build(ctx, exporter.Options{Version: version, Log: log, Store: store}, io.Discard, false)
 	if err != nil {
 		return err
 	}
-	defer parts.Close()
-	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
+	defer func() { _ = parts.Close() }()
+	var b bytes.Buffer
+	tw := tabwriter.NewWriter(&b, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "ACCOUNT\tSTARTS AT\tFROM\tWINDOWS DUE\tSPANNING")
 	var errs []error
 	total := 0
@@ -140,8 +145,13 @@ func dryRunPlan(ctx context.Context, cfg *config.Config, version string, log zer
 		total += p.Windows
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\n", p.Account, p.Watermark.Format(time.RFC3339), from, p.Windows, span)
 	}
-	tw.Flush()
-	fmt.Fprintf(stdout, "\n%d windows due in all (export.window %s, export.lag %s); nothing was exported.\n", total, cfg.Export.Window, cfg.Export.Lag)
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	fmt.Fprintf(&b, "\n%d windows due in all (export.window %s, export.lag %s); nothing was exported.\n", total, cfg.Export.Window, cfg.Export.Lag)
+	if _, err := stdout.Write(b.Bytes()); err != nil {
+		errs = append(errs, err)
+	}
 	return errors.Join(errs...)
 }
 

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -32,7 +33,7 @@ func newStateCmd(stdout io.Writer) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			defer store.Close()
+			defer func() { _ = store.Close() }() // opened read-only
 			states, err := exporter.ShowState(cmd.Context(), cfg.Watermarks(), store, time.Now())
 			if err != nil {
 				return err
@@ -87,14 +88,16 @@ in the future. --account is needed when the configuration has several.`,
 			if err != nil {
 				return err
 			}
-			defer store.Close()
+			// The watermark was written and synced before Close, which
+			// only releases the lock.
+			defer func() { _ = store.Close() }()
 			v, _ := versionInfo()
 			st, err := exporter.SetState(cmd.Context(), cfg.Watermarks(), store, account, t, now, v)
 			if err != nil {
 				return err
 			}
-			fmt.Fprintf(stdout, "account %s: watermark set to %s (window %s)\n", st.Account, st.Watermark.Format(time.RFC3339), st.Window)
-			return nil
+			_, err = fmt.Fprintf(stdout, "account %s: watermark set to %s (window %s)\n", st.Account, st.Watermark.Format(time.RFC3339), st.Window)
+			return err
 		},
 	}
 	set.Flags().StringVarP(&setCfg, "config", "c", "", "configuration file (YAML)")
@@ -111,7 +114,10 @@ const stateRows = 20
 // stateRows accounts (and not all), it prints a summary line and only the
 // accounts that are behind (more than one window due), most behind first,
 // at most stateRows of them.
-func writeStates(w io.Writer, states []exporter.AccountState, all bool) error {
+func writeStates(out io.Writer, states []exporter.AccountState, all bool) error {
+	var b bytes.Buffer
+	w := &b
+	more := 0
 	rows := states
 	if !all && len(states) > stateRows {
 		var behind []exporter.AccountState
@@ -125,11 +131,12 @@ func writeStates(w io.Writer, states []exporter.AccountState, all bool) error {
 		sort.SliceStable(behind, func(i, j int) bool { return behind[i].WindowsDue > behind[j].WindowsDue })
 		fmt.Fprintf(w, "%d accounts: %d up to date (at most one window due), %d behind (up to %d windows due)\n", len(states), len(states)-len(behind), len(behind), maxDue)
 		if len(behind) == 0 {
-			return nil
+			_, err := out.Write(b.Bytes())
+			return err
 		}
 		rows = behind
 		if len(rows) > stateRows {
-			defer fmt.Fprintf(w, "... and %d more behind (--all or --output json for every account)\n", len(rows)-stateRows)
+			more = len(rows) - stateRows
 			rows = rows[:stateRows]
 		}
 	}
@@ -142,5 +149,12 @@ func writeStates(w io.Writer, states []exporter.AccountState, all bool) error {
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\t%s\n", s.Account, s.Watermark.Format(time.RFC3339), s.Window, s.WindowsDue, s.Behind, updated)
 	}
-	return tw.Flush()
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	if more > 0 {
+		fmt.Fprintf(w, "... and %d more behind (--all or --output json for every account)\n", more)
+	}
+	_, err := out.Write(b.Bytes())
+	return err
 }

@@ -30,14 +30,17 @@ const supervisedEnv = "AUDITLOG_EXPORTER_SUPERVISED"
 // signal. The child dies with the supervisor (Pdeathsig), so killing the
 // process one started stops the export.
 func supervise(stderr io.Writer) int {
+	// Standard error is the last place to say anything: a failure to
+	// write there has nowhere to go.
+	say := func(format string, a ...any) { _, _ = fmt.Fprintf(stderr, format, a...) }
 	exe, err := os.Executable()
 	if err != nil {
-		fmt.Fprintf(stderr, "auditlog-exporter: cannot find its own executable: %v\n", err)
+		say("auditlog-exporter: cannot find its own executable: %v\n", err)
 		return exitFailed
 	}
 	r, w, err := os.Pipe()
 	if err != nil {
-		fmt.Fprintf(stderr, "auditlog-exporter: %v\n", err)
+		say("auditlog-exporter: %v\n", err)
 		return exitFailed
 	}
 	// Pdeathsig follows the thread that started the child: keep it.
@@ -51,10 +54,10 @@ func supervise(stderr io.Writer) int {
 	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP, syscall.SIGQUIT)
 	signal.Ignore(syscall.SIGPIPE)
 	if err := cmd.Start(); err != nil {
-		fmt.Fprintf(stderr, "auditlog-exporter: start: %v\n", err)
+		say("auditlog-exporter: start: %v\n", err)
 		return exitFailed
 	}
-	w.Close()
+	_ = w.Close() // the child holds its own end
 	go func() {
 		for s := range sigs {
 			_ = cmd.Process.Signal(s)
@@ -75,17 +78,17 @@ func supervise(stderr io.Writer) int {
 	}
 	var ee *exec.ExitError
 	if !errors.As(waitErr, &ee) {
-		fmt.Fprintf(stderr, "auditlog-exporter: %v\n", waitErr)
+		say("auditlog-exporter: %v\n", waitErr)
 		return exitFailed
 	}
 	if ws, isWS := ee.Sys().(syscall.WaitStatus); isWS && ws.Signaled() {
 		sig := ws.Signal()
 		signal.Reset(sig)
 		_ = syscall.Kill(os.Getpid(), sig)
-		fmt.Fprintf(stderr, "auditlog-exporter: killed by %v\n", sig)
+		say("auditlog-exporter: killed by %v\n", sig)
 		return exitFailed
 	}
-	fmt.Fprintf(stderr, "auditlog-exporter: the process crashed (exit status %d, see the Go runtime's message above); this is a bug, please report it. Exit 1: nothing was committed past the last complete window, and the next run starts from there.\n", ee.ExitCode())
+	say("auditlog-exporter: the process crashed (exit status %d, see the Go runtime's message above); this is a bug, please report it. Exit 1: nothing was committed past the last complete window, and the next run starts from there.\n", ee.ExitCode())
 	return exitFailed
 }
 

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"crypto/ed25519"
 	"fmt"
 	"io"
@@ -102,7 +103,7 @@ when everything matches, 1 otherwise.`,
 			if err != nil {
 				return err
 			}
-			defer parts.Close()
+			defer func() { _ = parts.Close() }() // verify wrote nothing through them
 			for _, s := range parts.Sinks {
 				if o, ok := s.(*sinks.Output); ok && len(pubs) > 0 {
 					// Only the keys given: the configuration's own signing
@@ -139,7 +140,9 @@ when everything matches, 1 otherwise.`,
 					return err
 				}
 			} else {
-				printVerify(stdout, rep)
+				if err := printVerify(stdout, rep); err != nil {
+					return err
+				}
 			}
 			if verr != nil {
 				return verr
@@ -205,8 +208,10 @@ func reproduce(cfg string, from, to time.Time, keys []string, evidenceOnly, deep
 // printVerify prints the report as tables. Every string from stored
 // evidence (account, sink, detail, signer) goes through textsafe: a
 // manifest cannot forge a row or drive the auditor's terminal.
-func printVerify(w io.Writer, rep report.Report) {
+func printVerify(out io.Writer, rep report.Report) error {
 	esc := textsafe.Escape
+	var b bytes.Buffer
+	w := &b
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "WINDOW\tACCOUNT\tSINK\tSOURCE\tEXPORTED\tSTATUS\tDETAIL")
 	for _, r := range rep.Windows {
@@ -217,13 +222,17 @@ func printVerify(w io.Writer, rep report.Report) {
 		fmt.Fprintf(tw, "%s/%s\t%s\t%s\t%s\t%s\t%s\t%s\n", r.Start.Format("2006-01-02T15:04Z"), r.End.Format("15:04Z"), esc(r.Account), esc(r.Sink),
 			count(r.Source), count(r.Exported), esc(status), esc(r.Detail))
 	}
-	tw.Flush()
+	if err := tw.Flush(); err != nil {
+		return err
+	}
 	tw = tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "DAY\tACCOUNT\tSINK\tSEALS\tSIGNED BY\tSTATUS\tDETAIL")
 	for _, d := range rep.Days {
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\t%s\t%s\n", esc(d.Date), esc(d.Account), esc(d.Sink), d.Generations, esc(report.SignedByText(d.SignedBy)), esc(string(d.Status)), esc(d.Detail))
 	}
-	tw.Flush()
+	if err := tw.Flush(); err != nil {
+		return err
+	}
 	fmt.Fprintf(w, "%d window(s) x sink(s) checked: %s\n", len(rep.Windows), esc(summarize(rep.Summary.WindowStatuses, evidence.WindowStatuses())))
 	fmt.Fprintf(w, "%d day(s) x sink(s) checked: %s\n", len(rep.Days), esc(summarize(rep.Summary.DayStatuses, evidence.DayStatuses())))
 	if len(rep.Keys) > 0 {
@@ -236,6 +245,8 @@ func printVerify(w io.Writer, rep report.Report) {
 	if len(rep.Summary.SignedBy) > 0 {
 		fmt.Fprintf(w, "signed by: %s\n", esc(strings.Join(rep.Summary.SignedBy, ", ")))
 	}
+	_, err := out.Write(b.Bytes())
+	return err
 }
 
 func summarize(counts map[evidence.Status]int, order []evidence.Status) string {

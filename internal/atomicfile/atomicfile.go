@@ -33,7 +33,7 @@ func WriteFile(path string, b []byte) error {
 func CreateFile(path string, b []byte) error {
 	return writeFile(path, b, func(tmp, path string) error {
 		err := os.Link(tmp, path)
-		os.Remove(tmp)
+		_ = os.Remove(tmp)
 		return err
 	})
 }
@@ -55,7 +55,7 @@ func writeFile(path string, b []byte, place func(tmp, path string) error) error 
 		err = place(tmp, path)
 	}
 	if err != nil {
-		os.Remove(tmp)
+		_ = os.Remove(tmp)
 	}
 	return err
 }
@@ -66,6 +66,6 @@ func SyncDir(dir string) error {
 	if err != nil {
 		return err
 	}
-	defer d.Close()
+	defer func() { _ = d.Close() }()
 	return d.Sync()
 }

@@ -38,7 +38,7 @@ func CreateLocked(prefix string) (*os.File, string, error) {
 		// moment, about to remove it; wait for it, then see whether the
 		// file survived.
 		if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX); err != nil {
-			f.Close()
+			_ = f.Close()
 			return nil, "", err
 		}
 		fi, err1 := f.Stat()
@@ -46,7 +46,7 @@ func CreateLocked(prefix string) (*os.File, string, error) {
 		if err1 == nil && err2 == nil && os.SameFile(fi, pi) {
 			return f, tmp, nil
 		}
-		f.Close()
+		_ = f.Close()
 	}
 }
 
@@ -57,7 +57,7 @@ func RemoveIfUnlocked(path string) {
 	if err != nil {
 		return
 	}
-	defer f.Close()
+	defer func() { _ = f.Close() }()
 	if TryLock(f) == nil {
 		_ = os.Remove(path)
 	}

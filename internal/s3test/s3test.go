@@ -83,7 +83,7 @@ func start(t testing.TB, versioned bool) *Server {
 		t.Fatal(err)
 	}
 	addr := ln.Addr().String()
-	ln.Close()
+	_ = ln.Close()
 	s := &Server{Endpoint: "http://" + addr, Region: "us-east-1", AccessKey: "AK" + randHex(8), SecretKey: randHex(20), Root: t.TempDir()}
 	args := []string{"--access", s.AccessKey, "--secret", s.SecretKey, "--region", s.Region, "--port", addr, "--quiet", "posix"}
 	if versioned {
@@ -95,12 +95,12 @@ func start(t testing.TB, versioned bool) *Server {
 	if err := s.cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { s.cmd.Process.Kill(); s.cmd.Wait() })
+	t.Cleanup(func() { _ = s.cmd.Process.Kill(); _ = s.cmd.Wait() }) // killed: Wait reports the signal
 	deadline := time.Now().Add(20 * time.Second)
 	for {
 		c, err := net.DialTimeout("tcp", addr, 200*time.Millisecond)
 		if err == nil {
-			c.Close()
+			_ = c.Close()
 			break
 		}
 		if time.Now().After(deadline) {

@@ -36,6 +36,8 @@ type summary struct {
 	buffered              map[string]*strings.Builder // output of tests still running
 }
 
+// newSummary prints to out. What cannot be printed is let go (_, _ =
+// throughout): the exit code still says whether the tests passed.
 func newSummary(out io.Writer) *summary {
 	return &summary{out: out, buffered: map[string]*strings.Builder{}}
 }
@@ -44,14 +46,14 @@ func (s *summary) add(e event) {
 	key := e.Package + " " + e.Test
 	switch {
 	case e.Action == "build-output":
-		fmt.Fprint(s.out, e.Output)
+		_, _ = fmt.Fprint(s.out, e.Output)
 	case e.Action == "build-fail":
 		// the package's own fail event follows
 	case e.Test == "":
 		// Package level: "ok", "FAIL", "--- FAIL" of TestMain, panics,
 		// timeouts. The bare PASS that ends a verbose run is noise.
 		if e.Action == "output" && e.Output != "PASS\n" {
-			fmt.Fprint(s.out, e.Output)
+			_, _ = fmt.Fprint(s.out, e.Output)
 		}
 		if e.Action == "fail" {
 			s.failedPkgs = append(s.failedPkgs, e.Package)
@@ -69,7 +71,7 @@ func (s *summary) add(e event) {
 	case e.Action == "fail":
 		s.failed++
 		if b := s.buffered[key]; b != nil {
-			fmt.Fprint(s.out, b.String())
+			_, _ = fmt.Fprint(s.out, b.String())
 		}
 		delete(s.buffered, key)
 	case e.Action == "skip":
@@ -100,37 +102,37 @@ func skipReason(b *strings.Builder) string {
 
 // report prints the counts and, if any test skipped, what a skip means.
 func (s *summary) report() {
-	fmt.Fprintf(s.out, "\ntests: %d passed, %d failed, %d skipped (subtests counted)\n", s.passed, s.failed, s.skips)
+	_, _ = fmt.Fprintf(s.out, "\ntests: %d passed, %d failed, %d skipped (subtests counted)\n", s.passed, s.failed, s.skips)
 	if len(s.failedPkgs) > 0 {
-		fmt.Fprintf(s.out, "packages failed:\n  %s\n", strings.Join(s.failedPkgs, "\n  "))
+		_, _ = fmt.Fprintf(s.out, "packages failed:\n  %s\n", strings.Join(s.failedPkgs, "\n  "))
 	}
 	if s.skips == 0 {
 		return
 	}
 	sort.Strings(s.skipped)
-	fmt.Fprintln(s.out, "skipped:")
+	_, _ = fmt.Fprintln(s.out, "skipped:")
 	for _, l := range s.skipped {
-		fmt.Fprintf(s.out, "  %s\n", l)
+		_, _ = fmt.Fprintf(s.out, "  %s\n", l)
 	}
-	fmt.Fprintln(s.out, "A skip means the test did not run. Locally a test skips when a tool it needs is missing (versitygw, DuckDB, chromium, buildah: `make tools` installs the first two); in CI (CI=true) such a skip is a failure.")
+	_, _ = fmt.Fprintln(s.out, "A skip means the test did not run. Locally a test skips when a tool it needs is missing (versitygw, DuckDB, chromium, buildah: `make tools` installs the first two); in CI (CI=true) such a skip is a failure.")
 }
 
 func (s *summary) ok() bool { return s.failed == 0 && len(s.failedPkgs) == 0 }
 
 func run(args []string, stdout, stderr io.Writer) int {
 	if len(args) == 0 {
-		fmt.Fprintln(stderr, "usage: testsummary go test -json [flags] [packages]")
+		_, _ = fmt.Fprintln(stderr, "usage: testsummary go test -json [flags] [packages]")
 		return 2
 	}
 	cmd := exec.Command(args[0], args[1:]...)
 	cmd.Stderr = stderr
 	pipe, err := cmd.StdoutPipe()
 	if err != nil {
-		fmt.Fprintln(stderr, "testsummary:", err)
+		_, _ = fmt.Fprintln(stderr, "testsummary:", err)
 		return 2
 	}
 	if err := cmd.Start(); err != nil {
-		fmt.Fprintln(stderr, "testsummary:", err)
+		_, _ = fmt.Fprintln(stderr, "testsummary:", err)
 		return 2
 	}
 	s := newSummary(stdout)
@@ -139,7 +141,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	for sc.Scan() {
 		var e event
 		if line := sc.Bytes(); json.Unmarshal(line, &e) != nil || e.Action == "" {
-			fmt.Fprintln(stdout, string(line)) // not an event: pass it on
+			_, _ = fmt.Fprintln(stdout, string(line)) // not an event: pass it on
 			continue
 		}
 		s.add(e)
@@ -153,14 +155,14 @@ func run(args []string, stdout, stderr io.Writer) int {
 	var ee *exec.ExitError
 	switch {
 	case scanErr != nil:
-		fmt.Fprintln(stderr, "testsummary: reading the test output:", scanErr)
+		_, _ = fmt.Fprintln(stderr, "testsummary: reading the test output:", scanErr)
 		return 1
 	case waitErr != nil && !errors.As(waitErr, &ee):
-		fmt.Fprintln(stderr, "testsummary:", waitErr)
+		_, _ = fmt.Fprintln(stderr, "testsummary:", waitErr)
 		return 1
 	case waitErr != nil:
 		if s.ok() {
-			fmt.Fprintf(stdout, "FAIL: %s exited with status %d\n", args[0], ee.ExitCode())
+			_, _ = fmt.Fprintf(stdout, "FAIL: %s exited with status %d\n", args[0], ee.ExitCode())
 		}
 		return 1
 	case !s.ok():

@@ -11,6 +11,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"hash/fnv"
+	"io"
 	"maps"
 	mrand "math/rand/v2"
 	"net/http"
@@ -368,7 +369,7 @@ func (s *Server) serveRetention(w http.ResponseWriter, r *http.Request, account 
 			days = 201
 		}
 		w.Header().Set("Content-Type", "application/json")
-		fmt.Fprintf(w, `{"retention":%d}`, days)
+		_, _ = fmt.Fprintf(w, `{"retention":%d}`, days)
 	}
 }
 
@@ -497,7 +498,7 @@ func (s *Server) serveRecords(w http.ResponseWriter, r *http.Request, account st
 		return
 	case "html":
 		w.Header().Set("Content-Type", "text/html")
-		fmt.Fprint(w, "<!DOCTYPE html><html><head><title>Gateway</title></head><body><h1>Please sign in</h1></body></html>")
+		_, _ = io.WriteString(w, "<!DOCTYPE html><html><head><title>Gateway</title></head><body><h1>Please sign in</h1></body></html>")
 		return
 	}
 
@@ -556,7 +557,7 @@ func (s *Server) checkToken(r *http.Request, maxUses int) string {
 func hijackClose(w http.ResponseWriter) {
 	if hj, ok := w.(http.Hijacker); ok {
 		if conn, _, err := hj.Hijack(); err == nil {
-			conn.Close()
+			_ = conn.Close()
 			return
 		}
 	}
@@ -570,6 +571,7 @@ func (s *Server) page(u *url.URL, account string, now time.Time, dupe bool, fore
 	q := u.Query()
 	for k := range q {
 		if strings.HasPrefix(k, "$") && !supportedOptions[k] {
+			//lint:ignore ST1005 the words of the API's own error message, which clients see
 			return nil, http.StatusBadRequest, fmt.Errorf("The query option '%s' is not supported", k)
 		}
 	}
@@ -589,6 +591,7 @@ func (s *Server) page(u *url.URL, account string, now time.Time, dupe bool, fore
 		}
 		n, err := strconv.Atoi(q.Get(name))
 		if err != nil || n < 0 {
+			//lint:ignore ST1005 the words of the API's own error message, which clients see
 			return 0, fmt.Errorf("The value '%s' of %s is not a non-negative integer", q.Get(name), name)
 		}
 		return n, nil
@@ -611,6 +614,7 @@ func (s *Server) page(u *url.URL, account string, now time.Time, dupe bool, fore
 	case "true":
 		count = true
 	default:
+		//lint:ignore ST1005 the words of the API's own error message, which clients see
 		return nil, http.StatusBadRequest, fmt.Errorf("The value '%s' of $count must be true or false", q.Get("$count"))
 	}
 

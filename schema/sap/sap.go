@@ -177,7 +177,7 @@ func ParseJSONLine(line []byte) (audit.Record, error) {
 		rec.CF = &audit.CFFields{OrgID: deref(jl.OrgID), SpaceID: deref(jl.SpaceID), AppOrServiceID: deref(jl.AppOrServiceID), ALSServiceID: deref(jl.ALSServiceID)}
 	case "", audit.SourceNeo:
 		if jl.OrgID != nil || jl.SpaceID != nil || jl.AppOrServiceID != nil || jl.ALSServiceID != nil {
-			return audit.Record{}, fmt.Errorf("Cloud Foundry fields on a Neo record")
+			return audit.Record{}, fmt.Errorf("a Neo record with Cloud Foundry fields")
 		}
 	default:
 		return audit.Record{}, fmt.Errorf("source %q is not neo or cf", jl.Source)

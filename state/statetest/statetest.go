@@ -87,7 +87,9 @@ func Run(t *testing.T, h Harness) {
 	})
 	t.Run("OneOfTwoRacersWins", func(t *testing.T) {
 		s := h.New(t)
-		s.Save(ctx, sample("acct1", 1))
+		if _, err := s.Save(ctx, sample("acct1", 1)); err != nil {
+			t.Fatal(err)
+		}
 		base, _ := s.Load(ctx, "acct1")
 		var wg sync.WaitGroup
 		errs := make([]error, 8)
@@ -115,8 +117,11 @@ func Run(t *testing.T, h Harness) {
 	})
 	t.Run("AccountsAreIndependent", func(t *testing.T) {
 		s := h.New(t)
-		s.Save(ctx, sample("acct1", 1))
-		s.Save(ctx, sample("acct2", 2))
+		for i, acct := range []string{"acct1", "acct2"} {
+			if _, err := s.Save(ctx, sample(acct, i+1)); err != nil {
+				t.Fatal(err)
+			}
+		}
 		a, _ := s.Load(ctx, "acct1")
 		b, _ := s.Load(ctx, "acct2")
 		if !same(a, sample("acct1", 1)) || !same(b, sample("acct2", 2)) {
