@@ -44,7 +44,8 @@ type Parquet interface {
 	Read(f *parquet.File, fn func(audit.Record) error) error
 	// Unbounded are columns of free text and random ids: no page bounds
 	// nor statistics are kept for them (they help no query, and would hold
-	// copies of the longest values while a row group is written).
+	// copies of the longest values while a row group is written), each a
+	// column path with dots between its parts ("metadata.uid").
 	Unbounded() []string
 }
 

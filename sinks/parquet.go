@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/auditlog-exporter/auditlog-exporter/audit"
@@ -102,7 +103,8 @@ func (f Parquet) NewEncoder(w io.Writer, win audit.Window) (Encoder, error) {
 		parquet.KeyValueMetadata(MetaVersion, f.Version),
 	}
 	for _, col := range rowsOf.Unbounded() {
-		opts = append(opts, parquet.SkipPageBounds(col), parquet.SkipPageStatistics(col))
+		path := strings.Split(col, ".")
+		opts = append(opts, parquet.SkipPageBounds(path...), parquet.SkipPageStatistics(path...))
 	}
 	pw := rowsOf.NewWriter(w, schema.Limits{BatchBytes: parquetBatchBytes, GroupBytes: ParquetRowGroupBytes, SortByTime: f.SortByTime, GroupRows: rows}, opts...)
 	return &parquetEncoder{w: pw}, nil

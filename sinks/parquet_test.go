@@ -8,6 +8,9 @@ import (
 	"testing"
 
 	"github.com/auditlog-exporter/auditlog-exporter/audit"
+	"github.com/auditlog-exporter/auditlog-exporter/schema"
+	"github.com/auditlog-exporter/auditlog-exporter/schema/ocsf"
+	"github.com/auditlog-exporter/auditlog-exporter/schema/sap"
 	"github.com/auditlog-exporter/auditlog-exporter/sinks"
 	"github.com/auditlog-exporter/auditlog-exporter/sinks/sinktest"
 	"github.com/parquet-go/parquet-go"
@@ -116,5 +119,51 @@ func TestParquetFooterAndRowGroups(t *testing.T) {
 func TestParquetBadCompression(t *testing.T) {
 	if _, err := (sinks.Parquet{Compression: "lz77"}).NewEncoder(&bytes.Buffer{}, audit.Window{}); err == nil {
 		t.Fatal("accepted unknown codec")
+	}
+}
+
+// Free-text and random-id columns carry no page bounds nor statistics, and
+// every column a schema names as such exists (a path that names no column
+// would silently keep them).
+func TestParquetUnboundedColumns(t *testing.T) {
+	w := sinktest.Window("abc123xyz", 0)
+	recs := sinktest.Records(w, 50, "s")
+	for _, s := range []schema.Schema{sap.Schema, ocsf.Schema} {
+		t.Run(s.Name(), func(t *testing.T) {
+			data := encodeParquet(t, sinks.Parquet{Version: "v-test", Schema: s}, w, recs)
+			f, err := parquet.OpenFile(bytes.NewReader(data), int64(len(data)))
+			if err != nil {
+				t.Fatal(err)
+			}
+			unbounded := s.Parquet().Unbounded()
+			if len(unbounded) == 0 {
+				t.Fatal("no unbounded columns")
+			}
+			skip := map[int]string{}
+			for _, col := range unbounded {
+				leaf, ok := f.Schema().Lookup(strings.Split(col, ".")...)
+				if !ok {
+					t.Fatalf("unbounded column %q is not a column of the %s schema", col, s.Name())
+				}
+				skip[leaf.ColumnIndex] = col
+			}
+			bounded := 0
+			for _, rg := range f.Metadata().RowGroups {
+				for i, cc := range rg.Columns {
+					st := cc.MetaData.Statistics
+					has := len(st.MinValue) > 0 || len(st.MaxValue) > 0 || len(st.Min) > 0 || len(st.Max) > 0
+					col, skipped := skip[i]
+					if skipped && has {
+						t.Errorf("column %s has statistics", col)
+					}
+					if !skipped && has {
+						bounded++
+					}
+				}
+			}
+			if bounded == 0 {
+				t.Fatal("no column has statistics: the test reads them wrong")
+			}
+		})
 	}
 }

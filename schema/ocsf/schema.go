@@ -20,7 +20,9 @@ type ocsfSchema struct{}
 const rowBytes = 512
 
 var parquetRows = schema.ParquetOf(Map, Record,
-	func(r *audit.Record) int { return 2*r.TextSize() + rowBytes }, func(e *Event) int64 { return e.Time }, "raw_data", "message", "uid")
+	func(r *audit.Record) int { return 2*r.TextSize() + rowBytes }, func(e *Event) int64 { return e.Time },
+	"raw_data", "message", "metadata.uid", "unmapped.sap_instance_id", "unmapped.sap_object", "unmapped.sap_data_subject",
+	"unmapped.sap_attributes", "unmapped.sap_ip", "unmapped.sap_raw_data", "src_endpoint.ip", "table.name", "table.uid")
 
 func (ocsfSchema) Name() string            { return "ocsf" }
 func (ocsfSchema) Tag() string             { return "ocsf" }
