@@ -34,6 +34,7 @@ func FuzzMap(f *testing.F) {
 			t.Fatal(err)
 		}
 		checkEvent(t, e)
+		sameAsMarshal(t, &e)
 		line, err := ocsf.Schema.AppendJSON(nil, &r)
 		if err != nil {
 			t.Fatal(err)

@@ -33,11 +33,11 @@ func (ocsfSchema) AppendJSON(b []byte, r *audit.Record) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	j, err := json.Marshal(&e, json.Deterministic(true))
-	if err != nil {
-		return nil, fmt.Errorf("encode record %s as OCSF: %w", r.UUID, err)
+	mark := len(b)
+	if b, err = e.AppendJSON(b); err != nil {
+		return b[:mark], fmt.Errorf("encode record %s as OCSF: %w", r.UUID, err)
 	}
-	return append(append(b, j...), '\n'), nil
+	return append(b, '\n'), nil
 }
 
 func (ocsfSchema) ParseJSON(line []byte) (audit.Record, error) {
