@@ -108,6 +108,11 @@ func TestChaos(t *testing.T) {
 	if s, err := strconv.ParseUint(os.Getenv("CHAOS_SEED"), 10, 64); err == nil {
 		seed = s
 	}
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("chaos seed %d: CHAOS_SEED=%d runs it again", seed, seed)
+		}
+	})
 	rng := mrand.New(mrand.NewPCG(seed, 1))
 	// A versioned bucket: the consumer's view counts every object version
 	// the runs create.

@@ -165,8 +165,8 @@ func (c *consumer) readBucket(step string) read {
 	sort.Strings(keys)
 	for _, key := range keys {
 		rel := strings.TrimPrefix(key, c.prefix)
-		if strings.HasPrefix(rel, "_tmp/") {
-			continue // temporaries: never visible under a data key
+		if rel == "_tmp" || strings.HasPrefix(rel, "_tmp/") || strings.Contains(rel, "/_tmp/") {
+			continue // temporaries (a sink's own, or one per class under {class}): never visible under a data key
 		}
 		vs := now[key]
 		if len(vs) != 1 {
