@@ -102,6 +102,11 @@ func (s *S3Store) Save(ctx context.Context, st State) (string, error) {
 	if err != nil {
 		switch s3err.Code(err) {
 		case "PreconditionFailed", "ConditionalRequestConflict":
+			// A write whose answer was lost and that the SDK sent again
+			// fails its own condition: the state it wrote stands.
+			if etag, ok := s.holds(ctx, st.Account, b); ok {
+				return etag, nil
+			}
 			return "", fmt.Errorf("save state %s: %w", s.where(st.Account), ErrConflict)
 		}
 		return "", s3err.Classify("save state "+s.where(st.Account), s.bucket, "state.bucket, region and endpoint", err)
@@ -110,6 +115,20 @@ func (s *S3Store) Save(ctx context.Context, st State) (string, error) {
 		return "", errclass.Mark(errclass.Permanent, fmt.Errorf("save state %s: the server sent no ETag", s.where(st.Account)))
 	}
 	return aws.ToString(out.ETag), nil
+}
+
+// holds reports whether account's state object is exactly b, and its ETag.
+func (s *S3Store) holds(ctx context.Context, account string, b []byte) (string, bool) {
+	out, err := s.client.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String(s.bucket), Key: aws.String(s.Key(account))})
+	if err != nil {
+		return "", false
+	}
+	defer out.Body.Close()
+	got, err := readAllCapped(out.Body)
+	if err != nil || !bytes.Equal(got, b) || aws.ToString(out.ETag) == "" {
+		return "", false
+	}
+	return aws.ToString(out.ETag), true
 }
 
 // Close implements Store.
