@@ -3,6 +3,7 @@ package exporter
 import (
 	"context"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/auditlog-exporter/auditlog-exporter/audit"
@@ -114,29 +115,39 @@ func (g Grid) Seq(account string, from, to time.Time, shard Shard) Windows {
 }
 
 // tiles returns the windows of account covering [from, to) (grid
-// boundaries): in each UTC day, the windows the first keeping sink holds,
-// of whatever grid they were exported on, and the current grid's windows
-// where it holds none (cut short where a stored window begins). verify,
-// repair, backfill and sealing thus find a window's records in the
-// objects that hold them after export.window changed, and never write
-// them again under the new grid.
+// boundaries): in each UTC day, the windows the keeping sinks hold (any of
+// them: a sink added later holds none yet), of whatever grid they were
+// exported on, and the current grid's windows where they hold none (cut
+// short where a stored window begins). verify, repair, backfill and
+// sealing thus find a window's records in the objects that hold them
+// after export.window changed, and never write them again under the new
+// grid.
 func (e *Exporter) tiles(ctx context.Context, account string, from, to time.Time) ([]audit.Window, error) {
-	var arch sinks.Archive
-	var name string
+	type keeper struct {
+		name string
+		arch sinks.Archive
+	}
+	var keepers []keeper
 	for _, s := range e.o.Sinks {
-		if arch = s.Archive(); arch != nil {
-			name = s.Name()
-			break
+		if arch := s.Archive(); arch != nil {
+			keepers = append(keepers, keeper{s.Name(), arch})
 		}
 	}
-	if arch == nil {
+	if len(keepers) == 0 {
 		return e.o.Grid.Windows(account, from, to), nil
 	}
 	var out []audit.Window
 	for d := evidence.DayOf(from); d.Before(to); d = d.Add(day) {
-		stored, err := arch.Windows(ctx, account, d)
-		if err != nil {
-			return nil, fmt.Errorf("sink %s: list the windows of %s %s: %w", name, account, d.Format(time.DateOnly), err)
+		var stored []audit.Window
+		for _, k := range keepers {
+			ws, err := k.arch.Windows(ctx, account, d)
+			if err != nil {
+				return nil, fmt.Errorf("sink %s: list the windows of %s %s: %w", k.name, account, d.Format(time.DateOnly), err)
+			}
+			stored = append(stored, ws...)
+		}
+		if len(keepers) > 1 {
+			stored = sortedWindows(stored)
 		}
 		for _, w := range tileDay(e.o.Grid, account, d, stored) {
 			if !w.Start.Before(from) && !w.End.After(to) {
@@ -145,6 +156,17 @@ func (e *Exporter) tiles(ctx context.Context, account string, from, to time.Time
 		}
 	}
 	return out, nil
+}
+
+// sortedWindows orders windows by start, then end, once each.
+func sortedWindows(ws []audit.Window) []audit.Window {
+	slices.SortFunc(ws, func(a, b audit.Window) int {
+		if c := a.Start.Compare(b.Start); c != 0 {
+			return c
+		}
+		return a.End.Compare(b.End)
+	})
+	return slices.CompactFunc(ws, func(a, b audit.Window) bool { return a.Start.Equal(b.Start) && a.End.Equal(b.End) })
 }
 
 // tileDay covers the UTC day d with the stored windows (in order; one

@@ -7,6 +7,7 @@ import (
 	"net/http/httptest"
 	"path"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -321,5 +322,57 @@ func TestGridChange(t *testing.T) {
 	got, after := e.delivered()
 	if want := len(e.records(day, day.Add(6*time.Hour))); got != want || after != before+1 {
 		t.Fatalf("%d records in %d objects (%d before): want %d records and one delta", got, after, before, want)
+	}
+}
+
+// A sink added after export.window changed, and listed first, holds no
+// windows: the hours the other sink holds on the old grid are still its
+// windows (every keeping sink's listing counts), so the old sink gets none
+// of their records again and the new one gets each record once.
+func TestGridChangeThenANewSinkFirst(t *testing.T) {
+	e := newLookBackEnv(t, sourcetest.CountDistinct)
+	day := e.clock.Now()
+	for h := range 3 {
+		e.add(day.Add(time.Duration(h)*time.Hour+10*time.Minute), 10, 0)
+		e.add(day.Add(time.Duration(h)*time.Hour+40*time.Minute), 10, 0)
+	}
+	ex := func(size time.Duration, ss ...sinks.Sink) *exporter.Exporter {
+		return exporter.New(exporter.Options{
+			Accounts: []exporter.Account{{Name: "acct", Source: e.src}}, Sinks: ss, Store: e.store,
+			Grid: exporter.Grid{Size: size}, Lag: 15 * time.Minute, Start: "2026-11-24T00:00:00Z", LookBack: 24 * time.Hour, Version: "test",
+			Log: zerolog.Nop(), Now: e.clock.Now,
+		})
+	}
+	ctx := context.Background()
+	e.clock.Add(3*time.Hour + 15*time.Minute)
+	if _, err := ex(time.Hour, e.sink).Run(ctx); err != nil {
+		t.Fatal(err)
+	}
+	_, before := e.delivered()
+	added, addedDest := memdest.NewSink("added", sinks.JSONL{})
+	if _, err := ex(30*time.Minute, added, e.sink).Backfill(ctx, day, day.Add(3*time.Hour), exporter.Shard{}); err != nil {
+		t.Fatal(err)
+	}
+	want := len(e.records(day, day.Add(3*time.Hour)))
+	if got, after := e.delivered(); got != want || after != before {
+		t.Fatalf("the first sink: %d records in %d objects (%d before); want %d records in the same objects", got, after, before, want)
+	}
+	seen := map[string]bool{}
+	for _, o := range dataObjects(addedDest, "acct") {
+		if err := sinks.ReadJSONL(bytes.NewReader(o.Data), false, func(r audit.Record) error {
+			if seen[r.UUID] {
+				t.Fatalf("record %s twice in the added sink", r.UUID)
+			}
+			seen[r.UUID] = true
+			return nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+		if !regexp.MustCompile(`_\d{8}T\d{2}0000Z_\d{8}T\d{2}0000Z\.`).MatchString(o.Name) {
+			t.Errorf("added sink: %s is not an hour of the old grid", o.Name)
+		}
+	}
+	if len(seen) != want {
+		t.Fatalf("the added sink holds %d records, want %d", len(seen), want)
 	}
 }
