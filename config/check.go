@@ -19,7 +19,6 @@ import (
 	"github.com/auditlog-exporter/auditlog-exporter/exporter"
 	"github.com/auditlog-exporter/auditlog-exporter/internal/s3client"
 	"github.com/auditlog-exporter/auditlog-exporter/internal/s3err"
-	"github.com/auditlog-exporter/auditlog-exporter/sinks"
 	"github.com/auditlog-exporter/auditlog-exporter/source/apiclient"
 	"github.com/auditlog-exporter/auditlog-exporter/state"
 	"github.com/rs/zerolog"
@@ -82,18 +81,9 @@ func (c *Config) Check(ctx context.Context, log zerolog.Logger) []CheckItem {
 	if err != nil {
 		return append(items, CheckItem{Name: "sinks", Err: err, Hint: storageHint(err)})
 	}
-	var sinkList []sinks.Sink
-	for _, g := range groups {
-		sinkList = append(sinkList, g...)
-	}
-	if f := c.Evidence.SigningKeyFile; f != "" {
-		// Read and parsed when the file was loaded; say which key it is.
-		for _, s := range sinkList {
-			if o, ok := s.(*sinks.Output); ok && o.Signer != nil {
-				items = append(items, CheckItem{Name: "evidence", Detail: fmt.Sprintf("manifests and seals are signed with key %s (%s); give auditors its public key", o.Signer.KeyID(), f)})
-				break
-			}
-		}
+	if signer, err := c.signer(); err == nil && signer != nil && len(groups) > 0 {
+		// Read and parsed when the sinks were built; say which key it is.
+		items = append(items, CheckItem{Name: "evidence", Detail: fmt.Sprintf("manifests and seals are signed with key %s (%s); give auditors its public key", signer.KeyID(), c.Evidence.SigningKeyFile)})
 	}
 	for i, g := range groups {
 		cs := c.Sinks[i]

@@ -7,6 +7,7 @@ package config
 
 import (
 	"bytes"
+	"crypto/ed25519"
 	"errors"
 	"fmt"
 	"net"
@@ -15,7 +16,6 @@ import (
 	"path/filepath"
 	"reflect"
 	"regexp"
-	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -34,7 +34,6 @@ import (
 	"github.com/auditlog-exporter/auditlog-exporter/source"
 	"github.com/auditlog-exporter/auditlog-exporter/source/apiclient"
 	"github.com/auditlog-exporter/auditlog-exporter/state"
-	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 	"gopkg.in/yaml.v3"
 )
 
@@ -45,6 +44,10 @@ type Config struct {
 	PlainSecrets []string `yaml:"-"`
 	// offline: loaded by LoadOffline; the sources are never asked.
 	offline bool
+	// types are the sink types the file may name (nil: DefaultSinkTypes);
+	// trusted, when set, the only keys signatures are checked with.
+	types   SinkTypes
+	trusted []ed25519.PublicKey
 
 	Source   *SourceConfig  `yaml:"source"`
 	Accounts []SourceConfig `yaml:"accounts"`
@@ -575,7 +578,7 @@ func (c *Config) validate() FieldErrors {
 	c.Export.validate(&errs)
 	c.Retry.validate(&errs)
 	c.State.validate(len(c.Sources()), &errs)
-	validateSinks(c.Sinks, &errs)
+	c.validateSinks(&errs)
 	for i, sk := range c.Sinks {
 		if sk.Layout == LayoutSecurityLake && c.Export.Window < 5*time.Minute {
 			errs.add(fmt.Sprintf("sinks[%d].layout", i), "export.window %s: Security Lake wants a custom source's objects at most every 5 minutes; use 5m or more", c.Export.Window)
@@ -672,102 +675,6 @@ func (st StateConfig) validate(accounts int, errs *FieldErrors) {
 	default:
 		errs.add("state.type", "%q is not one of: file, s3", st.Type)
 	}
-}
-
-func validateSinks(list []SinkConfig, errs *FieldErrors) {
-	if len(list) == 0 {
-		errs.add("sinks", "at least one sink is required")
-	}
-	dests := map[string]string{}
-	streams := 0
-	for i, s := range list {
-		p := fmt.Sprintf("sinks[%d]", i)
-		dest := s.validate(p, errs)
-		if dest == "stdout" {
-			if streams++; streams > 1 {
-				errs.add(p+".type", "only one stdout sink is allowed")
-			}
-			continue
-		}
-		key := dest + "|" + s.format("").Ext()
-		if prev, dup := dests[key]; dup {
-			errs.add(p, "writes the same objects as %s", prev)
-		}
-		dests[key] = p
-	}
-}
-
-// validate checks one sink and returns what it writes to, for telling two
-// sinks that would write the same objects.
-func (s SinkConfig) validate(p string, errs *FieldErrors) (dest string) {
-	switch s.Format {
-	case "jsonl":
-		if s.Compression != "none" && s.Compression != "gzip" {
-			errs.add(p+".compression", "%q is not one of: none, gzip (for jsonl)", s.Compression)
-		}
-	case "parquet":
-		if _, err := sinks.ParquetCodec(s.Compression); err != nil {
-			errs.add(p+".compression", "%q is not one of: zstd, snappy, none (for parquet)", s.Compression)
-		}
-	default:
-		errs.add(p+".format", "%q is not one of: jsonl, parquet", s.Format)
-	}
-	if schemaOf(s.Schema) == nil {
-		errs.add(p+".schema", "%q is not one of: %s", s.Schema, strings.Join(schemaNames(), ", "))
-	}
-	s.validateLayout(p, errs)
-	only := func(typ string, keys map[string]string) {
-		for k, v := range keys {
-			if v != "" {
-				errs.add(p+"."+k, "only for sink type %s", typ)
-			}
-		}
-	}
-	switch s.Type {
-	case "file":
-		if s.Path == "" {
-			errs.add(p+".path", "required for sink type file")
-		}
-		only("s3", map[string]string{"bucket": s.Bucket, "prefix": s.Prefix, "region": s.Region, "endpoint": s.Endpoint, "sse": s.SSE, "kms_key_id": s.KMSKeyID, "storage_class": s.StorageClass, "object_lock.mode": s.ObjectLock.Mode})
-		return "file:" + filepath.Clean(s.Path)
-	case "s3":
-		if s.Bucket == "" {
-			errs.add(p+".bucket", "required for sink type s3")
-		}
-		only("file", map[string]string{"path": s.Path})
-		switch s.SSE {
-		case "", "AES256":
-			if s.KMSKeyID != "" {
-				errs.add(p+".kms_key_id", "only with sse: aws:kms")
-			}
-		case "aws:kms":
-		default:
-			errs.add(p+".sse", "%q is not one of: AES256, aws:kms", s.SSE)
-		}
-		if s.StorageClass != "" && !slices.Contains(types.StorageClass("").Values(), types.StorageClass(s.StorageClass)) {
-			errs.add(p+".storage_class", "%q is not an S3 storage class (STANDARD, STANDARD_IA, INTELLIGENT_TIERING, GLACIER_IR, ...)", s.StorageClass)
-		}
-		validateEndpoint(p+".endpoint", s.Endpoint, errs)
-		switch l := s.ObjectLock; {
-		case l.Mode == "" && l.RetentionDays != 0:
-			errs.add(p+".object_lock.mode", "required with object_lock.retention_days: GOVERNANCE or COMPLIANCE")
-		case l.Mode == "":
-		case l.Mode != sinks.LockGovernance && l.Mode != sinks.LockCompliance:
-			errs.add(p+".object_lock.mode", "%q is not one of: GOVERNANCE, COMPLIANCE", l.Mode)
-		case l.RetentionDays < 1 || l.RetentionDays > 36500:
-			errs.add(p+".object_lock.retention_days", "%d: want 1 to 36500 days (e.g. 2557 for 7 years)", l.RetentionDays)
-		}
-		return "s3:" + s.Endpoint + "/" + s.Bucket + "/" + strings.TrimSuffix(s.Prefix, "/")
-	case "stdout":
-		if s.Format != "jsonl" {
-			errs.add(p+".format", "sink type stdout writes jsonl only")
-		}
-		only("file or s3", map[string]string{"path": s.Path, "bucket": s.Bucket, "prefix": s.Prefix, "region": s.Region, "endpoint": s.Endpoint, "sse": s.SSE, "kms_key_id": s.KMSKeyID, "storage_class": s.StorageClass, "object_lock.mode": s.ObjectLock.Mode})
-		return "stdout"
-	default:
-		errs.add(p+".type", "%q is not one of: file, s3, stdout", s.Type)
-	}
-	return ""
 }
 
 func (m MetricsConfig) validate(errs *FieldErrors) {

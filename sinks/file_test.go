@@ -48,6 +48,7 @@ func fileHarness(format sinks.Format) sinktest.Harness {
 			}
 			return names
 		},
+		Keeper: func(s sinks.Sink) sinks.Keeper { return s.(*sinks.Output).Keeper() },
 		DropManifest: func(t *testing.T, s sinks.Sink, name string) {
 			dest := s.(*sinks.Output).Destination().(*sinks.FileDest)
 			if err := os.Remove(dest.Path(name)); err != nil {

@@ -109,6 +109,7 @@ var (
 	_ Destination = (*S3Dest)(nil)
 	_ Keeper      = (*S3Dest)(nil)
 	_ Inspector   = (*S3Dest)(nil)
+	_ Versioned   = (*s3Staged)(nil)
 )
 
 // NewS3Dest returns the destination writing to S3 with client.

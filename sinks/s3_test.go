@@ -63,6 +63,7 @@ func s3HarnessWith(srv *s3test.Server, format sinks.Format, newBucket func(testi
 			b := buckets[s]
 			return append(srv.Keys(t, b, ""), srv.MultipartUploads(t, b)...)
 		},
+		Keeper: func(s sinks.Sink) sinks.Keeper { return s.(*sinks.Output).Keeper() },
 		DropManifest: func(t *testing.T, s sinks.Sink, name string) {
 			key := s.(*sinks.Output).Destination().(*sinks.S3Dest).Key(name)
 			if _, err := srv.Client().DeleteObject(context.Background(), &s3.DeleteObjectInput{Bucket: aws.String(buckets[s]), Key: aws.String(key)}); err != nil {
