@@ -2,28 +2,43 @@ package config
 
 import (
 	"context"
-	"path/filepath"
-	"slices"
-	"strings"
-	"time"
 
-	"github.com/auditlog-exporter/auditlog-exporter/internal/s3client"
 	"github.com/auditlog-exporter/auditlog-exporter/sinks"
-	"github.com/aws/aws-sdk-go-v2/service/s3/types"
+	"github.com/auditlog-exporter/auditlog-exporter/sinks/file"
+	s3dest "github.com/auditlog-exporter/auditlog-exporter/sinks/s3"
+	"github.com/auditlog-exporter/auditlog-exporter/sinks/stream"
 )
+
+// The sink types of DefaultSinkTypes: each maps the keys of a sinks[]
+// entry to its destination package's Config, which validates and builds.
+
+// addAll adds a destination's problems to errs.
+func addAll(errs *FieldErrors, list []sinks.ConfigError) {
+	for _, e := range list {
+		errs.add(e.Path, "%s", e.Msg)
+	}
+}
+
+// fileConfig is s's configuration of a file destination.
+func (s SinkConfig) fileConfig() file.Config { return file.Config{Path: s.Path} }
+
+// s3Config is s's configuration of an S3 destination.
+func (s SinkConfig) s3Config() s3dest.Config {
+	return s3dest.Config{Bucket: s.Bucket, Prefix: s.Prefix, Region: s.Region, Endpoint: s.Endpoint, PathStyle: s.PathStyle, SSE: s.SSE, KMSKeyID: s.KMSKeyID,
+		StorageClass: s.StorageClass, LockMode: s.ObjectLock.Mode, LockRetentionDays: s.ObjectLock.RetentionDays}
+}
 
 // fileSinkType writes objects under a local directory.
 func fileSinkType() SinkType {
 	return SinkType{
 		Keys: []string{"path"},
 		Validate: func(s SinkConfig, p string, errs *FieldErrors) string {
-			if s.Path == "" {
-				errs.add(p+".path", "required for sink type file")
-			}
-			return "file:" + filepath.Clean(s.Path)
+			c := s.fileConfig()
+			addAll(errs, c.Validate(p))
+			return c.Target()
 		},
 		Destination: func(_ context.Context, s SinkConfig, _ SinkEnv) (sinks.Destination, error) {
-			return sinks.NewFileDest(s.Path), nil
+			return s.fileConfig().New(), nil
 		},
 	}
 }
@@ -32,13 +47,11 @@ func fileSinkType() SinkType {
 func stdoutSinkType() SinkType {
 	return SinkType{
 		Validate: func(s SinkConfig, p string, errs *FieldErrors) string {
-			if s.Format != "jsonl" {
-				errs.add(p+".format", "sink type stdout writes jsonl only")
-			}
+			addAll(errs, stream.Config{}.Validate(p, s.Format))
 			return ""
 		},
 		Destination: func(_ context.Context, _ SinkConfig, env SinkEnv) (sinks.Destination, error) {
-			return sinks.NewStreamDest("stdout", env.Stdout, env.SpoolDir), nil
+			return stream.Config{Name: "stdout", Out: env.Stdout, SpoolDir: env.SpoolDir}.New(), nil
 		},
 	}
 }
@@ -48,44 +61,22 @@ func s3SinkType() SinkType {
 	return SinkType{
 		Keys: []string{"bucket", "prefix", "region", "endpoint", "sse", "kms_key_id", "storage_class", "object_lock.mode"},
 		Validate: func(s SinkConfig, p string, errs *FieldErrors) string {
-			if s.Bucket == "" {
-				errs.add(p+".bucket", "required for sink type s3")
-			}
-			switch s.SSE {
-			case "", "AES256":
-				if s.KMSKeyID != "" {
-					errs.add(p+".kms_key_id", "only with sse: aws:kms")
-				}
-			case "aws:kms":
-			default:
-				errs.add(p+".sse", "%q is not one of: AES256, aws:kms", s.SSE)
-			}
-			if s.StorageClass != "" && !slices.Contains(types.StorageClass("").Values(), types.StorageClass(s.StorageClass)) {
-				errs.add(p+".storage_class", "%q is not an S3 storage class (STANDARD, STANDARD_IA, INTELLIGENT_TIERING, GLACIER_IR, ...)", s.StorageClass)
-			}
+			c := s.s3Config()
+			addAll(errs, c.Validate(p))
 			validateEndpoint(p+".endpoint", s.Endpoint, errs)
-			switch l := s.ObjectLock; {
-			case l.Mode == "" && l.RetentionDays != 0:
-				errs.add(p+".object_lock.mode", "required with object_lock.retention_days: GOVERNANCE or COMPLIANCE")
-			case l.Mode == "":
-			case l.Mode != sinks.LockGovernance && l.Mode != sinks.LockCompliance:
-				errs.add(p+".object_lock.mode", "%q is not one of: GOVERNANCE, COMPLIANCE", l.Mode)
-			case l.RetentionDays < 1 || l.RetentionDays > 36500:
-				errs.add(p+".object_lock.retention_days", "%d: want 1 to 36500 days (e.g. 2557 for 7 years)", l.RetentionDays)
-			}
-			return "s3:" + s.Endpoint + "/" + s.Bucket + "/" + strings.TrimSuffix(s.Prefix, "/")
+			return c.Target()
 		},
 		Destination: func(ctx context.Context, s SinkConfig, env SinkEnv) (sinks.Destination, error) {
-			client, err := s3client.New(ctx, s3client.Options{Field: env.Field, Region: s.Region, Endpoint: s.Endpoint, PathStyle: s.PathStyle})
+			c := s.s3Config()
+			client, err := c.NewClient(ctx, env.Field)
 			if err != nil {
 				return nil, err
 			}
-			o := sinks.S3Options{Bucket: s.Bucket, Prefix: env.Prefix, SSE: s.SSE, KMSKeyID: s.KMSKeyID, StorageClass: s.StorageClass, StageDir: env.SpoolDir,
-				LockMode: s.ObjectLock.Mode, LockRetention: time.Duration(s.ObjectLock.RetentionDays) * 24 * time.Hour, Now: env.Now}
+			o := c.Options(env.Prefix, env.SpoolDir, env.Now)
 			if s.Layout == LayoutSecurityLake {
 				o.MaxObjectSize, o.MaxObjectSizeWhy = sinks.MaxSecurityLakeObjectSize, "the largest object Security Lake wants from a custom source"
 			}
-			return sinks.NewS3Dest(client, o), nil
+			return s3dest.New(client, o), nil
 		},
 	}
 }

@@ -9,6 +9,7 @@ import (
 
 	"github.com/auditlog-exporter/auditlog-exporter/exporter"
 	"github.com/auditlog-exporter/auditlog-exporter/sinks"
+	"github.com/auditlog-exporter/auditlog-exporter/sinks/stream"
 )
 
 // A sink that keeps nothing to read back (a stream) is not skipped in
@@ -18,7 +19,7 @@ func TestVerifyListsASinkItCannotReadBack(t *testing.T) {
 	ctx := context.Background()
 	e := newEnv(t)
 	var out bytes.Buffer
-	stream := sinks.NewStream("stdout", &out, sinks.JSONL{}, t.TempDir())
+	stream := stream.NewSink("stdout", &out, sinks.JSONL{}, t.TempDir())
 	ex := e.exporter(e.sink, stream)
 	if _, err := ex.Run(ctx); err != nil {
 		t.Fatal(err)

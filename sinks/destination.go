@@ -71,7 +71,8 @@ type Keeper interface {
 	// Get opens the object stored under name, or found = false.
 	Get(ctx context.Context, name string) (r io.ReadCloser, found bool, err error)
 	// List returns the names (relative to the destination) of the objects
-	// directly under the directory dir, in lexical order.
+	// directly under the directory dir, in lexical order; more than
+	// MaxListed of them is an error.
 	List(ctx context.Context, dir string) ([]string, error)
 	// Create stores a small object (a manifest, a seal) whole under name
 	// unless an object of that name exists (then created = false, nothing
@@ -93,3 +94,14 @@ type Versioned interface {
 	// VersionID is the version the object got at Publish.
 	VersionID() string
 }
+
+// ConfigError is one problem with one key of a destination's
+// configuration: Path is the key's path in the file
+// ("sinks[0].bucket"). Each destination package validates its own
+// configuration and returns them, every one.
+type ConfigError struct {
+	Path string
+	Msg  string
+}
+
+func (e ConfigError) Error() string { return e.Path + ": " + e.Msg }

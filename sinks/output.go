@@ -13,6 +13,7 @@ import (
 	"github.com/auditlog-exporter/auditlog-exporter/audit"
 	"github.com/auditlog-exporter/auditlog-exporter/errclass"
 	"github.com/auditlog-exporter/auditlog-exporter/evidence"
+	"github.com/auditlog-exporter/auditlog-exporter/sinks/internal/stage"
 )
 
 // maxManifestBytes caps a manifest read back: it is outside input.
@@ -346,7 +347,7 @@ func (v archive) Records(ctx context.Context, object string, fn func(audit.Recor
 		}
 		return v.o.format.Read(ra, fi.Size(), fn)
 	}
-	f, err := stageFile("")
+	f, err := stage.File("")
 	if err != nil {
 		return err
 	}

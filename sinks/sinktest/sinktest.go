@@ -541,3 +541,37 @@ func sealsChainDays(t *testing.T, h Harness) {
 		t.Fatalf("a seal is visible to Hive-style readers: %v", names)
 	}
 }
+
+// ConcurrentSameWindow writes one window twice at once: the first commit
+// wins, the second fails with sinks.ErrExists, and the object holds the
+// records once.
+func ConcurrentSameWindow(t *testing.T, s sinks.Sink, read func(*testing.T, sinks.Sink, audit.Window) ([]audit.Record, bool)) {
+	w := Window("acct", 0)
+	recs := Records(w, 2000, "same")
+	a, err := s.Open(t.Context(), w)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := s.Open(t.Context(), w)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range recs {
+		if err := a.Write(&recs[i]); err != nil {
+			t.Fatal(err)
+		}
+		if err := b.Write(&recs[i]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := b.Commit(t.Context(), sinks.Source{Count: -1}); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.Commit(t.Context(), sinks.Source{Count: -1}); !errors.Is(err, sinks.ErrExists) {
+		t.Fatalf("the second commit of the same object: %v; want ErrExists", err)
+	}
+	got, _ := read(t, s, w)
+	if len(got) != len(recs) {
+		t.Fatalf("%d records, want %d", len(got), len(recs))
+	}
+}
