@@ -320,6 +320,12 @@ func Parse(data []byte, lookupEnv func(string) (string, bool)) (*Config, error) 
 // (err: nothing could be decoded). Relative paths in it are taken
 // relative to dir ("": the working directory).
 func parse(data []byte, dir string, lookupEnv func(string) (string, bool)) (*Config, FieldErrors, error) {
+	return parseWith(data, dir, lookupEnv, nil)
+}
+
+// parseWith is parse with the sink types the file may name (nil:
+// DefaultSinkTypes).
+func parseWith(data []byte, dir string, lookupEnv func(string) (string, bool), types SinkTypes) (*Config, FieldErrors, error) {
 	if len(data) > MaxConfigBytes {
 		return nil, nil, errclass.Mark(errclass.Config, fmt.Errorf("larger than %d bytes: not an auditlog-exporter configuration", MaxConfigBytes))
 	}
@@ -328,6 +334,7 @@ func parse(data []byte, dir string, lookupEnv func(string) (string, bool)) (*Con
 		return nil, nil, errclass.Mark(errclass.Config, fmt.Errorf("not valid YAML: %w", err))
 	}
 	cfg := DefaultConfig()
+	cfg.types = types
 	if len(doc.Content) == 0 {
 		return nil, nil, FieldErrors{{Path: "(file)", Msg: "empty configuration"}}.err()
 	}

@@ -270,3 +270,17 @@ func (s SinkConfig) validateKeys(p string, types SinkTypes, errs *FieldErrors) {
 		errs.add(p+"."+k, "only for sink type %s", strings.Join(owners, " or "))
 	}
 }
+
+// ParseWith is Parse with the registry of sink types the file may name
+// (Parse and Load take DefaultSinkTypes): a program that writes to more
+// destinations passes its own.
+func ParseWith(data []byte, lookupEnv func(string) (string, bool), types SinkTypes) (*Config, error) {
+	cfg, errs, err := parseWith(data, "", lookupEnv, types)
+	if err != nil {
+		return nil, err
+	}
+	if err := errs.err(); err != nil {
+		return nil, err
+	}
+	return cfg, nil
+}
