@@ -138,7 +138,9 @@ sinks:
 
 	index := &bulkIndex{docs: map[string]audit.Record{}, loseAnswers: 1}
 	types := config.DefaultSinkTypes()
-	types["bulk"] = config.SinkType{Sink: func(context.Context, config.SinkConfig, config.SinkEnv) (sinks.Sink, error) { return &bulkSink{x: index}, nil }}
+	types["bulk"] = config.SinkType{Sink: func(context.Context, config.SinkConfig, config.SinkEnv) (sinks.Sink, error) {
+		return &bulkSink{x: index}, nil
+	}}
 
 	if _, err := config.Parse([]byte(yaml), func(string) (string, bool) { return "", false }); err == nil {
 		t.Fatal("a sink type outside the registry was accepted")
