@@ -92,8 +92,8 @@ func (c *Config) Check(ctx context.Context, log zerolog.Logger) []CheckItem {
 		}
 		for _, s := range g {
 			detail := "writable (probe written and removed)"
-			if cs.ObjectLock.Mode != "" {
-				detail += fmt.Sprintf("; Object Lock enabled on the bucket, objects kept %s for %d days", cs.ObjectLock.Mode, cs.ObjectLock.RetentionDays)
+			if cs.S3.ObjectLock.Mode != "" {
+				detail += fmt.Sprintf("; Object Lock enabled on the bucket, objects kept %s for %d days", cs.S3.ObjectLock.Mode, cs.S3.ObjectLock.RetentionDays)
 			}
 			item := CheckItem{Name: fmt.Sprintf("sinks[%d] %s", i, s.Name()), Detail: detail}
 			if item.Err = s.Probe(ctx); item.Err != nil {
@@ -303,5 +303,5 @@ func securityLakeItem(i int, s SinkConfig) CheckItem {
 	}
 	return CheckItem{Name: fmt.Sprintf("sinks[%d] Security Lake", i),
 		Detail: fmt.Sprintf("writes %d custom sources (create each in Security Lake before the first run), account %s, region %s: %s",
-			len(classes), s.SecurityLakeAccountID, s.Region, strings.Join(names, "; "))}
+			len(classes), s.SecurityLakeAccountID, s.S3.Region, strings.Join(names, "; "))}
 }

@@ -31,6 +31,9 @@ import (
 	"github.com/auditlog-exporter/auditlog-exporter/schema/ocsf"
 	"github.com/auditlog-exporter/auditlog-exporter/schema/sap"
 	"github.com/auditlog-exporter/auditlog-exporter/sinks"
+	"github.com/auditlog-exporter/auditlog-exporter/sinks/file"
+	s3dest "github.com/auditlog-exporter/auditlog-exporter/sinks/s3"
+	"github.com/auditlog-exporter/auditlog-exporter/sinks/stream"
 	"github.com/auditlog-exporter/auditlog-exporter/source"
 	"github.com/auditlog-exporter/auditlog-exporter/source/apiclient"
 	"github.com/auditlog-exporter/auditlog-exporter/state"
@@ -156,25 +159,13 @@ type SinkConfig struct {
 	// SecurityLakeAccountID is the custom source's account ID or external
 	// ID (layout security-lake).
 	SecurityLakeAccountID string `yaml:"security_lake_account_id"`
-	Path                  string `yaml:"path"`
 	Compression           string `yaml:"compression"`
-	Bucket                string `yaml:"bucket"`
-	Prefix                string `yaml:"prefix"`
-	Region                string `yaml:"region"`
-	Endpoint              string `yaml:"endpoint"`
-	PathStyle             bool   `yaml:"path_style"`
-	SSE                   string `yaml:"sse"`
-	KMSKeyID              string `yaml:"kms_key_id"`
-	StorageClass          string `yaml:"storage_class"`
-	// ObjectLock puts an S3 Object Lock retention on every object,
-	// manifest and seal (s3 only).
-	ObjectLock ObjectLockConfig `yaml:"object_lock"`
-}
-
-// ObjectLockConfig is an S3 sink's Object Lock retention.
-type ObjectLockConfig struct {
-	Mode          string `yaml:"mode"` // GOVERNANCE | COMPLIANCE; empty: none
-	RetentionDays int    `yaml:"retention_days"`
+	// The keys of each type of destination, as its package defines them,
+	// decoded inline (sinks[].path, sinks[].bucket ...): a sink sets only
+	// its own type's, and no two types share a key.
+	File   file.Config   `yaml:",inline"`
+	S3     s3dest.Config `yaml:",inline"`
+	Stdout stream.Config `yaml:",inline"`
 }
 
 // EvidenceConfig shapes the evidence written for auditors.
@@ -405,6 +396,22 @@ var envRE = regexp.MustCompile(`\$\$\{|\$\{([^}]*)\}`)
 
 // walk checks keys against t's yaml tags, recording unknown ones, expands
 // ${VAR} in scalars, and remembers which path each line holds.
+// yamlFields adds the keys of struct type t and their types, those of
+// its inline fields included.
+func yamlFields(t reflect.Type, fields map[string]reflect.Type, names *[]string) {
+	for i := 0; i < t.NumField(); i++ {
+		tag := strings.Split(t.Field(i).Tag.Get("yaml"), ",")
+		if len(tag) > 1 && tag[0] == "" && tag[1] == "inline" && t.Field(i).Type.Kind() == reflect.Struct {
+			yamlFields(t.Field(i).Type, fields, names)
+			continue
+		}
+		if tag[0] != "" && tag[0] != "-" {
+			fields[tag[0]] = t.Field(i).Type
+			*names = append(*names, tag[0])
+		}
+	}
+}
+
 func walk(n *yaml.Node, t reflect.Type, path string, errs *FieldErrors, lines map[int]string, plain *[]string, dup *bool, lookupEnv func(string) (string, bool)) {
 	for t.Kind() == reflect.Pointer {
 		t = t.Elem()
@@ -432,13 +439,7 @@ func walk(n *yaml.Node, t reflect.Type, path string, errs *FieldErrors, lines ma
 		}
 		fields := map[string]reflect.Type{}
 		var names []string
-		for i := 0; i < t.NumField(); i++ {
-			tag := strings.Split(t.Field(i).Tag.Get("yaml"), ",")[0]
-			if tag != "" && tag != "-" {
-				fields[tag] = t.Field(i).Type
-				names = append(names, tag)
-			}
-		}
+		yamlFields(t, fields, &names)
 		for i := 0; i+1 < len(n.Content); i += 2 {
 			k, v := n.Content[i], n.Content[i+1]
 			p := join(path, k.Value)
@@ -944,7 +945,7 @@ func (c *Config) resolvePaths(dir string) {
 	}
 	for i := range c.Sinks {
 		if c.Sinks[i].Type == "file" {
-			abs(&c.Sinks[i].Path)
+			abs(&c.Sinks[i].File.Path)
 		}
 	}
 	abs(&c.Evidence.SigningKeyFile)
@@ -998,7 +999,7 @@ var securityLakeID = regexp.MustCompile(`^[A-Za-z0-9_+=,.@:-]{2,128}$`)
 // validateLayout checks the layout, the Security Lake account ID and the
 // {class} placeholder.
 func (s SinkConfig) validateLayout(p string, errs *FieldErrors) {
-	perClass := strings.Contains(s.Prefix, ClassPlaceholder)
+	perClass := strings.Contains(s.S3.Prefix, ClassPlaceholder)
 	switch s.Layout {
 	case LayoutHive:
 		if s.SecurityLakeAccountID != "" {
@@ -1014,7 +1015,7 @@ func (s SinkConfig) validateLayout(p string, errs *FieldErrors) {
 			errs.add(p+".format", "layout %s takes Parquet: set format: parquet", LayoutSecurityLake)
 		case !perClass:
 			errs.add(p+".prefix", "layout %s needs %s in the prefix (e.g. ext/sap-btp-%s/): Security Lake takes one OCSF class per custom source", LayoutSecurityLake, ClassPlaceholder, ClassPlaceholder)
-		case s.Region == "":
+		case s.S3.Region == "":
 			errs.add(p+".region", "required with layout %s (it names the region= partition)", LayoutSecurityLake)
 		}
 		if !securityLakeID.MatchString(s.SecurityLakeAccountID) {
@@ -1026,7 +1027,7 @@ func (s SinkConfig) validateLayout(p string, errs *FieldErrors) {
 	if perClass && s.Schema != ocsf.Schema.Name() {
 		errs.add(p+".prefix", "%s is for schema ocsf (one OCSF class per prefix)", ClassPlaceholder)
 	}
-	if s.Type != "s3" && strings.Contains(s.Path, ClassPlaceholder) {
+	if s.Type != "s3" && strings.Contains(s.File.Path, ClassPlaceholder) {
 		errs.add(p+".path", "%s is for S3 prefixes", ClassPlaceholder)
 	}
 }
@@ -1039,12 +1040,12 @@ func classSlug(c ocsf.Class) string { return strings.ReplaceAll(c.Name, "_", "-"
 // prefix each OCSF class goes to and the custom source name it implies
 // (the prefix's last element), for check.
 func (s SinkConfig) SecurityLakeSources() (classes []ocsf.Class, prefixes []string) {
-	if !strings.Contains(s.Prefix, ClassPlaceholder) {
+	if !strings.Contains(s.S3.Prefix, ClassPlaceholder) {
 		return nil, nil
 	}
 	for _, c := range ocsf.Classes() {
 		classes = append(classes, c)
-		prefixes = append(prefixes, strings.ReplaceAll(s.Prefix, ClassPlaceholder, classSlug(c)))
+		prefixes = append(prefixes, strings.ReplaceAll(s.S3.Prefix, ClassPlaceholder, classSlug(c)))
 	}
 	return classes, prefixes
 }

@@ -5,6 +5,7 @@ import (
 	"crypto/ed25519"
 	"fmt"
 	"io"
+	"reflect"
 	"slices"
 	"sort"
 	"strings"
@@ -17,47 +18,30 @@ import (
 	"github.com/auditlog-exporter/auditlog-exporter/sinks"
 )
 
-// SinkType is one kind of sink (sinks[].type): the keys of its own, how
-// they are checked and how the sink is built. Every kind is one entry of
-// SinkTypes; nothing registers itself.
+// SinkType is one kind of sink (sinks[].type). Every kind is one entry
+// of SinkTypes; nothing registers itself.
 //
-// A destination of objects (a directory, a bucket, a stream) builds only
-// its Destination: the commit layer (sinks.Output) gives it the format,
-// the manifests, the seals and the signer. A destination that receives
-// records instead of objects (a bulk API, a message queue) builds its
-// whole Sink.
+// A destination of objects (a directory, a bucket, a stream) is its
+// configuration (sinks.DestConfig: its keys, their checks, its
+// construction), found in the sink's SinkConfig; the commit layer
+// (sinks.Output) gives it the format, the manifests, the seals and the
+// signer. A destination that receives records instead of objects (a bulk
+// API, a message queue) builds its whole Sink.
 type SinkType struct {
-	// Keys are the type's own keys (beyond type, format, compression,
-	// schema and layout): another type's sink may not set them.
-	Keys []string
-	// Validate checks what is particular to the type (p is the sink's
-	// path, "sinks[0]") and returns what it writes to, for telling two
-	// sinks that would write the same objects; "" for a stream (at most
-	// one of them). nil: nothing to check, a stream.
-	Validate func(s SinkConfig, p string, errs *FieldErrors) (dest string)
-	// Destination builds where the sink publishes objects.
-	Destination func(ctx context.Context, s SinkConfig, env SinkEnv) (sinks.Destination, error)
+	// Dest is the destination's configuration in s (one of SinkConfig's
+	// inline fields).
+	Dest func(s SinkConfig) sinks.DestConfig
 	// Sink builds a sink that is not an Output on a destination; used
-	// when Destination is nil.
+	// when Dest is nil.
 	Sink func(ctx context.Context, s SinkConfig, env SinkEnv) (sinks.Sink, error)
 }
 
-// SinkEnv is what building one sink takes beyond its own keys.
+// SinkEnv is what building a sink of records takes.
 type SinkEnv struct {
-	// Field is the sink's path in the file ("sinks[0]"), for messages.
-	Field string
-	// Prefix is where the sink writes in its bucket: its prefix, or, for
-	// a sink per OCSF class, that class's.
-	Prefix string
-	// Version goes into every manifest and Parquet file.
+	sinks.Env
+	// Version goes into what the sink writes.
 	Version string
-	// Now is the sinks' clock (nil: time.Now).
-	Now func() time.Time
-	// Stdout is where a stream writes.
-	Stdout io.Writer
-	// SpoolDir is export.spool_dir: where objects are staged.
-	SpoolDir string
-	// Format is what the sink writes.
+	// Format is what the sink's format and schema would write.
 	Format sinks.Format
 }
 
@@ -65,12 +49,13 @@ type SinkEnv struct {
 type SinkTypes map[string]SinkType
 
 // DefaultSinkTypes returns the registry of the sinks this program
-// writes: adding a destination is a package and a line here.
+// writes: adding a destination is a package, its keys in SinkConfig and a
+// line here.
 func DefaultSinkTypes() SinkTypes {
 	return SinkTypes{
-		"file":   fileSinkType(),
-		"s3":     s3SinkType(),
-		"stdout": stdoutSinkType(),
+		"file":   {Dest: func(s SinkConfig) sinks.DestConfig { return s.File }},
+		"s3":     {Dest: func(s SinkConfig) sinks.DestConfig { return s.S3 }},
+		"stdout": {Dest: func(s SinkConfig) sinks.DestConfig { return s.Stdout }},
 	}
 }
 
@@ -150,7 +135,7 @@ func (c *Config) buildSinkGroups(ctx context.Context, version string, now func()
 		}
 		classes, prefixes := s.SecurityLakeSources()
 		if classes == nil {
-			classes, prefixes = []ocsf.Class{{}}, []string{s.Prefix}
+			classes, prefixes = []ocsf.Class{{}}, []string{s.S3.Prefix}
 		}
 		var group []sinks.Sink
 		for k, class := range classes {
@@ -159,16 +144,22 @@ func (c *Config) buildSinkGroups(ctx context.Context, version string, now func()
 				pq.SortByTime = true // Security Lake: events sorted by time
 				format = pq
 			}
-			env := SinkEnv{Field: fmt.Sprintf("sinks[%d]", i), Prefix: prefixes[k], Version: version, Now: now, Stdout: stdout, SpoolDir: c.Export.SpoolDir, Format: format}
-			if typ.Destination == nil {
-				sk, err := typ.Sink(ctx, s, env)
+			env := sinks.Env{Field: fmt.Sprintf("sinks[%d]", i), Prefix: prefixes[k], SpoolDir: c.Export.SpoolDir, Stdout: stdout, Now: now}
+			if s.Layout == LayoutSecurityLake {
+				env.MaxObjectSize, env.MaxObjectSizeWhy = sinks.MaxSecurityLakeObjectSize, "the largest object Security Lake wants from a custom source"
+			}
+			if typ.Dest == nil {
+				if typ.Sink == nil {
+					return nil, fmt.Errorf("sinks[%d]: sink type %q builds nothing", i, s.Type)
+				}
+				sk, err := typ.Sink(ctx, s, SinkEnv{Env: env, Version: version, Format: format})
 				if err != nil {
 					return nil, err
 				}
 				group = append(group, sk)
 				continue
 			}
-			dest, err := typ.Destination(ctx, s, env)
+			dest, err := typ.Dest(s).Build(ctx, env)
 			if err != nil {
 				return nil, err
 			}
@@ -181,7 +172,7 @@ func (c *Config) buildSinkGroups(ctx context.Context, version string, now func()
 				o.Only = &sinks.Selection{Name: "ocsf_class=" + class.Name, Accepts: func(r *audit.Record) bool { return ocsf.ClassOf(r).UID == class.UID }}
 			}
 			if s.Layout == LayoutSecurityLake {
-				o.Layout = sinks.SecurityLakeLayout(s.Region, s.SecurityLakeAccountID)
+				o.Layout = sinks.SecurityLakeLayout(s.S3.Region, s.SecurityLakeAccountID)
 			}
 			group = append(group, o)
 		}
@@ -197,23 +188,26 @@ func (c *Config) validateSinks(errs *FieldErrors) {
 	}
 	types := c.sinkTypes()
 	dests := map[string]string{}
-	streams := 0
+	streams := map[string]int{}
 	for i, s := range c.Sinks {
 		p := fmt.Sprintf("sinks[%d]", i)
+		s.validateCommon(p, errs)
 		typ, ok := types[s.Type]
 		if !ok {
-			s.validateCommon(p, errs)
 			errs.add(p+".type", "%q is not one of: %s", s.Type, strings.Join(types.names(), ", "))
 			continue
 		}
-		s.validateCommon(p, errs)
 		s.validateKeys(p, types, errs)
 		dest := ""
-		if typ.Validate != nil {
-			dest = typ.Validate(s, p, errs)
+		if typ.Dest != nil {
+			dc := typ.Dest(s)
+			for _, e := range dc.Validate(p, s.Format) {
+				errs.add(e.Path, "%s", e.Msg)
+			}
+			dest = dc.Target()
 		}
 		if dest == "" {
-			if streams++; streams > 1 {
+			if streams[s.Type]++; streams[s.Type] > 1 {
 				errs.add(p+".type", "only one %s sink is allowed", s.Type)
 			}
 			continue
@@ -227,7 +221,7 @@ func (c *Config) validateSinks(errs *FieldErrors) {
 }
 
 // validateCommon checks the keys every sink has: format, compression,
-// schema, layout.
+// schema, layout; and every endpoint's form.
 func (s SinkConfig) validateCommon(p string, errs *FieldErrors) {
 	switch s.Format {
 	case "jsonl":
@@ -245,25 +239,77 @@ func (s SinkConfig) validateCommon(p string, errs *FieldErrors) {
 		errs.add(p+".schema", "%q is not one of: %s", s.Schema, strings.Join(schemaNames(), ", "))
 	}
 	s.validateLayout(p, errs)
+	if ep, ok := s.destKeys()["endpoint"]; ok {
+		validateEndpoint(p+".endpoint", ep.String(), errs)
+	}
 }
 
-// typedKeys are the keys some sink types have and others not, with
-// whether s sets them.
-func (s SinkConfig) typedKeys() map[string]bool {
-	return map[string]bool{"path": s.Path != "", "bucket": s.Bucket != "", "prefix": s.Prefix != "", "region": s.Region != "", "endpoint": s.Endpoint != "",
-		"sse": s.SSE != "", "kms_key_id": s.KMSKeyID != "", "storage_class": s.StorageClass != "", "object_lock.mode": s.ObjectLock.Mode != ""}
+// destKeys are the destination keys s sets (inline fields of SinkConfig,
+// nested keys joined with "."), with their values.
+func (s SinkConfig) destKeys() map[string]reflect.Value {
+	out := map[string]reflect.Value{}
+	v := reflect.ValueOf(s)
+	for i := 0; i < v.NumField(); i++ {
+		if strings.HasSuffix(v.Type().Field(i).Tag.Get("yaml"), ",inline") {
+			setKeys(v.Field(i), "", out)
+		}
+	}
+	return out
 }
 
-// validateKeys reports the keys s sets that belong to other sink types.
+// setKeys adds the keys of struct value v that are set, under prefix.
+func setKeys(v reflect.Value, prefix string, out map[string]reflect.Value) {
+	for i := 0; i < v.NumField(); i++ {
+		key := strings.Split(v.Type().Field(i).Tag.Get("yaml"), ",")[0]
+		if key == "" || key == "-" {
+			continue
+		}
+		f := v.Field(i)
+		if f.Kind() == reflect.Struct {
+			setKeys(f, prefix+key+".", out)
+		} else if !f.IsZero() {
+			out[prefix+key] = f
+		}
+	}
+}
+
+// keysOf are the keys a destination configuration has, nested keys joined
+// with ".".
+func keysOf(t reflect.Type, prefix string) []string {
+	var out []string
+	for i := 0; i < t.NumField(); i++ {
+		key := strings.Split(t.Field(i).Tag.Get("yaml"), ",")[0]
+		if key == "" || key == "-" {
+			continue
+		}
+		if t.Field(i).Type.Kind() == reflect.Struct {
+			out = append(out, keysOf(t.Field(i).Type, prefix+key+".")...)
+		} else {
+			out = append(out, prefix+key)
+		}
+	}
+	return out
+}
+
+// keys are the keys of sink type name.
+func (t SinkTypes) keys(name string) []string {
+	if typ := t[name]; typ.Dest != nil {
+		return keysOf(reflect.TypeOf(typ.Dest(SinkConfig{})), "")
+	}
+	return nil
+}
+
+// validateKeys reports the destination keys s sets that belong to other
+// sink types.
 func (s SinkConfig) validateKeys(p string, types SinkTypes, errs *FieldErrors) {
-	own := types[s.Type].Keys
-	for k, set := range s.typedKeys() {
-		if !set || slices.Contains(own, k) {
+	own := types.keys(s.Type)
+	for k := range s.destKeys() {
+		if slices.Contains(own, k) {
 			continue
 		}
 		var owners []string
 		for _, n := range types.names() {
-			if slices.Contains(types[n].Keys, k) {
+			if slices.Contains(types.keys(n), k) {
 				owners = append(owners, n)
 			}
 		}

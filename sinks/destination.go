@@ -3,6 +3,7 @@ package sinks
 import (
 	"context"
 	"io"
+	"time"
 
 	"github.com/auditlog-exporter/auditlog-exporter/audit"
 )
@@ -105,3 +106,41 @@ type ConfigError struct {
 }
 
 func (e ConfigError) Error() string { return e.Path + ": " + e.Msg }
+
+// DestConfig is a destination's own configuration, as its package defines
+// it: the keys of a sink of its type (decoded by the caller, strictly),
+// their checks and the construction of the destination.
+type DestConfig interface {
+	// Validate returns every problem; path is the sink's path in the
+	// configuration ("sinks[0]"), format the encoding the sink writes
+	// (jsonl, parquet), for a destination that carries only some.
+	Validate(path, format string) []ConfigError
+	// Target names what the destination writes to, for telling apart two
+	// sinks that would write the same objects; "" for a stream (one at
+	// most of each type).
+	Target() string
+	// Build returns the destination.
+	Build(ctx context.Context, env Env) (Destination, error)
+}
+
+// Env is what building a destination takes beyond its own configuration.
+type Env struct {
+	// Field is the sink's path in the configuration ("sinks[0]"), for
+	// messages.
+	Field string
+	// Prefix is where in a bucket the destination writes: the sink's
+	// prefix, or, for a sink per OCSF class, that class's.
+	Prefix string
+	// SpoolDir holds staged objects ("": the system's temporary
+	// directory).
+	SpoolDir string
+	// Stdout is where a stream writes.
+	Stdout io.Writer
+	// Now is the destination's clock (nil: time.Now).
+	Now func() time.Time
+	// MaxObjectSize, when positive, lowers the largest object the
+	// destination publishes, for the reason MaxObjectSizeWhy gives (a
+	// layout's reader wants smaller objects).
+	MaxObjectSize    int64
+	MaxObjectSizeWhy string
+}

@@ -196,24 +196,24 @@ func (d *Dest) Probe(context.Context) error {
 	return os.Remove(p)
 }
 
-// Config is a file sink's own configuration (sinks[].path).
+// Config is a file sink's own configuration.
 type Config struct {
 	// Path is the directory objects are published under.
-	Path string
+	Path string `yaml:"path"`
 }
 
-// Validate returns every problem of c; p is the sink's path in the file
-// ("sinks[0]").
-func (c Config) Validate(p string) []sinks.ConfigError {
+var _ sinks.DestConfig = Config{}
+
+// Validate implements sinks.DestConfig.
+func (c Config) Validate(p, _ string) []sinks.ConfigError {
 	if c.Path == "" {
 		return []sinks.ConfigError{{Path: p + ".path", Msg: "required for sink type file"}}
 	}
 	return nil
 }
 
-// Target names what c writes to: two sinks of one target and format
-// would write the same objects.
+// Target implements sinks.DestConfig.
 func (c Config) Target() string { return "file:" + filepath.Clean(c.Path) }
 
-// New returns the destination c describes.
-func (c Config) New() *Dest { return New(c.Path) }
+// Build implements sinks.DestConfig.
+func (c Config) Build(context.Context, sinks.Env) (sinks.Destination, error) { return New(c.Path), nil }

@@ -558,31 +558,36 @@ func (d *Dest) probeLock(ctx context.Context) error {
 	return nil
 }
 
-// Config is an S3 sink's own configuration (sinks[].bucket, prefix,
-// region, endpoint, path_style, sse, kms_key_id, storage_class,
-// object_lock).
+// Config is an S3 sink's own configuration.
 type Config struct {
-	Bucket       string
-	Prefix       string
-	Region       string
-	Endpoint     string
-	PathStyle    bool
-	SSE          string
-	KMSKeyID     string
-	StorageClass string
-	// LockMode and LockRetentionDays are object_lock.mode and
-	// object_lock.retention_days.
-	LockMode          string
-	LockRetentionDays int
+	Bucket string `yaml:"bucket"`
+	// Prefix may hold {class}: one prefix per OCSF class (Security Lake).
+	Prefix       string `yaml:"prefix"`
+	Region       string `yaml:"region"`
+	Endpoint     string `yaml:"endpoint"`
+	PathStyle    bool   `yaml:"path_style"`
+	SSE          string `yaml:"sse"`
+	KMSKeyID     string `yaml:"kms_key_id"`
+	StorageClass string `yaml:"storage_class"`
+	// ObjectLock puts an S3 Object Lock retention on every object,
+	// manifest and seal.
+	ObjectLock ObjectLock `yaml:"object_lock"`
 }
+
+// ObjectLock is an S3 sink's Object Lock retention.
+type ObjectLock struct {
+	Mode          string `yaml:"mode"` // GOVERNANCE | COMPLIANCE; empty: none
+	RetentionDays int    `yaml:"retention_days"`
+}
+
+var _ sinks.DestConfig = Config{}
 
 // MaxLockRetentionDays bounds object_lock.retention_days (100 years).
 const MaxLockRetentionDays = 36500
 
-// Validate returns every problem of c; p is the sink's path in the file
-// ("sinks[0]"). The endpoint's form is checked with every other endpoint
-// of the file, by the caller.
-func (c Config) Validate(p string) []sinks.ConfigError {
+// Validate implements sinks.DestConfig. The endpoint's form is checked by
+// the caller, as every endpoint of the configuration is.
+func (c Config) Validate(p, _ string) []sinks.ConfigError {
 	var errs []sinks.ConfigError
 	add := func(key, format string, args ...any) {
 		errs = append(errs, sinks.ConfigError{Path: p + "." + key, Msg: fmt.Sprintf(format, args...)})
@@ -602,34 +607,35 @@ func (c Config) Validate(p string) []sinks.ConfigError {
 	if c.StorageClass != "" && !slices.Contains(types.StorageClass("").Values(), types.StorageClass(c.StorageClass)) {
 		add("storage_class", "%q is not an S3 storage class (STANDARD, STANDARD_IA, INTELLIGENT_TIERING, GLACIER_IR, ...)", c.StorageClass)
 	}
-	switch {
-	case c.LockMode == "" && c.LockRetentionDays != 0:
+	switch l := c.ObjectLock; {
+	case l.Mode == "" && l.RetentionDays != 0:
 		add("object_lock.mode", "required with object_lock.retention_days: GOVERNANCE or COMPLIANCE")
-	case c.LockMode == "":
-	case c.LockMode != LockGovernance && c.LockMode != LockCompliance:
-		add("object_lock.mode", "%q is not one of: GOVERNANCE, COMPLIANCE", c.LockMode)
-	case c.LockRetentionDays < 1 || c.LockRetentionDays > MaxLockRetentionDays:
-		add("object_lock.retention_days", "%d: want 1 to %d days (e.g. 2557 for 7 years)", c.LockRetentionDays, MaxLockRetentionDays)
+	case l.Mode == "":
+	case l.Mode != LockGovernance && l.Mode != LockCompliance:
+		add("object_lock.mode", "%q is not one of: GOVERNANCE, COMPLIANCE", l.Mode)
+	case l.RetentionDays < 1 || l.RetentionDays > MaxLockRetentionDays:
+		add("object_lock.retention_days", "%d: want 1 to %d days (e.g. 2557 for 7 years)", l.RetentionDays, MaxLockRetentionDays)
 	}
 	return errs
 }
 
-// Target names what c writes to: two sinks of one target and format
-// would write the same objects.
+// Target implements sinks.DestConfig.
 func (c Config) Target() string {
 	return "s3:" + c.Endpoint + "/" + c.Bucket + "/" + strings.TrimSuffix(c.Prefix, "/")
 }
 
-// Options are the destination's options for c, writing under prefix
-// (c.Prefix, or one OCSF class's), staging in stageDir, with the clock
-// now (nil: time.Now).
-func (c Config) Options(prefix, stageDir string, now func() time.Time) Options {
-	return Options{Bucket: c.Bucket, Prefix: prefix, SSE: c.SSE, KMSKeyID: c.KMSKeyID, StorageClass: c.StorageClass, StageDir: stageDir,
-		LockMode: c.LockMode, LockRetention: time.Duration(c.LockRetentionDays) * 24 * time.Hour, Now: now}
+// Options are the destination's options for c in env.
+func (c Config) Options(env sinks.Env) Options {
+	return Options{Bucket: c.Bucket, Prefix: env.Prefix, SSE: c.SSE, KMSKeyID: c.KMSKeyID, StorageClass: c.StorageClass, StageDir: env.SpoolDir,
+		LockMode: c.ObjectLock.Mode, LockRetention: time.Duration(c.ObjectLock.RetentionDays) * 24 * time.Hour, Now: env.Now,
+		MaxObjectSize: env.MaxObjectSize, MaxObjectSizeWhy: env.MaxObjectSizeWhy}
 }
 
-// NewClient returns the S3 client of c's region and endpoint; field
-// names the sink in messages ("sinks[0]").
-func (c Config) NewClient(ctx context.Context, field string) (*s3api.Client, error) {
-	return s3client.New(ctx, s3client.Options{Field: field, Region: c.Region, Endpoint: c.Endpoint, PathStyle: c.PathStyle})
+// Build implements sinks.DestConfig: a client of c's region and endpoint.
+func (c Config) Build(ctx context.Context, env sinks.Env) (sinks.Destination, error) {
+	client, err := s3client.New(ctx, s3client.Options{Field: env.Field, Region: c.Region, Endpoint: c.Endpoint, PathStyle: c.PathStyle})
+	if err != nil {
+		return nil, err
+	}
+	return New(client, c.Options(env)), nil
 }

@@ -103,27 +103,25 @@ func (d *Dest) Probe(context.Context) error {
 	return f.Close()
 }
 
-// Config is a stream sink's own configuration: where it writes, and
-// where windows are spooled.
-type Config struct {
-	// Name is the stream's name in messages ("stdout").
-	Name string
-	Out  io.Writer
-	// SpoolDir holds the staging files ("": the system's temporary
-	// directory).
-	SpoolDir string
-}
+// Config is a standard output sink's own configuration: it has no keys;
+// it writes to the Env's Stdout and spools in its SpoolDir.
+type Config struct{}
 
-// Validate returns every problem of a stream sink writing format (its
-// encoding: "jsonl", "parquet"); p is the sink's path in the file
-// ("sinks[0]"). A reader of a pipe sees the objects one after another,
-// which only JSON lines survives.
-func (c Config) Validate(p, format string) []sinks.ConfigError {
+var _ sinks.DestConfig = Config{}
+
+// Validate implements sinks.DestConfig: a reader of a pipe sees the
+// objects one after another, which only JSON lines survives.
+func (Config) Validate(p, format string) []sinks.ConfigError {
 	if format != "jsonl" {
 		return []sinks.ConfigError{{Path: p + ".format", Msg: "sink type stdout writes jsonl only"}}
 	}
 	return nil
 }
 
-// New returns the destination c describes.
-func (c Config) New() *Dest { return New(c.Name, c.Out, c.SpoolDir) }
+// Target implements sinks.DestConfig: a stream.
+func (Config) Target() string { return "" }
+
+// Build implements sinks.DestConfig.
+func (Config) Build(_ context.Context, env sinks.Env) (sinks.Destination, error) {
+	return New("stdout", env.Stdout, env.SpoolDir), nil
+}
