@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"time"
 
 	"github.com/auditlog-exporter/auditlog-exporter/audit"
@@ -272,7 +271,7 @@ func (w *writer) Abort() error {
 		return nil
 	}
 	w.closed = true
-	if a, ok := w.enc.(interface{ Abort() }); ok {
+	if a, ok := w.enc.(Aborter); ok {
 		a.Abort() // an encoder writing beside the caller stops first
 	}
 	return w.st.Discard()
@@ -336,10 +335,7 @@ func (v archive) Records(ctx context.Context, object string, fn func(audit.Recor
 		return fmt.Errorf("no object %s", object)
 	}
 	defer r.Close()
-	if ra, ok := r.(interface {
-		io.ReaderAt
-		Stat() (os.FileInfo, error)
-	}); ok {
+	if ra, ok := r.(LocalFile); ok {
 		// A local file already reads at offsets: no copy.
 		fi, err := ra.Stat()
 		if err != nil {

@@ -27,6 +27,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"os"
 	"path"
 	"strings"
 	"time"
@@ -110,6 +111,20 @@ func tagged(s schema.Schema, ext string) string {
 type Encoder interface {
 	Encode(r *audit.Record) error
 	Close() error
+}
+
+// Aborter is implemented by an Encoder that works beside its caller (a
+// goroutine writing Parquet pages): Abort stops it before the window's
+// staged object is discarded.
+type Aborter interface {
+	Abort()
+}
+
+// LocalFile is implemented by what a Keeper's Get returns when the object
+// is a local file: it reads at offsets, so it is decoded without a copy.
+type LocalFile interface {
+	io.ReaderAt
+	Stat() (os.FileInfo, error)
 }
 
 // ObjectName is the deterministic name of a window's output, relative to a
