@@ -3,14 +3,10 @@ package config
 import (
 	"context"
 	"fmt"
-	"github.com/auditlog-exporter/auditlog-exporter/audit"
-	"github.com/auditlog-exporter/auditlog-exporter/schema/ocsf"
 	"io"
-	"time"
 
 	"github.com/auditlog-exporter/auditlog-exporter/cfaudit"
 	"github.com/auditlog-exporter/auditlog-exporter/errclass"
-	"github.com/auditlog-exporter/auditlog-exporter/evidence"
 	"github.com/auditlog-exporter/auditlog-exporter/exporter"
 	"github.com/auditlog-exporter/auditlog-exporter/internal/s3client"
 	"github.com/auditlog-exporter/auditlog-exporter/internal/safefile"
@@ -127,86 +123,6 @@ func (s SourceConfig) cfKey() (cfaudit.ServiceKey, error) {
 	}
 	k.UAA.CertURL, k.UAA.CredentialType, k.UAA.Certificate, k.UAA.Key = s.TokenURL, "x509", string(cert), string(key)
 	return k, nil
-}
-
-// BuildSinks creates the configured sinks; stdout is where a stdout sink
-// writes, version goes into every manifest and Parquet file. A sink with
-// {class} in its prefix is one sink per OCSF class. The sinks read the
-// time from time.Now (Build gives them the exporter's clock).
-func (c *Config) BuildSinks(ctx context.Context, version string, stdout io.Writer) ([]sinks.Sink, error) {
-	return c.buildSinks(ctx, version, nil, stdout)
-}
-
-// buildSinks is BuildSinks with the sinks' clock (nil: time.Now).
-func (c *Config) buildSinks(ctx context.Context, version string, now func() time.Time, stdout io.Writer) ([]sinks.Sink, error) {
-	groups, err := c.buildSinkGroups(ctx, version, now, stdout)
-	var out []sinks.Sink
-	for _, g := range groups {
-		out = append(out, g...)
-	}
-	return out, err
-}
-
-// buildSinkGroups creates, per configured sink, the sinks it stands for,
-// reading the time from now (nil: time.Now).
-func (c *Config) buildSinkGroups(ctx context.Context, version string, now func() time.Time, stdout io.Writer) ([][]sinks.Sink, error) {
-	var out [][]sinks.Sink
-	var signer *evidence.Signer
-	if f := c.Evidence.SigningKeyFile; f != "" {
-		var err error
-		if signer, err = evidence.LoadSigner(f); err != nil {
-			return nil, errclass.Mark(errclass.Config, fmt.Errorf("evidence.signing_key_file: %w", err))
-		}
-	}
-	for i, s := range c.Sinks {
-		classes, prefixes := s.SecurityLakeSources()
-		if classes == nil {
-			classes, prefixes = []ocsf.Class{{}}, []string{s.Prefix}
-		}
-		var group []sinks.Sink
-		for k, class := range classes {
-			format := s.format(version)
-			if pq, ok := format.(sinks.Parquet); ok && s.Layout == LayoutSecurityLake {
-				pq.SortByTime = true // Security Lake: events sorted by time
-				format = pq
-			}
-			var dest sinks.Destination
-			switch s.Type {
-			case "file":
-				dest = sinks.NewFileDest(s.Path)
-			case "stdout":
-				dest = sinks.NewStreamDest("stdout", stdout, c.Export.SpoolDir)
-			case "s3":
-				client, err := s3client.New(ctx, s3client.Options{Field: fmt.Sprintf("sinks[%d]", i), Region: s.Region, Endpoint: s.Endpoint, PathStyle: s.PathStyle})
-				if err != nil {
-					return nil, err
-				}
-				o := sinks.S3Options{Bucket: s.Bucket, Prefix: prefixes[k], SSE: s.SSE, KMSKeyID: s.KMSKeyID, StorageClass: s.StorageClass, StageDir: c.Export.SpoolDir,
-					LockMode: s.ObjectLock.Mode, LockRetention: time.Duration(s.ObjectLock.RetentionDays) * 24 * time.Hour, Now: now}
-				if s.Layout == LayoutSecurityLake {
-					o.MaxObjectSize, o.MaxObjectSizeWhy = sinks.MaxSecurityLakeObjectSize, "the largest object Security Lake wants from a custom source"
-				}
-				dest = sinks.NewS3Dest(client, o)
-			default:
-				return nil, errclass.Mark(errclass.Config, fmt.Errorf("sinks[%d].type %q", i, s.Type))
-			}
-			o := sinks.New(dest, format)
-			o.Version, o.Now = version, now
-			if signer != nil {
-				o.Signer = signer
-				o.Keys = evidence.Keys(signer.Public())
-			}
-			if class.UID != 0 {
-				o.Only = &sinks.Selection{Name: "ocsf_class=" + class.Name, Accepts: func(r *audit.Record) bool { return ocsf.ClassOf(r).UID == class.UID }}
-			}
-			if s.Layout == LayoutSecurityLake {
-				o.Layout = sinks.SecurityLakeLayout(s.Region, s.SecurityLakeAccountID)
-			}
-			group = append(group, o)
-		}
-		out = append(out, group)
-	}
-	return out, nil
 }
 
 // OpenStore opens the state store; readOnly does not take the file lock.

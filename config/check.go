@@ -19,7 +19,6 @@ import (
 	"github.com/auditlog-exporter/auditlog-exporter/exporter"
 	"github.com/auditlog-exporter/auditlog-exporter/internal/s3client"
 	"github.com/auditlog-exporter/auditlog-exporter/internal/s3err"
-	"github.com/auditlog-exporter/auditlog-exporter/sinks"
 	"github.com/auditlog-exporter/auditlog-exporter/source/apiclient"
 	"github.com/auditlog-exporter/auditlog-exporter/state"
 	"github.com/rs/zerolog"
@@ -82,18 +81,9 @@ func (c *Config) Check(ctx context.Context, log zerolog.Logger) []CheckItem {
 	if err != nil {
 		return append(items, CheckItem{Name: "sinks", Err: err, Hint: storageHint(err)})
 	}
-	var sinkList []sinks.Sink
-	for _, g := range groups {
-		sinkList = append(sinkList, g...)
-	}
-	if f := c.Evidence.SigningKeyFile; f != "" {
-		// Read and parsed when the file was loaded; say which key it is.
-		for _, s := range sinkList {
-			if o, ok := s.(*sinks.Output); ok && o.Signer != nil {
-				items = append(items, CheckItem{Name: "evidence", Detail: fmt.Sprintf("manifests and seals are signed with key %s (%s); give auditors its public key", o.Signer.KeyID(), f)})
-				break
-			}
-		}
+	if signer, err := c.signer(); err == nil && signer != nil && len(groups) > 0 {
+		// Read and parsed when the sinks were built; say which key it is.
+		items = append(items, CheckItem{Name: "evidence", Detail: fmt.Sprintf("manifests and seals are signed with key %s (%s); give auditors its public key", signer.KeyID(), c.Evidence.SigningKeyFile)})
 	}
 	for i, g := range groups {
 		cs := c.Sinks[i]
@@ -102,8 +92,8 @@ func (c *Config) Check(ctx context.Context, log zerolog.Logger) []CheckItem {
 		}
 		for _, s := range g {
 			detail := "writable (probe written and removed)"
-			if cs.ObjectLock.Mode != "" {
-				detail += fmt.Sprintf("; Object Lock enabled on the bucket, objects kept %s for %d days", cs.ObjectLock.Mode, cs.ObjectLock.RetentionDays)
+			if cs.S3.ObjectLock.Mode != "" {
+				detail += fmt.Sprintf("; Object Lock enabled on the bucket, objects kept %s for %d days", cs.S3.ObjectLock.Mode, cs.S3.ObjectLock.RetentionDays)
 			}
 			item := CheckItem{Name: fmt.Sprintf("sinks[%d] %s", i, s.Name()), Detail: detail}
 			if item.Err = s.Probe(ctx); item.Err != nil {
@@ -313,5 +303,5 @@ func securityLakeItem(i int, s SinkConfig) CheckItem {
 	}
 	return CheckItem{Name: fmt.Sprintf("sinks[%d] Security Lake", i),
 		Detail: fmt.Sprintf("writes %d custom sources (create each in Security Lake before the first run), account %s, region %s: %s",
-			len(classes), s.SecurityLakeAccountID, s.Region, strings.Join(names, "; "))}
+			len(classes), s.SecurityLakeAccountID, s.S3.Region, strings.Join(names, "; "))}
 }

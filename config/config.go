@@ -7,6 +7,7 @@ package config
 
 import (
 	"bytes"
+	"crypto/ed25519"
 	"errors"
 	"fmt"
 	"net"
@@ -15,7 +16,6 @@ import (
 	"path/filepath"
 	"reflect"
 	"regexp"
-	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -31,10 +31,12 @@ import (
 	"github.com/auditlog-exporter/auditlog-exporter/schema/ocsf"
 	"github.com/auditlog-exporter/auditlog-exporter/schema/sap"
 	"github.com/auditlog-exporter/auditlog-exporter/sinks"
+	"github.com/auditlog-exporter/auditlog-exporter/sinks/file"
+	s3dest "github.com/auditlog-exporter/auditlog-exporter/sinks/s3"
+	"github.com/auditlog-exporter/auditlog-exporter/sinks/stream"
 	"github.com/auditlog-exporter/auditlog-exporter/source"
 	"github.com/auditlog-exporter/auditlog-exporter/source/apiclient"
 	"github.com/auditlog-exporter/auditlog-exporter/state"
-	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 	"gopkg.in/yaml.v3"
 )
 
@@ -45,6 +47,10 @@ type Config struct {
 	PlainSecrets []string `yaml:"-"`
 	// offline: loaded by LoadOffline; the sources are never asked.
 	offline bool
+	// types are the sink types the file may name (nil: DefaultSinkTypes);
+	// trusted, when set, the only keys signatures are checked with.
+	types   SinkTypes
+	trusted []ed25519.PublicKey
 
 	Source   *SourceConfig  `yaml:"source"`
 	Accounts []SourceConfig `yaml:"accounts"`
@@ -153,25 +159,13 @@ type SinkConfig struct {
 	// SecurityLakeAccountID is the custom source's account ID or external
 	// ID (layout security-lake).
 	SecurityLakeAccountID string `yaml:"security_lake_account_id"`
-	Path                  string `yaml:"path"`
 	Compression           string `yaml:"compression"`
-	Bucket                string `yaml:"bucket"`
-	Prefix                string `yaml:"prefix"`
-	Region                string `yaml:"region"`
-	Endpoint              string `yaml:"endpoint"`
-	PathStyle             bool   `yaml:"path_style"`
-	SSE                   string `yaml:"sse"`
-	KMSKeyID              string `yaml:"kms_key_id"`
-	StorageClass          string `yaml:"storage_class"`
-	// ObjectLock puts an S3 Object Lock retention on every object,
-	// manifest and seal (s3 only).
-	ObjectLock ObjectLockConfig `yaml:"object_lock"`
-}
-
-// ObjectLockConfig is an S3 sink's Object Lock retention.
-type ObjectLockConfig struct {
-	Mode          string `yaml:"mode"` // GOVERNANCE | COMPLIANCE; empty: none
-	RetentionDays int    `yaml:"retention_days"`
+	// The keys of each type of destination, as its package defines them,
+	// decoded inline (sinks[].path, sinks[].bucket ...): a sink sets only
+	// its own type's, and no two types share a key.
+	File   file.Config   `yaml:",inline"`
+	S3     s3dest.Config `yaml:",inline"`
+	Stdout stream.Config `yaml:",inline"`
 }
 
 // EvidenceConfig shapes the evidence written for auditors.
@@ -317,6 +311,12 @@ func Parse(data []byte, lookupEnv func(string) (string, bool)) (*Config, error) 
 // (err: nothing could be decoded). Relative paths in it are taken
 // relative to dir ("": the working directory).
 func parse(data []byte, dir string, lookupEnv func(string) (string, bool)) (*Config, FieldErrors, error) {
+	return parseWith(data, dir, lookupEnv, nil)
+}
+
+// parseWith is parse with the sink types the file may name (nil:
+// DefaultSinkTypes).
+func parseWith(data []byte, dir string, lookupEnv func(string) (string, bool), types SinkTypes) (*Config, FieldErrors, error) {
 	if len(data) > MaxConfigBytes {
 		return nil, nil, errclass.Mark(errclass.Config, fmt.Errorf("larger than %d bytes: not an auditlog-exporter configuration", MaxConfigBytes))
 	}
@@ -325,6 +325,7 @@ func parse(data []byte, dir string, lookupEnv func(string) (string, bool)) (*Con
 		return nil, nil, errclass.Mark(errclass.Config, fmt.Errorf("not valid YAML: %w", err))
 	}
 	cfg := DefaultConfig()
+	cfg.types = types
 	if len(doc.Content) == 0 {
 		return nil, nil, FieldErrors{{Path: "(file)", Msg: "empty configuration"}}.err()
 	}
@@ -395,6 +396,22 @@ var envRE = regexp.MustCompile(`\$\$\{|\$\{([^}]*)\}`)
 
 // walk checks keys against t's yaml tags, recording unknown ones, expands
 // ${VAR} in scalars, and remembers which path each line holds.
+// yamlFields adds the keys of struct type t and their types, those of
+// its inline fields included.
+func yamlFields(t reflect.Type, fields map[string]reflect.Type, names *[]string) {
+	for i := 0; i < t.NumField(); i++ {
+		tag := strings.Split(t.Field(i).Tag.Get("yaml"), ",")
+		if len(tag) > 1 && tag[0] == "" && tag[1] == "inline" && t.Field(i).Type.Kind() == reflect.Struct {
+			yamlFields(t.Field(i).Type, fields, names)
+			continue
+		}
+		if tag[0] != "" && tag[0] != "-" {
+			fields[tag[0]] = t.Field(i).Type
+			*names = append(*names, tag[0])
+		}
+	}
+}
+
 func walk(n *yaml.Node, t reflect.Type, path string, errs *FieldErrors, lines map[int]string, plain *[]string, dup *bool, lookupEnv func(string) (string, bool)) {
 	for t.Kind() == reflect.Pointer {
 		t = t.Elem()
@@ -422,13 +439,7 @@ func walk(n *yaml.Node, t reflect.Type, path string, errs *FieldErrors, lines ma
 		}
 		fields := map[string]reflect.Type{}
 		var names []string
-		for i := 0; i < t.NumField(); i++ {
-			tag := strings.Split(t.Field(i).Tag.Get("yaml"), ",")[0]
-			if tag != "" && tag != "-" {
-				fields[tag] = t.Field(i).Type
-				names = append(names, tag)
-			}
-		}
+		yamlFields(t, fields, &names)
 		for i := 0; i+1 < len(n.Content); i += 2 {
 			k, v := n.Content[i], n.Content[i+1]
 			p := join(path, k.Value)
@@ -575,7 +586,7 @@ func (c *Config) validate() FieldErrors {
 	c.Export.validate(&errs)
 	c.Retry.validate(&errs)
 	c.State.validate(len(c.Sources()), &errs)
-	validateSinks(c.Sinks, &errs)
+	c.validateSinks(&errs)
 	for i, sk := range c.Sinks {
 		if sk.Layout == LayoutSecurityLake && c.Export.Window < 5*time.Minute {
 			errs.add(fmt.Sprintf("sinks[%d].layout", i), "export.window %s: Security Lake wants a custom source's objects at most every 5 minutes; use 5m or more", c.Export.Window)
@@ -672,102 +683,6 @@ func (st StateConfig) validate(accounts int, errs *FieldErrors) {
 	default:
 		errs.add("state.type", "%q is not one of: file, s3", st.Type)
 	}
-}
-
-func validateSinks(list []SinkConfig, errs *FieldErrors) {
-	if len(list) == 0 {
-		errs.add("sinks", "at least one sink is required")
-	}
-	dests := map[string]string{}
-	streams := 0
-	for i, s := range list {
-		p := fmt.Sprintf("sinks[%d]", i)
-		dest := s.validate(p, errs)
-		if dest == "stdout" {
-			if streams++; streams > 1 {
-				errs.add(p+".type", "only one stdout sink is allowed")
-			}
-			continue
-		}
-		key := dest + "|" + s.format("").Ext()
-		if prev, dup := dests[key]; dup {
-			errs.add(p, "writes the same objects as %s", prev)
-		}
-		dests[key] = p
-	}
-}
-
-// validate checks one sink and returns what it writes to, for telling two
-// sinks that would write the same objects.
-func (s SinkConfig) validate(p string, errs *FieldErrors) (dest string) {
-	switch s.Format {
-	case "jsonl":
-		if s.Compression != "none" && s.Compression != "gzip" {
-			errs.add(p+".compression", "%q is not one of: none, gzip (for jsonl)", s.Compression)
-		}
-	case "parquet":
-		if _, err := sinks.ParquetCodec(s.Compression); err != nil {
-			errs.add(p+".compression", "%q is not one of: zstd, snappy, none (for parquet)", s.Compression)
-		}
-	default:
-		errs.add(p+".format", "%q is not one of: jsonl, parquet", s.Format)
-	}
-	if schemaOf(s.Schema) == nil {
-		errs.add(p+".schema", "%q is not one of: %s", s.Schema, strings.Join(schemaNames(), ", "))
-	}
-	s.validateLayout(p, errs)
-	only := func(typ string, keys map[string]string) {
-		for k, v := range keys {
-			if v != "" {
-				errs.add(p+"."+k, "only for sink type %s", typ)
-			}
-		}
-	}
-	switch s.Type {
-	case "file":
-		if s.Path == "" {
-			errs.add(p+".path", "required for sink type file")
-		}
-		only("s3", map[string]string{"bucket": s.Bucket, "prefix": s.Prefix, "region": s.Region, "endpoint": s.Endpoint, "sse": s.SSE, "kms_key_id": s.KMSKeyID, "storage_class": s.StorageClass, "object_lock.mode": s.ObjectLock.Mode})
-		return "file:" + filepath.Clean(s.Path)
-	case "s3":
-		if s.Bucket == "" {
-			errs.add(p+".bucket", "required for sink type s3")
-		}
-		only("file", map[string]string{"path": s.Path})
-		switch s.SSE {
-		case "", "AES256":
-			if s.KMSKeyID != "" {
-				errs.add(p+".kms_key_id", "only with sse: aws:kms")
-			}
-		case "aws:kms":
-		default:
-			errs.add(p+".sse", "%q is not one of: AES256, aws:kms", s.SSE)
-		}
-		if s.StorageClass != "" && !slices.Contains(types.StorageClass("").Values(), types.StorageClass(s.StorageClass)) {
-			errs.add(p+".storage_class", "%q is not an S3 storage class (STANDARD, STANDARD_IA, INTELLIGENT_TIERING, GLACIER_IR, ...)", s.StorageClass)
-		}
-		validateEndpoint(p+".endpoint", s.Endpoint, errs)
-		switch l := s.ObjectLock; {
-		case l.Mode == "" && l.RetentionDays != 0:
-			errs.add(p+".object_lock.mode", "required with object_lock.retention_days: GOVERNANCE or COMPLIANCE")
-		case l.Mode == "":
-		case l.Mode != sinks.LockGovernance && l.Mode != sinks.LockCompliance:
-			errs.add(p+".object_lock.mode", "%q is not one of: GOVERNANCE, COMPLIANCE", l.Mode)
-		case l.RetentionDays < 1 || l.RetentionDays > 36500:
-			errs.add(p+".object_lock.retention_days", "%d: want 1 to 36500 days (e.g. 2557 for 7 years)", l.RetentionDays)
-		}
-		return "s3:" + s.Endpoint + "/" + s.Bucket + "/" + strings.TrimSuffix(s.Prefix, "/")
-	case "stdout":
-		if s.Format != "jsonl" {
-			errs.add(p+".format", "sink type stdout writes jsonl only")
-		}
-		only("file or s3", map[string]string{"path": s.Path, "bucket": s.Bucket, "prefix": s.Prefix, "region": s.Region, "endpoint": s.Endpoint, "sse": s.SSE, "kms_key_id": s.KMSKeyID, "storage_class": s.StorageClass, "object_lock.mode": s.ObjectLock.Mode})
-		return "stdout"
-	default:
-		errs.add(p+".type", "%q is not one of: file, s3, stdout", s.Type)
-	}
-	return ""
 }
 
 func (m MetricsConfig) validate(errs *FieldErrors) {
@@ -1030,7 +945,7 @@ func (c *Config) resolvePaths(dir string) {
 	}
 	for i := range c.Sinks {
 		if c.Sinks[i].Type == "file" {
-			abs(&c.Sinks[i].Path)
+			abs(&c.Sinks[i].File.Path)
 		}
 	}
 	abs(&c.Evidence.SigningKeyFile)
@@ -1084,7 +999,7 @@ var securityLakeID = regexp.MustCompile(`^[A-Za-z0-9_+=,.@:-]{2,128}$`)
 // validateLayout checks the layout, the Security Lake account ID and the
 // {class} placeholder.
 func (s SinkConfig) validateLayout(p string, errs *FieldErrors) {
-	perClass := strings.Contains(s.Prefix, ClassPlaceholder)
+	perClass := strings.Contains(s.S3.Prefix, ClassPlaceholder)
 	switch s.Layout {
 	case LayoutHive:
 		if s.SecurityLakeAccountID != "" {
@@ -1100,7 +1015,7 @@ func (s SinkConfig) validateLayout(p string, errs *FieldErrors) {
 			errs.add(p+".format", "layout %s takes Parquet: set format: parquet", LayoutSecurityLake)
 		case !perClass:
 			errs.add(p+".prefix", "layout %s needs %s in the prefix (e.g. ext/sap-btp-%s/): Security Lake takes one OCSF class per custom source", LayoutSecurityLake, ClassPlaceholder, ClassPlaceholder)
-		case s.Region == "":
+		case s.S3.Region == "":
 			errs.add(p+".region", "required with layout %s (it names the region= partition)", LayoutSecurityLake)
 		}
 		if !securityLakeID.MatchString(s.SecurityLakeAccountID) {
@@ -1112,7 +1027,7 @@ func (s SinkConfig) validateLayout(p string, errs *FieldErrors) {
 	if perClass && s.Schema != ocsf.Schema.Name() {
 		errs.add(p+".prefix", "%s is for schema ocsf (one OCSF class per prefix)", ClassPlaceholder)
 	}
-	if s.Type != "s3" && strings.Contains(s.Path, ClassPlaceholder) {
+	if s.Type != "s3" && strings.Contains(s.File.Path, ClassPlaceholder) {
 		errs.add(p+".path", "%s is for S3 prefixes", ClassPlaceholder)
 	}
 }
@@ -1125,12 +1040,12 @@ func classSlug(c ocsf.Class) string { return strings.ReplaceAll(c.Name, "_", "-"
 // prefix each OCSF class goes to and the custom source name it implies
 // (the prefix's last element), for check.
 func (s SinkConfig) SecurityLakeSources() (classes []ocsf.Class, prefixes []string) {
-	if !strings.Contains(s.Prefix, ClassPlaceholder) {
+	if !strings.Contains(s.S3.Prefix, ClassPlaceholder) {
 		return nil, nil
 	}
 	for _, c := range ocsf.Classes() {
 		classes = append(classes, c)
-		prefixes = append(prefixes, strings.ReplaceAll(s.Prefix, ClassPlaceholder, classSlug(c)))
+		prefixes = append(prefixes, strings.ReplaceAll(s.S3.Prefix, ClassPlaceholder, classSlug(c)))
 	}
 	return classes, prefixes
 }

@@ -82,7 +82,7 @@ metrics: {textfile: m.prom}
 		t.Fatal(err)
 	}
 	for what, got := range map[string]string{
-		filepath.Join(dir, "state"): cfg.State.Path, filepath.Join(dir, "out"): cfg.Sinks[0].Path, "/abs/out": cfg.Sinks[1].Path,
+		filepath.Join(dir, "state"): cfg.State.Path, filepath.Join(dir, "out"): cfg.Sinks[0].File.Path, "/abs/out": cfg.Sinks[1].File.Path,
 		dir: cfg.Export.SpoolDir, filepath.Join(dir, "m.prom"): cfg.Metrics.Textfile, filepath.Join(dir, "secret"): cfg.Source.ClientSecretFile,
 	} {
 		if got != what {

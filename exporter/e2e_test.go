@@ -13,6 +13,7 @@ import (
 	"github.com/auditlog-exporter/auditlog-exporter/odata"
 	"github.com/auditlog-exporter/auditlog-exporter/odata/neosim"
 	"github.com/auditlog-exporter/auditlog-exporter/sinks"
+	"github.com/auditlog-exporter/auditlog-exporter/sinks/file"
 	"github.com/auditlog-exporter/auditlog-exporter/state"
 	"github.com/rs/zerolog"
 )
@@ -40,7 +41,7 @@ func TestRunEndToEnd(t *testing.T) {
 	out := filepath.Join(dir, "out")
 	ex := func() *exporter.Exporter {
 		return exporter.New(exporter.Options{
-			Accounts: []exporter.Account{{Name: "acct", Source: src}}, Sinks: []sinks.Sink{sinks.NewFile(out, sinks.JSONL{})}, Store: store,
+			Accounts: []exporter.Account{{Name: "acct", Source: src}}, Sinks: []sinks.Sink{file.NewSink(out, sinks.JSONL{})}, Store: store,
 			Grid: exporter.Grid{Size: time.Hour}, Lag: 15 * time.Minute, Start: "-6h", Version: "test",
 			Log: zerolog.Nop(), Now: func() time.Time { return now },
 		})

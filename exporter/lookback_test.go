@@ -19,6 +19,7 @@ import (
 	"github.com/auditlog-exporter/auditlog-exporter/odata/neosim"
 	"github.com/auditlog-exporter/auditlog-exporter/sinks"
 	"github.com/auditlog-exporter/auditlog-exporter/sinks/memdest"
+	"github.com/auditlog-exporter/auditlog-exporter/sinks/stream"
 	"github.com/auditlog-exporter/auditlog-exporter/source"
 	"github.com/auditlog-exporter/auditlog-exporter/source/sourcetest"
 	"github.com/auditlog-exporter/auditlog-exporter/state"
@@ -250,7 +251,7 @@ func TestLookBackOffWithoutKeepingSink(t *testing.T) {
 	e := newLookBackEnv(t, sourcetest.CountDistinct)
 	e.add(e.clock.Now().Add(10*time.Minute), 5, 0)
 	var buf strings.Builder
-	stream := sinks.NewStream("stdout", &lockedWriter{w: &buf}, sinks.JSONL{}, t.TempDir())
+	stream := stream.NewSink("stdout", &lockedWriter{w: &buf}, sinks.JSONL{}, t.TempDir())
 	e.clock.Add(90 * time.Minute)
 	e.run(24*time.Hour, stream)
 	st, err := e.store.Load(context.Background(), "acct")

@@ -59,7 +59,20 @@ type DayRow struct {
 type VerifyResult struct {
 	Windows []VerifyRow `json:"windows"`
 	Days    []DayRow    `json:"days"`
+	// NotVerifiable lists the sinks that keep nothing verify can read
+	// back (a stream, a destination that receives records): none of
+	// their windows is checked.
+	NotVerifiable []NotVerifiable `json:"not_verifiable"`
 }
+
+// NotVerifiable is a sink verify cannot read back, and why.
+type NotVerifiable struct {
+	Sink   string `json:"sink"`
+	Reason string `json:"reason"`
+}
+
+// notVerifiableReason says why a sink without an Archive is not checked.
+const notVerifiableReason = "not verifiable: the destination keeps nothing to read back (no objects, manifests or seals), so none of its windows is checked"
 
 // Problems counts the windows and days that are not as they should be.
 func (r VerifyResult) Problems() (windows, days int) {
@@ -103,7 +116,12 @@ type VerifyOptions struct {
 // unbroken chain (see evidence.JudgeDay).
 func (e *Exporter) Verify(ctx context.Context, from, to time.Time, o VerifyOptions) (VerifyResult, error) {
 	first, last := e.completeRange(from, to)
-	var res VerifyResult
+	res := VerifyResult{NotVerifiable: []NotVerifiable{}}
+	for _, s := range e.o.Sinks {
+		if s.Archive() == nil {
+			res.NotVerifiable = append(res.NotVerifiable, NotVerifiable{Sink: s.Name(), Reason: notVerifiableReason})
+		}
+	}
 	var errs []error
 	for _, a := range e.o.Accounts {
 		if !o.EvidenceOnly {
@@ -228,7 +246,7 @@ func (e *Exporter) verifyWindows(ctx context.Context, a Account, windows []audit
 		for si, s := range e.o.Sinks {
 			v := s.Archive()
 			if v == nil {
-				continue // a stream cannot be read back
+				continue // listed in NotVerifiable
 			}
 			dev, reads, err := e.dayEvidence(ctx, v, &seals[si], a.Name, all, due, o)
 			if err != nil {

@@ -151,6 +151,9 @@ func (p *pageWriter) facts(r Report) {
 	if r.Summary.WindowsRepaired > 0 {
 		p.f("<dt>Repaired in this run</dt><dd>%d window(s)</dd>\n", r.Summary.WindowsRepaired)
 	}
+	for _, n := range r.NotVerifiable {
+		p.f("<dt>Sink not verifiable</dt><dd><span class=\"mono\">%s</span>: %s</dd>\n", n.Sink, n.Reason)
+	}
 	p.f("</dl>\n")
 }
 

@@ -8,6 +8,8 @@ import (
 
 	"github.com/auditlog-exporter/auditlog-exporter/internal/s3test"
 	"github.com/auditlog-exporter/auditlog-exporter/sinks"
+	"github.com/auditlog-exporter/auditlog-exporter/sinks/file"
+	s3dest "github.com/auditlog-exporter/auditlog-exporter/sinks/s3"
 	"github.com/auditlog-exporter/auditlog-exporter/sinks/sinktest"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
@@ -19,7 +21,7 @@ import (
 func TestOutputClock(t *testing.T) {
 	ctx := context.Background()
 	at := time.Date(2031, 5, 6, 9, 8, 7, 5e8, time.FixedZone("CEST", 2*3600))
-	s := sinks.NewFile(t.TempDir(), sinks.JSONL{})
+	s := file.NewSink(t.TempDir(), sinks.JSONL{})
 	s.Now = func() time.Time { return at }
 	day := sinktest.Day("acct", 0)
 	for i, w := range day {
@@ -51,7 +53,7 @@ func TestS3ObjectLockFromClock(t *testing.T) {
 	srv := s3test.StartVersioned(t)
 	bucket := srv.NewLockedBucket(t)
 	ahead := time.Now().Add(24 * time.Hour)
-	s := sinks.NewS3(srv.Client(), sinks.S3Options{Bucket: bucket, Prefix: "p", LockMode: sinks.LockGovernance, LockRetention: time.Hour,
+	s := s3dest.NewSink(srv.Client(), s3dest.Options{Bucket: bucket, Prefix: "p", LockMode: s3dest.LockGovernance, LockRetention: time.Hour,
 		Now: func() time.Time { return ahead }}, sinks.JSONL{})
 	w := sinktest.Window("acct", 0)
 	wr := sinktest.Write(t, s, w, sinktest.Records(w, 1, "lock"))

@@ -12,6 +12,7 @@ import (
 
 	"github.com/auditlog-exporter/auditlog-exporter/evidence"
 	"github.com/auditlog-exporter/auditlog-exporter/sinks"
+	"github.com/auditlog-exporter/auditlog-exporter/sinks/file"
 	"github.com/auditlog-exporter/auditlog-exporter/sinks/sinktest"
 )
 
@@ -19,7 +20,7 @@ import (
 // a manifest names at most 64 of them, short ones, the rest counted apart.
 func TestManifestCountsCategoriesBounded(t *testing.T) {
 	dir := t.TempDir()
-	s := sinks.NewFile(dir, sinks.JSONL{})
+	s := file.NewSink(dir, sinks.JSONL{})
 	w := sinktest.Window("acct", 0)
 	recs := sinktest.Records(w, 300, "cat")
 	for i := range recs {
@@ -56,7 +57,7 @@ func TestSignedManifests(t *testing.T) {
 	_, other, _ := ed25519.GenerateKey(rand.Reader)
 	signer := evidence.NewSigner(key)
 	dir := t.TempDir()
-	s := sinks.NewFile(dir, sinks.JSONL{})
+	s := file.NewSink(dir, sinks.JSONL{})
 	s.Signer = signer
 	s.Keys = evidence.Keys(signer.Public())
 	w := sinktest.Window("acct", 0)

@@ -7,84 +7,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"time"
 
 	"github.com/auditlog-exporter/auditlog-exporter/audit"
 	"github.com/auditlog-exporter/auditlog-exporter/errclass"
 	"github.com/auditlog-exporter/auditlog-exporter/evidence"
+	"github.com/auditlog-exporter/auditlog-exporter/sinks/internal/stage"
 )
-
-// Destination is where an Output publishes committed windows. It does only
-// I/O; the Output does everything else.
-type Destination interface {
-	// Name identifies the destination in logs and errors ("file:./out").
-	Name() string
-	// Stage starts an object to be published as name (relative to the
-	// destination, from ObjectName). Nothing is visible to readers until
-	// Publish.
-	Stage(ctx context.Context, name string) (Staged, error)
-	// Probe proves, leaving nothing behind, that objects can be staged and
-	// published.
-	Probe(ctx context.Context) error
-	// MaxObjectSize is the largest object the destination can publish and
-	// why (0: no limit).
-	MaxObjectSize() (limit int64, why string)
-}
-
-// Staged is one object on its way to a destination.
-type Staged interface {
-	// Write appends encoded bytes (the Output buffers them).
-	io.Writer
-	// Publish makes the complete object visible under its name, at once
-	// and whole where the destination can. It never replaces an object:
-	// when the name is taken it fails with ErrExists, publishing nothing
-	// (a stream, which has no names, publishes always). It fails,
-	// publishing nothing, when ctx is done before the object is visible.
-	Publish(ctx context.Context, meta ObjectMeta) error
-	// Discard gives the object up: nothing becomes visible. Safe after
-	// Publish (it then cleans up only what Publish left) and twice.
-	Discard() error
-}
-
-// ObjectMeta is what a destination may record with a published object.
-type ObjectMeta struct {
-	Window      audit.Window
-	Part        int    // 0: the window's first object; n: its n-th delta
-	Format      string // extension: jsonl, jsonl.gz, parquet
-	ContentType string
-	Records     int64
-	Bytes       int64
-}
-
-// Keeper is implemented by destinations that keep what they publish under
-// its name: their windows get a manifest and can be verified.
-type Keeper interface {
-	// Get opens the object stored under name, or found = false.
-	Get(ctx context.Context, name string) (r io.ReadCloser, found bool, err error)
-	// List returns the names (relative to the destination) of the objects
-	// directly under the directory dir, in lexical order.
-	List(ctx context.Context, dir string) ([]string, error)
-	// Create stores a small object (a manifest, a seal) whole under name
-	// unless an object of that name exists (then created = false, nothing
-	// written): what was committed is never replaced.
-	Create(ctx context.Context, name string, b []byte) (created bool, err error)
-}
-
-// Inspector is implemented by destinations that know more of an object
-// than its bytes (S3: versions, Object Lock).
-type Inspector interface {
-	// Inspect returns what the destination says of the object under
-	// name; found = false when there is none.
-	Inspect(ctx context.Context, name string) (info ObjectInfo, found bool, err error)
-}
-
-// Versioned is implemented by a Staged whose destination gives each
-// published object a version ID.
-type Versioned interface {
-	// VersionID is the version the object got at Publish.
-	VersionID() string
-}
 
 // maxManifestBytes caps a manifest read back: it is outside input.
 const maxManifestBytes = 1 << 20
@@ -98,6 +27,10 @@ const maxManifestBytes = 1 << 20
 type Output struct {
 	dest   Destination
 	format Format
+	// keeper and inspector are dest's capabilities, read once by New
+	// (nil: it has none).
+	keeper    Keeper
+	inspector Inspector
 	// Version is recorded in each window's manifest.
 	Version string
 	// Signer, when set, signs every manifest and seal written.
@@ -153,8 +86,15 @@ var _ Sink = (*Output)(nil)
 
 // New returns the sink writing format to dest.
 func New(dest Destination, format Format) *Output {
-	return &Output{dest: dest, format: format}
+	o := &Output{dest: dest, format: format}
+	o.keeper, _ = dest.(Keeper)
+	o.inspector, _ = dest.(Inspector)
+	return o
 }
+
+// Keeper is what o's destination keeps and reads back, nil when it keeps
+// nothing (a stream).
+func (o *Output) Keeper() Keeper { return o.keeper }
 
 // Name implements Sink.
 func (o *Output) Name() string { return o.dest.Name() + " " + o.format.Ext() }
@@ -178,10 +118,10 @@ func (o *Output) Probe(ctx context.Context) error {
 
 // Archive implements Sink: nil unless the destination is a Keeper.
 func (o *Output) Archive() Archive {
-	if k, ok := o.dest.(Keeper); ok {
-		return archive{o: o, k: k}
+	if o.keeper == nil {
+		return nil
 	}
-	return nil
+	return archive{o: o, k: o.keeper}
 }
 
 // Open implements Sink: the window's first object.
@@ -291,8 +231,8 @@ func (w *writer) Commit(ctx context.Context, src Source) error {
 		return fail(fmt.Errorf("sink %s: %w", name, err))
 	}
 	w.closed = true
-	k, ok := w.o.dest.(Keeper)
-	if !ok {
+	k := w.o.keeper
+	if k == nil {
 		return nil
 	}
 	m := evidence.Manifest{Account: w.win.Account, WindowStart: w.win.Start.UTC(), WindowEnd: w.win.End.UTC(), Part: w.part, Object: w.object(), Format: w.o.format.Ext(),
@@ -331,7 +271,7 @@ func (w *writer) Abort() error {
 		return nil
 	}
 	w.closed = true
-	if a, ok := w.enc.(interface{ Abort() }); ok {
+	if a, ok := w.enc.(Aborter); ok {
 		a.Abort() // an encoder writing beside the caller stops first
 	}
 	return w.st.Discard()
@@ -365,11 +305,10 @@ func (v archive) readPart(ctx context.Context, w audit.Window, part int) (eviden
 
 // Inspect implements Archive.
 func (v archive) Inspect(ctx context.Context, object string) (ObjectInfo, error) {
-	in, ok := v.o.dest.(Inspector)
-	if !ok {
+	if v.o.inspector == nil {
 		return ObjectInfo{}, nil
 	}
-	info, _, err := in.Inspect(ctx, object)
+	info, _, err := v.o.inspector.Inspect(ctx, object)
 	return info, err
 }
 
@@ -396,10 +335,7 @@ func (v archive) Records(ctx context.Context, object string, fn func(audit.Recor
 		return fmt.Errorf("no object %s", object)
 	}
 	defer r.Close()
-	if ra, ok := r.(interface {
-		io.ReaderAt
-		Stat() (os.FileInfo, error)
-	}); ok {
+	if ra, ok := r.(LocalFile); ok {
 		// A local file already reads at offsets: no copy.
 		fi, err := ra.Stat()
 		if err != nil {
@@ -407,7 +343,7 @@ func (v archive) Records(ctx context.Context, object string, fn func(audit.Recor
 		}
 		return v.o.format.Read(ra, fi.Size(), fn)
 	}
-	f, err := stageFile("")
+	f, err := stage.File("")
 	if err != nil {
 		return err
 	}

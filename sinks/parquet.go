@@ -128,6 +128,8 @@ func (e *parquetEncoder) Close() error {
 // Abort stops the encoding of an abandoned window.
 func (e *parquetEncoder) Abort() { e.w.Abort() }
 
+var _ Aborter = (*parquetEncoder)(nil)
+
 // Read implements Format.
 func (f Parquet) Read(r io.ReaderAt, size int64, fn func(audit.Record) error) error {
 	_, err := readParquet(schemaOr(f.Schema), r, size, fn)

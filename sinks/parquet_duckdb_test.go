@@ -12,6 +12,7 @@ import (
 	"github.com/auditlog-exporter/auditlog-exporter/audit"
 	"github.com/auditlog-exporter/auditlog-exporter/internal/duckdbtest"
 	"github.com/auditlog-exporter/auditlog-exporter/sinks"
+	"github.com/auditlog-exporter/auditlog-exporter/sinks/file"
 	"github.com/auditlog-exporter/auditlog-exporter/sinks/sinktest"
 )
 
@@ -23,7 +24,8 @@ func TestParquetReadByDuckDB(t *testing.T) {
 	dir := duckdbtest.Dir(t)
 	for _, codec := range []string{"zstd", "snappy", "none"} {
 		t.Run(codec, func(t *testing.T) {
-			s := sinks.NewFile(t.TempDir(), sinks.Parquet{Compression: codec, Version: "t", RowGroupRows: 1000})
+			outDir := t.TempDir()
+			s := file.NewSink(outDir, sinks.Parquet{Compression: codec, Version: "t", RowGroupRows: 1000})
 			w := sinktest.Window("abc123xyz", 0)
 			recs := sinktest.Records(w, 2500, "duck")
 			wr, err := s.Open(t.Context(), w)
@@ -36,7 +38,7 @@ func TestParquetReadByDuckDB(t *testing.T) {
 			if err := wr.Commit(t.Context(), sinks.Source{Count: -1}); err != nil {
 				t.Fatal(err)
 			}
-			cmd := exec.Command("node", filepath.Join("testdata", "duckdb-read.cjs"), filePath(s, w))
+			cmd := exec.Command("node", filepath.Join("testdata", "duckdb-read.cjs"), file.New(outDir).Path(s.ObjectName(w)))
 			cmd.Env = append(os.Environ(), "DUCKDB_NODE_DIR="+dir)
 			out, err := cmd.Output()
 			if err != nil {

@@ -89,9 +89,9 @@ func (h *Held) Len() int {
 	return len(h.m)
 }
 
-// maxListed bounds the names one listing returns: a day of one-minute
+// MaxListed bounds the names one listing returns: a day of one-minute
 // windows with a few deltas each is well below it.
-const maxListed = 100_000
+const MaxListed = 100_000
 
 // Windows implements Archive: the windows whose manifests the day's
 // partition holds, of any grid, in order.

@@ -8,16 +8,26 @@
 // One commit layer (Output) owns everything a window's commit promises:
 // encoding, staging, the digest, the size limit, the manifest and reading
 // them back for verify (package evidence says what manifests and seals
-// hold and how they are checked). A Destination does only I/O: it stages an object,
-// publishes it under its name, and (a Keeper) stores and reads back small
-// objects such as manifests. A new destination writes those and passes
+// hold and how they are checked). A Destination does only I/O: it stages
+// an object, publishes it under its name, and (a Keeper) stores and reads
+// back small objects such as manifests; what else it can do it declares
+// once (see Destination). Each destination is a package of its own
+// (sinks/file, sinks/s3, sinks/stream, sinks/memdest) with its
+// configuration, its checks of it and its construction, and passes
 // sinks/sinktest.
+//
+// A destination that receives records rather than objects (a bulk API
+// indexing documents under deterministic IDs) implements Sink itself:
+// Open returns a Writer that buffers the window and Commit sends it. It
+// keeps nothing verify reads back (Archive returns nil), which verify
+// reports as not verifiable.
 package sinks
 
 import (
 	"context"
 	"fmt"
 	"io"
+	"os"
 	"path"
 	"strings"
 	"time"
@@ -101,6 +111,20 @@ func tagged(s schema.Schema, ext string) string {
 type Encoder interface {
 	Encode(r *audit.Record) error
 	Close() error
+}
+
+// Aborter is implemented by an Encoder that works beside its caller (a
+// goroutine writing Parquet pages): Abort stops it before the window's
+// staged object is discarded.
+type Aborter interface {
+	Abort()
+}
+
+// LocalFile is implemented by what a Keeper's Get returns when the object
+// is a local file: it reads at offsets, so it is decoded without a copy.
+type LocalFile interface {
+	io.ReaderAt
+	Stat() (os.FileInfo, error)
 }
 
 // ObjectName is the deterministic name of a window's output, relative to a

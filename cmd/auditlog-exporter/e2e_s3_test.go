@@ -139,7 +139,7 @@ func TestEndToEndS3Parquet(t *testing.T) {
 
 // A SIGKILL in the middle of a multipart upload leaves no visible object for
 // that window; the next run completes it. The killed upload stays invisible
-// under _tmp/ until it is older than sinks.StaleAfter (or a lifecycle rule
+// under _tmp/ until it is older than s3.StaleAfter (package sinks/s3) (or a lifecycle rule
 // aborts it): a younger one may belong to a run still going. The process is
 // killed from outside once a proxy in front of S3 has seen its first part
 // stored; the proxy holds every later request until the kill.

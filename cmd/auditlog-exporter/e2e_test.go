@@ -902,6 +902,12 @@ sinks:
 	if !strings.Contains(r.stderr, "window exported") || strings.Contains(r.stdout, "window exported") {
 		t.Fatal("logs must go to stderr only")
 	}
+	// verify checks the file sink and says, on a line of its own, that
+	// the stream cannot be read back: no silent skip, and no failure.
+	v := w.run(nil, "verify", "--config", cfg, "--evidence-only", "--from", w.start.Format(time.RFC3339), "--to", w.watermark().Format(time.RFC3339))
+	if v.code != 0 || !strings.Contains(v.stdout, "sink stdout jsonl: not verifiable:") || !strings.Contains(v.stdout, " ok ") {
+		t.Fatalf("verify with a stdout sink: exit %d\n%s\n%s", v.code, v.stdout, v.stderr)
+	}
 }
 
 // run --dry-run says where each account starts and how many windows are

@@ -16,7 +16,6 @@ import (
 	"github.com/auditlog-exporter/auditlog-exporter/internal/atomicfile"
 	"github.com/auditlog-exporter/auditlog-exporter/internal/textsafe"
 	"github.com/auditlog-exporter/auditlog-exporter/report"
-	"github.com/auditlog-exporter/auditlog-exporter/sinks"
 	"github.com/spf13/cobra"
 )
 
@@ -34,7 +33,8 @@ count of records in the window against the export. Window status per sink:
 ok, missing, checksum-mismatch, late-arrivals (records became visible after
 the export), short (the object lacks records the source had at export time),
 bad-signature, not-as-sealed (changed after the day was sealed), overwritten
-(a newer S3 version hides the committed one).
+(a newer S3 version hides the committed one). A sink that keeps nothing to
+read back (stdout) is listed as not verifiable.
 
 Every UTC day the windows touch is checked as a link of the seal chain: each
 seal generation valid and signed, each superseding the one before it as
@@ -99,18 +99,16 @@ when everything matches, 1 otherwise.`,
 			}
 			log := newLogger(cfg.Log, stderr, cfg.Secrets())
 			v, _ := versionInfo()
+			if len(pubs) > 0 {
+				// Only the keys given: the configuration's own signing
+				// key is not evidence of who may sign.
+				cfg.TrustOnly(pubs...)
+			}
 			ex, parts, err := cfg.Build(cmd.Context(), exporter.Options{Version: v, Log: log, QuietWindows: true}, io.Discard, false)
 			if err != nil {
 				return err
 			}
 			defer func() { _ = parts.Close() }() // verify wrote nothing through them
-			for _, s := range parts.Sinks {
-				if o, ok := s.(*sinks.Output); ok && len(pubs) > 0 {
-					// Only the keys given: the configuration's own signing
-					// key is not evidence of who may sign.
-					o.Keys = evidence.Keys(pubs...)
-				}
-			}
 			checked := time.Now().UTC()
 			res, verr := ex.Verify(cmd.Context(), f, t, exporter.VerifyOptions{Repair: repair, EvidenceOnly: evidenceOnly, KeysGiven: len(pubs) > 0, Deep: deep})
 			mode := "objects, manifests, seals and the source's current counts"
@@ -235,6 +233,9 @@ func printVerify(out io.Writer, rep report.Report) error {
 	}
 	fmt.Fprintf(w, "%d window(s) x sink(s) checked: %s\n", len(rep.Windows), esc(summarize(rep.Summary.WindowStatuses, evidence.WindowStatuses())))
 	fmt.Fprintf(w, "%d day(s) x sink(s) checked: %s\n", len(rep.Days), esc(summarize(rep.Summary.DayStatuses, evidence.DayStatuses())))
+	for _, n := range rep.NotVerifiable {
+		fmt.Fprintf(w, "sink %s: %s\n", esc(n.Sink), esc(n.Reason))
+	}
 	if len(rep.Keys) > 0 {
 		var ids []string
 		for _, k := range rep.Keys {

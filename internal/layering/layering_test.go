@@ -3,7 +3,9 @@
 // source, audit; evidence (the formats of manifests and seals, their
 // chain, signatures, the judges and their statuses) stands on audit alone,
 // and sinks, exporter and report stand on it; the schemas (what a record
-// is written as) stand on audit alone, and sinks encode with them.
+// is written as) stand on audit alone, and sinks encode with them; each
+// destination (sinks/file, sinks/s3, sinks/stream, sinks/memdest) stands
+// on the commit layer alone, and only config knows them all.
 package layering
 
 import (
@@ -28,15 +30,28 @@ var forbidden = map[string][]string{
 	"source/sourcetest": {"odata", "cfaudit", "sinks", "state", "exporter", "config", "metrics", "aws", "evidence"},
 	"odata":             {"sinks", "state", "exporter", "config", "metrics", "aws", "cfaudit", "evidence"},
 	"cfaudit":           {"sinks", "state", "exporter", "config", "metrics", "aws", "odata", "evidence"},
-	"sinks":             {"source", "odata", "state", "exporter", "config", "metrics"},
-	// A destination only publishes: it knows the commit layer, no source.
-	"sinks/memdest": {"source", "odata", "cfaudit", "state", "exporter", "config", "metrics", "aws", "evidence"},
-	"state":         {"source", "odata", "sinks", "exporter", "config", "metrics", "evidence"},
-	"exporter":      {"odata", "cfaudit", "config", "metrics", "aws", "internal/s3client"},
-	"metrics":       {"odata", "sinks", "state", "exporter", "config"},
-	"config":        {"cmd", "metrics", "report"},
-	"evidence":      {"aws"},
-	"report":        {"source", "odata", "cfaudit", "sinks", "state", "config", "metrics", "aws"},
+	// The commit layer knows the contract of a destination, not one.
+	"sinks": {"source", "odata", "cfaudit", "state", "exporter", "config", "metrics", "aws", "internal/s3client", "internal/s3err",
+		"sinks/file", "sinks/s3", "sinks/stream", "sinks/memdest", "sinks/sinktest"},
+	// A destination only publishes: it knows the commit layer, no source,
+	// no other destination, nothing of the evidence it stores.
+	"sinks/memdest": {"source", "odata", "cfaudit", "state", "exporter", "config", "metrics", "aws", "evidence", "sinks/file", "sinks/s3", "sinks/stream"},
+	"sinks/file":    {"source", "odata", "cfaudit", "state", "exporter", "config", "metrics", "aws", "evidence", "sinks/s3", "sinks/stream", "sinks/memdest"},
+	"sinks/stream":  {"source", "odata", "cfaudit", "state", "exporter", "config", "metrics", "aws", "evidence", "sinks/file", "sinks/s3", "sinks/memdest"},
+	"sinks/s3":      {"source", "odata", "cfaudit", "state", "exporter", "config", "metrics", "evidence", "sinks/file", "sinks/stream", "sinks/memdest"},
+	// What destinations stage in stands on nothing of this module.
+	"sinks/internal/stage": {"*"},
+	// The conformance suite holds every destination to one contract and
+	// knows none of them.
+	"sinks/sinktest": {"source", "odata", "cfaudit", "state", "exporter", "config", "metrics", "aws", "sinks/file", "sinks/s3", "sinks/stream", "sinks/memdest"},
+	"state":          {"source", "odata", "sinks", "exporter", "config", "metrics", "evidence"},
+	// The run loop writes through the sink contract, to no destination
+	// in particular.
+	"exporter": {"odata", "cfaudit", "config", "metrics", "aws", "internal/s3client", "sinks/file", "sinks/s3", "sinks/stream", "sinks/memdest"},
+	"metrics":  {"odata", "sinks", "state", "exporter", "config"},
+	"config":   {"cmd", "metrics", "report"},
+	"evidence": {"aws"},
+	"report":   {"source", "odata", "cfaudit", "sinks", "state", "config", "metrics", "aws"},
 }
 
 // standsOn lists, per package, the only packages of this module it may

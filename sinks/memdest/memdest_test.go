@@ -31,7 +31,8 @@ func harness(format sinks.Format) sinktest.Harness {
 			}
 			return out, true
 		},
-		List: func(t *testing.T, s sinks.Sink) []string { return dest(s).Names() },
+		List:   func(t *testing.T, s sinks.Sink) []string { return dest(s).Names() },
+		Keeper: func(s sinks.Sink) sinks.Keeper { return s.(*sinks.Output).Keeper() },
 		DropManifest: func(t *testing.T, s sinks.Sink, name string) {
 			if !dest(s).Lose(name) {
 				t.Fatalf("no %s to drop", name)

@@ -1,4 +1,4 @@
-package sinks_test
+package s3_test
 
 import (
 	"bytes"
@@ -18,6 +18,7 @@ import (
 	"github.com/auditlog-exporter/auditlog-exporter/errclass"
 	"github.com/auditlog-exporter/auditlog-exporter/internal/s3test"
 	"github.com/auditlog-exporter/auditlog-exporter/sinks"
+	s3dest "github.com/auditlog-exporter/auditlog-exporter/sinks/s3"
 	"github.com/auditlog-exporter/auditlog-exporter/sinks/sinktest"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
@@ -25,18 +26,18 @@ import (
 )
 
 func s3Harness(srv *s3test.Server, format sinks.Format) sinktest.Harness {
-	return s3HarnessWith(srv, format, srv.NewBucket, sinks.S3Options{})
+	return s3HarnessWith(srv, format, srv.NewBucket, s3dest.Options{})
 }
 
 // s3HarnessWith makes each sink in a bucket newBucket creates, with o.
-func s3HarnessWith(srv *s3test.Server, format sinks.Format, newBucket func(testing.TB) string, o sinks.S3Options) sinktest.Harness {
+func s3HarnessWith(srv *s3test.Server, format sinks.Format, newBucket func(testing.TB) string, o s3dest.Options) sinktest.Harness {
 	buckets := map[sinks.Sink]string{}
 	h := sinktest.Harness{
 		New: func(t *testing.T) sinks.Sink {
 			b := newBucket(t)
 			o := o
 			o.Bucket, o.Prefix = b, "neo-auditlog"
-			s := sinks.NewS3(srv.Client(), o, format)
+			s := s3dest.NewSink(srv.Client(), o, format)
 			buckets[s] = b
 			return s
 		},
@@ -63,8 +64,9 @@ func s3HarnessWith(srv *s3test.Server, format sinks.Format, newBucket func(testi
 			b := buckets[s]
 			return append(srv.Keys(t, b, ""), srv.MultipartUploads(t, b)...)
 		},
+		Keeper: func(s sinks.Sink) sinks.Keeper { return s.(*sinks.Output).Keeper() },
 		DropManifest: func(t *testing.T, s sinks.Sink, name string) {
-			key := s.(*sinks.Output).Destination().(*sinks.S3Dest).Key(name)
+			key := s.(*sinks.Output).Destination().(*s3dest.Dest).Key(name)
 			if _, err := srv.Client().DeleteObject(context.Background(), &s3.DeleteObjectInput{Bucket: aws.String(buckets[s]), Key: aws.String(key)}); err != nil {
 				t.Fatal(err)
 			}
@@ -89,7 +91,7 @@ func TestS3ObjectMetadataAndMultipart(t *testing.T) {
 	bucket := srv.NewBucket(t)
 	client := srv.Client()
 	// Parts of the minimum size, so a window of ~20 MB is a real multipart upload.
-	s := sinks.NewS3(client, sinks.S3Options{Bucket: bucket, Prefix: "p/", PartSize: 5 << 20, Concurrency: 2}, sinks.JSONL{})
+	s := s3dest.NewSink(client, s3dest.Options{Bucket: bucket, Prefix: "p/", PartSize: 5 << 20, Concurrency: 2}, sinks.JSONL{})
 	w := sinktest.Window("acct", 0)
 	recs := sinktest.Records(w, 120_000, "big")
 	wr := sinktest.Write(t, s, w, recs)
@@ -147,7 +149,7 @@ func TestS3CancelMidUpload(t *testing.T) {
 	pc := &partCounter{after: cancel}
 	client := s3.New(srv.Client().Options(), func(o *s3.Options) { o.HTTPClient = &http.Client{Transport: pc} })
 	stage := t.TempDir()
-	s := sinks.NewS3(client, sinks.S3Options{Bucket: bucket, PartSize: 5 << 20, Concurrency: 1, StageDir: stage}, sinks.JSONL{})
+	s := s3dest.NewSink(client, s3dest.Options{Bucket: bucket, PartSize: 5 << 20, Concurrency: 1, StageDir: stage}, sinks.JSONL{})
 	w := sinktest.Window("acct", 0)
 	recs := sinktest.Records(w, 60_000, "ab")
 	wr, err := s.Open(ctx, w)
@@ -180,7 +182,7 @@ func TestS3AbortUploadsNothing(t *testing.T) {
 	bucket := srv.NewBucket(t)
 	pc := &partCounter{}
 	client := s3.New(srv.Client().Options(), func(o *s3.Options) { o.HTTPClient = &http.Client{Transport: pc} })
-	s := sinks.NewS3(client, sinks.S3Options{Bucket: bucket, PartSize: 5 << 20}, sinks.JSONL{})
+	s := s3dest.NewSink(client, s3dest.Options{Bucket: bucket, PartSize: 5 << 20}, sinks.JSONL{})
 	w := sinktest.Window("acct", 0)
 	recs := sinktest.Records(w, 30_000, "ab")
 	wr := sinktest.Write(t, s, w, recs)
@@ -194,7 +196,7 @@ func TestS3AbortUploadsNothing(t *testing.T) {
 
 func TestS3MissingBucketIsConfigError(t *testing.T) {
 	srv := s3test.Start(t)
-	s := sinks.NewS3(srv.Client(), sinks.S3Options{Bucket: "does-not-exist"}, sinks.JSONL{})
+	s := s3dest.NewSink(srv.Client(), s3dest.Options{Bucket: "does-not-exist"}, sinks.JSONL{})
 	_, err := s.Open(context.Background(), sinktest.Window("acct", 0))
 	if errclass.Classify(err) != errclass.Config || !strings.Contains(err.Error(), `bucket "does-not-exist" does not exist`) {
 		t.Fatalf("got %v (%v)", err, errclass.Classify(err))
@@ -204,7 +206,7 @@ func TestS3MissingBucketIsConfigError(t *testing.T) {
 func TestS3ConcurrentWritersSameWindow(t *testing.T) {
 	srv := s3test.Start(t)
 	h := s3Harness(srv, sinks.Parquet{Version: "t"})
-	concurrentSameWindow(t, h.New(t), h.Read)
+	sinktest.ConcurrentSameWindow(t, h.New(t), h.Read)
 }
 
 // listCounter counts the LIST requests (objects and multipart uploads).
@@ -248,7 +250,7 @@ func TestS3CleansStaleLeftovers(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	young := sinks.NewS3(counted, sinks.S3Options{Bucket: bucket, Prefix: "p/"}, sinks.JSONL{})
+	young := s3dest.NewSink(counted, s3dest.Options{Bucket: bucket, Prefix: "p/"}, sinks.JSONL{})
 	for i := range 5 {
 		open(young, i)
 	}
@@ -259,8 +261,8 @@ func TestS3CleansStaleLeftovers(t *testing.T) {
 		t.Fatalf("young leftovers removed: objects %v, uploads %v", keys, ups)
 	}
 	// A destination whose clock is past StaleAfter finds them stale.
-	later := func() time.Time { return time.Now().Add(sinks.StaleAfter + time.Minute) }
-	open(sinks.NewS3(c, sinks.S3Options{Bucket: bucket, Prefix: "p/", Now: later}, sinks.JSONL{}), 0)
+	later := func() time.Time { return time.Now().Add(s3dest.StaleAfter + time.Minute) }
+	open(s3dest.NewSink(c, s3dest.Options{Bucket: bucket, Prefix: "p/", Now: later}, sinks.JSONL{}), 0)
 	if keys, ups := srv.Keys(t, bucket, "p/"), srv.MultipartUploads(t, bucket); len(keys) != 1 || keys[0] != "p/_tmpx/keep" || len(ups) != 0 {
 		t.Fatalf("after cleanup: objects %v, uploads %v", keys, ups)
 	}
@@ -273,7 +275,7 @@ func TestS3ObjectTooLarge(t *testing.T) {
 	bucket := srv.NewBucket(t)
 	pc := &partCounter{}
 	client := s3.New(srv.Client().Options(), func(o *s3.Options) { o.HTTPClient = &http.Client{Transport: pc} })
-	s := sinks.NewS3(client, sinks.S3Options{Bucket: bucket, MaxObjectSize: 10_000}, sinks.JSONL{})
+	s := s3dest.NewSink(client, s3dest.Options{Bucket: bucket, MaxObjectSize: 10_000}, sinks.JSONL{})
 	w := sinktest.Window("acct", 0)
 	recs := sinktest.Records(w, 100, "big")
 	wr := sinktest.Write(t, s, w, recs)
@@ -285,7 +287,7 @@ func TestS3ObjectTooLarge(t *testing.T) {
 		t.Fatalf("objects %v, uploads %v, PUT requests %d", keys, ups, pc.puts.Load())
 	}
 	// The same window below the limit commits.
-	s = sinks.NewS3(client, sinks.S3Options{Bucket: bucket, MaxObjectSize: 1 << 20}, sinks.JSONL{})
+	s = s3dest.NewSink(client, s3dest.Options{Bucket: bucket, MaxObjectSize: 1 << 20}, sinks.JSONL{})
 	wr = sinktest.Write(t, s, w, recs)
 	if err := wr.Commit(context.Background(), sinks.Source{Count: -1}); err != nil {
 		t.Fatal(err)
@@ -295,14 +297,14 @@ func TestS3ObjectTooLarge(t *testing.T) {
 // s3Key is the key an S3 sink publishes window w under.
 func s3Key(s sinks.Sink, w audit.Window) string {
 	o := s.(*sinks.Output)
-	return o.Destination().(*sinks.S3Dest).Key(o.ObjectName(w))
+	return o.Destination().(*s3dest.Dest).Key(o.ObjectName(w))
 }
 
 // TestS3SinkObjectLock runs the conformance suite on a versioned bucket
 // with Object Lock enabled, every object under COMPLIANCE retention.
 func TestS3SinkObjectLock(t *testing.T) {
 	srv := s3test.StartVersioned(t)
-	sinktest.Run(t, s3HarnessWith(srv, sinks.JSONL{}, srv.NewLockedBucket, sinks.S3Options{LockMode: sinks.LockCompliance, LockRetention: 24 * time.Hour}))
+	sinktest.Run(t, s3HarnessWith(srv, sinks.JSONL{}, srv.NewLockedBucket, s3dest.Options{LockMode: s3dest.LockCompliance, LockRetention: 24 * time.Hour}))
 }
 
 // TestS3ObjectLockHolds: under COMPLIANCE retention a committed object,
@@ -315,7 +317,7 @@ func TestS3ObjectLockHolds(t *testing.T) {
 	srv := s3test.StartVersioned(t)
 	c := srv.Client()
 	bucket := srv.NewLockedBucket(t)
-	dest := sinks.NewS3Dest(c, sinks.S3Options{Bucket: bucket, Prefix: "p", LockMode: sinks.LockCompliance, LockRetention: 48 * time.Hour})
+	dest := s3dest.New(c, s3dest.Options{Bucket: bucket, Prefix: "p", LockMode: s3dest.LockCompliance, LockRetention: 48 * time.Hour})
 	s := sinks.New(dest, sinks.JSONL{})
 	if err := s.Probe(ctx); err != nil {
 		t.Fatalf("Probe on a locked bucket: %v", err)
@@ -377,7 +379,7 @@ func TestS3ObjectLockHolds(t *testing.T) {
 
 func TestS3ObjectLockNeedsALockedBucket(t *testing.T) {
 	srv := s3test.StartVersioned(t)
-	s := sinks.NewS3(srv.Client(), sinks.S3Options{Bucket: srv.NewBucket(t), LockMode: sinks.LockGovernance, LockRetention: time.Hour}, sinks.JSONL{})
+	s := s3dest.NewSink(srv.Client(), s3dest.Options{Bucket: srv.NewBucket(t), LockMode: s3dest.LockGovernance, LockRetention: time.Hour}, sinks.JSONL{})
 	err := s.Probe(context.Background())
 	if err == nil || errclass.Classify(err) != errclass.Config || !strings.Contains(err.Error(), "Object Lock") {
 		t.Fatalf("Probe with object_lock on a bucket without it: %v (class %v); want a configuration error naming Object Lock", err, errclass.Classify(err))
@@ -411,7 +413,7 @@ func TestS3LostCopyAnswerIsNotCopiedAgain(t *testing.T) {
 	}
 	lc := &lostCopyAnswer{}
 	client := s3.New(srv.Client().Options(), func(o *s3.Options) { o.HTTPClient = &http.Client{Transport: lc} })
-	s := sinks.NewS3(client, sinks.S3Options{Bucket: bucket, Prefix: "p/"}, sinks.JSONL{})
+	s := s3dest.NewSink(client, s3dest.Options{Bucket: bucket, Prefix: "p/"}, sinks.JSONL{})
 	w := sinktest.Window("acct", 0)
 	wr := sinktest.Write(t, s, w, sinktest.Records(w, 40, "lost"))
 	if err := wr.Commit(ctx, sinks.Source{Count: 40, Completeness: "counted"}); err == nil || !lc.lost.Load() {
@@ -435,7 +437,7 @@ func TestS3LostCopyAnswerIsNotCopiedAgain(t *testing.T) {
 // S3: Inspect returns it, equal to the manifest's, with the size.
 func TestS3KeepsTheObjectsSHA256(t *testing.T) {
 	srv := s3test.Start(t)
-	s := sinks.NewS3(srv.Client(), sinks.S3Options{Bucket: srv.NewBucket(t), Prefix: "p/"}, sinks.Parquet{})
+	s := s3dest.NewSink(srv.Client(), s3dest.Options{Bucket: srv.NewBucket(t), Prefix: "p/"}, sinks.Parquet{})
 	w := sinktest.Window("acct", 2)
 	ctx := context.Background()
 	if err := sinktest.Write(t, s, w, sinktest.Records(w, 300, "sum")).Commit(ctx, sinks.Source{Count: 300, Completeness: "counted"}); err != nil {

@@ -1,4 +1,4 @@
-package sinks_test
+package stream_test
 
 import (
 	"bytes"
@@ -10,6 +10,7 @@ import (
 	"github.com/auditlog-exporter/auditlog-exporter/audit"
 	"github.com/auditlog-exporter/auditlog-exporter/sinks"
 	"github.com/auditlog-exporter/auditlog-exporter/sinks/sinktest"
+	"github.com/auditlog-exporter/auditlog-exporter/sinks/stream"
 )
 
 func TestStreamSink(t *testing.T) {
@@ -20,7 +21,7 @@ func TestStreamSink(t *testing.T) {
 		New: func(t *testing.T) sinks.Sink {
 			var buf bytes.Buffer
 			dir := t.TempDir()
-			s := sinks.NewStream("stdout", &buf, sinks.JSONL{}, dir)
+			s := stream.NewSink("stdout", &buf, sinks.JSONL{}, dir)
 			outs[s], spools[s] = &buf, dir
 			return s
 		},
@@ -50,7 +51,7 @@ func TestStreamSink(t *testing.T) {
 // Windows written concurrently come out whole, one after the other.
 func TestStreamSinkWindowsDoNotInterleave(t *testing.T) {
 	var buf bytes.Buffer
-	s := sinks.NewStream("stdout", &buf, sinks.JSONL{}, t.TempDir())
+	s := stream.NewSink("stdout", &buf, sinks.JSONL{}, t.TempDir())
 	w1, w2 := sinktest.Window("a", 0), sinktest.Window("a", 1)
 	r1, r2 := sinktest.Records(w1, 500, "one"), sinktest.Records(w2, 500, "two")
 	wr1, _ := s.Open(context.Background(), w1)

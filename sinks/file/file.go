@@ -1,4 +1,7 @@
-package sinks
+// Package file is the destination that publishes objects as files under a
+// local directory. It keeps what it publishes (sinks.Keeper): its windows
+// have manifests and seals, and verify reads them back.
+package file
 
 import (
 	"context"
@@ -15,40 +18,42 @@ import (
 	"github.com/auditlog-exporter/auditlog-exporter/errclass"
 	"github.com/auditlog-exporter/auditlog-exporter/internal/atomicfile"
 	"github.com/auditlog-exporter/auditlog-exporter/internal/safefile"
+	"github.com/auditlog-exporter/auditlog-exporter/sinks"
 )
 
-// FileDest publishes each object as a file under a local directory: staged
+// Dest publishes each object as a file under a local directory: staged
 // in a hidden temporary file beside the target (".name.tmp-XXXX", ignored
 // by Hive-style readers), fsynced, then hard-linked into place (which
 // fails, replacing nothing, when the name is taken), the temporary name
 // removed and the directory fsynced. Files are created 0600 and
 // directories 0700.
-type FileDest struct {
+type Dest struct {
 	dir string
 }
 
+// What a directory can do: keep what it publishes, and read it back.
 var (
-	_ Destination = (*FileDest)(nil)
-	_ Keeper      = (*FileDest)(nil)
+	_ sinks.Destination = (*Dest)(nil)
+	_ sinks.Keeper      = (*Dest)(nil)
 )
 
-// NewFileDest returns the destination writing under dir.
-func NewFileDest(dir string) *FileDest { return &FileDest{dir: dir} }
+// New returns the destination writing under dir.
+func New(dir string) *Dest { return &Dest{dir: dir} }
 
-// NewFile returns the sink writing format under dir.
-func NewFile(dir string, format Format) *Output { return New(NewFileDest(dir), format) }
+// NewSink returns the sink writing format under dir.
+func NewSink(dir string, format sinks.Format) *sinks.Output { return sinks.New(New(dir), format) }
 
-// Name implements Destination.
-func (d *FileDest) Name() string { return "file:" + d.dir }
+// Name implements sinks.Destination.
+func (d *Dest) Name() string { return "file:" + d.dir }
 
 // Path is where the object name is (or would be) published.
-func (d *FileDest) Path(name string) string { return filepath.Join(d.dir, filepath.FromSlash(name)) }
+func (d *Dest) Path(name string) string { return filepath.Join(d.dir, filepath.FromSlash(name)) }
 
-// MaxObjectSize implements Destination: no limit of its own.
-func (d *FileDest) MaxObjectSize() (int64, string) { return 0, "" }
+// MaxObjectSize implements sinks.Destination: no limit of its own.
+func (d *Dest) MaxObjectSize() (int64, string) { return 0, "" }
 
-// Stage implements Destination.
-func (d *FileDest) Stage(ctx context.Context, name string) (Staged, error) {
+// Stage implements sinks.Destination.
+func (d *Dest) Stage(ctx context.Context, name string) (sinks.Staged, error) {
 	final := d.Path(name)
 	dir := filepath.Dir(final)
 	if err := os.MkdirAll(dir, 0o700); err != nil {
@@ -89,7 +94,7 @@ type fileStaged struct {
 
 func (s *fileStaged) Write(p []byte) (int, error) { return s.f.Write(p) }
 
-func (s *fileStaged) Publish(ctx context.Context, _ ObjectMeta) error {
+func (s *fileStaged) Publish(ctx context.Context, _ sinks.ObjectMeta) error {
 	if err := s.f.Sync(); err != nil {
 		return fmt.Errorf("fsync %s: %w", s.tmp, err)
 	}
@@ -101,7 +106,7 @@ func (s *fileStaged) Publish(ctx context.Context, _ ObjectMeta) error {
 	// leftover, and closing releases it. A link never replaces a file.
 	if err := os.Link(s.tmp, s.final); err != nil {
 		if errors.Is(err, os.ErrExist) {
-			return fmt.Errorf("publish %s: %w", s.final, ErrExists)
+			return fmt.Errorf("publish %s: %w", s.final, sinks.ErrExists)
 		}
 		return fmt.Errorf("link into %s: %w", s.final, err)
 	}
@@ -130,9 +135,9 @@ func (s *fileStaged) Discard() error {
 	return nil
 }
 
-// Create implements Keeper: a complete temporary file hard-linked into
+// Create implements sinks.Keeper: a complete temporary file hard-linked into
 // place, which fails when the name is taken.
-func (d *FileDest) Create(_ context.Context, name string, b []byte) (bool, error) {
+func (d *Dest) Create(_ context.Context, name string, b []byte) (bool, error) {
 	p := d.Path(name)
 	if err := os.MkdirAll(filepath.Dir(p), 0o700); err != nil {
 		return false, err
@@ -146,8 +151,8 @@ func (d *FileDest) Create(_ context.Context, name string, b []byte) (bool, error
 	return true, atomicfile.SyncDir(filepath.Dir(p))
 }
 
-// List implements Keeper.
-func (d *FileDest) List(_ context.Context, dir string) ([]string, error) {
+// List implements sinks.Keeper.
+func (d *Dest) List(_ context.Context, dir string) ([]string, error) {
 	ents, err := os.ReadDir(d.Path(dir))
 	if errors.Is(err, os.ErrNotExist) {
 		return nil, nil
@@ -158,8 +163,8 @@ func (d *FileDest) List(_ context.Context, dir string) ([]string, error) {
 	var names []string
 	for _, e := range ents {
 		if e.Type().IsRegular() && !strings.HasPrefix(e.Name(), ".") {
-			if len(names) == maxListed {
-				return nil, fmt.Errorf("more than %d objects under %s", maxListed, dir)
+			if len(names) == sinks.MaxListed {
+				return nil, fmt.Errorf("more than %d objects under %s", sinks.MaxListed, dir)
 			}
 			names = append(names, path.Join(dir, e.Name()))
 		}
@@ -167,8 +172,8 @@ func (d *FileDest) List(_ context.Context, dir string) ([]string, error) {
 	return names, nil
 }
 
-// Get implements Keeper.
-func (d *FileDest) Get(_ context.Context, name string) (io.ReadCloser, bool, error) {
+// Get implements sinks.Keeper.
+func (d *Dest) Get(_ context.Context, name string) (io.ReadCloser, bool, error) {
 	f, err := safefile.Open(d.Path(name))
 	if errors.Is(err, os.ErrNotExist) {
 		return nil, false, nil
@@ -179,8 +184,8 @@ func (d *FileDest) Get(_ context.Context, name string) (io.ReadCloser, bool, err
 	return f, true, nil
 }
 
-// Probe implements Destination: it creates and removes a file.
-func (d *FileDest) Probe(context.Context) error {
+// Probe implements sinks.Destination: it creates and removes a file.
+func (d *Dest) Probe(context.Context) error {
 	if err := os.MkdirAll(d.dir, 0o700); err != nil {
 		return errclass.Mark(errclass.Config, err)
 	}
@@ -190,3 +195,25 @@ func (d *FileDest) Probe(context.Context) error {
 	}
 	return os.Remove(p)
 }
+
+// Config is a file sink's own configuration.
+type Config struct {
+	// Path is the directory objects are published under.
+	Path string `yaml:"path"`
+}
+
+var _ sinks.DestConfig = Config{}
+
+// Validate implements sinks.DestConfig.
+func (c Config) Validate(p, _ string) []sinks.ConfigError {
+	if c.Path == "" {
+		return []sinks.ConfigError{{Path: p + ".path", Msg: "required for sink type file"}}
+	}
+	return nil
+}
+
+// Target implements sinks.DestConfig.
+func (c Config) Target() string { return "file:" + filepath.Clean(c.Path) }
+
+// Build implements sinks.DestConfig.
+func (c Config) Build(context.Context, sinks.Env) (sinks.Destination, error) { return New(c.Path), nil }

@@ -1,4 +1,6 @@
-package sinks
+// Package stage holds what destinations stage objects in: unlinked
+// temporary files, and a reader of one that stops when a context is done.
+package stage
 
 import (
 	"context"
@@ -7,10 +9,10 @@ import (
 	"os"
 )
 
-// stageFile creates an unlinked temporary file in dir ("" = the system's
+// File creates an unlinked temporary file in dir ("" = the system's
 // temporary directory): it has no name to leak, and disappears with the
 // process however it ends.
-func stageFile(dir string) (*os.File, error) {
+func File(dir string) (*os.File, error) {
 	f, err := os.CreateTemp(dir, ".auditlog-exporter-stage-*")
 	if err != nil {
 		return nil, fmt.Errorf("staging file: %w", err)
@@ -22,33 +24,33 @@ func stageFile(dir string) (*os.File, error) {
 	return f, nil
 }
 
-// ctxFile reads a staged file until ctx is done, then fails every read. It
+// CtxFile reads a staged file until Ctx is done, then fails every read. It
 // keeps io.ReaderAt and io.Seeker, so the S3 uploader reads parts straight
 // from the file (no part buffers, a part retried from disk), and a
 // cancelled upload fails its parts while the uploader's own context stays
 // alive to abort the multipart upload.
-type ctxFile struct {
-	ctx context.Context
-	f   *os.File
+type CtxFile struct {
+	Ctx context.Context
+	F   *os.File
 }
 
 var _ interface {
 	io.ReadSeeker
 	io.ReaderAt
-} = ctxFile{}
+} = CtxFile{}
 
-func (c ctxFile) Read(p []byte) (int, error) {
-	if err := c.ctx.Err(); err != nil {
+func (c CtxFile) Read(p []byte) (int, error) {
+	if err := c.Ctx.Err(); err != nil {
 		return 0, err
 	}
-	return c.f.Read(p)
+	return c.F.Read(p)
 }
 
-func (c ctxFile) ReadAt(p []byte, off int64) (int, error) {
-	if err := c.ctx.Err(); err != nil {
+func (c CtxFile) ReadAt(p []byte, off int64) (int, error) {
+	if err := c.Ctx.Err(); err != nil {
 		return 0, err
 	}
-	return c.f.ReadAt(p, off)
+	return c.F.ReadAt(p, off)
 }
 
-func (c ctxFile) Seek(off int64, whence int) (int64, error) { return c.f.Seek(off, whence) }
+func (c CtxFile) Seek(off int64, whence int) (int64, error) { return c.F.Seek(off, whence) }
