@@ -2,7 +2,9 @@
 // wrong types and every invalid value are reported with their path), fills
 // in defaults, validates it section by section, and builds the parts it
 // describes (sources, sinks, the state store) and the Exporter over them.
-// It also proves a configuration end to end (check).
+// It also proves a configuration end to end (check). A source's keys are
+// its package's (odata, cfaudit), found by source.type in one Registry;
+// Parse reads no file, Resolve (run by Load) reads the files named.
 package config
 
 import (

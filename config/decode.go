@@ -166,6 +166,7 @@ func typeError(msg string, lines map[int]string) FieldError {
 		n, _ := strconv.Atoi(m[1])
 		text := m[2]
 		text = strings.Replace(text, "into time.Duration", "into a duration (like 90s, 15m, 1h)", 1)
+		text = strings.Replace(text, "into config.sourceHead", "into a source (a mapping: type, account and the type's keys)", 1)
 		if p, ok := lines[n]; ok {
 			return FieldError{Path: p, Msg: text}
 		}

@@ -102,13 +102,16 @@ type SourceConfig struct {
 	node *yaml.Node // the mapping, decoded into Settings once the type is known
 }
 
+// sourceHead is what config reads of a source itself.
+type sourceHead struct {
+	Type    string `yaml:"type"`
+	Account string `yaml:"account"`
+}
+
 // UnmarshalYAML decodes type and account and keeps the mapping for the
 // type's keys.
 func (s *SourceConfig) UnmarshalYAML(n *yaml.Node) error {
-	var head struct {
-		Type    string `yaml:"type"`
-		Account string `yaml:"account"`
-	}
+	var head sourceHead
 	if n.Kind == yaml.MappingNode {
 		s.node = n
 	}
@@ -150,11 +153,16 @@ func (c *Config) decodeSources(lines map[int]string, errs *FieldErrors) {
 			s.Type = c.registry.Sources[0].Name
 		}
 		t := c.registry.sourceType(s.Type)
-		if t == nil || s.node == nil {
+		if t == nil {
 			return
 		}
 		s.Settings = t.New()
-		if err := s.node.Decode(s.Settings); err != nil {
+		n := s.node
+		s.node = nil
+		if n == nil {
+			return // not a mapping: the decoder said so
+		}
+		if err := n.Decode(s.Settings); err != nil {
 			var te *yaml.TypeError
 			if !errors.As(err, &te) {
 				errs.add("(file)", "%v", err)
