@@ -51,7 +51,9 @@ type SourceType struct {
 	New func() SourceSettings
 }
 
-// Registry is every kind of part a configuration may name.
+// Registry is every kind of part a configuration may name, an explicit
+// value (no registration at init): Builtin is the program's; a test
+// appends its own types to a copy and loads with its Load or Parse.
 type Registry struct {
 	// Sources are the source types; the first is source.type's default.
 	Sources []SourceType
