@@ -5,12 +5,9 @@ import (
 	"fmt"
 	"io"
 
-	"github.com/auditlog-exporter/auditlog-exporter/cfaudit"
 	"github.com/auditlog-exporter/auditlog-exporter/errclass"
 	"github.com/auditlog-exporter/auditlog-exporter/exporter"
 	"github.com/auditlog-exporter/auditlog-exporter/internal/s3client"
-	"github.com/auditlog-exporter/auditlog-exporter/internal/safefile"
-	"github.com/auditlog-exporter/auditlog-exporter/odata"
 	"github.com/auditlog-exporter/auditlog-exporter/sinks"
 	"github.com/auditlog-exporter/auditlog-exporter/source"
 	"github.com/auditlog-exporter/auditlog-exporter/state"
@@ -44,9 +41,9 @@ func (c *Config) Watermarks() exporter.Watermarks {
 	return w
 }
 
-// BuildSources creates one API client per configured account. Files a
-// Cloud Foundry source names (service key, certificate, key) are read now,
-// afresh for every run.
+// BuildSources creates one source per configured account, through its
+// type's package. Files a source names (a Cloud Foundry service key,
+// certificate, key) are read now, afresh for every run.
 func (c *Config) BuildSources(log zerolog.Logger) ([]exporter.Account, error) {
 	var out []exporter.Account
 	if c.offline {
@@ -59,70 +56,20 @@ func (c *Config) BuildSources(log zerolog.Logger) ([]exporter.Account, error) {
 	// are decoded one at a time, whatever the accounts and windows.
 	bigPages := source.NewPageGate()
 	for _, s := range c.Sources() {
-		var src source.Source
-		var err error
-		alog := log.With().Str("account", s.Account).Logger()
-		dedupe := source.DedupeConfig{SpoolDir: c.Export.SpoolDir, SpillThreshold: c.Export.SpillThreshold}
-		switch s.Type {
-		case SourceCF:
-			var key cfaudit.ServiceKey
-			if key, err = s.cfKey(); err == nil {
-				alog = alog.With().Str("source", SourceCF).Logger()
-				src, err = cfaudit.New(cfaudit.Config{
-					Account: s.Account, Key: key, Timeout: s.Timeout, MaxRequestsPerSecond: s.MaxRequestsPerSecond,
-					MaxElapsed: c.Retry.MaxElapsed, CAFile: s.CAFile, MaxPageBytes: s.MaxPageBytes, Dedupe: dedupe,
-					MaxPagesPerWindow: s.MaxPagesPerWindow, RetentionDays: s.RetentionDays, BigPages: bigPages,
-				}, alog)
-			}
-		default:
-			src, err = odata.New(odata.Config{
-				APIURL: s.APIURL, Account: s.Account, ClientID: s.ClientID, ClientSecret: s.ClientSecret,
-				Filter: s.Filter, Timeout: s.Timeout, MaxRequestsPerSecond: s.MaxRequestsPerSecond,
-				MaxElapsed: c.Retry.MaxElapsed, CAFile: s.CAFile, MaxPageBytes: s.MaxPageBytes,
-				Dedupe: dedupe, MaxPagesPerWindow: s.MaxPagesPerWindow, RetentionDays: s.RetentionDays, BigPages: bigPages,
-			}, alog)
+		if s.Settings == nil {
+			return nil, errclass.Mark(errclass.Config, fmt.Errorf("account %s: source type %q", s.Account, s.Type))
 		}
+		src, err := s.Settings.New(source.Setup{
+			Account: s.Account, MaxElapsed: c.Retry.MaxElapsed, BigPages: bigPages,
+			Dedupe: source.DedupeConfig{SpoolDir: c.Export.SpoolDir, SpillThreshold: c.Export.SpillThreshold},
+			Log:    log.With().Str("account", s.Account).Logger(),
+		})
 		if err != nil {
 			return nil, fmt.Errorf("account %s: %w", s.Account, err)
 		}
 		out = append(out, exporter.Account{Name: s.Account, Source: src})
 	}
 	return out, nil
-}
-
-// cfKey is the Cloud Foundry source's service key: the file, Kyma's
-// credentials Secret mounted as a directory, or the explicit keys
-// (certificate and key read from their files).
-func (s SourceConfig) cfKey() (cfaudit.ServiceKey, error) {
-	if s.ServiceKeyFile != "" {
-		k, err := readServiceKey(s.ServiceKeyFile)
-		if err != nil {
-			return k, errclass.Mark(errclass.Config, fmt.Errorf("service_key_file: %w", err))
-		}
-		return k, nil
-	}
-	if s.CredentialsDir != "" {
-		k, err := cfaudit.ReadCredentialsDir(s.CredentialsDir)
-		if err != nil {
-			return k, errclass.Mark(errclass.Config, fmt.Errorf("credentials_dir: %w", err))
-		}
-		return k, nil
-	}
-	k := cfaudit.ServiceKey{URL: s.APIURL, UAA: cfaudit.UAA{ClientID: s.ClientID, ClientSecret: s.ClientSecret}}
-	if s.CertFile == "" {
-		k.UAA.URL = s.TokenURL
-		return k, nil
-	}
-	cert, err := safefile.ReadFile(s.CertFile, MaxSecretFileBytes)
-	if err != nil {
-		return k, errclass.Mark(errclass.Config, fmt.Errorf("cert_file: %w", err))
-	}
-	key, err := safefile.ReadFile(s.KeyFile, MaxSecretFileBytes)
-	if err != nil {
-		return k, errclass.Mark(errclass.Config, fmt.Errorf("key_file: %w", err))
-	}
-	k.UAA.CertURL, k.UAA.CredentialType, k.UAA.Certificate, k.UAA.Key = s.TokenURL, "x509", string(cert), string(key)
-	return k, nil
 }
 
 // OpenStore opens the state store; readOnly does not take the file lock.

@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/auditlog-exporter/auditlog-exporter/cfaudit"
+	"github.com/auditlog-exporter/auditlog-exporter/odata"
 	"github.com/rs/zerolog"
 )
 
@@ -74,7 +75,7 @@ func TestCloudFoundrySources(t *testing.T) {
 		{"cf keys on neo", strings.Replace(validYAML, "  account: abc123xyz\n", "  account: abc123xyz\n  token_url: https://x.example\n", 1), "source.token_url: only for type cf"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			c, err := Parse([]byte(tc.yaml), testEnv)
+			c, err := parseResolved([]byte(tc.yaml), testEnv)
 			if err != nil && strings.Contains(err.Error(), cfKeySecret) {
 				t.Fatalf("the error prints the key's secret: %v", err)
 			}
@@ -83,19 +84,19 @@ func TestCloudFoundrySources(t *testing.T) {
 				t.Fatalf("rejected: %v", err)
 			case tc.err != "" && (err == nil || !strings.Contains(err.Error(), tc.err)):
 				t.Fatalf("got %v, want an error holding %q", err, tc.err)
-			case tc.err == "" && c.Export.Start != DefaultStartCF:
-				t.Fatalf("export.start %q, want the Cloud Foundry default %q", c.Export.Start, DefaultStartCF)
+			case tc.err == "" && c.Export.Start != startOf(cfaudit.DefaultStart):
+				t.Fatalf("export.start %q, want the Cloud Foundry default %q", c.Export.Start, startOf(cfaudit.DefaultStart))
 			}
 		})
 	}
 	// The Kyma directory builds a Cloud Foundry client.
-	if c, err := Parse([]byte(cfConfig("  credentials_dir: "+kyma+"\n")), testEnv); err != nil {
+	if c, err := parseResolved([]byte(cfConfig("  credentials_dir: "+kyma+"\n")), testEnv); err != nil {
 		t.Fatal(err)
 	} else if accounts, err := c.BuildSources(zerolog.Nop()); err != nil || len(accounts) != 1 {
 		t.Fatalf("%v, %v", accounts, err)
 	}
 	// The service key source builds a Cloud Foundry client.
-	c, err := Parse([]byte(cfConfig("  service_key_file: "+keyFile+"\n")), testEnv)
+	c, err := parseResolved([]byte(cfConfig("  service_key_file: "+keyFile+"\n")), testEnv)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -116,7 +117,7 @@ func TestMixedAccounts(t *testing.T) {
 	dir := t.TempDir()
 	keyFile := filepath.Join(dir, "key.json")
 	os.WriteFile(keyFile, []byte(`{"url":"https://a.example","uaa":{"clientid":"c","clientsecret":"s","url":"https://u.example"}}`), 0o600)
-	c, err := Parse([]byte(`accounts:
+	c, err := parseResolved([]byte(`accounts:
   - {api_url: "https://api.hana.ondemand.com", account: neo1, client_id: a, client_secret: b}
   - {type: cf, account: cf1, service_key_file: `+keyFile+`}
 sinks: [{type: file, format: parquet, path: ./out}]
@@ -124,7 +125,7 @@ sinks: [{type: file, format: parquet, path: ./out}]
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.Export.Start != DefaultStart || c.Accounts[0].Type != SourceNeo || c.Accounts[1].Type != SourceCF {
+	if c.Export.Start != startOf(odata.DefaultStart) || c.Accounts[0].Type != SourceNeo || c.Accounts[1].Type != SourceCF {
 		t.Fatalf("start %q, types %q %q", c.Export.Start, c.Accounts[0].Type, c.Accounts[1].Type)
 	}
 	accounts, err := c.BuildSources(zerolog.Nop())

@@ -2,14 +2,10 @@ package config
 
 import (
 	"context"
-	"crypto/tls"
-	"crypto/x509"
 	"errors"
 	"fmt"
 	"io"
 	"io/fs"
-	"net"
-	"net/http"
 	"path"
 	"strings"
 	"syscall"
@@ -19,7 +15,6 @@ import (
 	"github.com/auditlog-exporter/auditlog-exporter/exporter"
 	"github.com/auditlog-exporter/auditlog-exporter/internal/s3client"
 	"github.com/auditlog-exporter/auditlog-exporter/internal/s3err"
-	"github.com/auditlog-exporter/auditlog-exporter/source/apiclient"
 	"github.com/auditlog-exporter/auditlog-exporter/state"
 	"github.com/rs/zerolog"
 )
@@ -49,10 +44,7 @@ func (c *Config) Check(ctx context.Context, log zerolog.Logger) []CheckItem {
 	sources := c.Sources()
 	for i, a := range accounts {
 		client := a.Source
-		hint := sourceHint
-		if sources[i].Type == SourceCF {
-			hint = cfHint
-		}
+		hint := sources[i].Settings.Hint
 		cctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
 		err := client.Token(cctx)
 		item := CheckItem{Name: a.Name + ": token", Err: err, Detail: "issued by the OAuth endpoint"}
@@ -203,74 +195,6 @@ func CheckError(items []CheckItem) error {
 		return nil
 	}
 	return errclass.Mark(class, fmt.Errorf("check failed: %s", strings.Join(failed, ", ")))
-}
-
-// sourceHint suggests what to do about a Neo source that failed.
-func sourceHint(err error) string {
-	var status *apiclient.StatusError
-	switch {
-	case networkHint(err) != "":
-		return networkHint(err)
-	case errors.Is(err, apiclient.ErrCredentialsRefused):
-		return "check source.client_id and source.client_secret; a Platform API client is created in the cockpit under Security > OAuth > Platform API"
-	case errors.As(err, &status) && status.Code == http.StatusForbidden:
-		return "the API client needs the scope \"Read Audit Logs\", and source.account must be the subaccount's technical name, not its display name"
-	case errors.As(err, &status) && status.Code == http.StatusNotFound:
-		return "check source.api_url (the region host of the subaccount) and source.account (its technical name)"
-	case errors.As(err, &status) && status.Code == http.StatusUnauthorized:
-		return "the API rejects the token: the API client needs the scope \"Read Audit Logs\""
-	}
-	return "see the message; run with log.level: debug for every request"
-}
-
-// cfHint is sourceHint for a Cloud Foundry source: it speaks of the
-// service key, the plan and the instance.
-func cfHint(err error) string {
-	var (
-		status *apiclient.StatusError
-		alert  tls.AlertError // the server refused our client certificate
-		dnsErr *net.DNSError
-	)
-	switch {
-	case errors.As(err, &dnsErr):
-		return "a host of the service key does not resolve: check its url (the auditlog-management API of your region) and uaa.url or uaa.certurl"
-	case networkHint(err) != "":
-		return networkHint(err)
-	case errors.As(err, &alert):
-		return "the token endpoint refused the client certificate: an x509 key's certificate may have expired (they can be valid for a day); create a new key with cf create-service-key"
-	case errors.Is(err, apiclient.ErrCredentialsRefused):
-		return "the service key's credentials were refused: the key may have been deleted; create a new one (cf create-service-key INSTANCE KEY) and give its output as source.service_key_file"
-	case errors.As(err, &status) && status.Code == http.StatusForbidden:
-		return "the token may not read audit logs: a subaccount needs an auditlog-management instance of plan default, a global account one of plan central"
-	case errors.As(err, &status) && status.Code == http.StatusNotFound:
-		return "check the service key's url: the auditlog-management API of your region"
-	case errors.As(err, &status) && status.Code == http.StatusUnauthorized:
-		return "the API rejects the token: use a key of the auditlog-management instance, not of another service"
-	}
-	return "see the message; run with log.level: debug for every request"
-}
-
-// networkHint suggests what to do about a host that does not resolve, a
-// connection that fails or a TLS verification that fails; "" for any other
-// error.
-func networkHint(err error) string {
-	var (
-		dnsErr    *net.DNSError
-		netErr    net.Error
-		unknownCA x509.UnknownAuthorityError
-		invalid   x509.CertificateInvalidError
-		hostname  x509.HostnameError
-		verify    *tls.CertificateVerificationError
-	)
-	switch {
-	case errors.As(err, &dnsErr):
-		return "the API host does not resolve: source.api_url must be https://api.<region host>, e.g. https://api.hana.ondemand.com (check the region of the subaccount)"
-	case errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, context.DeadlineExceeded) || (errors.As(err, &netErr) && netErr.Timeout()):
-		return "the API host is not reachable: check source.api_url, proxies and egress firewall rules"
-	case errors.As(err, &unknownCA) || errors.As(err, &invalid) || errors.As(err, &hostname) || errors.As(err, &verify):
-		return "TLS verification failed: behind a TLS-inspecting proxy, set source.ca_file to its CA bundle"
-	}
-	return ""
 }
 
 // storageHint suggests what to do about a sink or state store that failed.

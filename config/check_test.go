@@ -21,6 +21,8 @@ import (
 // Hints are chosen by the type of the error, wherever it is in the chain.
 func TestCheckHints(t *testing.T) {
 	wrap := func(err error) error { return fmt.Errorf("account a: get token: %w", err) }
+	// The sources' hints, as check finds them: through the registry.
+	sourceHint, cfHint := Builtin().sourceType(SourceNeo).New().Hint, Builtin().sourceType(SourceCF).New().Hint
 	for _, tc := range []struct {
 		name string
 		err  error

@@ -16,7 +16,7 @@ import (
 // commit is that clock's time.
 func TestBuildGivesSinksTheClock(t *testing.T) {
 	at := time.Date(2031, 5, 6, 7, 8, 9, 0, time.UTC)
-	c, err := Parse([]byte(strings.Replace(validYAML, "path: ./out", "path: "+t.TempDir(), 1)), testEnv)
+	c, err := parseResolved([]byte(strings.Replace(validYAML, "path: ./out", "path: "+t.TempDir(), 1)), testEnv)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -2,31 +2,25 @@
 // wrong types and every invalid value are reported with their path), fills
 // in defaults, validates it section by section, and builds the parts it
 // describes (sources, sinks, the state store) and the Exporter over them.
-// It also proves a configuration end to end (check).
+// It also proves a configuration end to end (check). A source's keys are
+// its package's (odata, cfaudit), found by source.type in one Registry;
+// Parse reads no file, Resolve (run by Load) reads the files named.
 package config
 
 import (
-	"bytes"
 	"crypto/ed25519"
-	"errors"
 	"fmt"
 	"net"
 	"net/url"
 	"os"
 	"path/filepath"
-	"reflect"
 	"regexp"
 	"sort"
-	"strconv"
 	"strings"
 	"time"
 
-	"github.com/auditlog-exporter/auditlog-exporter/cfaudit"
-	"github.com/auditlog-exporter/auditlog-exporter/errclass"
 	"github.com/auditlog-exporter/auditlog-exporter/evidence"
 	"github.com/auditlog-exporter/auditlog-exporter/exporter"
-	"github.com/auditlog-exporter/auditlog-exporter/internal/safefile"
-	"github.com/auditlog-exporter/auditlog-exporter/odata"
 	"github.com/auditlog-exporter/auditlog-exporter/schema"
 	"github.com/auditlog-exporter/auditlog-exporter/schema/ocsf"
 	"github.com/auditlog-exporter/auditlog-exporter/schema/sap"
@@ -47,9 +41,9 @@ type Config struct {
 	PlainSecrets []string `yaml:"-"`
 	// offline: loaded by LoadOffline; the sources are never asked.
 	offline bool
-	// types are the sink types the file may name (nil: DefaultSinkTypes);
+	// registry: the types the file was decoded with.
+	registry Registry
 	// trusted, when set, the only keys signatures are checked with.
-	types   SinkTypes
 	trusted []ed25519.PublicKey
 
 	Source   *SourceConfig  `yaml:"source"`
@@ -62,50 +56,6 @@ type Config struct {
 	Metrics  MetricsConfig  `yaml:"metrics"`
 	Log      LogConfig      `yaml:"log"`
 }
-
-// SourceConfig is one account to export: a Neo subaccount (type neo, the
-// default) or a Cloud Foundry subaccount or global account (type cf).
-type SourceConfig struct {
-	// Type is the API: neo (default) or cf.
-	Type                 string        `yaml:"type"`
-	APIURL               string        `yaml:"api_url"`
-	Account              string        `yaml:"account"`
-	ClientID             string        `yaml:"client_id"`
-	ClientSecret         string        `yaml:"client_secret"`
-	ClientSecretFile     string        `yaml:"client_secret_file"`
-	Filter               string        `yaml:"filter"`
-	Timeout              time.Duration `yaml:"timeout"`
-	MaxRequestsPerSecond float64       `yaml:"max_requests_per_second"`
-	CAFile               string        `yaml:"ca_file"`
-	MaxPageBytes         int64         `yaml:"max_page_bytes"`
-	// MaxPagesPerWindow bounds one window's listing (a server whose
-	// nextLinks never end).
-	MaxPagesPerWindow int `yaml:"max_pages_per_window"`
-	// RetentionDays is how long the API keeps records; 0 asks the
-	// Retention API (scope "Manage Audit Logs"), else assumes 201 (Neo),
-	// or assumes the documented 90 (Cloud Foundry).
-	RetentionDays int `yaml:"retention_days"`
-
-	// Cloud Foundry only. ServiceKeyFile is the service key as
-	// `cf service-key` prints it; or api_url, token_url (uaa.url, or
-	// uaa.certurl for x509), client_id and client_secret[_file] or
-	// cert_file + key_file, given one by one. Files are read afresh for
-	// every run (an x509 certificate may be valid for a day).
-	ServiceKeyFile string `yaml:"service_key_file"`
-	TokenURL       string `yaml:"token_url"`
-	CertFile       string `yaml:"cert_file"`
-	KeyFile        string `yaml:"key_file"`
-	// CredentialsDir is Kyma's Secret auditlog-read-credentials (keys
-	// url, clientID, clientSecret, tokenUrl) mounted as a directory, read
-	// afresh for every run.
-	CredentialsDir string `yaml:"credentials_dir"`
-}
-
-// Source types.
-const (
-	SourceNeo = "neo"
-	SourceCF  = "cf"
-)
 
 // ExportConfig is the window grid and pacing.
 type ExportConfig struct {
@@ -198,16 +148,7 @@ const (
 	// MaxLookBack bounds export.lookback (the ledger in the state holds
 	// every window of it).
 	MaxLookBack       = 7 * 24 * time.Hour
-	DefaultTimeout    = 60 * time.Second
-	DefaultRPS        = 0.0 // no ceiling: the rate adapts to the API
 	DefaultMaxElapsed = 10 * time.Minute
-	// DefaultStart is 199 days, inside Neo's default retention of 201: a
-	// first run exports everything the API still holds, with two days to
-	// get there before the oldest window's records are deleted.
-	DefaultStart = "-4776h"
-	// DefaultStartCF is 88 days, inside the Cloud Foundry API's retention
-	// of 90: the default when every source is of type cf.
-	DefaultStartCF = "-2112h"
 	// MaxParallel bounds windows in flight per account.
 	MaxParallel = 64
 	// DefaultMaxWindowsInFlight: a window in flight costs about 15 MiB
@@ -228,18 +169,6 @@ func DefaultConfig() *Config {
 	}
 }
 
-// DefaultSource returns a SourceConfig with the defaults of optional keys.
-func DefaultSource() SourceConfig {
-	return SourceConfig{Timeout: DefaultTimeout, MaxRequestsPerSecond: DefaultRPS, MaxPageBytes: odata.DefaultMaxPageBytes, MaxPagesPerWindow: odata.DefaultMaxPagesPerWindow}
-}
-
-// UnmarshalYAML applies defaults before decoding a source.
-func (s *SourceConfig) UnmarshalYAML(n *yaml.Node) error {
-	*s = DefaultSource()
-	type plain SourceConfig
-	return n.Decode((*plain)(s))
-}
-
 // UnmarshalYAML applies defaults before decoding a sink.
 func (s *SinkConfig) UnmarshalYAML(n *yaml.Node) error {
 	*s = SinkConfig{Type: "file", Format: "jsonl", Schema: "sap"}
@@ -247,317 +176,12 @@ func (s *SinkConfig) UnmarshalYAML(n *yaml.Node) error {
 	return n.Decode((*plain)(s))
 }
 
-// FieldError is one problem with one configuration key.
-type FieldError struct {
-	Path string
-	Msg  string
-}
-
-func (e FieldError) Error() string { return e.Path + ": " + e.Msg }
-
-// FieldErrors lists every problem found; it is a Config-class error.
-type FieldErrors []FieldError
-
-func (es FieldErrors) Error() string {
-	msgs := make([]string, len(es))
-	for i, e := range es {
-		msgs[i] = e.Error()
-	}
-	return strings.Join(msgs, "\n")
-}
-
-func (es *FieldErrors) add(path, format string, args ...any) {
-	*es = append(*es, FieldError{Path: path, Msg: fmt.Sprintf(format, args...)})
-}
-
-func (es FieldErrors) err() error {
-	if len(es) == 0 {
-		return nil
-	}
-	return errclass.Mark(errclass.Config, es)
-}
-
-// Load reads, decodes and validates a configuration file, reads secret
-// files, and returns every problem at once.
-func Load(path string, lookupEnv func(string) (string, bool)) (*Config, error) {
-	data, err := safefile.ReadFile(path, MaxConfigBytes)
-	if err != nil {
-		return nil, errclass.Mark(errclass.Config, fmt.Errorf("config: %w", err))
-	}
-	cfg, errs, err := parse(data, filepath.Dir(path), lookupEnv)
-	if err == nil {
-		err = errs.err()
-	}
-	if err != nil {
-		return nil, fmt.Errorf("config %s:\n%w", path, err)
-	}
-	return cfg, nil
-}
-
-// Parse decodes strictly (unknown keys are errors), expands ${VAR} in
-// values, applies defaults, validates, and reads client_secret_file.
-func Parse(data []byte, lookupEnv func(string) (string, bool)) (*Config, error) {
-	cfg, errs, err := parse(data, "", lookupEnv)
-	if err != nil {
-		return nil, err
-	}
-	if err := errs.err(); err != nil {
-		return nil, err
-	}
-	return cfg, nil
-}
-
-// parse is Parse, returning what it decoded beside the problems it found
-// (err: nothing could be decoded). Relative paths in it are taken
-// relative to dir ("": the working directory).
-func parse(data []byte, dir string, lookupEnv func(string) (string, bool)) (*Config, FieldErrors, error) {
-	return parseWith(data, dir, lookupEnv, nil)
-}
-
-// parseWith is parse with the sink types the file may name (nil:
-// DefaultSinkTypes).
-func parseWith(data []byte, dir string, lookupEnv func(string) (string, bool), types SinkTypes) (*Config, FieldErrors, error) {
-	if len(data) > MaxConfigBytes {
-		return nil, nil, errclass.Mark(errclass.Config, fmt.Errorf("larger than %d bytes: not an auditlog-exporter configuration", MaxConfigBytes))
-	}
-	var doc yaml.Node
-	if err := yaml.Unmarshal(data, &doc); err != nil {
-		return nil, nil, errclass.Mark(errclass.Config, fmt.Errorf("not valid YAML: %w", err))
-	}
-	cfg := DefaultConfig()
-	cfg.types = types
-	if len(doc.Content) == 0 {
-		return nil, nil, FieldErrors{{Path: "(file)", Msg: "empty configuration"}}.err()
-	}
-	var errs FieldErrors
-	lines := map[int]string{}
-	var plain []string
-	dup := false
-	walk(doc.Content[0], reflect.TypeOf(cfg).Elem(), "", &errs, lines, &plain, &dup, lookupEnv)
-	if len(errs) >= maxConfigErrors {
-		errs = append(errs, FieldError{Path: "(file)", Msg: "more problems are not listed; fix these first"})
-		// Decoding a mapping of many keys costs time that grows with their
-		// square; what is wrong is said already.
-		return nil, nil, errs.err()
-	}
-	if dup {
-		// The decoder would report each pair of repeated keys again.
-		return nil, nil, errs.err()
-	}
-	if err := doc.Content[0].Decode(cfg); err != nil {
-		var te *yaml.TypeError
-		if !errors.As(err, &te) {
-			return nil, nil, errclass.Mark(errclass.Config, err)
-		}
-		for _, msg := range te.Errors {
-			errs = append(errs, typeError(msg, lines))
-		}
-	}
-	cfg.applyDefaults()
-	cfg.resolvePaths(dir)
-	errs = append(errs, cfg.validate()...)
-	errs = append(errs, cfg.checkFiles()...)
-	cfg.PlainSecrets = plain
-	return cfg, errs, nil
-}
-
-var lineRE = regexp.MustCompile(`^line (\d+): (.*)$`)
-
-// typeError turns "line 7: cannot unmarshal ..." into a path error.
-func typeError(msg string, lines map[int]string) FieldError {
-	if m := lineRE.FindStringSubmatch(msg); m != nil {
-		n, _ := strconv.Atoi(m[1])
-		text := m[2]
-		text = strings.Replace(text, "into time.Duration", "into a duration (like 90s, 15m, 1h)", 1)
-		if p, ok := lines[n]; ok {
-			return FieldError{Path: p, Msg: text}
-		}
-		return FieldError{Path: "line " + m[1], Msg: text}
-	}
-	return FieldError{Path: "(file)", Msg: msg}
-}
-
-// MaxAccountLength bounds source.account: file names hold it, beside the
-// window and the format, and must fit in 255 bytes.
-const MaxAccountLength = 100
-
-// MaxConfigBytes is the largest configuration read (a real one is a few KiB).
-const MaxConfigBytes = 1 << 20
-
-// MaxSecretFileBytes is the largest client_secret_file, cert_file or
-// key_file read (a secret is a few dozen bytes, a certificate chain a few
-// KiB).
-const MaxSecretFileBytes = 1 << 20
-
-// maxConfigErrors is how many problems are listed; more are summarized.
-const maxConfigErrors = 50
-
-var envRE = regexp.MustCompile(`\$\$\{|\$\{([^}]*)\}`)
-
-// walk checks keys against t's yaml tags, recording unknown ones, expands
-// ${VAR} in scalars, and remembers which path each line holds.
-// yamlFields adds the keys of struct type t and their types, those of
-// its inline fields included.
-func yamlFields(t reflect.Type, fields map[string]reflect.Type, names *[]string) {
-	for i := 0; i < t.NumField(); i++ {
-		tag := strings.Split(t.Field(i).Tag.Get("yaml"), ",")
-		if len(tag) > 1 && tag[0] == "" && tag[1] == "inline" && t.Field(i).Type.Kind() == reflect.Struct {
-			yamlFields(t.Field(i).Type, fields, names)
-			continue
-		}
-		if tag[0] != "" && tag[0] != "-" {
-			fields[tag[0]] = t.Field(i).Type
-			*names = append(*names, tag[0])
-		}
-	}
-}
-
-func walk(n *yaml.Node, t reflect.Type, path string, errs *FieldErrors, lines map[int]string, plain *[]string, dup *bool, lookupEnv func(string) (string, bool)) {
-	for t.Kind() == reflect.Pointer {
-		t = t.Elem()
-	}
-	switch n.Kind {
-	case yaml.AliasNode:
-		errs.add(orRoot(path), "YAML aliases are not supported")
-	case yaml.MappingNode:
-		// A key given twice is an error (the YAML decoder would say so
-		// too, but for every pair: quadratic in time and in lines).
-		first := make(map[string]int, len(n.Content)/2)
-		for i := 0; i+1 < len(n.Content); i += 2 {
-			k := n.Content[i]
-			if line, ok := first[k.Value]; ok {
-				*dup = true
-				if len(*errs) < maxConfigErrors {
-					errs.add(join(path, k.Value), "given again on line %d (first on line %d)", k.Line, line)
-				}
-				continue
-			}
-			first[k.Value] = k.Line
-		}
-		if t.Kind() != reflect.Struct {
-			return // the decoder reports the type mismatch
-		}
-		fields := map[string]reflect.Type{}
-		var names []string
-		yamlFields(t, fields, &names)
-		for i := 0; i+1 < len(n.Content); i += 2 {
-			k, v := n.Content[i], n.Content[i+1]
-			p := join(path, k.Value)
-			ft, ok := fields[k.Value]
-			if !ok {
-				if len(*errs) >= maxConfigErrors {
-					continue
-				}
-				sort.Strings(names)
-				errs.add(p, "unknown key (known keys here: %s)", strings.Join(names, ", "))
-				continue
-			}
-			lines[k.Line] = p
-			walk(v, ft, p, errs, lines, plain, dup, lookupEnv)
-		}
-	case yaml.SequenceNode:
-		if t.Kind() != reflect.Slice {
-			return
-		}
-		for i, e := range n.Content {
-			walk(e, t.Elem(), fmt.Sprintf("%s[%d]", path, i), errs, lines, plain, dup, lookupEnv)
-		}
-	case yaml.ScalarNode:
-		lines[n.Line] = orRoot(path)
-		if strings.HasSuffix(path, ".client_secret") && n.Value != "" && !strings.Contains(n.Value, "${") {
-			*plain = append(*plain, path)
-		}
-		if strings.Contains(n.Value, "${") {
-			var missing []string
-			n.Value = envRE.ReplaceAllStringFunc(n.Value, func(m string) string {
-				if m == "$${" {
-					return "${"
-				}
-				name := m[2 : len(m)-1]
-				v, ok := lookupEnv(name)
-				if !ok {
-					missing = append(missing, name)
-				}
-				return v
-			})
-			for _, name := range missing {
-				errs.add(orRoot(path), "environment variable %s is not set", name)
-			}
-			switch {
-			case t.Kind() == reflect.String:
-				// A string value is taken verbatim: a secret that reads
-				// "null", "~" or "true" stays that text.
-				n.Tag = "!!str"
-			case n.Style == 0 || n.Style == yaml.TaggedStyle:
-				n.Tag = "" // resolve the expanded value's type afresh
-				switch n.Value {
-				case "", "~", "null", "Null", "NULL":
-					errs.add(orRoot(path), "expands to %q, which YAML reads as no value; set the variable to a value", n.Value)
-				}
-			}
-		}
-	}
-}
-
-func join(path, key string) string {
-	if path == "" {
-		return key
-	}
-	return path + "." + key
-}
-
-func orRoot(p string) string {
-	if p == "" {
-		return "(root)"
-	}
-	return p
-}
-
-// Sources returns the configured accounts, from source: or accounts:.
-func (c *Config) Sources() []SourceConfig {
-	if c.Source != nil {
-		return []SourceConfig{*c.Source}
-	}
-	return c.Accounts
-}
-
-// Secrets are the configured client secrets in every form they travel
-// (apiclient.SecretsOf), for scrubbing text no client saw: the lines the
-// standard library logs.
-func (c *Config) Secrets() []string {
-	var out []string
-	for _, s := range c.Sources() {
-		out = append(out, apiclient.SecretsOf(s.ClientID, s.ClientSecret)...)
-	}
-	return out
-}
-
-var (
-	accountRE  = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]*$`)
-	timeWordRE = regexp.MustCompile(`\bTime\b`)
-)
-
 // applyDefaults fills in what depends on other values (a sink's
 // compression depends on its format); plain defaults come from
 // DefaultConfig before decoding.
 func (c *Config) applyDefaults() {
-	allCF := len(c.Sources()) > 0
-	for i := range c.Accounts {
-		if c.Accounts[i].Type == "" {
-			c.Accounts[i].Type = SourceNeo
-		}
-	}
-	if c.Source != nil && c.Source.Type == "" {
-		c.Source.Type = SourceNeo
-	}
-	for _, s := range c.Sources() {
-		allCF = allCF && s.Type == SourceCF
-	}
 	if c.Export.Start == "" {
-		c.Export.Start = DefaultStart
-		if allCF {
-			c.Export.Start = DefaultStartCF
-		}
+		c.Export.Start = c.defaultStart()
 	}
 	for i := range c.Sinks {
 		s := &c.Sinks[i]
@@ -596,27 +220,6 @@ func (c *Config) validate() FieldErrors {
 	c.Log.validate(&errs)
 	sort.SliceStable(errs, func(i, j int) bool { return errs[i].Path < errs[j].Path })
 	return errs
-}
-
-func (c *Config) validateSources(errs *FieldErrors) {
-	switch {
-	case c.Source != nil && len(c.Accounts) > 0:
-		errs.add("accounts", "set either source or accounts, not both")
-	case c.Source == nil && len(c.Accounts) == 0:
-		errs.add("source", "required (or accounts: a list of sources)")
-	}
-	seen := map[string]string{}
-	for i, s := range c.Sources() {
-		p := "source"
-		if c.Source == nil {
-			p = fmt.Sprintf("accounts[%d]", i)
-		}
-		s.validate(p, errs)
-		if prev, dup := seen[s.Account]; dup && s.Account != "" {
-			errs.add(p+".account", "%q is also configured at %s", s.Account, prev)
-		}
-		seen[s.Account] = p
-	}
 }
 
 func (e ExportConfig) validate(errs *FieldErrors) {
@@ -716,7 +319,8 @@ func (l LogConfig) validate(errs *FieldErrors) {
 
 // checkFiles is the validation that needs the file system: the spool
 // directory exists (checked now, not when the first large window needs it
-// hours later), and client_secret_file is read into client_secret.
+// hours later), the sources' files are read (client_secret_file into
+// client_secret) and the signing key is loaded.
 func (c *Config) checkFiles() FieldErrors {
 	var errs FieldErrors
 	if d := c.Export.SpoolDir; d != "" {
@@ -726,48 +330,13 @@ func (c *Config) checkFiles() FieldErrors {
 			errs.add("export.spool_dir", "%s is not a directory", d)
 		}
 	}
-	for i, s := range c.Sources() {
-		p := "source"
-		if c.Source == nil {
-			p = fmt.Sprintf("accounts[%d]", i)
-		}
-		if s.Type != SourceCF {
-			continue
-		}
-		if s.ServiceKeyFile != "" {
-			if _, err := readServiceKey(s.ServiceKeyFile); err != nil {
-				errs.add(p+".service_key_file", "%v", err)
-			}
-		}
-		if s.CredentialsDir != "" {
-			if _, err := cfaudit.ReadCredentialsDir(s.CredentialsDir); err != nil {
-				errs.add(p+".credentials_dir", "%v", err)
-			}
-		}
-		for k, f := range map[string]string{"cert_file": s.CertFile, "key_file": s.KeyFile} {
-			if f == "" {
-				continue
-			}
-			if _, err := os.Stat(f); err != nil {
-				errs.add(p+"."+k, "%v", err)
-			}
-		}
-	}
+	c.readSourceFiles(&errs)
 	if f := c.Evidence.SigningKeyFile; f != "" {
 		if _, err := evidence.LoadSigner(f); err != nil {
 			errs.add("evidence.signing_key_file", "%v", err)
 		}
 	}
-	return append(errs, c.readSecretFiles()...)
-}
-
-// readServiceKey reads and parses a service key file.
-func readServiceKey(path string) (cfaudit.ServiceKey, error) {
-	b, err := safefile.ReadFile(path, cfaudit.MaxServiceKeyBytes)
-	if err != nil {
-		return cfaudit.ServiceKey{}, err
-	}
-	return cfaudit.ParseServiceKey(b)
+	return errs
 }
 
 func validateEndpoint(path, endpoint string, errs *FieldErrors) {
@@ -778,133 +347,6 @@ func validateEndpoint(path, endpoint string, errs *FieldErrors) {
 	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
 		errs.add(path, "%s is not an http(s) URL like https://minio.example.com:9000", apiclient.ShowURL(endpoint))
 	}
-}
-
-func (s SourceConfig) validate(p string, errs *FieldErrors) {
-	switch {
-	case s.Account == "":
-		errs.add(p+".account", "required: the subaccount's technical name (not its display name)")
-	case len(s.Account) > MaxAccountLength:
-		errs.add(p+".account", "%d characters: longer than %d (output file names hold the account and must fit in 255 bytes); use the technical name", len(s.Account), MaxAccountLength)
-	case !accountRE.MatchString(s.Account):
-		errs.add(p+".account", "%q is not a technical subaccount name", s.Account)
-	}
-	switch s.Type {
-	case SourceNeo:
-		s.validateNeo(p, errs)
-	case SourceCF:
-		s.validateCF(p, errs)
-	default:
-		errs.add(p+".type", "%q is not one of: neo, cf", s.Type)
-	}
-	if s.Timeout <= 0 {
-		errs.add(p+".timeout", "must be positive")
-	}
-	if s.MaxRequestsPerSecond < 0 {
-		errs.add(p+".max_requests_per_second", "must not be negative (0 means no ceiling: the rate adapts to the API's limit)")
-	}
-	if s.MaxPageBytes < 1<<20 {
-		errs.add(p+".max_page_bytes", "must be at least 1048576 (1 MiB); a page of 1000 records is about 0.6 MB")
-	}
-	if s.MaxPagesPerWindow < 10 {
-		errs.add(p+".max_pages_per_window", "must be at least 10")
-	}
-	if s.RetentionDays < 0 || s.RetentionDays > 3650 {
-		errs.add(p+".retention_days", "must be 0 (the API's own: asked on Neo, 90 days on Cloud Foundry) or 1 to 3650 days")
-	}
-}
-
-func (s SourceConfig) validateNeo(p string, errs *FieldErrors) {
-	if _, err := odata.ParseAPIURL(s.APIURL); err != nil {
-		errs.add(p+".api_url", "%v", strings.TrimPrefix(err.Error(), "api_url "))
-	}
-	if s.ClientID == "" {
-		errs.add(p+".client_id", "required")
-	}
-	switch {
-	case s.ClientSecret != "" && s.ClientSecretFile != "":
-		errs.add(p+".client_secret", "set either client_secret or client_secret_file, not both")
-	case s.ClientSecret == "" && s.ClientSecretFile == "":
-		errs.add(p+".client_secret", "required (or client_secret_file)")
-	}
-	if timeWordRE.MatchString(s.Filter) {
-		errs.add(p+".filter", "must not filter on Time: the exporter sets the time range of each window")
-	}
-	for k, v := range map[string]string{"service_key_file": s.ServiceKeyFile, "token_url": s.TokenURL, "cert_file": s.CertFile, "key_file": s.KeyFile, "credentials_dir": s.CredentialsDir} {
-		if v != "" {
-			errs.add(p+"."+k, "only for type cf")
-		}
-	}
-}
-
-func (s SourceConfig) validateCF(p string, errs *FieldErrors) {
-	if s.Filter != "" {
-		errs.add(p+".filter", "only for type neo (the Cloud Foundry API filters only by category, which some landscapes refuse)")
-	}
-	if s.ServiceKeyFile != "" && s.CredentialsDir != "" {
-		errs.add(p+".credentials_dir", "set either service_key_file or credentials_dir, not both")
-		return
-	}
-	for file, v := range map[string]string{"service_key_file": s.ServiceKeyFile, "credentials_dir": s.CredentialsDir} {
-		if v == "" {
-			continue
-		}
-		for k, v := range map[string]string{"api_url": s.APIURL, "token_url": s.TokenURL, "client_id": s.ClientID, "client_secret": s.ClientSecret,
-			"client_secret_file": s.ClientSecretFile, "cert_file": s.CertFile, "key_file": s.KeyFile} {
-			if v != "" {
-				errs.add(p+"."+k, "set either %s or the explicit keys, not both", file)
-			}
-		}
-		return
-	}
-	for k, v := range map[string]string{"api_url": s.APIURL, "token_url": s.TokenURL} {
-		if err := cfaudit.CheckURL(v); err != nil {
-			errs.add(p+"."+k, "%v (or service_key_file: the output of `cf service-key`; or credentials_dir: Kyma's Secret auditlog-read-credentials)", err)
-		}
-	}
-	if s.ClientID == "" {
-		errs.add(p+".client_id", "required (or service_key_file, or credentials_dir)")
-	}
-	secret := s.ClientSecret != "" || s.ClientSecretFile != ""
-	cert := s.CertFile != "" || s.KeyFile != ""
-	switch {
-	case s.ClientSecret != "" && s.ClientSecretFile != "":
-		errs.add(p+".client_secret", "set either client_secret or client_secret_file, not both")
-	case secret && cert:
-		errs.add(p+".cert_file", "set either a client secret or cert_file and key_file (x509), not both")
-	case !secret && !cert:
-		errs.add(p+".client_secret", "required (or client_secret_file, or cert_file and key_file for an x509 key, or service_key_file)")
-	case cert && (s.CertFile == "" || s.KeyFile == ""):
-		errs.add(p+".cert_file", "cert_file and key_file go together")
-	}
-}
-
-// readSecretFiles loads client_secret_file values.
-func (c *Config) readSecretFiles() FieldErrors {
-	var errs FieldErrors
-	fix := func(p string, s *SourceConfig) {
-		if s.ClientSecretFile == "" {
-			return
-		}
-		b, err := safefile.ReadFile(s.ClientSecretFile, MaxSecretFileBytes)
-		if err != nil {
-			errs.add(p+".client_secret_file", "cannot read the secret: %v", err)
-			return
-		}
-		secret := string(bytes.TrimRight(b, "\r\n"))
-		if secret == "" {
-			errs.add(p+".client_secret_file", "%s is empty", s.ClientSecretFile)
-			return
-		}
-		s.ClientSecret = secret
-	}
-	if c.Source != nil {
-		fix("source", c.Source)
-	}
-	for i := range c.Accounts {
-		fix(fmt.Sprintf("accounts[%d]", i), &c.Accounts[i])
-	}
-	return errs
 }
 
 // resolvePaths makes the relative paths of the file (state, file sinks,
@@ -920,24 +362,8 @@ func (c *Config) resolvePaths(dir string) {
 			*p = filepath.Join(dir, *p)
 		}
 	}
-	for _, s := range []*SourceConfig{c.Source} {
-		if s != nil {
-			abs(&s.ClientSecretFile)
-			abs(&s.CAFile)
-			abs(&s.ServiceKeyFile)
-			abs(&s.CertFile)
-			abs(&s.KeyFile)
-			abs(&s.CredentialsDir)
-		}
-	}
-	for i := range c.Accounts {
-		s := &c.Accounts[i]
-		abs(&s.ClientSecretFile)
-		abs(&s.CAFile)
-		abs(&s.ServiceKeyFile)
-		abs(&s.CertFile)
-		abs(&s.KeyFile)
-		abs(&s.CredentialsDir)
+	for _, f := range c.sourceFiles() {
+		abs(f)
 	}
 	abs(&c.Export.SpoolDir)
 	if c.State.Type == "file" {

@@ -16,6 +16,8 @@ import (
 
 	"github.com/auditlog-exporter/auditlog-exporter/audit"
 	"github.com/auditlog-exporter/auditlog-exporter/errclass"
+	"github.com/auditlog-exporter/auditlog-exporter/odata"
+	"github.com/auditlog-exporter/auditlog-exporter/source/apiclient"
 )
 
 const validYAML = `
@@ -40,15 +42,41 @@ func env(m map[string]string) func(string) (string, bool) {
 	return func(k string) (string, bool) { v, ok := m[k]; return v, ok }
 }
 
+// parseResolved is Parse then Resolve: what Load does with a file's
+// bytes, every problem at once.
+func parseResolved(data []byte, lookupEnv func(string) (string, bool)) (*Config, error) {
+	c, errs, err := Builtin().parse(data, "", lookupEnv)
+	if err != nil {
+		return nil, err
+	}
+	if err := append(errs, c.checkFiles()...).err(); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// neo is a Neo source's keys.
+func neo(t *testing.T, s SourceConfig) *odata.SourceConfig {
+	t.Helper()
+	k, ok := s.Settings.(*odata.SourceConfig)
+	if !ok {
+		t.Fatalf("source %s: settings %T, want Neo's", s.Account, s.Settings)
+	}
+	return k
+}
+
+// startOf is export.start's default for sources whose own is d.
+func startOf(d time.Duration) string { return fmt.Sprintf("-%dh", d/time.Hour) }
+
 var testEnv = env(map[string]string{"NEO_CLIENT_ID": "id", "NEO_CLIENT_SECRET": "s3cr:et #x", "NULLISH": "null", "TILDE": "~"})
 
 func TestParseValid(t *testing.T) {
-	c, err := Parse([]byte(validYAML), testEnv)
+	c, err := parseResolved([]byte(validYAML), testEnv)
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := c.Sources()[0]
-	if s.ClientSecret != "s3cr:et #x" || s.ClientID != "id" || s.Timeout != DefaultTimeout || s.MaxRequestsPerSecond != DefaultRPS {
+	s := neo(t, c.Sources()[0])
+	if s.ClientSecret != "s3cr:et #x" || s.ClientID != "id" || s.Timeout != apiclient.DefaultTimeout || s.MaxRequestsPerSecond != 0 {
 		t.Fatalf("source %+v", s)
 	}
 	if c.Export.Window != 30*time.Minute || c.Export.Lag != 0 || c.Export.Parallel != 1 || c.Retry.MaxElapsed != DefaultMaxElapsed {
@@ -67,7 +95,7 @@ func TestExampleConfigLoads(t *testing.T) {
 		t.Fatal(err)
 	}
 	data = []byte(strings.ReplaceAll(string(data), "/var/run/secrets/neo/client_secret", secretFile))
-	c, err := Parse(data, testEnv)
+	c, err := parseResolved(data, testEnv)
 	if err != nil {
 		t.Fatalf("config.example.yaml: %v", err)
 	}
@@ -150,7 +178,7 @@ func TestParseErrors(t *testing.T) {
 			if !strings.Contains(validYAML, tt.from) {
 				t.Fatalf("fixture does not contain %q", tt.from)
 			}
-			_, err := Parse([]byte(strings.Replace(validYAML, tt.from, tt.to, 1)), testEnv)
+			_, err := parseResolved([]byte(strings.Replace(validYAML, tt.from, tt.to, 1)), testEnv)
 			var fe FieldErrors
 			if !errors.As(err, &fe) || errclass.Classify(err) != errclass.Config {
 				t.Fatalf("got %v; want FieldErrors", err)
@@ -179,7 +207,7 @@ const securityLakeSink = `  - type: s3
 // source's prefix, writing only its class, objects in Security Lake's
 // partitions.
 func TestSecurityLakeSinks(t *testing.T) {
-	c, err := Parse([]byte(strings.Replace(validYAML, "    path: ./out\n", "    path: ./out\n"+securityLakeSink, 1)), testEnv)
+	c, err := parseResolved([]byte(strings.Replace(validYAML, "    path: ./out\n", "    path: ./out\n"+securityLakeSink, 1)), testEnv)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -206,14 +234,14 @@ func TestSecurityLakeSinks(t *testing.T) {
 	}
 	// Security Lake wants objects at most every 5 minutes.
 	bad := strings.Replace(strings.Replace(validYAML, "    path: ./out\n", "    path: ./out\n"+securityLakeSink, 1), "window: 30m", "window: 1m", 1)
-	if _, err := Parse([]byte(bad), testEnv); err == nil || !strings.Contains(err.Error(), "sinks[1].layout") || !strings.Contains(err.Error(), "5 minutes") {
+	if _, err := parseResolved([]byte(bad), testEnv); err == nil || !strings.Contains(err.Error(), "sinks[1].layout") || !strings.Contains(err.Error(), "5 minutes") {
 		t.Fatalf("a 1m window with Security Lake: %v", err)
 	}
 }
 
 // A sink of each schema on the same path writes different objects.
 func TestSchemasShareAPath(t *testing.T) {
-	c, err := Parse([]byte(strings.Replace(validYAML, "    path: ./out\n", "    path: ./out\n  - {type: file, format: jsonl, schema: ocsf, path: ./out}\n", 1)), testEnv)
+	c, err := parseResolved([]byte(strings.Replace(validYAML, "    path: ./out\n", "    path: ./out\n  - {type: file, format: jsonl, schema: ocsf, path: ./out}\n", 1)), testEnv)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -227,7 +255,7 @@ func TestSchemasShareAPath(t *testing.T) {
 
 func TestParseReportsEveryProblem(t *testing.T) {
 	bad := strings.NewReplacer("window: 30m", "window: 7m", "account: abc123xyz", "acount: abc123xyz", "lag: 0s", "lag: -1s").Replace(validYAML)
-	_, err := Parse([]byte(bad), testEnv)
+	_, err := parseResolved([]byte(bad), testEnv)
 	var fe FieldErrors
 	if !errors.As(err, &fe) || len(fe) < 4 {
 		t.Fatalf("want at least 4 errors, got %v", err)
@@ -243,11 +271,11 @@ func TestParseReportsEveryProblem(t *testing.T) {
 // would read it as null or a boolean.
 func TestEnvStringsVerbatim(t *testing.T) {
 	for _, v := range []string{"null", "~", "true", "0x10", "1e3"} {
-		c, err := Parse([]byte(validYAML), env(map[string]string{"NEO_CLIENT_ID": "id", "NEO_CLIENT_SECRET": v}))
+		c, err := parseResolved([]byte(validYAML), env(map[string]string{"NEO_CLIENT_ID": "id", "NEO_CLIENT_SECRET": v}))
 		if err != nil {
 			t.Fatalf("%q: %v", v, err)
 		}
-		if got := c.Sources()[0].ClientSecret; got != v {
+		if got := neo(t, c.Sources()[0]).ClientSecret; got != v {
 			t.Fatalf("secret %q read as %q", v, got)
 		}
 	}
@@ -261,12 +289,12 @@ func TestHugeConfigFailsFast(t *testing.T) {
 	for i := 0; b.Len() < MaxConfigBytes-100; i++ {
 		fmt.Fprintf(&b, "  k%d: v\n", i)
 	}
-	_, err := Parse([]byte(b.String()), testEnv)
+	_, err := parseResolved([]byte(b.String()), testEnv)
 	if err == nil || len(err.Error()) > 64<<10 || !strings.Contains(err.Error(), "more problems") {
 		t.Fatalf("got %d bytes of error", len(fmt.Sprint(err)))
 	}
 	b.WriteString(strings.Repeat("#", 200))
-	if _, err := Parse([]byte(b.String()), testEnv); err == nil || !strings.Contains(err.Error(), "larger than") {
+	if _, err := parseResolved([]byte(b.String()), testEnv); err == nil || !strings.Contains(err.Error(), "larger than") {
 		t.Fatalf("an oversized file: %v", err)
 	}
 }
@@ -274,24 +302,43 @@ func TestHugeConfigFailsFast(t *testing.T) {
 func TestSecretFile(t *testing.T) {
 	f := filepath.Join(t.TempDir(), "secret")
 	os.WriteFile(f, []byte("file-secret\r\n"), 0o600)
-	c, err := Parse([]byte(strings.Replace(validYAML, "client_secret: ${NEO_CLIENT_SECRET}", "client_secret_file: "+f, 1)), testEnv)
-	if err != nil || c.Source.ClientSecret != "file-secret" {
+	c, err := parseResolved([]byte(strings.Replace(validYAML, "client_secret: ${NEO_CLIENT_SECRET}", "client_secret_file: "+f, 1)), testEnv)
+	if err != nil || neo(t, *c.Source).ClientSecret != "file-secret" {
 		t.Fatalf("%v %+v", err, c)
+	}
+}
+
+// Parse reads no file: the files a configuration names are read by
+// Resolve (Load does both), which reports them with their paths.
+func TestParseReadsNoFile(t *testing.T) {
+	missing := filepath.Join(t.TempDir(), "nope")
+	y := strings.Replace(validYAML, "client_secret: ${NEO_CLIENT_SECRET}", "client_secret_file: "+missing, 1)
+	y += "evidence:\n  signing_key_file: " + missing + "\n"
+	c, err := Parse([]byte(y), testEnv)
+	if err != nil {
+		t.Fatalf("Parse read a file: %v", err)
+	}
+	if neo(t, *c.Source).ClientSecret != "" {
+		t.Fatal("Parse filled in the secret")
+	}
+	err = c.Resolve()
+	if err == nil || errclass.Classify(err) != errclass.Config || !strings.Contains(err.Error(), "source.client_secret_file: cannot read the secret") || !strings.Contains(err.Error(), "evidence.signing_key_file") {
+		t.Fatalf("Resolve: %v", err)
 	}
 }
 
 func TestEnvExpansionIsNotYAML(t *testing.T) {
 	e := env(map[string]string{"NEO_CLIENT_ID": "id", "NEO_CLIENT_SECRET": "x\n  evil: true\n"})
-	c, err := Parse([]byte(validYAML), e)
-	if err != nil || c.Source.ClientSecret != "x\n  evil: true\n" {
+	c, err := parseResolved([]byte(validYAML), e)
+	if err != nil || neo(t, *c.Source).ClientSecret != "x\n  evil: true\n" {
 		t.Fatalf("%v", err)
 	}
 	e = env(map[string]string{"NEO_CLIENT_ID": "id", "NEO_CLIENT_SECRET": "s", "WIN": "2h"})
-	c, err = Parse([]byte(strings.Replace(validYAML, "window: 30m", "window: ${WIN}", 1)), e)
+	c, err = parseResolved([]byte(strings.Replace(validYAML, "window: 30m", "window: ${WIN}", 1)), e)
 	if err != nil || c.Export.Window != 2*time.Hour {
 		t.Fatalf("%v", err)
 	}
-	_, err = Parse([]byte(validYAML+"log:\n  level: \"$${info}\"\n"), testEnv)
+	_, err = parseResolved([]byte(validYAML+"log:\n  level: \"$${info}\"\n"), testEnv)
 	if err == nil || !strings.Contains(err.Error(), `"${info}"`) {
 		t.Fatalf("$${ escape: %v", err)
 	}
@@ -315,7 +362,7 @@ func TestAccountsList(t *testing.T) {
     account: one
     client_id: a
     client_secret: b`, 1)
-	_, err := Parse([]byte(y), testEnv)
+	_, err := parseResolved([]byte(y), testEnv)
 	if err == nil || !strings.Contains(err.Error(), "accounts[1].client_secret_file") || !strings.Contains(err.Error(), `accounts[2].account: "one" is also configured at accounts[0]`) {
 		t.Fatalf("%v", err)
 	}
@@ -326,7 +373,7 @@ func FuzzParseConfig(f *testing.F) {
 	f.Add([]byte("source: [1, 2]\nsinks: {a: b}\n"))
 	f.Add([]byte("&a x: *a\n"))
 	f.Fuzz(func(t *testing.T, data []byte) {
-		c, err := Parse(data, testEnv)
+		c, err := parseResolved(data, testEnv)
 		if err != nil {
 			if errclass.Classify(err) != errclass.Config {
 				t.Fatalf("unclassified error %v", err)
@@ -341,15 +388,15 @@ func FuzzParseConfig(f *testing.F) {
 }
 
 func TestPlainSecretsAreNoted(t *testing.T) {
-	c, err := Parse([]byte(strings.Replace(validYAML, "client_secret: ${NEO_CLIENT_SECRET}", "client_secret: hunter2", 1)), testEnv)
+	c, err := parseResolved([]byte(strings.Replace(validYAML, "client_secret: ${NEO_CLIENT_SECRET}", "client_secret: hunter2", 1)), testEnv)
 	if err != nil || len(c.PlainSecrets) != 1 || c.PlainSecrets[0] != "source.client_secret" {
 		t.Fatalf("%v %v", err, c.PlainSecrets)
 	}
-	c, err = Parse([]byte(validYAML), testEnv)
+	c, err = parseResolved([]byte(validYAML), testEnv)
 	if err != nil || len(c.PlainSecrets) != 0 {
 		t.Fatalf("${VAR} secret noted as plain: %v %v", err, c.PlainSecrets)
 	}
-	_, err = Parse([]byte(strings.Replace(validYAML, "  account: abc123xyz", "  account: abc123xyz\n  max_page_bytes: 1000", 1)), testEnv)
+	_, err = parseResolved([]byte(strings.Replace(validYAML, "  account: abc123xyz", "  account: abc123xyz\n  max_page_bytes: 1000", 1)), testEnv)
 	if err == nil || !strings.Contains(err.Error(), "source.max_page_bytes: must be at least") {
 		t.Fatalf("%v", err)
 	}
@@ -396,7 +443,7 @@ func TestSpoolDirReachesStagingSinks(t *testing.T) {
 	}
 	y := strings.Replace(validYAML, "  lag: 0s\n", "  lag: 0s\n  spool_dir: "+spool+"\n", 1)
 	y = strings.Replace(y, "  - type: file\n    format: jsonl\n    path: ./out\n", "  - type: stdout\n  - type: s3\n    bucket: b\n    region: us-east-1\n    endpoint: http://127.0.0.1:1\n", 1)
-	c, err := Parse([]byte(y), testEnv)
+	c, err := parseResolved([]byte(y), testEnv)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -7,6 +7,7 @@ import (
 	"syscall"
 	"testing"
 
+	"github.com/auditlog-exporter/auditlog-exporter/cfaudit"
 	"github.com/auditlog-exporter/auditlog-exporter/errclass"
 )
 
@@ -43,7 +44,7 @@ func TestHostileFilesFailAtOnce(t *testing.T) {
 			{"evidence.signing_key_file", validYAML + "evidence:\n  signing_key_file: " + path + "\n"},
 		} {
 			t.Run(tc.field+"/"+what, func(t *testing.T) {
-				_, err := Parse([]byte(tc.yaml), testEnv)
+				_, err := parseResolved([]byte(tc.yaml), testEnv)
 				if err == nil || errclass.Classify(err) != errclass.Config || !strings.Contains(err.Error(), tc.field) {
 					t.Fatalf("%v", err)
 				}
@@ -60,11 +61,11 @@ func TestHostileFilesFailAtOnce(t *testing.T) {
 			}
 		})
 		t.Run("cert_file/"+what, func(t *testing.T) {
-			c, err := Parse([]byte(cfConfig("  api_url: https://auditlog.example.com\n  token_url: https://uaa.example.com\n  client_id: id\n  cert_file: "+path+"\n  key_file: "+path+"\n")), testEnv)
+			c, err := parseResolved([]byte(cfConfig("  api_url: https://auditlog.example.com\n  token_url: https://uaa.example.com\n  client_id: id\n  cert_file: "+path+"\n  key_file: "+path+"\n")), testEnv)
 			if err != nil {
 				t.Fatal(err)
 			}
-			_, err = c.Sources()[0].cfKey()
+			_, err = c.Sources()[0].Settings.(*cfaudit.SourceConfig).Key()
 			if err == nil || errclass.Classify(err) != errclass.Config || !strings.Contains(err.Error(), "cert_file") {
 				t.Fatalf("%v", err)
 			}
@@ -86,7 +87,7 @@ func TestURLSecretsAreNotShown(t *testing.T) {
 		{"service key uaa.url query", cfConfig("  service_key_file: " + keyFile(t, `{"url":"https://a.example.com","uaa":{"url":"https://uaa.example.com/?s=`+sec+`","clientid":"cid","clientsecret":"x"}}`) + "\n")},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			_, err := Parse([]byte(tc.yaml), testEnv)
+			_, err := parseResolved([]byte(tc.yaml), testEnv)
 			if err == nil {
 				t.Fatal("accepted")
 			}
@@ -112,7 +113,7 @@ func TestDuplicateKeysAreListedOnce(t *testing.T) {
 	for i := 0; i < 2000; i++ {
 		b.WriteString("  format: json\n")
 	}
-	_, err := Parse([]byte(b.String()), testEnv)
+	_, err := parseResolved([]byte(b.String()), testEnv)
 	if err == nil || errclass.Classify(err) != errclass.Config {
 		t.Fatalf("%v", err)
 	}
@@ -124,7 +125,7 @@ func TestDuplicateKeysAreListedOnce(t *testing.T) {
 		t.Fatalf("%s", msg)
 	}
 	// One repeat: one line naming both places.
-	_, err = Parse([]byte(validYAML+"log:\n  level: info\n  level: debug\n"), testEnv)
+	_, err = parseResolved([]byte(validYAML+"log:\n  level: info\n  level: debug\n"), testEnv)
 	if err == nil || strings.Count(err.Error(), "given again") != 1 {
 		t.Fatalf("%v", err)
 	}

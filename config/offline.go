@@ -4,29 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"path/filepath"
-	"strings"
 	"time"
 
 	"github.com/auditlog-exporter/auditlog-exporter/audit"
 	"github.com/auditlog-exporter/auditlog-exporter/errclass"
-	"github.com/auditlog-exporter/auditlog-exporter/internal/safefile"
 	"github.com/auditlog-exporter/auditlog-exporter/source"
 )
-
-// credentialKeys are the keys of a source that only reaching its API
-// needs.
-var credentialKeys = map[string]bool{"client_id": true, "client_secret": true, "client_secret_file": true,
-	"service_key_file": true, "cert_file": true, "key_file": true, "token_url": true, "credentials_dir": true}
-
-// isCredential reports whether a problem's path is one of a source's
-// credentials (source.client_secret, accounts[2].service_key_file, ...).
-func isCredential(path string) bool {
-	if !strings.HasPrefix(path, "source.") && !strings.HasPrefix(path, "accounts[") {
-		return false
-	}
-	return credentialKeys[path[strings.LastIndex(path, ".")+1:]]
-}
 
 // LoadOffline is Load for the commands that never ask the API (state show
 // and set, verify --evidence-only, run --dry-run): the sources'
@@ -34,17 +17,18 @@ func isCredential(path string) bool {
 // files missing (an auditor's machine has neither); everything else is
 // checked as Load does. The sources it builds refuse to be asked.
 func LoadOffline(path string, lookupEnv func(string) (string, bool)) (*Config, error) {
-	data, err := safefile.ReadFile(path, MaxConfigBytes)
-	if err != nil {
-		return nil, errclass.Mark(errclass.Config, fmt.Errorf("config: %w", err))
-	}
-	cfg, errs, err := parse(data, filepath.Dir(path), lookupEnv)
+	return Builtin().LoadOffline(path, lookupEnv)
+}
+
+// LoadOffline is LoadOffline with the types of r.
+func (r Registry) LoadOffline(path string, lookupEnv func(string) (string, bool)) (*Config, error) {
+	cfg, errs, err := r.load(path, lookupEnv)
 	if err != nil {
 		return nil, fmt.Errorf("config %s:\n%w", path, err)
 	}
 	var keep FieldErrors
 	for _, e := range errs {
-		if !isCredential(e.Path) {
+		if !cfg.isCredential(e.Path) {
 			keep = append(keep, e)
 		}
 	}

@@ -83,13 +83,13 @@ metrics: {textfile: m.prom}
 	}
 	for what, got := range map[string]string{
 		filepath.Join(dir, "state"): cfg.State.Path, filepath.Join(dir, "out"): cfg.Sinks[0].File.Path, "/abs/out": cfg.Sinks[1].File.Path,
-		dir: cfg.Export.SpoolDir, filepath.Join(dir, "m.prom"): cfg.Metrics.Textfile, filepath.Join(dir, "secret"): cfg.Source.ClientSecretFile,
+		dir: cfg.Export.SpoolDir, filepath.Join(dir, "m.prom"): cfg.Metrics.Textfile, filepath.Join(dir, "secret"): neo(t, *cfg.Source).ClientSecretFile,
 	} {
 		if got != what {
 			t.Errorf("got %s, want %s", got, what)
 		}
 	}
-	if cfg.Source.ClientSecret != "s3cr3t-for-test" {
+	if neo(t, *cfg.Source).ClientSecret != "s3cr3t-for-test" {
 		t.Errorf("the secret file was not read from the file's directory")
 	}
 }

@@ -137,15 +137,15 @@ sinks:
 `, srv.URL, acct, start.Format(time.RFC3339), filepath.Join(t.TempDir(), "state"))
 
 	index := &bulkIndex{docs: map[string]audit.Record{}, loseAnswers: 1}
-	types := config.DefaultSinkTypes()
-	types["bulk"] = config.SinkType{Sink: func(context.Context, config.SinkConfig, config.SinkEnv) (sinks.Sink, error) {
+	registry := config.Builtin()
+	registry.Sinks["bulk"] = config.SinkType{Sink: func(context.Context, config.SinkConfig, config.SinkEnv) (sinks.Sink, error) {
 		return &bulkSink{x: index}, nil
 	}}
 
 	if _, err := config.Parse([]byte(yaml), func(string) (string, bool) { return "", false }); err == nil {
 		t.Fatal("a sink type outside the registry was accepted")
 	}
-	cfg, err := config.ParseWith([]byte(yaml), func(string) (string, bool) { return "", false }, types)
+	cfg, err := registry.Parse([]byte(yaml), func(string) (string, bool) { return "", false })
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -69,12 +69,12 @@ func (t SinkTypes) names() []string {
 	return out
 }
 
-// sinkTypes is the registry c was parsed with.
+// sinkTypes are the sink types of the registry c was parsed with.
 func (c *Config) sinkTypes() SinkTypes {
-	if c.types == nil {
+	if c.registry.Sinks == nil {
 		return DefaultSinkTypes()
 	}
-	return c.types
+	return c.registry.Sinks
 }
 
 // TrustOnly makes the sinks built from c check the signatures of the
@@ -315,18 +315,4 @@ func (s SinkConfig) validateKeys(p string, types SinkTypes, errs *FieldErrors) {
 		}
 		errs.add(p+"."+k, "only for sink type %s", strings.Join(owners, " or "))
 	}
-}
-
-// ParseWith is Parse with the registry of sink types the file may name
-// (Parse and Load take DefaultSinkTypes): a program that writes to more
-// destinations passes its own.
-func ParseWith(data []byte, lookupEnv func(string) (string, bool), types SinkTypes) (*Config, error) {
-	cfg, errs, err := parseWith(data, "", lookupEnv, types)
-	if err != nil {
-		return nil, err
-	}
-	if err := errs.err(); err != nil {
-		return nil, err
-	}
-	return cfg, nil
 }

@@ -265,6 +265,9 @@ func TestConfigMapSecretServiceAccount(t *testing.T) {
 	os.WriteFile(secretFile, []byte("s\n"), 0o600)
 	cfgText := strings.ReplaceAll(cm.Data["config.yaml"], "/var/run/secrets/neo/client_secret", secretFile)
 	cfg, err := config.Parse([]byte(cfgText), func(k string) (string, bool) { return "id", k == "NEO_CLIENT_ID" })
+	if err == nil {
+		err = cfg.Resolve()
+	}
 	if err != nil {
 		t.Fatalf("the ConfigMap's config.yaml does not load: %v", err)
 	}

@@ -1,6 +1,7 @@
 // Package layering holds the test that keeps the packages' dependencies
 // running one way: cmd -> {config, exporter} -> {sources, sinks, state} ->
-// source, audit; evidence (the formats of manifests and seals, their
+// source, audit (config dispatches to each source package, which owns its
+// keys; no source package imports config); evidence (the formats of manifests and seals, their
 // chain, signatures, the judges and their statuses) stands on audit alone,
 // and sinks, exporter and report stand on it; the schemas (what a record
 // is written as) stand on audit alone, and sinks encode with them; each
@@ -24,7 +25,7 @@ const module = "github.com/auditlog-exporter/auditlog-exporter/"
 var forbidden = map[string][]string{
 	"audit":            {"*"},
 	"errclass":         {"*"},
-	"source":           {"odata", "sinks", "state", "exporter", "config", "metrics", "aws", "evidence"},
+	"source":           {"odata", "cfaudit", "sinks", "state", "exporter", "config", "metrics", "aws", "evidence"},
 	"source/apiclient": {"odata", "cfaudit", "sinks", "state", "exporter", "config", "metrics", "aws", "evidence"},
 	// The scriptable memory source stands where every source stands.
 	"source/sourcetest": {"odata", "cfaudit", "sinks", "state", "exporter", "config", "metrics", "aws", "evidence"},
@@ -53,6 +54,16 @@ var forbidden = map[string][]string{
 	"evidence": {"aws"},
 	"report":   {"source", "odata", "cfaudit", "sinks", "state", "config", "metrics", "aws"},
 }
+
+// sourceSide are the packages (prefixes) of the sources: the contract
+// and what every source shares (source), and each source's own package
+// with its simulator. Each owns its configuration keys, their validation
+// and its construction; config imports them and dispatches to them, so
+// none of them may import config (nor what the run is built of).
+var sourceSide = []string{"source", "odata", "cfaudit"}
+
+// sourceSideForbidden are the imports no package of sourceSide may have.
+var sourceSideForbidden = []string{"config", "cmd", "exporter", "sinks", "state", "metrics", "report"}
 
 // standsOn lists, per package, the only packages of this module it may
 // import.
@@ -96,6 +107,16 @@ func TestLayering(t *testing.T) {
 			}
 			if allowed, ok := standsOn[rel]; ok && strings.HasPrefix(imp, module) && !leaves[strings.TrimPrefix(imp, module)] && !slices.Contains(allowed, strings.TrimPrefix(imp, module)) {
 				t.Errorf("%s imports %s: it stands on %s alone", rel, imp, strings.Join(allowed, ", "))
+			}
+			for _, side := range sourceSide {
+				if rel != side && !strings.HasPrefix(rel, side+"/") {
+					continue
+				}
+				for _, bad := range sourceSideForbidden {
+					if imp == module+bad || strings.HasPrefix(imp, module+bad+"/") {
+						t.Errorf("%s imports %s: a source owns its configuration and is built by config, never the other way", rel, imp)
+					}
+				}
 			}
 			for _, bad := range forbidden[rel] {
 				if bad == "*" && strings.HasPrefix(imp, module) && !leaves[strings.TrimPrefix(imp, module)] {
