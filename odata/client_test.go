@@ -193,9 +193,11 @@ func TestFetchFaults(t *testing.T) {
 		{"latency", neosim.Faults{Latency: 20 * time.Millisecond}, ""},
 		{"all together", neosim.Faults{Rate429: 0.1, Rate5xx: 0.1, RateDrop: 0.1, RateTruncate: 0.1, RateHTML: 0.1, TokenMaxUses: 3, RateDuplicate: 0.5, RetryAfter: "0", Latency: time.Millisecond}, ""},
 	}
+	all := atOnce(t, 8)
+	defer all.wait()
 	for _, mode := range []string{"in memory", "spooled"} {
 		for _, tc := range cases {
-			t.Run(mode+"/"+tc.name, func(t *testing.T) {
+			all.run(mode+"/"+tc.name, func(t *testing.T) {
 				f := newFixture(t, 3000, neosim.Options{PageSize: 500})
 				f.sim.SetFaults(tc.faults)
 				cfg := f.config()
@@ -819,48 +821,76 @@ func TestSpooledWindowMemoryIsFlat(t *testing.T) {
 // spooled. The gateway refuses one request in seven by count, so every
 // fetch is throttled however fast the machine is.
 func TestFetchAcrossReadings(t *testing.T) {
+	all := atOnce(t, 8)
+	defer all.wait()
 	for _, name := range neosim.ReadingNames() {
 		rd := neosim.AllReadings()[name]
 		for _, mode := range []string{"in memory", "spooled"} {
 			for _, ra := range []string{"0", "date", "none"} {
-				t.Run(name+"/"+mode+"/retry-after="+ra, func(t *testing.T) {
-					f := newFixture(t, 3000, neosim.Options{PageSize: 500, Readings: rd})
-					// Throttling from a gateway in front, as a real API does it.
-					f.sim.SetFaults(neosim.Faults{GatewayAdmit: 6, GatewayRetryAfter: ra, Rate5xx: 0.05, RateDuplicate: 0.3, RetryAfter: ra})
-					cfg := f.config()
-					if mode == "spooled" {
-						cfg.Dedupe.SpillThreshold, cfg.Dedupe.SpoolDir = 100, t.TempDir()
-					}
-					// As the exporter does: a window whose listing shows
-					// skipped records is fetched again, at most 3 times.
-					c := f.client(t, cfg)
-					var got []audit.Record
-					var st source.Stats
-					var err error
-					for attempt := 0; attempt < 3; attempt++ {
-						if got, st, err = f.fetch(t, c); !errors.Is(err, source.ErrIncomplete) {
-							break
-						}
-					}
-					if err != nil {
-						t.Fatalf("%s: %v (stats %+v)", rd, err, st)
-					}
-					if st.Throttled == 0 || st.RetryCauses[source.CauseThrottled] < st.Throttled {
-						t.Fatalf("the fetch was not throttled, or did not retry what was: stats %+v", st)
-					}
-					want := map[neosim.CountReading]string{neosim.CountDistinct: source.CompletenessCounted, neosim.CountRows: source.CompletenessCounted, neosim.CountNone: source.CompletenessUncounted}[rd.Count]
-					if rd.Count == neosim.CountRows && rd.StoredDuplicates > 0 {
-						want = source.CompletenessStoredDuplicates
-					}
-					if st.Completeness != want {
-						t.Fatalf("completeness %q, want %q (stats %+v)", st.Completeness, want, st)
-					}
-					f.assertExact(t, got)
-					f.assertNoSecrets(t)
-				})
+				all.run(name+"/"+mode+"/retry-after="+ra, func(t *testing.T) { fetchAcrossReadings(t, rd, mode, ra) })
 			}
 		}
 	}
+}
+
+// subtests runs subtests of one test, at most n at once: cases that each
+// have their own simulator and client and spend most of their time
+// waiting (out throttling, backoff, latency), whatever -parallel is. t.Run
+// may be called from several goroutines; wait returns when every one has
+// returned, before the test does.
+type subtests struct {
+	t     *testing.T
+	wg    sync.WaitGroup
+	turns chan struct{}
+}
+
+func atOnce(t *testing.T, n int) *subtests { return &subtests{t: t, turns: make(chan struct{}, n)} }
+
+func (s *subtests) run(name string, fn func(t *testing.T)) {
+	s.turns <- struct{}{}
+	s.wg.Add(1)
+	go func() {
+		defer func() { <-s.turns; s.wg.Done() }()
+		s.t.Run(name, fn)
+	}()
+}
+
+func (s *subtests) wait() { s.wg.Wait() }
+
+func fetchAcrossReadings(t *testing.T, rd neosim.Readings, mode, ra string) {
+	f := newFixture(t, 3000, neosim.Options{PageSize: 500, Readings: rd})
+	// Throttling from a gateway in front, as a real API does it.
+	f.sim.SetFaults(neosim.Faults{GatewayAdmit: 6, GatewayRetryAfter: ra, Rate5xx: 0.05, RateDuplicate: 0.3, RetryAfter: ra})
+	cfg := f.config()
+	if mode == "spooled" {
+		cfg.Dedupe.SpillThreshold, cfg.Dedupe.SpoolDir = 100, t.TempDir()
+	}
+	// As the exporter does: a window whose listing shows
+	// skipped records is fetched again, at most 3 times.
+	c := f.client(t, cfg)
+	var got []audit.Record
+	var st source.Stats
+	var err error
+	for attempt := 0; attempt < 3; attempt++ {
+		if got, st, err = f.fetch(t, c); !errors.Is(err, source.ErrIncomplete) {
+			break
+		}
+	}
+	if err != nil {
+		t.Fatalf("%s: %v (stats %+v)", rd, err, st)
+	}
+	if st.Throttled == 0 || st.RetryCauses[source.CauseThrottled] < st.Throttled {
+		t.Fatalf("the fetch was not throttled, or did not retry what was: stats %+v", st)
+	}
+	want := map[neosim.CountReading]string{neosim.CountDistinct: source.CompletenessCounted, neosim.CountRows: source.CompletenessCounted, neosim.CountNone: source.CompletenessUncounted}[rd.Count]
+	if rd.Count == neosim.CountRows && rd.StoredDuplicates > 0 {
+		want = source.CompletenessStoredDuplicates
+	}
+	if st.Completeness != want {
+		t.Fatalf("completeness %q, want %q (stats %+v)", st.Completeness, want, st)
+	}
+	f.assertExact(t, got)
+	f.assertNoSecrets(t)
 }
 
 // When nextLinks drop $filter the client pages with $top/$skip, whose
