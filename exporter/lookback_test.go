@@ -282,14 +282,7 @@ func TestGridChange(t *testing.T) {
 		e.add(day.Add(time.Duration(h)*time.Hour+10*time.Minute), 10, 0)
 		e.add(day.Add(time.Duration(h)*time.Hour+40*time.Minute), 10, 0)
 	}
-	sink := e.sink
-	ex := func(size time.Duration) *exporter.Exporter {
-		return exporter.New(exporter.Options{
-			Accounts: []exporter.Account{{Name: "acct", Source: e.src}}, Sinks: []sinks.Sink{sink}, Store: e.store,
-			Grid: exporter.Grid{Size: size}, Lag: 15 * time.Minute, Start: "2026-11-24T00:00:00Z", LookBack: 24 * time.Hour, Version: "test",
-			Log: zerolog.Nop(), Now: e.clock.Now,
-		})
-	}
+	ex := func(size time.Duration) *exporter.Exporter { return e.onGrid(size, e.sink) }
 	ctx := context.Background()
 	e.clock.Add(3*time.Hour + 15*time.Minute)
 	if _, err := ex(time.Hour).Run(ctx); err != nil {
@@ -337,21 +330,14 @@ func TestGridChangeThenANewSinkFirst(t *testing.T) {
 		e.add(day.Add(time.Duration(h)*time.Hour+10*time.Minute), 10, 0)
 		e.add(day.Add(time.Duration(h)*time.Hour+40*time.Minute), 10, 0)
 	}
-	ex := func(size time.Duration, ss ...sinks.Sink) *exporter.Exporter {
-		return exporter.New(exporter.Options{
-			Accounts: []exporter.Account{{Name: "acct", Source: e.src}}, Sinks: ss, Store: e.store,
-			Grid: exporter.Grid{Size: size}, Lag: 15 * time.Minute, Start: "2026-11-24T00:00:00Z", LookBack: 24 * time.Hour, Version: "test",
-			Log: zerolog.Nop(), Now: e.clock.Now,
-		})
-	}
 	ctx := context.Background()
 	e.clock.Add(3*time.Hour + 15*time.Minute)
-	if _, err := ex(time.Hour, e.sink).Run(ctx); err != nil {
+	if _, err := e.onGrid(time.Hour, e.sink).Run(ctx); err != nil {
 		t.Fatal(err)
 	}
 	_, before := e.delivered()
 	added, addedDest := memdest.NewSink("added", sinks.JSONL{})
-	if _, err := ex(30*time.Minute, added, e.sink).Backfill(ctx, day, day.Add(3*time.Hour), exporter.Shard{}); err != nil {
+	if _, err := e.onGrid(30*time.Minute, added, e.sink).Backfill(ctx, day, day.Add(3*time.Hour), exporter.Shard{}); err != nil {
 		t.Fatal(err)
 	}
 	want := len(e.records(day, day.Add(3*time.Hour)))
@@ -376,4 +362,13 @@ func TestGridChangeThenANewSinkFirst(t *testing.T) {
 	if len(seen) != want {
 		t.Fatalf("the added sink holds %d records, want %d", len(seen), want)
 	}
+}
+
+// onGrid is an exporter of the account to sinks on windows of size.
+func (e *lookBackEnv) onGrid(size time.Duration, ss ...sinks.Sink) *exporter.Exporter {
+	return exporter.New(exporter.Options{
+		Accounts: []exporter.Account{{Name: "acct", Source: e.src}}, Sinks: ss, Store: e.store,
+		Grid: exporter.Grid{Size: size}, Lag: 15 * time.Minute, Start: "2026-11-24T00:00:00Z", LookBack: 24 * time.Hour, Version: "test",
+		Log: zerolog.Nop(), Now: e.clock.Now,
+	})
 }
