@@ -1,6 +1,7 @@
 package source
 
 import (
+	"context"
 	"math"
 	"testing"
 	"time"
@@ -242,5 +243,108 @@ func TestRateControllerMeasuresWhatWasLetThrough(t *testing.T) {
 	}
 	if !near(c.cutAt, 20/1.05, 0.02) {
 		t.Fatalf("the curve climbs back to %.2f/s, want the rate let through (%.2f)", c.cutAt, 20/1.05)
+	}
+}
+
+// slot asks the start's window for a turn at the fake clock's now.
+func slot(c *RateController, clk *fakeClock) (time.Duration, <-chan struct{}) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.startSlot(clk.now())
+}
+
+// Until the first throttle, two requests may be on their way at first and
+// one more after each success (2, 4, 8 a round trip), paced over half a
+// round trip; a failure frees its place without widening; a throttle ends
+// the start (the rate steers); the window ends at startWindowEnd.
+func TestRateControllerStartWindow(t *testing.T) {
+	clk := newFakeClock()
+	c := NewRateController(0, clk.now, nil)
+	var sent []time.Time
+	for range startWindow {
+		if d, wake := slot(c, clk); d != 0 || wake != nil {
+			t.Fatalf("request %d of the first %d held (%v)", len(sent)+1, startWindow, d)
+		}
+		sent = append(sent, clk.now())
+	}
+	if _, wake := slot(c, clk); wake == nil {
+		t.Fatalf("a request beyond the first %d went before any answer", startWindow)
+	}
+	clk.add(40 * time.Millisecond)
+	c.OnSuccess(sent[0]) // a round trip of 40 ms; the window is 3, one on its way
+	for i := range 2 {
+		if d, wake := slot(c, clk); d != 0 || wake != nil {
+			t.Fatalf("after a success, request %d of 2 held (%v)", i+1, d)
+		}
+		// The next one is paced: 40 ms / (2 * 3) later.
+		if d, _ := slot(c, clk); i == 0 && d != 40*time.Millisecond/6 {
+			t.Fatalf("the next request in %v, want %v (half a round trip over the window)", d, 40*time.Millisecond/6)
+		}
+		clk.add(40 * time.Millisecond / 6)
+	}
+	if _, wake := slot(c, clk); wake == nil {
+		t.Fatal("a request beyond the window of 3 went")
+	}
+	c.OnFailure() // frees a place, does not widen
+	if d, wake := slot(c, clk); d != 0 || wake != nil {
+		t.Fatalf("a failure did not free its place (%v)", d)
+	}
+	if _, wake := slot(c, clk); wake == nil {
+		t.Fatal("a failure widened the window")
+	}
+	c.OnThrottle(clk.now())
+	if c.starting || c.Rate() == 0 {
+		t.Fatalf("a throttle did not end the start: starting %v, rate %v", c.starting, c.Rate())
+	}
+
+	// Successes widen the window until startWindowEnd, then it is gone.
+	c = NewRateController(0, clk.now, nil)
+	for i := 0; c.starting; i++ {
+		if i > startWindowEnd {
+			t.Fatalf("still starting after %d successes", i)
+		}
+		slot(c, clk)
+		clk.add(time.Millisecond)
+		c.OnSuccess(clk.now())
+	}
+	if c.window != startWindowEnd {
+		t.Fatalf("the start ended at a window of %d, want %d", c.window, startWindowEnd)
+	}
+	// With a ceiling the bucket paces from the start: no window.
+	if c := NewRateController(10, clk.now, nil); c.starting {
+		t.Fatal("a start window with a ceiling")
+	}
+}
+
+// Wait holds a request while the start's window is full and lets it go
+// when one on its way is answered.
+func TestRateControllerWaitForTheStartWindow(t *testing.T) {
+	c := NewRateController(0, time.Now, nil)
+	ctx := context.Background()
+	for range startWindow {
+		if err := c.Wait(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	went := make(chan error, 1)
+	go func() { went <- c.Wait(ctx) }()
+	c.OnSuccess(time.Now())
+	if err := <-went; err != nil {
+		t.Fatal(err)
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.inflight != startWindow || c.window != startWindow+1 {
+		t.Fatalf("%d on their way in a window of %d, want %d in %d", c.inflight, c.window, startWindow, startWindow+1)
+	}
+	// A cancelled wait returns.
+	ctx2, cancel := context.WithCancel(ctx)
+	cancel()
+	c.inflight = c.window
+	c.mu.Unlock()
+	err := c.Wait(ctx2)
+	c.mu.Lock()
+	if err == nil {
+		t.Fatal("a cancelled wait went")
 	}
 }
