@@ -156,7 +156,7 @@ type RateController struct {
 	window    int
 	inflight  int
 	wake      chan struct{}
-	srtt      time.Duration // the smoothed round trip of successes
+	rtt       time.Duration // the round trip of the last success
 	nextStart time.Time     // the start's pace: the next request not before
 }
 
@@ -253,8 +253,8 @@ func (c *RateController) startSlot(now time.Time) (time.Duration, <-chan struct{
 	if d := c.nextStart.Sub(now); d > 0 {
 		return d, nil
 	}
-	if c.srtt > 0 {
-		c.nextStart = now.Add(c.srtt / time.Duration(startPace*c.window))
+	if c.rtt > 0 {
+		c.nextStart = now.Add(c.rtt / time.Duration(startPace*c.window))
 	}
 	c.noteSentLocked(now)
 	return 0, nil
@@ -267,11 +267,7 @@ func (c *RateController) answered(ok bool, sent time.Time) {
 		return
 	}
 	if !sent.IsZero() {
-		if rtt := c.now().Sub(sent); c.srtt == 0 {
-			c.srtt = rtt
-		} else {
-			c.srtt += (rtt - c.srtt) / 8
-		}
+		c.rtt = c.now().Sub(sent)
 	}
 	c.inflight = max(c.inflight-1, 0)
 	if ok {
@@ -431,6 +427,13 @@ func (c *RateController) OnThrottle(issued time.Time) {
 		factor = firstCut // the gateway's rate is not known yet
 	}
 	base = min(base, c.r)
+	if !first && c.r <= c.cutAt*1.001 {
+		// Refused again before the curve went past the rate of the last
+		// cut: that rate is above the gateway's (a measure that came out
+		// high). As CUBIC's fast convergence, the curve climbs back to
+		// less this time.
+		base = min(base, c.r*(1+cutFactor)/2)
+	}
 	if base <= 0 {
 		base, factor = safeRate, 1 // throttled before any success: start low
 	}

@@ -44,8 +44,9 @@ func gatewayModelBurst(seed uint64, workers, n int, latency time.Duration, gwRat
 //     from the gateway's bucket but do not go through the controller (the
 //     exporter asks Neo's Retention API once, with Client.Try, which did
 //     not go through it);
-//   - first: one request through the controller, answered after one
-//     page's latency, before the workers start (Client.Try as it is now);
+//   - first: one request through the controller, answered after
+//     refusalRTT (neo-sim answers the Retention API at once), before the
+//     workers start (Client.Try as it is now);
 //   - realBackoff: with Retry-After, the client pauses for the longer of
 //     it and the refused request's own backoff (500 ms, x1.5, +-50%; from
 //     its second refusal on it can exceed one second), as Client.Get does;
@@ -112,7 +113,7 @@ func (m modelGateway) result() modelResult {
 		c.startSlot(start)
 		c.mu.Unlock()
 		tokens--
-		clk.t = start.Add(latency)
+		clk.t = start.Add(m.refusalRTT)
 		c.OnSuccess(start)
 		begin = clk.t
 	}
