@@ -16,15 +16,16 @@ import (
 // API's latency, so an unthrottled export is as fast as without a
 // controller. Only its start is held, as in TCP's slow start: at first two
 // requests may be on their way at once, one more after each success
-// (doubling every round trip: 2, 4, 8 in flight), so that a gateway whose
-// bucket holds only a few requests refuses two or so of them rather than
-// the most of a first round of eight sent before any answer could tell;
-// it costs about one page's latency per job. From the first throttle on it
-// follows CUBIC (the AWS SDK's
-// client rate limiter and Linux's TCP default): a multiplicative cut on each
-// throttle, then a concave climb back to the rate where throttling began
-// and a convex, accelerating probe above it, so a limit that rose is found
-// again. Changes that suit an API gateway's token bucket:
+// (doubling every round trip: 2, 4, 8 in flight), each round spread over
+// half of the last round trip (TCP's pacing) rather than sent at once, so
+// that a gateway whose bucket holds only a few requests, or runs dry in
+// the middle of a round, refuses one or two of them rather than the rest
+// of a round of eight sent before any answer could tell; it costs about
+// one page's latency per job. From the first throttle on it follows CUBIC
+// (the AWS SDK's client rate limiter and Linux's TCP default): a
+// multiplicative cut on each throttle, then a concave climb back to the
+// rate where throttling began and a convex, accelerating probe above it,
+// so a limit that rose is found again. Changes that suit an API gateway's token bucket:
 //
 //   - the cut is taken from what the gateway let through, not from what
 //     was sent (the SDK's choice, which overshoots, and a Retry-After
@@ -52,6 +53,11 @@ import (
 //     wait), so the next refusal comes late enough to measure its rate
 //     (SAP's shapes, bursts of five seconds' worth, are found so within
 //     about two seconds) rather than within a few requests;
+//   - a refusal that comes before the curve went past the rate of the
+//     last cut says that rate was above the gateway's (a measure that
+//     came out high, the count being a request or so off): the curve
+//     climbs back to 5% less this time (CUBIC's fast convergence) instead
+//     of being refused there again and again;
 //   - other cuts less than 300 ms after the last, in the first second
 //     after the first, halve the rate (the gateway's rate is not known
 //     yet); from then on cuts take 10%;
@@ -103,8 +109,9 @@ const (
 	startWindow    = 2
 	startWindowEnd = 64
 	// While the window holds, requests go at most this many times the
-	// window per round trip (TCP's pacing in slow start), so that a round
-	// is spread over half a round trip instead of going at once.
+	// window per round trip, the last success's (TCP's pacing in slow
+	// start), so that a round is spread over half a round trip instead of
+	// going at once.
 	startPace = 2
 )
 
