@@ -53,8 +53,9 @@ import (
 //     wait), so the next refusal comes late enough to measure its rate
 //     (SAP's shapes, bursts of five seconds' worth, are found so within
 //     about two seconds) rather than within a few requests;
-//   - a refusal that comes before the curve went past the rate of the
-//     last cut says that rate was above the gateway's (a measure that
+//   - a refusal that comes before the curve went two units (80
+//     requests) past the rate of the last cut says that rate was above
+//     the gateway's (a measure that
 //     came out high, the count being a request or so off): the curve
 //     climbs back to 5% less this time (CUBIC's fast convergence) instead
 //     of being refused there again and again;
@@ -109,9 +110,10 @@ const (
 	startWindow    = 2
 	startWindowEnd = 64
 	// While the window holds, requests go at most this many times the
-	// window per round trip, the last success's (TCP's pacing in slow
-	// start), so that a round is spread over half a round trip instead of
-	// going at once.
+	// window (or the most ever on their way plus one, if fewer) per
+	// round trip, the last success's (TCP's pacing in slow start), so
+	// that a round is spread over half a round trip instead of going at
+	// once.
 	startPace = 2
 )
 
@@ -162,6 +164,7 @@ type RateController struct {
 	starting  bool
 	window    int
 	inflight  int
+	most      int // the most requests on their way at once
 	wake      chan struct{}
 	rtt       time.Duration // the round trip of the last success
 	nextStart time.Time     // the start's pace: the next request not before
@@ -260,10 +263,13 @@ func (c *RateController) startSlot(now time.Time) (time.Duration, <-chan struct{
 	if d := c.nextStart.Sub(now); d > 0 {
 		return d, nil
 	}
-	if c.rtt > 0 {
-		c.nextStart = now.Add(c.rtt / time.Duration(startPace*c.window))
-	}
 	c.noteSentLocked(now)
+	c.most = max(c.most, c.inflight)
+	if c.rtt > 0 {
+		// A round is as many as the window, or as the most that were
+		// ever on their way (the workers), whichever is fewer.
+		c.nextStart = now.Add(c.rtt / time.Duration(startPace*min(c.window, c.most+1)))
+	}
 	return 0, nil
 }
 
@@ -434,7 +440,7 @@ func (c *RateController) OnThrottle(issued time.Time) {
 		factor = firstCut // the gateway's rate is not known yet
 	}
 	base = min(base, c.r)
-	if !first && c.r <= c.cutAt*1.001 {
+	if !first && c.clock < cubicK+2 {
 		// Refused again before the curve went past the rate of the last
 		// cut: that rate is above the gateway's (a measure that came out
 		// high). As CUBIC's fast convergence, the curve climbs back to
