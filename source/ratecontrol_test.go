@@ -348,3 +348,25 @@ func TestRateControllerWaitForTheStartWindow(t *testing.T) {
 		t.Fatal("a cancelled wait went")
 	}
 }
+
+// A refusal before the curve went past the rate of the last cut says the
+// measure that set that rate came out high: the curve climbs back to 5%
+// less (CUBIC's fast convergence).
+func TestRateControllerFastConvergence(t *testing.T) {
+	clk := newFakeClock()
+	c := NewRateController(0, clk.now, nil)
+	succeed(c, clk, 60, 25*time.Millisecond) // 40/s, the gateway's burst
+	c.OnThrottle(clk.now())
+	succeed(c, clk, 21, 50*time.Millisecond) // 20/s let through for 1.05 s
+	c.OnThrottle(clk.now())
+	top := c.cutAt
+	// Back at the cut's rate two seconds later, and refused there.
+	succeed(c, clk, 40, 50*time.Millisecond)
+	if c.clock >= cubicK+2 || !near(c.r, top, 0.02) {
+		t.Fatalf("the curve at %.2f/s (clock %.1f), want back at %.2f and not past it", c.r, c.clock, top)
+	}
+	c.OnThrottle(clk.now())
+	if want := 0.95 * top; c.cutAt > want*1.001 {
+		t.Fatalf("refused at the last cut's rate %.2f: climbs back to %.2f, want at most %.2f", top, c.cutAt, want)
+	}
+}
