@@ -25,7 +25,8 @@ import (
 // (the AWS SDK's client rate limiter and Linux's TCP default): a
 // multiplicative cut on each throttle, then a concave climb back to the
 // rate where throttling began and a convex, accelerating probe above it,
-// so a limit that rose is found again. Changes that suit an API gateway's token bucket:
+// so a limit that rose is found again. Changes that suit an API gateway's
+// token bucket:
 //
 //   - the cut is taken from what the gateway let through, not from what
 //     was sent (the SDK's choice, which overshoots, and a Retry-After
@@ -47,18 +48,18 @@ import (
 //     bucket of one second's worth (the common shape), or to half the
 //     rate measured, whichever is lower. When that highest rate is the
 //     lower, the curve starts level there (not 10% below it, climbing
-//     back 10% above) and only the slow probe goes past it. Its first turn is a second away,
-//     with or without Retry-After: the gateway's bucket, found empty,
-//     fills again (one of a second's worth or more loses nothing to the
-//     wait), so the next refusal comes late enough to measure its rate
-//     (SAP's shapes, bursts of five seconds' worth, are found so within
+//     back 10% above) and only the slow probe goes past it. Its first
+//     turn is a second away, with or without Retry-After: the gateway's
+//     bucket, found empty, fills again (one of a second's worth or more
+//     loses nothing to the wait), so the next refusal comes late enough
+//     to measure its rate (SAP's shapes, bursts of five seconds' worth, are found so within
 //     about two seconds) rather than within a few requests;
 //   - a refusal that comes before the curve went two units (80
 //     requests) past the rate of the last cut says that rate was above
-//     the gateway's (a measure that
-//     came out high, the count being a request or so off): the curve
-//     climbs back to 5% less this time (CUBIC's fast convergence) instead
-//     of being refused there again and again;
+//     the gateway's (a measure that came out high, the count being a
+//     request or so off): the curve climbs back to 5% less this time
+//     (CUBIC's fast convergence) instead of being refused there again and
+//     again;
 //   - other cuts less than 300 ms after the last, in the first second
 //     after the first, halve the rate (the gateway's rate is not known
 //     yet); from then on cuts take 10%;
@@ -193,10 +194,10 @@ func NewRateController(ceiling float64, now func() time.Time, notify func(RateEv
 
 // Wait blocks until the next request may go: until the API first
 // throttles, until the start's window has room and its pace allows; then
-// until the rate allows. A request waiting for its
-// turn when the rate is cut gives its turn back and queues again at the
-// new rate: turns handed out at the old rate would otherwise go on being
-// refused for as long as the queue is.
+// until the rate allows. A request waiting for its turn when the rate is
+// cut gives its turn back and queues again at the new rate: turns handed
+// out at the old rate would otherwise go on being refused for as long as
+// the queue is.
 func (c *RateController) Wait(ctx context.Context) error {
 	for {
 		c.mu.Lock()
