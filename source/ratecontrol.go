@@ -52,8 +52,9 @@ import (
 //     turn is a second away, with or without Retry-After: the gateway's
 //     bucket, found empty, fills again (one of a second's worth or more
 //     loses nothing to the wait), so the next refusal comes late enough
-//     to measure its rate (SAP's shapes, bursts of five seconds' worth, are found so within
-//     about two seconds) rather than within a few requests;
+//     to measure its rate (SAP's shapes, bursts of five seconds' worth,
+//     are found so within about two seconds) rather than within a few
+//     requests;
 //   - a refusal that comes before the curve went two units (80
 //     requests) past the rate of the last cut says that rate was above
 //     the gateway's (a measure that came out high, the count being a
