@@ -109,7 +109,7 @@ const (
 	// slow start, doubling each round trip), until the window reaches
 	// startWindowEnd (export.parallel's most, so it no longer holds
 	// anything back).
-	startWindow    = 2
+	startWindow    = 4
 	startWindowEnd = 64
 	// While the window holds, requests go at most this many times the
 	// window (or the most ever on their way plus one, if fewer) per

@@ -253,10 +253,11 @@ func slot(c *RateController, clk *fakeClock) (time.Duration, <-chan struct{}) {
 	return c.startSlot(clk.now())
 }
 
-// Until the first throttle, two requests may be on their way at first and
-// one more after each success (2, 4, 8 a round trip), paced over half a
-// round trip; a failure frees its place without widening; a throttle ends
-// the start (the rate steers); the window ends at startWindowEnd.
+// Until the first throttle, startWindow requests may be on their way at
+// first and one more after each success (doubling each round trip), paced
+// over half a round trip; a failure frees its place without widening; a
+// throttle ends the start (the rate steers); the window ends at
+// startWindowEnd.
 func TestRateControllerStartWindow(t *testing.T) {
 	clk := newFakeClock()
 	c := NewRateController(0, clk.now, nil)
@@ -271,19 +272,21 @@ func TestRateControllerStartWindow(t *testing.T) {
 		t.Fatalf("a request beyond the first %d went before any answer", startWindow)
 	}
 	clk.add(40 * time.Millisecond)
-	c.OnSuccess(sent[0]) // a round trip of 40 ms; the window is 3, one on its way
+	c.OnSuccess(sent[0]) // a round trip of 40 ms; the window is one wider, one fewer on its way
+	n := startWindow + 1
+	pace := 40 * time.Millisecond / time.Duration(2*n)
 	for i := range 2 {
 		if d, wake := slot(c, clk); d != 0 || wake != nil {
 			t.Fatalf("after a success, request %d of 2 held (%v)", i+1, d)
 		}
-		// The next one is paced: 40 ms / (2 * 3) later.
-		if d, _ := slot(c, clk); i == 0 && d != 40*time.Millisecond/6 {
-			t.Fatalf("the next request in %v, want %v (half a round trip over the window)", d, 40*time.Millisecond/6)
+		// The next one is paced: 40 ms / (2 * the window) later.
+		if d, _ := slot(c, clk); i == 0 && d != pace {
+			t.Fatalf("the next request in %v, want %v (half a round trip over the window)", d, pace)
 		}
-		clk.add(40 * time.Millisecond / 6)
+		clk.add(pace)
 	}
 	if _, wake := slot(c, clk); wake == nil {
-		t.Fatal("a request beyond the window of 3 went")
+		t.Fatalf("a request beyond the window of %d went", n)
 	}
 	c.OnFailure() // frees a place, does not widen
 	if d, wake := slot(c, clk); d != 0 || wake != nil {
