@@ -14,9 +14,9 @@ import (
 // retry mode, the bucket is off until the API first throttles: until then
 // the rate is bound only by the windows in flight (export.parallel) and the
 // API's latency, so an unthrottled export is as fast as without a
-// controller. Only its start is held, as in TCP's slow start: at first four
+// controller. Only its start is held, as in TCP's slow start: at first two
 // requests may be on their way at once, one more after each success
-// (doubling every round trip: 4, 8, 16 in flight), each round spread over
+// (doubling every round trip: 2, 4, 8 in flight), each round spread over
 // half of the last round trip (TCP's pacing) rather than sent at once, so
 // that a gateway whose bucket holds only a few requests, or runs dry in
 // the middle of a round, refuses one or two of them rather than the rest
@@ -109,7 +109,7 @@ const (
 	// slow start, doubling each round trip), until the window reaches
 	// startWindowEnd (export.parallel's most, so it no longer holds
 	// anything back).
-	startWindow    = 4
+	startWindow    = 2
 	startWindowEnd = 64
 	// While the window holds, requests go at most this many times the
 	// window (or the most ever on their way plus one, if fewer) per
