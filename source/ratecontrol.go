@@ -21,7 +21,7 @@ import (
 // that a gateway whose bucket holds only a few requests, or runs dry in
 // the middle of a round, refuses one or two of them rather than the rest
 // of a round of eight sent before any answer could tell; it costs about
-// one page's latency per job. From the first throttle on it follows CUBIC
+// two round trips' worth of parallelism per run. From the first throttle on it follows CUBIC
 // (the AWS SDK's client rate limiter and Linux's TCP default): a
 // multiplicative cut on each throttle, then a concave climb back to the
 // rate where throttling began and a convex, accelerating probe above it,
