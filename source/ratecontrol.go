@@ -14,11 +14,19 @@ import (
 // retry mode, the bucket is off until the API first throttles: until then
 // the rate is bound only by the windows in flight (export.parallel) and the
 // API's latency, so an unthrottled export is as fast as without a
-// controller. From the first throttle on it follows CUBIC (the AWS SDK's
-// client rate limiter and Linux's TCP default): a multiplicative cut on each
-// throttle, then a concave climb back to the rate where throttling began
-// and a convex, accelerating probe above it, so a limit that rose is found
-// again. Changes that suit an API gateway's token bucket:
+// controller. Only its start is held, as in TCP's slow start: at first two
+// requests may be on their way at once, one more after each success
+// (doubling every round trip: 2, 4, 8 in flight), each round spread over
+// half of the last round trip (TCP's pacing) rather than sent at once, so
+// that a gateway whose bucket holds only a few requests, or runs dry in
+// the middle of a round, refuses one or two of them rather than the rest
+// of a round of eight sent before any answer could tell; it costs about
+// two round trips' worth of parallelism per run. From the first throttle on it follows CUBIC
+// (the AWS SDK's client rate limiter and Linux's TCP default): a
+// multiplicative cut on each throttle, then a concave climb back to the
+// rate where throttling began and a convex, accelerating probe above it,
+// so a limit that rose is found again. Changes that suit an API gateway's
+// token bucket:
 //
 //   - the cut is taken from what the gateway let through, not from what
 //     was sent (the SDK's choice, which overshoots, and a Retry-After
@@ -38,12 +46,21 @@ import (
 //     it let through before refusing (its burst, then its rate) spread
 //     over the time since the first request plus one second, as for a
 //     bucket of one second's worth (the common shape), or to half the
-//     rate measured, whichever is lower. Its first turn is a second away,
-//     with or without Retry-After: the gateway's bucket, found empty,
-//     fills again (one of a second's worth or more loses nothing to the
-//     wait), so the next refusal comes late enough to measure its rate
-//     (SAP's shapes, bursts of five seconds' worth, are found so within
-//     about two seconds) rather than within a few requests;
+//     rate measured, whichever is lower. When that highest rate is the
+//     lower, the curve starts level there (not 10% below it, climbing
+//     back 10% above) and only the slow probe goes past it. Its first
+//     turn is a second away, with or without Retry-After: the gateway's
+//     bucket, found empty, fills again (one of a second's worth or more
+//     loses nothing to the wait), so the next refusal comes late enough
+//     to measure its rate (SAP's shapes, bursts of five seconds' worth,
+//     are found so within about two seconds) rather than within a few
+//     requests;
+//   - a refusal that comes before the curve went two units (80
+//     requests) past the rate of the last cut says that rate was above
+//     the gateway's (a measure that came out high, the count being a
+//     request or so off): the curve climbs back to 5% less this time
+//     (CUBIC's fast convergence) instead of being refused there again and
+//     again;
 //   - other cuts less than 300 ms after the last, in the first second
 //     after the first, halve the rate (the gateway's rate is not known
 //     yet); from then on cuts take 10%;
@@ -87,6 +104,19 @@ const (
 	estimateAfter  = 300 * time.Millisecond
 	estimateWithin = 3 * time.Second
 	estimateMin    = 3
+	// Until the API first throttles, at most startWindow requests are on
+	// their way at once at first, one more after each success (as TCP's
+	// slow start, doubling each round trip), until the window reaches
+	// startWindowEnd (export.parallel's most, so it no longer holds
+	// anything back).
+	startWindow    = 2
+	startWindowEnd = 64
+	// While the window holds, requests go at most this many times the
+	// window (or the most ever on their way plus one, if fewer) per
+	// round trip, the last success's (TCP's pacing in slow start), so
+	// that a round is spread over half a round trip instead of going at
+	// once.
+	startPace = 2
 )
 
 // cubicK is when the curve is back at the rate of the last cut, in units:
@@ -130,6 +160,16 @@ type RateController struct {
 	// the best success rate of the last minute, and when it was seen
 	peak     float64
 	peakTime time.Time
+	// the start's window (see startWindow): starting until the first
+	// throttle or until the window reaches startWindowEnd; wake is closed
+	// when a request in flight is answered
+	starting  bool
+	window    int
+	inflight  int
+	most      int // the most requests on their way at once
+	wake      chan struct{}
+	rtt       time.Duration // the round trip of the last success
+	nextStart time.Time     // the start's pace: the next request not before
 }
 
 // NewRateController makes the controller of one token's requests. ceiling
@@ -137,13 +177,15 @@ type RateController struct {
 // clock; notify, if set, hears each cut and settling, with the
 // controller's lock held (log only).
 //
-// A source calls Wait before each request, OnSuccess after each success
-// and OnThrottle after each 429 (or 503 with Retry-After).
+// A source calls Wait before each request, then OnSuccess after a success,
+// OnThrottle after a 429 (or 503 with Retry-After) and OnFailure after any
+// other failure (the start's window counts the requests on their way).
 func NewRateController(ceiling float64, now func() time.Time, notify func(RateEvent)) *RateController {
 	if notify == nil {
 		notify = func(RateEvent) {}
 	}
-	c := &RateController{lim: rate.NewLimiter(rate.Inf, 1), now: now, ceiling: ceiling, notify: notify, r: maxRate, cutCh: make(chan struct{})}
+	c := &RateController{lim: rate.NewLimiter(rate.Inf, 1), now: now, ceiling: ceiling, notify: notify, r: maxRate, cutCh: make(chan struct{}),
+		starting: ceiling <= 0, window: startWindow, wake: make(chan struct{})}
 	if ceiling > 0 {
 		c.on, c.r = true, min(ceiling, maxRate)
 		c.lim.SetLimitAt(now(), rate.Limit(c.r))
@@ -151,13 +193,38 @@ func NewRateController(ceiling float64, now func() time.Time, notify func(RateEv
 	return c
 }
 
-// Wait blocks until the next request may go. A request waiting for its
-// turn when the rate is cut gives its turn back and queues again at the
-// new rate: turns handed out at the old rate would otherwise go on being
-// refused for as long as the queue is.
+// Wait blocks until the next request may go: until the API first
+// throttles, until the start's window has room and its pace allows; then
+// until the rate allows. A request waiting for its turn when the rate is
+// cut gives its turn back and queues again at the new rate: turns handed
+// out at the old rate would otherwise go on being refused for as long as
+// the queue is.
 func (c *RateController) Wait(ctx context.Context) error {
 	for {
 		c.mu.Lock()
+		if c.starting && !c.on {
+			wait, wake := c.startSlot(c.now())
+			c.mu.Unlock()
+			switch {
+			case wake != nil: // the window is full
+				select {
+				case <-wake:
+				case <-ctx.Done():
+					return ctx.Err()
+				}
+			case wait > 0: // the start's pace
+				t := time.NewTimer(wait)
+				select {
+				case <-t.C:
+				case <-ctx.Done():
+					t.Stop()
+					return ctx.Err()
+				}
+			default:
+				return nil
+			}
+			continue
+		}
 		cut, lim := c.cutCh, c.lim
 		c.mu.Unlock()
 		now := c.now()
@@ -187,10 +254,66 @@ func (c *RateController) Wait(ctx context.Context) error {
 	}
 }
 
+// startSlot lets a request go at now if the start's window has room and
+// its pace allows (c.mu held, c.starting): it returns 0 and nil. Else it
+// returns how long until the pace allows, or a channel closed when a
+// request in flight is answered (the window is full).
+func (c *RateController) startSlot(now time.Time) (time.Duration, <-chan struct{}) {
+	if c.inflight >= c.window {
+		return 0, c.wake
+	}
+	if d := c.nextStart.Sub(now); d > 0 {
+		return d, nil
+	}
+	c.noteSentLocked(now)
+	c.most = max(c.most, c.inflight)
+	if c.rtt > 0 {
+		// A round is as many as the window, or as the most that were
+		// ever on their way (the workers), whichever is fewer.
+		c.nextStart = now.Add(c.rtt / time.Duration(startPace*min(c.window, c.most+1)))
+	}
+	return 0, nil
+}
+
+// answered counts a request in flight answered (c.mu held); a success
+// widens the start's window by one.
+func (c *RateController) answered(ok bool, sent time.Time) {
+	if !c.starting {
+		return
+	}
+	if !sent.IsZero() {
+		c.rtt = c.now().Sub(sent)
+	}
+	c.inflight = max(c.inflight-1, 0)
+	if ok {
+		c.window++
+	}
+	if c.window >= startWindowEnd {
+		c.starting = false
+	}
+	close(c.wake)
+	c.wake = make(chan struct{})
+}
+
+// OnFailure counts a request that failed other than by a throttle (a
+// network error, a server error): it is no longer in flight.
+func (c *RateController) OnFailure() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.answered(false, time.Time{})
+}
+
 // noteSent counts a request let go at now.
 func (c *RateController) noteSent(now time.Time) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	c.noteSentLocked(now)
+}
+
+func (c *RateController) noteSentLocked(now time.Time) {
+	if c.starting {
+		c.inflight++
+	}
 	if c.sent == 0 {
 		c.firstSent = now
 	}
@@ -231,6 +354,7 @@ func (c *RateController) sustained(now time.Time) float64 {
 func (c *RateController) OnSuccess(sent time.Time) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	c.answered(true, sent)
 	now := c.now()
 	c.measure(now)
 	if c.firstOK.IsZero() {
@@ -271,6 +395,8 @@ func (c *RateController) OnSuccess(sent time.Time) {
 func (c *RateController) OnThrottle(issued time.Time) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	c.answered(false, time.Time{})
+	c.starting = false // from now on the rate steers
 	now := c.now()
 	if !c.lastCut.IsZero() && !issued.After(c.lastCut) {
 		return // the same congestion, seen by another request in flight
@@ -281,6 +407,7 @@ func (c *RateController) OnThrottle(issued time.Time) {
 	}
 	base := c.sustained(now)
 	factor := cutFactor
+	atMost := false // base is the highest rate the gateway can have
 	since := now.Sub(c.lastCut)
 	// Requests sent since the last cut that were let through: all but
 	// this one (every refusal of a request sent after a cut makes the
@@ -297,7 +424,7 @@ func (c *RateController) OnThrottle(issued time.Time) {
 		// each refusal that comes too soon to measure the gateway's rate.
 		factor = firstCut
 		if hi := (c.sent - 1) / (1 + now.Sub(c.firstSent).Seconds()); hi > 0 && hi < base*firstCut {
-			base, factor = hi, 1
+			base, factor, atMost = hi, 1, true
 		}
 	case since >= estimateAfter && since <= estimateWithin && through >= estimateMin:
 		// Both refusals found the gateway's bucket empty, and in so short
@@ -315,6 +442,13 @@ func (c *RateController) OnThrottle(issued time.Time) {
 		factor = firstCut // the gateway's rate is not known yet
 	}
 	base = min(base, c.r)
+	if !first && c.clock < cubicK+2 {
+		// Refused again before the curve went past the rate of the last
+		// cut: that rate is above the gateway's (a measure that came out
+		// high). As CUBIC's fast convergence, the curve climbs back to
+		// less this time.
+		base = min(base, c.r*(1+cutFactor)/2)
+	}
 	if base <= 0 {
 		base, factor = safeRate, 1 // throttled before any success: start low
 	}
@@ -329,6 +463,11 @@ func (c *RateController) OnThrottle(issued time.Time) {
 	}
 	c.set(max(base*factor, floor))
 	c.cutAt = c.r / cutFactor
+	if atMost && c.r == base {
+		// The highest rate the gateway can have: stay there, and probe
+		// above it only slowly.
+		c.cutAt, c.clock = c.r, cubicK
+	}
 	// Requests queued at the old rate queue again, in a queue that starts
 	// now: the next turn is one interval at the new rate away; after the
 	// first cut, one second away (a second's worth of turns is taken).

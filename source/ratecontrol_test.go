@@ -1,6 +1,7 @@
 package source
 
 import (
+	"context"
 	"math"
 	"testing"
 	"time"
@@ -242,5 +243,133 @@ func TestRateControllerMeasuresWhatWasLetThrough(t *testing.T) {
 	}
 	if !near(c.cutAt, 20/1.05, 0.02) {
 		t.Fatalf("the curve climbs back to %.2f/s, want the rate let through (%.2f)", c.cutAt, 20/1.05)
+	}
+}
+
+// slot asks the start's window for a turn at the fake clock's now.
+func slot(c *RateController, clk *fakeClock) (time.Duration, <-chan struct{}) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.startSlot(clk.now())
+}
+
+// Until the first throttle, startWindow requests may be on their way at
+// first and one more after each success (doubling each round trip), paced
+// over half a round trip; a failure frees its place without widening; a
+// throttle ends the start (the rate steers); the window ends at
+// startWindowEnd.
+func TestRateControllerStartWindow(t *testing.T) {
+	clk := newFakeClock()
+	c := NewRateController(0, clk.now, nil)
+	var sent []time.Time
+	for range startWindow {
+		if d, wake := slot(c, clk); d != 0 || wake != nil {
+			t.Fatalf("request %d of the first %d held (%v)", len(sent)+1, startWindow, d)
+		}
+		sent = append(sent, clk.now())
+	}
+	if _, wake := slot(c, clk); wake == nil {
+		t.Fatalf("a request beyond the first %d went before any answer", startWindow)
+	}
+	clk.add(40 * time.Millisecond)
+	c.OnSuccess(sent[0]) // a round trip of 40 ms; the window is one wider, one fewer on its way
+	n := startWindow + 1
+	pace := 40 * time.Millisecond / time.Duration(2*n)
+	for i := range 2 {
+		if d, wake := slot(c, clk); d != 0 || wake != nil {
+			t.Fatalf("after a success, request %d of 2 held (%v)", i+1, d)
+		}
+		// The next one is paced: 40 ms / (2 * the window) later.
+		if d, _ := slot(c, clk); i == 0 && d != pace {
+			t.Fatalf("the next request in %v, want %v (half a round trip over the window)", d, pace)
+		}
+		clk.add(pace)
+	}
+	if _, wake := slot(c, clk); wake == nil {
+		t.Fatalf("a request beyond the window of %d went", n)
+	}
+	c.OnFailure() // frees a place, does not widen
+	if d, wake := slot(c, clk); d != 0 || wake != nil {
+		t.Fatalf("a failure did not free its place (%v)", d)
+	}
+	if _, wake := slot(c, clk); wake == nil {
+		t.Fatal("a failure widened the window")
+	}
+	c.OnThrottle(clk.now())
+	if c.starting || c.Rate() == 0 {
+		t.Fatalf("a throttle did not end the start: starting %v, rate %v", c.starting, c.Rate())
+	}
+
+	// Successes widen the window until startWindowEnd, then it is gone.
+	c = NewRateController(0, clk.now, nil)
+	for i := 0; c.starting; i++ {
+		if i > startWindowEnd {
+			t.Fatalf("still starting after %d successes", i)
+		}
+		slot(c, clk)
+		clk.add(time.Millisecond)
+		c.OnSuccess(clk.now())
+	}
+	if c.window != startWindowEnd {
+		t.Fatalf("the start ended at a window of %d, want %d", c.window, startWindowEnd)
+	}
+	// With a ceiling the bucket paces from the start: no window.
+	if c := NewRateController(10, clk.now, nil); c.starting {
+		t.Fatal("a start window with a ceiling")
+	}
+}
+
+// Wait holds a request while the start's window is full and lets it go
+// when one on its way is answered.
+func TestRateControllerWaitForTheStartWindow(t *testing.T) {
+	c := NewRateController(0, time.Now, nil)
+	ctx := context.Background()
+	for range startWindow {
+		if err := c.Wait(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	went := make(chan error, 1)
+	go func() { went <- c.Wait(ctx) }()
+	c.OnSuccess(time.Now())
+	if err := <-went; err != nil {
+		t.Fatal(err)
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.inflight != startWindow || c.window != startWindow+1 {
+		t.Fatalf("%d on their way in a window of %d, want %d in %d", c.inflight, c.window, startWindow, startWindow+1)
+	}
+	// A cancelled wait returns.
+	ctx2, cancel := context.WithCancel(ctx)
+	cancel()
+	c.inflight = c.window
+	c.mu.Unlock()
+	err := c.Wait(ctx2)
+	c.mu.Lock()
+	if err == nil {
+		t.Fatal("a cancelled wait went")
+	}
+}
+
+// A refusal before the curve went past the rate of the last cut says the
+// measure that set that rate came out high: the curve climbs back to 5%
+// less (CUBIC's fast convergence).
+func TestRateControllerFastConvergence(t *testing.T) {
+	clk := newFakeClock()
+	c := NewRateController(0, clk.now, nil)
+	succeed(c, clk, 60, 25*time.Millisecond) // 40/s, the gateway's burst
+	c.OnThrottle(clk.now())
+	succeed(c, clk, 21, 50*time.Millisecond) // 20/s let through for 1.05 s
+	c.OnThrottle(clk.now())
+	top := c.cutAt
+	// Back at the cut's rate two seconds later, and refused there.
+	succeed(c, clk, 40, 50*time.Millisecond)
+	if c.clock >= cubicK+2 || !near(c.r, top, 0.02) {
+		t.Fatalf("the curve at %.2f/s (clock %.1f), want back at %.2f and not past it", c.r, c.clock, top)
+	}
+	c.OnThrottle(clk.now())
+	if want := 0.95 * top; c.cutAt > want*1.001 {
+		t.Fatalf("refused at the last cut's rate %.2f: climbs back to %.2f, want at most %.2f", top, c.cutAt, want)
 	}
 }

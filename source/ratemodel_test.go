@@ -42,7 +42,11 @@ func gatewayModelBurst(seed uint64, workers, n int, latency time.Duration, gwRat
 //     eight refuses the rest of them, not one;
 //   - before: requests made before the workers start that take a token
 //     from the gateway's bucket but do not go through the controller (the
-//     exporter asks Neo's Retention API once, with Client.Try);
+//     exporter asks Neo's Retention API once, with Client.Try, which did
+//     not go through it);
+//   - first: one request through the controller, answered after
+//     refusalRTT (neo-sim answers the Retention API at once), before the
+//     workers start (Client.Try as it is now);
 //   - realBackoff: with Retry-After, the client pauses for the longer of
 //     it and the refused request's own backoff (500 ms, x1.5, +-50%; from
 //     its second refusal on it can exceed one second), as Client.Get does;
@@ -57,6 +61,7 @@ type modelGateway struct {
 	retryAfter  bool
 	refusalRTT  time.Duration
 	before      int
+	first       bool
 	realBackoff bool
 	jitter      time.Duration                    // each page takes up to this much longer (the client's own work on it)
 	trace       func(format string, args ...any) // each refusal and cut, if set
@@ -64,11 +69,11 @@ type modelGateway struct {
 
 // realModel is the model of the real benchmark's shape: 8 workers, 30 ms
 // pages and up to 10 ms of the client's own work on each, a 429 back 1 ms
-// after the gateway refused, the Retention API asked first, and
-// Client.Get's backoff with Retry-After.
+// after the gateway refused, the Retention API asked first (through the
+// controller), and Client.Get's backoff with Retry-After.
 func realModel(seed uint64, n int, gwRate, burst float64, retryAfter bool) modelGateway {
 	return modelGateway{seed: seed, workers: 8, n: n, latency: 30 * time.Millisecond, rate: gwRate, burst: burst, retryAfter: retryAfter,
-		refusalRTT: time.Millisecond, before: 1, realBackoff: true, jitter: 10 * time.Millisecond}
+		refusalRTT: time.Millisecond, first: true, realBackoff: true, jitter: 10 * time.Millisecond}
 }
 
 // modelResult is what one run of the model served and refused.
@@ -101,14 +106,32 @@ func (m modelGateway) result() modelResult {
 		seq     int
 	}
 	q := &eventQueue{}
+	begin := start
+	if m.first {
+		// One request alone, through the controller, before the workers.
+		c.mu.Lock()
+		c.startSlot(start)
+		c.mu.Unlock()
+		tokens--
+		clk.t = start.Add(m.refusalRTT)
+		c.OnSuccess(start)
+		begin = clk.t
+	}
 	for i := range workers {
-		heap.Push(q, &event{at: start, id: i})
+		heap.Push(q, &event{at: begin, id: i})
 	}
 	ws := make([]worker, workers)
 	ok, no, left := 0, 0, n
 	later := 0
 	var known time.Time // when the first refusal reached the client
 	var end time.Time
+	var parked []int // workers waiting for room in the start's window
+	unpark := func() {
+		for _, id := range parked {
+			heap.Push(q, &event{at: clk.t, id: id, kind: evSend})
+		}
+		parked = parked[:0]
+	}
 	for q.Len() > 0 {
 		ev := heap.Pop(q).(*event)
 		clk.t = ev.at
@@ -116,6 +139,7 @@ func (m modelGateway) result() modelResult {
 		if ev.kind == evGo && ev.seq != w.seq {
 			continue // queued again after a cut
 		}
+		noted := false
 		switch ev.kind {
 		case evRefused:
 			if known.IsZero() {
@@ -123,9 +147,11 @@ func (m modelGateway) result() modelResult {
 			}
 			m.refuse(c, clk, ev.id, ws[ev.id].sent, q, &pausedUntil, rng, func(i int) *rate.Reservation { return ws[i].res },
 				func(i int) { ws[i].res.CancelAt(clk.t); ws[i].res = nil; ws[i].seq++ }, &ws[ev.id].backoff)
+			unpark()
 			continue
 		case evDone:
 			c.OnSuccess(w.sent)
+			unpark()
 			ok++
 			w.backoff = 0
 			end = clk.t
@@ -149,6 +175,20 @@ func (m modelGateway) result() modelResult {
 			fallthrough
 		case evSend:
 			w.issued = clk.t
+			if c.starting {
+				c.mu.Lock()
+				wait, wake := c.startSlot(clk.t)
+				c.mu.Unlock()
+				if wake != nil {
+					parked = append(parked, ev.id)
+					continue
+				}
+				if wait > 0 {
+					heap.Push(q, &event{at: clk.t.Add(wait), id: ev.id, kind: evSend})
+					continue
+				}
+				noted = true
+			}
 			if c.on {
 				res := c.lim.ReserveN(clk.t, 1)
 				if d := res.DelayFrom(clk.t); d > 0 {
@@ -162,7 +202,9 @@ func (m modelGateway) result() modelResult {
 		case evGo:
 			w.res = nil
 			w.sent = clk.t
-			c.noteSent(clk.t)
+			if !noted {
+				c.noteSent(clk.t)
+			}
 			tokens = min(burst, tokens+clk.t.Sub(last).Seconds()*gwRate)
 			last = clk.t
 			if tokens >= 1 {
@@ -187,6 +229,7 @@ func (m modelGateway) result() modelResult {
 			}
 			m.refuse(c, clk, ev.id, w.sent, q, &pausedUntil, rng, func(i int) *rate.Reservation { return ws[i].res },
 				func(i int) { ws[i].res.CancelAt(clk.t); ws[i].res = nil; ws[i].seq++ }, &w.backoff)
+			unpark()
 		}
 	}
 	secs := end.Sub(start).Seconds()
@@ -373,27 +416,31 @@ func TestRateControllerShortJob(t *testing.T) {
 
 // The short job as the benchmark runs it (realModel: the 429's round
 // trip, the Retention request, Client.Get's backoff, pages that take 30
-// to 40 ms), ten seeds per gateway, each as in TestRateControllerShortJob.
-// Served: at least 85% of the gateway's rate in every run. Refused: the
-// requests already on their way when the first refusal reaches the client
-// are beyond any controller (at 5/s, eight sent at once into a bucket of
-// five less the Retention request's token: four, 2.7% of the job); of
-// those sent after it, at most two are refused (one that measures the
-// gateway's rate, one of the probe above it).
+// to 40 ms), ten seeds per gateway, and the same with the workers in step
+// (no jitter, or up to 1 ms: on a loaded machine the real workers bunch
+// up, and the build before the start's window refused up to six of this
+// job at 4/s with bursts of 20 so) and with a 429 that reaches the client
+// 3 ms after the gateway refused (a loaded machine). In every run: at
+// least 85% of the gateway's rate served, at most 3% of requests refused
+// (four of this job's 150).
 func TestRateControllerShortJobAsRun(t *testing.T) {
 	for _, gw := range []struct{ rate, burst float64 }{{5, 5}, {20, 20}, {100, 100}, {4, 20}, {8, 40}} {
 		for _, ra := range []bool{true, false} {
-			var refused float64
-			worst, later := math.Inf(1), 0
-			const seeds = 10
-			for seed := range uint64(seeds) {
-				r := realModel(seed, 146, gw.rate, gw.burst, ra).result()
-				refused += r.refused / seeds
-				worst, later = min(worst, r.served), max(later, r.later)
-			}
-			t.Logf("gateway %3v/s burst %3v, Retry-After %-5v: served at least %.2f of its rate, refused %.2f%% (mean), at most %d sent after the first refusal", gw.rate, gw.burst, ra, worst, 100*refused, later)
-			if worst < 0.85 || later > 2 {
-				t.Errorf("gateway %v/s burst %v, Retry-After %v: served %.2f of its rate, %d refused after the first refusal", gw.rate, gw.burst, ra, worst, later)
+			for _, v := range []struct{ jitter, refusalRTT time.Duration }{{10 * time.Millisecond, time.Millisecond}, {time.Millisecond, time.Millisecond}, {0, time.Millisecond}, {0, 3 * time.Millisecond}} {
+				var refused float64
+				worst, most := math.Inf(1), 0.0
+				const seeds = 10
+				for seed := range uint64(seeds) {
+					m := realModel(seed, 146, gw.rate, gw.burst, ra)
+					m.jitter, m.refusalRTT = v.jitter, v.refusalRTT
+					r := m.result()
+					refused += r.refused / seeds
+					worst, most = min(worst, r.served), max(most, r.refused)
+				}
+				t.Logf("gateway %3v/s burst %3v, Retry-After %-5v, jitter %4v, 429 after %v: served at least %.2f of its rate, refused %.2f%% (mean), %.2f%% (most)", gw.rate, gw.burst, ra, v.jitter, v.refusalRTT, worst, 100*refused, 100*most)
+				if worst < 0.85 || most > 0.03 {
+					t.Errorf("gateway %v/s burst %v, Retry-After %v, jitter %v, 429 after %v: served %.2f of its rate, refused up to %.2f%%", gw.rate, gw.burst, ra, v.jitter, v.refusalRTT, worst, 100*most)
+				}
 			}
 		}
 	}

@@ -308,60 +308,65 @@ func BenchmarkAdaptiveRate(b *testing.B) {
 // after a pause or a verify re-listing). It also reports the share of the
 // gateway's rate served while the job used the API (from its first API
 // request to its last, as the simulator saw them), which leaves out what
-// the process does before and after.
+// the process does before and after. Each gateway is a sub-benchmark
+// (gw5-ra-1, gw4-burst20-ra-none, ...), so that its simulator is stopped
+// before the next one starts and one gateway can be run alone.
 func adaptiveRate(b *testing.B, perHour int) {
 	now := time.Now().UTC()
 	to := now.Add(-16 * time.Minute).Truncate(time.Hour)
 	from := to.Add(-8 * time.Hour)
-	for i := 0; i < b.N; i++ {
-		for _, gw := range []struct {
-			rate  int
-			ra    string
-			burst int
-		}{{5, "1", 0}, {5, "none", 0}, {20, "1", 0}, {20, "none", 0}, {100, "1", 0}, {100, "none", 0}, {4, "1", 20}, {4, "none", 20}, {8, "1", 40}, {8, "none", 40}} {
-			args := []string{"--latency", "30ms", "--page-size", "500", "--from", from.Format(time.RFC3339), "--to", to.Format(time.RFC3339),
-				"--per-hour", strconv.Itoa(perHour), "--late-fraction", "0", "--gateway-rate", strconv.Itoa(gw.rate), "--gateway-retry-after", gw.ra}
-			if gw.burst > 0 {
-				args = append(args, "--gateway-burst", strconv.Itoa(gw.burst))
-			}
-			addr := startNeoSim(b, args...)
-			path := benchConfig(b, addr, "  window: 15m\n", "  - type: file\n    format: parquet\n    path: {dir}/out\nlog:\n  level: debug\n")
-			cmd := exec.Command(binary, "backfill", "--config", path, "--from", from.Format(time.RFC3339), "--to", to.Format(time.RFC3339), "--parallel", "8")
-			cmd.Env = append(os.Environ(), "E2E_SECRET="+secret)
-			var stderr bytes.Buffer
-			cmd.Stderr = &stderr
-			t0 := time.Now()
-			if err := cmd.Run(); err != nil {
-				b.Fatalf("gateway %d/s: %v\n%s", gw.rate, err, stderr.String())
-			}
-			elapsed := time.Since(t0)
-			if !strings.Contains(stderr.String(), fmt.Sprintf(`"windows":32,"records":%d`, perHour*8)) {
-				b.Fatalf("gateway %d/s: not every record exported:\n%s", gw.rate, stderr.String())
-			}
-			var c struct {
-				APIRequests                     int
-				Faults                          map[string]int
-				FirstAPIRequest, LastAPIRequest time.Time
-			}
-			resp, err := http.Get("http://" + addr + "/_sim/counters")
-			if err != nil {
-				b.Fatal(err)
-			}
-			err = json.NewDecoder(resp.Body).Decode(&c)
-			resp.Body.Close()
-			if err != nil {
-				b.Fatal(err)
-			}
-			refused := c.Faults["gateway-429"]
-			name := fmt.Sprintf("gw%d-ra-%s-", gw.rate, gw.ra)
-			if gw.burst > 0 {
-				name = fmt.Sprintf("gw%d-burst%d-ra-%s-", gw.rate, gw.burst, gw.ra)
-			}
-			b.ReportMetric(float64(c.APIRequests)/elapsed.Seconds()/float64(gw.rate), name+"served/gateway")
-			b.ReportMetric(float64(c.APIRequests)/c.LastAPIRequest.Sub(c.FirstAPIRequest).Seconds()/float64(gw.rate), name+"served-while-on-API/gateway")
-			b.ReportMetric(float64(refused)/float64(c.APIRequests+refused), name+"refused/requests")
-			b.ReportMetric(settledAfter(stderr.String(), t0, float64(gw.rate)), name+"settled-s")
+	for _, gw := range []struct {
+		rate  int
+		ra    string
+		burst int
+	}{{5, "1", 0}, {5, "none", 0}, {20, "1", 0}, {20, "none", 0}, {100, "1", 0}, {100, "none", 0}, {4, "1", 20}, {4, "none", 20}, {8, "1", 40}, {8, "none", 40}} {
+		name := fmt.Sprintf("gw%d-ra-%s", gw.rate, gw.ra)
+		if gw.burst > 0 {
+			name = fmt.Sprintf("gw%d-burst%d-ra-%s", gw.rate, gw.burst, gw.ra)
 		}
+		b.Run(name, func(b *testing.B) {
+			for i := 0; i < b.N; i++ {
+				args := []string{"--latency", "30ms", "--page-size", "500", "--from", from.Format(time.RFC3339), "--to", to.Format(time.RFC3339),
+					"--per-hour", strconv.Itoa(perHour), "--late-fraction", "0", "--gateway-rate", strconv.Itoa(gw.rate), "--gateway-retry-after", gw.ra}
+				if gw.burst > 0 {
+					args = append(args, "--gateway-burst", strconv.Itoa(gw.burst))
+				}
+				addr := startNeoSim(b, args...) // stopped when this gateway's sub-benchmark ends
+				path := benchConfig(b, addr, "  window: 15m\n", "  - type: file\n    format: parquet\n    path: {dir}/out\nlog:\n  level: debug\n")
+				cmd := exec.Command(binary, "backfill", "--config", path, "--from", from.Format(time.RFC3339), "--to", to.Format(time.RFC3339), "--parallel", "8")
+				cmd.Env = append(os.Environ(), "E2E_SECRET="+secret)
+				var stderr bytes.Buffer
+				cmd.Stderr = &stderr
+				t0 := time.Now()
+				if err := cmd.Run(); err != nil {
+					b.Fatalf("gateway %d/s: %v\n%s", gw.rate, err, stderr.String())
+				}
+				elapsed := time.Since(t0)
+				if !strings.Contains(stderr.String(), fmt.Sprintf(`"windows":32,"records":%d`, perHour*8)) {
+					b.Fatalf("gateway %d/s: not every record exported:\n%s", gw.rate, stderr.String())
+				}
+				var c struct {
+					APIRequests                     int
+					Faults                          map[string]int
+					FirstAPIRequest, LastAPIRequest time.Time
+				}
+				resp, err := http.Get("http://" + addr + "/_sim/counters")
+				if err != nil {
+					b.Fatal(err)
+				}
+				err = json.NewDecoder(resp.Body).Decode(&c)
+				resp.Body.Close()
+				if err != nil {
+					b.Fatal(err)
+				}
+				refused := c.Faults["gateway-429"]
+				b.ReportMetric(float64(c.APIRequests)/elapsed.Seconds()/float64(gw.rate), "served/gateway")
+				b.ReportMetric(float64(c.APIRequests)/c.LastAPIRequest.Sub(c.FirstAPIRequest).Seconds()/float64(gw.rate), "served-while-on-API/gateway")
+				b.ReportMetric(float64(refused)/float64(c.APIRequests+refused), "refused/requests")
+				b.ReportMetric(float64(refused), "refused")
+				b.ReportMetric(settledAfter(stderr.String(), t0, float64(gw.rate)), "settled-s")
+			}
+		})
 	}
 }
 

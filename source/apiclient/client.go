@@ -310,12 +310,26 @@ func (c *Client) getOnce(ctx context.Context, u *url.URL, read func(http.Header,
 	}
 }
 
-// Try makes one request, without retries, token renewal or the request
-// rate (a question whose answer is optional, like Neo's Retention API): an
-// error is returned as it comes.
+// Try makes one request, without retries or token renewal (a question
+// whose answer is optional, like Neo's Retention API): an error is
+// returned as it comes. It goes through the adaptive request rate like any
+// other: it takes a token of the API's limit too.
 func (c *Client) Try(ctx context.Context, u *url.URL, read func(h http.Header, status int, body io.Reader) error) error {
+	if _, err := c.admit(ctx, &source.Stats{}); err != nil {
+		return err
+	}
+	sent := c.now()
 	noRenewal := true
-	return c.ScrubErr(c.getOnce(ctx, u, read, &noRenewal))
+	err := c.getOnce(ctx, u, read, &noRenewal)
+	switch {
+	case err == nil:
+		c.rc.OnSuccess(sent)
+	case throttled(err):
+		c.rc.OnThrottle(sent)
+	default:
+		c.rc.OnFailure()
+	}
+	return c.ScrubErr(err)
 }
 
 // StatusError is an API answer other than 200 OK; the text names the

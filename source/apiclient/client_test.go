@@ -528,3 +528,21 @@ func TestBodyLimits(t *testing.T) {
 		t.Fatalf("204: %q, %v", body, err)
 	}
 }
+
+// Try (the Retention API) goes through the request rate like any other
+// request: its other failures free their place in the start's window
+// (three in a row do not wait for a fourth answer), and the API's 429 to
+// it is a throttle (the rate is on from then).
+func TestTryGoesThroughTheRate(t *testing.T) {
+	f := &fakeAPI{api: []answer{{status: 403}, {status: 403}, {status: 403}, {status: 429}}}
+	c, _, u := newTestClient(t, f, nil)
+	read := func(http.Header, int, io.Reader) error { return nil }
+	for i := range 3 {
+		if err := c.Try(context.Background(), u, read); err == nil || c.Rate() != 0 {
+			t.Fatalf("403 number %d: error %v, rate %v (want an error, no limit)", i+1, err, c.Rate())
+		}
+	}
+	if err := c.Try(context.Background(), u, read); err == nil || c.Rate() == 0 {
+		t.Fatalf("a 429 to Try: error %v, rate %v (want an error, a limit)", err, c.Rate())
+	}
+}

@@ -132,6 +132,11 @@ func (c *Client) Get(ctx context.Context, u *url.URL, st *source.Stats, read fun
 			c.rc.OnSuccess(sent)
 			return nil
 		}
+		if throttled(err) {
+			c.rc.OnThrottle(sent)
+		} else {
+			c.rc.OnFailure()
+		}
 		if errors.Is(err, errTokenRenewed) {
 			retries++
 			st.Retried(source.CauseTokenExpired)
@@ -160,7 +165,6 @@ func (c *Client) Get(ctx context.Context, u *url.URL, st *source.Stats, read fun
 		c.log.Debug().Err(c.ScrubErr(err)).Dur("delay", d).Int("attempt", retries+1).Msg("retrying request")
 		if throttled(err) {
 			st.Throttled++
-			c.rc.OnThrottle(sent)
 			if retryAfterOf(err) > 0 {
 				// The API said how long: every worker of this account
 				// waits, this one included, before its next request.
