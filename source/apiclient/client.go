@@ -321,6 +321,12 @@ func (c *Client) Try(ctx context.Context, u *url.URL, read func(h http.Header, s
 	sent := c.now()
 	noRenewal := true
 	err := c.getOnce(ctx, u, read, &noRenewal)
+	c.settle(sent, err)
+	return c.ScrubErr(err)
+}
+
+// settle tells the request rate how a request sent at sent ended.
+func (c *Client) settle(sent time.Time, err error) {
 	switch {
 	case err == nil:
 		c.rc.OnSuccess(sent)
@@ -329,7 +335,6 @@ func (c *Client) Try(ctx context.Context, u *url.URL, read func(h http.Header, s
 	default:
 		c.rc.OnFailure()
 	}
-	return c.ScrubErr(err)
 }
 
 // StatusError is an API answer other than 200 OK; the text names the

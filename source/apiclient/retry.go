@@ -128,14 +128,9 @@ func (c *Client) Get(ctx context.Context, u *url.URL, st *source.Stats, read fun
 		// was paced by the rate before it (one refusal, one cut).
 		sent := c.now()
 		err := c.getOnce(ctx, u, read, &renewed)
+		c.settle(sent, err)
 		if err == nil {
-			c.rc.OnSuccess(sent)
 			return nil
-		}
-		if throttled(err) {
-			c.rc.OnThrottle(sent)
-		} else {
-			c.rc.OnFailure()
 		}
 		if errors.Is(err, errTokenRenewed) {
 			retries++
