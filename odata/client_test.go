@@ -22,6 +22,7 @@ import (
 
 	"github.com/auditlog-exporter/auditlog-exporter/audit"
 	"github.com/auditlog-exporter/auditlog-exporter/errclass"
+	"github.com/auditlog-exporter/auditlog-exporter/internal/testtool"
 	"github.com/auditlog-exporter/auditlog-exporter/odata"
 	"github.com/auditlog-exporter/auditlog-exporter/odata/neosim"
 	"github.com/auditlog-exporter/auditlog-exporter/source"
@@ -193,11 +194,11 @@ func TestFetchFaults(t *testing.T) {
 		{"latency", neosim.Faults{Latency: 20 * time.Millisecond}, ""},
 		{"all together", neosim.Faults{Rate429: 0.1, Rate5xx: 0.1, RateDrop: 0.1, RateTruncate: 0.1, RateHTML: 0.1, TokenMaxUses: 3, RateDuplicate: 0.5, RetryAfter: "0", Latency: time.Millisecond}, ""},
 	}
-	all := atOnce(t, 8)
-	defer all.wait()
+	all := testtool.AtOnce(t, 8)
+	defer all.Wait()
 	for _, mode := range []string{"in memory", "spooled"} {
 		for _, tc := range cases {
-			all.run(mode+"/"+tc.name, func(t *testing.T) {
+			all.Run(mode+"/"+tc.name, func(t *testing.T) {
 				f := newFixture(t, 3000, neosim.Options{PageSize: 500})
 				f.sim.SetFaults(tc.faults)
 				cfg := f.config()
@@ -821,44 +822,22 @@ func TestSpooledWindowMemoryIsFlat(t *testing.T) {
 // spooled. The gateway refuses one request in seven by count, so every
 // fetch is throttled however fast the machine is.
 func TestFetchAcrossReadings(t *testing.T) {
-	all := atOnce(t, 8)
-	defer all.wait()
+	all := testtool.AtOnce(t, 8)
+	defer all.Wait()
 	for _, name := range neosim.ReadingNames() {
 		rd := neosim.AllReadings()[name]
 		for _, mode := range []string{"in memory", "spooled"} {
 			for _, ra := range []string{"0", "date", "none"} {
-				all.run(name+"/"+mode+"/retry-after="+ra, func(t *testing.T) { fetchAcrossReadings(t, rd, mode, ra) })
+				all.Run(name+"/"+mode+"/retry-after="+ra, func(t *testing.T) { fetchAcrossReadings(t, rd, mode, ra) })
 			}
 		}
 	}
 }
 
-// subtests runs subtests of one test, at most n at once: cases that each
-// have their own simulator and client and spend most of their time
-// waiting (out throttling, backoff, latency), whatever -parallel is. t.Run
-// may be called from several goroutines; wait returns when every one has
-// returned, before the test does.
-type subtests struct {
-	t     *testing.T
-	wg    sync.WaitGroup
-	turns chan struct{}
-}
-
-func atOnce(t *testing.T, n int) *subtests { return &subtests{t: t, turns: make(chan struct{}, n)} }
-
-func (s *subtests) run(name string, fn func(t *testing.T)) {
-	s.turns <- struct{}{}
-	s.wg.Add(1)
-	go func() {
-		defer func() { <-s.turns; s.wg.Done() }()
-		s.t.Run(name, fn)
-	}()
-}
-
-func (s *subtests) wait() { s.wg.Wait() }
-
 func fetchAcrossReadings(t *testing.T, rd neosim.Readings, mode, ra string) {
-	f := newFixture(t, 3000, neosim.Options{PageSize: 500, Readings: rd})
+	// Six pages, as many as 3000 records in pages of 500 (what the
+	// readings differ in is paging, not volume).
+	f := newFixture(t, 1200, neosim.Options{PageSize: 200, Readings: rd})
 	// Throttling from a gateway in front, as a real API does it.
 	f.sim.SetFaults(neosim.Faults{GatewayAdmit: 6, GatewayRetryAfter: ra, Rate5xx: 0.05, RateDuplicate: 0.3, RetryAfter: ra})
 	cfg := f.config()
@@ -926,10 +905,12 @@ func TestSkipPagingWithServedDuplicatesNeverLoses(t *testing.T) {
 // on a slow one alike; the controller against a token bucket in time is
 // TestRateControllerBehindAGateway (source), in fake time.
 func TestFetchBehindGateway(t *testing.T) {
+	// The cases mostly wait out refusals: all six at once.
+	all := testtool.AtOnce(t, 6)
+	defer all.Wait()
 	for _, gw := range []struct{ admit, refuse int }{{5, 1}, {20, 2}, {40, 4}} {
 		for _, ra := range []string{"1", "none"} {
-			t.Run(fmt.Sprintf("admit=%d refuse=%d retry-after=%s", gw.admit, gw.refuse, ra), func(t *testing.T) {
-				t.Parallel()
+			all.Run(fmt.Sprintf("admit=%d refuse=%d retry-after=%s", gw.admit, gw.refuse, ra), func(t *testing.T) {
 				f := newFixture(t, 1000, neosim.Options{PageSize: 100})
 				f.sim.SetFaults(neosim.Faults{GatewayAdmit: gw.admit, GatewayRefuse: gw.refuse, GatewayRetryAfter: ra})
 				cfg := f.config()

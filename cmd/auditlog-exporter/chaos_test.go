@@ -100,6 +100,7 @@ func hijackClose(w http.ResponseWriter) {
 // none missing, none twice, every field intact, in JSON lines and Parquet,
 // in files and in S3. CHAOS_RUNS sets the number of killed runs (make chaos).
 func TestChaos(t *testing.T) {
+	t.Parallel()
 	runs := 6
 	if n, err := strconv.Atoi(os.Getenv("CHAOS_RUNS")); err == nil && n > 0 {
 		runs = n

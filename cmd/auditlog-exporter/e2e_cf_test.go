@@ -29,6 +29,7 @@ const (
 // and Parquet: every record of every exported window exactly once, in one
 // layout that DuckDB reads as one table; a second run adds nothing twice.
 func TestNeoAndCloudFoundryInOneRun(t *testing.T) {
+	t.Parallel()
 	w := newWorld(t, neosim.Faults{})
 	now := time.Now().UTC()
 	sim := cfsim.New(cfsim.Options{ClientID: "sb-e2e", ClientSecret: cfSecret, Seed: 21, PageSize: 120, Readings: cfsim.Readings{StoredDuplicates: 0.05}})
@@ -191,6 +192,7 @@ log:
 // but before its watermark is saved (and another killed mid-window) is
 // completed by the next run: exactly once.
 func TestCloudFoundryKilledRuns(t *testing.T) {
+	t.Parallel()
 	for _, crash := range []string{"after-commit:3", "mid-window:150"} {
 		t.Run(crash, func(t *testing.T) {
 			w := newWorld(t, neosim.Faults{}) // for its directory, helpers and clock
@@ -245,6 +247,7 @@ sinks:
 // demo --source both exports a Neo and a Cloud Foundry account from the
 // built-in simulators and verifies both.
 func TestDemoBothSources(t *testing.T) {
+	t.Parallel()
 	out := t.TempDir()
 	cmd := exec.Command(binary, "demo", "--out", out, "--source", "both")
 	var stdout, stderr strings.Builder
@@ -334,6 +337,7 @@ func (w *world) assertCFExact(recs []audit.Record, minRecords int, subs ...strin
 // errors and pages cut short on top: two runs of the binary export every
 // record exactly once, and the second changes nothing.
 func TestCloudFoundryAcrossReadings(t *testing.T) {
+	t.Parallel()
 	for _, name := range cfsim.ReadingNames() {
 		rd := cfsim.AllReadings()[name]
 		t.Run(name, func(t *testing.T) {
@@ -405,6 +409,7 @@ func mountKymaSecret(t *testing.T, dir string, values map[string]string) {
 // base. A Secret with a key it does not know is a configuration error
 // (exit 2) naming the file, never showing the secret.
 func TestKymaCredentialsDirectory(t *testing.T) {
+	t.Parallel()
 	for _, tokenSuffix := range []string{"/oauth/token", ""} {
 		t.Run("tokenUrl="+map[string]string{"/oauth/token": "endpoint", "": "base"}[tokenSuffix], func(t *testing.T) {
 			w := newWorld(t, neosim.Faults{}) // for its directory, helpers and clock

@@ -52,6 +52,7 @@ func (d *downloadCounter) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // and hashes every one, and so catches bytes changed behind S3's API (on
 // its disks, the stored checksum unchanged), which the default cannot.
 func TestVerifyByStoredChecksum(t *testing.T) {
+	t.Parallel()
 	srv := s3test.Start(t)
 	bucket := srv.NewBucket(t)
 	dc := newDownloadCounter(srv.Endpoint)

@@ -377,6 +377,7 @@ func (g *rig) verify(step string, cfg string, extra ...string) (result, verifyOu
 // export.window from 1h to 30m with SIGKILLed runs and late records in
 // windows of both grids, a repair and a backfill over both grids.
 func TestConsumerSeesEveryRecordOnce(t *testing.T) {
+	t.Parallel()
 	g := newRig(t)
 	w, c, run, verify, config := g.w, g.c, g.run, g.verify, g.config
 	// inDelta asserts each sink holds the record in a delta object.
@@ -535,6 +536,7 @@ func TestConsumerSeesEveryRecordOnce(t *testing.T) {
 // window ok, as its tiles pass over a stored window that overlaps one
 // already taken.
 func TestConsumerRerunAfterWindowChange(t *testing.T) {
+	t.Parallel()
 	for _, to := range []string{"2h", "30m"} {
 		t.Run("1h to "+to, func(t *testing.T) {
 			t.Parallel()

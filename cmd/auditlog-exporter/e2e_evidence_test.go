@@ -209,6 +209,7 @@ func resign(t *testing.T, stored []byte, key ed25519.PrivateKey, edit func(doc m
 // promises to catch is detected, named and exits non-zero, on files, on S3
 // and on S3 with Object Lock; a re-export and a repair verify clean.
 func TestTamperEvidence(t *testing.T) {
+	t.Parallel()
 	today := evidence.DayOf(time.Now())
 	days := []time.Time{today.AddDate(0, 0, -4), today.AddDate(0, 0, -3), today.AddDate(0, 0, -2)}
 	sim := neosim.New(neosim.Options{Accounts: []string{acct}, ClientID: "e2e-client", ClientSecret: secret, Seed: 5, PageSize: 200})

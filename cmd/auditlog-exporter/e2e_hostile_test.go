@@ -32,6 +32,7 @@ func mkfifo(t *testing.T, path string) string {
 // file wherever it reads a file: each fails at once with exit 2 (fix the
 // configuration) and a message naming the file, never hangs or grows.
 func TestFilesThatNeverEnd(t *testing.T) {
+	t.Parallel()
 	w := newWorld(t, neosim.Faults{})
 	good := w.config("")
 	b, _ := os.ReadFile(good)
@@ -112,6 +113,7 @@ func TestFilesThatNeverEnd(t *testing.T) {
 // TestSecretInURLIsNotPrinted: a client secret written into api_url
 // (user:secret@host, or in the query) is refused without being shown.
 func TestSecretInURLIsNotPrinted(t *testing.T) {
+	t.Parallel()
 	w := newWorld(t, neosim.Faults{})
 	b, _ := os.ReadFile(w.config(""))
 	host := strings.TrimPrefix(w.url, "http://")
@@ -135,6 +137,7 @@ func TestSecretInURLIsNotPrinted(t *testing.T) {
 // terminal escapes, an OSC title, U+202E and a newline is printed by verify
 // as escapes, on one row.
 func TestVerifyTextCannotBeForged(t *testing.T) {
+	t.Parallel()
 	w := newWorld(t, neosim.Faults{})
 	cfg := w.config("")
 	if r := w.run(nil, "run", "--config", cfg); r.code != 0 {
@@ -176,6 +179,7 @@ func TestVerifyTextCannotBeForged(t *testing.T) {
 // makes net/http's transport log them; the line reaches stderr as one JSON
 // log event, without the credentials.
 func TestNetHTTPLogIsScrubbed(t *testing.T) {
+	t.Parallel()
 	now := time.Now().UTC()
 	sim := neosim.New(neosim.Options{Accounts: []string{acct}, ClientID: "e2e-client", ClientSecret: secret, Seed: 11, PageSize: 200})
 	recs, vis := neosim.Generate(neosim.GenOptions{Account: acct, From: now.Add(-3 * time.Hour), To: now, PerHour: 900, Seed: 12})
@@ -232,6 +236,7 @@ func TestNetHTTPLogIsScrubbed(t *testing.T) {
 // TestRepeatedConfigKeys: a configuration with 2,000 repeated keys is exit
 // 2 with the capped list of problems, not millions of lines.
 func TestRepeatedConfigKeys(t *testing.T) {
+	t.Parallel()
 	w := newWorld(t, neosim.Faults{})
 	b, _ := os.ReadFile(w.config(""))
 	p := filepath.Join(w.dir, "repeated.yaml")
@@ -251,6 +256,7 @@ func TestRepeatedConfigKeys(t *testing.T) {
 // + 2.5 x max_page_bytes) x windows in flight (BENCHMARKS.md has the
 // measured figures).
 func TestHostilePagesWithinSizing(t *testing.T) {
+	t.Parallel()
 	const windows = 8
 	limit := 40 + windows*(15+2.5*float64(odata.DefaultMaxPageBytes>>20))
 	to := time.Now().UTC().Add(-16 * time.Minute).Truncate(time.Hour)

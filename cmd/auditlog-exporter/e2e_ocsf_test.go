@@ -38,6 +38,7 @@ var securityLakeKey = regexp.MustCompile(`^ext/sap-btp-(authentication|api-activ
 // time, in the eventDay of its window; verify finds every window whole; a
 // second run writes nothing.
 func TestOCSFAndSecurityLake(t *testing.T) {
+	t.Parallel()
 	srv := s3test.Start(t)
 	bucket := srv.NewBucket(t)
 	w := newWorld(t, neosim.Faults{Rate5xx: 0.05, RateDuplicate: 0.2, RetryAfter: "0"})

@@ -110,6 +110,7 @@ sinks:
 `
 
 func TestEndToEndS3Parquet(t *testing.T) {
+	t.Parallel()
 	srv := s3test.Start(t)
 	bucket := srv.NewBucket(t)
 	w := newWorld(t, neosim.Faults{Rate5xx: 0.05, RateDuplicate: 0.3, RetryAfter: "0"})
@@ -144,6 +145,7 @@ func TestEndToEndS3Parquet(t *testing.T) {
 // killed from outside once a proxy in front of S3 has seen its first part
 // stored; the proxy holds every later request until the kill.
 func TestS3KillMidMultipartUpload(t *testing.T) {
+	t.Parallel()
 	srv := s3test.Start(t)
 	bucket := srv.NewBucket(t)
 	target, _ := url.Parse(srv.Endpoint)
@@ -169,8 +171,8 @@ func TestS3KillMidMultipartUpload(t *testing.T) {
 	}))
 	t.Cleanup(proxy.Close)
 	// 30,000 records per 30-minute window: about 18 MB of JSON lines, two
-	// 16 MiB parts.
-	w := newWorldSized(t, neosim.Faults{}, 60_000, 1000)
+	// 16 MiB parts. One or two windows are due: the kill needs only one.
+	w := newWorldSpan(t, neosim.Faults{}, 60_000, 1000, neosim.Readings{}, time.Hour)
 	sinksYAML := func(endpoint string) string {
 		return `state:
   path: %[1]s/state
@@ -225,6 +227,7 @@ sinks:
 // upload into the same "directory" — something real S3 does not have.
 // Concurrent S3 writers of one window are tested in the sinks package.)
 func TestConcurrentRunsS3State(t *testing.T) {
+	t.Parallel()
 	srv := s3test.Start(t)
 	bucket := srv.NewBucket(t)
 	w := newWorld(t, neosim.Faults{Latency: 20 * time.Millisecond})

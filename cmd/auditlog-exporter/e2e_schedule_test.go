@@ -21,6 +21,7 @@ import (
 // The scheduler runs on a fast schedule, skips ticks while a run is going
 // (never two at once), and on SIGTERM leaves no partial output and exits 0.
 func TestScheduleNeverOverlapsAndStopsCleanly(t *testing.T) {
+	t.Parallel()
 	// The first run has seven windows of three pages at 150 ms a page: it
 	// spans several 1-second ticks.
 	w := newWorld(t, neosim.Faults{Latency: 150 * time.Millisecond})
@@ -60,6 +61,7 @@ func TestScheduleNeverOverlapsAndStopsCleanly(t *testing.T) {
 }
 
 func TestScheduleSIGTERMMidRun(t *testing.T) {
+	t.Parallel()
 	w := newWorld(t, neosim.Faults{Latency: 40 * time.Millisecond})
 	cfg := w.config("")
 	cmd, _, stderr := w.cmd(context.Background(), nil, "run", "--config", cfg, "--schedule", "@every 1s")
@@ -83,6 +85,7 @@ func TestScheduleSIGTERMMidRun(t *testing.T) {
 }
 
 func TestBackfillCommand(t *testing.T) {
+	t.Parallel()
 	w := newWorld(t, neosim.Faults{Rate5xx: 0.05, RateDuplicate: 0.3, RetryAfter: "0"})
 	cfg := w.config("")
 	from, to := w.start.Add(time.Hour), w.start.Add(3*time.Hour)
@@ -113,6 +116,7 @@ func TestBackfillCommand(t *testing.T) {
 
 // Shards 0..N-1 of an Indexed Job together export every window once.
 func TestBackfillShards(t *testing.T) {
+	t.Parallel()
 	w := newWorld(t, neosim.Faults{})
 	due := w.pinDue()
 	cfg := w.config("")
@@ -138,6 +142,7 @@ func TestBackfillShards(t *testing.T) {
 }
 
 func TestScheduleAndBackfillUsageErrors(t *testing.T) {
+	t.Parallel()
 	w := newWorld(t, neosim.Faults{})
 	cfg := w.config("")
 	for _, c := range []struct {
@@ -164,6 +169,7 @@ func TestScheduleAndBackfillUsageErrors(t *testing.T) {
 // One account failing (rejected credentials) does not stop the others; the
 // run exits non-zero and names it.
 func TestOneFailingAccountExitCode(t *testing.T) {
+	t.Parallel()
 	w := newWorld(t, neosim.Faults{})
 	p := filepath.Join(w.dir, "accounts.yaml")
 	cfg := `accounts:
@@ -189,6 +195,7 @@ sinks: [{type: file, path: ` + w.dir + `/out}]
 // the window due is pinned, so the scheduled runs find the watermark where
 // the one-shot run left it, even across a :15 or :45.
 func TestMetricsDelivery(t *testing.T) {
+	t.Parallel()
 	var mu sync.Mutex
 	pushes := 0
 	gw := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

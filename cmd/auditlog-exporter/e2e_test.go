@@ -24,6 +24,7 @@ import (
 	"time"
 
 	"github.com/auditlog-exporter/auditlog-exporter/audit"
+	"github.com/auditlog-exporter/auditlog-exporter/internal/testtool"
 	"github.com/auditlog-exporter/auditlog-exporter/odata/neosim"
 	"github.com/auditlog-exporter/auditlog-exporter/sinks"
 )
@@ -334,6 +335,7 @@ func snapshot(t *testing.T, root string) map[string]string {
 }
 
 func TestEndToEndWithFaults(t *testing.T) {
+	t.Parallel()
 	w := newWorld(t, neosim.Faults{Rate429: 0.03, Rate5xx: 0.1, RateDrop: 0.1, RateTruncate: 0.1, RateHTML: 0.1,
 		TokenMaxUses: 7, RateDuplicate: 0.3, RetryAfter: "0", ForeignOrigin: "https://evil.example"})
 	due := w.pinDue()
@@ -381,10 +383,14 @@ func TestEndToEndWithFaults(t *testing.T) {
 // lines, gzip and OCSF events, each of which validates against the
 // published OCSF 1.1.0 schema.
 func TestEndToEndAcrossReadings(t *testing.T) {
+	t.Parallel()
+	// Each reading owns its simulator and directory, and its runs mostly
+	// wait out the gateway's refusals: six at once.
+	all := testtool.AtOnce(t, 6)
+	defer all.Wait()
 	for _, name := range neosim.ReadingNames() {
 		rd := neosim.AllReadings()[name]
-		t.Run(name, func(t *testing.T) {
-			t.Parallel()
+		all.Run(name, func(t *testing.T) {
 			// A gateway that refuses one request in eleven, by count:
 			// throttled however fast the machine is.
 			faults := neosim.Faults{GatewayAdmit: 10, GatewayRetryAfter: "none", Rate5xx: 0.05, RateDuplicate: 0.2, RetryAfter: "none"}
@@ -479,6 +485,7 @@ sinks:
 // The release binary has no crash hooks: the variable the crash tests use
 // does nothing to it.
 func TestReleaseBinaryIgnoresCrashHooks(t *testing.T) {
+	t.Parallel()
 	w := newWorld(t, neosim.Faults{})
 	cfg := w.config("")
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
@@ -492,6 +499,7 @@ func TestReleaseBinaryIgnoresCrashHooks(t *testing.T) {
 }
 
 func TestCrashAfterCommitBeforeWatermark(t *testing.T) {
+	t.Parallel()
 	w := newWorld(t, neosim.Faults{})
 	cfg := w.config("")
 	r := w.run([]string{"AUDITLOG_EXPORTER_CRASH=after-commit:3"}, "run", "--config", cfg)
@@ -515,6 +523,7 @@ func TestCrashAfterCommitBeforeWatermark(t *testing.T) {
 // A Go runtime crash is exit 1 (worth retrying) with a message, not the
 // runtime's 2 (which means "bad configuration"); the next run completes.
 func TestRuntimeCrashIsExit1(t *testing.T) {
+	t.Parallel()
 	w := newWorld(t, neosim.Faults{})
 	cfg := w.config("")
 	r := w.run([]string{"AUDITLOG_EXPORTER_CRASH=panic-after-commit:1"}, "run", "--config", cfg)
@@ -530,6 +539,7 @@ func TestRuntimeCrashIsExit1(t *testing.T) {
 // A reader of standard output that goes away is a failed run (exit 1, with
 // a message), not a silent death by SIGPIPE.
 func TestStdoutReaderGoneIsExit1(t *testing.T) {
+	t.Parallel()
 	w := newWorld(t, neosim.Faults{})
 	cfg := w.configWith(`state:
   path: %[1]s/state
@@ -557,6 +567,7 @@ sinks:
 }
 
 func TestCrashMidWindow(t *testing.T) {
+	t.Parallel()
 	w := newWorld(t, neosim.Faults{})
 	cfg := w.config("")
 	r := w.run([]string{"AUDITLOG_EXPORTER_CRASH=mid-window:200"}, "run", "--config", cfg)
@@ -605,6 +616,7 @@ func committedFiles(dir string) int {
 }
 
 func TestSIGTERMAbandonsWindowCleanly(t *testing.T) {
+	t.Parallel()
 	w := newWorld(t, neosim.Faults{Latency: 30 * time.Millisecond})
 	cfg := w.config("")
 	cmd, _, stderr := w.cmd(context.Background(), nil, "run", "--config", cfg)
@@ -632,6 +644,7 @@ func TestSIGTERMAbandonsWindowCleanly(t *testing.T) {
 }
 
 func TestSecondRunIsLockedOut(t *testing.T) {
+	t.Parallel()
 	w := newWorld(t, neosim.Faults{Latency: 50 * time.Millisecond})
 	cfg := w.config("")
 	cmd, _, _ := w.cmd(context.Background(), nil, "run", "--config", cfg)
@@ -654,6 +667,7 @@ func TestSecondRunIsLockedOut(t *testing.T) {
 // token endpoint is asked at most three times per run, which then fails
 // with exit 1 (the next run tries again).
 func TestEveryRunProvesCredentials(t *testing.T) {
+	t.Parallel()
 	w := newWorld(t, neosim.Faults{})
 	cfg := w.config("")
 	if r := w.run(nil, "run", "--config", cfg); r.code != 0 {
@@ -683,6 +697,7 @@ func TestEveryRunProvesCredentials(t *testing.T) {
 // windows that can no longer be complete, and exported as a metric; the
 // retention comes from the Retention API when the client may read it.
 func TestRetentionHorizon(t *testing.T) {
+	t.Parallel()
 	w := newWorld(t, neosim.Faults{})
 	prom := filepath.Join(w.dir, "metrics.prom")
 	cfg := w.config("metrics:\n  textfile: " + prom + "\n")
@@ -713,6 +728,7 @@ func TestRetentionHorizon(t *testing.T) {
 }
 
 func TestBadInputExitCodes(t *testing.T) {
+	t.Parallel()
 	w := newWorld(t, neosim.Faults{})
 	good := w.config("")
 	mk := func(name, from, to string) string {
@@ -776,6 +792,7 @@ func TestBadInputExitCodes(t *testing.T) {
 }
 
 func TestStateCommands(t *testing.T) {
+	t.Parallel()
 	w := newWorld(t, neosim.Faults{})
 	cfg := w.config("")
 	// state show and set never ask the API: the client secret's variable
@@ -818,6 +835,7 @@ func TestStateCommands(t *testing.T) {
 }
 
 func TestDemoCommand(t *testing.T) {
+	t.Parallel()
 	out := t.TempDir()
 	cmd := exec.Command(binary, "demo", "--out", out)
 	var stdout, stderr bytes.Buffer
@@ -858,6 +876,7 @@ func TestDemoCommand(t *testing.T) {
 }
 
 func TestVersionAndHelp(t *testing.T) {
+	t.Parallel()
 	out, err := exec.Command(binary, "version").Output()
 	if err != nil || !strings.HasPrefix(string(out), "auditlog-exporter ") || !strings.Contains(string(out), "go1.") {
 		t.Fatalf("version: %q %v", out, err)
@@ -872,6 +891,7 @@ func TestVersionAndHelp(t *testing.T) {
 
 // The stdout sink streams every record as JSON lines; logs stay on stderr.
 func TestStdoutSink(t *testing.T) {
+	t.Parallel()
 	w := newWorld(t, neosim.Faults{RateDuplicate: 0.3})
 	cfg := w.configWith(`state:
   path: %[1]s/state
@@ -914,6 +934,7 @@ sinks:
 // due, asking the API nothing and writing nothing; after a run it starts
 // at the saved watermark.
 func TestRunDryRun(t *testing.T) {
+	t.Parallel()
 	w := newWorld(t, neosim.Faults{})
 	due := w.pinDue()
 	cfg := w.config("")

@@ -53,6 +53,7 @@ type verifyOutput struct {
 }
 
 func TestVerifyAndRepair(t *testing.T) {
+	t.Parallel()
 	srv := s3test.Start(t)
 	bucket := srv.NewBucket(t)
 	w := newWorld(t, neosim.Faults{})
