@@ -108,7 +108,7 @@ $(VERSITYGW):
 # each skip; it exits non-zero when anything failed.
 unit: tools
 	mkdir -p $(CURDIR)/test-artifacts
-	$(GO) run ./internal/testsummary $(GO) test -json -race -count=1 -parallel 4 -timeout 20m -artifacts -outputdir $(CURDIR)/test-artifacts ./...
+	$(GO) run ./internal/testsummary $(GO) test -json -race -count=1 -p 4 -parallel 4 -timeout 20m -artifacts -outputdir $(CURDIR)/test-artifacts ./...
 
 fuzz:
 	@set -e; for t in $(FUZZ_TARGETS); do \

@@ -179,6 +179,7 @@ func TestFetchClean(t *testing.T) {
 // Each fault alone, then all of them together: the window still comes out
 // exact, and the fault was really injected.
 func TestFetchFaults(t *testing.T) {
+	t.Parallel()
 	cases := []struct {
 		name   string
 		faults neosim.Faults
@@ -266,6 +267,7 @@ func TestFailedPageRetriedInPlace(t *testing.T) {
 }
 
 func TestRetryAfterHonoured(t *testing.T) {
+	t.Parallel()
 	for _, ra := range []struct {
 		header string
 		min    time.Duration
@@ -313,6 +315,7 @@ func TestGiveUpAfterMaxElapsed(t *testing.T) {
 }
 
 func TestTokenRenewedBeforeExpiry(t *testing.T) {
+	t.Parallel()
 	var mu sync.Mutex
 	now := time.Date(2026, 11, 24, 12, 0, 0, 0, time.UTC)
 	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
@@ -513,6 +516,7 @@ func TestForeignNextLinkNeverReceivesToken(t *testing.T) {
 // link's target sees no request, the window comes out exact, and the run
 // says so once, not once per window.
 func TestUnfollowableNextLinkPagedByClient(t *testing.T) {
+	t.Parallel()
 	var hits atomic.Int32
 	evil := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { hits.Add(1) }))
 	defer evil.Close()
@@ -661,6 +665,7 @@ func TestAPIURLValidation(t *testing.T) {
 
 // A 429 seen by one worker pauses every worker of the same client.
 func TestThrottleSlowsTheWholePool(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t, 300, neosim.Options{})
 	var calls atomic.Int32
 	f.srv.Config.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -799,6 +804,7 @@ func TestTLSVerification(t *testing.T) {
 // A spooled window is read back partition by partition: memory for the
 // duplicate check does not grow with the window, and nothing stays on disk.
 func TestSpooledWindowMemoryIsFlat(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t, 20_000, neosim.Options{})
 	cfg := f.config()
 	cfg.Dedupe.SpillThreshold, cfg.Dedupe.SpoolDir, cfg.Dedupe.SpoolPartition = 1000, t.TempDir(), 1500
@@ -822,6 +828,7 @@ func TestSpooledWindowMemoryIsFlat(t *testing.T) {
 // spooled. The gateway refuses one request in seven by count, so every
 // fetch is throttled however fast the machine is.
 func TestFetchAcrossReadings(t *testing.T) {
+	t.Parallel()
 	all := testtool.AtOnce(t, 8)
 	defer all.Wait()
 	for _, name := range neosim.ReadingNames() {
@@ -876,6 +883,7 @@ func fetchAcrossReadings(t *testing.T, rd neosim.Readings, mode, ra string) {
 // offsets a server that adds repeated rows to its pages can shift: the
 // window then comes out exact or fails loudly, never short.
 func TestSkipPagingWithServedDuplicatesNeverLoses(t *testing.T) {
+	t.Parallel()
 	exact, loud := 0, 0
 	for seed := 0; seed < 6; seed++ {
 		f := newFixture(t, 3000, neosim.Options{PageSize: 500, Readings: neosim.Readings{NextLinkDropsFilter: true}, Seed: uint64(seed)})
@@ -905,6 +913,7 @@ func TestSkipPagingWithServedDuplicatesNeverLoses(t *testing.T) {
 // on a slow one alike; the controller against a token bucket in time is
 // TestRateControllerBehindAGateway (source), in fake time.
 func TestFetchBehindGateway(t *testing.T) {
+	t.Parallel()
 	// The cases mostly wait out refusals: all six at once.
 	all := testtool.AtOnce(t, 6)
 	defer all.Wait()

@@ -148,6 +148,7 @@ func TestRetryAfterBeyondMaxElapsed(t *testing.T) {
 // then one every apiclient.TokenInterval), and when it is spent the fetch
 // fails, saying why, instead of asking for a token a page.
 func TestTokensThatKeepDying(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		name string
 		opts neosim.Options
