@@ -598,10 +598,11 @@ func TestCrashMidWindow(t *testing.T) {
 	w.assertExact()
 }
 
-// waitFor polls cond for up to 30 s.
+// waitFor polls cond for up to 3 minutes: a bound for a hang, not a
+// speed (tests run four at once, beside other packages).
 func waitFor(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
+	deadline := time.Now().Add(3 * time.Minute)
 	for !cond() {
 		if time.Now().After(deadline) {
 			t.Fatalf("timed out waiting for %s", what)
