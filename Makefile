@@ -54,7 +54,9 @@ FUZZ_TARGETS := \
 	./exporter:FuzzParseTimeArg \
 	./config:FuzzParseConfig \
 	./schema/ocsf:FuzzMap \
-	./schema/ocsf:FuzzParseJSON
+	./schema/ocsf:FuzzParseJSON \
+	./schema/ocsf:FuzzText \
+	./internal/jsonquote:FuzzAppend
 
 CHAOS_RUNS ?= 60
 
