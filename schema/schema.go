@@ -123,35 +123,29 @@ func (p parquetOf[T]) Read(f *parquet.File, fn func(audit.Record) error) error {
 	}
 }
 
-// rowWriter converts each record to a row as it is written and batches
-// the rows; a worker goroutine encodes each batch, so that converting (on
-// the caller's goroutine) and encoding (on the worker's), the two costly
-// parts of a rich schema, run beside each other and beside the fetching
-// of the next records. At most two batches are held: the one being filled
-// and the one being encoded (Limits bound each). Row groups close by size.
+// rowWriter batches records and hands each batch to a worker goroutine
+// that converts it to rows and writes them, so that converting and
+// encoding (the costly part of a rich schema) run beside the fetching of
+// the next records. At most two batches are held: the one being filled
+// and the one being written (Limits bound each). Row groups close by size.
 type rowWriter[T any] struct {
 	w   *parquet.GenericWriter[T]
 	p   parquetOf[T]
 	lim Limits
 
-	batch      []T // being filled
+	batch      []audit.Record // being filled
 	batchBytes int
-	work       chan rowBatch[T] // to the worker
-	spare      chan []T         // emptied batches, back for reuse
-	done       chan struct{}    // closed when the worker has exited
+	work       chan []audit.Record // to the worker
+	spare      chan []audit.Record // emptied batches, back for reuse
+	done       chan struct{}       // closed when the worker has exited
 	mu         sync.Mutex
 	err        error // the worker's first error
 	stop       bool  // aborted: the worker drops what it is given
 	meta       [][2]string
 
 	// The worker's own.
+	rows       []T
 	groupBytes int
-}
-
-// rowBatch is rows for the worker, and about what they hold in memory.
-type rowBatch[T any] struct {
-	rows  []T
-	bytes int
 }
 
 // batchRows is how many records are batched before they are written.
@@ -168,16 +162,20 @@ func (rw *rowWriter[T]) Write(r *audit.Record) error {
 	if err := rw.failed(); err != nil {
 		return err
 	}
-	// The caller reuses r: the row holds nothing of it but its strings
-	// (which are immutable).
-	row, err := rw.p.to(r)
-	if err != nil {
-		return err
-	}
 	if rw.batch == nil {
-		rw.batch = make([]T, 0, batchRows)
+		rw.batch = make([]audit.Record, 0, batchRows)
 	}
-	rw.batch = append(rw.batch, row)
+	// The caller reuses r: keep a copy (its strings are immutable).
+	c := *r
+	if r.CF != nil {
+		cf := *r.CF
+		c.CF = &cf
+	}
+	if r.InstanceID != nil {
+		id := *r.InstanceID
+		c.InstanceID = &id
+	}
+	rw.batch = append(rw.batch, c)
 	rw.batchBytes += rw.p.size(r)
 	full := len(rw.batch) >= batchRows || rw.batchBytes >= rw.lim.BatchBytes
 	if rw.lim.SortByTime {
@@ -191,53 +189,64 @@ func (rw *rowWriter[T]) Write(r *audit.Record) error {
 }
 
 // handOff gives the batch to the worker (started on the first), waiting
-// while it encodes the one before.
+// while it writes the one before.
 func (rw *rowWriter[T]) handOff() {
 	if len(rw.batch) == 0 {
 		return
 	}
 	if rw.work == nil {
-		rw.work, rw.spare, rw.done = make(chan rowBatch[T]), make(chan []T, 2), make(chan struct{})
+		rw.work, rw.spare, rw.done = make(chan []audit.Record), make(chan []audit.Record, 2), make(chan struct{})
 		go rw.worker()
 	}
-	rw.work <- rowBatch[T]{rows: rw.batch, bytes: rw.batchBytes}
+	rw.work <- rw.batch
 	rw.batchBytes = 0
 	select {
 	case b := <-rw.spare:
 		rw.batch = b
 	default:
-		rw.batch = make([]T, 0, batchRows)
+		rw.batch = make([]audit.Record, 0, batchRows)
 	}
 }
 
 func (rw *rowWriter[T]) worker() {
 	defer close(rw.done)
-	for b := range rw.work {
+	for recs := range rw.work {
 		rw.mu.Lock()
 		skip := rw.err != nil || rw.stop
 		rw.mu.Unlock()
 		if !skip {
-			if err := rw.write(b); err != nil {
+			if err := rw.write(recs); err != nil {
 				rw.mu.Lock()
 				rw.err = err
 				rw.mu.Unlock()
 			}
 		}
-		clear(b.rows) // drop references to the strings
+		clear(recs) // drop references to the strings
 		select {
-		case rw.spare <- b.rows[:0]:
+		case rw.spare <- recs[:0]:
 		default:
 		}
 	}
 }
 
-// write encodes a batch of rows (the worker's).
-func (rw *rowWriter[T]) write(b rowBatch[T]) error {
-	if rw.lim.SortByTime {
-		slices.SortStableFunc(b.rows, func(x, y T) int { return cmp.Compare(rw.p.timeOf(&x), rw.p.timeOf(&y)) })
+// write converts recs and writes their rows (the worker's).
+func (rw *rowWriter[T]) write(recs []audit.Record) error {
+	rw.rows = rw.rows[:0]
+	bytes := 0
+	for i := range recs {
+		row, err := rw.p.to(&recs[i])
+		if err != nil {
+			return err
+		}
+		rw.rows = append(rw.rows, row)
+		bytes += rw.p.size(&recs[i])
 	}
-	_, err := rw.w.Write(b.rows)
-	rw.groupBytes += b.bytes
+	if rw.lim.SortByTime {
+		slices.SortStableFunc(rw.rows, func(a, b T) int { return cmp.Compare(rw.p.timeOf(&a), rw.p.timeOf(&b)) })
+	}
+	_, err := rw.w.Write(rw.rows)
+	clear(rw.rows) // drop references to the strings
+	rw.groupBytes += bytes
 	if err == nil && (rw.lim.SortByTime || rw.groupBytes >= rw.lim.GroupBytes) {
 		err = rw.w.Flush() // close the row group: its buffers go to the file
 		rw.groupBytes = 0
@@ -277,7 +286,6 @@ func (rw *rowWriter[T]) Abort() {
 	rw.mu.Lock()
 	rw.stop = true
 	rw.mu.Unlock()
-	clear(rw.batch)
 	rw.batch = rw.batch[:0]
 	_ = rw.finish()
 }

@@ -53,11 +53,7 @@ type ParquetRow struct {
 // RowOf converts a record to a row.
 func RowOf(r *audit.Record) ParquetRow {
 	row := ParquetRow{UUID: r.UUID, Time: r.Time.UnixMilli(), Category: r.Category, User: r.User, Tenant: r.Tenant,
-		Account: r.Account, Message: r.Message, FormatVersion: r.FormatVersion, Source: r.Source()}
-	if r.InstanceID != nil {
-		id := *r.InstanceID // the record is reused by its producer: the row keeps its own copy
-		row.InstanceID = &id
-	}
+		Account: r.Account, Message: r.Message, InstanceID: r.InstanceID, FormatVersion: r.FormatVersion, Source: r.Source()}
 	if r.CF != nil {
 		cf := *r.CF // the record is reused by its producer: the row keeps its own copy
 		row.OrgID, row.SpaceID, row.AppOrServiceID, row.ALSServiceID = &cf.OrgID, &cf.SpaceID, &cf.AppOrServiceID, &cf.ALSServiceID
