@@ -54,9 +54,7 @@ FUZZ_TARGETS := \
 	./exporter:FuzzParseTimeArg \
 	./config:FuzzParseConfig \
 	./schema/ocsf:FuzzMap \
-	./schema/ocsf:FuzzParseJSON \
-	./schema/ocsf:FuzzText \
-	./internal/jsonquote:FuzzAppend
+	./schema/ocsf:FuzzParseJSON
 
 CHAOS_RUNS ?= 60
 

@@ -3,7 +3,7 @@ package ocsf
 import (
 	"strconv"
 
-	"github.com/auditlog-exporter/auditlog-exporter/internal/jsonquote"
+	"github.com/go-json-experiment/json/jsontext"
 )
 
 // AppendJSON appends e as one JSON object: the bytes json.Marshal writes
@@ -156,7 +156,7 @@ func (w *jsonWriter) str(name, v string, omitEmpty bool) {
 	}
 	w.key(name)
 	var err error
-	if w.b, err = jsonquote.Append(w.b, v); err != nil && w.err == nil {
+	if w.b, err = jsontext.AppendQuote(w.b, v); err != nil && w.err == nil {
 		w.err = err
 	}
 }
@@ -175,7 +175,7 @@ func (w *jsonWriter) strs(name string, vs []string) {
 			w.b = append(w.b, ',')
 		}
 		var err error
-		if w.b, err = jsonquote.Append(w.b, v); err != nil && w.err == nil {
+		if w.b, err = jsontext.AppendQuote(w.b, v); err != nil && w.err == nil {
 			w.err = err
 		}
 	}

@@ -198,38 +198,11 @@ func text(v jsontext.Value) (string, bool) {
 	if len(v) == 0 || v[0] != '"' {
 		return "", false
 	}
-	if s, ok := plainString(v); ok {
-		return s, true
-	}
 	var s string
 	if json.Unmarshal(v, &s) != nil {
 		return "", false
 	}
 	return s, true
-}
-
-// plainString is the text of a JSON string without escapes, all of it
-// printable UTF-8: the string decoding would give, without decoding.
-func plainString(v jsontext.Value) (string, bool) {
-	if len(v) < 2 || v[len(v)-1] != '"' {
-		return "", false
-	}
-	in := v[1 : len(v)-1]
-	for _, c := range in {
-		if c < 0x20 || c == '"' || c == '\\' {
-			return "", false
-		}
-	}
-	if !utf8.Valid(in) {
-		return "", false
-	}
-	return string(in), true
-}
-
-// present says whether v holds a value: not absent, not null.
-func present(v jsontext.Value) bool {
-	v = bytes.TrimSpace(v)
-	return len(v) > 0 && string(v) != "null"
 }
 
 // boolean returns v as a bool when it is true or false.
@@ -253,8 +226,7 @@ func compact(v jsontext.Value) string {
 	if c.Compact() != nil {
 		return ""
 	}
-	// The bytes are never written again: the string shares them.
-	return capText(unsafe.String(unsafe.SliceData(c), len(c)))
+	return capText(string(c))
 }
 
 // MaxString is the longest string OCSF's string_t allows (in characters;
@@ -583,7 +555,7 @@ func changeActivity(attrs []attribute, create, update, del int32) int32 {
 	}
 	onlyNew, onlyOld := true, true
 	for _, a := range attrs {
-		hasOld, hasNew := present(a.Old), present(a.New)
+		hasOld, hasNew := compact(a.Old) != "", compact(a.New) != ""
 		onlyNew = onlyNew && hasNew && !hasOld
 		onlyOld = onlyOld && hasOld && !hasNew
 	}

@@ -8,9 +8,9 @@ import (
 	"time"
 
 	"github.com/auditlog-exporter/auditlog-exporter/audit"
-	"github.com/auditlog-exporter/auditlog-exporter/internal/jsonquote"
 	"github.com/auditlog-exporter/auditlog-exporter/schema"
 	"github.com/go-json-experiment/json"
+	"github.com/go-json-experiment/json/jsontext"
 )
 
 // Schema is the record schema.
@@ -97,7 +97,7 @@ func AppendJSON(b []byte, r *audit.Record) ([]byte, error) {
 			return
 		}
 		b = append(b, name...)
-		b, err = jsonquote.Append(b, v)
+		b, err = jsontext.AppendQuote(b, v)
 	}
 	field(`{"uuid":`, r.UUID)
 	b = append(b, `,"time":"`...)
