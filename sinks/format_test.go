@@ -2,6 +2,7 @@ package sinks_test
 
 import (
 	"bytes"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -9,6 +10,9 @@ import (
 	"time"
 
 	"github.com/auditlog-exporter/auditlog-exporter/audit"
+	"github.com/auditlog-exporter/auditlog-exporter/schema"
+	"github.com/auditlog-exporter/auditlog-exporter/schema/ocsf"
+	"github.com/auditlog-exporter/auditlog-exporter/schema/sap"
 	"github.com/auditlog-exporter/auditlog-exporter/sinks"
 )
 
@@ -101,6 +105,66 @@ func TestOddRecordsRoundTrip(t *testing.T) {
 		for i := range recs {
 			if len(back) != len(recs) || !back[i].Equal(&recs[i]) {
 				t.Fatalf("%s: record %d did not survive", f.Ext(), i)
+			}
+		}
+	}
+}
+
+// An encoder may be given the same record again and again, its fields and
+// what its pointers point to overwritten in place (as a page decoder does):
+// every row keeps what the record held when it was encoded.
+func TestEncodeOfAReusedRecord(t *testing.T) {
+	w := audit.Window{Account: "a", Start: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC), End: time.Date(2026, 1, 1, 1, 0, 0, 0, time.UTC)}
+	var want []audit.Record
+	for i := range 2000 {
+		r := audit.Record{UUID: fmt.Sprintf("u%04d", i), Time: w.Start.Add(time.Duration(i) * time.Second), Account: "a",
+			Category: "audit.configuration", Message: fmt.Sprintf(`{"object":{"type":"t","id":{"k":"%d"}}}`, i), FormatVersion: "2.2"}
+		if i%2 == 0 {
+			r.CF = &audit.CFFields{OrgID: fmt.Sprintf("org-%d", i), SpaceID: "s", AppOrServiceID: "app", ALSServiceID: "als"}
+		} else {
+			id := fmt.Sprintf("instance-%d", i)
+			r.InstanceID, r.Application = &id, "app"
+		}
+		want = append(want, r)
+	}
+	for _, sc := range []schema.Schema{sap.Schema, ocsf.Schema} {
+		for _, f := range []sinks.Format{sinks.JSONL{Schema: sc}, sinks.Parquet{Schema: sc}} {
+			var buf bytes.Buffer
+			enc, err := f.NewEncoder(&buf, w)
+			if err != nil {
+				t.Fatal(err)
+			}
+			// One record, overwritten in place for each.
+			var r audit.Record
+			var cf audit.CFFields
+			var id string
+			for i := range want {
+				r = want[i]
+				if want[i].CF != nil {
+					cf, r.CF = *want[i].CF, &cf
+				}
+				if want[i].InstanceID != nil {
+					id, r.InstanceID = *want[i].InstanceID, &id
+				}
+				if err := enc.Encode(&r); err != nil {
+					t.Fatal(err)
+				}
+			}
+			cf, id = audit.CFFields{OrgID: "overwritten"}, "overwritten"
+			if err := enc.Close(); err != nil {
+				t.Fatal(err)
+			}
+			var back []audit.Record
+			if err := sinks.ReadObject(f.Ext(), bytes.NewReader(buf.Bytes()), int64(buf.Len()), func(r audit.Record) error { back = append(back, r); return nil }); err != nil {
+				t.Fatalf("%s %s: %v", sc.Name(), f.Ext(), err)
+			}
+			if len(back) != len(want) {
+				t.Fatalf("%s %s: %d records back, want %d", sc.Name(), f.Ext(), len(back), len(want))
+			}
+			for i := range want {
+				if !back[i].Equal(&want[i]) {
+					t.Fatalf("%s %s: record %d came back as %+v, want %+v", sc.Name(), f.Ext(), i, back[i], want[i])
+				}
 			}
 		}
 	}
