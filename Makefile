@@ -102,7 +102,10 @@ $(VERSITYGW):
 	@echo "installing versitygw $(VERSITYGW_VERSION) into $(TOOLS_DIR): compiling it takes about 3 CPU-minutes (4-8 minutes on a busy 2-core machine), once"
 	GOBIN=$(TOOLS_DIR) $(GO) install github.com/versity/versitygw/cmd/versitygw@$(VERSITYGW_VERSION)
 
-# Test artifacts (the rendered report's screenshots) are kept in test-artifacts/.
+# Four test packages at once, up to four tests of each: most slow tests wait
+# (a gateway's refusals, a backoff, a subprocess), so the default of one per
+# core leaves cores idle. Test artifacts (the rendered report's screenshots)
+# are kept in test-artifacts/.
 # internal/testsummary prints what `go test` prints (the output of failed
 # tests in full), then how many tests passed, failed and skipped, and why
 # each skip; it exits non-zero when anything failed.
