@@ -269,35 +269,42 @@ func TestFailedPageRetriedInPlace(t *testing.T) {
 func TestRetryAfterHonoured(t *testing.T) {
 	t.Parallel()
 	for _, ra := range []struct {
-		header string
+		name   string
+		header func(now time.Time) string
 		min    time.Duration
 	}{
-		{"7", 7 * time.Second},
-		{time.Now().Add(20 * time.Second).UTC().Format(http.TimeFormat), 15 * time.Second},
+		{"seconds", func(time.Time) string { return "7" }, 7 * time.Second},
+		// An HTTP date is read against the client's clock, a fake one:
+		// the wait is the same however long the test takes to get there.
+		{"http-date", func(now time.Time) string { return now.Add(20 * time.Second).UTC().Format(http.TimeFormat) }, 19 * time.Second},
 		// Within retry.max_elapsed, a long wait is capped; beyond it the
 		// request fails at once (TestRetryAfterBeyondMaxElapsed).
-		{"1800", apiclient.MaxRetryAfter},
+		{"capped", func(time.Time) string { return "1800" }, apiclient.MaxRetryAfter},
 	} {
-		t.Run(ra.header, func(t *testing.T) {
+		t.Run(ra.name, func(t *testing.T) {
 			f := newFixture(t, 300, neosim.Options{})
+			clk := newFakeClock()
+			header := ra.header(clk.Now())
 			var calls atomic.Int32
 			f.srv.Config.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 				if strings.HasSuffix(r.URL.Path, "AuditLogRecords") && calls.Add(1) == 1 {
-					w.Header().Set("Retry-After", ra.header)
+					w.Header().Set("Retry-After", header)
 					http.Error(w, "slow down", http.StatusTooManyRequests)
 					return
 				}
 				f.sim.ServeHTTP(w, r)
 			})
-			var slept []time.Duration
 			cfg := f.config()
 			cfg.MaxElapsed = time.Hour
-			cfg.Sleep = func(_ context.Context, d time.Duration) error { slept = append(slept, d); return nil }
+			cfg.Now, cfg.Sleep = clk.Now, clk.Sleep
 			if _, _, err := f.fetch(t, f.client(t, cfg)); err != nil {
 				t.Fatal(err)
 			}
-			if len(slept) != 1 || slept[0] < ra.min-time.Second || slept[0] > apiclient.MaxRetryAfter {
-				t.Fatalf("slept %v; want one wait of at least %v, at most %v", slept, ra.min, apiclient.MaxRetryAfter)
+			clk.mu.Lock()
+			slept := clk.sleeps
+			clk.mu.Unlock()
+			if len(slept) != 1 || slept[0] < ra.min || slept[0] > apiclient.MaxRetryAfter {
+				t.Fatalf("Retry-After %q: slept %v; want one wait of at least %v, at most %v", header, slept, ra.min, apiclient.MaxRetryAfter)
 			}
 		})
 	}
