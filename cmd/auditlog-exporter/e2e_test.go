@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"net/http"
 	"net/http/httptest"
 	"os"
 	"os/exec"
@@ -611,6 +612,28 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 	}
 }
 
+// holdListings puts a gate in front of w's simulator (call it before
+// w.config): once n windows are committed, every listing waits until
+// release is called. A test that acts on a run while it is running (a
+// signal, a second run) then finds it running, however fast or slow
+// either is. release may be called more than once.
+func (w *world) holdListings(n int) (release func()) {
+	w.t.Helper()
+	gate := make(chan struct{})
+	srv := httptest.NewServer(http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
+		if strings.HasSuffix(r.URL.Path, "AuditLogRecords") && committedFiles(w.dir) >= n {
+			<-gate
+		}
+		w.sim.ServeHTTP(rw, r)
+	}))
+	var once sync.Once
+	release = func() { once.Do(func() { close(gate) }) }
+	w.t.Cleanup(srv.Close)
+	w.t.Cleanup(release) // before srv.Close, which waits for held listings
+	w.url = srv.URL
+	return release
+}
+
 func committedFiles(dir string) int {
 	files, _ := filepath.Glob(filepath.Join(dir, "out", "account=*", "date=*", "*.jsonl"))
 	return len(files)
@@ -619,6 +642,7 @@ func committedFiles(dir string) int {
 func TestSIGTERMAbandonsWindowCleanly(t *testing.T) {
 	t.Parallel()
 	w := newWorld(t, neosim.Faults{Latency: 30 * time.Millisecond})
+	release := w.holdListings(2) // the run is mid-export when the signal comes
 	cfg := w.config("")
 	cmd, _, stderr := w.cmd(context.Background(), nil, "run", "--config", cfg)
 	if err := cmd.Start(); err != nil {
@@ -627,6 +651,7 @@ func TestSIGTERMAbandonsWindowCleanly(t *testing.T) {
 	waitFor(t, "a committed window", func() bool { return committedFiles(w.dir) >= 2 })
 	cmd.Process.Signal(syscall.SIGTERM)
 	err := cmd.Wait()
+	release()
 	ee, ok := err.(*exec.ExitError)
 	if !ok || ee.ExitCode() != 1 || !strings.Contains(stderr.String(), "interrupted") {
 		t.Fatalf("after SIGTERM: %v\n%s", err, stderr)
@@ -647,12 +672,15 @@ func TestSIGTERMAbandonsWindowCleanly(t *testing.T) {
 func TestSecondRunIsLockedOut(t *testing.T) {
 	t.Parallel()
 	w := newWorld(t, neosim.Faults{Latency: 50 * time.Millisecond})
+	// The first run holds the lock while the second tries.
+	release := w.holdListings(1)
 	cfg := w.config("")
 	cmd, _, _ := w.cmd(context.Background(), nil, "run", "--config", cfg)
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
 	defer func() { cmd.Process.Kill(); cmd.Wait() }()
+	defer release()
 	waitFor(t, "the first run to start exporting", func() bool { return committedFiles(w.dir) >= 1 })
 	r := w.run(nil, "run", "--config", cfg)
 	if r.code != 1 || !strings.Contains(r.stderr, "in use by another run") || !strings.Contains(r.stderr, ".auditlog-exporter.lock") {
